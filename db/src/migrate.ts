@@ -1,0 +1,171 @@
+// Migration runner: the control database (graphile-worker's schema, numbered migrations, then functions and
+// policies re-applied), the cluster roles on every database server, and the project template with its own
+// numbered migrations, which also bring existing project databases up to date.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import { runMigrations } from 'graphile-worker';
+import { controlDatabaseName, controlPool, controlServerAddress, withClient, type ServerAddress } from './pools.ts';
+import { serverAdminAddress } from './servers.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+const MIGRATION_LOCK = 7_331_001;
+
+type Log = (line: string) => void;
+
+interface SqlFile { version: number; name: string; sql: string }
+
+function readDir(dir: string, numbered: boolean): SqlFile[] {
+  const full = path.join(root, dir);
+  if (!fs.existsSync(full)) return [];
+  return fs.readdirSync(full).filter((f) => f.endsWith('.sql')).sort().map((name) => {
+    const version = numbered ? Number(/^(\d+)-/.exec(name)?.[1]) : 0;
+    if (numbered && !Number.isInteger(version)) throw new Error(`${dir}/${name}: migration files are named NNNN-topic.sql`);
+    return { version, name, sql: fs.readFileSync(path.join(full, name), 'utf8') };
+  });
+}
+
+export const projectMigrations = () => readDir('sql/project/migrations', true);
+export const templateVersion = () => Math.max(0, ...projectMigrations().map((m) => m.version));
+export const templateDatabaseName = () => `${controlDatabaseName()}_template`;
+
+async function inTransaction(client: pg.ClientBase, fn: () => Promise<void>) {
+  await client.query('begin');
+  try {
+    await fn();
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback');
+    throw err;
+  }
+}
+
+async function applyNumbered(client: pg.ClientBase, table: string, files: SqlFile[], where: string, log: Log): Promise<number> {
+  const { rows } = await client.query(`select coalesce(max(version), 0) as v from ${table}`);
+  let current = Number(rows[0].v);
+  for (const file of files) {
+    if (file.version <= current) continue;
+    await inTransaction(client, async () => {
+      await client.query(file.sql).catch((err) => { throw new Error(`${where} ${file.name}: ${err.message}`); });
+      await client.query(`insert into ${table} (version, name) values ($1, $2)`, [file.version, file.name]);
+    });
+    log(`migrated ${where} to ${file.name}`);
+    current = file.version;
+  }
+  return current;
+}
+
+async function applyAll(client: pg.ClientBase, files: SqlFile[], where: string) {
+  await inTransaction(client, async () => {
+    for (const f of files) await client.query(f.sql).catch((err) => { throw new Error(`${where} ${f.name}: ${err.message}`); });
+  });
+}
+
+/** Roles are cluster-wide: create them on a server if missing and (re)set the authenticator's password. */
+async function ensureClusterRoles(client: pg.ClientBase, authenticatorPassword: string) {
+  const create = (name: string, attrs: string) => client.query(
+    `do $$ begin create role ${name} ${attrs}; exception when duplicate_object then null; end $$`);
+  await create('anon', 'nologin noinherit');
+  await create('authenticated', 'nologin noinherit');
+  await create('service_role', 'nologin noinherit bypassrls');
+  await create('authenticator', 'login noinherit');
+  await client.query(`alter role authenticator with login noinherit password ${client.escapeLiteral(authenticatorPassword)}`);
+  await client.query('grant anon, authenticated, service_role to authenticator');
+  // Nobody gets into a database unless granted CONNECT explicitly.
+  for (const db of ['postgres', 'template1']) await client.query(`revoke connect on database ${db} from public`);
+}
+
+async function ensureTemplate(address: ServerAddress, log: Log): Promise<number> {
+  const name = templateDatabaseName();
+  await withClient(address, 'postgres', async (c) => {
+    const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) {
+      await c.query(`create database ${c.escapeIdentifier(name)} template template0 encoding 'UTF8'`)
+        .catch((err) => { if (err.code !== '42P04') throw err; });
+      log(`created template database ${name}`);
+    }
+    await c.query(`revoke connect on database ${c.escapeIdentifier(name)} from public`);
+  });
+  return migrateProjectDatabase(address, name, log);
+}
+
+/** Brings one project database (or the template) to the current template version; returns that version. */
+export async function migrateProjectDatabase(address: ServerAddress, database: string, log: Log = () => {}): Promise<number> {
+  return withClient(address, database, async (c) => {
+    await c.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await c.query(`create schema if not exists _loam;
+        create table if not exists _loam.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now());
+        comment on schema _loam is 'Loam bookkeeping: the template version this database is migrated to.'`);
+      const version = await applyNumbered(c, '_loam.migrations', projectMigrations(), database, log);
+      await applyAll(c, readDir('policies/project', false), database);
+      return version;
+    } finally {
+      await c.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  });
+}
+
+export async function migrate(log: Log = () => {}): Promise<void> {
+  const pool = controlPool();
+  await runMigrations({ pgPool: pool, logger: undefined });
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    const db = client.escapeIdentifier(controlDatabaseName());
+    await client.query(`do $$ begin create role loam_api nologin; exception when duplicate_object then null; end $$;
+      grant loam_api to current_user;
+      revoke connect on database ${db} from public`);
+    await client.query(`create schema if not exists platform_private;
+      create table if not exists platform_private.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`);
+    await applyNumbered(client, 'platform_private.migrations', readDir('sql/platform/migrations', true), 'control database', log);
+    await applyAll(client, [...readDir('sql/platform/functions', false), ...readDir('policies/platform', false)], 'control database');
+    await ensureDefaultServer(client);
+    await client.query(
+      `insert into platform_private.settings (key, value) values ('authenticator_password', $1) on conflict do nothing`,
+      [crypto.randomBytes(24).toString('hex')]);
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    client.release();
+  }
+  await prepareServers(log);
+}
+
+async function ensureDefaultServer(client: pg.ClientBase) {
+  const region = process.env.LOAM_REGION || 'local';
+  const address = controlServerAddress();
+  const publicHost = process.env.LOAM_DB_PUBLIC_HOST || (address.host === '127.0.0.1' ? 'localhost' : address.host);
+  await client.query(`insert into platform.regions (id, name) values ($1, $1) on conflict do nothing`, [region]);
+  await client.query(
+    `with s as (
+       insert into platform.database_servers (name, region, public_host, public_port, is_default)
+       values ('default', $1, $2, $3, true)
+       on conflict (name) do update set public_host = excluded.public_host, public_port = excluded.public_port
+       returning id)
+     insert into platform_private.database_server_credentials (server_id, admin_url) select id, null from s
+     on conflict do nothing`,
+    [region, publicHost, address.port]);
+}
+
+/** Cluster roles and the migrated template on every registered server. */
+export async function prepareServers(log: Log = () => {}): Promise<number> {
+  const { rows } = await controlPool().query(
+    `select s.id, p.value as password from platform.database_servers s,
+       platform_private.settings p where p.key = 'authenticator_password' order by s.id`);
+  let version = 0;
+  for (const row of rows) {
+    const address = await serverAdminAddress(row.id);
+    await withClient(address, 'postgres', (c) => ensureClusterRoles(c, row.password));
+    version = await ensureTemplate(address, log);
+  }
+  return version;
+}
+
+/** Projects whose databases are behind the template. */
+export async function projectsBehind(): Promise<{ id: string; ref: string }[]> {
+  const { rows } = await controlPool().query(
+    `select id, ref from platform.projects where deleted_at is null and status = 'ACTIVE_HEALTHY'
+       and coalesce(template_version, 0) < $1 order by id`, [templateVersion()]);
+  return rows;
+}

@@ -1,0 +1,50 @@
+// Reads the domain error registry (sql/ERRORS.md) and maps a Postgres error to an HTTP status and stable code.
+import fs from 'node:fs';
+
+export interface MappedError {
+  status: number;
+  code: string;
+  message: string;
+}
+
+interface Entry { status: number; code: string }
+
+const registryPath = new URL('../../sql/ERRORS.md', import.meta.url);
+
+function loadRegistry(): Map<string, Entry> {
+  const map = new Map<string, Entry>();
+  for (const line of fs.readFileSync(registryPath, 'utf8').split('\n')) {
+    const m = /^\|\s*([0-9A-Z]{5})\s*\|\s*(\d{3})\s*\|\s*([a-z_]+)\s*\|/.exec(line);
+    if (m) map.set(m[1], { status: Number(m[2]), code: m[3] });
+  }
+  return map;
+}
+
+export const domainErrors: ReadonlyMap<string, Entry> = loadRegistry();
+
+// Postgres errors a caller's input can cause, for APIs that are not PostgREST-shaped.
+const generic: Record<string, Entry> = {
+  '22001': { status: 400, code: 'value_too_long' },
+  '22003': { status: 400, code: 'numeric_out_of_range' },
+  '22007': { status: 400, code: 'invalid_datetime' },
+  '22008': { status: 400, code: 'invalid_datetime' },
+  '22P02': { status: 400, code: 'invalid_input' },
+  '23502': { status: 400, code: 'not_null_violation' },
+  '23503': { status: 400, code: 'foreign_key_violation' },
+  '23505': { status: 409, code: 'unique_violation' },
+  '23514': { status: 400, code: 'check_violation' },
+  '57014': { status: 504, code: 'statement_timeout' },
+};
+
+export interface PgError { code?: string; message: string }
+
+export function isPgError(err: unknown): err is PgError & { severity: string } {
+  return typeof err === "object" && err !== null && "severity" in err && typeof (err as unknown as PgError).code === "string";
+}
+
+/** The HTTP form of a Postgres error raised by a platform function, or undefined if it is not a caller's fault. */
+export function mapPgError(err: unknown): MappedError | undefined {
+  if (!isPgError(err) || !err.code) return undefined;
+  const entry = domainErrors.get(err.code) ?? generic[err.code];
+  return entry && { status: entry.status, code: entry.code, message: err.message };
+}

@@ -1,0 +1,67 @@
+// Project runtime records (where a project's database is, its secrets, its status), read from the control
+// database and cached per process; a NOTIFY from the control database drops a stale entry in every process.
+import pg from 'pg';
+import { controlPool } from './pools.ts';
+import type { ProjectRuntime } from './provisioning.ts';
+
+export type { ProjectRuntime };
+
+export async function loadRuntime(ref: string): Promise<ProjectRuntime | undefined> {
+  const { rows } = await controlPool().query('select * from platform_private.project_runtime($1)', [ref]);
+  return rows[0];
+}
+
+export async function loadRuntimeById(id: string | number): Promise<ProjectRuntime | undefined> {
+  const { rows } = await controlPool().query(
+    'select r.* from platform.projects p, platform_private.project_runtime(p.ref) r where p.id = $1', [id]);
+  return rows[0];
+}
+
+const TTL_MS = 30_000;
+const cache = new Map<string, { at: number; value: Promise<ProjectRuntime | undefined> }>();
+const listeners = new Set<(ref: string) => void>();
+
+/** Cached runtime; concurrent first requests share one query. Unknown refs are cached too (briefly). */
+export function cachedRuntime(ref: string): Promise<ProjectRuntime | undefined> {
+  const hit = cache.get(ref);
+  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+  const value = loadRuntime(ref);
+  cache.set(ref, { at: Date.now(), value });
+  value.catch(() => cache.delete(ref));
+  if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+  return value;
+}
+
+export function forgetRuntime(ref: string): void {
+  cache.delete(ref);
+  for (const fn of listeners) fn(ref);
+}
+
+/** Called when a project's runtime changes (rotation, pause, delete): lets caches keyed by project drop entries. */
+export function onProjectChanged(fn: (ref: string) => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+let listener: pg.Client | undefined;
+
+/** Listens for `loam_project_changed`; reconnects if the connection drops (and then forgets everything). */
+export async function listenForProjectChanges(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  listener = client;
+  client.on('notification', (msg) => { if (msg.payload) forgetRuntime(msg.payload); });
+  client.on('error', () => {
+    if (listener !== client) return;
+    listener = undefined;
+    for (const ref of [...cache.keys()]) forgetRuntime(ref);
+    setTimeout(() => { void listenForProjectChanges(url).catch(() => {}); }, 1000).unref();
+  });
+  await client.connect();
+  await client.query('listen loam_project_changed');
+}
+
+export async function stopListening(): Promise<void> {
+  const client = listener;
+  listener = undefined;
+  await client?.end().catch(() => {});
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// The `loam` command: start (API + worker), api, worker, migrate, outbox.
+import { config } from '../../db/src/config.ts';
+
+const [command = 'start'] = process.argv.slice(2);
+const usage = `usage: loam <command>
+
+  start     API and worker in one process (embedded PostgreSQL unless DATABASE_URL is set)
+  api       the HTTP API only
+  worker    the job worker only
+  migrate   migrate the control database, the project template and every project database, then exit
+  outbox    print emails waiting in the outbox (when no SMTP server is configured)
+`;
+
+async function serve(api: boolean, worker: boolean) {
+  const { startPlatform } = await import('../src/platform.ts');
+  const platform = await startPlatform({ api, worker });
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (signals++) process.exit(1);
+    console.log(`[loam] ${signal}: shutting down`);
+    platform.stop().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function oneShot(fn: (log: (l: string) => void) => Promise<void>) {
+  const { startPlatform } = await import('../src/platform.ts');
+  const platform = await startPlatform({ api: false, worker: false, log: () => {} });
+  try {
+    await fn((l) => console.log(l));
+  } finally {
+    await platform.stop();
+  }
+}
+
+switch (command) {
+  case 'start': await serve(true, true); break;
+  case 'api': await serve(true, false); break;
+  case 'worker': await serve(false, true); break;
+  case 'migrate':
+    await oneShot(async (log) => {
+      const { migrateAllProjects } = await import('../../db/src/migrate-projects.ts');
+      const n = await migrateAllProjects(log);
+      log(`control database, template and ${n} project database(s) are up to date (data: ${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})`);
+    });
+    break;
+  case 'outbox':
+    await oneShot(async (log) => {
+      const { controlPool } = await import('../../db/src/pools.ts');
+      const { rows } = await controlPool().query(
+        'select id, created_at, to_address, subject, body_text from platform_private.email_outbox where sent_at is null order by id');
+      for (const r of rows) log(`#${r.id} ${r.created_at.toISOString()} to ${r.to_address}: ${r.subject}\n${r.body_text}\n`);
+      if (!rows.length) log('the outbox is empty');
+    });
+    break;
+  default:
+    console.error(usage);
+    process.exit(command === 'help' || command === '--help' ? 0 : 2);
+}

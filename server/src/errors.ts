@@ -1,0 +1,48 @@
+// The Management API's errors: a registry of factories, and the one middleware that renders every error as
+// `{ message, code }` with its status. Handlers throw; they never format errors themselves.
+import type { ErrorRequestHandler } from 'express';
+import { mapPgError } from '../../db/src/pg-errors.ts';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly headers: Record<string, string>;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+export const errors = {
+  invalidBody: (message: string) => new ApiError(400, 'invalid_body', message),
+  unauthorized: () => new ApiError(401, 'unauthorized', 'Unauthorized: a valid access token is required'),
+  invalidCredentials: () => new ApiError(401, 'invalid_credentials', 'Invalid email or password'),
+  forbiddenScope: (scope: string) => new ApiError(403, 'insufficient_scope', `This access token lacks the "${scope}" scope`),
+  notFound: (what = 'Resource') => new ApiError(404, 'not_found', `${what} not found`),
+  projectNotFound: () => new ApiError(404, 'project_not_found', 'Project not found'),
+  rateLimited: (retryAfter: number) =>
+    new ApiError(429, 'rate_limited', 'Too many requests: try again later', { 'Retry-After': String(retryAfter) }),
+  sqlError: (message: string, sqlstate: string) => new ApiError(400, sqlstate, message),
+  projectUnavailable: (status: string) => new ApiError(503, 'project_unavailable',
+    status === 'INACTIVE' || status === 'PAUSING' ? 'project is paused' : `project is not available (status ${status})`),
+};
+
+/** Converts anything thrown into an ApiError: our own, a platform SQL domain error, a body parse error, or a 500. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const mapped = mapPgError(err);
+  if (mapped) return new ApiError(mapped.status, mapped.code, mapped.message);
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.parse.failed') return errors.invalidBody('Request body is not valid JSON');
+  if (e?.type === 'entity.too.large') return new ApiError(413, 'payload_too_large', 'Request body is too large');
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new ApiError(e.status, 'bad_request', e.message ?? 'Bad request');
+  return new ApiError(500, 'internal_error', 'Internal server error');
+}
+
+export const renderErrors: ErrorRequestHandler = (err, _req, res, _next) => {
+  const api = toApiError(err);
+  if (api.status >= 500 && api.code === 'internal_error') console.error(err);
+  res.status(api.status).set(api.headers).json({ message: api.message, code: api.code });
+};

@@ -1,0 +1,56 @@
+// A project's database through the Management API: run SQL as the owner; change the owner's password.
+import { Router } from 'express';
+import type pg from 'pg';
+import { isPgError } from '../../../db/src/pg-errors.ts';
+import { setOwnerPassword } from '../../../db/src/provisioning.ts';
+import { scramVerifier } from '../../../db/src/scram.ts';
+import { serverAdminAddress } from '../../../db/src/servers.ts';
+import { loadRuntime } from '../../../db/src/projects.ts';
+import { errors } from '../errors.ts';
+import { body, bool, str, param } from '../validate.ts';
+import { authenticate, callerQuery, scope } from './session.ts';
+import { findProject } from './projects.ts';
+import { ownerPool } from './project-db.ts';
+
+const STATEMENT_TIMEOUT_MS = Number(process.env.LOAM_SQL_TIMEOUT_MS || 60_000);
+
+export const database = Router();
+
+database.post('/projects/:ref/database/query', authenticate, async (req, res, next) => {
+  const b = body(req.body);
+  const readOnly = bool(b, 'read_only') ?? false;
+  scope('database', readOnly ? 'read' : 'write')(req, res, next);
+}, async (req, res) => {
+  const b = body(req.body);
+  const sql = str(b, 'query', { required: true, min: 1, max: 1_000_000 });
+  const params = b.parameters;
+  if (params !== undefined && !Array.isArray(params)) throw errors.invalidBody('parameters must be an array');
+  await findProject(res, param(req, "ref"));
+  const { pool } = await ownerPool(param(req, "ref"));
+  const client = await pool.connect();
+  let rows: unknown[] = [];
+  try {
+    await client.query(`begin${bool(b, 'read_only') ? ' read only' : ''}; set local statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
+    const result = params?.length ? await client.query(sql, params) : await client.query(sql);
+    const results = (Array.isArray(result) ? result : [result]) as pg.QueryResult[];
+    rows = results.at(-1)?.rows ?? [];
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    if (isPgError(err)) throw errors.sqlError(err.message, err.code!);
+    throw err;
+  } finally {
+    // Whatever session state the SQL left (settings, prepared statements, listens) goes with it.
+    await client.query('discard all').then(() => client.release(), (e) => client.release(e));
+  }
+  res.status(201).json(rows);
+});
+
+database.patch('/projects/:ref/database/password', authenticate, scope('database', 'write'), async (req, res) => {
+  const password = str(body(req.body), 'password', { required: true, min: 8, max: 128 });
+  const verifier = scramVerifier(password);
+  await callerQuery(res, 'select platform.set_db_password($1, $2)', [param(req, "ref"), verifier]);
+  const project = (await loadRuntime(param(req, "ref")))!;
+  await setOwnerPassword(await serverAdminAddress(project.database_server_id!), project, verifier);
+  res.json({ message: 'Database password updated' });
+});

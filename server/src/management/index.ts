@@ -1,0 +1,17 @@
+// The Management API (`/v1`): every endpoint group, JSON bodies, and the error renderer.
+import express, { Router } from 'express';
+import { renderErrors, errors } from '../errors.ts';
+import { accounts } from './accounts.ts';
+import { apiKeys } from './api-keys.ts';
+import { database } from './database.ts';
+import { meta } from './meta.ts';
+import { openapi } from './openapi.ts';
+import { organizations } from './organizations.ts';
+import { projects } from './projects.ts';
+import { tokens } from './tokens.ts';
+
+export const management = Router();
+management.use(express.json({ limit: '2mb' }));
+management.use(accounts, tokens, organizations, projects, apiKeys, database, meta, openapi);
+management.use(() => { throw errors.notFound('Endpoint'); });
+management.use(renderErrors);

@@ -1,0 +1,117 @@
+// Projects (Supabase Management API shapes): create, list, get, rename, delete, health, pause, restore.
+import { Router, type Response } from 'express';
+import { config } from '../../../db/src/config.ts';
+import { scramVerifier } from '../../../db/src/scram.ts';
+import { errors } from '../errors.ts';
+import { body, str, type Body, param } from '../validate.ts';
+import { authenticate, callerQuery, scope } from './session.ts';
+import { projectUrls } from '../project/urls.ts';
+import { checkDatabase } from './project-db.ts';
+
+const PROJECT_SQL = `
+  select p.*, o.slug as organization_slug, s.public_host, s.public_port,
+         current_setting('server_version') as pg_version
+  from platform.projects p
+  join platform.organizations o on o.id = p.organization_id
+  left join platform.database_servers s
+    on s.id = coalesce(p.database_server_id, (select d.id from platform.database_servers d where d.is_default))`;
+
+type ProjectRow = Record<string, any>;
+
+export function projectJson(p: ProjectRow) {
+  const version = String(p.pg_version).split(' ')[0];
+  return {
+    id: p.ref,
+    ref: p.ref,
+    organization_id: p.organization_slug,
+    organization_slug: p.organization_slug,
+    name: p.name,
+    region: p.region,
+    created_at: p.created_at,
+    status: p.status,
+    ...(p.status_reason ? { status_reason: p.status_reason } : {}),
+    database: {
+      host: p.public_host ?? config.dbPublicHost ?? 'localhost',
+      port: p.public_port ?? null,
+      name: p.ref,
+      user: p.ref,
+      version,
+      postgres_engine: version.split('.')[0],
+      release_channel: 'ga',
+    },
+    ...projectUrls(p.ref),
+  };
+}
+
+export async function findProject(res: Response, ref: string): Promise<ProjectRow> {
+  const [row] = await callerQuery<ProjectRow>(res, `${PROJECT_SQL} where p.ref = $1`, [ref]);
+  if (!row) throw errors.projectNotFound();
+  return row;
+}
+
+function regionOf(b: Body): string | undefined {
+  const sel = b.region_selection as { code?: unknown } | undefined;
+  if (sel !== undefined && (typeof sel !== 'object' || sel === null || typeof sel.code !== 'string')) {
+    throw errors.invalidBody('region_selection must be {"type": "specific", "code": "<region>"}');
+  }
+  return sel?.code as string | undefined ?? str(b, 'region', { max: 64 });
+}
+
+export const projects = Router();
+projects.use('/projects', authenticate, scope('projects'));
+
+projects.post('/projects', async (req, res) => {
+  const b = body(req.body);
+  const name = str(b, 'name', { required: true, max: 256 });
+  const org = str(b, 'organization_slug', { max: 64 }) ?? str(b, 'organization_id', { max: 64 });
+  if (!org) throw errors.invalidBody('organization_slug (or organization_id) is required');
+  const dbPass = str(b, 'db_pass', { required: true, min: 8, max: 128 });
+  const [created] = await callerQuery<ProjectRow>(res,
+    'select ref from platform.create_project($1, $2, $3, $4)', [org, name, regionOf(b) ?? null, scramVerifier(dbPass)]);
+  res.status(201).json(projectJson(await findProject(res, created.ref)));
+});
+
+projects.get('/projects', async (_req, res) => {
+  const rows = await callerQuery<ProjectRow>(res, `${PROJECT_SQL} order by p.id`);
+  res.json(rows.map(projectJson));
+});
+
+projects.get('/projects/:ref', async (req, res) => {
+  res.json(projectJson(await findProject(res, param(req, "ref"))));
+});
+
+projects.patch('/projects/:ref', async (req, res) => {
+  const name = str(body(req.body), 'name', { required: true, max: 256 });
+  const [p] = await callerQuery<ProjectRow>(res, 'select id, ref, name from platform.rename_project($1, $2)', [param(req, "ref"), name]);
+  res.json({ id: Number(p.id), ref: p.ref, name: p.name });
+});
+
+projects.delete('/projects/:ref', async (req, res) => {
+  const [p] = await callerQuery<ProjectRow>(res, 'select id, ref, name from platform.delete_project($1)', [param(req, "ref")]);
+  res.json({ id: Number(p.id), ref: p.ref, name: p.name });
+});
+
+for (const action of ['pause', 'restore'] as const) {
+  projects.post(`/projects/:ref/${action}`, async (req, res) => {
+    const [p] = await callerQuery<ProjectRow>(res, `select ref from platform.${action}_project($1)`, [param(req, "ref")]);
+    res.json(projectJson(await findProject(res, p.ref)));
+  });
+}
+
+const SERVICES = ['auth', 'db', 'rest', 'storage'] as const;
+
+projects.get('/projects/:ref/health', async (req, res) => {
+  const p = await findProject(res, param(req, "ref"));
+  const asked = String(req.query.services ?? SERVICES.join(',')).split(',').filter(Boolean);
+  const unknown = asked.find((s) => !(SERVICES as readonly string[]).includes(s));
+  if (unknown) throw errors.invalidBody(`unknown service "${unknown}"; known: ${SERVICES.join(', ')}`);
+  const dbError = p.status === 'ACTIVE_HEALTHY' ? await checkDatabase(p.ref) : `project status is ${p.status}`;
+  const status = p.status === 'COMING_UP' ? 'COMING_UP' : dbError ? 'UNHEALTHY' : 'ACTIVE_HEALTHY';
+  res.json(asked.map((name) => ({
+    name,
+    healthy: status === 'ACTIVE_HEALTHY',
+    status,
+    ...(name === 'db' ? { info: { healthy: !dbError, db_connected: !dbError, replication_connected: false, connected_cluster: 1 } } : {}),
+    ...(dbError && status !== 'COMING_UP' ? { error: dbError } : {}),
+  })));
+});

@@ -1,0 +1,85 @@
+// Boots Loam: the database (embedded unless DATABASE_URL), migrations, the API server and/or the worker, and a
+// clean shutdown of all of them on SIGINT / SIGTERM.
+import http from 'node:http';
+import type { Runner } from 'graphile-worker';
+import { config } from '../../db/src/config.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedded.ts';
+import { migrate, projectsBehind } from '../../db/src/migrate.ts';
+import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
+import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
+import { startWorker } from '../../worker/src/runner.ts';
+import { createApp } from './app.ts';
+
+export interface Platform {
+  url: string;
+  databaseUrl: string;
+  server?: http.Server;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  api?: boolean;
+  worker?: boolean;
+  port?: number;
+  log?: (line: string) => void;
+}
+
+const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+
+export async function startPlatform(opts: StartOptions = {}): Promise<Platform> {
+  const log = opts.log ?? ((l: string) => console.log(`[loam] ${l}`));
+  let embedded: EmbeddedServer | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, listen: config.embeddedPgListen, log });
+    databaseUrl = embedded.url;
+    log(`embedded PostgreSQL on port ${config.embeddedPgPort}, data in ${embedded.dataDir}`);
+  } else {
+    log(`using PostgreSQL at ${redact(databaseUrl)}`);
+  }
+  openControlPool(databaseUrl, Number(process.env.LOAM_CONTROL_POOL_SIZE || 20));
+  await migrate(log);
+  const behind = await projectsBehind();
+  for (const p of behind) await controlPool().query(`select graphile_worker.add_job('project__migrate', json_build_object('project_id', $1::bigint), queue_name := 'project:' || $2, job_key := 'project__migrate:' || $2)`, [p.id, p.ref]);
+
+  let runner: Runner | undefined;
+  if (opts.worker !== false) runner = await startWorker(controlPool());
+
+  let server: http.Server | undefined;
+  let url = '';
+  if (opts.api !== false) {
+    await listenForProjectChanges(databaseUrl);
+    server = http.createServer(createApp());
+    server.keepAliveTimeout = 65_000;
+    const port = opts.port ?? config.port;
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(port, config.host, () => resolve());
+    });
+    const address = server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    url = `http://localhost:${actualPort}`;
+    log(`listening on ${url} (Management API ${url}/v1, health ${url}/health)`);
+  }
+  if (runner) log('worker running');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    databaseUrl,
+    server,
+    stop() {
+      stopping ??= (async () => {
+        if (server) {
+          server.closeIdleConnections();
+          await new Promise<void>((resolve) => server!.close(() => resolve()));
+        }
+        await runner?.stop();
+        await stopListening();
+        await closeAllPools();
+        await embedded?.stop();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,218 @@
+-- Projects: creation, lifecycle (pause, restore, delete), key rotation. Each state change queues the job that
+-- carries it out, in the same transaction; jobs of one project run one at a time (queue `project:<ref>`).
+
+create or replace function platform_private.queue_project_job(p_project platform.projects, p_task text) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  select null from graphile_worker.add_job(p_task, json_build_object('project_id', p_project.id),
+    queue_name := 'project:' || p_project.ref, job_key := p_task || ':' || p_project.ref, max_attempts := 3)
+$$;
+
+-- Every project read by a member goes through here: not found and not a member look the same (404).
+create or replace function platform.project_for_member(p_ref text) returns platform.projects
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects;
+begin
+  select p.* into v_project from platform.projects p
+    where p.ref = p_ref and p.deleted_at is null and platform.is_org_member(p.organization_id);
+  if not found then raise exception 'Project not found' using errcode = 'LMN01'; end if;
+  return v_project;
+end $$;
+
+create or replace function platform.create_project(p_organization_slug text, p_name text, p_region text, p_db_pass_verifier text)
+  returns platform.projects
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_org platform.organizations;
+  v_project platform.projects;
+  v_region text;
+begin
+  select o.* into v_org from platform.organizations o where o.slug = p_organization_slug and platform.is_org_member(o.id);
+  if not found then
+    raise exception 'organization "%" not found', coalesce(p_organization_slug, '') using errcode = 'LMV02';
+  end if;
+  perform platform_private.validate_name(p_name);
+  v_region := coalesce(p_region, (select region from platform.database_servers where is_default));
+  if not exists (select 1 from platform.regions where id = v_region) then
+    raise exception 'region "%" does not exist; GET /v1/regions lists them', v_region using errcode = 'LMV04';
+  end if;
+  if (select count(*) from platform.projects where organization_id = v_org.id and deleted_at is null)
+      >= (select max_projects from platform.plans where id = v_org.plan) then
+    raise exception 'the organization''s plan allows no more projects' using errcode = 'LMQ01';
+  end if;
+  insert into platform.projects (ref, organization_id, name, region)
+    values (platform.random_letters(20), v_org.id, p_name, v_region)
+    returning * into v_project;
+  insert into platform_private.project_secrets (project_id, db_pass_verifier, mgmt_password)
+    values (v_project.id, p_db_pass_verifier, encode(platform.random_bytes(24), 'hex'));
+  perform platform_private.queue_project_job(v_project, 'project__provision');
+  return v_project;
+end $$;
+comment on function platform.create_project(text, text, text, text) is 'Creates a project and queues its provisioning.';
+
+create or replace function platform.rename_project(p_ref text, p_name text) returns platform.projects
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  update platform.projects set name = platform_private.validate_name(p_name), updated_at = now()
+    where id = v_project.id returning * into v_project;
+  return v_project;
+end $$;
+
+-- Moves a project from one of `p_from` states to `p_to` and queues `p_task`; anything else is a state error.
+create or replace function platform_private.transition(p_ref text, p_from text[], p_to text, p_task text, p_verb text)
+  returns platform.projects
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  if not v_project.status = any (p_from) then
+    raise exception 'cannot % a project whose status is %', p_verb, v_project.status using errcode = 'LMS01';
+  end if;
+  update platform.projects set status = p_to, status_reason = null, updated_at = now(),
+      deleted_at = case when p_to = 'GOING_DOWN' then now() else deleted_at end
+    where id = v_project.id returning * into v_project;
+  perform platform_private.queue_project_job(v_project, p_task);
+  return v_project;
+end $$;
+
+create or replace function platform.pause_project(p_ref text) returns platform.projects
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$ select platform_private.transition(p_ref, '{ACTIVE_HEALTHY,PAUSE_FAILED}', 'PAUSING', 'project__pause', 'pause') $$;
+
+-- Restore brings a paused project back; on a project whose provisioning failed it retries provisioning.
+create or replace function platform.restore_project(p_ref text) returns platform.projects
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if (platform.project_for_member(p_ref)).status = 'INIT_FAILED' then
+    return platform_private.transition(p_ref, '{INIT_FAILED}', 'COMING_UP', 'project__provision', 'restore');
+  end if;
+  return platform_private.transition(p_ref, '{INACTIVE,RESTORE_FAILED}', 'RESTORING', 'project__restore', 'restore');
+end $$;
+
+create or replace function platform.delete_project(p_ref text) returns platform.projects
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  select platform_private.transition(p_ref,
+    '{COMING_UP,ACTIVE_HEALTHY,INIT_FAILED,PAUSING,INACTIVE,PAUSE_FAILED,RESTORING,RESTORE_FAILED,UPGRADING}',
+    'GOING_DOWN', 'project__delete', 'delete')
+$$;
+
+create or replace function platform.rotate_jwt_secret(p_ref text) returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  update platform_private.project_secrets
+    set jwt_secret = encode(platform.random_bytes(32), 'base64'), jwt_secret_created_at = now()
+    where project_id = v_project.id and jwt_secret is not null;
+  if not found then
+    raise exception 'cannot rotate keys of a project whose status is %', v_project.status using errcode = 'LMS01';
+  end if;
+end $$;
+
+create or replace function platform.set_db_password(p_ref text, p_verifier text) returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  if v_project.status not in ('ACTIVE_HEALTHY', 'INACTIVE') then
+    raise exception 'cannot change the password of a project whose status is %', v_project.status using errcode = 'LMS01';
+  end if;
+  update platform_private.project_secrets set db_pass_verifier = p_verifier where project_id = v_project.id;
+end $$;
+
+-- What the data plane and the worker need to reach a project's database. Names are derived here, once.
+create or replace function platform_private.project_runtime(p_ref text)
+  returns table (id bigint, ref text, status text, database_server_id bigint, db_name text, owner_role text,
+                 mgmt_role text, mgmt_password text, db_pass_verifier text, jwt_secret text, jwt_secret_created_at timestamptz,
+                 template_version integer, deleted boolean)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select p.id, p.ref, p.status, p.database_server_id, p.ref, p.ref, p.ref || '_mgmt', s.mgmt_password,
+         s.db_pass_verifier, s.jwt_secret, s.jwt_secret_created_at, p.template_version, p.deleted_at is not null
+  from platform.projects p join platform_private.project_secrets s on s.project_id = p.id
+  where p.ref = p_ref
+$$;
+
+-- Puts a project on the least-loaded server of its region (once; later calls keep the placement).
+create or replace function platform_private.place_project(p_project_id bigint) returns bigint
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects;
+  v_server_id bigint;
+begin
+  select * into v_project from platform.projects where id = p_project_id for update;
+  if v_project.database_server_id is not null then return v_project.database_server_id; end if;
+  select s.id into v_server_id from platform.database_servers s
+    where s.region = v_project.region
+    order by (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null)::float
+             / greatest(s.capacity, 1), s.id
+    limit 1;
+  if v_server_id is null then
+    raise exception 'no database server in region %', v_project.region using errcode = 'LMC01';
+  end if;
+  update platform.projects set database_server_id = v_server_id where id = p_project_id;
+  return v_server_id;
+end $$;
+
+create or replace function platform_private.project_ref(p_project_id bigint) returns text
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select ref from platform.projects where id = p_project_id $$;
+
+-- Job outcomes. Each only moves a project out of the state its job was queued for, so a job that runs twice,
+-- or late, never undoes a newer decision.
+create or replace function platform_private.project_job_done(p_project_id bigint, p_from text, p_to text, p_template_version integer default null)
+  returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  update platform_private.project_secrets
+    set jwt_secret = encode(platform.random_bytes(32), 'base64'), jwt_secret_created_at = now()
+    where project_id = p_project_id and jwt_secret is null and p_to = 'ACTIVE_HEALTHY';
+  update platform.projects
+    set status = p_to, status_reason = null, updated_at = now(),
+        template_version = coalesce(p_template_version, template_version)
+    where id = p_project_id and status = p_from;
+$$;
+
+create or replace function platform_private.project_job_failed(p_project_id bigint, p_from text, p_to text, p_reason text)
+  returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  update platform.projects set status = p_to, status_reason = left(p_reason, 1000), updated_at = now()
+    where id = p_project_id and status = p_from
+$$;
+
+create or replace function platform_private.set_template_version(p_project_id bigint, p_version integer) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$ update platform.projects set template_version = p_version where id = p_project_id $$;
+
+-- Every API process caches project runtime data; this tells them all when to drop it.
+create or replace function platform_private.notify_project_changed() returns trigger
+  language plpgsql security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if tg_table_name = 'projects' then
+    perform pg_notify('loam_project_changed', new.ref);
+  else
+    perform pg_notify('loam_project_changed', platform_private.project_ref(new.project_id));
+  end if;
+  return null;
+end $$;
+
+drop trigger if exists _200_notify on platform.projects;
+create trigger _200_notify after update on platform.projects
+  for each row execute function platform_private.notify_project_changed();
+drop trigger if exists _200_notify on platform_private.project_secrets;
+create trigger _200_notify after update on platform_private.project_secrets
+  for each row execute function platform_private.notify_project_changed();
