@@ -42,16 +42,17 @@ async function inTransaction(client: pg.ClientBase, fn: () => Promise<void>) {
 }
 
 async function applyNumbered(client: pg.ClientBase, table: string, files: SqlFile[], where: string, log: Log): Promise<number> {
-  const { rows } = await client.query(`select coalesce(max(version), 0) as v from ${table}`);
-  let current = Number(rows[0].v);
+  const { rows } = await client.query(`select version from ${table}`);
+  const applied = new Set(rows.map((r) => Number(r.version)));
+  let current = Math.max(0, ...applied);
   for (const file of files) {
-    if (file.version <= current) continue;
+    if (applied.has(file.version)) continue;
     await inTransaction(client, async () => {
       await client.query(file.sql).catch((err) => { throw new Error(`${where} ${file.name}: ${err.message}`); });
       await client.query(`insert into ${table} (version, name) values ($1, $2)`, [file.version, file.name]);
     });
     log(`migrated ${where} to ${file.name}`);
-    current = file.version;
+    current = Math.max(current, file.version);
   }
   return current;
 }

@@ -136,3 +136,25 @@ $$;
 
 grant execute on function storage.foldername(text), storage.filename(text), storage.extension(text)
   to anon, authenticated, service_role;
+
+-- Schema changes, made any way (psql, migrations, the SQL endpoint), bump a version the data plane reads in the
+-- same round trip as its request context; its schema caches reload when it moves. The NOTIFY keeps PostgREST's
+-- `NOTIFY pgrst, 'reload schema'` convention for anything listening.
+create table _loam.schema_state (
+  id boolean primary key default true check (id),
+  version bigint not null default 0
+);
+insert into _loam.schema_state default values;
+grant usage on schema _loam to anon, authenticated, service_role;
+grant select on _loam.schema_state to anon, authenticated, service_role;
+
+create function _loam.schema_changed() returns event_trigger
+  language plpgsql security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  update _loam.schema_state set version = version + 1;
+  perform pg_notify('pgrst', 'reload schema');
+end $$;
+
+create event trigger loam_ddl_command_end on ddl_command_end execute function _loam.schema_changed();
+create event trigger loam_sql_drop on sql_drop execute function _loam.schema_changed();

@@ -1,0 +1,88 @@
+// `npm test`: one PostgreSQL for the whole run — embedded in a temporary directory, or a fresh database on the
+// server DATABASE_URL names — migrated once, then every test file in parallel (`node --test`), each file
+// starting its own Loam (API + worker) against it and creating its own accounts and projects.
+//   npm test                       all tests
+//   npm test -- test/rest          one folder (or files)
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function testFiles(args: string[]): string[] {
+  const roots = args.length ? args : ['test'];
+  const out: string[] = [];
+  const walk = (p: string) => {
+    if (fs.statSync(p).isDirectory()) {
+      for (const f of fs.readdirSync(p).sort()) if (f !== 'bench' && f !== 'node_modules') walk(path.join(p, f));
+    } else if (p.endsWith('.test.ts')) out.push(p);
+  };
+  roots.forEach(walk);
+  return out;
+}
+
+const files = testFiles(process.argv.slice(2));
+let databaseUrl: string;
+let cleanup: () => Promise<void>;
+const env: NodeJS.ProcessEnv = { ...process.env, LOAM_RATE_LIMIT_PER_MINUTE: '100000', LOAM_BCRYPT_ROUNDS: '4', PORT: '0' };
+
+if (process.env.DATABASE_URL) {
+  const admin = new URL(process.env.DATABASE_URL);
+  const name = `loam_test_${crypto.randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: admin.href });
+  await client.connect();
+  await client.query(`create database ${name}`);
+  await client.end();
+  const url = new URL(admin.href);
+  url.pathname = `/${name}`;
+  databaseUrl = url.href;
+  cleanup = async () => {
+    const c = new pg.Client({ connectionString: admin.href });
+    await c.connect();
+    const dbs = (await c.query(`select datname from pg_database where datname = $1 or datname = $2`, [name, `${name}_template`])).rows;
+    for (const { datname } of dbs) await c.query(`drop database ${c.escapeIdentifier(datname)} with (force)`);
+    await c.end();
+  };
+} else {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-test-'));
+  fs.chmodSync(dataDir, 0o755);
+  const { startEmbeddedPostgres } = await import('../db/src/embedded.ts');
+  const pgServer = await startEmbeddedPostgres({ dataDir, port: await freePort(), listen: 'localhost' });
+  databaseUrl = pgServer.url;
+  env.LOAM_DATA_DIR = dataDir;
+  cleanup = async () => {
+    await pgServer.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+}
+env.DATABASE_URL = databaseUrl;
+
+// Migrate once up front, so test files do not all race to do it.
+{
+  const { openControlPool, closeAllPools } = await import('../db/src/pools.ts');
+  const { migrate } = await import('../db/src/migrate.ts');
+  openControlPool(databaseUrl);
+  await migrate();
+  await closeAllPools();
+}
+
+const concurrency = Number(process.env.TEST_CONCURRENCY || Math.max(2, os.availableParallelism()));
+const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files], {
+  stdio: 'inherit', env,
+});
+const code: number = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+await cleanup().catch((err) => console.error('cleanup failed:', err));
+process.exit(code);
