@@ -1,0 +1,10 @@
+# Loam API / worker image. The same image runs `loam api` or `loam worker` (see docker-compose.yml).
+FROM node:22-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY . .
+ENV NODE_ENV=production PORT=8000
+EXPOSE 8000
+ENTRYPOINT ["node", "server/bin/loam.ts"]
+CMD ["start"]
