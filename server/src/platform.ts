@@ -7,7 +7,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedde
 import { migrate, projectsBehind } from '../../db/src/migrate.ts';
 import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
-import { startWorker } from '../../worker/src/runner.ts';
+import { silenceWorkerLogs, startWorker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 
 export interface Platform {
@@ -70,6 +70,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     server,
     stop() {
       stopping ??= (async () => {
+        silenceWorkerLogs();
         if (server) {
           server.closeIdleConnections();
           await new Promise<void>((resolve) => server!.close(() => resolve()));

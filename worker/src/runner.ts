@@ -13,8 +13,12 @@ export async function loadTasks(): Promise<TaskList> {
   return list;
 }
 
+let silenced = false;
+/** During shutdown the database may go first (Ctrl-C reaches PostgreSQL too): its complaints are noise then. */
+export const silenceWorkerLogs = () => { silenced = true; };
+
 const quietLogger = new Logger(() => (level, message) => {
-  if (level === 'error' || level === 'warning') console.error(`[worker] ${message}`);
+  if (!silenced && (level === 'error' || level === 'warning')) console.error(`[worker] ${message}`);
 });
 
 export async function startWorker(pool: pg.Pool, concurrency = Number(process.env.LOAM_WORKER_CONCURRENCY || 4)): Promise<Runner> {
