@@ -80,7 +80,7 @@ env.DATABASE_URL = databaseUrl;
 }
 
 const concurrency = Number(process.env.TEST_CONCURRENCY || Math.max(2, os.availableParallelism()));
-const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files], {
+const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', '--test-force-exit', ...files], {
   stdio: 'inherit', env,
 });
 const code: number = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));

@@ -22,6 +22,13 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
   if (fresh) fs.writeFileSync(passwordFile, crypto.randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = fs.readFileSync(passwordFile, 'utf8').trim();
 
+  const running = runningPostmaster(pgDir);
+  if (running) {
+    // Another Loam process (e.g. `loam start`) runs this cluster: attach to it rather than fail.
+    const url = `postgres://postgres:${encodeURIComponent(password)}@localhost:${running.port}/${CONTROL_DB}`;
+    return { url, dataDir: pgDir, async stop() {} };
+  }
+
   const logs: string[] = [];
   const instance = new EmbeddedPostgres({
     databaseDir: pgDir,
@@ -64,6 +71,23 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
       await instance.stop();
     },
   };
+}
+
+function runningPostmaster(pgDir: string): { pid: number; port: number } | undefined {
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined; // stale lock file: PostgreSQL removes it itself on start
+  }
+  return Number.isInteger(port) ? { pid, port } : undefined;
 }
 
 // initdb only writes host rules for 127.0.0.1/::1; when PostgreSQL listens beyond localhost, project owners

@@ -10,6 +10,10 @@ const usage = `usage: loam <command>
   worker    the job worker only
   migrate   migrate the control database, the project template and every project database, then exit
   outbox    print emails waiting in the outbox (when no SMTP server is configured)
+  servers   list database servers
+  servers add <name> <admin-url> [--region r] [--public-host h] [--public-port p] [--capacity n]
+            register another PostgreSQL server (a superuser URL); new projects are placed on the
+            least-loaded server of their region
 `;
 
 async function serve(api: boolean, worker: boolean) {
@@ -57,6 +61,28 @@ switch (command) {
         'select id, created_at, to_address, subject, body_text from platform_private.email_outbox where sent_at is null order by id');
       for (const r of rows) log(`#${r.id} ${r.created_at.toISOString()} to ${r.to_address}: ${r.subject}\n${r.body_text}\n`);
       if (!rows.length) log('the outbox is empty');
+    });
+    break;
+  case 'servers':
+    await oneShot(async (log) => {
+      const { controlPool } = await import('../../db/src/pools.ts');
+      const args = process.argv.slice(3);
+      if (args[0] === 'add') {
+        const [, name, adminUrl] = args;
+        if (!name || !adminUrl) throw new Error('usage: loam servers add <name> <admin-url> [--region r] …');
+        const opt = (flag: string) => { const i = args.indexOf(flag); return i > 0 ? args[i + 1] : undefined; };
+        const url = new URL(adminUrl);
+        await controlPool().query('select platform_private.register_server($1, $2, $3, $4, $5, $6)', [
+          name, opt('--region') ?? config.region, adminUrl, opt('--public-host') ?? url.hostname,
+          Number(opt('--public-port') ?? (url.port || 5432)), Number(opt('--capacity') ?? 1000)]);
+        const { prepareServers } = await import('../../db/src/migrate.ts');
+        await prepareServers(log);
+        log(`server ${name} registered and prepared`);
+      }
+      const { rows } = await controlPool().query(`select s.name, s.region, s.public_host, s.public_port, s.capacity,
+          (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null) as projects
+        from platform.database_servers s order by s.id`);
+      for (const r of rows) log(`${r.name}\t${r.region}\t${r.public_host}:${r.public_port}\t${r.projects}/${r.capacity} projects`);
     });
     break;
   default:

@@ -7,12 +7,13 @@ import { startPlatform, type Platform } from '../../server/src/platform.ts';
 
 let platform: Promise<Platform> | undefined;
 
+// Registered when this module is first imported (at the file's top level), so it runs after all of the file's
+// tests — not after whichever test happened to start the platform.
+after(async () => { if (platform) await (await platform).stop(); });
+
 /** The Loam of this test file, started on first use and stopped after the file's tests. */
 export function loam(): Promise<Platform> {
-  if (!platform) {
-    platform = startPlatform({ port: 0, log: () => {} });
-    after(async () => { await (await platform!).stop(); });
-  }
+  platform ??= startPlatform({ port: 0, log: () => {} });
   return platform;
 }
 
