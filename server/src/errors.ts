@@ -22,6 +22,8 @@ export const errors = {
   forbiddenScope: (scope: string) => new ApiError(403, 'insufficient_scope', `This access token lacks the "${scope}" scope`),
   notFound: (what = 'Resource') => new ApiError(404, 'not_found', `${what} not found`),
   projectNotFound: () => new ApiError(404, 'project_not_found', 'Project not found'),
+  organizationNotFound: () => new ApiError(404, 'organization_not_found', 'Organization not found'),
+  tokenNotFound: () => new ApiError(404, 'token_not_found', 'Access token not found'),
   rateLimited: (retryAfter: number) =>
     new ApiError(429, 'rate_limited', 'Too many requests: try again later', { 'Retry-After': String(retryAfter) }),
   sqlError: (message: string, sqlstate: string) => new ApiError(400, sqlstate, message),

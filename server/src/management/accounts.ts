@@ -6,7 +6,7 @@ import { config } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { errors } from '../errors.ts';
 import { body, email, str } from '../validate.ts';
-import { authenticate, caller, newAccessToken, sha256 } from './session.ts';
+import { authenticate, caller, newAccessToken, scope, sha256 } from './session.ts';
 
 const BCRYPT_ROUNDS = Number(process.env.LOAM_BCRYPT_ROUNDS || 10);
 const SESSION_DAYS = 30;
@@ -56,7 +56,8 @@ accounts.get('/auth/me', authenticate, async (_req, res) => {
   res.json(userJson(await account(caller(res).accountId)));
 });
 
-accounts.patch('/auth/password', authenticate, async (req, res) => {
+// Changing the password is credential management: a read-only token must not be able to take over the account.
+accounts.patch('/auth/password', authenticate, scope('tokens', 'write'), async (req, res) => {
   const b = body(req.body);
   const current = str(b, 'current_password', { required: true, max: 1024 });
   const next = password(b, 'new_password');

@@ -1,7 +1,7 @@
 // A project's API keys: the anon and service_role JWTs, and rotation of the secret that signs them.
 import { param } from '../validate.ts';
 import { Router } from 'express';
-import { loadRuntime } from '../../../db/src/projects.ts';
+import { forgetRuntime, loadRuntime } from '../../../db/src/projects.ts';
 import { projectKeys } from '../project/jwt.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { findProject } from './projects.ts';
@@ -26,5 +26,7 @@ apiKeys.get('/projects/:ref/api-keys', authenticate, scope('projects', 'read'), 
 
 apiKeys.post('/projects/:ref/api-keys/rotate', authenticate, scope('projects', 'write'), async (req, res) => {
   await callerQuery(res, 'select platform.rotate_jwt_secret($1)', [param(req, "ref")]);
+  // Every process drops the old secret on the control database's NOTIFY; this one need not wait for it.
+  forgetRuntime(param(req, "ref"));
   res.json(await keysOf(param(req, "ref")));
 });

@@ -1,5 +1,5 @@
 // A project's database through the Management API: run SQL as the owner; change the owner's password.
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import { isPgError } from '../../../db/src/pg-errors.ts';
 import { setOwnerPassword } from '../../../db/src/provisioning.ts';
@@ -16,13 +16,13 @@ const STATEMENT_TIMEOUT_MS = Number(process.env.LOAM_SQL_TIMEOUT_MS || 60_000);
 
 export const database = Router();
 
-database.post('/projects/:ref/database/query', authenticate, async (req, res, next) => {
-  const b = body(req.body);
-  const readOnly = bool(b, 'read_only') ?? false;
-  scope('database', readOnly ? 'read' : 'write')(req, res, next);
-}, async (req, res) => {
+// A read-only query may read (scope database:read); any other needs database:write.
+const queryScope: RequestHandler = (req, res, next) => scope('database', bool(body(req.body), 'read_only') ? 'read' : 'write')(req, res, next);
+
+database.post('/projects/:ref/database/query', authenticate, queryScope, async (req, res) => {
   const b = body(req.body);
   const sql = str(b, 'query', { required: true, min: 1, max: 1_000_000 });
+  const readOnly = bool(b, 'read_only') ?? false;
   const params = b.parameters;
   if (params !== undefined && !Array.isArray(params)) throw errors.invalidBody('parameters must be an array');
   await findProject(res, param(req, "ref"));
@@ -30,8 +30,12 @@ database.post('/projects/:ref/database/query', authenticate, async (req, res, ne
   const client = await pool.connect();
   let rows: unknown[] = [];
   try {
-    await client.query(`begin${bool(b, 'read_only') ? ' read only' : ''}; set local statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
-    const result = params?.length ? await client.query(sql, params) : await client.query(sql);
+    await client.query(`begin${readOnly ? ' read only' : ''}; set local statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
+    // Read-only SQL goes through the extended protocol, which takes exactly one statement: a `commit;` in the
+    // text cannot end the read-only transaction and let the statements after it write.
+    const result = readOnly || params?.length
+      ? await client.query({ text: sql, values: params ?? [], queryMode: 'extended' } as pg.QueryConfig)
+      : await client.query(sql);
     const results = (Array.isArray(result) ? result : [result]) as pg.QueryResult[];
     rows = results.at(-1)?.rows ?? [];
     await client.query('commit');

@@ -22,7 +22,7 @@ organizations.get('/organizations/:slug', async (req, res) => {
   const [org] = await callerQuery(res,
     `select slug as id, name, plan, '{}'::text[] as opt_in_tags, '{ga}'::text[] as allowed_release_channels
      from platform.organizations where slug = $1`, [param(req, "slug")]);
-  if (!org) throw errors.notFound('Organization');
+  if (!org) throw errors.organizationNotFound();
   res.json(org);
 });
 
@@ -34,6 +34,6 @@ organizations.get('/organizations/:slug/members', async (req, res) => {
      left join platform.organization_members m on m.organization_id = o.id
      left join platform.accounts a on a.id = m.account_id
      where o.slug = $1 order by m.created_at`, [param(req, "slug")]);
-  if (!rows.length) throw errors.notFound('Organization');
+  if (!rows.length) throw errors.organizationNotFound();
   res.json(rows.map(({ found: _f, ...member }) => member));
 });

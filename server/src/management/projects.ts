@@ -1,6 +1,7 @@
 // Projects (Supabase Management API shapes): create, list, get, rename, delete, health, pause, restore.
 import { Router, type Response } from 'express';
 import { config } from '../../../db/src/config.ts';
+import { forgetRuntime } from '../../../db/src/projects.ts';
 import { scramVerifier } from '../../../db/src/scram.ts';
 import { errors } from '../errors.ts';
 import { body, str, type Body, param } from '../validate.ts';
@@ -8,13 +9,15 @@ import { authenticate, callerQuery, scope } from './session.ts';
 import { projectUrls } from '../project/urls.ts';
 import { checkDatabase } from './project-db.ts';
 
-const PROJECT_SQL = `
+// A project as the API shows it, from any row source `p` with the columns of platform.projects.
+const projectSelect = (source: string) => `
   select p.*, o.slug as organization_slug, s.public_host, s.public_port,
          current_setting('server_version') as pg_version
-  from platform.projects p
+  from ${source} p
   join platform.organizations o on o.id = p.organization_id
   left join platform.database_servers s
     on s.id = coalesce(p.database_server_id, (select d.id from platform.database_servers d where d.is_default))`;
+const PROJECT_SQL = projectSelect('platform.projects');
 
 type ProjectRow = Record<string, any>;
 
@@ -58,49 +61,56 @@ function regionOf(b: Body): string | undefined {
 }
 
 export const projects = Router();
-projects.use('/projects', authenticate, scope('projects'));
+// Everything under /projects needs an access token (routers of other areas mount routes there too); the scope
+// each route needs is declared on the route, since e.g. /projects/{ref}/database/* is the `database` area.
+projects.use('/projects', authenticate);
+const read = scope('projects', 'read'), write = scope('projects', 'write');
 
-projects.post('/projects', async (req, res) => {
+projects.post('/projects', write, async (req, res) => {
   const b = body(req.body);
   const name = str(b, 'name', { required: true, max: 256 });
   const org = str(b, 'organization_slug', { max: 64 }) ?? str(b, 'organization_id', { max: 64 });
   if (!org) throw errors.invalidBody('organization_slug (or organization_id) is required');
   const dbPass = str(b, 'db_pass', { required: true, min: 8, max: 128 });
+  // The row as created (COMING_UP), read in the same transaction: the worker may finish before a later read.
   const [created] = await callerQuery<ProjectRow>(res,
-    'select ref from platform.create_project($1, $2, $3, $4)', [org, name, regionOf(b) ?? null, scramVerifier(dbPass)]);
-  res.status(201).json(projectJson(await findProject(res, created.ref)));
+    projectSelect('platform.create_project($1, $2, $3, $4)'), [org, name, regionOf(b) ?? null, scramVerifier(dbPass)]);
+  res.status(201).json(projectJson(created));
 });
 
-projects.get('/projects', async (_req, res) => {
+projects.get('/projects', read, async (_req, res) => {
   const rows = await callerQuery<ProjectRow>(res, `${PROJECT_SQL} order by p.id`);
   res.json(rows.map(projectJson));
 });
 
-projects.get('/projects/:ref', async (req, res) => {
+projects.get('/projects/:ref', read, async (req, res) => {
   res.json(projectJson(await findProject(res, param(req, "ref"))));
 });
 
-projects.patch('/projects/:ref', async (req, res) => {
+projects.patch('/projects/:ref', write, async (req, res) => {
   const name = str(body(req.body), 'name', { required: true, max: 256 });
   const [p] = await callerQuery<ProjectRow>(res, 'select id, ref, name from platform.rename_project($1, $2)', [param(req, "ref"), name]);
   res.json({ id: Number(p.id), ref: p.ref, name: p.name });
 });
 
-projects.delete('/projects/:ref', async (req, res) => {
+projects.delete('/projects/:ref', write, async (req, res) => {
   const [p] = await callerQuery<ProjectRow>(res, 'select id, ref, name from platform.delete_project($1)', [param(req, "ref")]);
+  forgetRuntime(p.ref);
   res.json({ id: Number(p.id), ref: p.ref, name: p.name });
 });
 
 for (const action of ['pause', 'restore'] as const) {
-  projects.post(`/projects/:ref/${action}`, async (req, res) => {
+  projects.post(`/projects/:ref/${action}`, write, async (req, res) => {
     const [p] = await callerQuery<ProjectRow>(res, `select ref from platform.${action}_project($1)`, [param(req, "ref")]);
+    // The data plane stops (or resumes) serving at once in this process; others follow the NOTIFY.
+    forgetRuntime(p.ref);
     res.json(projectJson(await findProject(res, p.ref)));
   });
 }
 
 const SERVICES = ['auth', 'db', 'rest', 'storage'] as const;
 
-projects.get('/projects/:ref/health', async (req, res) => {
+projects.get('/projects/:ref/health', read, async (req, res) => {
   const p = await findProject(res, param(req, "ref"));
   const asked = String(req.query.services ?? SERVICES.join(',')).split(',').filter(Boolean);
   const unknown = asked.find((s) => !(SERVICES as readonly string[]).includes(s));

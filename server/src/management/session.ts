@@ -26,7 +26,10 @@ export function newAccessToken(): { token: string; hash: Buffer; prefix: string 
 
 export const caller = (res: Response): Caller => res.locals.caller as Caller;
 
+// Idempotent: a request passes through several routers that each guard their routes, but its token is looked
+// up — and counted against the rate limit — once.
 export const authenticate: RequestHandler = async (req, res, next) => {
+  if (res.locals.caller) return next();
   const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
   if (!m) throw errors.unauthorized();
   const { rows } = await controlPool().query(

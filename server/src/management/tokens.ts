@@ -31,7 +31,7 @@ tokens.get('/auth/tokens', async (_req, res) => {
 });
 
 tokens.delete('/auth/tokens/:id', async (req, res) => {
-  if (!UUID.test(param(req, "id"))) throw errors.notFound('Access token');
+  if (!UUID.test(param(req, "id"))) throw errors.tokenNotFound();
   await callerQuery(res, 'select platform.delete_token($1)', [param(req, "id")]);
   res.status(204).end();
 });

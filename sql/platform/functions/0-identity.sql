@@ -35,8 +35,9 @@ create or replace function platform_private.validate_name(p_name text) returns t
   language plpgsql immutable
 as $$
 begin
-  if p_name is null or p_name !~ '^[A-Za-z0-9][A-Za-z0-9 _.''-]{0,63}$' then
-    raise exception 'name must be 1-64 characters: letters, digits, spaces and _ . '' - (starting with a letter or digit)'
+  -- 256 is the limit Supabase's API documents for project names, so names its clients accept are accepted here.
+  if p_name is null or p_name !~ '^[A-Za-z0-9][A-Za-z0-9 _.''-]{0,255}$' then
+    raise exception 'name must be 1-256 characters: letters, digits, spaces and _ . '' - (starting with a letter or digit)'
       using errcode = 'LMV01';
   end if;
   return p_name;
