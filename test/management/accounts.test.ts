@@ -96,7 +96,7 @@ test('me needs a valid token', async () => {
   assert.equal(me.status, 200);
   assert.deepEqual(Object.keys(me.body).sort(), ['created_at', 'email', 'full_name', 'id']);
   assert.equal(me.body.id, a.user.id);
-  for (const headers of [{}, { authorization: 'Bearer sbp_' + '0'.repeat(40) }, { authorization: 'Basic abc' }]) {
+  for (const headers of [{} as Record<string, string>, { authorization: 'Bearer sbp_' + '0'.repeat(40) }, { authorization: 'Basic abc' }]) {
     const res = await http('GET', '/v1/auth/me', { headers });
     assert.equal(res.status, 401);
     assert.deepEqual(res.body, { message: 'Unauthorized: a valid access token is required', code: 'unauthorized' });
