@@ -1,0 +1,78 @@
+// GraphQL errors as Loam serves them: every error carries a stable `extensions.code`; a Postgres error keeps
+// its SQLSTATE as the code (as PostgREST's `code`); in production, errors that are not the caller's (lost
+// connections, bugs) are masked so no internal detail leaks.
+import type { Response } from 'express';
+import { GraphQLError } from 'graphql';
+import { isSafeError } from 'postgraphile/grafast';
+import type { JwtError } from '../project/jwt.ts';
+
+export const CODES = {
+  parse: 'GRAPHQL_PARSE_FAILED',
+  validation: 'GRAPHQL_VALIDATION_FAILED',
+  unauthenticated: 'UNAUTHENTICATED',
+  internal: 'INTERNAL_SERVER_ERROR',
+  unavailable: 'SERVICE_UNAVAILABLE',
+  badRequest: 'BAD_REQUEST',
+} as const;
+
+interface PgErrorLike { code: string; severity: string; message: string; detail?: string; hint?: string }
+
+function pgError(err: unknown): PgErrorLike | undefined {
+  const e = err as Partial<PgErrorLike> | null;
+  return e && typeof e === 'object' && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === 'string'
+    ? e as PgErrorLike : undefined;
+}
+
+// SQLSTATE classes that describe the server, not the request: connection loss, resources, operator action,
+// system and internal errors. Everything else (constraint, permission, data, the user's own RAISE) is the
+// caller's business and is shown as Postgres says it.
+const INTERNAL_CLASSES = new Set(['08', '53', '55', '57', '58', 'F0', 'XX']);
+
+const rebuild = (error: GraphQLError, message: string, extensions: Record<string, unknown>) => new GraphQLError(message, {
+  nodes: error.nodes, source: error.source, positions: error.positions, path: error.path,
+  originalError: error.originalError, extensions,
+});
+
+/** grafserv's `maskError`: shapes every execution error. */
+export function makeMaskError(production: boolean) {
+  return (error: GraphQLError): GraphQLError => {
+    const original = error.originalError;
+    const pg = pgError(original);
+    if (pg) {
+      if (production && INTERNAL_CLASSES.has(pg.code.slice(0, 2))) {
+        return rebuild(error, 'An internal error occurred', { code: CODES.internal });
+      }
+      return rebuild(error, pg.message, {
+        code: pg.code,
+        ...(pg.detail ? { details: pg.detail } : {}),
+        ...(pg.hint ? { hint: pg.hint } : {}),
+      });
+    }
+    if (!original || original instanceof GraphQLError) {
+      // graphql-js' own errors (a non-null field resolved to null, a bad variable, …) are the caller's.
+      return error.extensions?.code ? error : rebuild(error, error.message, { ...error.extensions, code: CODES.badRequest });
+    }
+    if (isSafeError(original)) {
+      return rebuild(error, original.message, { code: CODES.badRequest, ...original.extensions });
+    }
+    if (production) return rebuild(error, 'An internal error occurred', { code: CODES.internal });
+    return rebuild(error, error.message, { code: CODES.internal });
+  };
+}
+
+/** Gives parse and validation errors their code (grafserv returns them as graphql-js made them). */
+export function withRequestErrorCode(error: GraphQLError): GraphQLError {
+  if (error.extensions?.code) return error;
+  const code = error.message.startsWith('Syntax Error') ? CODES.parse : CODES.validation;
+  return rebuild(error, error.message, { ...error.extensions, code });
+}
+
+/** A GraphQL-shaped error response outside of execution (bad token, unavailable schema). */
+export function sendError(res: Response, status: number, message: string, extensions: Record<string, unknown>): void {
+  res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message, extensions }] }));
+}
+
+export function sendJwtError(res: Response, err: JwtError): void {
+  res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`);
+  sendError(res, 401, err.message, { code: CODES.unauthenticated, reason: err.reason });
+}

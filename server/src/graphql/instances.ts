@@ -1,0 +1,206 @@
+// One PostGraphile instance per active project: built on first use (concurrent first requests share the
+// build), kept in an LRU of LOAM_GRAPHQL_CACHE_SIZE projects, rebuilt when the project's schema version moves
+// (DDL made any way), and on eviction released together with the pool it used, so an evicted project holds
+// no connection. (PostGraphile's release() does not end pools it was given; we own the pool and end it.)
+import { Router, type RequestHandler } from 'express';
+import pg from 'pg';
+import { postgraphile, type PostGraphileInstance } from 'postgraphile';
+import { grafserv, type ExpressGrafserv } from 'postgraphile/grafserv/express/v4';
+import { withContext } from '../../../db/src/context.ts';
+import { onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
+import { observeSchemaVersion, onSchemaChange, readSchemaVersion } from '../../../db/src/schema-version.ts';
+import { authenticatorAddress } from '../../../db/src/servers.ts';
+import { graphqlConfig } from './config.ts';
+import { projectPreset } from './preset.ts';
+
+/** A built schema and its HTTP handler; counted while requests use it, released once retired and idle. */
+export interface Instance {
+  handler: RequestHandler;
+  /** Schema version it was built from. */
+  version: string;
+  /** Call when the request using it has finished. */
+  done(): void;
+}
+
+interface Built {
+  pgl: PostGraphileInstance;
+  serv: ExpressGrafserv;
+  handler: RequestHandler;
+  version: string;
+  inflight: number;
+  retired: boolean;
+  released?: Promise<void>;
+  onIdle?: () => void;
+}
+
+interface Entry {
+  ref: string;
+  /** Where the database is; a project moved or restored elsewhere gets a new entry. */
+  location: string;
+  pool: Promise<pg.Pool>;
+  built: Promise<Built>;
+  /** The schema version `built` is (being) built for. */
+  target: string | undefined;
+  checkedAt: number;
+  checking?: Promise<void>;
+  closed?: Promise<void>;
+}
+
+const entries = new Map<string, Entry>();
+
+/** The schemas a project exposes. REST has no per-project setting yet; when it has, read the same one here. */
+export function exposedSchemas(_project: ProjectRuntime): string[] {
+  return ['public'];
+}
+
+const location = (p: ProjectRuntime) => `${p.database_server_id}/${p.db_name}`;
+
+// Reading the version needs an API role (the authenticator itself can read no table): a read-only
+// transaction as anon, through the same context builder.
+const readVersion = (pool: pg.Pool) =>
+  withContext(pool, { role: 'anon', claims: { role: 'anon' } }, (c) => readSchemaVersion(c), { readOnly: true });
+
+async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
+  if (!p.database_server_id) throw new Error(`project ${p.ref} has no database server`);
+  const address = await authenticatorAddress(p.database_server_id);
+  const pool = new pg.Pool({
+    ...address, database: p.db_name, max: graphqlConfig().poolSize,
+    idleTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'loam graphql',
+    // PostGraphile's queries are short; JIT optimisation only slows them down (as @dataplan/pg's own pool does).
+    options: '-c jit_optimize_above_cost=-1',
+  });
+  pool.on('error', () => { /* a dropped idle connection is replaced on next use */ });
+  return pool;
+}
+
+async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
+  const pool = await entry.pool;
+  const version = await readVersion(pool); // before introspection: a DDL racing the build triggers a rebuild
+  const pgl = postgraphile(projectPreset({ pool, schemas: exposedSchemas(p), config: graphqlConfig() }));
+  try {
+    await pgl.getSchema();
+    const serv = pgl.createServ(grafserv);
+    const router = Router();
+    await serv.addTo(router as unknown as Parameters<ExpressGrafserv['addTo']>[0], null, false);
+    await serv.ready();
+    return { pgl, serv, handler: router, version, inflight: 0, retired: false };
+  } catch (err) {
+    await pgl.release();
+    throw err;
+  }
+}
+
+function release(b: Built): Promise<void> {
+  b.released ??= (async () => {
+    await b.serv.release();
+    await b.pgl.release();
+  })();
+  return b.released;
+}
+
+/** Stops handing `b` out; releases it when its last request finishes. */
+function retire(b: Built): Promise<void> {
+  b.retired = true;
+  if (b.inflight === 0) return release(b);
+  return new Promise((resolve) => { b.onIdle = () => { void release(b).then(resolve); }; });
+}
+
+function startBuild(entry: Entry, p: ProjectRuntime, target: string | undefined): void {
+  const previous = entry.built;
+  entry.target = target;
+  entry.built = build(entry, p);
+  // A failed build drops the whole entry, so the next request starts over instead of failing forever.
+  entry.built.catch(() => evict(entry));
+  previous?.then((b) => retire(b), () => {});
+}
+
+function evict(entry: Entry): Promise<void> {
+  if (entries.get(entry.ref) === entry) entries.delete(entry.ref);
+  entry.closed ??= (async () => {
+    const b = await entry.built.catch(() => undefined);
+    if (b) await retire(b);
+    const pool = await entry.pool.catch(() => undefined);
+    await pool?.end();
+  })();
+  return entry.closed;
+}
+
+function entryFor(p: ProjectRuntime): Entry {
+  let entry = entries.get(p.ref);
+  if (entry && entry.location !== location(p)) {
+    void evict(entry);
+    entry = undefined;
+  }
+  if (entry) {
+    entries.delete(p.ref); // LRU: most recently used last
+    entries.set(p.ref, entry);
+    return entry;
+  }
+  entry = { ref: p.ref, location: location(p), pool: openPool(p), built: undefined!, target: undefined, checkedAt: Date.now() };
+  entry.pool.catch(() => {});
+  startBuild(entry, p, undefined);
+  entries.set(p.ref, entry);
+  const max = graphqlConfig().cacheSize;
+  while (entries.size > max) void evict(entries.values().next().value!);
+  return entry;
+}
+
+/** Re-reads the schema version at most once per LOAM_GRAPHQL_SCHEMA_CHECK_MS; rebuilds when it moved. */
+async function checkSchema(entry: Entry, p: ProjectRuntime, built: Built): Promise<void> {
+  if (Date.now() - entry.checkedAt < graphqlConfig().schemaCheckMs) return;
+  entry.checking ??= (async () => {
+    try {
+      const version = await readVersion(await entry.pool);
+      entry.checkedAt = Date.now();
+      observeSchemaVersion(p.ref, version);
+      if (version !== (entry.target ?? built.version)) startBuild(entry, p, version);
+    } catch {
+      // The database is unreachable: the request itself will report it.
+    } finally {
+      entry.checking = undefined;
+    }
+  })();
+  await entry.checking;
+}
+
+/** The project's current instance, built or rebuilt as needed. Call `done()` when the request ends. */
+export async function acquire(p: ProjectRuntime): Promise<Instance> {
+  for (;;) {
+    const entry = entryFor(p);
+    await checkSchema(entry, p, await entry.built);
+    const b = await entry.built;
+    if (b.retired) continue; // replaced or evicted while we waited
+    b.inflight++;
+    let finished = false;
+    return {
+      handler: b.handler,
+      version: b.version,
+      done() {
+        if (finished) return;
+        finished = true;
+        if (--b.inflight === 0 && b.retired) b.onIdle?.();
+      },
+    };
+  }
+}
+
+// Another engine (REST) saw the schema move, or someone asked for a reload: check on the next request.
+onSchemaChange((ref) => {
+  const entry = entries.get(ref);
+  if (entry) entry.checkedAt = 0;
+});
+
+// Pause, delete, key rotation: drop the instance and its connections (a paused database must empty).
+onProjectChanged((ref) => {
+  const entry = entries.get(ref);
+  if (entry) void evict(entry);
+});
+
+/** For tests and shutdown: what is cached, and a way to empty it. */
+export function cachedProjects(): string[] {
+  return [...entries.keys()];
+}
+
+export async function releaseAll(): Promise<void> {
+  await Promise.all([...entries.values()].map(evict));
+}

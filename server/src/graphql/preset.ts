@@ -1,0 +1,126 @@
+// The PostGraphile v5 preset of one project: Amber naming, pg-aggregates, Loam's depth/cost limits and error
+// codes, and a pg service whose every transaction opens with the shared request context (db/src/context.ts),
+// so GraphQL runs under exactly the role, claims and policies REST does.
+import { PgAggregatesPreset } from '@graphile/pg-aggregates';
+import type pg from 'pg';
+import type { GraphQLError } from 'graphql';
+import { makeWithPgClientViaPgClientAlreadyInTransaction, type NodePostgresPgClient } from 'postgraphile/adaptors/pg';
+import type { WithPgClient } from 'postgraphile/@dataplan/pg';
+import type {} from 'postgraphile/grafserv/express/v4';
+import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
+import { withContext, type RequestContext } from '../../../db/src/context.ts';
+import type { GraphqlConfig } from './config.ts';
+import { makeMaskError, withRequestErrorCode } from './errors.ts';
+import { limitsRule } from './limits.ts';
+
+/** Where the route handler leaves the caller's context for this request's transactions. */
+export const CONTEXT_LOCAL = 'loamGraphqlContext';
+
+/**
+ * `withPgClient` over a project pool. With a request context it runs the callback inside `withContext`
+ * (BEGIN + role/claims in one round trip, COMMIT or ROLLBACK after); PostGraphile's own transactions
+ * (mutations) nest as savepoints. Without one (schema introspection) it is a plain connection, as the
+ * authenticator, which can read the catalogs but no table.
+ */
+function contextWithPgClient(pool: pg.Pool): WithPgClient<NodePostgresPgClient> {
+  const run = async <T>(settings: Record<string, string | undefined> | null, callback: (client: NodePostgresPgClient) => T | Promise<T>): Promise<T> => {
+    // The "settings" PostGraphile hands back are the RequestContext our pgSettings() returned (see below).
+    const ctx = settings as unknown as RequestContext | null;
+    if (!ctx) {
+      const client = await pool.connect();
+      try {
+        return await makeWithPgClientViaPgClientAlreadyInTransaction(client, false)(null, callback);
+      } finally {
+        client.release();
+      }
+    }
+    return withContext(pool, ctx, (client) => makeWithPgClientViaPgClientAlreadyInTransaction(client, true)(null, callback));
+  };
+  const withPgClient = run as WithPgClient<NodePostgresPgClient>;
+  withPgClient.release = () => { /* the pool belongs to the project's entry in instances.ts */ };
+  return withPgClient;
+}
+
+export interface ProjectPresetOptions {
+  pool: pg.Pool;
+  schemas: string[];
+  config: GraphqlConfig;
+}
+
+export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): GraphileConfig.Preset {
+  const withPgClient = contextWithPgClient(pool);
+  const maskError = makeMaskError(config.production);
+  return {
+    extends: [PostGraphileAmberPreset, PgAggregatesPreset],
+    plugins: [{
+      name: 'LoamGraphqlRequestPlugin',
+      version: '1.0.0',
+      grafserv: {
+        middleware: {
+          // Adds the limits to graphql-js' rules, and codes to parse/validation errors (which grafserv
+          // returns without passing them through maskError).
+          setPreset(next, event) {
+            event.validationRules.push(limitsRule(config.maxDepth, config.maxCost));
+            const getExecutionConfig = event.getExecutionConfig;
+            const coded = new WeakMap<object, (q: string) => { document: any; errors?: undefined } | { errors: readonly GraphQLError[]; document?: undefined }>();
+            event.getExecutionConfig = async function (ctx) {
+              const ec = await getExecutionConfig.call(this, ctx);
+              let parseAndValidate = coded.get(ec.parseAndValidate);
+              if (!parseAndValidate) {
+                const original = ec.parseAndValidate;
+                const seen = new WeakSet<object>();
+                parseAndValidate = (query: string) => {
+                  const result = original(query);
+                  // Results are cached by grafserv: rewrite the errors once, in place.
+                  if (result.errors && !seen.has(result)) {
+                    (result as { errors: readonly GraphQLError[] }).errors = result.errors.map(withRequestErrorCode);
+                    seen.add(result);
+                  }
+                  return result;
+                };
+                coded.set(ec.parseAndValidate, parseAndValidate);
+              }
+              return { ...ec, parseAndValidate };
+            };
+            return next();
+          },
+        },
+      },
+    }],
+    pgServices: [{
+      name: 'main',
+      schemas,
+      adaptor: {
+        createWithPgClient: () => withPgClient,
+        makePgService: () => { throw new Error('not used'); },
+      },
+      adaptorSettings: undefined,
+      withPgClientKey: 'withPgClient',
+      pgSettingsKey: 'pgSettings',
+      // Not key/value settings: the whole request context, built by the route handler and applied by
+      // withContext's one builder (contextSql), so REST and GraphQL cannot drift apart.
+      pgSettings: (requestContext) => {
+        const ctx = requestContext.expressv4?.res.locals[CONTEXT_LOCAL] as RequestContext | undefined;
+        // Fail closed: without a caller's context nothing may run (it would run as the authenticator).
+        if (!ctx) throw new Error('GraphQL request has no request context');
+        return ctx as unknown as Record<string, string | undefined>;
+      },
+      pgSettingsForIntrospection: null,
+      pgSubscriber: null,
+    }],
+    grafserv: {
+      graphqlPath: '/',
+      graphqlOverGET: true,
+      graphiql: !config.production,
+      graphiqlOnGraphQLGET: !config.production,
+      graphiqlPath: '/',
+      graphiqlStaticPath: '/ruru-static/',
+      websockets: false,
+      maskError,
+    },
+    schema: {
+      // Relay-style global ids stay `id` (PostGraphile's default); primary keys are `rowId` (Amber).
+      pgForbidSetofFunctionsToReturnNull: false,
+    },
+  };
+}
