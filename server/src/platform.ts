@@ -59,6 +59,8 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     const address = server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     url = `http://localhost:${actualPort}`;
+    // With PORT=0 the port is known only now; the project URLs the API hands out must carry it.
+    if (!process.env.LOAM_PUBLIC_URL) config.publicUrl = url;
     log(`listening on ${url} (Management API ${url}/v1, health ${url}/health)`);
   }
   if (runner) log('worker running');
