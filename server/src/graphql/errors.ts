@@ -67,6 +67,33 @@ export function withRequestErrorCode(error: GraphQLError): GraphQLError {
   return rebuild(error, error.message, { ...error.extensions, code });
 }
 
+const HTTP_CODES: Record<number, string> = {
+  400: CODES.badRequest, 405: 'METHOD_NOT_ALLOWED', 406: 'NOT_ACCEPTABLE', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+type ServResult = { type: string; statusCode?: number; headers?: Record<string, string>; buffer?: Buffer } | null;
+
+/** Adds `extensions.code` to the errors of a JSON error response grafserv produced (rare: parsed only then). */
+export function codeHttpErrors<T extends ServResult>(result: T): T {
+  if (!result || result.type !== 'buffer' || !result.buffer || (result.statusCode ?? 200) < 400) return result;
+  if (!/json/.test(result.headers?.['content-type'] ?? '')) return result;
+  let body: { errors?: { extensions?: Record<string, unknown> }[] };
+  try {
+    body = JSON.parse(result.buffer.toString('utf8'));
+  } catch {
+    return result;
+  }
+  if (!Array.isArray(body.errors) || body.errors.every((e) => e.extensions?.code)) return result;
+  const code = HTTP_CODES[result.statusCode!] ?? CODES.internal;
+  for (const e of body.errors) {
+    const { statusCode: _status, ...rest } = e.extensions ?? {};
+    e.extensions = { code, ...rest };
+  }
+  result.buffer = Buffer.from(JSON.stringify(body), 'utf8');
+  result.headers!['content-length'] = String(result.buffer.length);
+  return result;
+}
+
 /** A GraphQL-shaped error response outside of execution (bad token, unavailable schema). */
 export function sendError(res: Response, status: number, message: string, extensions: Record<string, unknown>): void {
   res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message, extensions }] }));

@@ -6,11 +6,22 @@ import type { RequestContext } from '../../../db/src/context.ts';
 import { JwtError } from '../project/jwt.ts';
 import { identify } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
+import { ruruHTML } from 'postgraphile/grafserv/ruru/server';
+import { graphqlConfig } from './config.ts';
 import { CODES, sendError, sendJwtError } from './errors.ts';
 import { acquire, type Instance } from './instances.ts';
 import { CONTEXT_LOCAL } from './preset.ts';
 
 export const graphql = Router();
+
+// GraphiQL (Ruru) in development: grafserv would point it at its own mount path; the page must call this
+// project's endpoint, whichever way (path or subdomain) it was reached. Its assets come through grafserv.
+graphql.get('/', (req, res, next) => {
+  if (graphqlConfig().production || req.query.query !== undefined) return next();
+  if (req.accepts(['application/graphql-response+json', 'application/json', 'text/html']) !== 'text/html') return next();
+  const endpoint = req.originalUrl.split('?')[0].replace(/\/+$/, '');
+  res.type('html').send(ruruHTML({ endpoint, staticPath: `${endpoint}/ruru-static/` }));
+});
 
 graphql.use(async (req, res, next) => {
   const p = project(res);

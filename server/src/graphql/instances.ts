@@ -24,7 +24,6 @@ export interface Instance {
 
 interface Built {
   pgl: PostGraphileInstance;
-  serv: ExpressGrafserv;
   handler: RequestHandler;
   version: string;
   inflight: number;
@@ -73,7 +72,11 @@ async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
   return pool;
 }
 
+/** Counters, for tests and the bench. */
+export const stats = { builds: 0, evictions: 0 };
+
 async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
+  stats.builds++;
   const pool = await entry.pool;
   const version = await readVersion(pool); // before introspection: a DDL racing the build triggers a rebuild
   const pgl = postgraphile(projectPreset({ pool, schemas: exposedSchemas(p), config: graphqlConfig() }));
@@ -83,7 +86,7 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
     const router = Router();
     await serv.addTo(router as unknown as Parameters<ExpressGrafserv['addTo']>[0], null, false);
     await serv.ready();
-    return { pgl, serv, handler: router, version, inflight: 0, retired: false };
+    return { pgl, handler: router, version, inflight: 0, retired: false };
   } catch (err) {
     await pgl.release();
     throw err;
@@ -91,10 +94,8 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
 }
 
 function release(b: Built): Promise<void> {
-  b.released ??= (async () => {
-    await b.serv.release();
-    await b.pgl.release();
-  })();
+  // Releases the grafserv instance too. The pool is not PostGraphile's: evict() ends it.
+  b.released ??= Promise.resolve(b.pgl.release()).catch(() => {});
   return b.released;
 }
 
@@ -116,6 +117,7 @@ function startBuild(entry: Entry, p: ProjectRuntime, target: string | undefined)
 
 function evict(entry: Entry): Promise<void> {
   if (entries.get(entry.ref) === entry) entries.delete(entry.ref);
+  if (!entry.closed) stats.evictions++;
   entry.closed ??= (async () => {
     const b = await entry.built.catch(() => undefined);
     if (b) await retire(b);

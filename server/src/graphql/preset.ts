@@ -6,11 +6,12 @@ import type pg from 'pg';
 import type { GraphQLError } from 'graphql';
 import { makeWithPgClientViaPgClientAlreadyInTransaction, type NodePostgresPgClient } from 'postgraphile/adaptors/pg';
 import type { WithPgClient } from 'postgraphile/@dataplan/pg';
+import { isPromiseLike } from 'postgraphile/grafast';
 import type {} from 'postgraphile/grafserv/express/v4';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { withContext, type RequestContext } from '../../../db/src/context.ts';
 import type { GraphqlConfig } from './config.ts';
-import { makeMaskError, withRequestErrorCode } from './errors.ts';
+import { codeHttpErrors, makeMaskError, withRequestErrorCode } from './errors.ts';
 import { limitsRule } from './limits.ts';
 
 /** Where the route handler leaves the caller's context for this request's transactions. */
@@ -83,6 +84,12 @@ export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): 
               return { ...ec, parseAndValidate };
             };
             return next();
+          },
+          // Errors grafserv answers before execution (bad JSON, no query, wrong method or media type) get a
+          // code from their HTTP status.
+          processRequest(next) {
+            const result = next();
+            return isPromiseLike(result) ? result.then(codeHttpErrors) : codeHttpErrors(result);
           },
         },
       },
