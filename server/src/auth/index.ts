@@ -1,4 +1,47 @@
-// The project's /auth/v1 API. (Routes are added by the auth issue.)
-import { Router } from 'express';
+// The project's /auth/v1 API, compatible with Supabase Auth (GoTrue): supabase-js's `auth.*` works against it
+// unchanged. Users, sessions and tokens live in the project's own database (schema auth); the logic is in its
+// SQL functions (sql/project/migrations/0002-auth.sql); these handlers validate, hash passwords, sign tokens.
+import express, { Router } from 'express';
+import { project } from '../project/resolve.ts';
+import { verifyJwt } from '../project/jwt.ts';
+import { admin } from './admin.ts';
+import { authConfig } from './config.ts';
+import { email } from './email.ts';
+import { authErrors, renderAuthErrors } from './errors.ts';
+import { signup } from './signup.ts';
+import { token } from './token.ts';
+import { user } from './user.ts';
 
 export const auth = Router();
+
+auth.get('/health', (_req, res) => {
+  res.json({ version: 'loam', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' });
+});
+
+// An `apikey` of another project (or none of any) is refused before anything else, as Supabase's gateway does.
+auth.use((req, res, next) => {
+  const key = req.get('apikey');
+  if (key) {
+    try {
+      verifyJwt(key, project(res).jwt_secret ?? '');
+    } catch {
+      return void res.status(401).json({ message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' });
+    }
+  }
+  next();
+});
+
+auth.use(express.json({ limit: '1mb' }), express.urlencoded({ extended: false, limit: '1mb' }));
+
+auth.get('/settings', async (_req, res) => {
+  const cfg = await authConfig(project(res).ref);
+  res.json({
+    external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled, phone: false },
+    disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: false,
+    sms_provider: '', saml_enabled: false, passkeys_enabled: false,
+  });
+});
+
+auth.use(signup, token, user, email, admin);
+auth.use(() => { throw authErrors.notFound(); });
+auth.use(renderAuthErrors);

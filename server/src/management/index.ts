@@ -3,6 +3,7 @@ import express, { Router } from 'express';
 import { renderErrors, errors } from '../errors.ts';
 import { accounts } from './accounts.ts';
 import { apiKeys } from './api-keys.ts';
+import { configAuth } from './config-auth.ts';
 import { database } from './database.ts';
 import { meta } from './meta.ts';
 import { openapi } from './openapi.ts';
@@ -12,6 +13,6 @@ import { tokens } from './tokens.ts';
 
 export const management = Router();
 management.use(express.json({ limit: '2mb' }));
-management.use(accounts, tokens, organizations, projects, apiKeys, database, meta, openapi);
+management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

@@ -1,0 +1,68 @@
+// A project's auth settings (Supabase field names, defaults filled in by SQL), cached per process and dropped
+// when the control database announces a change (a PATCH of /config/auth, a key rotation, a pause).
+import { controlPool } from '../../../db/src/pools.ts';
+import { onProjectChanged } from '../../../db/src/projects.ts';
+
+export interface AuthConfig {
+  site_url: string;
+  uri_allow_list: string;
+  disable_signup: boolean;
+  external_email_enabled: boolean;
+  external_anonymous_users_enabled: boolean;
+  mailer_autoconfirm: boolean;
+  mailer_secure_email_change_enabled: boolean;
+  mailer_otp_exp: number;
+  mailer_otp_length: number;
+  jwt_exp: number;
+  password_min_length: number;
+  password_required_characters: string;
+  refresh_token_rotation_enabled: boolean;
+  security_refresh_token_reuse_interval: number;
+  smtp_admin_email: string | null;
+  smtp_host: string | null;
+  smtp_port: string | null;
+  smtp_user: string | null;
+  smtp_pass: string | null;
+  smtp_sender_name: string | null;
+  smtp_max_frequency: number;
+  rate_limit_email_sent: number;
+  rate_limit_token_refresh: number;
+  rate_limit_verify: number;
+  rate_limit_otp: number;
+  rate_limit_anonymous_users: number;
+  [template: `mailer_${string}`]: unknown;
+}
+
+const TTL_MS = 30_000;
+const cache = new Map<string, { at: number; value: Promise<AuthConfig> }>();
+onProjectChanged((ref) => cache.delete(ref));
+
+export function authConfig(ref: string): Promise<AuthConfig> {
+  const hit = cache.get(ref);
+  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+  const value = controlPool().query('select platform_private.auth_config($1) as c', [ref]).then((r) => r.rows[0].c as AuthConfig);
+  cache.set(ref, { at: Date.now(), value });
+  value.catch(() => cache.delete(ref));
+  return value;
+}
+
+/** `*` matches within a path segment or host label, `**` matches anything (GoTrue's glob semantics, roughly). */
+function globToRegExp(glob: string): RegExp {
+  const body = glob.split('**').map((part) => part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/.]*')).join('.*');
+  return new RegExp(`^${body}$`);
+}
+
+/** The redirect a request asked for if the project allows it (same host as site_url, or in uri_allow_list),
+ *  else site_url — an open redirect would hand tokens to anyone. */
+export function allowedRedirect(cfg: AuthConfig, requested: string | undefined): string {
+  if (!requested) return cfg.site_url;
+  let url: URL;
+  try { url = new URL(requested); } catch { return cfg.site_url; }
+  try {
+    if (url.host === new URL(cfg.site_url).host) return requested;
+  } catch { /* site_url is validated on write */ }
+  for (const entry of cfg.uri_allow_list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (entry === requested || globToRegExp(entry).test(requested)) return requested;
+  }
+  return cfg.site_url;
+}

@@ -1,0 +1,76 @@
+// The signed-in user: GET /user, PUT /user (email, password, metadata), POST /logout (scope local, others or
+// global).
+import { Router } from 'express';
+import { allowedRedirect } from './config.ts';
+import { authCall } from './db.ts';
+import { AuthError, authErrors, validation } from './errors.ts';
+import { limitEmail } from './limits.ts';
+import { newToken, queueEmail, renderEmail } from './mail.ts';
+import { ctx, email as emailParam, obj, params, redirectParam, str } from './params.ts';
+import { checkPassword, comparePassword, hashPassword } from './passwords.ts';
+import { userCaller } from './session.ts';
+
+export const user = Router();
+
+user.get('/user', async (req, res) => {
+  const c = await ctx(req, res);
+  const who = userCaller(req, c.p);
+  res.json(await authCall(c.p, 'select auth.user_json(auth.caller($1, $2))', [who.userId, who.sessionId]));
+});
+
+interface StoredUser { email: string | null; encrypted_password: string | null; is_anonymous: boolean }
+
+user.put('/user', async (req, res) => {
+  const c = await ctx(req, res);
+  const who = userCaller(req, c.p);
+  const b = params(req);
+  const password = str(b, 'password');
+  const rawEmail = str(b, 'email');
+  const data = obj(b, 'data');
+  if (obj(b, 'app_metadata')) throw new AuthError(403, 'not_admin', 'Updating app_metadata requires admin privileges');
+  if (str(b, 'phone')) throw new AuthError(400, 'phone_provider_disabled', 'Unsupported phone provider');
+  const current = await authCall<StoredUser>(c.p, 'select to_jsonb(auth.caller($1, $2))', [who.userId, who.sessionId]);
+
+  const patch: Record<string, unknown> = { ip: c.ip };
+  if (data) patch.data = data;
+  if (password !== undefined) {
+    if (current.is_anonymous && !current.email && !rawEmail) {
+      throw new AuthError(422, 'validation_failed', 'Updating password of an anonymous user without an email or phone is not allowed');
+    }
+    checkPassword(c.cfg, password);
+    if (current.encrypted_password && await comparePassword(password, current.encrypted_password)) throw authErrors.samePassword();
+    patch.password_hash = await hashPassword(password);
+  }
+  if (rawEmail !== undefined) {
+    const email = emailParam(rawEmail);
+    if (email !== current.email) {
+      patch.email = email;
+      if (c.cfg.mailer_autoconfirm) {
+        patch.email_confirm = true;
+      } else {
+        await limitEmail(c.p.ref, c.cfg, email);
+        const token = newToken(c.cfg, email, false);
+        const redirectTo = allowedRedirect(c.cfg, redirectParam(req, b));
+        patch.email_token_hash = token.hash;
+        patch.max_frequency = c.cfg.smtp_max_frequency;
+        patch.email_message = renderEmail(c.p, c.cfg, {
+          kind: 'email_change', type: 'email_change', email: current.email ?? '', newEmail: email, token, redirectTo,
+        });
+      }
+    }
+  }
+  const updated = await authCall(c.p, 'select auth.update_user($1, $2)', [who.userId, patch]);
+  await queueEmail(c.p, c.cfg, updated.email_id);
+  res.json(updated.user);
+});
+
+const SCOPES = new Set(['global', 'local', 'others']);
+
+user.post('/logout', async (req, res) => {
+  const c = await ctx(req, res);
+  const who = userCaller(req, c.p);
+  const scope = typeof req.query.scope === 'string' && req.query.scope !== '' ? req.query.scope : 'global';
+  if (!SCOPES.has(scope)) throw validation(`Unsupported logout scope "${scope}"`);
+  await authCall(c.p, 'select auth.logout($1, $2, $3, $4)', [who.userId, who.sessionId, scope, c.ip]);
+  res.status(204).end();
+});

@@ -1,0 +1,20 @@
+// A project's auth settings: GET/PATCH /v1/projects/{ref}/config/auth, with Supabase's field names. The
+// validation and defaults live in SQL (sql/platform/functions/auth-config.sql); the SMTP password is
+// write-only.
+import { Router } from 'express';
+import { param } from '../validate.ts';
+import { authenticate, callerQuery, scope } from './session.ts';
+import { errors } from '../errors.ts';
+
+export const configAuth = Router();
+
+configAuth.get('/projects/:ref/config/auth', authenticate, scope('projects', 'read'), async (req, res) => {
+  const [row] = await callerQuery<{ c: unknown }>(res, 'select platform.auth_config($1) as c', [param(req, 'ref')]);
+  res.json(row.c);
+});
+
+configAuth.patch('/projects/:ref/config/auth', authenticate, scope('projects', 'write'), async (req, res) => {
+  if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw errors.invalidBody('Request body must be a JSON object');
+  const [row] = await callerQuery<{ c: unknown }>(res, 'select platform.update_auth_config($1, $2) as c', [param(req, 'ref'), req.body]);
+  res.json(row.c);
+});

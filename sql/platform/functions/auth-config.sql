@@ -1,0 +1,169 @@
+-- Per-project auth settings: defaults, reads (members; the data plane), validated updates. Field names are the
+-- Supabase Management API's, so its clients (CLI, Terraform) read and write them unchanged.
+
+create or replace function platform_private.auth_config_defaults() returns jsonb
+  language sql immutable
+as $$
+  select jsonb_build_object(
+    'site_url', 'http://localhost:3000',
+    'uri_allow_list', '',
+    'disable_signup', false,
+    'external_email_enabled', true,
+    'external_anonymous_users_enabled', false,
+    'mailer_autoconfirm', false,
+    'mailer_secure_email_change_enabled', true,
+    'mailer_otp_exp', 3600,
+    'mailer_otp_length', 6,
+    'jwt_exp', 3600,
+    'password_min_length', 6,
+    'password_required_characters', '',
+    'refresh_token_rotation_enabled', true,
+    'security_refresh_token_reuse_interval', 10,
+    'sessions_timebox', 0,
+    'smtp_admin_email', null,
+    'smtp_host', null,
+    'smtp_port', null,
+    'smtp_user', null,
+    'smtp_pass', null,
+    'smtp_sender_name', null,
+    'smtp_max_frequency', 60,
+    -- Per hour, per email address.
+    'rate_limit_email_sent', 30,
+    -- Per 5 minutes, per IP address (GoTrue's windows).
+    'rate_limit_token_refresh', 150,
+    'rate_limit_verify', 30,
+    'rate_limit_otp', 30,
+    -- Per hour, per IP address.
+    'rate_limit_anonymous_users', 30,
+    'mailer_subjects_confirmation', 'Confirm your signup',
+    'mailer_subjects_recovery', 'Reset your password',
+    'mailer_subjects_magic_link', 'Your sign-in link',
+    'mailer_subjects_invite', 'You have been invited',
+    'mailer_subjects_email_change', 'Confirm your new email address',
+    'mailer_templates_confirmation_content',
+      E'<h2>Confirm your signup</h2>\n<p><a href="{{ .ConfirmationURL }}">Confirm your email address</a></p>\n<p>Or enter this code: {{ .Token }}</p>',
+    'mailer_templates_recovery_content',
+      E'<h2>Reset your password</h2>\n<p><a href="{{ .ConfirmationURL }}">Choose a new password</a></p>\n<p>Or enter this code: {{ .Token }}</p>',
+    'mailer_templates_magic_link_content',
+      E'<h2>Sign in</h2>\n<p><a href="{{ .ConfirmationURL }}">Sign in to {{ .SiteURL }}</a></p>\n<p>Or enter this code: {{ .Token }}</p>',
+    'mailer_templates_invite_content',
+      E'<h2>You have been invited</h2>\n<p>You have been invited to {{ .SiteURL }}. <a href="{{ .ConfirmationURL }}">Accept the invitation</a></p>\n<p>Or enter this code: {{ .Token }}</p>',
+    'mailer_templates_email_change_content',
+      E'<h2>Confirm your new email address</h2>\n<p><a href="{{ .ConfirmationURL }}">Change your email from {{ .Email }} to {{ .NewEmail }}</a></p>\n<p>Or enter this code: {{ .Token }}</p>')
+$$;
+
+-- Everything the data plane needs, secrets included (read by the platform itself, never by a caller).
+create or replace function platform_private.auth_config(p_ref text) returns jsonb
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select platform_private.auth_config_defaults() || coalesce(c.settings, '{}')
+         || jsonb_build_object('smtp_pass', c.smtp_pass)
+  from platform.projects p left join platform_private.auth_configs c on c.project_id = p.id
+  where p.ref = p_ref and p.deleted_at is null
+$$;
+
+-- A member's view: the SMTP password is never shown.
+create or replace function platform.auth_config(p_ref text) returns jsonb
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  return platform_private.auth_config_defaults()
+    || coalesce((select c.settings from platform_private.auth_configs c where c.project_id = v_project.id), '{}');
+end $$;
+comment on function platform.auth_config(text) is 'Auth settings of a project (Supabase field names), without the SMTP password.';
+
+-- PATCH semantics: only the given fields change; null puts a field back to its default.
+create or replace function platform.update_auth_config(p_ref text, p_patch jsonb) returns jsonb
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+  v_defaults jsonb := platform_private.auth_config_defaults();
+  v_key text;
+  v_value jsonb;
+  v_want text;
+  v_settings jsonb;
+  v_int_min jsonb := '{"mailer_otp_exp": 1, "mailer_otp_length": 6, "jwt_exp": 30, "password_min_length": 6,
+    "security_refresh_token_reuse_interval": 0, "sessions_timebox": 0, "smtp_max_frequency": 0,
+    "rate_limit_email_sent": 1, "rate_limit_token_refresh": 1, "rate_limit_verify": 1, "rate_limit_otp": 1,
+    "rate_limit_anonymous_users": 1}';
+  v_int_max jsonb := '{"mailer_otp_exp": 86400, "mailer_otp_length": 10, "jwt_exp": 604800, "password_min_length": 72}';
+begin
+  if p_patch is null or jsonb_typeof(p_patch) <> 'object' then
+    raise exception 'body must be a JSON object' using errcode = 'LMU19';
+  end if;
+  select coalesce(c.settings, '{}') into v_settings from platform_private.auth_configs c where c.project_id = v_project.id;
+  v_settings := coalesce(v_settings, '{}');
+  for v_key, v_value in select * from jsonb_each(p_patch) loop
+    if not v_defaults ? v_key then
+      raise exception 'unknown auth config field: %', v_key using errcode = 'LMU19';
+    end if;
+    if v_key = 'smtp_pass' then
+      continue;
+    end if;
+    if jsonb_typeof(v_value) = 'null' then
+      v_settings := v_settings - v_key;
+      continue;
+    end if;
+    v_want := coalesce(nullif(jsonb_typeof(v_defaults -> v_key), 'null'), 'string');
+    if jsonb_typeof(v_value) <> v_want then
+      raise exception '% must be a %', v_key, v_want using errcode = 'LMU19';
+    end if;
+    if v_want = 'number' then
+      if (v_value #>> '{}')::numeric <> trunc((v_value #>> '{}')::numeric)
+         or (v_int_min ? v_key and (v_value #>> '{}')::numeric < (v_int_min ->> v_key)::numeric)
+         or (v_int_max ? v_key and (v_value #>> '{}')::numeric > (v_int_max ->> v_key)::numeric) then
+        raise exception '% must be an integer between % and %', v_key, coalesce(v_int_min ->> v_key, '0'),
+          coalesce(v_int_max ->> v_key, '2147483647') using errcode = 'LMU19';
+      end if;
+    end if;
+    if v_key = 'site_url' and (v_value #>> '{}') !~ '^https?://[^\s/]+' then
+      raise exception 'site_url must be an http(s) URL' using errcode = 'LMU19';
+    end if;
+    v_settings := v_settings || jsonb_build_object(v_key, v_value);
+  end loop;
+  insert into platform_private.auth_configs as c (project_id, settings, smtp_pass)
+    values (v_project.id, v_settings, p_patch ->> 'smtp_pass')
+    on conflict (project_id) do update
+      set settings = excluded.settings, updated_at = now(),
+          smtp_pass = case when p_patch ? 'smtp_pass' then p_patch ->> 'smtp_pass' else c.smtp_pass end;
+  return platform.auth_config(p_ref);
+end $$;
+comment on function platform.update_auth_config(text, jsonb) is 'Changes some auth settings of a project; null resets a field to its default.';
+
+-- A fixed-window counter shared by every API process: returns 0 when the hit is allowed, else the seconds
+-- until the window ends. Each key cleans up its own earlier windows (the windows here may be an hour long).
+create or replace function platform_private.auth_rate_limit(p_key text, p_limit integer, p_window_seconds integer)
+  returns integer
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_window timestamptz := to_timestamp(floor(extract(epoch from now()) / p_window_seconds) * p_window_seconds);
+  v_hits integer;
+begin
+  insert into platform_private.rate_limits as r (key, window_start, hits) values (p_key, v_window, 1)
+    on conflict (key, window_start) do update set hits = r.hits + 1
+    returning hits into v_hits;
+  if v_hits = 1 then
+    delete from platform_private.rate_limits where key = p_key and window_start < v_window;
+  end if;
+  if v_hits > p_limit then
+    return greatest(1, ceil(extract(epoch from (v_window + make_interval(secs => p_window_seconds) - now())))::integer);
+  end if;
+  return 0;
+end $$;
+
+-- Every API process caches auth settings with the project runtime; a change drops both everywhere.
+create or replace function platform_private.notify_auth_config_changed() returns trigger
+  language plpgsql security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform pg_notify('loam_project_changed', (select p.ref from platform.projects p where p.id = new.project_id));
+  return null;
+end $$;
+
+drop trigger if exists _200_notify on platform_private.auth_configs;
+create trigger _200_notify after insert or update on platform_private.auth_configs
+  for each row execute function platform_private.notify_auth_config_changed();
