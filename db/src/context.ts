@@ -31,6 +31,10 @@ export function contextSql(ctx: RequestContext): string {
 
 export interface TxOptions {
   readOnly?: boolean;
+  /** A statement sent in the same simple-protocol round trip, after the context is set (e.g. SCHEMA_VERSION_SQL),
+   *  so it costs no round trip of its own and runs as the request's role; `onContext` gets its first row. */
+  alsoQuery?: string;
+  onContext?: (row: Record<string, unknown>) => void;
 }
 
 /** BEGIN and the context in one round trip, then `fn`, then COMMIT (or ROLLBACK on error or when asked). */
@@ -40,7 +44,9 @@ export async function withContext<T>(
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query(`${opts.readOnly ? 'begin read only' : 'begin'}; ${contextSql(ctx)}`);
+    const begun = await client.query(`${opts.readOnly ? 'begin read only' : 'begin'}; ${contextSql(ctx)}${opts.alsoQuery ? `; ${opts.alsoQuery}` : ''}`)
+      .catch(async (err) => { await client.query('rollback').catch(() => { broken = true; }); throw err; });
+    if (opts.onContext) opts.onContext((begun as unknown as pg.QueryResult[])[2]?.rows[0] ?? {});
     try {
       const result = await fn(client);
       await client.query(opts.rollback ? 'rollback' : 'commit');

@@ -1,4 +1,95 @@
-// The project's /rest/v1 API. (Routes are added by the rest issue.)
-import { Router } from 'express';
+// The project's PostgREST-compatible `/rest/v1` API. The handler only wires the stages together:
+// identify → parse (request.ts) → plan + SQL + run in one transaction (execute.ts) → render (response.ts).
+// Every error, whatever its source, leaves through fromPgError/renderError in PostgREST's shape.
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { onSchemaChange } from '../../../db/src/schema-version.ts';
+import { JwtError } from '../project/jwt.ts';
+import { identify, type Identity } from '../project/keys.ts';
+import { project } from '../project/resolve.ts';
+import { fromPgError, jwtRestError, RestError, restErrors } from './errors.ts';
+import { execute } from './execute.ts';
+import { openapi } from './openapi.ts';
+import { parseRequest, type RawRequest } from './request.ts';
+import { render, renderError } from './response.ts';
+import { forgetSchema } from './schema-cache.ts';
+import { restSettings } from './settings.ts';
+
+onSchemaChange((ref) => forgetSchema(ref));
 
 export const rest = Router();
+
+const MAX_BODY = process.env.LOAM_REST_MAX_BODY || '10mb';
+const bodyParser = express.raw({ type: () => true, limit: MAX_BODY });
+
+function rawRequest(req: Request): RawRequest {
+  const q = req.originalUrl.indexOf('?');
+  return {
+    method: req.method,
+    path: req.path,
+    query: q >= 0 ? req.originalUrl.slice(q + 1) : '',
+    header: (n) => req.get(n),
+    headerAll: (n) => {
+      const v = req.headers[n.toLowerCase()];
+      return v === undefined ? [] : Array.isArray(v) ? v : [v];
+    },
+    body: Buffer.isBuffer(req.body) ? req.body : undefined,
+  };
+}
+
+const CORS_HEADERS = 'Authorization, Content-Type, Accept, Accept-Profile, Content-Profile, Prefer, Range, Range-Unit, apikey, x-client-info';
+
+async function handle(req: Request, res: Response): Promise<void> {
+  let who: Identity | undefined;
+  try {
+    const p = project(res);
+    try {
+      who = identify(req, p);
+    } catch (err) {
+      if (err instanceof JwtError) throw jwtRestError(err);
+      throw err;
+    }
+    const settings = await restSettings(p.ref);
+    const apiReq = parseRequest(rawRequest(req), settings.schemas);
+    apiReq.aggregatesEnabled = settings.aggregates;
+    if (apiReq.action === 'options') {
+      res.status(200).set({
+        Allow: apiReq.target ? 'OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE' : 'OPTIONS,GET,HEAD',
+        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Allow-Methods': 'GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD',
+        'Access-Control-Allow-Headers': CORS_HEADERS,
+      }).end();
+      return;
+    }
+    if (apiReq.prefer.handling === 'strict' && apiReq.prefer.invalid.length) throw restErrors.invalidPrefs(apiReq.prefer.invalid);
+    if (apiReq.action === 'openapi') {
+      await openapi(res, p, who, apiReq, settings);
+      return;
+    }
+    const headers: Record<string, string | string[] | undefined> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = v;
+    const result = await execute(p, who, apiReq, settings, headers, req.path);
+    render(res, apiReq, result);
+  } catch (err) {
+    const mapped = fromPgError(err, who !== undefined && who.role !== 'anon');
+    if (mapped instanceof RestError) return renderError(res, mapped);
+    const e = err as { type?: string; status?: number };
+    if (e?.type === 'entity.too.large') return renderError(res, new RestError(413, 'PGRST102', 'Request body is too large'));
+    console.error('[rest] unexpected error', err);
+    renderError(res, new RestError(500, 'PGRSTX00', 'Internal server error'));
+  }
+}
+
+rest.use((req: Request, res: Response, next: NextFunction) => {
+  res.set('Access-Control-Allow-Origin', '*');
+  res.set('Access-Control-Expose-Headers', 'Content-Range, Content-Location, Location, Preference-Applied');
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+  bodyParser(req, res, (err?: unknown) => {
+    if (err) {
+      const e = err as { type?: string };
+      if (e.type === 'entity.too.large') return renderError(res, new RestError(413, 'PGRST102', 'Request body is too large'));
+      return renderError(res, restErrors.invalidBody('Empty or invalid json'));
+    }
+    next();
+  });
+});
+rest.use((req, res) => { void handle(req, res); });

@@ -1,0 +1,329 @@
+// Stage 3: a plan becomes one SQL statement (text + $n parameters). Rows, page count, optional total count and
+// the response GUCs come back in one row, as PostgREST's main query does. Knows nothing of HTTP.
+import pg from 'pg';
+import type { Filter, LogicTree, Operation, OrderTerm } from './request.ts';
+import type { MutationPlan, PlanItem, ReadNode, Relationship, RpcPlan } from './plan.ts';
+import type { Func, Table } from './schema-cache.ts';
+import { ident, qi, SqlBuilder, type CompiledSql } from './sql.ts';
+
+// JSON path keys and column names inside select lists are written as escaped literals rather than
+// parameters: a grouped select (aggregates) must repeat the exact same expression in GROUP BY.
+const lit = (s: string) => pg.escapeLiteral(s);
+
+export interface ReadOptions {
+  /** exact → a count(*) of the filtered set in the same statement. */
+  count: boolean;
+  /** nulls=stripped output. */
+  stripNulls: boolean;
+  /** Singular output (function returning one composite or scalar). */
+  single?: boolean;
+}
+
+const OPERATORS: Record<string, string> = {
+  eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=', like: 'like', ilike: 'ilike', match: '~', imatch: '~*',
+  cs: '@>', cd: '<@', ov: '&&', sl: '<<', sr: '>>', nxr: '&<', nxl: '&>', adj: '-|-', isdistinct: 'is distinct from',
+};
+const FTS_FN: Record<string, string> = { fts: 'to_tsquery', plfts: 'plainto_tsquery', phfts: 'phraseto_tsquery', wfts: 'websearch_to_tsquery' };
+
+function fieldSql(alias: string, name: string, json: { arrow: string; key: string }[]): string {
+  let s = `${alias}.${ident(name)}`;
+  for (const j of json) s += j.arrow + (/^-?\d+$/.test(j.key) ? j.key : lit(j.key));
+  return s;
+}
+
+export function filterSql(b: SqlBuilder, alias: string, f: Filter, table: Table): string {
+  const col = fieldSql(alias, f.field.name, f.field.json);
+  const o: Operation = f.operation;
+  let s: string;
+  switch (o.op) {
+    case 'is': {
+      const v = String(o.value);
+      s = `${col} is ${v === 'not_null' ? 'not null' : v}`;
+      break;
+    }
+    case 'in':
+      s = `${col} = any(${b.param(o.value)})`;
+      break;
+    case 'fts': case 'plfts': case 'phfts': case 'wfts': {
+      const lang = o.lang ? `${b.param(o.lang)}::regconfig, ` : '';
+      const isVector = f.field.json.length === 0 && table.columns.find((c) => c.name === f.field.name)?.type === 'tsvector';
+      const target = isVector ? col : `to_tsvector(${lang}${col})`;
+      s = `${target} @@ ${FTS_FN[o.op]}(${lang}${b.param(o.value)})`;
+      break;
+    }
+    default: {
+      let v = String(o.value);
+      if (o.op === 'like' || o.op === 'ilike') v = v.replace(/\*/g, '%');
+      s = o.quant ? `${col} ${OPERATORS[o.op]} ${o.quant}(${b.param(v)})` : `${col} ${OPERATORS[o.op]} ${b.param(v)}`;
+    }
+  }
+  return o.negated ? `not ${s}` : s;
+}
+
+export function treeSql(b: SqlBuilder, alias: string, t: LogicTree, table: Table): string {
+  const parts = t.children.map((c) => (c.kind === 'filter' ? filterSql(b, alias, c.filter, table) : treeSql(b, alias, c, table)));
+  const s = `(${parts.join(t.kind === 'and' ? ' and ' : ' or ')})`;
+  return t.negated ? `not ${s}` : s;
+}
+
+const childAlias = (n: ReadNode) => ident(`${n.table.name}_${n.id}`);
+const lateralAlias = (n: ReadNode) => ident(`pgrst_${n.id}`);
+
+/** The condition joining an embedded node (aliased `child`) to its parent (aliased `parent`). */
+function joinCondition(rel: Relationship, child: string, parent: string, n: ReadNode): string[] {
+  if (rel.junction) {
+    const j = rel.junction;
+    const ja = ident(`${j.table.name}_j${n.id}`);
+    const conds = [
+      ...j.parentPairs.map(([p, jc]) => `${ja}.${ident(jc)} = ${parent}.${ident(p)}`),
+      ...j.childPairs.map(([jc, c]) => `${ja}.${ident(jc)} = ${child}.${ident(c)}`),
+    ];
+    return [`exists (select 1 from ${qi(j.table.schema, j.table.name)} as ${ja} where ${conds.join(' and ')})`];
+  }
+  return rel.pairs.map(([p, c]) => `${child}.${ident(c)} = ${parent}.${ident(p)}`);
+}
+
+function fromSql(n: ReadNode, alias: string, parent?: string): string {
+  if (n.rel?.func && parent) return `${qi(n.rel.func.schema, n.rel.func.name)}(${parent}) as ${alias}`;
+  return `${qi(n.table.schema, n.table.name)} as ${alias}`;
+}
+
+/** The output keys of a node (what a spread lifts into its parent). */
+function outputNames(n: ReadNode): string[] {
+  const out: string[] = [];
+  for (const i of n.items) {
+    if (i.kind === 'embed') out.push(...(i.node.spread ? outputNames(i.node) : [i.node.name]));
+    else out.push(i.alias);
+  }
+  return out;
+}
+
+function itemSql(alias: string, i: PlanItem): string[] {
+  switch (i.kind) {
+    case 'count':
+      return [`${i.cast ? `count(*)::${i.cast}` : 'count(*)'} as ${ident(i.alias)}`];
+    case 'column': {
+      let e = fieldSql(alias, i.name, i.json);
+      if (i.cast) e = `(${e})::${i.cast}`;
+      if (i.aggregate) {
+        e = `${i.aggregate}(${e})`;
+        if (i.aggCast) e = `(${e})::${i.aggCast}`;
+      }
+      return [`${e} as ${ident(i.alias)}`];
+    }
+    case 'embed': {
+      const la = lateralAlias(i.node);
+      if (i.node.spread) return outputNames(i.node).map((k) => `${la}.${ident(k)} as ${ident(k)}`);
+      const body = i.node.rel!.toOne ? `${la}."body"` : `coalesce(${la}."body", '[]')`;
+      return [`${body} as ${ident(i.node.name)}`];
+    }
+  }
+}
+
+function orderSql(b: SqlBuilder, n: ReadNode, alias: string, t: OrderTerm): string {
+  let e: string;
+  const target = n.relOrder.get(t);
+  if (target) {
+    const x = ident(`${target.table.name}_o${target.id}`);
+    const conds = target.rel!.func ? [] : joinCondition(target.rel!, x, alias, target);
+    e = `(select ${fieldSql(x, t.field.name, t.field.json)} from ${fromSql(target, x, alias)}${conds.length ? ` where ${conds.join(' and ')}` : ''} limit 1)`;
+  } else e = fieldSql(alias, t.field.name, t.field.json);
+  void b;
+  return `${e}${t.dir ? ` ${t.dir}` : ''}${t.nulls ? ` nulls ${t.nulls}` : ''}`;
+}
+
+export interface SelectParts { limit?: number; offset?: number; countOnly?: boolean }
+
+/**
+ * SELECT for one node: its columns, a LATERAL join per embed, the join to its parent, filters, logic trees,
+ * grouping when aggregates are used, order, limit and offset.
+ */
+export function nodeSql(b: SqlBuilder, n: ReadNode, alias: string, from: string, parent?: string, parts: SelectParts = {}): string {
+  const where: string[] = [];
+  const joins: string[] = [];
+  if (n.rel && parent && !n.rel.func) where.push(...joinCondition(n.rel, alias, parent, n));
+  for (const i of n.items) {
+    if (i.kind !== 'embed') continue;
+    const c = i.node;
+    const wanted = !parts.countOnly || c.join === 'inner' || c.nullFilter;
+    if (!wanted) continue;
+    const ca = childAlias(c);
+    const inner = nodeSql(b, c, ca, fromSql(c, ca, alias), alias, { limit: c.limit, offset: c.offset });
+    const la = lateralAlias(c);
+    let sub: string;
+    if (c.spread) sub = inner;
+    else if (c.rel!.toOne) sub = `select row_to_json("pgrst_t") as "body" from (${inner}) as "pgrst_t"`;
+    else sub = `select json_agg("pgrst_t") as "body" from (${inner}) as "pgrst_t"`;
+    joins.push(`${c.spread && c.join === 'inner' ? 'inner' : 'left'} join lateral (${sub}) as ${la} on true`);
+    if (!c.spread) {
+      if (c.join === 'inner' || c.nullFilter === 'not_null') where.push(`${la}."body" is not null`);
+      else if (c.nullFilter === 'null') where.push(`${la}."body" is null`);
+    }
+  }
+  for (const f of n.filters) where.push(filterSql(b, alias, f, n.table));
+  for (const t of n.trees) where.push(treeSql(b, alias, t, n.table));
+  const cols = parts.countOnly ? ['1'] : n.items.flatMap((i) => itemSql(alias, i));
+  let sql = `select ${cols.length ? cols.join(', ') : ''} from ${from}`;
+  if (joins.length) sql += ' ' + joins.join(' ');
+  if (where.length) sql += ` where ${where.join(' and ')}`;
+  if (parts.countOnly) return sql;
+  if (n.hasAggregates) {
+    const groups = n.items.flatMap((i) => (i.kind === 'column' && !i.aggregate ? itemSql(alias, i).map((s) => s.replace(/ as "(?:[^"]|"")*"$/, '')) : []));
+    if (groups.length) sql += ` group by ${groups.join(', ')}`;
+  }
+  if (n.order.length) sql += ` order by ${n.order.map((t) => orderSql(b, n, alias, t)).join(', ')}`;
+  if (parts.limit !== undefined) sql += ` limit ${b.param(parts.limit)}`;
+  if (parts.offset) sql += ` offset ${b.param(parts.offset)}`;
+  return sql;
+}
+
+const GUCS = `nullif(current_setting('response.headers', true), '') as response_headers, ` +
+  `nullif(current_setting('response.status', true), '') as response_status`;
+
+function bodySql(opts: ReadOptions): string {
+  const row = opts.stripNulls ? 'json_strip_nulls(row_to_json("pgrst_t"))' : '"pgrst_t"';
+  if (opts.single) return `coalesce((json_agg(${row})->0)::text, 'null')`;
+  return `coalesce(json_agg(${row}), '[]')::text`;
+}
+
+/** GET/HEAD on a table or view. */
+export function readSql(root: ReadNode, range: { limit?: number; offset?: number }, opts: ReadOptions): CompiledSql {
+  const b = new SqlBuilder();
+  const alias = ident(root.table.name);
+  const from = `${qi(root.table.schema, root.table.name)} as ${alias}`;
+  const main = nodeSql(b, root, alias, from, undefined, range);
+  const total = opts.count ? `(select count(*) from (${nodeSql(b, root, alias, from, undefined, { countOnly: true })}) as "pgrst_c")` : 'null::bigint';
+  const text = `select ${total} as total_result_set, count("pgrst_t") as page_total, ${bodySql(opts)} as body, ${GUCS} from (${main}) as "pgrst_t"`;
+  return { text, params: b.params };
+}
+
+/** The query PostgREST explains for count=planned: the filtered set, without paging. */
+export function countPlanSql(root: ReadNode): CompiledSql {
+  const b = new SqlBuilder();
+  const alias = ident(root.table.name);
+  const text = nodeSql(b, root, alias, `${qi(root.table.schema, root.table.name)} as ${alias}`, undefined, { countOnly: true });
+  return { text, params: b.params };
+}
+
+// ---- writes -----------------------------------------------------------------------------------------
+
+export interface WriteOptions extends ReadOptions { representation: boolean; returnPk: boolean }
+
+function mutationStatement(b: SqlBuilder, m: MutationPlan, root: ReadNode, returning: string): string {
+  const t = m.table;
+  const target = qi(t.schema, t.name);
+  const alias = ident(t.name);
+  const cols = m.columns.map((c) => ident(c.name));
+  switch (m.kind) {
+    case 'insert': case 'upsert': {
+      if (m.rows.length === 0 && !m.columns.length) return `select ${alias}.* from ${target} as ${alias} where false`;
+      if (!m.columns.length) {
+        if (m.rows.length > 1) return `insert into ${target} as ${alias} select * from ${target} where false returning ${returning}`;
+        return `insert into ${target} as ${alias} default values returning ${returning}`;
+      }
+      let source: string;
+      if (m.missingDefault) {
+        const exprs = m.columns.map((c) => `case when "pgrst_el" ? ${b.param(c.name)} then "pgrst_rec".${ident(c.name)} else ${c.default ?? 'null'} end`);
+        source = `select ${exprs.join(', ')} from jsonb_array_elements(${b.param(JSON.stringify(m.rows))}::jsonb) as "pgrst_el", ` +
+          `lateral jsonb_populate_record(null::${target}, "pgrst_el") as "pgrst_rec"`;
+      } else {
+        source = `select ${cols.map((c) => `"pgrst_body".${c}`).join(', ')} from json_populate_recordset(null::${target}, ${b.param(JSON.stringify(m.rows))}::json) as "pgrst_body"`;
+      }
+      let sql = `insert into ${target} as ${alias} (${cols.join(', ')}) ${source}`;
+      if (m.onConflict?.length) {
+        const conflict = `(${m.onConflict.map(ident).join(', ')})`;
+        if (m.resolution === 'ignore-duplicates') sql += ` on conflict ${conflict} do nothing`;
+        else if (m.resolution === 'merge-duplicates') sql += ` on conflict ${conflict} do update set ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+      }
+      return `${sql} returning ${returning}`;
+    }
+    case 'update': {
+      const where = [...root.filters.map((f) => filterSql(b, alias, f, t)), ...root.trees.map((x) => treeSql(b, alias, x, t))];
+      const w = where.length ? ` where ${where.join(' and ')}` : '';
+      if (!m.columns.length) return `select ${alias}.* from ${target} as ${alias} where false`;
+      return `update ${target} as ${alias} set ${cols.map((c) => `${c} = "pgrst_body".${c}`).join(', ')} ` +
+        `from (select * from json_populate_record(null::${target}, ${b.param(JSON.stringify(m.rows[0]))}::json)) as "pgrst_body"${w} returning ${returning}`;
+    }
+    case 'delete': {
+      const where = [...root.filters.map((f) => filterSql(b, alias, f, t)), ...root.trees.map((x) => treeSql(b, alias, x, t))];
+      return `delete from ${target} as ${alias}${where.length ? ` where ${where.join(' and ')}` : ''} returning ${returning}`;
+    }
+  }
+}
+
+/** INSERT / UPSERT / UPDATE / DELETE in a CTE; the outer select renders the returned rows with `select=`. */
+export function writeSql(m: MutationPlan, root: ReadNode, opts: WriteOptions): CompiledSql {
+  const b = new SqlBuilder();
+  const alias = ident(m.table.name);
+  const returning = opts.representation || opts.returnPk ? `${alias}.*` : '1';
+  const cte = mutationStatement(b, m, root, returning);
+  let body = `''`;
+  let from = `"pgrst_source"`;
+  if (opts.representation) {
+    const read: ReadNode = { ...root, filters: [], trees: [], order: root.order };
+    from = `(${nodeSql(b, read, alias, `"pgrst_source" as ${alias}`)}) as "pgrst_t"`;
+    body = bodySql(opts);
+  } else if (opts.returnPk && m.table.pk.length) {
+    const pk = m.table.pk.map((c) => `${ident(c)}`).join(', ');
+    from = `(select ${pk} from "pgrst_source") as "pgrst_t"`;
+    body = `coalesce(json_agg("pgrst_t"), '[]')::text`;
+  }
+  const text = `with "pgrst_source" as (${cte}) select null::bigint as total_result_set, count(*) as page_total, ${body} as body, ${GUCS} from ${from}`;
+  return { text, params: b.params };
+}
+
+// ---- functions --------------------------------------------------------------------------------------
+
+export function rpcColumnsTable(f: Func, cache?: Table): Table {
+  if (cache) return cache;
+  const outs = f.params.filter((p) => p.mode === 'o' || p.mode === 't' || p.mode === 'b');
+  return {
+    schema: f.schema, name: f.name, kind: 'f', comment: null, pk: [], uniques: [], insertable: false,
+    columns: outs.map((p) => ({ name: p.name, type: p.type, nullable: true, default: null, generated: false })),
+  };
+}
+
+/** The function call as a FROM item: arguments are read from one JSON parameter with json_to_record. */
+function callSql(b: SqlBuilder, r: RpcPlan, alias: string): string {
+  const f = r.func;
+  const fn = qi(f.schema, f.name);
+  const ins = f.params.filter((p) => p.mode === 'i' || p.mode === 'b' || p.mode === 'v');
+  if (r.single) {
+    const t = ins[0].type;
+    const v = r.single.value;
+    const param = b.param(t === 'json' || t === 'jsonb' ? JSON.stringify(v) : v);
+    return `${fn}(${param}::${t}) as ${alias}`;
+  }
+  const given = ins.filter((p) => p.name in r.args);
+  if (!given.length) return `${fn}() as ${alias}`;
+  const args: Record<string, unknown> = {};
+  for (const p of given) {
+    const v = r.args[p.name];
+    args[p.name] = p.mode === 'v' && !Array.isArray(v) ? [v] : v;
+  }
+  const record = given.map((p) => `${ident(p.name)} ${p.type}`).join(', ');
+  const call = given.map((p) => `${p.mode === 'v' ? 'variadic ' : ''}${ident(p.name)} := "pgrst_args".${ident(p.name)}`).join(', ');
+  return `json_to_record(${b.param(JSON.stringify(args))}::json) as "pgrst_args"(${record}), lateral ${fn}(${call}) as ${alias}`;
+}
+
+export function rpcSql(r: RpcPlan, root: ReadNode | undefined, range: { limit?: number; offset?: number }, opts: ReadOptions): CompiledSql {
+  const b = new SqlBuilder();
+  const f = r.func;
+  if (f.returnsVoid) {
+    const text = `select null::bigint as total_result_set, count(*) as page_total, '' as body, ${GUCS} from (select from ${callSql(b, r, '"pgrst_call"')}) as "pgrst_t"`;
+    return { text, params: b.params };
+  }
+  if (!root) {
+    // A scalar (or set of scalars): the value itself is the body.
+    const value = ident(f.name);
+    const agg = f.returnsSet ? `coalesce(json_agg(${value}), '[]')::text` : `coalesce((json_agg(${value})->0)::text, 'null')`;
+    const text = `select null::bigint as total_result_set, count(*) as page_total, ${agg} as body, ${GUCS} from ${callSql(b, r, value)}`;
+    return { text, params: b.params };
+  }
+  const alias = ident(f.name);
+  const source = `(select "pgrst_call".* from ${callSql(b, r, '"pgrst_call"')}) as ${alias}`;
+  const main = nodeSql(b, root, alias, source, undefined, range);
+  const total = opts.count ? `(select count(*) from (${nodeSql(b, root, alias, source, undefined, { countOnly: true })}) as "pgrst_c")` : 'null::bigint';
+  const text = `select ${total} as total_result_set, count("pgrst_t") as page_total, ${bodySql(opts)} as body, ${GUCS} from (${main}) as "pgrst_t"`;
+  return { text, params: b.params };
+}

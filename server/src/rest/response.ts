@@ -1,0 +1,93 @@
+// Stage 5: a Result becomes the HTTP response — status, Content-Range (with 206/416 as PostgREST computes
+// them), Preference-Applied, Location, response GUC headers, and the body in the negotiated media type.
+import type { Response } from 'express';
+import { RestError, restErrors } from './errors.ts';
+import type { Result } from './execute.ts';
+import type { ApiRequest } from './request.ts';
+
+const CONTENT_TYPES: Record<string, string> = {
+  json: 'application/json; charset=utf-8',
+  stripped: 'application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8',
+  object: 'application/vnd.pgrst.object+json; charset=utf-8',
+  'object-stripped': 'application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  text: 'text/plain; charset=utf-8',
+  openapi: 'application/openapi+json; charset=utf-8',
+};
+
+function contentRange(lower: number, pageTotal: number, total: number | null): string {
+  const upper = lower + pageTotal - 1;
+  const range = pageTotal > 0 && (total === null || total !== 0) ? `${lower}-${upper}` : '*';
+  return `${range}/${total === null ? '*' : total}`;
+}
+
+function preferenceApplied(req: ApiRequest): string | undefined {
+  const p = req.prefer;
+  const out: string[] = [];
+  if (p.resolution && req.action === 'insert') out.push(`resolution=${p.resolution}`);
+  if (p.missing && ['insert', 'upsert'].includes(req.action)) out.push(`missing=${p.missing}`);
+  if (p.return && !['read', 'head'].includes(req.action)) out.push(`return=${p.return}`);
+  if (p.count) out.push(`count=${p.count}`);
+  if (p.tx) out.push(`tx=${p.tx}`);
+  if (p.handling) out.push(`handling=${p.handling}`);
+  if (p.maxAffected !== undefined && p.handling === 'strict') out.push(`max-affected=${p.maxAffected}`);
+  if (p.timezone) out.push(`timezone=${p.timezone}`);
+  return out.length ? out.join(', ') : undefined;
+}
+
+function toCsv(json: string): string {
+  const rows = JSON.parse(json || '[]') as Record<string, unknown>[] | Record<string, unknown>;
+  const list = Array.isArray(rows) ? rows : [rows];
+  if (!list.length) return '';
+  const cols = Object.keys(list[0]);
+  const cell = (v: unknown) => {
+    if (v === null || v === undefined) return '';
+    const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [cols.join(','), ...list.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n');
+}
+
+export function render(res: Response, req: ApiRequest, r: Result): void {
+  const headers: Record<string, string> = {};
+  let status = r.status;
+  const isRead = req.action === 'read' || req.action === 'head';
+  if (isRead || (req.action === 'rpc')) {
+    const lower = r.offset;
+    if (r.total !== null && isRead) {
+      if (lower > r.total && !(lower === 0)) {
+        throw restErrors.range(`An offset of ${lower} was requested, but there are only ${r.total} rows.`);
+      }
+      if (r.pageTotal < r.total && status === 200) status = 206;
+    }
+    headers['Content-Range'] = contentRange(lower, r.pageTotal, r.total);
+  } else if (req.action === 'insert') {
+    headers['Content-Range'] = `*/${r.total === null ? '*' : r.total}`;
+  } else {
+    headers['Content-Range'] = contentRange(0, r.pageTotal, r.total);
+  }
+  const applied = preferenceApplied(req);
+  if (applied) headers['Preference-Applied'] = applied;
+  if (r.location) headers.Location = r.location;
+  Object.assign(headers, r.headers);
+  res.status(status).set(headers);
+  if (r.body === '' || req.action === 'head' || status === 204) {
+    if (r.body !== '' && req.action === 'head') res.type(CONTENT_TYPES[req.accept] ?? CONTENT_TYPES.json);
+    res.end();
+    return;
+  }
+  let body = r.body;
+  let type = req.accept;
+  if (type === 'csv') body = toCsv(body);
+  else if ((type === 'object' || type === 'object-stripped') && body.startsWith('[')) body = body.slice(1, -1);
+  if (type === 'text' && req.action === 'rpc') {
+    const v = JSON.parse(body);
+    body = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  if (!res.get('Content-Type')) res.set('Content-Type', CONTENT_TYPES[type] ?? CONTENT_TYPES.json);
+  res.send(body);
+}
+
+export function renderError(res: Response, err: RestError): void {
+  res.status(err.status).set(err.headers).set('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify(err.body()));
+}

@@ -1,0 +1,127 @@
+// The per-project schema cache: tables/views with their columns and keys, foreign-key relationships and
+// functions of the exposed schemas, read in one catalog query. It is keyed by the project's schema version
+// (read in the request's first round trip), so DDL made any way is picked up by the next request.
+import type pg from 'pg';
+
+export interface Column { name: string; type: string; nullable: boolean; default: string | null; generated: boolean }
+export interface Table {
+  schema: string; name: string; kind: string; comment: string | null;
+  columns: Column[]; pk: string[]; uniques: string[][];
+  insertable: boolean;
+}
+export interface ForeignKey {
+  name: string; schema: string; table: string; columns: string[];
+  fschema: string; ftable: string; fcolumns: string[];
+}
+export interface FuncParam { name: string; type: string; mode: string; hasDefault: boolean }
+export interface Func {
+  schema: string; name: string; params: FuncParam[]; variadic: boolean;
+  returnsSet: boolean; returnType: string; returnTypeSchema: string;
+  /** Set when the function returns rows of a table/view/composite type. */
+  returnRelation: { schema: string; name: string } | null;
+  isComposite: boolean; returnsVoid: boolean; volatility: 'i' | 's' | 'v'; comment: string | null;
+}
+
+export interface SchemaCache {
+  version: string;
+  schemas: string[];
+  tables: Map<string, Table>;
+  fks: ForeignKey[];
+  funcs: Map<string, Func[]>;
+}
+
+export const key = (schema: string, name: string) => `${schema}.${name}`;
+
+// One statement; everything comes back as one JSON value. Only the exposed schemas are read (plus the
+// targets of foreign keys leaving them, which PostgREST also ignores, so they are filtered in code).
+const CATALOG_SQL = `
+with rels as (
+  select c.oid, n.nspname as schema, c.relname as name, c.relkind as kind, obj_description(c.oid, 'pg_class') as comment
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = any($1::text[]) and c.relkind in ('r','v','m','f','p')
+)
+select json_build_object(
+  'tables', (select coalesce(json_agg(json_build_object(
+      'schema', r.schema, 'name', r.name, 'kind', r.kind, 'comment', r.comment,
+      'insertable', r.kind in ('r','p','f') or pg_relation_is_updatable(r.oid::regclass, false) & 8 = 8,
+      'columns', (select coalesce(json_agg(json_build_object(
+            'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', not a.attnotnull,
+            'default', pg_get_expr(d.adbin, d.adrelid), 'generated', a.attgenerated <> '' or a.attidentity = 'a')
+            order by a.attnum), '[]')
+          from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+          where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped),
+      'pk', (select coalesce(json_agg(a.attname order by k.i), '[]') from pg_constraint co
+          cross join lateral unnest(co.conkey) with ordinality k(attnum, i)
+          join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum
+          where co.conrelid = r.oid and co.contype = 'p'),
+      'uniques', (select coalesce(json_agg((select json_agg(a.attname) from unnest(co.conkey) k(attnum)
+            join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum)), '[]')
+          from pg_constraint co where co.conrelid = r.oid and co.contype in ('p','u'))
+    )), '[]') from rels r),
+  'fks', (select coalesce(json_agg(json_build_object(
+      'name', co.conname, 'schema', n1.nspname, 'table', c1.relname,
+      'columns', (select json_agg(a.attname order by k.i) from unnest(co.conkey) with ordinality k(attnum, i)
+                  join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum),
+      'fschema', n2.nspname, 'ftable', c2.relname,
+      'fcolumns', (select json_agg(a.attname order by k.i) from unnest(co.confkey) with ordinality k(attnum, i)
+                  join pg_attribute a on a.attrelid = co.confrelid and a.attnum = k.attnum))), '[]')
+    from pg_constraint co
+    join pg_class c1 on c1.oid = co.conrelid join pg_namespace n1 on n1.oid = c1.relnamespace
+    join pg_class c2 on c2.oid = co.confrelid join pg_namespace n2 on n2.oid = c2.relnamespace
+    where co.contype = 'f' and (n1.nspname = any($1::text[]) or n2.nspname = any($1::text[]))),
+  'funcs', (select coalesce(json_agg(json_build_object(
+      'schema', n.nspname, 'name', p.proname, 'variadic', p.provariadic <> 0,
+      'params', (select coalesce(json_agg(json_build_object('name', coalesce(p.proargnames[i], ''),
+            'type', format_type(coalesce(p.proallargtypes[i], p.proargtypes[i - 1]), null),
+            'mode', coalesce(p.proargmodes[i], 'i'),
+            'hasDefault', (case when coalesce(p.proargmodes[i], 'i') in ('i','b','v')
+              then (select count(*) from generate_series(1, i) g where coalesce(p.proargmodes[g], 'i') in ('i','b','v'))
+                   > p.pronargs - p.pronargdefaults else false end)) order by i), '[]')
+          from generate_series(1, coalesce(array_length(p.proallargtypes, 1), p.pronargs)) i),
+      'returnsSet', p.proretset, 'returnType', format_type(p.prorettype, null), 'returnTypeSchema', tn.nspname,
+      'returnRelation', case when t.typrelid <> 0 then json_build_object('schema', tn.nspname, 'name', tc.relname) end,
+      'isComposite', t.typrelid <> 0 or p.prorettype = 'record'::regtype,
+      'returnsVoid', p.prorettype = 'void'::regtype,
+      'volatility', p.provolatile, 'comment', obj_description(p.oid, 'pg_proc'))), '[]')
+    from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    join pg_type t on t.oid = p.prorettype join pg_namespace tn on tn.oid = t.typnamespace
+    left join pg_class tc on tc.oid = t.typrelid
+    where n.nspname = any($1::text[]) and p.prokind = 'f')
+) as cache`;
+
+export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string): Promise<SchemaCache> {
+  const { rows } = await client.query(CATALOG_SQL, [schemas]);
+  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[] };
+  const tables = new Map<string, Table>();
+  for (const t of raw.tables) tables.set(key(t.schema, t.name), t);
+  const funcs = new Map<string, Func[]>();
+  for (const f of raw.funcs) {
+    const k = key(f.schema, f.name);
+    funcs.set(k, [...(funcs.get(k) ?? []), f]);
+  }
+  return { version, schemas, tables, fks: raw.fks, funcs };
+}
+
+// One cache per project; concurrent requests that see a new version share one load.
+const caches = new Map<string, Promise<SchemaCache>>();
+
+export function cachedSchema(ref: string, version: string, schemas: string[], load: () => Promise<SchemaCache>): Promise<SchemaCache> {
+  const k = `${ref}|${schemas.join(',')}`;
+  const hit = caches.get(k);
+  if (hit) {
+    return hit.then((c) => (c.version === version ? c : reload()), () => reload());
+  }
+  return reload();
+  function reload(): Promise<SchemaCache> {
+    const current = caches.get(k);
+    // Another request may already be loading this version.
+    const p = load();
+    if (current === caches.get(k)) caches.set(k, p);
+    p.catch(() => { if (caches.get(k) === p) caches.delete(k); });
+    return p;
+  }
+}
+
+export function forgetSchema(ref: string): void {
+  for (const k of [...caches.keys()]) if (k.startsWith(`${ref}|`)) caches.delete(k);
+}

@@ -1,0 +1,49 @@
+// Per-project REST settings (Supabase's `/v1/projects/{ref}/postgrest` shape): exposed schemas, extra search
+// path, max rows, aggregates. Read from the control database, cached per process, dropped on project change.
+import { controlPool } from '../../../db/src/pools.ts';
+import { onProjectChanged } from '../../../db/src/projects.ts';
+
+export interface RestSettings {
+  schemas: string[];
+  extraSearchPath: string[];
+  maxRows: number | null;
+  aggregates: boolean;
+}
+
+export const DEFAULT_SETTINGS: RestSettings = { schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false };
+
+const split = (s: string | null | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+export function settingsFromRow(row: Record<string, unknown> | undefined): RestSettings {
+  if (!row) return DEFAULT_SETTINGS;
+  return {
+    schemas: split(row.db_schema as string).length ? split(row.db_schema as string) : DEFAULT_SETTINGS.schemas,
+    extraSearchPath: split(row.db_extra_search_path as string),
+    maxRows: row.max_rows === null || row.max_rows === undefined ? null : Number(row.max_rows),
+    aggregates: Boolean(row.aggregates_enabled),
+  };
+}
+
+const TTL_MS = 30_000;
+const cache = new Map<string, { at: number; value: Promise<RestSettings> }>();
+onProjectChanged((ref) => cache.delete(ref));
+
+export function restSettings(ref: string): Promise<RestSettings> {
+  const hit = cache.get(ref);
+  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+  const value = controlPool()
+    .query(`select s.* from platform_private.project_rest_settings($1) s`, [ref])
+    .then((r) => settingsFromRow(r.rows[0]))
+    .catch((err: { code?: string }) => {
+      // Before the settings migration (or for a project without a row) the defaults apply.
+      if (err.code === '42883' || err.code === '42P01') return DEFAULT_SETTINGS;
+      throw err;
+    });
+  cache.set(ref, { at: Date.now(), value });
+  value.catch(() => cache.delete(ref));
+  return value;
+}
+
+export function forgetRestSettings(ref: string): void {
+  cache.delete(ref);
+}
