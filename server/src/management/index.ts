@@ -10,9 +10,10 @@ import { openapi } from './openapi.ts';
 import { organizations } from './organizations.ts';
 import { projects } from './projects.ts';
 import { tokens } from './tokens.ts';
+import { storageManagement } from './storage.ts';
 
 export const management = Router();
 management.use(express.json({ limit: '2mb' }));
-management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi);
+management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

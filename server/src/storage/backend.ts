@@ -1,0 +1,189 @@
+// Where object bytes live, behind one small interface: the local filesystem (default) or S3 / S3-compatible.
+// Every upload is first staged to a local file (size limit enforced, MD5 computed, fsynced), then committed
+// under a key named by the object's version — a UUID — so a key is never derived from a user's path (no
+// traversal is possible) and bytes only become reachable once complete and referenced by a committed row.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
+import { errors } from './errors.ts';
+import { storageSettings } from './settings.ts';
+
+export interface ByteRange { start: number; end: number }
+
+export interface BlobStore {
+  /** Makes a staged file readable at `key` (atomically: readers see all of it or nothing). */
+  commit(stagedPath: string, key: string, contentType: string): Promise<void>;
+  /** The bytes at `key` (or a range of them); throws errors.noSuchKey() if absent. */
+  read(key: string, range?: ByteRange): Promise<Readable>;
+  copy(from: string, to: string): Promise<void>;
+  remove(keys: string[]): Promise<void>;
+  removePrefix(prefix: string): Promise<void>;
+}
+
+export const objectKey = (ref: string, version: string) => `${ref}/objects/${version}`;
+export const renderKey = (ref: string, version: string, variant: string) => `${ref}/renders/${version}/${variant}`;
+export const renderPrefix = (ref: string, version: string) => `${ref}/renders/${version}/`;
+
+export interface Staged { path: string; size: number; md5: string }
+
+/** Streams `body` into a staging file, failing with 413 past `maxBytes`; the file is removed on any failure. */
+export async function stage(body: Readable, maxBytes: number): Promise<Staged> {
+  const dir = path.join(storageSettings().fileRoot, '.staging');
+  await fsp.mkdir(dir, { recursive: true });
+  const file = path.join(dir, crypto.randomUUID());
+  const hash = crypto.createHash('md5');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > maxBytes) return done(errors.entityTooLarge());
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const out = fs.createWriteStream(file, { flags: 'wx' });
+  try {
+    await pipeline(body, meter, out);
+    const fd = await fsp.open(file, 'r+');
+    try { await fd.sync(); } finally { await fd.close(); }
+  } catch (err) {
+    body.resume();
+    await discard(file);
+    throw err;
+  }
+  return { path: file, size, md5: hash.digest('hex') };
+}
+
+export async function discard(stagedPath: string): Promise<void> {
+  await fsp.rm(stagedPath, { force: true });
+}
+
+class FileStore implements BlobStore {
+  private readonly root: string;
+  constructor(root: string) { this.root = root; }
+  private file(key: string) { return path.join(this.root, key); }
+
+  async commit(stagedPath: string, key: string) {
+    const target = this.file(key);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await fsp.rename(stagedPath, target);
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    const handle = await fsp.open(this.file(key), 'r').catch((err) => {
+      throw err.code === 'ENOENT' ? errors.noSuchKey() : err;
+    });
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+  }
+
+  async copy(from: string, to: string) {
+    const target = this.file(to);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const tmp = `${target}.${crypto.randomUUID()}.tmp`;
+    try {
+      await fsp.copyFile(this.file(from), tmp);
+      await fsp.rename(tmp, target);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw (err as { code?: string }).code === 'ENOENT' ? errors.noSuchKey() : err;
+    }
+  }
+
+  async remove(keys: string[]) {
+    await Promise.all(keys.map((k) => fsp.rm(this.file(k), { force: true })));
+  }
+
+  async removePrefix(prefix: string) {
+    await fsp.rm(this.file(prefix), { recursive: true, force: true });
+  }
+}
+
+class S3Store implements BlobStore {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  constructor(s: ReturnType<typeof storageSettings>['s3']) {
+    this.bucket = s.bucket;
+    this.prefix = s.prefix ? `${s.prefix}/` : '';
+    this.client = new S3Client({
+      region: s.region,
+      endpoint: s.endpoint,
+      forcePathStyle: s.forcePathStyle,
+      credentials: s.accessKeyId && s.secretAccessKey ? { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } : undefined,
+      // Checksums only where S3 requires them: S3-compatible servers do not all understand the newer defaults.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+  private key(k: string) { return this.prefix + k; }
+
+  async commit(stagedPath: string, key: string, contentType: string) {
+    const { size } = await fsp.stat(stagedPath);
+    await this.client.send(new PutObjectCommand({
+      Bucket: this.bucket, Key: this.key(key), Body: fs.createReadStream(stagedPath), ContentLength: size, ContentType: contentType,
+    }));
+    await discard(stagedPath);
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({
+        Bucket: this.bucket, Key: this.key(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+      }));
+      return out.Body as Readable;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+        throw errors.noSuchKey();
+      }
+      throw err;
+    }
+  }
+
+  async copy(from: string, to: string) {
+    await this.client.send(new CopyObjectCommand({
+      Bucket: this.bucket, Key: this.key(to), CopySource: `${this.bucket}/${this.key(from)}`,
+    }));
+  }
+
+  async remove(keys: string[]) {
+    // One DeleteObject per key: DeleteObjects needs a Content-MD5 that not every S3-compatible server accepts
+    // in the form the SDK now sends.
+    for (let i = 0; i < keys.length; i += 16) {
+      await Promise.all(keys.slice(i, i + 16).map((k) =>
+        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(k) }))));
+    }
+  }
+
+  async removePrefix(prefix: string) {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({
+        Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token,
+      }));
+      const keys = (page.Contents ?? []).map((o) => o.Key!.slice(this.prefix.length));
+      await this.remove(keys);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+}
+
+let store: BlobStore | undefined;
+
+export function blobStore(): BlobStore {
+  if (store) return store;
+  const s = storageSettings();
+  store = s.backend === 's3' ? new S3Store(s.s3) : new FileStore(s.fileRoot);
+  return store;
+}
+
+/** Deletes every stored byte of a project (objects and rendered variants); run when the project is deleted. */
+export async function purgeProjectFiles(ref: string): Promise<void> {
+  if (!/^[a-z]{20}$/.test(ref)) throw new Error(`not a project ref: ${ref}`);
+  await blobStore().removePrefix(`${ref}/`);
+}

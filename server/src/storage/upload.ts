@@ -1,0 +1,156 @@
+// Uploads (POST/PUT /object/…, and PUT with a signed upload token): permission first, then the bytes, then the row.
+//  1. In a transaction as the caller that is rolled back, the row is inserted (or upserted) with the declared
+//     metadata: RLS and a duplicate key refuse the upload before a byte is read (storage-api's canUpload).
+//  2. The body (raw, or the one file of a multipart form) is staged to a local file under the size limit.
+//  3. In a transaction as the caller, the row is written and the staged file committed under the new version's
+//     key; if either fails nothing is left. The previous version's bytes are removed after the commit.
+import crypto from 'node:crypto';
+import type { Request, Response } from 'express';
+import busboy from 'busboy';
+import type pg from 'pg';
+import { blobStore, discard, objectKey, stage, type Staged } from './backend.ts';
+import { projectStorageConfig, tx, type Caller } from './context.ts';
+import { errors } from './errors.ts';
+import { removeObjectBytes, type ObjectMetadata } from './objects-db.ts';
+import { storageSettings } from './settings.ts';
+import { checkMimeType, ownerUuid } from './validate.ts';
+import { project } from '../project/resolve.ts';
+
+export interface UploadTarget {
+  bucket: string;
+  key: string;
+  upsert: boolean;
+  /** The `sub` recorded as the object's owner. */
+  owner: unknown;
+}
+
+interface Bucket { id: string; public: boolean; file_size_limit: string | null; allowed_mime_types: string[] | null }
+
+interface Body { staged: Staged; mimetype: string; cacheControl: string; userMetadata: Record<string, unknown> | null }
+
+const MAX_USER_METADATA = 1024 * 1024;
+
+function writeRow(c: pg.ClientBase, t: UploadTarget, version: string, metadata: unknown, userMetadata: unknown) {
+  const owner = typeof t.owner === 'string' ? t.owner : null;
+  const params = [t.bucket, t.key, ownerUuid(owner), owner, version, metadata, userMetadata];
+  return c.query<{ id: string }>(t.upsert
+    ? `insert into storage.objects (bucket_id, name, owner, owner_id, version, metadata, user_metadata)
+       values ($1, $2, $3, $4, $5, $6, $7)
+       on conflict (bucket_id, name) do update set owner = excluded.owner, owner_id = excluded.owner_id,
+         version = excluded.version, metadata = excluded.metadata, user_metadata = excluded.user_metadata,
+         last_accessed_at = now()
+       returning id`
+    : `insert into storage.objects (bucket_id, name, owner, owner_id, version, metadata, user_metadata)
+       values ($1, $2, $3, $4, $5, $6, $7) returning id`, params);
+}
+
+/** Step 1: the bucket (404 if absent), and whether the caller may write this row; nothing is kept. */
+export async function checkUpload(req: Request, res: Response, who: Caller, t: UploadTarget,
+                                  declared: { mimetype?: string; contentLength?: number }): Promise<Bucket> {
+  return tx(req, res, who, async (c) => {
+    const { rows: [bucket] } = await c.query<Bucket>('select * from _loam.storage_bucket($1)', [t.bucket]);
+    if (!bucket) throw errors.noSuchBucket();
+    await writeRow(c, t, crypto.randomUUID(), declared, null);
+    return bucket;
+  }, { rollback: true });
+}
+
+function limitFor(bucket: Bucket, projectLimit: number): number {
+  const limits = [projectLimit, storageSettings().maxFileSize];
+  if (bucket.file_size_limit !== null) limits.push(Number(bucket.file_size_limit));
+  return Math.min(...limits);
+}
+
+function parseUserMetadata(raw: string, base64: boolean): Record<string, unknown> | null {
+  if (Buffer.byteLength(raw) > MAX_USER_METADATA) throw errors.entityTooLarge('user_metadata');
+  try {
+    const v = JSON.parse(base64 ? Buffer.from(raw, 'base64').toString('utf8') : raw);
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null; // storage-api ignores metadata it cannot parse
+  }
+}
+
+/** Step 2: the body, staged. Multipart forms carry one file plus optional cacheControl / contentType / metadata. */
+async function receive(req: Request, bucket: Bucket, limit: number): Promise<Body> {
+  const type = req.get('content-type') ?? '';
+  if (!type.startsWith('multipart/form-data')) {
+    const mimetype = type || 'application/octet-stream';
+    checkMimeType(mimetype, bucket.allowed_mime_types);
+    const declared = Number(req.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) throw errors.entityTooLarge();
+    const meta = req.get('x-metadata');
+    const userMetadata = meta ? parseUserMetadata(meta, true) : null;
+    return { staged: await stage(req, limit), mimetype, cacheControl: req.get('cache-control') ?? 'no-cache', userMetadata };
+  }
+  // busboy streams the form: fields before the file (as supabase-js sends them) are known when the file starts.
+  // (multer cannot be used: it rejects the unnamed file part supabase-js sends.)
+  const fields: Record<string, string> = {};
+  let staging: Promise<Body> | undefined;
+  await new Promise<void>((resolve, reject) => {
+    let form: ReturnType<typeof busboy>;
+    try {
+      form = busboy({ headers: req.headers, limits: { files: 1, fields: 10, fieldSize: MAX_USER_METADATA + 1024 } });
+    } catch {
+      return reject(errors.invalidRequest('Malformed multipart/form-data body'));
+    }
+    const fail = (err: unknown) => { req.unpipe(form); req.resume(); reject(err); };
+    form.on('field', (name, value) => { if (name) fields[name] = value; });
+    form.on('file', (_name, stream, info) => {
+      if (staging) return void stream.resume();
+      const mimetype = fields.contentType || info.mimeType || 'application/octet-stream';
+      staging = (async () => {
+        checkMimeType(mimetype, bucket.allowed_mime_types);
+        const meta = fields.metadata ?? fields.userMetadata;
+        const userMetadata = meta ? parseUserMetadata(meta, false) : null;
+        const cacheControl = fields.cacheControl ? `max-age=${fields.cacheControl}` : 'no-cache';
+        return { staged: await stage(stream, limit), mimetype, cacheControl, userMetadata };
+      })();
+      staging.catch((err) => { stream.resume(); fail(err); });
+    });
+    form.on('filesLimit', () => fail(errors.invalidRequest('Only one file can be uploaded at a time')));
+    form.on('error', () => fail(errors.invalidRequest('Malformed multipart/form-data body')));
+    form.on('close', () => resolve());
+    req.pipe(form);
+  });
+  if (!staging) throw errors.noContent();
+  return staging;
+}
+
+/** The whole upload; responds with storage-api's `{Id, Key}`. */
+export async function upload(req: Request, res: Response, who: Caller, t: UploadTarget): Promise<{ Id: string; Key: string }> {
+  const ref = project(res).ref;
+  const declaredLength = Number(req.get('content-length'));
+  const bucket = await checkUpload(req, res, who, t, {
+    mimetype: req.get('content-type')?.startsWith('multipart/') ? undefined : req.get('content-type'),
+    contentLength: Number.isFinite(declaredLength) ? declaredLength : undefined,
+  });
+  const limit = limitFor(bucket, (await projectStorageConfig(ref)).fileSizeLimit);
+  const body = await receive(req, bucket, limit);
+  const version = crypto.randomUUID();
+  const key = objectKey(ref, version);
+  const metadata: ObjectMetadata = {
+    eTag: `"${body.staged.md5}"`, size: body.staged.size, mimetype: body.mimetype, cacheControl: body.cacheControl,
+    lastModified: new Date().toUTCString(), contentLength: body.staged.size, httpStatusCode: 200,
+  };
+  let committed = false;
+  let previous: string | null = null;
+  try {
+    const id = await tx(req, res, who, async (c) => {
+      if (t.upsert) {
+        const { rows } = await c.query('select version from storage.objects where bucket_id = $1 and name = $2 for update', [t.bucket, t.key]);
+        previous = rows[0]?.version ?? null;
+      }
+      const { rows: [row] } = await writeRow(c, t, version, metadata, body.userMetadata);
+      await blobStore().commit(body.staged.path, key, body.mimetype);
+      committed = true;
+      return row.id;
+    });
+    if (previous && previous !== version) await removeObjectBytes(ref, [previous]);
+    return { Id: id, Key: `${t.bucket}/${t.key}` };
+  } catch (err) {
+    await discard(body.staged.path);
+    if (committed) await blobStore().remove([key]).catch(() => {});
+    throw err;
+  }
+}

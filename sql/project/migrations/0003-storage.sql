@@ -1,0 +1,135 @@
+-- Storage, second part: what the /storage/v1 API needs beyond 0001's tables — Supabase's listing function
+-- `storage.search`, the v2 listing, `updated_at` upkeep, and the few lookups the API makes past RLS (a bucket's
+-- limits, whether it is public) as narrow SECURITY DEFINER functions instead of a privileged connection.
+
+-- Bucket names and object keys are checked here too, so rows written through psql obey the same rules as the API.
+alter table storage.buckets
+  add constraint buckets_id_valid check (id ~ '^[A-Za-z0-9_!.*''() &$=@;:+,?-]{1,100}$' and id not in ('.', '..'));
+alter table storage.objects
+  add constraint objects_name_valid check (
+    name is not null and name <> '' and name !~ '(^|/)\.\.?(/|$)' and name !~ '^/' and name !~ '//');
+alter table storage.objects alter column bucket_id set not null;
+alter table storage.objects alter column metadata set default '{}'::jsonb;
+
+create function storage.update_updated_at_column() returns trigger
+  language plpgsql
+as $$
+begin
+  new.updated_at = now();
+  return new;
+end $$;
+
+create trigger update_objects_updated_at before update on storage.objects
+  for each row execute function storage.update_updated_at_column();
+create trigger update_buckets_updated_at before update on storage.buckets
+  for each row execute function storage.update_updated_at_column();
+
+-- What an upload or a public read must know about a bucket whatever the caller's RLS lets it see (storage-api
+-- looks buckets up as superuser for this too). Nothing beyond these four columns is revealed.
+create function _loam.storage_bucket(p_id text)
+  returns table (id text, public boolean, file_size_limit bigint, allowed_mime_types text[])
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select b.id, b.public, b.file_size_limit, b.allowed_mime_types from storage.buckets b where b.id = p_id $$;
+comment on function _loam.storage_bucket(text) is 'Limits and visibility of one bucket, for the storage API.';
+
+-- Counting is not a permission question: a bucket with objects the caller cannot see is still not empty.
+create function _loam.storage_bucket_has_objects(p_id text) returns boolean
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select exists (select 1 from storage.objects o where o.bucket_id = p_id) $$;
+
+-- A public bucket's objects are readable by anyone (storage-api reads them as superuser); this returns the row
+-- only when the bucket is public, so it grants nothing else.
+create function _loam.storage_public_object(p_bucket text, p_name text) returns setof storage.objects
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select o.* from storage.objects o join storage.buckets b on b.id = o.bucket_id
+  where o.bucket_id = p_bucket and o.name = p_name and b.public
+$$;
+
+-- Whether an object exists at all: tells "not found" from "not allowed" after an RLS-filtered delete.
+create function _loam.storage_object_exists(p_bucket text, p_name text) returns boolean
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select exists (select 1 from storage.objects o where o.bucket_id = p_bucket and o.name = p_name) $$;
+
+-- Supabase's listing function, same name and arguments: the entries one level below `prefix` — files (with
+-- their row) and folders (name only, other columns null) — filtered by `search`, sorted and paged. It runs as
+-- the caller, so RLS on storage.objects decides what is listed.
+create function storage.search(prefix text, bucketname text, limits integer default 100, levels integer default 1,
+                               offsets integer default 0, search text default '', sortcolumn text default 'name',
+                               sortorder text default 'asc')
+  returns table (name text, id uuid, updated_at timestamptz, created_at timestamptz, last_accessed_at timestamptz,
+                 metadata jsonb)
+  language plpgsql stable
+as $$
+declare
+  v_order text := case when lower(sortorder) = 'desc' then 'desc' else 'asc' end;
+  v_column text := case when sortcolumn in ('name', 'updated_at', 'created_at', 'last_accessed_at')
+                        then sortcolumn else 'name' end;
+begin
+  return query execute format(
+    $q$
+      with entries as (
+        select distinct on (o.path_tokens[$1])
+               o.path_tokens[$1] as name,
+               case when array_length(o.path_tokens, 1) = $1 then o.id end as id,
+               case when array_length(o.path_tokens, 1) = $1 then o.updated_at end as updated_at,
+               case when array_length(o.path_tokens, 1) = $1 then o.created_at end as created_at,
+               case when array_length(o.path_tokens, 1) = $1 then o.last_accessed_at end as last_accessed_at,
+               case when array_length(o.path_tokens, 1) = $1 then o.metadata end as metadata
+        from storage.objects o
+        where o.bucket_id = $2
+          and o.name ilike $3 || '%%'
+          and array_length(o.path_tokens, 1) >= $1
+        -- a name that is both a file and a folder lists as the folder, as Supabase does
+        order by o.path_tokens[$1], array_length(o.path_tokens, 1) desc
+      )
+      select * from entries
+      order by %1$I %2$s nulls last, entries.name collate "C" %2$s
+      limit $4 offset $5
+    $q$, v_column, v_order)
+  using levels, bucketname, prefix || search, limits, offsets;
+end $$;
+comment on function storage.search(text, text, integer, integer, integer, text, text, text)
+  is 'Lists the files and folders one level below a prefix (Supabase Storage list API).';
+
+-- The v2 listing: keys under `prefix` in name order after `start_after`; with a delimiter, everything below the
+-- next '/' collapses into one folder entry (id null). One row more than asked tells the caller there is a next page.
+create function storage.list_objects_with_delimiter(bucket_id text, prefix_param text, delimiter_param text,
+                                                     max_keys integer default 100, start_after text default '',
+                                                     next_token text default '')
+  returns table (name text, id uuid, metadata jsonb, updated_at timestamptz, created_at timestamptz,
+                 last_accessed_at timestamptz)
+  language sql stable
+as $$
+  with matching as (
+    select case when delimiter_param <> '' and strpos(substr(o.name, length(prefix_param) + 1), delimiter_param) > 0
+                then left(o.name, length(prefix_param) + strpos(substr(o.name, length(prefix_param) + 1), delimiter_param))
+                else o.name end as entry,
+           o.name, o.id, o.metadata, o.updated_at, o.created_at, o.last_accessed_at
+    from storage.objects o
+    where o.bucket_id = list_objects_with_delimiter.bucket_id
+      and o.name collate "C" like replace(replace(replace(prefix_param, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+  ), entries as (
+    select distinct on (m.entry collate "C")
+           m.entry as name,
+           case when m.entry = m.name then m.id end as id,
+           case when m.entry = m.name then m.metadata end as metadata,
+           case when m.entry = m.name then m.updated_at end as updated_at,
+           case when m.entry = m.name then m.created_at end as created_at,
+           case when m.entry = m.name then m.last_accessed_at end as last_accessed_at
+    from matching m
+    order by m.entry collate "C", (m.entry = m.name)
+  )
+  select * from entries e
+  where e.name collate "C" > coalesce(nullif(next_token, ''), nullif(start_after, ''), '')
+  order by e.name collate "C"
+  limit max_keys
+$$;
+comment on function storage.list_objects_with_delimiter(text, text, text, integer, text, text)
+  is 'Lists keys (and, with a delimiter, folders) under a prefix, for the Storage list-v2 API.';
+
+grant execute on function storage.search(text, text, integer, integer, integer, text, text, text),
+  storage.list_objects_with_delimiter(text, text, text, integer, text, text),
+  _loam.storage_bucket(text), _loam.storage_bucket_has_objects(text), _loam.storage_public_object(text, text),
+  _loam.storage_object_exists(text, text)
+  to anon, authenticated, service_role;
