@@ -351,7 +351,7 @@ as $$
   insert into auth.flow_state (user_id, auth_code, code_challenge_method, code_challenge, provider_type, authentication_method)
   select p_user_id, gen_random_uuid()::text, (p_pkce ->> 'method')::auth.code_challenge_method,
          p_pkce ->> 'challenge', 'email', p_method
-  where p_pkce is not null
+  where jsonb_typeof(p_pkce) = 'object'
 $$;
 
 -- Sign-up with email and password. p: email, password_hash, data, autoconfirm, token_hash, email_message
