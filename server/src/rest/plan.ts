@@ -104,39 +104,42 @@ export function findTable(cache: SchemaCache, schema: string, name: string): Tab
 const sameCols = (a: string[], b: string[]) => a.length === b.length && a.every((c) => b.includes(c));
 const isUnique = (t: Table, cols: string[]) => t.uniques.some((u) => sameCols(u, cols));
 
-/** Every relationship from `parent` to a relation named `child`, as PostgREST finds them. */
-function relationships(cache: SchemaCache, parent: Table, childName: string): { child: Table; rel: Relationship; label: string }[] {
-  const out: { child: Table; rel: Relationship; label: string }[] = [];
-  const child = cache.tables.get(key(parent.schema, childName));
-  if (child) {
-    for (const fk of cache.fks) {
-      const fromParent = fk.schema === parent.schema && fk.table === parent.name && fk.fschema === child.schema && fk.ftable === child.name;
-      const fromChild = fk.schema === child.schema && fk.table === child.name && fk.fschema === parent.schema && fk.ftable === parent.name;
-      if (fromParent) {
-        const pairs = fk.columns.map((c, i) => [c, fk.fcolumns[i]] as [string, string]);
+interface Candidate { child: Table; rel: Relationship; label: string; self: boolean }
+
+/** Every relationship leaving `parent`: both directions of each foreign key, junctions, computed ones. */
+function allRelationships(cache: SchemaCache, parent: Table): Candidate[] {
+  const out: Candidate[] = [];
+  for (const fk of cache.fks) {
+    const fromParent = fk.schema === parent.schema && fk.table === parent.name;
+    const toParent = fk.fschema === parent.schema && fk.ftable === parent.name;
+    const self = fromParent && toParent;
+    if (fromParent) {
+      const child = cache.tables.get(key(fk.fschema, fk.ftable));
+      if (child) {
         const o2o = isUnique(parent, fk.columns);
-        out.push({ child, label: fk.name, rel: { cardinality: o2o ? 'one-to-one' : 'many-to-one', pairs, fk, toOne: true } });
-      }
-      if (fromChild && !(fromParent && parent === child)) {
-        const pairs = fk.fcolumns.map((c, i) => [c, fk.columns[i]] as [string, string]);
-        const o2o = isUnique(child, fk.columns);
-        out.push({ child, label: fk.name, rel: { cardinality: o2o ? 'one-to-one' : 'one-to-many', pairs, fk, toOne: o2o } });
-      } else if (fromChild && fromParent) {
-        // A self-reference: the same key read the other way is the one-to-many side.
-        const pairs = fk.fcolumns.map((c, i) => [c, fk.columns[i]] as [string, string]);
-        out.push({ child, label: fk.name, rel: { cardinality: 'one-to-many', pairs, fk, toOne: false } });
+        out.push({ child, self, label: fk.name, rel: { cardinality: o2o ? 'one-to-one' : 'many-to-one', fk, toOne: true, pairs: fk.columns.map((c, i) => [c, fk.fcolumns[i]]) } });
       }
     }
-    // many-to-many: a junction with a key to each side, both keys part of the junction's primary key
-    for (const j of cache.tables.values()) {
-      if (j.schema !== parent.schema) continue;
-      const toParent = cache.fks.filter((f) => f.schema === j.schema && f.table === j.name && f.fschema === parent.schema && f.ftable === parent.name);
-      const toChild = cache.fks.filter((f) => f.schema === j.schema && f.table === j.name && f.fschema === child.schema && f.ftable === child.name);
-      for (const a of toParent) for (const b of toChild) {
-        if (a === b) continue;
-        if (!a.columns.every((c) => j.pk.includes(c)) || !b.columns.every((c) => j.pk.includes(c))) continue;
+    if (toParent) {
+      const child = cache.tables.get(key(fk.schema, fk.table));
+      if (child) {
+        const o2o = !self && isUnique(child, fk.columns);
+        out.push({ child, self, label: fk.name, rel: { cardinality: o2o ? 'one-to-one' : 'one-to-many', fk, toOne: o2o, pairs: fk.fcolumns.map((c, i) => [c, fk.columns[i]]) } });
+      }
+    }
+  }
+  // many-to-many: a junction with a key to each side, both keys part of the junction's primary key
+  for (const j of cache.tables.values()) {
+    const toParent = cache.fks.filter((f) => f.schema === j.schema && f.table === j.name && f.fschema === parent.schema && f.ftable === parent.name);
+    if (!toParent.length) continue;
+    for (const b of cache.fks) {
+      if (b.schema !== j.schema || b.table !== j.name) continue;
+      const child = cache.tables.get(key(b.fschema, b.ftable));
+      if (!child) continue;
+      for (const a of toParent) {
+        if (a === b || !a.columns.every((c) => j.pk.includes(c)) || !b.columns.every((c) => j.pk.includes(c))) continue;
         out.push({
-          child, label: j.name, rel: {
+          child, self: false, label: j.name, rel: {
             cardinality: 'many-to-many', pairs: [], toOne: false,
             junction: {
               table: j, fkParent: a, fkChild: b,
@@ -148,17 +151,42 @@ function relationships(cache: SchemaCache, parent: Table, childName: string): { 
       }
     }
   }
-  // computed relationships: f(parent_row) returning rows of a table
-  for (const f of cache.funcs.get(key(parent.schema, childName)) ?? []) {
+  return out;
+}
+
+/** Computed relationships: a function `name(parent_row)` returning rows of a table. */
+function computedRelationships(cache: SchemaCache, parent: Table, name: string): Candidate[] {
+  const out: Candidate[] = [];
+  for (const f of cache.funcs.get(key(parent.schema, name)) ?? []) {
     const inParams = f.params.filter((p) => p.mode === 'i' || p.mode === 'b');
     if (inParams.length !== 1 || !f.returnRelation) continue;
     const argType = inParams[0].type.replace(/"/g, '');
     if (argType !== parent.name && argType !== `${parent.schema}.${parent.name}`) continue;
     const target = cache.tables.get(key(f.returnRelation.schema, f.returnRelation.name));
     if (!target) continue;
-    out.push({ child: target, label: f.name, rel: { cardinality: 'computed', pairs: [], func: f, toOne: !f.returnsSet } });
+    out.push({ child: target, self: false, label: f.name, rel: { cardinality: 'computed', pairs: [], func: f, toOne: !f.returnsSet } });
   }
   return out;
+}
+
+/** PostgREST's matching of an embed target (and `!hint`) against the relationships of `parent`. */
+function matching(cache: SchemaCache, parent: Table, target: string, hint: string | undefined): Candidate[] {
+  const single = (c: Candidate, side: 0 | 1, name: string) => c.rel.pairs.length === 1 && c.rel.pairs[0][side] === name;
+  const computed = computedRelationships(cache, parent, target);
+  if (computed.length) return computed;
+  return allRelationships(cache, parent).filter((c) => {
+    const isView = c.child.kind === 'v' || c.child.kind === 'm';
+    const o2m = c.rel.cardinality === 'one-to-many';
+    const m2o = c.rel.cardinality === 'many-to-one';
+    if (c.self) {
+      if (!hint) return (target === c.child.name && o2m) || (m2o && single(c, 0, target));
+      return target === c.child.name && o2m && single(c, 1, hint);
+    }
+    if (!hint) {
+      return target === c.child.name || (!isView && !!c.rel.fk && c.rel.fk.name === target) || (!isView && single(c, 0, target));
+    }
+    return target === c.child.name && (c.rel.fk?.name === hint || single(c, 0, hint) || single(c, 1, hint) || c.rel.junction?.table.name === hint);
+  });
 }
 
 function relationshipDetail(parent: Table, r: { child: Table; rel: Relationship }) {
@@ -178,19 +206,7 @@ function relationshipDetail(parent: Table, r: { child: Table; rel: Relationship 
 }
 
 function resolveEmbed(cache: SchemaCache, parent: Table, name: string, hint: string | undefined): { child: Table; rel: Relationship } {
-  let found = relationships(cache, parent, name);
-  if (hint) {
-    found = found.filter(({ rel, label }) => {
-      if (label === hint) return true;
-      if (rel.fk && (rel.fk.columns.includes(hint) && rel.fk.columns.length === 1)) return true;
-      if (rel.junction && rel.junction.table.name === hint) return true;
-      return false;
-    });
-  } else if (found.length > 1) {
-    // A computed relationship of the same name as a table wins, as in PostgREST (it is named explicitly).
-    const computed = found.filter((f) => f.rel.cardinality === 'computed');
-    if (computed.length === 1) found = computed;
-  }
+  const found = matching(cache, parent, name, hint);
   if (found.length === 0) throw restErrors.noRelationship(parent.name, name, hint, parent.schema);
   if (found.length > 1) {
     const details = found.map((f) => relationshipDetail(parent, f));
