@@ -1,6 +1,7 @@
 // Storage test helpers: supabase-js clients for a project's keys and for end users (rows in auth.users with JWTs
 // signed by the project's secret), and raw fetch against /storage/v1.
 import crypto from 'node:crypto';
+import http from 'node:http';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { signJwt } from '../../server/src/project/jwt.ts';
 import { adminClient, sql, type Project } from '../helpers/platform.ts';
@@ -49,4 +50,23 @@ export async function storageFetch(p: Project, path: string, init: RequestInit &
 export async function errorOf(res: Response): Promise<{ status: number; statusCode: string; error: string; message: string; code: string }> {
   const body = await res.json();
   return { status: res.status, ...body };
+}
+
+/** An HTTP request whose path is sent exactly as given (fetch would resolve `..` and `%2e%2e` first). */
+export function rawRequest(p: Project, method: string, pathAfterStorage: string, body?: string, headers: Record<string, string> = {}):
+  Promise<{ status: number; body: string }> {
+  const u = new URL(p.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: u.hostname, port: u.port, method, path: `${u.pathname}/storage/v1${pathAfterStorage}`,
+      headers: { apikey: p.serviceKey, authorization: `Bearer ${p.serviceKey}`, ...headers },
+    }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, body: data }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -25,7 +25,8 @@ export function parseRange(header: string, size: number): ByteRange {
 
 function setCommonHeaders(res: Response, contentType: string, etag: string, lastModified: Date) {
   // Browsers must not run HTML stored by users under the project's origin.
-  res.set('Content-Type', contentType.includes('text/html') ? 'text/plain' : contentType);
+  // setHeader, not res.set: Express would append a charset to what the uploader declared.
+  res.setHeader('Content-Type', contentType.includes('text/html') ? 'text/plain' : contentType);
   res.set('ETag', etag);
   res.set('Last-Modified', new Date(lastModified).toUTCString());
 }
