@@ -1,0 +1,35 @@
+// Regions, plans, and the platform's /health.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { http, signup } from '../helpers/platform.ts';
+
+test('GET /health is 200 {"ok":true} once ready', async () => {
+  const res = await http('GET', '/health');
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { ok: true });
+});
+
+test('GET /v1/regions lists regions with their database servers', async () => {
+  const a = await signup();
+  const res = await http('GET', '/v1/regions', { token: a.token });
+  assert.equal(res.status, 200);
+  const local = res.body.find((r: { id: string }) => r.id === 'local');
+  assert.ok(local, JSON.stringify(res.body));
+  assert.equal(local.name, 'local');
+  assert.ok(local.database_servers >= 1);
+  assert.equal((await http('GET', '/v1/regions')).status, 401);
+});
+
+test('GET /v1/plans lists the limits quotas use; the rate limit defaults to the configured one', async () => {
+  const a = await signup();
+  const res = await http('GET', '/v1/plans', { token: a.token });
+  assert.equal(res.status, 200);
+  const free = res.body.find((p: { id: string }) => p.id === 'free');
+  assert.deepEqual(Object.keys(free.limits).sort(), ['db_size_mb', 'max_organizations', 'max_projects', 'rate_limit_per_minute', 'storage_size_mb']);
+  assert.equal(free.limits.max_projects, 100);
+  assert.equal(free.limits.max_organizations, 10);
+  // The test run sets LOAM_RATE_LIMIT_PER_MINUTE; plans without their own limit use it.
+  assert.equal(free.limits.rate_limit_per_minute, Number(process.env.LOAM_RATE_LIMIT_PER_MINUTE || 120));
+  assert.ok(res.body.some((p: { id: string }) => p.id === 'pro'));
+  assert.equal((await http('GET', '/v1/plans')).status, 401);
+});
