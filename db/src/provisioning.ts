@@ -36,6 +36,9 @@ export async function createProjectDatabase(address: ServerAddress, p: ProjectRu
     await createRole(c, p.mgmt_role, p.mgmt_password);
     // The owner may impersonate the API roles in its own database (to try its policies); it can reach no other.
     await c.query(`grant anon, authenticated, service_role to ${owner}`);
+    // Owner of storage.buckets/objects in every project database, so users can write storage policies
+    // (created by the project template's storage migration).
+    await c.query(`grant loam_storage_admin to ${owner}`);
     await c.query(`grant ${owner} to ${mgmt}`);
     // The platform's own login acts as the owner from its first statement, so what it creates is the owner's.
     await c.query(`alter role ${mgmt} set role = ${c.escapeLiteral(p.owner_role)}`);

@@ -2,6 +2,23 @@
 -- `storage.search`, the v2 listing, `updated_at` upkeep, and the few lookups the API makes past RLS (a bucket's
 -- limits, whether it is public) as narrow SECURITY DEFINER functions instead of a privileged connection.
 
+-- Users write their own storage policies (`create policy … on storage.objects`), which takes ownership of the
+-- table: storage.buckets and storage.objects belong to a cluster-wide NOLOGIN role every project owner is a
+-- member of (as Supabase's `postgres` is of supabase_storage_admin). An owner can only connect to its own
+-- database, so the membership reaches no other project's tables. The API roles are not members: RLS applies.
+do $$ begin create role loam_storage_admin nologin noinherit; exception when duplicate_object then null; end $$;
+grant usage on schema storage to loam_storage_admin;
+alter table storage.buckets owner to loam_storage_admin;
+alter table storage.objects owner to loam_storage_admin;
+-- Databases that existed before this migration: the owner role is named like the database (new projects get the
+-- membership when they are created).
+do $$
+begin
+  if exists (select 1 from pg_roles where rolname = current_database()) then
+    execute format('grant loam_storage_admin to %I', current_database());
+  end if;
+end $$;
+
 -- Bucket names and object keys are checked here too, so rows written through psql obey the same rules as the API.
 alter table storage.buckets
   add constraint buckets_id_valid check (id ~ '^[A-Za-z0-9_!.*''() &$=@;:+,?-]{1,100}$' and id not in ('.', '..'));
