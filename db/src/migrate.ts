@@ -152,15 +152,30 @@ async function ensureDefaultServer(client: pg.ClientBase) {
 /** Cluster roles and the migrated template on every registered server. */
 export async function prepareServers(log: Log = () => {}): Promise<number> {
   const { rows } = await controlPool().query(
-    `select s.id, p.value as password from platform.database_servers s,
+    `select s.id, s.is_default, p.value as password from platform.database_servers s,
        platform_private.settings p where p.key = 'authenticator_password' order by s.id`);
   let version = 0;
   for (const row of rows) {
     const address = await serverAdminAddress(row.id);
-    await withClient(address, 'postgres', (c) => ensureClusterRoles(c, row.password));
-    version = await ensureTemplate(address, log);
+    try {
+      await withClient(address, 'postgres', (c) => ensureClusterRoles(c, row.password));
+      version = await ensureTemplate(address, log);
+    } catch (err) {
+      // One unreachable server must not keep the platform (and the projects on every other server) down;
+      // it is prepared on the next start. The control database's own server is never skipped.
+      if (!row.is_default && isConnectionFailure(err)) {
+        log(`database server ${row.id} (${address.host}:${address.port}) is unreachable, not prepared: ${(err as Error).message}`);
+        continue;
+      }
+      throw err;
+    }
   }
   return version;
+}
+
+function isConnectionFailure(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'].includes(code) || code.startsWith('08') || code === '57P03';
 }
 
 /** Projects whose databases are behind the template. */
