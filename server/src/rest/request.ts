@@ -245,16 +245,18 @@ function operation(c: Cursor, inTree: boolean): Operation {
     } else c.fail('"."');
   }
   c.expect('.');
+  const valueStart = c.pos;
   const raw = inTree ? treeValue(c) : c.s.slice(c.pos);
-  if (!inTree) c.pos = c.s.length;
-  if (op === 'in') return { negated, op, value: listValue(raw, c) };
+  const valueEnd = inTree ? c.pos : c.s.length;
+  c.pos = valueStart; // errors in the value point at its start
+  if (op === 'in') { const value = listValue(raw, c); c.pos = valueEnd; return { negated, op, value }; }
   if (op === 'is') {
     if (!/^(null|not_null|true|false|unknown)$/i.test(raw)) c.fail('null or trilean value (unknown, true, false)');
+    c.pos = valueEnd;
     return { negated, op, value: raw.toLowerCase() };
   }
-  if (quant) {
-    if (!/^\{.*\}$/s.test(raw)) c.fail('"{"');
-  }
+  if (quant && !/^\{.*\}$/s.test(raw)) c.fail('"{"');
+  c.pos = valueEnd;
   return { negated, op, quant, lang, value: inTree ? unquote(raw) : raw };
 }
 
