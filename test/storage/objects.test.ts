@@ -20,7 +20,7 @@ const stagingFiles = () => {
 before(async () => {
   p = await createProject();
   await client(p).storage.createBucket('files');
-  await client(p).storage.createBucket('images', { fileSizeLimit: 1000, allowedMimeTypes: ['image/*', 'application/pdf'] });
+  await client(p).storage.createBucket('images', { public: false, fileSizeLimit: 1000, allowedMimeTypes: ['image/*', 'application/pdf'] });
 });
 
 test('upload (multipart and raw), upsert, update, download, info, exists', async () => {
@@ -121,8 +121,8 @@ test('list (one level, search, paging, sorting) and list v2 (delimiter, cursor)'
   const level = await s.list('l');
   assert.deepEqual(level.data!.map((e) => [e.name, e.id === null]), [['a.txt', false], ['b.txt', false], ['c.txt', false], ['sub', true]]);
   const file = level.data!.find((e) => e.name === 'a.txt')!;
-  assert.equal(file.metadata.size, 7);
-  assert.equal(file.metadata.mimetype, 'text/plain');
+  assert.equal(file.metadata!.size, 7);
+  assert.equal(file.metadata!.mimetype, 'text/plain');
   assert.deepEqual((await s.list('l', { search: 'b' })).data!.map((e) => e.name), ['b.txt']);
   assert.deepEqual((await s.list('l', { limit: 2, offset: 1 })).data!.map((e) => e.name), ['b.txt', 'c.txt']);
   assert.deepEqual((await s.list('l', { sortBy: { column: 'name', order: 'desc' } })).data!.map((e) => e.name), ['sub', 'c.txt', 'b.txt', 'a.txt']);
