@@ -23,6 +23,10 @@ describe('auth.admin', () => {
 
     const got = await admin.getUserById(id);
     assert.equal(got.data.user!.email, email);
+    // Users live in the project's database: its owner sees them with SQL, as with psql.
+    assert.deepEqual(await sql(p, `select email from auth.users where id = '${id}'`), [{ email }]);
+    const audit = await sql(p, `select payload->>'action' as action from auth.audit_log_entries where payload->>'actor_id' = '${id}' order by created_at`);
+    assert.deepEqual(audit.map((r) => r.action), ['user_signedup', 'login']);
 
     const upd = await admin.updateUserById(id, { user_metadata: { b: 2 }, ban_duration: '24h' });
     assert.equal(upd.error, null);
@@ -90,7 +94,7 @@ describe('auth.admin', () => {
     assert.deepEqual(out.body, []);
 
     const byHash = await admin.generateLink({ type: 'recovery', email });
-    const { error: hashError } = await client(p).auth.verifyOtp({ token_hash: byHash.data.properties.hashed_token, type: 'recovery' });
+    const { error: hashError } = await client(p).auth.verifyOtp({ token_hash: byHash.data.properties!.hashed_token, type: 'recovery' });
     assert.equal(hashError, null);
   });
 

@@ -177,6 +177,16 @@ describe('recovery, magic link, OTP, invite', () => {
     assert.equal(verified.user!.email, next);
   });
 
+  it('a code past mailer_otp_exp is refused', async () => {
+    const q = await authProject({ mailer_otp_exp: 1, smtp_max_frequency: 0 });
+    const email = newEmail();
+    await client(q).auth.signUp({ email, password: PASSWORD });
+    const mail = await lastEmail(q, email);
+    await new Promise((r) => setTimeout(r, 1500));
+    const { error } = await client(q).auth.verifyOtp({ email, token: codeOf(mail), type: 'signup' });
+    assert.equal(error?.code, 'otp_expired');
+  });
+
   it('smtp_max_frequency refuses a second email too soon', async () => {
     const q = await authProject({ smtp_max_frequency: 60 });
     const email = newEmail();

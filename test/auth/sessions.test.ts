@@ -49,6 +49,15 @@ describe('refresh tokens', () => {
     assert.equal(newest.body.code, 'refresh_token_already_used');
   });
 
+  it('sessions_timebox ends sessions by age', async () => {
+    const q = await authProject({ mailer_autoconfirm: true, sessions_timebox: 1 });
+    const s = await signIn(q);
+    await new Promise((r) => setTimeout(r, 1200));
+    const res = await refresh(s.refresh_token, q);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { code: 'session_expired', message: 'Invalid Refresh Token: Session Expired' });
+  });
+
   it('an unknown or malformed refresh token is refused', async () => {
     const unknown = await refresh('abcdefghijklmnopqrstuvwxyz');
     assert.equal(unknown.status, 400);

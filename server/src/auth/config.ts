@@ -18,6 +18,8 @@ export interface AuthConfig {
   password_required_characters: string;
   refresh_token_rotation_enabled: boolean;
   security_refresh_token_reuse_interval: number;
+  /** Seconds; 0 means sessions do not end by age. */
+  sessions_timebox: number;
   smtp_admin_email: string | null;
   smtp_host: string | null;
   smtp_port: string | null;

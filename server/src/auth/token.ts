@@ -32,7 +32,7 @@ async function refresh(c: Ctx, b: Params): Promise<SessionData> {
   const rt = str(b, 'refresh_token') ?? '';
   if (rt.length < 12) throw validation('Refresh token is not valid');
   const interval = c.cfg.refresh_token_rotation_enabled ? c.cfg.security_refresh_token_reuse_interval : 2_147_483;
-  const r = await authCall(c.p, 'select auth.refresh($1, $2, $3)', [rt, interval, c.ip]);
+  const r = await authCall(c.p, 'select auth.refresh($1, $2, $3, $4)', [rt, interval, Math.round(c.cfg.sessions_timebox), c.ip]);
   if (r.error === 'refresh_token_already_used') throw authErrors.refreshTokenAlreadyUsed();
   return r as SessionData;
 }

@@ -2,7 +2,7 @@
 -- tokens, PKCE flow state, audit log, AMR claims), an outbox for auth emails, and the SQL functions the
 -- /auth/v1 API calls. Table and column names are GoTrue's, so SQL written for Supabase reads them unchanged.
 --
--- Who may touch what: only service_role (the data plane's auth handlers run as it) has privileges on these
+-- Who may touch what (policies/project/auth.tables.sql): only service_role (the data plane's auth handlers run as it) has privileges on these
 -- tables and may execute these functions; anon and authenticated reach auth data only through the API.
 -- The functions run with the caller's rights (security invoker): service_role bypasses RLS, nobody else can
 -- call them, so no security definer is needed.
@@ -131,16 +131,7 @@ comment on table auth.email_outbox is 'Auth emails (confirmation, recovery, magi
 create index users_instance_id_email_idx on auth.users (instance_id, lower(email));
 create index users_is_anonymous_idx on auth.users (is_anonymous);
 
-do $$
-declare t text;
-begin
-  foreach t in array array['identities', 'sessions', 'refresh_tokens', 'mfa_amr_claims', 'one_time_tokens',
-                           'flow_state', 'audit_log_entries', 'email_outbox'] loop
-    execute format('alter table auth.%I enable row level security', t);
-    execute format('grant all on auth.%I to service_role', t);
-  end loop;
-end $$;
-grant usage on sequence auth.refresh_tokens_id_seq to service_role;
+-- Row-level security and grants: policies/project/auth.tables.sql (re-applied on every migrate).
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Functions. Each takes and returns jsonb so the API makes one call per step. Errors use the LMU codes of
@@ -220,8 +211,8 @@ $$;
 -- Refresh-token rotation. A revoked token that is the parent of the session's active token gets that token
 -- back (the client lost the response); any other revoked token is accepted only within the reuse interval,
 -- after which the whole session is revoked (a stolen token was replayed). That last case must commit, so it is
--- returned as {"error": ...} rather than raised.
-create function auth.refresh(p_token text, p_reuse_interval integer, p_ip text) returns jsonb
+-- returned as {"error": ...} rather than raised. p_timebox (seconds, 0 = none) ends sessions by age.
+create function auth.refresh(p_token text, p_reuse_interval integer, p_timebox integer, p_ip text) returns jsonb
   language plpgsql volatile
 as $$
 declare
@@ -243,7 +234,8 @@ begin
   if v_user.banned_until > now() then
     raise exception 'Invalid Refresh Token: User Banned' using errcode = 'LMU13';
   end if;
-  if v_session.not_after is not null and v_session.not_after < now() then
+  if (v_session.not_after is not null and v_session.not_after < now())
+     or (p_timebox > 0 and v_session.created_at + make_interval(secs => p_timebox) < now()) then
     raise exception 'Invalid Refresh Token: Session Expired' using errcode = 'LMU17';
   end if;
 
@@ -729,13 +721,3 @@ as $$
   from (select * from auth.email_outbox where p_email is null or lower(to_address) = lower(p_email)
         order by id desc limit p_limit) o
 $$;
-
-do $$
-declare f text;
-begin
-  for f in select p.oid::regprocedure::text from pg_proc p where p.pronamespace = 'auth'::regnamespace
-             and p.proname not in ('jwt', 'uid', 'role', 'email') loop
-    execute format('revoke all on function %s from public', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end $$;

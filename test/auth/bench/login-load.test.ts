@@ -1,12 +1,14 @@
 // Load: password-grant throughput with production bcrypt cost (10), and the latency of a REST GET by id while
 // 10 logins run at once — bcrypt runs off the event loop, so sign-ins must not stall other requests.
+// A measurement, not part of `npm test` (test/run.ts skips bench folders): run it alone, on a quiet machine,
+// with `npm test -- test/auth/bench` (LOAM_LOAD_BCRYPT_ROUNDS=4 to see the cost of everything but bcrypt).
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 
 const ROUNDS = process.env.LOAM_LOAD_BCRYPT_ROUNDS || '10';
 process.env.LOAM_BCRYPT_ROUNDS = ROUNDS;
-const { http, sql } = await import('../helpers/platform.ts');
-const { PASSWORD, authProject, client, newEmail } = await import('./helpers.ts');
+const { http, sql } = await import('../../helpers/platform.ts');
+const { PASSWORD, authProject, client, newEmail } = await import('../helpers.ts');
 
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
