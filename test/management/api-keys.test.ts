@@ -1,12 +1,12 @@
 // API keys: anon and service_role JWTs signed with the project's own secret; rotation makes the old ones fail
-// at once in the data plane's verification.
+// at once, in the data plane's verification and over HTTP on /rest/v1.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
 import type { Request } from 'express';
 import { cachedRuntime } from '../../db/src/projects.ts';
 import { identify } from '../../server/src/project/keys.ts';
-import { adminClient, createProject, http } from '../helpers/platform.ts';
+import { adminClient, createProject, http, sql } from '../helpers/platform.ts';
 
 function decode(jwt: string) {
   const [h, p] = jwt.split('.');
@@ -57,11 +57,16 @@ test('api-keys: anon and service_role JWTs with the role claim, signed with the 
   assert.ok(!verifies(q.anonKey, secret));
   assert.equal(await dataPlaneRole(p.ref, p.serviceKey), 'service_role');
   await assert.rejects(dataPlaneRole(p.ref, q.serviceKey), (err: Error & { reason?: string }) => err.reason === 'bad_signature');
+  const foreign = await fetch(`${p.url}/rest/v1/`, { headers: { apikey: q.serviceKey, authorization: `Bearer ${q.serviceKey}` } });
+  assert.equal(foreign.status, 401);
 });
 
 test('rotation: new keys work, the old ones stop working at once', async () => {
   const p = await createProject();
+  await sql(p, 'create table items (id int primary key); insert into items values (1)');
   const before = await secretOf(p.ref);
+  const served = await fetch(`${p.url}/rest/v1/items`, { headers: { apikey: p.serviceKey, authorization: `Bearer ${p.serviceKey}` } });
+  assert.equal(served.status, 200);
   assert.equal(await dataPlaneRole(p.ref, p.anonKey), 'anon');
   assert.equal(await dataPlaneRole(p.ref, p.serviceKey), 'service_role');
 
@@ -79,6 +84,16 @@ test('rotation: new keys work, the old ones stop working at once', async () => {
   await assert.rejects(dataPlaneRole(p.ref, p.serviceKey), (err: Error & { reason?: string }) => err.reason === 'bad_signature');
   assert.equal(await dataPlaneRole(p.ref, fresh.anon), 'anon');
   assert.equal(await dataPlaneRole(p.ref, fresh.service_role), 'service_role');
+
+  // And through the REST data plane over HTTP.
+  for (const old of [p.anonKey, p.serviceKey]) {
+    const res = await fetch(`${p.url}/rest/v1/items`, { headers: { apikey: old, authorization: `Bearer ${old}` } });
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).code, 'PGRST301');
+  }
+  const ok = await fetch(`${p.url}/rest/v1/items`, { headers: { apikey: fresh.service_role, authorization: `Bearer ${fresh.service_role}` } });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), [{ id: 1 }]);
 
   const listed = await http('GET', `/v1/projects/${p.ref}/api-keys`, { token: p.owner.token });
   assert.deepEqual(listed.body.map((k: { api_key: string }) => k.api_key).sort(), [fresh.anon, fresh.service_role].sort());
