@@ -235,6 +235,22 @@ describe('PKCE', () => {
 });
 
 describe('configuration reaches the API', () => {
+  it('email subjects and templates are the project\'s own', async () => {
+    const q = await authProject({
+      mailer_subjects_recovery: 'Reset for {{ .Email }}',
+      mailer_templates_recovery_content: '<p>Code {{ .Token }} at {{ .SiteURL }}; hash {{ .TokenHash }}</p>',
+      site_url: 'https://shop.example.com',
+    });
+    const email = newEmail();
+    await client(q, q.serviceKey).auth.admin.createUser({ email, password: PASSWORD, email_confirm: true });
+    assert.equal((await client(q).auth.resetPasswordForEmail(email)).error, null);
+    const mail = await lastEmail(q, email);
+    assert.equal(mail.subject, `Reset for ${email}`);
+    const m = /^<p>Code (\d{6}) at https:\/\/shop\.example\.com; hash ([0-9a-f]{56})<\/p>$/.exec(mail.body_html);
+    assert.ok(m, mail.body_html);
+    assert.equal((await client(q).auth.verifyOtp({ token_hash: m[2], type: 'recovery' })).error, null);
+  });
+
   it('disable_signup refuses sign-ups', async () => {
     const q = await authProject();
     await configure(q, { disable_signup: true });

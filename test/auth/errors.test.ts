@@ -82,6 +82,19 @@ describe('error shapes', () => {
   });
 });
 
+describe('browsers', () => {
+  it('preflights are answered and responses allow any origin', async () => {
+    const pre = await http('OPTIONS', `/project/${p.ref}/auth/v1/token?grant_type=password`, {
+      headers: { origin: 'http://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'apikey, content-type' },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+    assert.match(pre.headers.get('access-control-allow-headers')!, /apikey/);
+    const res = await authHttp(p, 'GET', '/settings', { headers: { origin: 'http://app.example.com' } });
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  });
+});
+
 describe('health and settings', () => {
   it('GET /health', async () => {
     const res = await authHttp(p, 'GET', '/health');

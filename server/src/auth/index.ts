@@ -14,6 +14,20 @@ import { user } from './user.ts';
 
 export const auth = Router();
 
+// Browsers call auth from other origins (the app's): answer preflights and allow any origin, as Supabase's
+// gateway does; tokens travel in headers, never cookies, so no credentials mode is needed.
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, apikey, x-client-info, x-supabase-api-version',
+  'Access-Control-Expose-Headers': 'x-sb-error-code, x-supabase-api-version, x-total-count, link',
+};
+auth.use((req, res, next) => {
+  res.set(CORS);
+  if (req.method === 'OPTIONS') return void res.status(204).end();
+  next();
+});
+
 auth.get('/health', (_req, res) => {
   res.json({ version: 'loam', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' });
 });
