@@ -1,7 +1,7 @@
 // The project's /graphql/v1 API: PostGraphile v5 (Amber naming, pg-aggregates) per project. This handler
 // identifies the caller exactly as REST does, leaves the request context for the project's pg service
 // (preset.ts) and hands the request to the project's grafserv instance (instances.ts).
-import { Router } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { RequestContext } from '../../../db/src/context.ts';
 import { JwtError } from '../project/jwt.ts';
 import { identify } from '../project/keys.ts';
@@ -12,18 +12,19 @@ import { CODES, sendError, sendJwtError } from './errors.ts';
 import { acquire, type Instance } from './instances.ts';
 import { CONTEXT_LOCAL } from './preset.ts';
 
-export const graphql = Router();
-
 // GraphiQL (Ruru) in development: grafserv would point it at its own mount path; the page must call this
 // project's endpoint, whichever way (path or subdomain) it was reached. Its assets come through grafserv.
-graphql.get('/', (req, res, next) => {
-  if (graphqlConfig().production || req.query.query !== undefined) return next();
-  if (req.accepts(['application/graphql-response+json', 'application/json', 'text/html']) !== 'text/html') return next();
-  const endpoint = req.originalUrl.split('?')[0].replace(/\/+$/, '');
-  res.type('html').send(ruruHTML({ endpoint, staticPath: `${endpoint}/ruru-static/` }));
-});
+function wantsGraphiql(req: Request): boolean {
+  return req.method === 'GET' && req.path === '/' && !graphqlConfig().production && req.query.query === undefined
+    && req.accepts(['application/graphql-response+json', 'application/json', 'text/html']) === 'text/html';
+}
 
-graphql.use(async (req, res, next) => {
+/** Mounted at `<project>/graphql/v1`: a plain handler, not a Router (one less matching layer per request). */
+export const graphql: RequestHandler = async (req, res, next) => {
+  if (wantsGraphiql(req)) {
+    const endpoint = req.originalUrl.split('?')[0].replace(/\/+$/, '');
+    return void res.type('html').send(ruruHTML({ endpoint, staticPath: `${endpoint}/ruru-static/` }));
+  }
   const p = project(res);
   let who;
   try {
@@ -44,4 +45,4 @@ graphql.use(async (req, res, next) => {
   }
   res.once('close', instance.done);
   instance.handler(req, res, next);
-});
+};

@@ -2,7 +2,7 @@
 // build), kept in an LRU of LOAM_GRAPHQL_CACHE_SIZE projects, rebuilt when the project's schema version moves
 // (DDL made any way), and on eviction released together with the pool it used, so an evicted project holds
 // no connection. (PostGraphile's release() does not end pools it was given; we own the pool and end it.)
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
 import { grafserv, type ExpressGrafserv } from 'postgraphile/grafserv/express/v4';
@@ -83,10 +83,14 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
   try {
     await pgl.getSchema();
     const serv = pgl.createServ(grafserv);
-    const router = Router();
-    await serv.addTo(router as unknown as Parameters<ExpressGrafserv['addTo']>[0], null, false);
+    // addTo() only does `app.use(handler)`: take the handler itself rather than put another Router (and
+    // its per-request matching) between the project route and grafserv.
+    let handler: RequestHandler | undefined;
+    const app = { use: (h: RequestHandler) => { handler = h; } };
+    await serv.addTo(app as unknown as Parameters<ExpressGrafserv['addTo']>[0], null, false);
     await serv.ready();
-    return { pgl, handler: router, version, inflight: 0, retired: false };
+    if (!handler) throw new Error('grafserv did not provide a handler');
+    return { pgl, handler, version, inflight: 0, retired: false };
   } catch (err) {
     await pgl.release();
     throw err;
