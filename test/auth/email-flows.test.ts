@@ -172,7 +172,12 @@ describe('recovery, magic link, OTP, invite', () => {
     assert.equal(data.user!.new_email, next);
     const mail = await lastEmail(p, next);
     assert.equal(mail.kind, 'email_change');
-    const { data: verified, error: verifyError } = await client(p).auth.verifyOtp({ email: next, token: codeOf(mail), type: 'email_change' });
+    // resend sends a new code to the new address; the first one no longer works.
+    assert.equal((await client(p).auth.resend({ type: 'email_change', email })).error, null);
+    const resent = await lastEmail(p, next);
+    assert.ok(resent.id > mail.id);
+    assert.equal((await client(p).auth.verifyOtp({ email: next, token: codeOf(mail), type: 'email_change' })).error?.code, 'otp_expired');
+    const { data: verified, error: verifyError } = await client(p).auth.verifyOtp({ email: next, token: codeOf(resent), type: 'email_change' });
     assert.equal(verifyError, null);
     assert.equal(verified.user!.email, next);
   });

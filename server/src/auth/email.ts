@@ -15,18 +15,22 @@ const KIND: Record<string, EmailKind> = {
   recovery: 'recovery', magiclink: 'magic_link', signup: 'confirmation', invite: 'invite', email_change: 'email_change',
 };
 
-interface SendOptions { type: string; alsoAs?: string[]; email: string; b: Params; req: Request; createUser?: boolean; data?: unknown }
+interface SendOptions {
+  type: string; alsoAs?: string[]; email: string; b: Params; req: Request; createUser?: boolean; data?: unknown;
+  /** The address the code is bound to, when not `email` (an email change: the new address). */
+  sentTo?: string;
+}
 
 /** Renders the email(s), records token + email in one SQL call, queues the sending. */
 export async function sendToken(c: Ctx, o: SendOptions) {
   const flow = pkce(o.b);
-  const token = newToken(c.cfg, o.email, Boolean(flow));
+  const token = newToken(c.cfg, o.sentTo ?? o.email, Boolean(flow));
   const redirectTo = allowedRedirect(c.cfg, redirectParam(o.req, o.b));
   const emails: Record<string, unknown> = {};
   for (const type of [o.type, ...(o.alsoAs ?? [])]) {
-    emails[type] = renderEmail(c.p, c.cfg, { kind: KIND[type], type, email: o.email, token, redirectTo });
+    emails[type] = renderEmail(c.p, c.cfg, { kind: KIND[type], type, email: o.email, newEmail: o.sentTo, token, redirectTo });
   }
-  await limitEmail(c.p.ref, c.cfg, o.email);
+  await limitEmail(c.p.ref, c.cfg, o.sentTo ?? o.email);
   const r = await authCall(c.p, 'select auth.send_token($1)', [{
     email: o.email, type: o.type, token_hash: token.linkToken, emails, max_frequency: c.cfg.smtp_max_frequency,
     pkce: flow ?? null, create_user: o.createUser ?? false, data: o.data ?? null, ip: c.ip,
@@ -81,7 +85,13 @@ email.post('/resend', async (req, res) => {
   if ((type === 'signup' || type === 'email_change') && !raw) throw validation('Type provided requires an email address');
   if (type === 'sms' || type === 'phone_change') throw new AuthError(400, 'phone_provider_disabled', 'Phone logins are disabled');
   requireEmailProvider(c);
-  await sendToken(c, { type, email: emailParam(raw), b, req });
+  const addr = emailParam(raw);
+  // An email change is confirmed from the new address, so its code is bound to that one.
+  const sentTo = type === 'email_change'
+    ? await authCall<string | undefined>(c.p, `select nullif(email_change, '') from auth.users where lower(email) = $1`, [addr])
+    : undefined;
+  if (type === 'email_change' && !sentTo) return void res.json({});
+  await sendToken(c, { type, email: addr, sentTo, b, req });
   res.json({});
 });
 
