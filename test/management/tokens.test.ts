@@ -1,8 +1,10 @@
 // Personal access tokens (created once, listed without the token, revoked, expiring, scoped), whoami, and the
 // per-account rate limit.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { test } from 'node:test';
-import { adminClient, createProject, http, signup, type Account } from '../helpers/platform.ts';
+import { adminClient, createProject, http, loam, signup, type Account } from '../helpers/platform.ts';
 
 async function pat(a: Account, body: Record<string, unknown> = { name: 'ci' }) {
   const res = await http('POST', '/v1/auth/tokens', { token: a.token, body });
@@ -169,4 +171,55 @@ test('rate limit: over the plan\'s requests per minute → 429 with Retry-After,
   const b = await signup();
   assert.equal((await http('GET', '/v1/auth/me', { token: b.token })).status, 200);
   await db.end();
+});
+
+test('rate limit is shared by every API process: requests to two processes count against one limit', async () => {
+  const { databaseUrl } = await loam();
+  const a = await signup();
+  const db = await adminClient();
+  const plan = `shared_${a.org}`;
+  const limit = 6;
+  await db.query(`insert into platform.plans (id, name, max_projects, max_organizations, rate_limit_per_minute, db_size_mb, storage_size_mb)
+                  values ($1, 'Shared', 1, 1, $2, 10, 10)`, [plan, limit]);
+  await db.query('update platform.organizations set plan = $1 where slug = $2', [plan, a.org]);
+
+  // A second API process (`loam api`) on the same control database.
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
+  });
+  const child = spawn(process.execPath, [new URL('../../server/bin/loam.ts', import.meta.url).pathname, 'api'],
+    { env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) }, stdio: 'ignore' });
+  try {
+    const second = `http://localhost:${port}`;
+    for (let i = 0; ; i++) {
+      try { if ((await fetch(`${second}/health`)).ok) break; } catch { /* starting */ }
+      if (i > 300) throw new Error('second API process did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The window is a calendar minute: start early in one, so the test does not straddle two.
+    const { rows: [{ s }] } = await db.query('select extract(second from now())::float as s');
+    if (s > 45) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
+
+    const { rows: [{ already }] } = await db.query(`select coalesce(sum(hits), 0)::int as already from platform_private.rate_limits
+      where key = $1 and window_start = date_trunc('minute', now())`, [`account:${a.user.id}`]);
+    const served = { first: 0, second: 0 };
+    let limitedBy: 'first' | 'second' | undefined;
+    for (let i = 0; i < 2 * limit && !limitedBy; i++) {
+      const which = i % 2 ? 'second' : 'first';
+      const res = which === 'first'
+        ? await http('GET', '/v1/auth/me', { token: a.token })
+        : await fetch(`${second}/v1/auth/me`, { headers: { authorization: `Bearer ${a.token}` } }).then((r) => ({ status: r.status }));
+      if (res.status === 429) limitedBy = which;
+      else { assert.equal(res.status, 200); served[which]++; }
+    }
+    assert.ok(limitedBy, 'a request was rate limited');
+    assert.equal(already + served.first + served.second, limit);
+    assert.ok(served.first > 0 && served.second > 0);
+    // Neither process alone saw `limit` requests: only a shared count can have refused this one.
+    assert.ok(served[limitedBy] < limit, JSON.stringify(served));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await db.end();
+  }
 });
