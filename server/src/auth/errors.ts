@@ -21,7 +21,6 @@ const e = (status: number, code: string) => (message: string) => new AuthError(s
 export const validation = e(400, 'validation_failed');
 
 export const authErrors = {
-  validation,
   badJson: (detail: string) => new AuthError(400, 'bad_json', `Could not parse request body as JSON: ${detail}`),
   invalidCredentials: () => new AuthError(400, 'invalid_credentials', 'Invalid login credentials'),
   unsupportedGrant: () => new AuthError(400, 'invalid_credentials', 'unsupported_grant_type'),
@@ -64,7 +63,7 @@ export function toAuthError(err: unknown): AuthError {
 }
 
 const API_VERSION = '2024-01-01';
-export const versioned = (req: Request) => (req.get('x-supabase-api-version') ?? '') >= API_VERSION;
+const versioned = (req: Request) => (req.get('x-supabase-api-version') ?? '') >= API_VERSION;
 
 export function sendAuthError(req: Request, res: Response, err: AuthError): void {
   res.set('x-sb-error-code', err.code);
