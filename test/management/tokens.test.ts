@@ -167,6 +167,11 @@ test('rate limit: over the plan\'s requests per minute → 429 with Retry-After,
   // The counter lives in the control database, where every API process counts.
   const { rows } = await db.query(`select sum(hits)::int as hits from platform_private.rate_limits where key = $1`, [`account:${a.user.id}`]);
   assert.ok(rows[0].hits > 3);
+  // The first request of a new minute clears the account's older windows: the table does not grow.
+  await db.query(`update platform_private.rate_limits set window_start = window_start - interval '5 minutes' where key = $1`, [`account:${a.user.id}`]);
+  assert.equal((await http('GET', '/v1/auth/me', { token: a.token })).status, 200);
+  const { rows: windows } = await db.query(`select window_start = date_trunc('minute', now()) as current from platform_private.rate_limits where key = $1`, [`account:${a.user.id}`]);
+  assert.deepEqual(windows, [{ current: true }]);
   // Another account is not affected.
   const b = await signup();
   assert.equal((await http('GET', '/v1/auth/me', { token: b.token })).status, 200);

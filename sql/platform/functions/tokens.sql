@@ -78,6 +78,11 @@ begin
     values ('account:' || v_token.account_id, v_window, 1)
     on conflict (key, window_start) do update set hits = r.hits + 1
     returning hits into v_hits;
+  -- The first request of a minute clears the account's older windows, so the table holds about one row per
+  -- active account and needs no sweeper.
+  if v_hits = 1 then
+    delete from platform_private.rate_limits where key = 'account:' || v_token.account_id and window_start < v_window;
+  end if;
   if v_hits > v_limit then
     return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, false,
       greatest(1, ceil(extract(epoch from (v_window + interval '1 minute' - now())))::integer);
@@ -89,6 +94,5 @@ begin
   return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, true, 0;
 end $$;
 
-create or replace function platform_private.prune_rate_limits() returns void
-  language sql volatile security definer set search_path = pg_catalog, pg_temp
-as $$ delete from platform_private.rate_limits where window_start < now() - interval '10 minutes' $$;
+-- Superseded by the pruning in authenticate(); nothing called it.
+drop function if exists platform_private.prune_rate_limits();
