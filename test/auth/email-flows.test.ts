@@ -76,6 +76,24 @@ describe('sign-up with email confirmation', () => {
     assert.equal(frag.get('error_description'), 'Email link is invalid or has expired');
   });
 
+  it('a second sign-up before confirmation resends the email but keeps the first password', async () => {
+    const email = newEmail();
+    await client(p).auth.signUp({ email, password: PASSWORD });
+    const { data, error } = await client(p).auth.signUp({ email, password: 'an intruder password' });
+    assert.equal(error, null);
+    assert.equal(data.session, null);
+    await client(p).auth.verifyOtp({ email, token: codeOf(await lastEmail(p, email)), type: 'signup' });
+    assert.equal((await client(p).auth.signInWithPassword({ email, password: 'an intruder password' })).error?.code, 'invalid_credentials');
+    assert.equal((await client(p).auth.signInWithPassword({ email, password: PASSWORD })).error, null);
+    // Once confirmed, sign-up answers with a look-alike user and sends nothing, so it reveals no account.
+    const before = await lastEmail(p, email);
+    const again = await client(p).auth.signUp({ email, password: PASSWORD });
+    assert.equal(again.error, null);
+    assert.equal(again.data.user!.email, email);
+    assert.deepEqual(again.data.user!.identities, []);
+    assert.equal((await lastEmail(p, email)).id, before.id);
+  });
+
   it('resend sends a new confirmation', async () => {
     const email = newEmail();
     await client(p).auth.signUp({ email, password: PASSWORD });

@@ -366,10 +366,8 @@ begin
       end if;
       return jsonb_build_object('obfuscated', true);
     end if;
-    -- Not confirmed yet: the newest sign-up wins (password, metadata) and the confirmation is sent again.
-    update auth.users set encrypted_password = p ->> 'password_hash',
-      raw_user_meta_data = coalesce(p -> 'data', raw_user_meta_data), updated_at = now()
-      where id = v_user.id returning * into v_user;
+    -- Not confirmed yet: the confirmation is sent again. The password stays the first one: letting a second
+    -- sign-up replace it would let anyone take over the account its owner is about to confirm.
   else
     insert into auth.users (instance_id, aud, role, email, encrypted_password, raw_app_meta_data, raw_user_meta_data,
                             email_confirmed_at)
