@@ -85,6 +85,16 @@ test('login: right credentials give a token; unknown email and wrong password ge
   assert.equal(unknownEmail.status, 401);
   assert.deepEqual(unknownEmail.body, wrongPassword.body);
 
+  // Expired sessions are cleared when a new one starts.
+  const db = await adminClient();
+  await db.query(`update platform.access_tokens set expires_at = now() - interval '1 day' where account_id = $1 and kind = 'session'`, [a.user.id]);
+  assert.equal((await http('GET', '/v1/auth/me', { token: ok.body.token })).status, 401);
+  const next = await http('POST', '/v1/auth/login', { body: { email: a.email, password: a.password } });
+  const { rows } = await db.query(`select count(*)::int as n from platform.access_tokens where account_id = $1 and kind = 'session'`, [a.user.id]);
+  await db.end();
+  assert.equal(rows[0].n, 1);
+  assert.equal((await http('GET', '/v1/auth/me', { token: next.body.token })).status, 200);
+
   const missing = await http('POST', '/v1/auth/login', { body: { email: a.email } });
   assert.equal(missing.status, 400);
   assert.equal(missing.body.message, 'password is required');

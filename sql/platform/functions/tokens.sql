@@ -22,6 +22,8 @@ begin
   if p_name is null or length(p_name) not between 1 and 256 then
     raise exception 'name must be 1-256 characters' using errcode = 'LMV01';
   end if;
+  -- Each login adds a session; expired ones of the account go here, so they do not pile up.
+  delete from platform.access_tokens where account_id = p_account_id and kind = 'session' and expires_at <= now();
   insert into platform.access_tokens (account_id, kind, name, token_prefix, scopes, expires_at)
     values (p_account_id, p_kind, p_name, p_prefix, coalesce(p_scopes, '{}'), p_expires_at)
     returning * into v_token;
