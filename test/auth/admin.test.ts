@@ -28,12 +28,17 @@ describe('auth.admin', () => {
     const audit = await sql(p, `select payload->>'action' as action from auth.audit_log_entries where payload->>'actor_id' = '${id}' order by created_at`);
     assert.deepEqual(audit.map((r) => r.action), ['user_signedup', 'login']);
 
+    const session = (await client(p).auth.signInWithPassword({ email, password: PASSWORD })).data.session!;
     const upd = await admin.updateUserById(id, { user_metadata: { b: 2 }, ban_duration: '24h' });
     assert.equal(upd.error, null);
     assert.deepEqual(upd.data.user!.user_metadata, { a: 1, b: 2 });
     assert.ok(upd.data.user!.banned_until);
     const banned = await client(p).auth.signInWithPassword({ email, password: PASSWORD });
     assert.equal(banned.error?.code, 'user_banned');
+    const me = await authHttp(p, 'GET', '/user', { token: session.access_token });
+    assert.deepEqual([me.status, me.body], [403, { code: 'user_banned', message: 'User is banned' }]);
+    const r = await authHttp(p, 'POST', '/token?grant_type=refresh_token', { body: { refresh_token: session.refresh_token } });
+    assert.deepEqual([r.status, r.body], [400, { code: 'user_banned', message: 'Invalid Refresh Token: User Banned' }]);
     await admin.updateUserById(id, { ban_duration: 'none' });
     assert.equal((await client(p).auth.signInWithPassword({ email, password: PASSWORD })).error, null);
 

@@ -276,6 +276,9 @@ begin
   if p_session_id is not null and not exists (select 1 from auth.sessions where id = p_session_id) then
     raise exception 'Session from session_id claim in JWT does not exist' using errcode = 'LMU08';
   end if;
+  if v_user.banned_until > now() then
+    raise exception 'User is banned' using errcode = 'LMU15';
+  end if;
   return v_user;
 end $$;
 
@@ -631,8 +634,8 @@ begin
     update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = p_user_id;
   end if;
   if p ? 'ban_until' then
+    -- Sessions stay; every use of them (refresh, /user) is refused while the ban lasts, as in GoTrue.
     update auth.users set banned_until = (p ->> 'ban_until')::timestamptz where id = p_user_id;
-    if (p ->> 'ban_until') is not null then delete from auth.sessions where user_id = p_user_id; end if;
   end if;
   update auth.users set updated_at = now() where id = p_user_id returning * into v_user;
   perform auth.audit(v_user, 'user_modified', 'user', p ->> 'ip');
