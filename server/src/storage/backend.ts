@@ -32,10 +32,26 @@ export const renderPrefix = (ref: string, version: string) => `${ref}/renders/${
 
 export interface Staged { path: string; size: number; md5: string }
 
+let swept = false;
+
+// A process that died mid-upload leaves its staging file behind (never visible: no row points at it). The first
+// upload of each process removes staging files older than a day — far older than any upload still running.
+async function sweepStaging(dir: string) {
+  if (swept) return;
+  swept = true;
+  const cutoff = Date.now() - 24 * 3600_000;
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    const file = path.join(dir, name);
+    const st = await fsp.stat(file).catch(() => undefined);
+    if (st && st.mtimeMs < cutoff) await fsp.rm(file, { force: true });
+  }
+}
+
 /** Streams `body` into a staging file, failing with 413 past `maxBytes`; the file is removed on any failure. */
 export async function stage(body: Readable, maxBytes: number): Promise<Staged> {
   const dir = path.join(storageSettings().fileRoot, '.staging');
   await fsp.mkdir(dir, { recursive: true });
+  await sweepStaging(dir);
   const file = path.join(dir, crypto.randomUUID());
   const hash = crypto.createHash('md5');
   let size = 0;
@@ -53,7 +69,6 @@ export async function stage(body: Readable, maxBytes: number): Promise<Staged> {
     const fd = await fsp.open(file, 'r+');
     try { await fd.sync(); } finally { await fd.close(); }
   } catch (err) {
-    body.resume();
     await discard(file);
     throw err;
   }
@@ -182,8 +197,11 @@ export function blobStore(): BlobStore {
   return store;
 }
 
-/** Deletes every stored byte of a project (objects and rendered variants); run when the project is deleted. */
+/** Deletes every stored byte of a project (objects and rendered variants); run when the project is deleted.
+ *  The local directory goes whatever the backend: files left there by an earlier file-backend configuration
+ *  belong to the project too (and every worker can do it, whichever backend it was started with). */
 export async function purgeProjectFiles(ref: string): Promise<void> {
   if (!/^[a-z]{20}$/.test(ref)) throw new Error(`not a project ref: ${ref}`);
-  await blobStore().removePrefix(`${ref}/`);
+  await fsp.rm(path.join(storageSettings().fileRoot, ref), { recursive: true, force: true });
+  if (storageSettings().backend === 's3') await blobStore().removePrefix(`${ref}/`);
 }

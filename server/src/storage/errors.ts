@@ -88,6 +88,8 @@ export const renderStorageErrors: ErrorRequestHandler = (err, req, res, _next) =
   if (res.headersSent) return void res.destroy();
   // Headers a handler set for the response it meant to send (Content-Length, ETag …) do not describe this one.
   for (const h of res.getHeaderNames()) res.removeHeader(h);
+  // An upload refused before its body was read: close the connection rather than read the rest of it.
+  if (!req.complete) res.set('Connection', 'close');
   res.status(e.httpStatus);
   if (req.method === 'HEAD') return void res.end();
   res.json({ statusCode: String(e.statusCode), code: e.code, error: e.error, message: e.message });
