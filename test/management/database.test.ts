@@ -15,6 +15,9 @@ test('query: runs as the owner and returns the rows of the last statement', asyn
   assert.equal(res.status, 201);
   assert.deepEqual(res.body, [{ id: 1, name: 'one' }, { id: 2, name: 'two' }]);
   assert.deepEqual((await query(p, { query: 'insert into items values (3, \'three\')' })).body, []);
+  // bigint is a JSON number when it fits, a string when it would lose digits.
+  const big = await query(p, { query: 'select 42::bigint as small, 9007199254740993::bigint as huge, count(*) as n from items' });
+  assert.deepEqual(big.body, [{ small: 42, huge: '9007199254740993', n: 3 }]);
   const params = await query(p, { query: 'select name from items where id = $1', parameters: [3] });
   assert.deepEqual(params.body, [{ name: 'three' }]);
   // What the SQL creates belongs to the owner, who can use it over psql.

@@ -1,6 +1,6 @@
 // A project's database through the Management API: run SQL as the owner; change the owner's password.
 import { Router, type RequestHandler } from 'express';
-import type pg from 'pg';
+import pg from 'pg';
 import { isPgError } from '../../../db/src/pg-errors.ts';
 import { setOwnerPassword } from '../../../db/src/provisioning.ts';
 import { scramVerifier } from '../../../db/src/scram.ts';
@@ -11,6 +11,15 @@ import { body, bool, str, param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
+
+// bigint as a JSON number when it fits (as Supabase's SQL endpoint answers), as a string when it would lose
+// digits. Per query, so no other user of the pg module is affected.
+const queryTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8) return (v: string) => (Number.isSafeInteger(Number(v)) ? Number(v) : v);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
 
 const STATEMENT_TIMEOUT_MS = Number(process.env.LOAM_SQL_TIMEOUT_MS || 60_000);
 
@@ -34,8 +43,8 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
     // Read-only SQL goes through the extended protocol, which takes exactly one statement: a `commit;` in the
     // text cannot end the read-only transaction and let the statements after it write.
     const result = readOnly || params?.length
-      ? await client.query({ text: sql, values: params ?? [], queryMode: 'extended' } as pg.QueryConfig)
-      : await client.query(sql);
+      ? await client.query({ text: sql, values: params ?? [], queryMode: 'extended', types: queryTypes } as pg.QueryConfig)
+      : await client.query({ text: sql, types: queryTypes });
     const results = (Array.isArray(result) ? result : [result]) as pg.QueryResult[];
     rows = results.at(-1)?.rows ?? [];
     await client.query('commit');
