@@ -137,6 +137,26 @@ serv.addTo(standaloneServer);
 await new Promise<void>((r) => standaloneServer.listen(0, '127.0.0.1', () => r()));
 const standaloneUrl = `http://127.0.0.1:${(standaloneServer.address() as net.AddressInfo).port}/graphql`;
 
+// The same, mounted in an Express 5 app (grafserv's express adapter, as Loam uses it): tells the cost of
+// Express itself apart from the cost of Loam's routing and multi-tenancy.
+const express = (await import('express')).default;
+const { grafserv: expressGrafserv } = await import('postgraphile/grafserv/express/v4');
+const expressService = makePgService({
+  connectionString: `postgres://${auth.user}:${encodeURIComponent(auth.password ?? '')}@${auth.host}:${auth.port}/${runtime.db_name}`,
+  schemas: ['public'],
+  pgSettings: () => ({ role: 'anon', 'request.jwt.claims': JSON.stringify({ role: 'anon' }) }),
+});
+const inExpress = postgraphile({
+  extends: [PostGraphileAmberPreset, PgAggregatesPreset],
+  pgServices: [expressService],
+  grafserv: { graphqlPath: '/graphql', graphiql: false },
+});
+const expressApp = express();
+const expressServer = http.createServer(expressApp);
+await inExpress.createServ(expressGrafserv).addTo(expressApp, expressServer, false);
+await new Promise<void>((r) => expressServer.listen(0, '127.0.0.1', () => r()));
+const expressUrl = `http://127.0.0.1:${(expressServer.address() as net.AddressInfo).port}/graphql`;
+
 // ---- load ------------------------------------------------------------------------------------------------
 interface Target { url: string; method: string; headers: Record<string, string>; body?: () => string | undefined; urlFor?: () => string }
 interface Result { rps: number; p50: number; p99: number; errors: number }
@@ -184,27 +204,27 @@ const theirs = (query: string, variables: () => unknown): Target => ({
 const fmt = (n: number, d = 0) => n.toFixed(d);
 console.log(`\nGraphQL bench: ${SECONDS}s per measurement, concurrency ${CONCURRENCY}, ${os.availableParallelism()} CPUs, node ${process.version}`);
 console.log('(Loam, the standalone server and the load generator share this one process.)\n');
-const rows: string[][] = [['scenario', 'Loam req/s', 'standalone req/s', 'ratio', 'Loam p50/p99 ms', 'standalone p50/p99 ms']];
+const rows: string[][] = [['scenario', 'Loam req/s', 'standalone req/s', 'ratio', 'standalone in Express req/s', 'ratio', 'Loam p50/p99 ms', 'standalone p50/p99 ms']];
 const ratios: Record<string, number> = {};
 // Other work on the machine drifts; alternating short rounds and taking medians keeps the two comparable.
 const ROUNDS = 6;
-async function compare(a: Target, b: Target): Promise<[Result, Result]> {
-  await load(a, 1);
-  await load(b, 1);
-  const ra: Result[] = [], rb: Result[] = [];
+async function compareAll(targets: Target[]): Promise<Result[]> {
+  for (const t of targets) await load(t, 1);
+  const results: Result[][] = targets.map(() => []);
   for (let i = 0; i < ROUNDS; i++) {
-    if (i % 2) { rb.push(await load(b, SECONDS / ROUNDS)); ra.push(await load(a, SECONDS / ROUNDS)); }
-    else { ra.push(await load(a, SECONDS / ROUNDS)); rb.push(await load(b, SECONDS / ROUNDS)); }
+    const order = targets.map((_, j) => (j + i) % targets.length); // rotate who goes first
+    for (const j of order) results[j].push(await load(targets[j], SECONDS / ROUNDS));
   }
   const med = (rs: Result[]) => [...rs].sort((x, y) => x.rps - y.rps)[Math.floor(rs.length / 2)];
-  return [med(ra), med(rb)];
+  return results.map(med);
 }
+const compare = async (a: Target, b: Target) => await compareAll([a, b]) as [Result, Result];
 
 for (const [name, q] of Object.entries({ ...QUERIES, 'no database ({ __typename })': { query: '{ __typename }', variables: () => undefined } })) {
   if (process.env.BENCH_ONLY && !name.startsWith(process.env.BENCH_ONLY)) continue;
-  const [a, b] = await compare(ours(q.query, q.variables), theirs(q.query, q.variables));
+  const [a, b, e] = await compareAll([ours(q.query, q.variables), theirs(q.query, q.variables), { ...theirs(q.query, q.variables), url: expressUrl }]);
   if (name in QUERIES) ratios[name] = a.rps / b.rps;
-  rows.push([name, fmt(a.rps), fmt(b.rps), fmt(a.rps / b.rps, 2), `${fmt(a.p50, 1)}/${fmt(a.p99, 1)}`, `${fmt(b.p50, 1)}/${fmt(b.p99, 1)}`]);
+  rows.push([name, fmt(a.rps), fmt(b.rps), fmt(a.rps / b.rps, 2), fmt(e.rps), fmt(a.rps / e.rps, 2), `${fmt(a.p50, 1)}/${fmt(a.p99, 1)}`, `${fmt(b.p50, 1)}/${fmt(b.p99, 1)}`]);
 }
 
 if (process.env.BENCH_DIAG) {
@@ -265,8 +285,11 @@ console.log(`memory per cached instance (2-table schema): heap ${fmt(perInstance
 
 agent.destroy();
 await new Promise<void>((r) => standaloneServer.close(() => r()));
+await new Promise<void>((r) => expressServer.close(() => r()));
 await standalone.release();
 await standaloneService.release?.();
+await inExpress.release();
+await expressService.release?.();
 const { releaseAll } = await import('../../server/src/graphql/instances.ts');
 await releaseAll();
 await loam.stop();
