@@ -44,7 +44,9 @@ export async function createProjectDatabase(address: ServerAddress, p: ProjectRu
     await c.query(`alter role ${mgmt} set role = ${c.escapeLiteral(p.owner_role)}`);
     const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [p.db_name]);
     if (!rowCount) {
-      await c.query(`create database ${db} template ${ident(c, templateDatabaseName())} strategy file_copy`)
+      // wal_log copies the (small) template through the WAL; file_copy would force two checkpoints, whose cost
+      // grows with every other project's dirty pages — about 3x slower measured on a busy server.
+      await c.query(`create database ${db} template ${ident(c, templateDatabaseName())} strategy wal_log`)
         .catch((err) => { if (err.code !== '42P04') throw err; });
     }
     await c.query(`revoke all on database ${db} from public`);
