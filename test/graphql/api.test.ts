@@ -221,6 +221,13 @@ test('request errors are GraphQL-shaped with a stable code', async () => {
   assert.equal(media.status, 415);
   assert.equal(media.body.errors[0].extensions.code, 'UNSUPPORTED_MEDIA_TYPE');
 
+  const huge = await http('POST', url, { headers: { apikey: blog.p.anonKey }, body: { query: `{ __typename }`, variables: { pad: 'x'.repeat(200_000) } } });
+  assert.equal(huge.status, 413);
+  assert.equal(huge.body.errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
+  const badVariables = await http('POST', url, { headers: { apikey: blog.p.anonKey }, body: { query: '{ __typename }', variables: 'x' } });
+  assert.equal(badVariables.status, 400);
+  assert.equal(badVariables.body.errors[0].extensions.code, 'BAD_REQUEST');
+
   // GET runs queries; a mutation over GET is refused
   const get = await http('GET', `${url}?query=${encodeURIComponent('{ allAuthors { totalCount } }')}`, { headers: { apikey: blog.p.anonKey, accept: 'application/json' } });
   assert.deepEqual(get.body, { data: { allAuthors: { totalCount: 2 } } });

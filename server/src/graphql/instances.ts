@@ -157,8 +157,8 @@ async function checkSchema(entry: Entry, p: ProjectRuntime, built: Built): Promi
   entry.checking ??= (async () => {
     try {
       const version = await readVersion(await entry.pool);
+      observeSchemaVersion(p.ref, version); // tells REST too (and our own listener, hence checkedAt after it)
       entry.checkedAt = Date.now();
-      observeSchemaVersion(p.ref, version);
       if (version !== (entry.target ?? built.version)) startBuild(entry, p, version);
     } catch {
       // The database is unreachable: the request itself will report it.
