@@ -15,9 +15,7 @@ export interface RequestContext {
 
 const literal = (v: string) => pg.escapeLiteral(v);
 
-/** SQL text of `select set_config(...)` for the context; values are escaped literals, so it can share a
- *  simple-protocol round trip with BEGIN. */
-export function contextSql(ctx: RequestContext): string {
+function contextPairs(ctx: RequestContext): [string, string][] {
   const pairs: [string, string][] = [
     ['role', ctx.role],
     ['request.jwt.claims', JSON.stringify(ctx.claims)],
@@ -26,7 +24,21 @@ export function contextSql(ctx: RequestContext): string {
     ['request.headers', JSON.stringify(ctx.headers ?? {})],
   ];
   for (const [k, v] of Object.entries(ctx.settings ?? {})) pairs.push([k, v]);
-  return 'select ' + pairs.map(([k, v]) => `set_config(${literal(k)}, ${literal(v)}, true)`).join(', ');
+  return pairs;
+}
+
+/** SQL text of `select set_config(...)` for the context; values are escaped literals, so it can share a
+ *  simple-protocol round trip with BEGIN. */
+export function contextSql(ctx: RequestContext): string {
+  return 'select ' + contextPairs(ctx).map(([k, v]) => `set_config(${literal(k)}, ${literal(v)}, true)`).join(', ');
+}
+
+/** The same settings as one parameterised statement: its text depends only on the number of settings, so it can
+ *  be a prepared statement (for pipelined connections, where BEGIN is sent separately at no extra round trip). */
+export function contextStatement(ctx: RequestContext): { name: string; text: string; values: string[] } {
+  const pairs = contextPairs(ctx);
+  const text = 'select ' + pairs.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
+  return { name: `loam_context_${pairs.length}`, text, values: pairs.flat() };
 }
 
 export interface TxOptions {

@@ -81,15 +81,16 @@ export async function withClient<T>(address: ServerAddress, database: string, fn
 const projectPools = new Map<string, pg.Pool>();
 const MAX_PROJECT_POOLS = Number(process.env.LOAM_MAX_PROJECT_POOLS || 500);
 
-export function projectPool(address: ServerAddress, database: string, options: { max?: number } = {}): pg.Pool {
-  const key = `${address.host}:${address.port}/${database}/${address.user}`;
+export function projectPool(address: ServerAddress, database: string, options: { max?: number; pipeline?: boolean } = {}): pg.Pool {
+  // A pipelined pool (queries written without waiting for the previous answer) is its own pool.
+  const key = `${address.host}:${address.port}/${database}/${address.user}${options.pipeline ? '/pipeline' : ''}`;
   let pool = projectPools.get(key);
   if (pool) {
     projectPools.delete(key);
     projectPools.set(key, pool);
     return pool;
   }
-  pool = new pg.Pool({ ...address, database, max: options.max ?? 10, idleTimeoutMillis: 5_000, allowExitOnIdle: true });
+  pool = new pg.Pool({ ...address, database, max: options.max ?? 10, idleTimeoutMillis: 5_000, allowExitOnIdle: true, ...(options.pipeline ? { pipeline: true } : {}) } as pg.PoolConfig);
   pool.on('error', () => {});
   projectPools.set(key, pool);
   if (projectPools.size > MAX_PROJECT_POOLS) {

@@ -38,7 +38,7 @@ test('filtered, ordered, limited read', () => {
   assert.equal(q.text,
     'select (select count(*) from (select 1 from "public"."books" as "books" where "books"."title" like $5 and "books"."id" = any($6) and ("books"."id" = $7 or "books"."title" is null)) as "pgrst_c") as total_result_set, ' +
     'count("pgrst_t") as page_total, coalesce(json_agg("pgrst_t"), \'[]\')::text as body, ' +
-    'nullif(current_setting(\'response.headers\', true), \'\') as response_headers, nullif(current_setting(\'response.status\', true), \'\') as response_status ' +
+    'nullif(current_setting(\'response.headers\', true), \'\') as response_headers, nullif(current_setting(\'response.status\', true), \'\') as response_status, (select version::text from _loam.schema_state) as schema_version ' +
     'from (select "books"."id" as "id", "books"."title" as "t" from "public"."books" as "books" where "books"."title" like $1 and "books"."id" = any($2) and ("books"."id" = $3 or "books"."title" is null) ' +
     'order by "books"."id" desc nulls last limit $4) as "pgrst_t"');
   assert.deepEqual(q.params, ['%x%', ['1', '2'], '3', 5, '%x%', ['1', '2'], '3']);
@@ -58,7 +58,7 @@ test('insert with upsert', () => {
   assert.equal(q.text,
     'with "pgrst_source" as (insert into "public"."books" as "books" ("id", "title") select "pgrst_body"."id", "pgrst_body"."title" from json_populate_recordset(null::"public"."books", $1::json) as "pgrst_body" ' +
     'on conflict ("id") do update set "id" = excluded."id", "title" = excluded."title" returning 1) ' +
-    'select null::bigint as total_result_set, count(*) as page_total, \'\' as body, nullif(current_setting(\'response.headers\', true), \'\') as response_headers, nullif(current_setting(\'response.status\', true), \'\') as response_status from "pgrst_source"');
+    'select null::bigint as total_result_set, count(*) as page_total, \'\' as body, nullif(current_setting(\'response.headers\', true), \'\') as response_headers, nullif(current_setting(\'response.status\', true), \'\') as response_status, (select version::text from _loam.schema_state) as schema_version from "pgrst_source"');
   assert.deepEqual(q.params, ['[{"id":1,"title":"x"}]']);
 });
 

@@ -1,20 +1,29 @@
-// Stage 4: runs a request in its transaction. Round trips: (1) BEGIN + request context + schema version in one
-// simple-protocol statement, (2) the schema cache load only when the version moved, (3) the one main statement,
-// (4) COMMIT — or ROLLBACK when asked (tx=rollback) or when the result breaks a rule (singular, max-affected).
+// Stage 4: runs a request in its transaction.
+// Hot path (the schema cache of the project is loaded): the request is planned first, then BEGIN + request
+// context + schema-version read, the main statement and COMMIT are written to a pipelined connection together —
+// one network round trip for a read. If the version read shows the cache was stale, a read is simply run again
+// on the slow path; a write keeps its result (Postgres ran it against the real schema) and the cache reloads.
+// Writes that must inspect their result before committing (singular, max-affected, tx=rollback) wait for it
+// and then commit or roll back: two round trips.
+// Slow path (no cache yet, or a stale one): withContext, reading the version with the context, reloading the
+// cache in the same transaction when it moved.
+import crypto from 'node:crypto';
 import type pg from 'pg';
-import { withContext, type RequestContext } from '../../../db/src/context.ts';
+import { contextStatement, withContext, type RequestContext } from '../../../db/src/context.ts';
+
 import { projectPool } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, SCHEMA_VERSION_SQL } from '../../../db/src/schema-version.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import type { Identity } from '../project/keys.ts';
-import { restErrors } from './errors.ts';
+import { RestError, restErrors } from './errors.ts';
 import { watchReloads } from './listen.ts';
 import { findTable, planMutation, planRead, planRpc, type ReadNode } from './plan.ts';
 import { countPlanSql, readSql, rpcColumnsTable, rpcSql, writeSql } from './query.ts';
 import type { ApiRequest } from './request.ts';
-import { cachedSchema, loadSchemaCache, type SchemaCache } from './schema-cache.ts';
+import { cachedSchema, loadSchemaCache, peekSchema, type SchemaCache } from './schema-cache.ts';
 import type { RestSettings } from './settings.ts';
+import type { CompiledSql } from './sql.ts';
 
 export interface Result {
   status: number;
@@ -23,41 +32,142 @@ export interface Result {
   total: number | null;
   offset: number;
   headers: Record<string, string>;
-  /** Primary-key values of the first written row, for Location. */
+  /** Primary-key filter of the first written row, for Location. */
   location?: string;
   singleObject: boolean;
 }
 
-interface MainRow { total_result_set: string | null; page_total: string; body: string; response_headers: string | null; response_status: string | null }
+interface MainRow { total_result_set: string | null; page_total: string; body: string; response_headers: string | null; response_status: string | null; schema_version: string }
 
-export async function execute(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
-  httpHeaders: Record<string, string | string[] | undefined>, path: string): Promise<Result> {
-  return inTransaction(project, who, req, settings, httpHeaders, path, (client, cache) => run(client, cache, req, settings));
+/** A planned request: its one statement, and how to turn the statement's row into a Result (or an error). */
+interface Prepared {
+  query: CompiledSql;
+  finish(row: MainRow): Result;
+  /** Whether the result must be seen before deciding commit or rollback. */
+  inspect: boolean;
 }
 
-/** Opens the request's transaction (context + schema version in one round trip) and hands over the cache. */
-export async function inTransaction<T>(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
-  httpHeaders: Record<string, string | string[] | undefined>, path: string,
-  fn: (client: pg.ClientBase, cache: SchemaCache) => Promise<T>): Promise<T> {
-  const address = await authenticatorAddress(project.database_server_id ?? 1);
-  const pool = projectPool(address, project.db_name);
-  watchReloads(project.ref, address, project.db_name);
-  const ctx: RequestContext = {
+export function requestContext(who: Identity, req: ApiRequest, settings: RestSettings,
+  httpHeaders: Record<string, string | string[] | undefined>, path: string): RequestContext {
+  return {
     role: who.role, claims: who.claims, method: req.method, path, headers: httpHeaders,
     settings: { search_path: [...settings.schemas, ...settings.extraSearchPath].map((s) => `"${s.replace(/"/g, '""')}"`).join(', ') },
   };
+}
+
+async function poolFor(project: ProjectRuntime): Promise<pg.Pool> {
+  const address = await authenticatorAddress(project.database_server_id ?? 1);
+  watchReloads(project.ref, address, project.db_name);
+  return projectPool(address, project.db_name, { pipeline: true });
+}
+
+export async function execute(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
+  httpHeaders: Record<string, string | string[] | undefined>, path: string): Promise<Result> {
+  const pool = await poolFor(project);
+  const ctx = requestContext(who, req, settings, httpHeaders, path);
+  const cached = peekSchema(project.ref, settings.schemas);
+  const needsClient = req.prefer.count === 'planned' || req.prefer.count === 'estimated';
+  // The hot path, when this process already knows the project's schema (see the module comment).
+  if (cached && !needsClient) {
+    let prepared: Prepared | undefined;
+    try {
+      prepared = prepare(cached, req, settings);
+    } catch (err) {
+      // A planning error may come from a stale cache (a table created a moment ago): the slow path decides.
+      if (!(err instanceof RestError)) throw err;
+    }
+    if (prepared) {
+      const out = await pipelined(pool, ctx, req, prepared);
+      const fresh = out.version === cached.version;
+      if (!fresh) observeSchemaVersion(project.ref, out.version);
+      if (fresh || !req.readOnly) return out.result();
+    }
+  }
+  return inTransaction(pool, project.ref, ctx, req, settings, async (client, cache) => {
+    let planned: number | undefined;
+    if (needsClient && (req.action === 'read' || req.action === 'head')) {
+      planned = await plannedCount(client, planRead(cache, req, findTable(cache, req.schema, req.target)));
+    }
+    const p = prepare(cache, req, settings, planned);
+    const row = (await client.query<MainRow>(p.query.text, p.query.params)).rows[0];
+    return p.finish(row);
+  });
+}
+
+/** The slow path's transaction: context and version in one round trip, the cache (re)loaded when needed. */
+export async function inTransaction<T>(pool: pg.Pool, ref: string, ctx: RequestContext, req: ApiRequest, settings: RestSettings,
+  fn: (client: pg.ClientBase, cache: SchemaCache) => Promise<T>): Promise<T> {
   let version = '';
-  const rollback = req.prefer.tx === 'rollback';
   return withContext(pool, ctx, async (client) => {
-    observeSchemaVersion(project.ref, version);
-    const cache = await cachedSchema(project.ref, version, settings.schemas, () => loadSchemaCache(client, settings.schemas, version));
+    observeSchemaVersion(ref, version);
+    const cache = await cachedSchema(ref, version, settings.schemas, () => loadSchemaCache(client, settings.schemas, version));
     return fn(client, cache);
   }, {
     readOnly: req.readOnly,
-    rollback,
+    rollback: req.prefer.tx === 'rollback',
     alsoQuery: SCHEMA_VERSION_SQL,
     onContext: (row) => { version = String(row.schema_version); },
   });
+}
+
+export async function schemaFor(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings): Promise<SchemaCache> {
+  const pool = await poolFor(project);
+  return inTransaction(pool, project.ref, requestContext(who, req, settings, {}, '/'), req, settings, async (_c, cache) => cache);
+}
+
+// Statement shapes seen often become named prepared statements (parsed and planned once per connection, as
+// PostgREST prepares its statements); one-off shapes stay unnamed so odd traffic cannot pile up server state.
+const seen = new Map<string, number>();
+const HOT_AFTER = 3;
+function statementName(text: string): string | undefined {
+  if (text.length > 8000) return undefined;
+  const n = (seen.get(text) ?? 0) + 1;
+  if (n <= HOT_AFTER) {
+    if (seen.size > 5000) seen.clear();
+    seen.set(text, n);
+    return undefined;
+  }
+  return 'pgrst_' + crypto.createHash('sha1').update(text).digest('base64url').slice(0, 20);
+}
+
+/** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
+ *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
+ *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
+async function pipelined(pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p: Prepared): Promise<{ version: string; result: () => Result }> {
+  const client = await pool.connect();
+  let broken = false;
+  const endNow = !p.inspect;
+  const end = req.prefer.tx === 'rollback' ? 'rollback' : 'commit';
+  try {
+    const begin = client.query(req.readOnly ? 'begin read only' : 'begin');
+    const context = client.query(contextStatement(ctx));
+    const main = client.query<MainRow>({ name: statementName(p.query.text), text: p.query.text, values: p.query.params });
+    const done = endNow ? client.query(end) : undefined;
+    const settled = await Promise.allSettled([begin, context, main, done]);
+    const firstError = settled.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (firstError) {
+      if (!endNow) await client.query('rollback').catch(() => { broken = true; });
+      throw firstError.reason;
+    }
+    const row = (settled[2] as PromiseFulfilledResult<pg.QueryResult<MainRow>>).value.rows[0];
+    const version = String(row.schema_version);
+    if (endNow) return { version, result: () => p.finish(row) };
+    let result: Result;
+    try {
+      result = p.finish(row);
+    } catch (err) {
+      await client.query('rollback').catch(() => { broken = true; });
+      throw err;
+    }
+    await client.query(end);
+    return { version, result: () => result };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (!code || code.startsWith('08') || code.startsWith('57P')) broken = true;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 function pageRange(req: ApiRequest, settings: RestSettings, allowMax = true): { limit?: number; offset: number } {
@@ -78,74 +188,71 @@ async function plannedCount(client: pg.ClientBase, root: ReadNode): Promise<numb
   return Number(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']);
 }
 
-async function run(client: pg.ClientBase, cache: SchemaCache, req: ApiRequest, settings: RestSettings): Promise<Result> {
+/** Plans the request and builds its statement; `finish` applies PostgREST's rules to the returned row. */
+function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, planned?: number): Prepared {
   const single = req.accept === 'object' || req.accept === 'object-stripped';
   const stripNulls = req.accept === 'stripped' || req.accept === 'object-stripped';
-  const result: Result = { status: 200, body: '', pageTotal: 0, total: null, offset: 0, headers: {}, singleObject: single };
-  let row: MainRow;
-  if (req.action === 'read' || req.action === 'head') {
+  const strictMax = req.prefer.maxAffected !== undefined && req.prefer.handling === 'strict';
+  let query: CompiledSql;
+  let offset = 0;
+  let status = 200;
+  let scalar = false;
+  let location: ((body: string) => string | undefined) | undefined;
+  const isRead = req.action === 'read' || req.action === 'head';
+  let representation = true;
+  if (isRead) {
     const table = findTable(cache, req.schema, req.target);
     const root = planRead(cache, req, table);
     const range = pageRange(req, settings);
     let exact = req.prefer.count === 'exact';
-    if (req.prefer.count === 'planned' || req.prefer.count === 'estimated') {
-      const planned = await plannedCount(client, root);
-      if (req.prefer.count === 'estimated' && (settings.maxRows === null || planned <= settings.maxRows)) exact = true;
-      else result.total = planned;
-    }
-    const q = readSql(root, range, { count: exact, stripNulls });
-    row = (await client.query<MainRow>(q.text, q.params)).rows[0];
-    result.offset = range.offset;
+    if (planned !== undefined && req.prefer.count === 'estimated' && (settings.maxRows === null || planned <= settings.maxRows)) exact = true;
+    query = readSql(root, range, { count: exact, stripNulls });
+    offset = range.offset;
   } else if (req.action === 'rpc') {
     const rpc = planRpc(cache, req);
     const f = rpc.func;
     let root: ReadNode | undefined;
-    if (!f.returnsVoid && f.isComposite) {
-      const table = rpcColumnsTable(f, rpc.returnTable);
-      root = planRead(cache, req, table);
-    }
-    if (req.prefer.maxAffected !== undefined && req.prefer.handling === 'strict' && !f.returnsSet) throw restErrors.maxAffectedRpc();
+    if (!f.returnsVoid && f.isComposite) root = planRead(cache, req, rpcColumnsTable(f, rpc.returnTable));
+    if (strictMax && !f.returnsSet) throw restErrors.maxAffectedRpc();
     const range = f.returnsSet ? pageRange(req, settings, false) : { offset: 0 };
-    const q = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet });
-    row = (await client.query<MainRow>(q.text, q.params)).rows[0];
-    result.offset = range.offset;
-    if (f.returnsVoid) result.status = 204;
-    if (!f.returnsSet && !single) result.singleObject = false;
-    if (!f.returnsSet) (result as { scalar?: boolean }).scalar = true;
+    query = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet });
+    offset = range.offset;
+    if (f.returnsVoid) status = 204;
+    scalar = !f.returnsSet;
   } else {
     const table = findTable(cache, req.schema, req.target);
     const mutation = planMutation(cache, req, table);
     const root = planRead(cache, req, table);
-    const representation = req.prefer.return === 'representation';
-    const q = writeSql(mutation, root, { representation, returnPk: req.prefer.return === 'headers-only', count: false, stripNulls, single: false });
-    row = (await client.query<MainRow>(q.text, q.params)).rows[0];
-    if (req.prefer.return === 'headers-only' && row.body) {
-      const first = (JSON.parse(row.body) as Record<string, unknown>[])[0];
-      if (first && table.pk.length) {
-        result.location = `/${req.target}?` + table.pk.map((c) => `${encodeURIComponent(c)}=eq.${encodeURIComponent(String(first[c]))}`).join('&');
-      }
-      row.body = '';
+    representation = req.prefer.return === 'representation';
+    const headersOnly = req.prefer.return === 'headers-only';
+    query = writeSql(mutation, root, { representation, returnPk: headersOnly, count: false, stripNulls, single: false });
+    status = req.action === 'insert' ? 201 : representation ? 200 : 204;
+    if (headersOnly && table.pk.length) {
+      location = (body) => {
+        const first = (JSON.parse(body || '[]') as Record<string, unknown>[])[0];
+        return first ? `/${req.target}?` + table.pk.map((c) => `${encodeURIComponent(c)}=eq.${encodeURIComponent(String(first[c]))}`).join('&') : undefined;
+      };
     }
-    result.status = req.action === 'insert' ? 201 : representation ? 200 : 204;
-    if (!representation) row.body = '';
   }
-  result.pageTotal = Number(row.page_total);
-  if (row.total_result_set !== null) result.total = Number(row.total_result_set);
-  result.body = row.body;
-  if (req.prefer.maxAffected !== undefined && req.prefer.handling === 'strict' && req.action !== 'read' && req.action !== 'head'
-      && result.pageTotal > req.prefer.maxAffected) {
-    throw restErrors.maxAffected(result.pageTotal);
-  }
-  if (single && !(result as { scalar?: boolean }).scalar && result.pageTotal !== 1 && (result.body !== '' || req.action === 'read' || req.action === 'head' || req.action === 'rpc')) {
-    throw restErrors.singular(result.pageTotal);
-  }
-  if (row.response_headers) result.headers = gucHeaders(row.response_headers);
-  if (row.response_status) {
-    const s = Number(row.response_status);
-    if (!Number.isInteger(s) || s < 100 || s > 599) throw restErrors.gucStatus();
-    result.status = s;
-  }
-  return result;
+  const inspect = !isRead && !(req.action === 'rpc' && req.readOnly) && (single || strictMax);
+  return {
+    query, inspect,
+    finish(row) {
+      const result: Result = { status, body: row.body, pageTotal: Number(row.page_total), total: planned ?? null, offset, headers: {}, singleObject: single && !scalar };
+      if (row.total_result_set !== null) result.total = Number(row.total_result_set);
+      if (location) { result.location = location(row.body); result.body = ''; }
+      if (!representation) result.body = '';
+      if (strictMax && !isRead && result.pageTotal > req.prefer.maxAffected!) throw restErrors.maxAffected(result.pageTotal);
+      if (single && !scalar && result.pageTotal !== 1 && (representation || isRead)) throw restErrors.singular(result.pageTotal);
+      if (row.response_headers) result.headers = gucHeaders(row.response_headers);
+      if (row.response_status) {
+        const s = Number(row.response_status);
+        if (!Number.isInteger(s) || s < 100 || s > 599) throw restErrors.gucStatus();
+        result.status = s;
+      }
+      return result;
+    },
+  };
 }
 
 function gucHeaders(text: string): Record<string, string> {

@@ -3,7 +3,7 @@
 import type { Response } from 'express';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import type { Identity } from '../project/keys.ts';
-import { inTransaction } from './execute.ts';
+import { schemaFor } from './execute.ts';
 import type { ApiRequest } from './request.ts';
 import type { Column, SchemaCache } from './schema-cache.ts';
 import type { RestSettings } from './settings.ts';
@@ -73,7 +73,7 @@ export function openapiDocument(cache: SchemaCache, schema: string, host: string
 }
 
 export async function openapi(res: Response, p: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings): Promise<void> {
-  const cache = await inTransaction(p, who, req, settings, {}, '/', async (_c, cache) => cache);
+  const cache = await schemaFor(p, who, req, settings);
   const host = res.req.get('host') ?? 'localhost';
   const basePath = res.req.baseUrl || '/';
   const doc = openapiDocument(cache, req.schema, host, basePath);

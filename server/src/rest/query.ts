@@ -177,8 +177,11 @@ export function nodeSql(b: SqlBuilder, n: ReadNode, alias: string, from: string,
   return sql;
 }
 
+// The response GUCs, and the project's schema version read in the same statement (the hot path's only way to
+// learn whether the schema cache it planned with is current).
 const GUCS = `nullif(current_setting('response.headers', true), '') as response_headers, ` +
-  `nullif(current_setting('response.status', true), '') as response_status`;
+  `nullif(current_setting('response.status', true), '') as response_status, ` +
+  `(select version::text from _loam.schema_state) as schema_version`;
 
 function bodySql(opts: ReadOptions): string {
   const row = opts.stripNulls ? 'json_strip_nulls(row_to_json("pgrst_t"))' : '"pgrst_t"';

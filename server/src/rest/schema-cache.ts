@@ -102,26 +102,29 @@ export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], 
   return { version, schemas, tables, fks: raw.fks, funcs };
 }
 
-// One cache per project; concurrent requests that see a new version share one load.
-const caches = new Map<string, Promise<SchemaCache>>();
+// One cache per project; concurrent requests that see a new version share one load. `ready` holds the last
+// loaded cache, so the hot path can plan without waiting for anything.
+const caches = new Map<string, { version: string; value: Promise<SchemaCache> }>();
+const ready = new Map<string, SchemaCache>();
+const cacheKey = (ref: string, schemas: string[]) => `${ref}|${schemas.join(',')}`;
 
 export function cachedSchema(ref: string, version: string, schemas: string[], load: () => Promise<SchemaCache>): Promise<SchemaCache> {
-  const k = `${ref}|${schemas.join(',')}`;
+  const k = cacheKey(ref, schemas);
   const hit = caches.get(k);
-  if (hit) {
-    return hit.then((c) => (c.version === version ? c : reload()), () => reload());
-  }
-  return reload();
-  function reload(): Promise<SchemaCache> {
-    const current = caches.get(k);
-    // Another request may already be loading this version.
-    const p = load();
-    if (current === caches.get(k)) caches.set(k, p);
-    p.catch(() => { if (caches.get(k) === p) caches.delete(k); });
-    return p;
-  }
+  if (hit && hit.version === version) return hit.value;
+  const value = load();
+  const entry = { version, value };
+  caches.set(k, entry);
+  value.then((c) => { if (caches.get(k) === entry) ready.set(k, c); }, () => { if (caches.get(k) === entry) caches.delete(k); });
+  return value;
+}
+
+/** The last loaded cache of a project, if any (it may be stale: callers check the version they read). */
+export function peekSchema(ref: string, schemas: string[]): SchemaCache | undefined {
+  return ready.get(cacheKey(ref, schemas));
 }
 
 export function forgetSchema(ref: string): void {
   for (const k of [...caches.keys()]) if (k.startsWith(`${ref}|`)) caches.delete(k);
+  for (const k of [...ready.keys()]) if (k.startsWith(`${ref}|`)) ready.delete(k);
 }
