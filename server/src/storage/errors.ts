@@ -49,6 +49,7 @@ export const errors = {
     new StorageError(409, 'FeatureNotEnabled', `The feature ${feature} is not enabled for this resource`),
   imageProcessing: (message: string) => new StorageError(400, 'InvalidRequest', message),
   routeNotFound: () => new StorageError(404, 'NotFound', 'Route not found', 'Not Found'),
+  aborted: () => new StorageError(499, 'Aborted', 'Request aborted', 'Request aborted', 499),
   internal: () => new StorageError(500, 'InternalError', 'Internal server error', 'Internal'),
 };
 
@@ -75,6 +76,7 @@ export function toStorageError(err: unknown): StorageError {
   if (err instanceof JwtError) return errors.accessDenied(err.message);
   if (isPgError(err)) return fromPg(err) ?? errors.internal();
   const e = err as { type?: string; code?: string; status?: number };
+  if (e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return errors.aborted();
   if (e?.type === 'entity.parse.failed') return errors.invalidRequest('Body is not valid JSON');
   if (e?.type === 'entity.too.large' || e?.code === 'LIMIT_FILE_SIZE') return errors.entityTooLarge();
   if (typeof e?.code === 'string' && e.code.startsWith('LIMIT_')) return errors.invalidRequest((err as Error).message);

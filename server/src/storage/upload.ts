@@ -72,11 +72,13 @@ function parseUserMetadata(raw: string, base64: boolean): Record<string, unknown
 }
 
 /** Step 2: the body, staged. Multipart forms carry one file plus optional cacheControl / contentType / metadata. */
-async function receive(req: Request, bucket: Bucket, limit: number): Promise<Body> {
+async function receive(req: Request, bucket: Bucket, limit: number, key: string): Promise<Body> {
+  // The dashboard's empty-folder marker is allowed whatever the bucket's MIME types (storage-api does the same).
+  const allowed = key.endsWith('.emptyFolderPlaceholder') ? null : bucket.allowed_mime_types;
   const type = req.get('content-type') ?? '';
   if (!type.startsWith('multipart/form-data')) {
     const mimetype = type || 'application/octet-stream';
-    checkMimeType(mimetype, bucket.allowed_mime_types);
+    checkMimeType(mimetype, allowed);
     const declared = Number(req.get('content-length'));
     if (Number.isFinite(declared) && declared > limit) throw errors.entityTooLarge();
     const meta = req.get('x-metadata');
@@ -94,13 +96,21 @@ async function receive(req: Request, bucket: Bucket, limit: number): Promise<Bod
     } catch {
       return reject(errors.invalidRequest('Malformed multipart/form-data body'));
     }
-    const fail = (err: unknown) => { req.unpipe(form); req.resume(); reject(err); };
+    const fail = (err: unknown) => {
+      req.unpipe(form);
+      req.resume();
+      // A file staged before the form turned out bad (a second file, a broken part) is not kept.
+      staging?.then((b) => discard(b.staged.path), () => {});
+      reject(err);
+    };
     form.on('field', (name, value) => { if (name) fields[name] = value; });
     form.on('file', (_name, stream, info) => {
+      // A part cut short errors on its stream as well as on the form; the form's handler is the one that counts.
+      stream.on('error', () => {});
       if (staging) return void stream.resume();
       const mimetype = fields.contentType || info.mimeType || 'application/octet-stream';
       staging = (async () => {
-        checkMimeType(mimetype, bucket.allowed_mime_types);
+        checkMimeType(mimetype, allowed);
         const meta = fields.metadata ?? fields.userMetadata;
         const userMetadata = meta ? parseUserMetadata(meta, false) : null;
         const cacheControl = fields.cacheControl ? `max-age=${fields.cacheControl}` : 'no-cache';
@@ -126,7 +136,7 @@ export async function upload(req: Request, res: Response, who: Caller, t: Upload
     contentLength: Number.isFinite(declaredLength) ? declaredLength : undefined,
   });
   const limit = limitFor(bucket, (await projectStorageConfig(ref)).fileSizeLimit);
-  const body = await receive(req, bucket, limit);
+  const body = await receive(req, bucket, limit, t.key);
   const version = crypto.randomUUID();
   const key = objectKey(ref, version);
   const metadata: ObjectMetadata = {
