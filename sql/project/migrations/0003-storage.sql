@@ -35,6 +35,7 @@ begin
   new.updated_at = now();
   return new;
 end $$;
+comment on function storage.update_updated_at_column() is 'Keeps updated_at current on storage.buckets and storage.objects.';
 
 create trigger update_objects_updated_at before update on storage.objects
   for each row execute function storage.update_updated_at_column();
@@ -53,6 +54,7 @@ comment on function _loam.storage_bucket(text) is 'Limits and visibility of one 
 create function _loam.storage_bucket_has_objects(p_id text) returns boolean
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$ select exists (select 1 from storage.objects o where o.bucket_id = p_id) $$;
+comment on function _loam.storage_bucket_has_objects(text) is 'Whether a bucket holds any object, whoever can see them.';
 
 -- A public bucket's objects are readable by anyone (storage-api reads them as superuser); this returns the row
 -- only when the bucket is public, so it grants nothing else.
@@ -62,11 +64,13 @@ as $$
   select o.* from storage.objects o join storage.buckets b on b.id = o.bucket_id
   where o.bucket_id = p_bucket and o.name = p_name and b.public
 $$;
+comment on function _loam.storage_public_object(text, text) is 'An object of a public bucket, for reads without RLS.';
 
 -- Whether an object exists at all: tells "not found" from "not allowed" after an RLS-filtered delete.
 create function _loam.storage_object_exists(p_bucket text, p_name text) returns boolean
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$ select exists (select 1 from storage.objects o where o.bucket_id = p_bucket and o.name = p_name) $$;
+comment on function _loam.storage_object_exists(text, text) is 'Whether an object exists, whoever can see it.';
 
 -- Supabase's listing function, same name and arguments: the entries one level below `prefix` — files (with
 -- their row) and folders (name only, other columns null) — filtered by `search`, sorted and paged. It runs as
