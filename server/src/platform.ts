@@ -9,6 +9,7 @@ import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
 import { silenceWorkerLogs, startWorker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
+import { releaseAll as releaseGraphql } from './graphql/instances.ts';
 
 export interface Platform {
   url: string;
@@ -79,6 +80,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
         }
         await runner?.stop();
         await stopListening();
+        await releaseGraphql();
         await closeAllPools();
         await embedded?.stop();
       })();
