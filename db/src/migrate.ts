@@ -121,7 +121,18 @@ export async function migrate(log: Log = () => {}): Promise<void> {
     await client.query(`create schema if not exists platform_private;
       create table if not exists platform_private.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`);
     await applyNumbered(client, 'platform_private.migrations', readDir('sql/platform/migrations', true), 'control database', log);
-    await applyAll(client, [...readDir('sql/platform/functions', false), ...readDir('policies/platform', false)], 'control database');
+    // Re-applying functions and policies takes exclusive locks on platform tables; skipped when no SQL file
+    // changed since the last run, or every process start (a test run starts dozens) would deadlock with the
+    // requests other processes are serving.
+    const shared = [...readDir('sql/platform/functions', false), ...readDir('policies/platform', false)];
+    const checksum = crypto.createHash('sha256')
+      .update(JSON.stringify([...readDir('sql/platform/migrations', true), ...shared].map((f) => [f.name, f.sql]))).digest('hex');
+    const { rows: [applied] } = await client.query(`select value from platform_private.settings where key = 'applied_sql_checksum'`);
+    if (applied?.value !== checksum) {
+      await applyAll(client, shared, 'control database');
+      await client.query(`insert into platform_private.settings (key, value) values ('applied_sql_checksum', $1)
+        on conflict (key) do update set value = excluded.value`, [checksum]);
+    }
     await ensureDefaultServer(client);
     await client.query(
       `insert into platform_private.settings (key, value) values ('authenticator_password', $1) on conflict do nothing`,
