@@ -40,17 +40,27 @@ list.post('/object/list/:bucket', json, async (req, res) => {
   res.json(rows);
 });
 
-// Continuation tokens as storage-api writes them: base64 of `l:<last key>` lines.
-const encodeCursor = (startAfter: string) => Buffer.from(`l:${startAfter}`).toString('base64');
-function decodeCursor(cursor: string): string {
-  let startAfter = '';
+// Continuation tokens as storage-api writes them: base64 of `k:value` lines — l: the last key, o: the order,
+// c: the sort column, a: that column's value in the last row.
+interface Cursor { startAfter: string; order?: string; column?: string; after?: string }
+const CURSOR_PARTS: Record<string, keyof Cursor> = { l: 'startAfter', o: 'order', c: 'column', a: 'after' };
+
+function encodeCursor(c: Cursor): string {
+  const lines = Object.entries(CURSOR_PARTS).filter(([, k]) => c[k]).map(([p, k]) => `${p}:${c[k]}`);
+  return Buffer.from(lines.join('\n')).toString('base64');
+}
+
+function decodeCursor(cursor: string): Cursor {
+  const c: Cursor = { startAfter: '' };
   for (const part of Buffer.from(cursor, 'base64').toString().split('\n')) {
     const m = /^(\S):(.*)$/.exec(part);
-    if (!m || !'loca'.includes(m[1])) throw errors.invalidParameter('continuation token');
-    if (m[1] === 'l') startAfter = m[2];
+    if (!m || !(m[1] in CURSOR_PARTS)) throw errors.invalidParameter('continuation token');
+    c[CURSOR_PARTS[m[1]]] = m[2];
   }
-  return startAfter;
+  return c;
 }
+
+const V2_COLUMNS = new Set(['name', 'created_at', 'updated_at']);
 
 list.post('/object/list-v2/:bucket', json, async (req, res) => {
   const bucket = bucketName(req.params.bucket);
@@ -58,19 +68,30 @@ list.post('/object/list-v2/:bucket', json, async (req, res) => {
   const prefix = str(b.prefix, 'prefix') ?? '';
   const limit = Math.min(int(b.limit, 'limit', { min: 1 }) ?? 1000, 1000);
   const delimiter = bool(b.with_delimiter, 'with_delimiter') ? '/' : '';
-  const cursor = str(b.cursor, 'cursor');
-  const sort = sortBy(b.sortBy);
-  if (sort.column !== 'name' || sort.order !== 'asc') {
-    throw errors.invalidParameter('sortBy', 'list-v2 pages in name order only (sortBy.column "name", order "asc")');
+  const raw = str(b.cursor, 'cursor');
+  const cursor = raw ? decodeCursor(raw) : undefined;
+  const asked = sortBy(b.sortBy);
+  // A page continues in the order of the page before it.
+  const sort = { column: cursor?.column ?? asked.column, order: cursor?.order ?? asked.order };
+  if (!V2_COLUMNS.has(sort.column)) throw errors.invalidParameter('sortBy.column', 'sortBy.column must be one of name, created_at, updated_at');
+  if (delimiter && sort.column !== 'name') {
+    throw errors.invalidParameter('sortBy.column', 'with_delimiter lists in name order only');
   }
   const rows = await tx(req, res, caller(req, res), async (c) => (await c.query(
-    'select * from storage.list_objects_with_delimiter($1, $2, $3, $4, $5, $6)',
-    [bucket, prefix, delimiter, limit + 1, '', cursor ? decodeCursor(cursor) : ''])).rows, { readOnly: true });
+    'select * from storage.list_objects_with_delimiter($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+    [bucket, prefix, delimiter, limit + 1, '', cursor?.startAfter ?? '', sort.column, sort.order, cursor?.after ?? null])).rows, { readOnly: true });
   const hasNext = rows.length > limit;
   const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
   res.json({
     hasNext,
-    ...(hasNext ? { nextCursor: encodeCursor(page[page.length - 1].name), nextCursorKey: page[page.length - 1].name } : {}),
+    ...(hasNext ? {
+      nextCursor: encodeCursor({
+        startAfter: last.name, order: sort.order, column: sort.column === 'name' ? undefined : sort.column,
+        after: sort.column === 'name' ? undefined : new Date(last[sort.column]).toISOString(),
+      }),
+      nextCursorKey: last.name,
+    } : {}),
     folders: page.filter((r) => r.id === null).map((r) => ({ name: r.name })),
     objects: page.filter((r) => r.id !== null),
   });

@@ -113,44 +113,60 @@ end $$;
 comment on function storage.search(text, text, integer, integer, integer, text, text, text)
   is 'Lists the files and folders one level below a prefix (Supabase Storage list API).';
 
--- The v2 listing: keys under `prefix` in name order after `start_after`; with a delimiter, everything below the
--- next '/' collapses into one folder entry (id null). One row more than asked tells the caller there is a next page.
+-- The v2 listing: keys under `prefix` in (sort column, name) order after a cursor; with a delimiter, everything
+-- below the next delimiter collapses into one folder entry (id null), and only name order applies. The caller
+-- asks for one row more than a page to learn whether there is a next one.
 create function storage.list_objects_with_delimiter(bucket_id text, prefix_param text, delimiter_param text,
                                                      max_keys integer default 100, start_after text default '',
-                                                     next_token text default '')
+                                                     next_token text default '', sort_column text default 'name',
+                                                     sort_order text default 'asc', sort_column_after text default null)
   returns table (name text, id uuid, metadata jsonb, updated_at timestamptz, created_at timestamptz,
                  last_accessed_at timestamptz)
-  language sql stable
+  language plpgsql stable
 as $$
-  with matching as (
-    select case when delimiter_param <> '' and strpos(substr(o.name, length(prefix_param) + 1), delimiter_param) > 0
-                then left(o.name, length(prefix_param) + strpos(substr(o.name, length(prefix_param) + 1), delimiter_param))
-                else o.name end as entry,
-           o.name, o.id, o.metadata, o.updated_at, o.created_at, o.last_accessed_at
-    from storage.objects o
-    where o.bucket_id = list_objects_with_delimiter.bucket_id
-      and o.name collate "C" like replace(replace(replace(prefix_param, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-  ), entries as (
-    select distinct on (m.entry collate "C")
-           m.entry as name,
-           case when m.entry = m.name then m.id end as id,
-           case when m.entry = m.name then m.metadata end as metadata,
-           case when m.entry = m.name then m.updated_at end as updated_at,
-           case when m.entry = m.name then m.created_at end as created_at,
-           case when m.entry = m.name then m.last_accessed_at end as last_accessed_at
-    from matching m
-    order by m.entry collate "C", (m.entry = m.name)
-  )
-  select * from entries e
-  where e.name collate "C" > coalesce(nullif(next_token, ''), nullif(start_after, ''), '')
-  order by e.name collate "C"
-  limit max_keys
-$$;
-comment on function storage.list_objects_with_delimiter(text, text, text, integer, text, text)
+declare
+  v_column text := case when sort_column in ('created_at', 'updated_at') and delimiter_param = '' then sort_column end;
+  v_op text := case when lower(sort_order) = 'desc' then '<' else '>' end;
+  v_dir text := case when lower(sort_order) = 'desc' then 'desc' else 'asc' end;
+begin
+  return query execute format(
+    $q$
+      with matching as (
+        select case when $3 <> '' and strpos(substr(o.name, length($2) + 1), $3) > 0
+                    then left(o.name, length($2) + strpos(substr(o.name, length($2) + 1), $3))
+                    else o.name end as entry,
+               o.name, o.id, o.metadata, o.updated_at, o.created_at, o.last_accessed_at
+        from storage.objects o
+        where o.bucket_id = $1
+          and o.name collate "C" like replace(replace(replace($2, E'\\', E'\\\\'), '%%', E'\\%%'), '_', E'\\_') || '%%'
+      ), entries as (
+        select distinct on (m.entry collate "C")
+               m.entry as name,
+               case when m.entry = m.name then m.id end as id,
+               case when m.entry = m.name then m.metadata end as metadata,
+               case when m.entry = m.name then m.updated_at end as updated_at,
+               case when m.entry = m.name then m.created_at end as created_at,
+               case when m.entry = m.name then m.last_accessed_at end as last_accessed_at
+        from matching m
+        order by m.entry collate "C", (m.entry = m.name)
+      )
+      select * from entries e
+      where $4::text is null or %1$s
+      order by %2$s e.name collate "C" %3$s
+      limit $5
+    $q$,
+    case when v_column is null then format('e.name collate "C" %s $4', v_op)
+         else format($c$(date_trunc('milliseconds', e.%I), e.name collate "C") %s (coalesce(nullif($6, '')::timestamptz, 'epoch'), $4)$c$, v_column, v_op) end,
+    case when v_column is null then '' else format('e.%I %s,', v_column, v_dir) end,
+    v_dir)
+  using bucket_id, prefix_param, delimiter_param, coalesce(nullif(next_token, ''), nullif(start_after, '')), max_keys,
+        sort_column_after;
+end $$;
+comment on function storage.list_objects_with_delimiter(text, text, text, integer, text, text, text, text, text)
   is 'Lists keys (and, with a delimiter, folders) under a prefix, for the Storage list-v2 API.';
 
 grant execute on function storage.search(text, text, integer, integer, integer, text, text, text),
-  storage.list_objects_with_delimiter(text, text, text, integer, text, text),
+  storage.list_objects_with_delimiter(text, text, text, integer, text, text, text, text, text),
   _loam.storage_bucket(text), _loam.storage_bucket_has_objects(text), _loam.storage_public_object(text, text),
   _loam.storage_object_exists(text, text)
   to anon, authenticated, service_role;
