@@ -190,3 +190,33 @@ test('password reset: a token older than an hour is refused and the password sta
   assert.equal(res.body.code, 'invalid_reset_token');
   assert.equal((await http('POST', '/v1/auth/login', { body: { email: a.email, password: a.password } })).status, 200);
 });
+
+test('login and reset emails are limited per email address and minute (429 with Retry-After), known or not', async () => {
+  const a = await signup();
+  const unknown = newEmail();
+  for (const [path, body] of [
+    ['/v1/auth/login', { email: a.email, password: 'guess guess' }],
+    ['/v1/auth/login', { email: unknown, password: 'guess guess' }],
+    ['/v1/auth/forgot', { email: a.email }],
+  ] as const) {
+    let limited;
+    for (let i = 0; i < 25 && !limited; i++) {
+      const res = await http('POST', path, { body });
+      if (res.status === 429) limited = res;
+      else assert.ok(res.status === 401 || res.status === 200, String(res.status));
+    }
+    assert.ok(limited, `${path} is limited`);
+    assert.equal(limited.body.code, 'rate_limited');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  }
+  // The right password does not get through while the address is limited; another address is unaffected.
+  assert.equal((await http('POST', '/v1/auth/login', { body: { email: a.email, password: a.password } })).status, 429);
+  const b = await signup();
+  assert.equal((await http('POST', '/v1/auth/login', { body: { email: b.email, password: b.password } })).status, 200);
+  // Each address has one row in the shared store.
+  const db = await adminClient();
+  const { rows } = await db.query(`select key from platform_private.rate_limits where key = any($1) order by key`,
+    [[`login:${a.email}`, `login:${unknown}`, `forgot:${a.email}`]]);
+  await db.end();
+  assert.deepEqual(rows.map((r) => r.key).sort(), [`forgot:${a.email}`, `login:${a.email}`, `login:${unknown}`].sort());
+});

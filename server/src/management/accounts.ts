@@ -9,6 +9,9 @@ import { body, email, str } from '../validate.ts';
 import { authenticate, caller, newAccessToken, scope, sha256 } from './session.ts';
 
 const BCRYPT_ROUNDS = Number(process.env.LOAM_BCRYPT_ROUNDS || 10);
+// Login and reset-email attempts per email address per minute (shared by every API process): password guessing
+// and mail bombing stop here, whether or not the account exists.
+const ATTEMPTS_PER_MINUTE = Number(process.env.LOAM_AUTH_ATTEMPTS_PER_MINUTE || 10);
 const SESSION_DAYS = 30;
 // Compared against when the email is unknown, so a login takes as long whether or not the account exists.
 const DUMMY_HASH = bcrypt.hashSync('loam-dummy-password', BCRYPT_ROUNDS);
@@ -46,9 +49,12 @@ accounts.post('/auth/login', async (req, res) => {
   const b = body(req.body);
   const mail = str(b, 'email', { required: true, max: 320 });
   const pass = str(b, 'password', { required: true, max: 1024 });
-  const { rows: [row] } = await controlPool().query('select * from platform_private.login_lookup($1)', [mail]);
-  const ok = await bcrypt.compare(pass, row?.password_hash ?? DUMMY_HASH);
-  if (!row || !ok) throw errors.invalidCredentials();
+  const { rows: [row] } = await controlPool().query(
+    `select r.retry_after, l.account_id, l.password_hash from platform_private.rate_limit_hit($2, $3) r(retry_after)
+     left join platform_private.login_lookup($1) l on true`, [mail, `login:${mail.trim().toLowerCase()}`, ATTEMPTS_PER_MINUTE]);
+  if (row.retry_after > 0) throw errors.rateLimited(row.retry_after);
+  const ok = await bcrypt.compare(pass, row.password_hash ?? DUMMY_HASH);
+  if (!row.account_id || !ok) throw errors.invalidCredentials();
   res.json({ token: await startSession(row.account_id), user: userJson(await account(row.account_id)) });
 });
 
@@ -71,6 +77,9 @@ accounts.patch('/auth/password', authenticate, scope('tokens', 'write'), async (
 
 accounts.post('/auth/forgot', async (req, res) => {
   const mail = email(body(req.body));
+  const { rows: [limit] } = await controlPool().query('select platform_private.rate_limit_hit($1, $2) as retry_after',
+    [`forgot:${mail.toLowerCase()}`, ATTEMPTS_PER_MINUTE]);
+  if (limit.retry_after > 0) throw errors.rateLimited(limit.retry_after);
   const token = crypto.randomBytes(24).toString('hex');
   await controlPool().query('select platform_private.request_password_reset($1, $2, $3, $4)',
     [mail, token, sha256(token), `${config.publicUrl}/v1/auth/reset?token={token}`]);

@@ -48,8 +48,28 @@ begin
   if not found then raise exception 'Access token not found' using errcode = 'LMN03'; end if;
 end $$;
 
--- One round trip per request: resolves the token, counts the request against the account's per-minute limit
--- (a table shared by every API process), records usage. No row: the token is unknown, revoked or expired.
+-- Counts one hit of `p_key` in the current minute, in a table every API process shares. Returns 0 when the
+-- hit is within `p_limit`, else the seconds until the minute ends (for Retry-After). The first hit of a minute
+-- clears the key's older windows, so the table holds about one row per active key and needs no sweeper.
+create or replace function platform_private.rate_limit_hit(p_key text, p_limit integer) returns integer
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_window timestamptz := date_trunc('minute', now());
+  v_hits integer;
+begin
+  insert into platform_private.rate_limits as r (key, window_start, hits) values (p_key, v_window, 1)
+    on conflict (key, window_start) do update set hits = r.hits + 1
+    returning hits into v_hits;
+  if v_hits = 1 then
+    delete from platform_private.rate_limits where key = p_key and window_start < v_window;
+  end if;
+  if v_hits <= p_limit then return 0; end if;
+  return greatest(1, ceil(extract(epoch from (v_window + interval '1 minute' - now())))::integer);
+end $$;
+
+-- One round trip per request: resolves the token, counts the request against the account's per-minute limit,
+-- records usage. No row: the token is unknown, revoked or expired.
 create or replace function platform_private.authenticate(p_token_hash bytea, p_default_limit integer)
   returns table (account_id uuid, token_id uuid, token_prefix text, scopes text[], kind text, allowed boolean, retry_after integer)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
@@ -58,8 +78,7 @@ as $$
 declare
   v_token platform.access_tokens;
   v_limit integer;
-  v_hits integer;
-  v_window timestamptz := date_trunc('minute', now());
+  v_retry integer;
 begin
   select t.* into v_token from platform_private.access_token_hashes h
     join platform.access_tokens t on t.id = h.token_id
@@ -76,25 +95,13 @@ begin
     join platform.plans p on p.id = o.plan
     where m.account_id = v_token.account_id;
 
-  insert into platform_private.rate_limits as r (key, window_start, hits)
-    values ('account:' || v_token.account_id, v_window, 1)
-    on conflict (key, window_start) do update set hits = r.hits + 1
-    returning hits into v_hits;
-  -- The first request of a minute clears the account's older windows, so the table holds about one row per
-  -- active account and needs no sweeper.
-  if v_hits = 1 then
-    delete from platform_private.rate_limits where key = 'account:' || v_token.account_id and window_start < v_window;
+  v_retry := platform_private.rate_limit_hit('account:' || v_token.account_id, v_limit);
+  if v_retry = 0 then
+    insert into platform.usage_daily as u (account_id, day, requests) values (v_token.account_id, current_date, 1)
+      on conflict (account_id, day) do update set requests = u.requests + 1;
   end if;
-  if v_hits > v_limit then
-    return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, false,
-      greatest(1, ceil(extract(epoch from (v_window + interval '1 minute' - now())))::integer);
-    return;
-  end if;
-
-  insert into platform.usage_daily as u (account_id, day, requests) values (v_token.account_id, current_date, 1)
-    on conflict (account_id, day) do update set requests = u.requests + 1;
-  return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, true, 0;
+  return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, v_retry = 0, v_retry;
 end $$;
 
--- Superseded by the pruning in authenticate(); nothing called it.
+-- Superseded by the pruning in rate_limit_hit(); nothing called it.
 drop function if exists platform_private.prune_rate_limits();
