@@ -198,7 +198,7 @@ const errorDescriptions: Record<ErrorStatus, string> = {
   403: 'The access token lacks the scope this operation needs',
   404: 'Not found, or not visible to the caller (another account\'s project or organization)',
   409: 'Conflicts with an existing resource',
-  429: 'Too many requests for this account in the current minute',
+  429: 'Too many requests for this account (or login attempts for this email) in the current minute',
   503: 'The project is not serving (coming up, paused or failed)',
 };
 
@@ -213,7 +213,8 @@ const paths: Record<string, Record<string, Operation>> = {
     post: op({ tag: 'Accounts', id: 'signup', summary: 'Create an account (and its personal organization)', scope: false, body: ref('SignupBody'), status: 201, response: ref('Session'), errors: [409] }),
   },
   '/v1/auth/login': {
-    post: op({ tag: 'Accounts', id: 'login', summary: 'Sign in with email and password', scope: false, body: ref('LoginBody'), response: ref('Session'), errors: [401] }),
+    post: op({ tag: 'Accounts', id: 'login', summary: 'Sign in with email and password', scope: false, body: ref('LoginBody'), response: ref('Session'), errors: [401, 429],
+      description: 'Attempts per email address are limited per minute (`LOAM_AUTH_ATTEMPTS_PER_MINUTE`, default 10).' }),
   },
   '/v1/auth/me': {
     get: op({ tag: 'Accounts', id: 'get-me', summary: 'The signed-in account', response: ref('User') }),
@@ -227,7 +228,8 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/auth/forgot': {
     post: op({
       tag: 'Accounts', id: 'forgot-password', summary: 'Email a password reset token', scope: false, body: ref('ForgotPasswordBody'), response: ref('Message'),
-      description: 'Answers the same whether or not the email has an account. The token works once and expires in one hour.',
+      errors: [429],
+      description: 'Answers the same whether or not the email has an account. The token works once and expires in one hour. Limited per email address like login.',
     }),
   },
   '/v1/auth/reset': {
