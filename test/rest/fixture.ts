@@ -68,6 +68,9 @@ export function fixture(): Promise<Project> {
   shared ??= (async () => {
     const p = await createProject();
     await sql(p, SCHEMA);
+    // These tests send thousands of requests: lift the project's data-plane rate limit (600/min by default).
+    const r = await http('PATCH', `/v1/projects/${p.ref}/postgrest`, { token: p.owner.token, body: { rate_limit_per_minute: 10_000_000, db_aggregates_enabled: true } });
+    if (r.status !== 200) throw new Error(`postgrest settings: ${r.status} ${JSON.stringify(r.body)}`);
     return p;
   })();
   return shared;

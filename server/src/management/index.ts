@@ -8,12 +8,13 @@ import { database } from './database.ts';
 import { meta } from './meta.ts';
 import { openapi } from './openapi.ts';
 import { organizations } from './organizations.ts';
+import { postgrest } from './postgrest.ts';
 import { projects } from './projects.ts';
 import { tokens } from './tokens.ts';
 import { storageManagement } from './storage.ts';
 
 export const management = Router();
 management.use(express.json({ limit: '2mb' }));
-management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement);
+management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

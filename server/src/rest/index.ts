@@ -8,6 +8,7 @@ import { identify, type Identity } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
 import { fromPgError, jwtRestError, RestError, restErrors } from './errors.ts';
 import { execute } from './execute.ts';
+import { overLimit } from './limits.ts';
 import { openapi } from './openapi.ts';
 import { parseRequest, type RawRequest } from './request.ts';
 import { render, renderError } from './response.ts';
@@ -49,6 +50,8 @@ async function handle(req: Request, res: Response): Promise<void> {
       throw err;
     }
     const settings = await restSettings(p.ref);
+    const wait = overLimit(p.ref, settings.rateLimitPerMinute);
+    if (wait) throw new RestError(429, 'rate_limit_exceeded', 'API rate limit exceeded', null, `Retry after ${wait} seconds`, { 'Retry-After': String(wait) });
     const apiReq = parseRequest(rawRequest(req), settings.schemas);
     apiReq.aggregatesEnabled = settings.aggregates;
     if (apiReq.action === 'options') {

@@ -8,9 +8,15 @@ export interface RestSettings {
   extraSearchPath: string[];
   maxRows: number | null;
   aggregates: boolean;
+  rateLimitPerMinute: number;
 }
 
-export const DEFAULT_SETTINGS: RestSettings = { schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false };
+/** The data-plane rate limit of a project that has not set its own. */
+export const DEFAULT_RATE_LIMIT = Number(process.env.LOAM_REST_RATE_LIMIT_PER_MINUTE || 600);
+
+export const DEFAULT_SETTINGS: RestSettings = {
+  schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false, rateLimitPerMinute: DEFAULT_RATE_LIMIT,
+};
 
 const split = (s: string | null | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -21,6 +27,7 @@ export function settingsFromRow(row: Record<string, unknown> | undefined): RestS
     extraSearchPath: split(row.db_extra_search_path as string),
     maxRows: row.max_rows === null || row.max_rows === undefined ? null : Number(row.max_rows),
     aggregates: Boolean(row.aggregates_enabled),
+    rateLimitPerMinute: row.rate_limit_per_minute === null || row.rate_limit_per_minute === undefined ? DEFAULT_RATE_LIMIT : Number(row.rate_limit_per_minute),
   };
 }
 
