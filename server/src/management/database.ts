@@ -8,7 +8,7 @@ import { serverAdminAddress } from '../../../db/src/servers.ts';
 import { loadRuntime } from '../../../db/src/projects.ts';
 import { errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
-import { authenticate, callerQuery, scope } from './session.ts';
+import { asCaller, authenticate, scope } from './session.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
 
@@ -62,8 +62,12 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
 database.patch('/projects/:ref/database/password', authenticate, scope('database', 'write'), async (req, res) => {
   const password = str(body(req.body), 'password', { required: true, min: 8, max: 128 });
   const verifier = scramVerifier(password);
-  await callerQuery(res, 'select platform.set_db_password($1, $2)', [param(req, "ref"), verifier]);
-  const project = (await loadRuntime(param(req, "ref")))!;
-  await setOwnerPassword(await serverAdminAddress(project.database_server_id!), project, verifier);
+  // The role on the database server changes before the control database commits the new verifier, so a
+  // server that cannot be reached leaves both on the old password rather than disagreeing.
+  await asCaller(res, async (c) => {
+    await c.query('select platform.set_db_password($1, $2)', [param(req, "ref"), verifier]);
+    const project = (await loadRuntime(param(req, "ref")))!;
+    await setOwnerPassword(await serverAdminAddress(project.database_server_id!), project, verifier);
+  });
   res.json({ message: 'Database password updated' });
 });
