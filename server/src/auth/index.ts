@@ -8,6 +8,7 @@ import { admin } from './admin.ts';
 import { authConfig } from './config.ts';
 import { email } from './email.ts';
 import { authErrors, renderAuthErrors } from './errors.ts';
+import { mfa } from './mfa.ts';
 import { signup } from './signup.ts';
 import { token } from './token.ts';
 import { user } from './user.ts';
@@ -56,6 +57,6 @@ auth.get('/settings', async (_req, res) => {
   });
 });
 
-auth.use(signup, token, user, email, admin);
+auth.use(signup, token, user, email, mfa, admin);
 auth.use(() => { throw authErrors.notFound(); });
 auth.use(renderAuthErrors);

@@ -25,6 +25,7 @@ export interface SessionData {
   user: UserJson;
   session_id: string;
   refresh_token: string;
+  aal: string;
   amr: { method: string; timestamp: number }[];
 }
 
@@ -37,7 +38,7 @@ export function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: SessionData):
   const claims: Claims = {
     iss: issuer(p), sub: u.id, aud: u.aud || 'authenticated', exp, iat,
     email: u.email, phone: u.phone, app_metadata: u.app_metadata, user_metadata: u.user_metadata,
-    role: u.role || 'authenticated', aal: 'aal1', amr: s.amr, session_id: s.session_id, is_anonymous: u.is_anonymous,
+    role: u.role || 'authenticated', aal: s.aal, amr: s.amr, session_id: s.session_id, is_anonymous: u.is_anonymous,
   };
   return { token: signJwt(claims, p.jwt_secret!), exp };
 }

@@ -111,6 +111,37 @@ create table auth.audit_log_entries (
 );
 comment on table auth.audit_log_entries is 'Auth: Audit trail for user actions.';
 
+create type auth.factor_type as enum ('totp', 'webauthn', 'phone');
+create type auth.factor_status as enum ('unverified', 'verified');
+
+create table auth.mfa_factors (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references auth.users on delete cascade,
+  friendly_name text,
+  factor_type auth.factor_type not null,
+  status auth.factor_status not null default 'unverified',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  secret text,
+  phone text,
+  last_challenged_at timestamptz
+);
+create unique index mfa_factors_user_friendly_name_unique on auth.mfa_factors (friendly_name, user_id)
+  where trim(friendly_name) <> '';
+create index factor_id_created_at_idx on auth.mfa_factors (user_id, created_at);
+comment on table auth.mfa_factors is 'auth: stores metadata about factors';
+
+create table auth.mfa_challenges (
+  id uuid primary key default gen_random_uuid(),
+  factor_id uuid not null references auth.mfa_factors on delete cascade,
+  created_at timestamptz not null default now(),
+  verified_at timestamptz,
+  ip_address inet not null,
+  otp_code text
+);
+create index mfa_challenge_created_at_idx on auth.mfa_challenges (created_at desc);
+comment on table auth.mfa_challenges is 'auth: stores metadata about challenge requests made';
+
 -- Not a GoTrue table: emails the auth API produced. A worker sends them when SMTP is configured; without
 -- SMTP they stay here, readable with psql or GET /auth/v1/admin/outbox.
 create table auth.email_outbox (
@@ -146,7 +177,10 @@ as $$
     'phone_confirmed_at', u.phone_confirmed_at, 'confirmation_sent_at', u.confirmation_sent_at,
     'confirmed_at', u.confirmed_at, 'recovery_sent_at', u.recovery_sent_at,
     'new_email', nullif(u.email_change, ''), 'email_change_sent_at', u.email_change_sent_at,
-    'last_sign_in_at', u.last_sign_in_at, 'banned_until', u.banned_until, 'deleted_at', u.deleted_at))
+    'last_sign_in_at', u.last_sign_in_at, 'banned_until', u.banned_until, 'deleted_at', u.deleted_at,
+    'factors', (select jsonb_agg(jsonb_build_object('id', f.id, 'friendly_name', coalesce(f.friendly_name, ''),
+        'factor_type', f.factor_type, 'status', f.status, 'created_at', f.created_at, 'updated_at', f.updated_at)
+        order by f.created_at) from auth.mfa_factors f where f.user_id = u.id)))
   || jsonb_build_object(
     'id', u.id, 'aud', coalesce(u.aud, ''), 'role', coalesce(u.role, ''), 'email', coalesce(u.email, ''),
     'phone', coalesce(u.phone, ''),
@@ -193,6 +227,7 @@ create function auth.session_json(p_user auth.users, p_session uuid, p_refresh_t
 as $$
   select jsonb_build_object(
     'user', auth.user_json(p_user), 'session_id', p_session, 'refresh_token', p_refresh_token,
+    'aal', coalesce((select s.aal from auth.sessions s where s.id = p_session), 'aal1'),
     'amr', coalesce((select jsonb_agg(jsonb_build_object('method', c.authentication_method,
         'timestamp', extract(epoch from c.created_at)::bigint) order by c.created_at desc)
       from auth.mfa_amr_claims c where c.session_id = p_session), '[]'))
@@ -712,6 +747,134 @@ begin
     delete from auth.users where id = p_user_id;
   end if;
   return auth.user_json(v_user);
+end $$;
+
+-- MFA (TOTP). The API generates secrets and checks codes (HMAC in Node); these functions keep the state.
+-- Enrollment: GoTrue's limits (10 factors, name unique per user, AAL2 needed once a factor is verified).
+create function auth.mfa_enroll(p_user_id uuid, p_session_id uuid, p_friendly_name text, p_secret text, p_ip text)
+  returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_user auth.users := auth.caller(p_user_id, p_session_id);
+  v_factor auth.mfa_factors;
+begin
+  -- Unverified factors older than a day are abandoned enrollments.
+  delete from auth.mfa_factors where user_id = p_user_id and status = 'unverified' and created_at < now() - interval '1 day';
+  if exists (select 1 from auth.mfa_factors where user_id = p_user_id and friendly_name = p_friendly_name) then
+    raise exception 'A factor with the friendly name "%" for this user already exists', p_friendly_name using errcode = 'LMU21';
+  end if;
+  if (select count(*) from auth.mfa_factors where user_id = p_user_id) >= 10 then
+    raise exception 'Maximum number of verified factors reached, unenroll to continue' using errcode = 'LMU22';
+  end if;
+  if exists (select 1 from auth.mfa_factors where user_id = p_user_id and status = 'verified')
+     and (select aal from auth.sessions where id = p_session_id) is distinct from 'aal2' then
+    raise exception 'AAL2 required to enroll a new factor' using errcode = 'LMU23';
+  end if;
+  insert into auth.mfa_factors (user_id, friendly_name, factor_type, secret)
+    values (p_user_id, coalesce(p_friendly_name, ''), 'totp', p_secret) returning * into v_factor;
+  perform auth.audit(v_user, 'factor_in_progress', 'factor', p_ip, jsonb_build_object('factor_id', v_factor.id));
+  return jsonb_build_object('id', v_factor.id, 'type', 'totp', 'friendly_name', v_factor.friendly_name);
+end $$;
+
+create function auth.mfa_factor(p_user_id uuid, p_factor_id uuid) returns auth.mfa_factors
+  language plpgsql stable
+as $$
+declare
+  v_factor auth.mfa_factors;
+begin
+  select * into v_factor from auth.mfa_factors where id = p_factor_id and user_id = p_user_id;
+  if not found then
+    raise exception 'Factor not found' using errcode = 'LMU20';
+  end if;
+  return v_factor;
+end $$;
+
+create function auth.mfa_challenge(p_user_id uuid, p_session_id uuid, p_factor_id uuid, p_ip text) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_factor auth.mfa_factors;
+  v_challenge auth.mfa_challenges;
+begin
+  perform auth.caller(p_user_id, p_session_id);
+  v_factor := auth.mfa_factor(p_user_id, p_factor_id);
+  insert into auth.mfa_challenges (factor_id, ip_address) values (v_factor.id, coalesce(nullif(p_ip, ''), '0.0.0.0')::inet)
+    returning * into v_challenge;
+  update auth.mfa_factors set last_challenged_at = now() where id = v_factor.id;
+  return jsonb_build_object('id', v_challenge.id, 'type', v_factor.factor_type,
+    'expires_at', extract(epoch from v_challenge.created_at + interval '300 seconds')::bigint);
+end $$;
+
+-- Verification, first half: the secret to check the code against, if the challenge is the factor's and fresh.
+create function auth.mfa_challenge_secret(p_user_id uuid, p_session_id uuid, p_factor_id uuid, p_challenge_id uuid)
+  returns text
+  language plpgsql volatile
+as $$
+declare
+  v_factor auth.mfa_factors;
+  v_challenge auth.mfa_challenges;
+begin
+  perform auth.caller(p_user_id, p_session_id);
+  v_factor := auth.mfa_factor(p_user_id, p_factor_id);
+  select * into v_challenge from auth.mfa_challenges where id = p_challenge_id and factor_id = v_factor.id and verified_at is null;
+  if not found then
+    raise exception 'MFA factor with the provided challenge ID not found' using errcode = 'LMU24';
+  end if;
+  if v_challenge.created_at + interval '300 seconds' < now() then
+    delete from auth.mfa_challenges where id = v_challenge.id;
+    raise exception 'MFA challenge % has expired, verify against another challenge or create a new challenge.', v_challenge.id
+      using errcode = 'LMU25';
+  end if;
+  return v_factor.secret;
+end $$;
+
+-- Verification, second half (the code was right): the factor is verified, the session reaches aal2 with the
+-- totp method, and gets a fresh refresh token.
+create function auth.mfa_verified(p_user_id uuid, p_session_id uuid, p_factor_id uuid, p_challenge_id uuid, p_ip text)
+  returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_user auth.users := auth.caller(p_user_id, p_session_id);
+  v_token text := replace(gen_random_uuid()::text, '-', '') || substr(replace(gen_random_uuid()::text, '-', ''), 1, 8);
+  v_parent text;
+begin
+  update auth.mfa_challenges set verified_at = now() where id = p_challenge_id and verified_at is null;
+  if not found then
+    raise exception 'MFA factor with the provided challenge ID not found' using errcode = 'LMU24';
+  end if;
+  update auth.mfa_factors set status = 'verified', updated_at = now() where id = p_factor_id;
+  update auth.sessions set aal = 'aal2', factor_id = p_factor_id, updated_at = now() where id = p_session_id;
+  insert into auth.mfa_amr_claims (session_id, authentication_method) values (p_session_id, 'totp')
+    on conflict (session_id, authentication_method) do update set updated_at = now(), created_at = now();
+  select token into v_parent from auth.refresh_tokens where session_id = p_session_id and not revoked order by id desc limit 1;
+  update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = p_session_id and not revoked;
+  insert into auth.refresh_tokens (token, user_id, revoked, parent, session_id) values (v_token, p_user_id, false, v_parent, p_session_id);
+  perform auth.audit(v_user, 'verification_attempted', 'factor', p_ip, jsonb_build_object('factor_id', p_factor_id, 'result', 'verified'));
+  return auth.session_json(v_user, p_session_id, v_token);
+end $$;
+
+create function auth.mfa_unenroll(p_user_id uuid, p_session_id uuid, p_factor_id uuid, p_admin boolean, p_ip text) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_user auth.users;
+  v_factor auth.mfa_factors := auth.mfa_factor(p_user_id, p_factor_id);
+begin
+  if p_admin then
+    select * into v_user from auth.users where id = p_user_id;
+  else
+    v_user := auth.caller(p_user_id, p_session_id);
+    if v_factor.status = 'verified' and (select aal from auth.sessions where id = p_session_id) is distinct from 'aal2' then
+      raise exception 'AAL2 required to unenroll verified factor' using errcode = 'LMU26';
+    end if;
+  end if;
+  delete from auth.mfa_factors where id = v_factor.id;
+  -- Sessions that reached aal2 with this factor fall back to aal1.
+  update auth.sessions set aal = 'aal1', factor_id = null where factor_id = v_factor.id;
+  perform auth.audit(v_user, 'factor_unenrolled', 'factor', p_ip, jsonb_build_object('factor_id', v_factor.id));
+  return jsonb_build_object('id', v_factor.id);
 end $$;
 
 -- The email outbox for the operator and the worker.
