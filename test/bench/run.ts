@@ -23,7 +23,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-const env: NodeJS.ProcessEnv = { ...process.env, LOAM_RATE_LIMIT_PER_MINUTE: '100000000', LOAM_BCRYPT_ROUNDS: '4', PORT: '0' };
+const env: NodeJS.ProcessEnv = {
+  ...process.env, LOAM_RATE_LIMIT_PER_MINUTE: '100000000', LOAM_REST_RATE_LIMIT_PER_MINUTE: '100000000', LOAM_BCRYPT_ROUNDS: '4', PORT: '0',
+};
 let cleanup = async () => {};
 if (!process.env.DATABASE_URL) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-bench-'));
