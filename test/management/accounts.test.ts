@@ -113,6 +113,14 @@ test('me needs a valid token', async () => {
   }
 });
 
+test('profile: the account in Supabase\'s shape', async () => {
+  const a = await signup();
+  const res = await http('GET', '/v1/profile', { token: a.token });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { gotrue_id: a.user.id, primary_email: a.email, username: a.email.split('@')[0] });
+  assert.equal((await http('GET', '/v1/profile')).status, 401);
+});
+
 test('password change: needs the current password, ends other sessions, keeps the caller signed in', async () => {
   const a = await signup();
   const other = (await http('POST', '/v1/auth/login', { body: { email: a.email, password: a.password } })).body.token;

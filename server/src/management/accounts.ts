@@ -62,6 +62,12 @@ accounts.get('/auth/me', authenticate, async (_req, res) => {
   res.json(userJson(await account(caller(res).accountId)));
 });
 
+// Supabase's profile endpoint (the Supabase CLI reads it after `supabase login`).
+accounts.get('/profile', authenticate, async (_req, res) => {
+  const a = await account(caller(res).accountId);
+  res.json({ gotrue_id: a.id, primary_email: a.email, username: a.full_name ?? a.email.split('@')[0] });
+});
+
 // Changing the password is credential management: a read-only token must not be able to take over the account.
 accounts.patch('/auth/password', authenticate, scope('tokens', 'write'), async (req, res) => {
   const b = body(req.body);

@@ -75,6 +75,7 @@ const schemas: Record<string, Schema> = {
   Message: obj({ message: str() }),
   User: obj({ id: str({ format: 'uuid' }), email: str(), full_name: nullable(str()), created_at: timestamp }),
   Session: obj({ token: str({ pattern: '^sbp_[0-9a-f]{40}$', description: 'Access token for `Authorization: Bearer`.' }), user: ref('User') }),
+  Profile: obj({ gotrue_id: str({ format: 'uuid' }), primary_email: str(), username: str() }),
   SignupBody: obj({ email: str({ format: 'email' }), password: str({ minLength: 8, maxLength: 72 }), full_name: str({ maxLength: 256 }) }, ['email', 'password']),
   LoginBody: obj({ email: str(), password: str() }),
   ChangePasswordBody: obj({ current_password: str(), new_password: str({ minLength: 8, maxLength: 72 }) }),
@@ -179,6 +180,21 @@ const schemas: Record<string, Schema> = {
   },
   QueryRows: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'The rows of the last statement.' },
   UpdatePasswordBody: obj({ password: str({ minLength: 8, maxLength: 128 }) }),
+  PostgrestConfig: obj({
+    db_schema: str({ description: 'Comma-separated schemas the REST API exposes.' }),
+    db_extra_search_path: str(),
+    max_rows: nullable({ type: 'integer' }),
+    db_pool: nullable({ type: 'integer' }),
+    db_aggregates_enabled: { type: 'boolean', description: 'Loam: aggregate functions in `select`.' },
+    rate_limit_per_minute: { type: 'integer', description: 'Loam: data-plane requests per minute for the project.' },
+  }),
+  UpdatePostgrestConfigBody: obj({
+    db_schema: str({ maxLength: 1000 }),
+    db_extra_search_path: str({ maxLength: 1000 }),
+    max_rows: nullable({ type: 'integer', minimum: 1, maximum: 1000000 }),
+    db_aggregates_enabled: { type: 'boolean' },
+    rate_limit_per_minute: { type: 'integer', minimum: 1, maximum: 10000000 },
+  }, []),
   AuthConfig: { type: 'object', additionalProperties: true, description: 'Supabase\'s auth settings (`AuthConfigResponse`), with the SMTP password left out.' },
   StorageConfig: obj({
     fileSizeLimit: { type: 'integer', format: 'int64' },
@@ -218,6 +234,9 @@ const paths: Record<string, Record<string, Operation>> = {
   },
   '/v1/auth/me': {
     get: op({ tag: 'Accounts', id: 'get-me', summary: 'The signed-in account', response: ref('User') }),
+  },
+  '/v1/profile': {
+    get: op({ tag: 'Accounts', id: 'v1-get-profile', summary: 'The signed-in account in Supabase\'s profile shape', response: ref('Profile') }),
   },
   '/v1/auth/password': {
     patch: op({
@@ -311,6 +330,10 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/projects/{ref}/config/auth': {
     get: op({ tag: 'Auth config', id: 'v1-get-auth-service-config', summary: 'The project\'s auth settings', scope: 'projects:read', params: [projectRef], response: ref('AuthConfig'), errors: [404] }),
     patch: op({ tag: 'Auth config', id: 'v1-update-auth-service-config', summary: 'Change the project\'s auth settings', scope: 'projects:write', params: [projectRef], body: ref('AuthConfig'), response: ref('AuthConfig'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/postgrest': {
+    get: op({ tag: 'REST config', id: 'v1-get-postgrest-service-config', summary: 'The project\'s REST API settings', scope: 'projects:read', params: [projectRef], response: ref('PostgrestConfig'), errors: [404] }),
+    patch: op({ tag: 'REST config', id: 'v1-update-postgrest-service-config', summary: 'Change the project\'s REST API settings', scope: 'projects:write', params: [projectRef], body: ref('UpdatePostgrestConfigBody'), response: ref('PostgrestConfig'), errors: [404] }),
   },
   '/v1/projects/{ref}/config/storage': {
     get: op({ tag: 'Storage', id: 'v1-get-storage-config', summary: 'The project\'s storage settings', scope: 'projects:read', params: [projectRef], response: ref('StorageConfig'), errors: [404] }),
