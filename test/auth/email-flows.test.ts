@@ -241,6 +241,20 @@ describe('PKCE', () => {
     assert.ok(twice.error);
   });
 
+  it('signInWithOtp with flowType pkce: the magic link gives a code to exchange', async () => {
+    const email = newEmail();
+    await client(p, p.serviceKey).auth.admin.createUser({ email, password: PASSWORD, email_confirm: true });
+    const c = client(p, p.anonKey, { flowType: 'pkce' });
+    assert.equal((await c.auth.signInWithOtp({ email, options: { emailRedirectTo: 'http://localhost:5173/magic' } })).error, null);
+    const mail = await lastEmail(p, email);
+    assert.equal(mail.kind, 'magiclink');
+    const to = await follow(linkOf(mail));
+    assert.equal(to.pathname, '/magic');
+    const { data, error } = await c.auth.exchangeCodeForSession(to.searchParams.get('code')!);
+    assert.equal(error, null);
+    assert.equal(data.user!.email, email);
+  });
+
   it('a wrong verifier is refused', async () => {
     const c = client(p, p.anonKey, { flowType: 'pkce' });
     const email = newEmail();

@@ -40,6 +40,15 @@ describe('email + password with autoconfirm', () => {
     assert.equal(error?.message, 'User already registered');
   });
 
+  it('simultaneous sign-ups of one address: one wins, the others are told it is registered', async () => {
+    const email = newEmail();
+    const results = await Promise.all(Array.from({ length: 6 }, () =>
+      authHttp(p, 'POST', '/signup', { body: { email, password: PASSWORD } })));
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 422, 422, 422, 422, 422]);
+    for (const r of results.filter((x) => x.status === 422)) assert.equal(r.body.code, 'user_already_exists');
+  });
+
   it('signInWithPassword, getUser, refreshSession, updateUser, signOut', async () => {
     const email = newEmail();
     await client(p).auth.signUp({ email, password: PASSWORD });

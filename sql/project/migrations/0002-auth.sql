@@ -407,12 +407,17 @@ begin
     -- Not confirmed yet: the confirmation is sent again. The password stays the first one: letting a second
     -- sign-up replace it would let anyone take over the account its owner is about to confirm.
   else
-    insert into auth.users (instance_id, aud, role, email, encrypted_password, raw_app_meta_data, raw_user_meta_data,
-                            email_confirmed_at)
-      values ('00000000-0000-0000-0000-000000000000', 'authenticated', 'authenticated', v_email, p ->> 'password_hash',
-              '{"provider": "email", "providers": ["email"]}', coalesce(p -> 'data', '{}'),
-              case when v_autoconfirm then now() end)
-      returning * into v_user;
+    begin
+      insert into auth.users (instance_id, aud, role, email, encrypted_password, raw_app_meta_data, raw_user_meta_data,
+                              email_confirmed_at)
+        values ('00000000-0000-0000-0000-000000000000', 'authenticated', 'authenticated', v_email, p ->> 'password_hash',
+                '{"provider": "email", "providers": ["email"]}', coalesce(p -> 'data', '{}'),
+                case when v_autoconfirm then now() end)
+        returning * into v_user;
+    exception when unique_violation then
+      -- Two sign-ups of one address at the same moment: the loser hears what a later one would.
+      raise exception 'User already registered' using errcode = 'LMU01';
+    end;
     insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at)
       values (v_user.id::text, v_user.id, jsonb_build_object('sub', v_user.id::text, 'email', v_email,
               'email_verified', v_autoconfirm, 'phone_verified', false), 'email', now());
