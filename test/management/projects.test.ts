@@ -141,6 +141,13 @@ test('another account\'s project is 404 on every project endpoint, and nothing c
     ['POST', `/v1/projects/${ref}/api-keys/rotate`],
     ['POST', `/v1/projects/${ref}/database/query`, { query: 'select 1' }],
     ['PATCH', `/v1/projects/${ref}/database/password`, { password: 'taken over!' }],
+    ['GET', `/v1/projects/${ref}/config/auth`],
+    ['PATCH', `/v1/projects/${ref}/config/auth`, { site_url: 'https://evil.example.com' }],
+    ['GET', `/v1/projects/${ref}/postgrest`],
+    ['PATCH', `/v1/projects/${ref}/postgrest`, { max_rows: 1 }],
+    ['GET', `/v1/projects/${ref}/config/storage`],
+    ['PATCH', `/v1/projects/${ref}/config/storage`, { fileSizeLimit: 1 }],
+    ['GET', `/v1/projects/${ref}/storage/buckets`],
   ];
   for (const [method, path, body] of calls) {
     const res = await http(method, path, { token: intruder.token, body });
