@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { http, type Project } from '../helpers/platform.ts';
-import { PASSWORD, authHttp, authProject, newEmail } from './helpers.ts';
+import { PASSWORD, authHttp, authProject, client, newEmail } from './helpers.ts';
 
 let p: Project;
 before(async () => { p = await authProject({ mailer_autoconfirm: true, password_min_length: 10, password_required_characters: 'abcdefghijklmnopqrstuvwxyz:0123456789' }); });
@@ -100,6 +100,17 @@ describe('health and settings', () => {
     const res = await authHttp(p, 'GET', '/health');
     assert.equal(res.status, 200);
     assert.equal(res.body.name, 'GoTrue');
+  });
+
+  it('GET /.well-known/jwks.json lists no key (HS256 only), and getClaims still verifies a session', async () => {
+    const res = await authHttp(p, 'GET', '/.well-known/jwks.json');
+    assert.deepEqual([res.status, res.body], [200, { keys: [] }]);
+    const c = client(p);
+    const email = newEmail();
+    await c.auth.signUp({ email, password: PASSWORD });
+    const { data, error } = await c.auth.getClaims();
+    assert.equal(error, null);
+    assert.equal(data!.claims.email, email);
   });
 
   it('GET /settings reflects the project config', async () => {

@@ -33,6 +33,12 @@ auth.get('/health', (_req, res) => {
   res.json({ version: 'loam', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' });
 });
 
+// Only the project's symmetric (HS256) secret signs tokens, and GoTrue publishes no symmetric keys: the set is
+// empty, and clients verify tokens by asking GET /user (supabase-js's getClaims does so for HS256).
+auth.get('/.well-known/jwks.json', (_req, res) => {
+  res.set('Cache-Control', 'public, max-age=600').json({ keys: [] });
+});
+
 // An `apikey` of another project (or none of any) is refused before anything else, as Supabase's gateway does.
 auth.use((req, res, next) => {
   const key = req.get('apikey');
