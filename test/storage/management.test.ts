@@ -1,11 +1,14 @@
 // Storage through the Management API: the bucket list, the storage settings (file size limit, image
-// transformation) and their effect on the data plane, and a deleted project's files removed from disk.
+// transformation) and their effect on the data plane, a deleted project's files removed from disk, and the sweep
+// of bytes no row refers to.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { createProject, http, signup } from '../helpers/platform.ts';
+import { adminClient, createProject, http, signup } from '../helpers/platform.ts';
+import sweep from '../../worker/src/tasks/storage__sweep.ts';
 import { client, errorOf, storageFetch } from './helpers.ts';
 
 test('GET /v1/projects/{ref}/storage/buckets lists every bucket, whatever the bucket policies', async () => {
@@ -71,4 +74,34 @@ test('deleting a project removes its files', async () => {
   const until = Date.now() + 30_000;
   while (fs.existsSync(dir) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   assert.equal(fs.existsSync(dir), false);
+});
+
+test('the sweep job removes old unreferenced bytes and their variants, and nothing else', async () => {
+  const p = await createProject();
+  await client(p).storage.createBucket('b');
+  await client(p).storage.from('b').upload('keep.txt', Buffer.from('keep'), { contentType: 'text/plain' });
+  const root = path.join(process.env.LOAM_DATA_DIR!, 'storage', p.ref);
+  const [kept] = fs.readdirSync(path.join(root, 'objects'));
+  const old = crypto.randomUUID(), fresh = crypto.randomUUID();
+  fs.writeFileSync(path.join(root, 'objects', old), 'orphan');
+  fs.writeFileSync(path.join(root, 'objects', fresh), 'maybe an upload in flight');
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+  fs.utimesSync(path.join(root, 'objects', old), twoHoursAgo, twoHoursAgo);
+  fs.mkdirSync(path.join(root, 'renders', old), { recursive: true });
+  fs.writeFileSync(path.join(root, 'renders', old, 'variant'), 'v');
+
+  // Queued from SQL, once per project, an hour out (so this test runs the task itself).
+  const admin = await adminClient();
+  try {
+    for (let i = 0; i < 2; i++) await admin.query('select platform_private.queue_storage_sweep($1)', [p.ref]);
+    const { rows } = await admin.query(`select run_at > now() + interval '50 minutes' as later from graphile_worker.jobs where key = $1`, [`storage__sweep:${p.ref}`]);
+    assert.deepEqual(rows, [{ later: true }]);
+    await admin.query('select graphile_worker.remove_job($1)', [`storage__sweep:${p.ref}`]);
+  } finally {
+    await admin.end();
+  }
+  await sweep({ ref: p.ref }, { logger: { info() {} } } as never);
+  assert.deepEqual(fs.readdirSync(path.join(root, 'objects')).sort(), [kept, fresh].sort());
+  assert.equal(fs.existsSync(path.join(root, 'renders', old)), false);
+  assert.equal(await (await client(p).storage.from('b').download('keep.txt')).data!.text(), 'keep');
 });

@@ -24,6 +24,8 @@ export interface BlobStore {
   copy(from: string, to: string): Promise<void>;
   remove(keys: string[]): Promise<void>;
   removePrefix(prefix: string): Promise<void>;
+  /** Keys directly below `prefix` (a "directory"), with when each was written. */
+  list(prefix: string): Promise<{ key: string; modified: Date }[]>;
 }
 
 export const objectKey = (ref: string, version: string) => `${ref}/objects/${version}`;
@@ -117,6 +119,17 @@ class FileStore implements BlobStore {
   async removePrefix(prefix: string) {
     await fsp.rm(this.file(prefix), { recursive: true, force: true });
   }
+
+  async list(prefix: string) {
+    const dir = this.file(prefix);
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    const out: { key: string; modified: Date }[] = [];
+    for (const name of names) {
+      const st = await fsp.stat(path.join(dir, name)).catch(() => undefined);
+      if (st) out.push({ key: `${prefix}${name}`, modified: st.mtime });
+    }
+    return out;
+  }
 }
 
 class S3Store implements BlobStore {
@@ -185,6 +198,20 @@ class S3Store implements BlobStore {
       await this.remove(keys);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async list(prefix: string) {
+    const out: { key: string; modified: Date }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({
+        Bucket: this.bucket, Prefix: this.key(prefix), Delimiter: '/', ContinuationToken: token,
+      }));
+      for (const o of page.Contents ?? []) out.push({ key: o.Key!.slice(this.prefix.length), modified: o.LastModified ?? new Date() });
+      for (const cp of page.CommonPrefixes ?? []) out.push({ key: cp.Prefix!.slice(this.prefix.length).replace(/\/$/, ''), modified: new Date(0) });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
   }
 }
 

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { blobStore, objectKey, renderPrefix } from './backend.ts';
 import { tx, type Caller } from './context.ts';
 import { errors } from './errors.ts';
+import { queueSweep } from './sweep.ts';
 
 export interface ObjectRow {
   id: string;
@@ -54,7 +55,9 @@ export async function findObject(req: Request, res: Response, who: Caller, bucke
 }
 
 /** Removes stored bytes (and rendered variants) of object versions no row refers to any more. A failure here
- *  leaves unreachable bytes, never a broken object, so it is logged rather than failing the request. */
+ *  leaves unreachable bytes, never a broken object: it is logged, and a sweep of the project is queued.
+ *  (Not a job queued with the row's deletion: the rows are in the project's database, the queue in the control
+ *  database, so no one transaction can hold both.) */
 export async function removeObjectBytes(ref: string, versions: (string | null)[]): Promise<void> {
   const list = versions.filter((v): v is string => !!v);
   if (!list.length) return;
@@ -64,5 +67,6 @@ export async function removeObjectBytes(ref: string, versions: (string | null)[]
     for (const v of list) await store.removePrefix(renderPrefix(ref, v));
   } catch (err) {
     console.error(`[storage] could not remove bytes of ${list.length} object version(s) of ${ref}:`, err);
+    await queueSweep(ref);
   }
 }

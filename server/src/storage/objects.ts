@@ -5,6 +5,7 @@ import { blobStore, objectKey } from './backend.ts';
 import { ANON, caller, tx, type Caller } from './context.ts';
 import { errors } from './errors.ts';
 import { findObject, removeObjectBytes } from './objects-db.ts';
+import { queueSweep } from './sweep.ts';
 import { sendInfo, sendObject } from './serve.ts';
 import { upload } from './upload.ts';
 import { bool, bucketName, json, jsonBody, objectKey as validKey, ownerUuid, str, target } from './validate.ts';
@@ -78,7 +79,7 @@ objects.post('/object/copy', json, async (req, res) => {
     if (previous) await removeObjectBytes(ref, [previous]);
     res.json({ Id: row.id, Key: `${m.destinationBucket}/${m.destinationKey}`, ...row });
   } catch (err) {
-    if (copied) await blobStore().remove([objectKey(ref, version)]).catch(() => {});
+    if (copied) await blobStore().remove([objectKey(ref, version)]).catch(() => queueSweep(ref));
     throw err;
   }
 });

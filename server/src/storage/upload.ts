@@ -12,6 +12,7 @@ import { blobStore, discard, objectKey, stage, type Staged } from './backend.ts'
 import { projectStorageConfig, tx, type Caller } from './context.ts';
 import { errors } from './errors.ts';
 import { removeObjectBytes, type ObjectMetadata } from './objects-db.ts';
+import { queueSweep } from './sweep.ts';
 import { storageSettings } from './settings.ts';
 import { checkMimeType, ownerUuid } from './validate.ts';
 import { project } from '../project/resolve.ts';
@@ -160,7 +161,7 @@ export async function upload(req: Request, res: Response, who: Caller, t: Upload
     return { Id: id, Key: `${t.bucket}/${t.key}` };
   } catch (err) {
     await discard(body.staged.path);
-    if (committed) await blobStore().remove([key]).catch(() => {});
+    if (committed) await blobStore().remove([key]).catch(() => queueSweep(ref));
     throw err;
   }
 }

@@ -58,3 +58,13 @@ as $$
   from platform.projects p left join platform.project_storage_config c on c.project_id = p.id
   where p.ref = p_ref
 $$;
+
+-- Queues the sweep of a project's unreferenced stored bytes (worker task storage__sweep). One pending sweep per
+-- project: asking again does not postpone it.
+create function platform_private.queue_storage_sweep(p_ref text, p_delay interval default interval '1 hour') returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform graphile_worker.add_job('storage__sweep', json_build_object('ref', p_ref), run_at := now() + p_delay,
+    job_key := 'storage__sweep:' || p_ref, job_key_mode := 'preserve_run_at', max_attempts := 3);
+end $$;

@@ -1,0 +1,23 @@
+// Stored bytes no object row refers to — left when removing them failed after their row was gone, or by a process
+// that died between committing an upload's bytes and its row — are removed by the `storage__sweep` job, queued
+// (from SQL, in the control database) whenever such a removal fails. They were never visible: only rows are.
+import { controlPool } from '../../../db/src/pools.ts';
+import { blobStore } from './backend.ts';
+
+/** Removes object bytes of unreferenced versions written before `olderThan`, and their rendered variants. */
+export async function sweepOrphans(ref: string, referenced: Set<string>, olderThan: Date): Promise<number> {
+  const store = blobStore();
+  const version = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+  const orphans = (await store.list(`${ref}/objects/`)).filter((o) => !referenced.has(version(o.key)) && o.modified < olderThan);
+  await store.remove(orphans.map((o) => o.key));
+  const renders = (await store.list(`${ref}/renders/`)).filter((r) => !referenced.has(version(r.key)));
+  for (const r of renders) await store.removePrefix(`${r.key}/`);
+  return orphans.length + renders.length;
+}
+
+/** Asks for a sweep of the project's stored bytes (later, so uploads in flight are long finished). */
+export async function queueSweep(ref: string): Promise<void> {
+  await controlPool().query('select platform_private.queue_storage_sweep($1)', [ref]).catch((err) => {
+    console.error(`[storage] could not queue a sweep of ${ref}:`, err);
+  });
+}
