@@ -123,3 +123,11 @@ test('supabase-js embedding', async () => {
   const inner = await db.from('books').select('id, authors!author_id!inner(country)').eq('authors.country', 'PL').order('id');
   assert.deepEqual(inner.data!.map((x) => x.id), [4, 5]);
 });
+
+test('relationships through views, both ways', async () => {
+  const r = await rest(p, 'GET', '/long_books?select=id,authors(name)&order=id');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, [{ id: 3, authors: { name: 'Ursula' } }, { id: 7, authors: { name: 'Italo' } }]);
+  const back = await rest(p, 'GET', '/authors?select=name,long_books(title)&id=eq.3');
+  assert.deepEqual(back.body, [{ name: 'Italo', long_books: [{ title: 'If on a winter\'s night a traveler' }] }]);
+});

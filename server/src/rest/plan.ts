@@ -40,7 +40,7 @@ export interface ReadNode {
   spread: boolean;
   /** `embed=is.null` / `embed=not.is.null` filters from the parent scope. */
   nullFilter?: 'null' | 'not_null';
-  /** Computed relationship source: the parent alias is passed to a function. */
+  /** Aggregates in the select list: the other columns become GROUP BY keys. */
   hasAggregates: boolean;
 }
 
@@ -218,8 +218,6 @@ function resolveEmbed(cache: SchemaCache, parent: Table, name: string, hint: str
 
 // ---- reads ------------------------------------------------------------------------------------------
 
-let counter = 0;
-
 function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: SelectItem[], path: string, name: string,
   ids: { next: number }): ReadNode {
   const scope: Scope = req.scopes.get(path) ?? { filters: [], trees: [], order: [] };
@@ -280,7 +278,6 @@ function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: Sel
     if (!embed.node.rel!.toOne) throw restErrors.relatedOrder(table.name, t.relation);
     node.relOrder.set(t, embed.node);
   }
-  void counter;
   return node;
 }
 
@@ -414,9 +411,7 @@ export function planRpc(cache: SchemaCache, req: ApiRequest): RpcPlan {
         `${f.schema}.${f.name}(${inParams(f).map((p) => `${p.name} => ${p.type}`).join(', ')})`).join(', '));
     }
   }
-  if (req.readOnly && !req.method.startsWith('H') && func.volatility === 'v') {
-    // GET runs in a read-only transaction; a volatile function that writes fails there with 25006 (405).
-  }
+  // GET runs in a read-only transaction: a volatile function that writes fails there with 25006 (405).
   const ps = inParams(func);
   const plan: RpcPlan = { func, args };
   if (ps.length === 1 && ps[0].name === '') plan.single = raw ?? { value: body ?? {} };

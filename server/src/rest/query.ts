@@ -120,7 +120,7 @@ function itemSql(alias: string, i: PlanItem): string[] {
   }
 }
 
-function orderSql(b: SqlBuilder, n: ReadNode, alias: string, t: OrderTerm): string {
+function orderSql(n: ReadNode, alias: string, t: OrderTerm): string {
   let e: string;
   const target = n.relOrder.get(t);
   if (target) {
@@ -128,7 +128,6 @@ function orderSql(b: SqlBuilder, n: ReadNode, alias: string, t: OrderTerm): stri
     const conds = target.rel!.func ? [] : joinCondition(target.rel!, x, alias, target);
     e = `(select ${fieldSql(x, t.field.name, t.field.json)} from ${fromSql(target, x, alias)}${conds.length ? ` where ${conds.join(' and ')}` : ''} limit 1)`;
   } else e = fieldSql(alias, t.field.name, t.field.json);
-  void b;
   return `${e}${t.dir ? ` ${t.dir}` : ''}${t.nulls ? ` nulls ${t.nulls}` : ''}`;
 }
 
@@ -171,7 +170,7 @@ export function nodeSql(b: SqlBuilder, n: ReadNode, alias: string, from: string,
     const groups = n.items.flatMap((i) => (i.kind === 'column' && !i.aggregate ? itemSql(alias, i).map((s) => s.replace(/ as "(?:[^"]|"")*"$/, '')) : []));
     if (groups.length) sql += ` group by ${groups.join(', ')}`;
   }
-  if (n.order.length) sql += ` order by ${n.order.map((t) => orderSql(b, n, alias, t)).join(', ')}`;
+  if (n.order.length) sql += ` order by ${n.order.map((t) => orderSql(n, alias, t)).join(', ')}`;
   if (parts.limit !== undefined) sql += ` limit ${b.param(parts.limit)}`;
   if (parts.offset) sql += ` offset ${b.param(parts.offset)}`;
   return sql;

@@ -77,7 +77,6 @@ const OPS = new Set<string>(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ili
 const QUANTIFIABLE = new Set(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch']);
 const FTS = new Set(['fts', 'plfts', 'phfts', 'wfts']);
 const AGGS = new Set(['count', 'sum', 'avg', 'min', 'max']);
-const RESERVED = new Set(['select', 'columns', 'on_conflict', 'order', 'limit', 'offset', 'or', 'and', 'not.or', 'not.and']);
 
 const qpError = (what: string, input: string, col: number, details: string) =>
   restErrors.parse(`"failed to parse ${what} (${input})" (line 1, column ${col + 1})`, details);
@@ -532,12 +531,8 @@ export function parseRequest(raw: RawRequest, exposedSchemas: string[]): ApiRequ
     if (!fc.done) fc.fail('end of input');
     scope(req.scopes, path).filters.push({ field, operation: parseOperation(v) });
   }
-  void RESERVED;
 
   if (raw.body && raw.body.length && writing) req.body = parseBody(raw.body, req.contentType, action);
-  else if (writing && action !== 'delete' && action !== 'rpc') {
-    if (req.contentType === 'application/json' || req.contentType === '') req.body = undefined;
-  }
   return req;
 }
 

@@ -86,20 +86,76 @@ select json_build_object(
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     join pg_type t on t.oid = p.prorettype join pg_namespace tn on tn.oid = t.typnamespace
     left join pg_class tc on tc.oid = t.typrelid
-    where n.nspname = any($1::text[]) and p.prokind = 'f')
+    where n.nspname = any($1::text[]) and p.prokind = 'f'),
+  'viewColumns', (select coalesce(json_agg(distinct jsonb_build_object('schema', vn.nspname, 'view', v.relname,
+      'tschema', tn.nspname, 'table', t.relname, 'column', a.attname)), '[]')
+    from pg_rewrite rw
+    join pg_class v on v.oid = rw.ev_class and v.relkind in ('v', 'm')
+    join pg_namespace vn on vn.oid = v.relnamespace
+    join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = rw.oid and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
+    join pg_class t on t.oid = d.refobjid and t.oid <> v.oid
+    join pg_namespace tn on tn.oid = t.relnamespace
+    join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
+    where vn.nspname = any($1::text[])
+      and exists (select 1 from pg_attribute va where va.attrelid = v.oid and va.attname = a.attname and not va.attisdropped))
 ) as cache`;
 
 export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string): Promise<SchemaCache> {
   const { rows } = await client.query(CATALOG_SQL, [schemas]);
-  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[] };
+  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; viewColumns: ViewColumn[] };
   const tables = new Map<string, Table>();
   for (const t of raw.tables) tables.set(key(t.schema, t.name), t);
+  raw.fks.push(...viewRelationships(tables, raw.fks, raw.viewColumns));
   const funcs = new Map<string, Func[]>();
   for (const f of raw.funcs) {
     const k = key(f.schema, f.name);
     funcs.set(k, [...(funcs.get(k) ?? []), f]);
   }
   return { version, schemas, tables, fks: raw.fks, funcs };
+}
+
+interface ViewColumn { schema: string; view: string; tschema: string; table: string; column: string }
+
+/**
+ * Relationships through views, as PostgREST infers them: a view that shows a table's key columns (under the same
+ * names) takes part in that table's foreign keys, on either side, and inherits its primary key. Views are found
+ * through the dependencies of their rewrite rule, which any role may read.
+ */
+function viewRelationships(tables: Map<string, Table>, fks: ForeignKey[], cols: ViewColumn[]): ForeignKey[] {
+  const byTable = new Map<string, Map<string, Set<string>>>(); // base table → view → columns shown
+  for (const c of cols) {
+    const t = key(c.tschema, c.table);
+    const views = byTable.get(t) ?? new Map<string, Set<string>>();
+    const v = key(c.schema, c.view);
+    views.set(v, (views.get(v) ?? new Set()).add(c.column));
+    byTable.set(t, views);
+  }
+  const showing = (schema: string, table: string, columns: string[]): Table[] => {
+    const out: Table[] = [];
+    for (const [v, shown] of byTable.get(key(schema, table)) ?? []) {
+      const view = tables.get(v);
+      if (view && columns.every((c) => shown.has(c))) out.push(view);
+    }
+    return out;
+  };
+  for (const [t, views] of byTable) {
+    const base = tables.get(t);
+    if (!base?.pk.length) continue;
+    for (const [v, shown] of views) {
+      const view = tables.get(v);
+      if (view && !view.pk.length && base.pk.every((c) => shown.has(c))) { view.pk = [...base.pk]; view.uniques = [[...base.pk]]; }
+    }
+  }
+  const out: ForeignKey[] = [];
+  for (const fk of fks) {
+    const sources = [{ schema: fk.schema, name: fk.table }, ...showing(fk.schema, fk.table, fk.columns)];
+    const targets = [{ schema: fk.fschema, name: fk.ftable }, ...showing(fk.fschema, fk.ftable, fk.fcolumns)];
+    for (const s of sources) for (const t of targets) {
+      if (s.schema === fk.schema && s.name === fk.table && t.schema === fk.fschema && t.name === fk.ftable) continue;
+      out.push({ ...fk, schema: s.schema, table: s.name, fschema: t.schema, ftable: t.name });
+    }
+  }
+  return out;
 }
 
 // One cache per project; concurrent requests that see a new version share one load. `ready` holds the last
