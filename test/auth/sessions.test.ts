@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { signJwt } from '../../server/src/project/jwt.ts';
-import { adminClient, type Project } from '../helpers/platform.ts';
-import { PASSWORD, authHttp, authProject, client, configure, newEmail } from './helpers.ts';
+import { adminClient, sql, type Project } from '../helpers/platform.ts';
+import { PASSWORD, authHttp, authProject, client, configure, lastEmail, newEmail } from './helpers.ts';
 
 let p: Project;
 before(async () => { p = await authProject({ mailer_autoconfirm: true }); });
@@ -187,5 +187,35 @@ describe('anonymous users', () => {
     assert.equal(upgradeError, null);
     assert.equal(upgraded.user!.email, email);
     assert.equal(upgraded.user!.is_anonymous, false);
+  });
+});
+
+describe('reauthentication', () => {
+  it('a session older than a day needs a code from reauthenticate() to change the password', async () => {
+    const q = await authProject({ mailer_autoconfirm: true, security_update_password_require_reauthentication: true, smtp_max_frequency: 0 });
+    const c = client(q);
+    const email = newEmail();
+    const { data } = await c.auth.signUp({ email, password: PASSWORD });
+    // A fresh session may change it directly.
+    assert.equal((await c.auth.updateUser({ password: 'second password 2' })).error, null);
+
+    await sql(q, `update auth.sessions set created_at = now() - interval '25 hours' where user_id = '${data.user!.id}'`);
+    const refused = await c.auth.updateUser({ password: 'third password 3' });
+    assert.equal(refused.error?.status, 400);
+    assert.equal(refused.error?.code, 'reauthentication_needed');
+    assert.equal(refused.error?.message, 'Password update requires reauthentication');
+
+    assert.equal((await c.auth.reauthenticate()).error, null);
+    const mail = await lastEmail(q, email);
+    assert.equal(mail.kind, 'reauthentication');
+    const code = /Enter this code: (\d+)/.exec(mail.body_html)![1];
+    const wrong = await c.auth.updateUser({ password: 'third password 3', nonce: code === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.error?.code, 'reauthentication_not_valid');
+    assert.equal(wrong.error?.message, 'Nonce has expired or is invalid');
+    assert.equal((await c.auth.updateUser({ password: 'third password 3', nonce: code })).error, null);
+    // The code works once.
+    const reused = await c.auth.updateUser({ password: 'fourth password 4', nonce: code });
+    assert.equal(reused.error?.code, 'reauthentication_not_valid');
+    assert.equal((await client(q).auth.signInWithPassword({ email, password: 'third password 3' })).error, null);
   });
 });

@@ -17,6 +17,7 @@ export interface AuthConfig {
   password_min_length: number;
   password_required_characters: string;
   refresh_token_rotation_enabled: boolean;
+  security_update_password_require_reauthentication: boolean;
   security_refresh_token_reuse_interval: number;
   /** Seconds; 0 means sessions do not end by age. */
   sessions_timebox: number;

@@ -7,7 +7,7 @@ import { config } from '../../../db/src/config.ts';
 import type { AuthConfig } from './config.ts';
 import { issuer } from './session.ts';
 
-export type EmailKind = 'confirmation' | 'recovery' | 'magic_link' | 'invite' | 'email_change';
+export type EmailKind = 'confirmation' | 'recovery' | 'magic_link' | 'invite' | 'email_change' | 'reauthentication';
 
 export function otp(length: number): string {
   let s = '';

@@ -1,11 +1,11 @@
-// The signed-in user: GET /user, PUT /user (email, password, metadata), POST /logout (scope local, others or
-// global).
+// The signed-in user: GET /user, PUT /user (email, password, metadata), GET /reauthenticate (a code a password
+// change may require), POST /logout (scope local, others or global).
 import { Router } from 'express';
 import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { limitEmail } from './limits.ts';
-import { newToken, queueEmail, renderEmail } from './mail.ts';
+import { newToken, queueEmail, renderEmail, tokenHash } from './mail.ts';
 import { ctx, email as emailParam, obj, params, redirectParam, str } from './params.ts';
 import { checkPassword, comparePassword, hashPassword } from './passwords.ts';
 import { userCaller } from './session.ts';
@@ -18,7 +18,11 @@ user.get('/user', async (req, res) => {
   res.json(await authCall(c.p, 'select auth.user_json(auth.caller($1, $2))', [who.userId, who.sessionId]));
 });
 
-interface StoredUser { email: string | null; encrypted_password: string | null; is_anonymous: boolean }
+interface StoredUser {
+  email: string | null; encrypted_password: string | null; is_anonymous: boolean; session_created_at: string | null;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
 
 user.put('/user', async (req, res) => {
   const c = await ctx(req, res);
@@ -29,13 +33,21 @@ user.put('/user', async (req, res) => {
   const data = obj(b, 'data');
   if (obj(b, 'app_metadata')) throw new AuthError(403, 'not_admin', 'Updating app_metadata requires admin privileges');
   if (str(b, 'phone')) throw new AuthError(400, 'phone_provider_disabled', 'Unsupported phone provider');
-  const current = await authCall<StoredUser>(c.p, 'select to_jsonb(auth.caller($1, $2))', [who.userId, who.sessionId]);
+  const current = await authCall<StoredUser>(c.p, `select to_jsonb(u) || jsonb_build_object('session_created_at',
+    (select s.created_at from auth.sessions s where s.id = $2)) from auth.caller($1, $2) u`, [who.userId, who.sessionId]);
 
   const patch: Record<string, unknown> = { ip: c.ip };
   if (data) patch.data = data;
   if (password !== undefined) {
     if (current.is_anonymous && !current.email && !rawEmail) {
       throw new AuthError(422, 'validation_failed', 'Updating password of an anonymous user without an email or phone is not allowed');
+    }
+    // A session older than a day must prove it is still its user (a code from GET /reauthenticate).
+    const stale = !current.session_created_at || Date.now() - Date.parse(current.session_created_at) > DAY_MS;
+    if (c.cfg.security_update_password_require_reauthentication && stale) {
+      const nonce = str(b, 'nonce');
+      if (!nonce) throw new AuthError(400, 'reauthentication_needed', 'Password update requires reauthentication');
+      Object.assign(patch, { nonce_hash: tokenHash(current.email ?? '', nonce), otp_exp: c.cfg.mailer_otp_exp });
     }
     checkPassword(c.cfg, password);
     if (current.encrypted_password && await comparePassword(password, current.encrypted_password)) throw authErrors.samePassword();
@@ -73,4 +85,19 @@ user.post('/logout', async (req, res) => {
   if (!SCOPES.has(scope)) throw validation(`Unsupported logout scope "${scope}"`);
   await authCall(c.p, 'select auth.logout($1, $2, $3, $4)', [who.userId, who.sessionId, scope, c.ip]);
   res.status(204).end();
+});
+
+user.get('/reauthenticate', async (req, res) => {
+  const c = await ctx(req, res);
+  const who = userCaller(req, c.p);
+  // The address now, not the token's claim: it may have changed since the token was issued.
+  const address = (await authCall<string | null>(c.p, 'select (auth.caller($1, $2)).email', [who.userId, who.sessionId])) ?? '';
+  if (address) await limitEmail(c.p.ref, c.cfg, address);
+  const token = newToken(c.cfg, address, false);
+  const emailId = await authCall<number | null>(c.p, 'select auth.reauthenticate($1, $2, $3)', [who.userId, who.sessionId, {
+    token_hash: token.hash, max_frequency: c.cfg.smtp_max_frequency,
+    email_message: renderEmail(c.p, c.cfg, { kind: 'reauthentication', type: 'reauthentication', email: address, token, redirectTo: c.cfg.site_url }),
+  }]);
+  await queueEmail(c.p, c.cfg, emailId);
+  res.json({});
 });

@@ -18,6 +18,7 @@ as $$
     'password_min_length', 6,
     'password_required_characters', '',
     'refresh_token_rotation_enabled', true,
+    'security_update_password_require_reauthentication', false,
     'security_refresh_token_reuse_interval', 10,
     'sessions_timebox', 0,
     'smtp_admin_email', null,
@@ -40,6 +41,7 @@ as $$
     'mailer_subjects_magic_link', 'Your sign-in link',
     'mailer_subjects_invite', 'You have been invited',
     'mailer_subjects_email_change', 'Confirm your new email address',
+    'mailer_subjects_reauthentication', 'Confirm it is you',
     'mailer_templates_confirmation_content',
       E'<h2>Confirm your signup</h2>\n<p><a href="{{ .ConfirmationURL }}">Confirm your email address</a></p>\n<p>Or enter this code: {{ .Token }}</p>',
     'mailer_templates_recovery_content',
@@ -48,6 +50,8 @@ as $$
       E'<h2>Sign in</h2>\n<p><a href="{{ .ConfirmationURL }}">Sign in to {{ .SiteURL }}</a></p>\n<p>Or enter this code: {{ .Token }}</p>',
     'mailer_templates_invite_content',
       E'<h2>You have been invited</h2>\n<p>You have been invited to {{ .SiteURL }}. <a href="{{ .ConfirmationURL }}">Accept the invitation</a></p>\n<p>Or enter this code: {{ .Token }}</p>',
+    'mailer_templates_reauthentication_content',
+      E'<h2>Confirm it is you</h2>\n<p>Enter this code: {{ .Token }}</p>',
     'mailer_templates_email_change_content',
       E'<h2>Confirm your new email address</h2>\n<p><a href="{{ .ConfirmationURL }}">Change your email from {{ .Email }} to {{ .NewEmail }}</a></p>\n<p>Or enter this code: {{ .Token }}</p>')
 $$;

@@ -178,6 +178,7 @@ as $$
     'confirmed_at', u.confirmed_at, 'recovery_sent_at', u.recovery_sent_at,
     'new_email', nullif(u.email_change, ''), 'email_change_sent_at', u.email_change_sent_at,
     'last_sign_in_at', u.last_sign_in_at, 'banned_until', u.banned_until, 'deleted_at', u.deleted_at,
+    'reauthentication_sent_at', u.reauthentication_sent_at,
     'factors', (select jsonb_agg(jsonb_build_object('id', f.id, 'friendly_name', coalesce(f.friendly_name, ''),
         'factor_type', f.factor_type, 'status', f.status, 'created_at', f.created_at, 'updated_at', f.updated_at)
         order by f.created_at) from auth.mfa_factors f where f.user_id = u.id)))
@@ -347,6 +348,7 @@ begin
     when 'confirmation_token' then p_user.confirmation_sent_at
     when 'recovery_token' then p_user.recovery_sent_at
     when 'email_change_token_new' then p_user.email_change_sent_at
+    when 'reauthentication_token' then p_user.reauthentication_sent_at
     else null end;
   if v_last is not null and p_max_frequency > 0 and v_last > now() - make_interval(secs => p_max_frequency) then
     raise exception 'For security purposes, you can only request this after % seconds.',
@@ -361,6 +363,8 @@ begin
     update auth.users set confirmation_token = p_token_hash, confirmation_sent_at = now() where id = p_user.id;
   elsif p_type = 'recovery_token' then
     update auth.users set recovery_token = p_token_hash, recovery_sent_at = now() where id = p_user.id;
+  elsif p_type = 'reauthentication_token' then
+    update auth.users set reauthentication_token = p_token_hash, reauthentication_sent_at = now() where id = p_user.id;
   elsif p_type = 'email_change_token_new' then
     update auth.users set email_change_token_new = p_token_hash, email_change = p_relates_to,
       email_change_sent_at = now(), email_change_confirm_status = 0 where id = p_user.id;
@@ -619,6 +623,24 @@ begin
   return auth.start_session(v_flow.user_id, v_flow.authentication_method, p_ip, p_user_agent);
 end $$;
 
+-- GET /reauthenticate: a code by email that a password change may require (security_update_password_require_
+-- reauthentication). p: token_hash, email_message, max_frequency.
+create function auth.reauthenticate(p_user_id uuid, p_session_id uuid, p jsonb) returns bigint
+  language plpgsql volatile
+as $$
+declare
+  v_user auth.users := auth.caller(p_user_id, p_session_id);
+begin
+  if coalesce(v_user.email, '') = '' then
+    raise exception 'Reauthentication requires the user to have an email or a phone number' using errcode = 'LMU18';
+  end if;
+  if v_user.email_confirmed_at is null then
+    raise exception 'Please verify your email first.' using errcode = 'LMU27';
+  end if;
+  return auth.issue_token(v_user, 'reauthentication_token', p ->> 'token_hash', v_user.email,
+                          (p -> 'email_message') || '{"kind": "reauthentication"}', (p ->> 'max_frequency')::integer);
+end $$;
+
 -- PUT /user and PUT /admin/users/{id}. p: password_hash, data (merged into user_metadata; null values remove
 -- keys), app_metadata (admin only), email + email_confirm (admin, or autoconfirm) or email_token_hash +
 -- email_message (a confirmation to the new address), role, ban_until (admin). Returns {user, email_id}.
@@ -654,6 +676,14 @@ begin
       v_id := auth.issue_token(v_user, 'email_change_token_new', p ->> 'email_token_hash', v_email,
                                (p -> 'email_message') || '{"kind": "email_change"}', (p ->> 'max_frequency')::integer);
     end if;
+  end if;
+  if p ? 'nonce_hash' then
+    if coalesce(v_user.reauthentication_token, '') = '' or v_user.reauthentication_token <> p ->> 'nonce_hash'
+       or v_user.reauthentication_sent_at + make_interval(secs => (p ->> 'otp_exp')::integer) < now() then
+      raise exception 'Nonce has expired or is invalid' using errcode = 'LMU28';
+    end if;
+    update auth.users set reauthentication_token = '' where id = p_user_id;
+    delete from auth.one_time_tokens where user_id = p_user_id and token_type = 'reauthentication_token';
   end if;
   if p ? 'password_hash' then
     update auth.users set encrypted_password = p ->> 'password_hash' where id = p_user_id;
