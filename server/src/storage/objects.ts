@@ -7,7 +7,7 @@ import { errors } from './errors.ts';
 import { findObject, removeObjectBytes } from './objects-db.ts';
 import { queueSweep } from './sweep.ts';
 import { sendInfo, sendObject } from './serve.ts';
-import { upload } from './upload.ts';
+import { parseUserMetadata, upload } from './upload.ts';
 import { bool, bucketName, json, jsonBody, objectKey as validKey, ownerUuid, str, target } from './validate.ts';
 import { project } from '../project/resolve.ts';
 
@@ -60,7 +60,7 @@ objects.post('/object/copy', json, async (req, res) => {
       const metadata = { ...src.metadata };
       if (typeof override.cacheControl === 'string') metadata.cacheControl = override.cacheControl;
       if (typeof override.mimetype === 'string') metadata.mimetype = override.mimetype;
-      const userMetadata = copyMetadata ? src.user_metadata : headerMeta ? safeJson(Buffer.from(headerMeta, 'base64').toString('utf8')) : null;
+      const userMetadata = copyMetadata ? src.user_metadata : headerMeta ? parseUserMetadata(headerMeta, true) : null;
       if (upsert) {
         const { rows } = await c.query('select version from storage.objects where bucket_id = $1 and name = $2 for update', [m.destinationBucket, m.destinationKey]);
         previous = rows[0]?.version ?? null;
@@ -143,7 +143,3 @@ objects.delete('/object/:bucket/*key', async (req, res) => {
   await removeObjectBytes(project(res).ref, [version]);
   res.json({ message: 'Successfully deleted' });
 });
-
-function safeJson(s: string): unknown {
-  try { return JSON.parse(s); } catch { return null; }
-}

@@ -62,7 +62,8 @@ function limitFor(bucket: Bucket, projectLimit: number): number {
   return Math.min(...limits);
 }
 
-function parseUserMetadata(raw: string, base64: boolean): Record<string, unknown> | null {
+/** User metadata: JSON (base64 in the x-metadata header); what does not parse is ignored, as storage-api does. */
+export function parseUserMetadata(raw: string, base64: boolean): Record<string, unknown> | null {
   if (Buffer.byteLength(raw) > MAX_USER_METADATA) throw errors.entityTooLarge('user_metadata');
   try {
     const v = JSON.parse(base64 ? Buffer.from(raw, 'base64').toString('utf8') : raw);
