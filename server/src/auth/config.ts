@@ -18,6 +18,8 @@ export interface AuthConfig {
   password_required_characters: string;
   refresh_token_rotation_enabled: boolean;
   security_update_password_require_reauthentication: boolean;
+  hook_custom_access_token_enabled: boolean;
+  hook_custom_access_token_uri: string | null;
   security_refresh_token_reuse_interval: number;
   /** Seconds; 0 means sessions do not end by age. */
   sessions_timebox: number;

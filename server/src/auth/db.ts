@@ -28,14 +28,15 @@ export function inline(sql: string, params: unknown[]): string {
 
 const connectionLost = (err: unknown) => /^(08|57P)/.test((err as { code?: string })?.code ?? '');
 
-/** One SQL statement returning one value (the first column of the first row, or undefined). */
+/** SQL (one statement, or a few of which the last answers) returning one value: the first column of the
+ *  first row, or undefined. */
 export async function authCall<T = any>(p: ProjectRuntime, sql: string, params: unknown[] = []): Promise<T> {
   const pool = projectPool(await authenticatorAddress(p.database_server_id!), p.db_name);
   const client = await pool.connect();
   let broken = false;
   try {
     const results = await client.query(`${BEGIN}; ${inline(sql, params)}; commit`) as unknown as pg.QueryResult[];
-    const r = results[2];
+    const r = results[results.length - 2];
     return r.rows[0]?.[r.fields[0].name] as T;
   } catch (err) {
     broken = connectionLost(err);

@@ -122,7 +122,7 @@ email.get('/verify', async (req, res) => {
       type, hashes: [token], otp_exp: c.cfg.mailer_otp_exp, pkce: isPkce, link: true, ip: c.ip, user_agent: c.userAgent,
     }]);
     if (isPkce) return void res.redirect(303, withParams(redirectTo, { code: r.code }, {}));
-    const t = tokenResponse(c.p, c.cfg, r as SessionData);
+    const t = await tokenResponse(c.p, c.cfg, r as SessionData);
     res.redirect(303, withParams(redirectTo, {}, {
       access_token: t.access_token, expires_at: String(t.expires_at), expires_in: String(t.expires_in),
       refresh_token: t.refresh_token, sb: '', token_type: t.token_type, type,
@@ -164,5 +164,5 @@ email.post('/verify', async (req, res) => {
   const r = await authCall<SessionData>(c.p, 'select auth.verify($1)', [{
     type, hashes, email: relatesTo, otp_exp: c.cfg.mailer_otp_exp, pkce: false, link: false, ip: c.ip, user_agent: c.userAgent,
   }]);
-  res.json(tokenResponse(c.p, c.cfg, r));
+  res.json(await tokenResponse(c.p, c.cfg, r));
 });

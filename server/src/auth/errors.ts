@@ -9,8 +9,8 @@ export class AuthError extends Error {
   readonly status: number;
   readonly code: string;
   readonly extra: Record<string, unknown>;
-  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
-    super(message);
+  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, { cause });
     this.status = status;
     this.code = code;
     this.extra = extra;

@@ -98,7 +98,7 @@ mfa.post('/factors/:factor_id/verify', async (req, res) => {
   const secret = await authCall<string>(c.p, 'select auth.mfa_challenge_secret($1, $2, $3, $4)', [who.userId, who.sessionId, id, challenge]);
   if (!totpValid(secret, code)) throw new AuthError(422, 'mfa_verification_failed', 'Invalid TOTP code entered');
   const s = await authCall<SessionData>(c.p, 'select auth.mfa_verified($1, $2, $3, $4, $5)', [who.userId, who.sessionId, id, challenge, c.ip]);
-  res.json(tokenResponse(c.p, c.cfg, s));
+  res.json(await tokenResponse(c.p, c.cfg, s));
 });
 
 mfa.delete('/factors/:factor_id', async (req, res) => {

@@ -1,12 +1,14 @@
 // Sessions as the client sees them: the access token (an HS256 JWT with GoTrue's claims, signed with the
 // project's secret) and the token response; and who is calling, from the Bearer token.
 import type { Request } from 'express';
+import pg from 'pg';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { identify } from '../project/keys.ts';
 import { signJwt, type Claims } from '../project/jwt.ts';
 import { projectBaseUrl } from '../project/urls.ts';
 import type { AuthConfig } from './config.ts';
-import { authErrors } from './errors.ts';
+import { authCall } from './db.ts';
+import { AuthError, authErrors } from './errors.ts';
 
 export interface UserJson {
   id: string;
@@ -31,21 +33,45 @@ export interface SessionData {
 
 export const issuer = (p: ProjectRuntime) => `${projectBaseUrl(p.ref)}/auth/v1`;
 
-export function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: SessionData): { token: string; exp: number } {
+const REQUIRED_CLAIMS = ['aud', 'exp', 'iat', 'sub', 'email', 'phone', 'role', 'aal', 'session_id', 'is_anonymous'];
+
+/** The project's custom access token hook (a Postgres function, as Supabase's pg-functions hooks): it gets
+ *  `{user_id, claims, authentication_method}` and returns `{claims}` or `{error: {http_code, message}}`. */
+async function customClaims(p: ProjectRuntime, cfg: AuthConfig, s: SessionData, claims: Claims): Promise<Claims> {
+  const [, schema, fn] = /^pg-functions:\/\/[^/]+\/([a-z_][a-z0-9_]*)\/([a-z_][a-z0-9_]*)$/.exec(cfg.hook_custom_access_token_uri ?? '') ?? [];
+  if (!schema) return claims;
+  const event = { user_id: s.user.id, claims, authentication_method: s.amr[0]?.method ?? 'password' };
+  let out: { claims?: Claims; error?: { http_code?: number; message?: string } } | null;
+  try {
+    out = await authCall(p, `set local statement_timeout = 2000; select ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(fn)}($1::jsonb)`, [event]);
+  } catch (err) {
+    throw new AuthError(500, 'unexpected_failure', `Error running hook URI: ${cfg.hook_custom_access_token_uri}`, {}, err);
+  }
+  if (out?.error?.message) throw new AuthError(out.error.http_code || 500, out.error.http_code && out.error.http_code < 500 ? 'unknown' : 'unexpected_failure', out.error.message);
+  const result = out?.claims;
+  const missing = REQUIRED_CLAIMS.filter((k) => result?.[k] === undefined);
+  if (!result || typeof result !== 'object' || missing.length) {
+    throw new AuthError(500, 'unexpected_failure', `output claims do not conform to the expected schema: \n${missing.map((k) => `- (root): ${k} is required\n`).join('')}`);
+  }
+  return result;
+}
+
+export async function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: SessionData): Promise<{ token: string; exp: number }> {
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + cfg.jwt_exp;
   const u = s.user;
-  const claims: Claims = {
+  let claims: Claims = {
     iss: issuer(p), sub: u.id, aud: u.aud || 'authenticated', exp, iat,
     email: u.email, phone: u.phone, app_metadata: u.app_metadata, user_metadata: u.user_metadata,
     role: u.role || 'authenticated', aal: s.aal, amr: s.amr, session_id: s.session_id, is_anonymous: u.is_anonymous,
   };
-  return { token: signJwt(claims, p.jwt_secret!), exp };
+  if (cfg.hook_custom_access_token_enabled) claims = await customClaims(p, cfg, s, claims);
+  return { token: signJwt(claims, p.jwt_secret!), exp: typeof claims.exp === 'number' ? claims.exp : exp };
 }
 
 /** GoTrue's AccessTokenResponse. */
-export function tokenResponse(p: ProjectRuntime, cfg: AuthConfig, s: SessionData) {
-  const { token, exp } = accessToken(p, cfg, s);
+export async function tokenResponse(p: ProjectRuntime, cfg: AuthConfig, s: SessionData) {
+  const { token, exp } = await accessToken(p, cfg, s);
   return { access_token: token, token_type: 'bearer', expires_in: cfg.jwt_exp, expires_at: exp, refresh_token: s.refresh_token, user: s.user };
 }
 

@@ -61,7 +61,7 @@ signup.post('/signup', async (req, res) => {
     max_frequency: c.cfg.smtp_max_frequency, pkce: flow ?? null, ip: c.ip, user_agent: c.userAgent,
   }]);
   if (r.obfuscated) return void res.json(obfuscatedUser(email, data));
-  if (r.session_id) return void res.json(tokenResponse(c.p, c.cfg, r as SessionData));
+  if (r.session_id) return void res.json(await tokenResponse(c.p, c.cfg, r as SessionData));
   await queueEmail(c.p, c.cfg, r.email_id);
   res.json(r.user);
 });

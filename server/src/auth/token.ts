@@ -53,5 +53,5 @@ token.post('/token', async (req: Request, res) => {
   if (!grant) throw authErrors.unsupportedGrant();
   const c = await ctx(req, res);
   await limitIp(c.p.ref, c.cfg, 'token', c.ip);
-  res.json(tokenResponse(c.p, c.cfg, await grant(c, params(req))));
+  res.json(await tokenResponse(c.p, c.cfg, await grant(c, params(req))));
 });

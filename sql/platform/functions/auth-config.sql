@@ -19,6 +19,9 @@ as $$
     'password_required_characters', '',
     'refresh_token_rotation_enabled', true,
     'security_update_password_require_reauthentication', false,
+    -- A Postgres function that may change an access token's claims: pg-functions://postgres/<schema>/<name>.
+    'hook_custom_access_token_enabled', false,
+    'hook_custom_access_token_uri', null,
     'security_refresh_token_reuse_interval', 10,
     'sessions_timebox', 0,
     'smtp_admin_email', null,
@@ -122,6 +125,9 @@ begin
         raise exception '% must be an integer between % and %', v_key, coalesce(v_int_min ->> v_key, '0'),
           coalesce(v_int_max ->> v_key, '2147483647') using errcode = 'LMU19';
       end if;
+    end if;
+    if v_key = 'hook_custom_access_token_uri' and (v_value #>> '{}') !~ '^pg-functions://[^/]+/[a-z_][a-z0-9_]*/[a-z_][a-z0-9_]*$' then
+      raise exception 'hook_custom_access_token_uri must be pg-functions://postgres/<schema>/<function>' using errcode = 'LMU19';
     end if;
     if v_key = 'site_url' and (v_value #>> '{}') !~ '^https?://[^\s/]+' then
       raise exception 'site_url must be an http(s) URL' using errcode = 'LMU19';
