@@ -117,17 +117,21 @@ export async function schemaFor(project: ProjectRuntime, who: Identity, req: Api
 
 // Statement shapes seen often become named prepared statements (parsed and planned once per connection, as
 // PostgREST prepares its statements); one-off shapes stay unnamed so odd traffic cannot pile up server state.
-const seen = new Map<string, number>();
+const seen = new Map<string, number | string>();
 const HOT_AFTER = 3;
 function statementName(text: string): string | undefined {
   if (text.length > 8000) return undefined;
-  const n = (seen.get(text) ?? 0) + 1;
+  const hit = seen.get(text);
+  if (typeof hit === 'string') return hit;
+  const n = (hit ?? 0) + 1;
+  if (seen.size > 5000) seen.clear();
   if (n <= HOT_AFTER) {
-    if (seen.size > 5000) seen.clear();
     seen.set(text, n);
     return undefined;
   }
-  return 'pgrst_' + crypto.createHash('sha1').update(text).digest('base64url').slice(0, 20);
+  const name = 'pgrst_' + crypto.createHash('sha1').update(text).digest('base64url').slice(0, 20);
+  seen.set(text, name);
+  return name;
 }
 
 /** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
@@ -139,10 +143,15 @@ async function pipelined(pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p:
   const endNow = !p.inspect;
   const end = req.prefer.tx === 'rollback' ? 'rollback' : 'commit';
   try {
+    // Every message of the batch goes out in one write: pg writes each protocol message on its own, and a
+    // dozen small writes per request cost more CPU than the query.
+    const socket = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+    socket?.cork?.();
     const begin = client.query(req.readOnly ? 'begin read only' : 'begin');
     const context = client.query(contextStatement(ctx));
     const main = client.query<MainRow>({ name: statementName(p.query.text), text: p.query.text, values: p.query.params });
     const done = endNow ? client.query(end) : undefined;
+    socket?.uncork?.();
     const settled = await Promise.allSettled([begin, context, main, done]);
     const firstError = settled.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
     if (firstError) {

@@ -1,7 +1,7 @@
 // The project's PostgREST-compatible `/rest/v1` API. The handler only wires the stages together:
 // identify → parse (request.ts) → plan + SQL + run in one transaction (execute.ts) → render (response.ts).
 // Every error, whatever its source, leaves through fromPgError/renderError in PostgREST's shape.
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import { onSchemaChange } from '../../../db/src/schema-version.ts';
 import { JwtError } from '../project/jwt.ts';
 import { identify, type Identity } from '../project/keys.ts';
@@ -82,17 +82,17 @@ async function handle(req: Request, res: Response): Promise<void> {
   }
 }
 
-rest.use((req: Request, res: Response, next: NextFunction) => {
-  res.set('Access-Control-Allow-Origin', '*');
-  res.set('Access-Control-Expose-Headers', 'Content-Range, Content-Location, Location, Preference-Applied');
-  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+// One middleware for the whole API: CORS headers, the body (only for methods that carry one), the handler.
+rest.use((req: Request, res: Response) => {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Location, Location, Preference-Applied');
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return void handle(req, res);
   bodyParser(req, res, (err?: unknown) => {
     if (err) {
       const e = err as { type?: string };
       if (e.type === 'entity.too.large') return renderError(res, new RestError(413, 'PGRST102', 'Request body is too large'));
       return renderError(res, restErrors.invalidBody('Empty or invalid json'));
     }
-    next();
+    void handle(req, res);
   });
 });
-rest.use((req, res) => { void handle(req, res); });

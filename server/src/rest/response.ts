@@ -70,24 +70,31 @@ export function render(res: Response, req: ApiRequest, r: Result): void {
   if (applied) headers['Preference-Applied'] = applied;
   if (r.location) headers.Location = r.location;
   Object.assign(headers, r.headers);
-  res.status(status).set(headers);
-  if (r.body === '' || req.action === 'head' || status === 204) {
-    if (r.body !== '' && req.action === 'head') res.type(CONTENT_TYPES[req.accept] ?? CONTENT_TYPES.json);
-    res.end();
+  let body = r.body;
+  if (body === '' || req.action === 'head' || status === 204) {
+    if (body !== '' && req.action === 'head') headers['Content-Type'] ??= CONTENT_TYPES[req.accept] ?? CONTENT_TYPES.json;
+    send(res, status, headers, '');
     return;
   }
-  let body = r.body;
-  let type = req.accept;
+  const type = req.accept;
   if (type === 'csv') body = toCsv(body);
   else if ((type === 'object' || type === 'object-stripped') && body.startsWith('[')) body = body.slice(1, -1);
   if (type === 'text' && req.action === 'rpc') {
     const v = JSON.parse(body);
     body = typeof v === 'string' ? v : JSON.stringify(v);
   }
-  if (!res.get('Content-Type')) res.set('Content-Type', CONTENT_TYPES[type] ?? CONTENT_TYPES.json);
-  res.send(body);
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = CONTENT_TYPES[type] ?? CONTENT_TYPES.json;
+  send(res, status, headers, body);
+}
+
+// Node's own writeHead/end: Express's res.set/res.send do work (charset and type sniffing, header
+// normalisation) this hot path does not need. Headers set earlier with res.set (CORS) are kept.
+function send(res: Response, status: number, headers: Record<string, string>, body: string): void {
+  headers['Content-Length'] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 export function renderError(res: Response, err: RestError): void {
-  res.status(err.status).set(err.headers).set('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify(err.body()));
+  send(res, err.status, { ...err.headers, 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(err.body()));
 }
