@@ -2,7 +2,6 @@
 // object within limits (source bytes and pixels, output size clamped as storage-api clamps), and each rendered
 // variant is kept in the blob store next to its object version, so a variant is computed once.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,7 +133,6 @@ async function render(ref: string, obj: ObjectRow, o: TransformOptions): Promise
   await fsp.mkdir(path.dirname(tmp), { recursive: true });
   await fsp.writeFile(tmp, bytes);
   await store.commit(tmp, renderKey(ref, obj.version, variant), mimetype).catch(() => fsp.rm(tmp, { force: true }));
-  if (fs.existsSync(tmp)) await fsp.rm(tmp, { force: true });
   return { bytes, mimetype, variant };
 }
 
