@@ -169,7 +169,12 @@ export async function prepareServers(log: Log = () => {}): Promise<number> {
   for (const row of rows) {
     const address = await serverAdminAddress(row.id);
     try {
-      await withClient(address, 'postgres', (c) => ensureClusterRoles(c, row.password));
+      // Roles are cluster-wide: processes starting together would update the same catalog rows at once
+      // ("tuple concurrently updated"), so they take turns.
+      await withClient(address, 'postgres', async (c) => {
+        await c.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        try { await ensureClusterRoles(c, row.password); } finally { await c.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {}); }
+      });
       version = await ensureTemplate(address, log);
     } catch (err) {
       // One unreachable server must not keep the platform (and the projects on every other server) down;
