@@ -4,7 +4,7 @@ import { auth } from './auth/index.ts';
 import { graphql } from './graphql/index.ts';
 import { management } from './management/index.ts';
 import { dataPlane } from './project/resolve.ts';
-import { rest } from './rest/index.ts';
+import { rest, restFastPath } from './rest/index.ts';
 import { storage } from './storage/index.ts';
 
 export interface AppState { ready: boolean }
@@ -15,6 +15,8 @@ export function createApp(state: AppState = { ready: true }): express.Express {
   app.set('trust proxy', process.env.LOAM_TRUST_PROXY ?? 'loopback');
   app.set('etag', false);
 
+  // Path-addressed REST requests skip the router stack (the REST API's hot path; same project gate).
+  app.use(restFastPath);
   app.get('/health', (_req, res) => {
     res.status(state.ready ? 200 : 503).json({ ok: state.ready });
   });

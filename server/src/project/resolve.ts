@@ -8,7 +8,7 @@ export const project = (res: Response): ProjectRuntime => res.locals.project as 
 
 const REF = /^[a-z]{20}$/;
 
-async function gate(ref: string, res: Response, next: NextFunction) {
+export async function gate(ref: string, res: Response, next: NextFunction) {
   const p = REF.test(ref) ? await cachedRuntime(ref) : undefined;
   if (!p || p.deleted) {
     res.status(404).json({ message: 'project not found', code: 'project_not_found' });
