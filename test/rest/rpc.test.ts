@@ -105,3 +105,43 @@ test('supabase-js rpc', async () => {
   const get = await db.rpc('add', { a: 1, b: 1 }, { get: true });
   assert.equal(get.data, 2);
 });
+
+test('bad response GUCs are PGRST111 / PGRST112; a malformed RAISE PGRST is PGRST121', async () => {
+  const { sql } = await import('../helpers/platform.ts');
+  await sql(p, `
+    create function bad_headers() returns int language plpgsql as $$ begin perform set_config('response.headers', '{"a":1}', true); return 1; end $$;
+    create function bad_status() returns int language plpgsql as $$ begin perform set_config('response.status', 'teapot', true); return 1; end $$;
+    create function bad_raise() returns int language plpgsql as $$ begin raise sqlstate 'PGRST' using message = 'not json'; end $$;
+    create function twin(a int, b text default 'x') returns int language sql as 'select 1';
+    create function twin(a int, c int default 1) returns int language sql as 'select 2';
+    grant execute on all functions in schema public to anon;`);
+  const h = await rest(p, 'POST', '/rpc/bad_headers', { body: {} });
+  assert.equal(h.status, 500);
+  assert.deepEqual(h.body, { code: 'PGRST111', details: null, hint: null, message: 'response.headers guc must be a JSON array composed of objects with a single key and a string value' });
+  const s = await rest(p, 'POST', '/rpc/bad_status', { body: {} });
+  assert.equal(s.body.code, 'PGRST112');
+  const r = await rest(p, 'POST', '/rpc/bad_raise', { body: {} });
+  assert.equal(r.status, 500);
+  assert.equal(r.body.code, 'PGRST121');
+  assert.equal(r.body.details, "Invalid JSON value for MESSAGE: 'not json'");
+  const amb = await rest(p, 'POST', '/rpc/twin', { body: { a: 1 } });
+  assert.equal(amb.status, 300);
+  assert.equal(amb.body.code, 'PGRST203');
+  assert.equal(amb.body.message, 'Could not choose the best candidate function between: public.twin(a => integer, b => text), public.twin(a => integer, c => integer)');
+  const ok = await rest(p, 'POST', '/rpc/twin', { body: { a: 1, c: 5 } });
+  assert.equal(ok.body, 2);
+});
+
+test('max-affected with handling=strict on a function that returns one row is PGRST128', async () => {
+  const r = await rest(p, 'POST', '/rpc/add', { body: { a: 1, b: 2 }, headers: { Prefer: 'handling=strict, max-affected=1' } });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.code, 'PGRST128');
+});
+
+test('a body over the limit is 413; invalid JSON is PGRST102', async () => {
+  const big = await rest(p, 'POST', '/rpc/echo', { body: JSON.stringify({ payload: 'x'.repeat(11 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
+  assert.equal(big.status, 413);
+  const bad = await rest(p, 'POST', '/rpc/echo', { body: '{"payload":', headers: { 'content-type': 'application/json' } });
+  assert.equal(bad.status, 400);
+  assert.deepEqual(bad.body, { code: 'PGRST102', details: null, hint: null, message: 'Empty or invalid json' });
+});
