@@ -178,3 +178,12 @@ test('unsupported method is 405 PGRST117', async () => {
   assert.equal(q.status, 405);
   assert.deepEqual(q.body, { code: 'PGRST117', details: null, hint: null, message: 'Unsupported HTTP method: PROPFIND' });
 });
+
+test('limited PATCH and DELETE (limit with order)', async () => {
+  await rest(p, 'POST', '/items', { body: [{ id: 100, name: 'lim' }, { id: 101, name: 'lim' }, { id: 102, name: 'lim' }] });
+  const u = await rest(p, 'PATCH', '/items?name=eq.lim&order=id.desc&limit=2&select=id', { body: { qty: 0 }, headers: { Prefer: 'return=representation' } });
+  assert.deepEqual(u.body.map((x: { id: number }) => x.id).sort(), [101, 102]);
+  const d = await rest(p, 'DELETE', '/items?name=eq.lim&order=id&limit=1&select=id', { headers: { Prefer: 'return=representation' } });
+  assert.deepEqual(d.body, [{ id: 100 }]);
+  assert.deepEqual((await rest(p, 'GET', '/items?name=eq.lim&select=id,qty&order=id')).body, [{ id: 101, qty: 0 }, { id: 102, qty: 0 }]);
+});

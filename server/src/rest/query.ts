@@ -240,17 +240,32 @@ function mutationStatement(b: SqlBuilder, m: MutationPlan, root: ReadNode, retur
       return `${sql} returning ${returning}`;
     }
     case 'update': {
-      const where = [...root.filters.map((f) => filterSql(b, alias, f, t)), ...root.trees.map((x) => treeSql(b, alias, x, t))];
+      const where = mutationWhere(b, root, alias, t);
       const w = where.length ? ` where ${where.join(' and ')}` : '';
       if (!m.columns.length) return `select ${alias}.* from ${target} as ${alias} where false`;
       return `update ${target} as ${alias} set ${cols.map((c) => `${c} = "pgrst_body".${c}`).join(', ')} ` +
         `from (select * from json_populate_record(null::${target}, ${b.param(JSON.stringify(m.rows[0]))}::json)) as "pgrst_body"${w} returning ${returning}`;
     }
     case 'delete': {
-      const where = [...root.filters.map((f) => filterSql(b, alias, f, t)), ...root.trees.map((x) => treeSql(b, alias, x, t))];
+      const where = mutationWhere(b, root, alias, t);
       return `delete from ${target} as ${alias}${where.length ? ` where ${where.join(' and ')}` : ''} returning ${returning}`;
     }
   }
+}
+
+/** The WHERE of PATCH / DELETE. With limit/offset (a limited update or delete) the rows are picked by ctid
+ *  in a subquery that applies the filters, the order and the range. */
+function mutationWhere(b: SqlBuilder, root: ReadNode, alias: string, t: Table): string[] {
+  if (root.limit === undefined && root.offset === undefined) {
+    return [...root.filters.map((f) => filterSql(b, alias, f, t)), ...root.trees.map((x) => treeSql(b, alias, x, t))];
+  }
+  const x = ident(`${t.name}_limited`);
+  const inner = [...root.filters.map((f) => filterSql(b, x, f, t)), ...root.trees.map((tr) => treeSql(b, x, tr, t))];
+  let sub = `select ${x}.ctid from ${qi(t.schema, t.name)} as ${x}${inner.length ? ` where ${inner.join(' and ')}` : ''}`;
+  if (root.order.length) sub += ` order by ${root.order.map((o) => orderSql(root, x, o)).join(', ')}`;
+  if (root.limit !== undefined) sub += ` limit ${b.param(root.limit)}`;
+  if (root.offset) sub += ` offset ${b.param(root.offset)}`;
+  return [`${alias}.ctid = any(array(${sub}))`];
 }
 
 /** INSERT / UPSERT / UPDATE / DELETE in a CTE; the outer select renders the returned rows with `select=`. */
