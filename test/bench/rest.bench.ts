@@ -27,8 +27,10 @@ await seed.query(`
     owner_id uuid not null default auth.uid(), name text not null, price numeric(10,2), created_at timestamptz not null default now());
   create index on items (author_id);
   alter table items enable row level security;
-  create policy select_own on items for select to authenticated using (owner_id = auth.uid());
-  create policy insert_own on items for insert to authenticated with check (owner_id = auth.uid());
+  -- The policy form Supabase's RLS performance guide recommends: (select auth.uid()) is evaluated once per
+  -- statement instead of once per row.
+  create policy select_own on items for select to authenticated using (owner_id = (select auth.uid()));
+  create policy insert_own on items for insert to authenticated with check (owner_id = (select auth.uid()));
   grant select on authors to authenticated;
   grant select, insert on items to authenticated;
   create function item_by_id(item_id bigint) returns setof items language sql stable as 'select * from items where id = item_id';

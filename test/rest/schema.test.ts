@@ -75,3 +75,14 @@ test('a path deeper than a resource is 404 PGRST125', async () => {
   assert.equal(r.status, 404);
   assert.deepEqual(r.body, { code: 'PGRST125', details: null, hint: null, message: 'Invalid path specified in request URL' });
 });
+
+test('hot statements survive a column type change', async () => {
+  await sql(p, 'create table retyped (id int primary key, v int); insert into retyped values (1, 10); grant select on retyped to anon;');
+  for (let i = 0; i < 6; i++) assert.deepEqual((await rest(p, 'GET', '/retyped?v=eq.10&select=id')).body, [{ id: 1 }]);
+  await sql(p, 'alter table retyped alter column v type text');
+  for (let i = 0; i < 3; i++) {
+    const r = await rest(p, 'GET', '/retyped?v=eq.10&select=id');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, [{ id: 1 }]);
+  }
+});

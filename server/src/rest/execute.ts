@@ -77,7 +77,7 @@ export async function execute(project: ProjectRuntime, who: Identity, req: ApiRe
       if (!(err instanceof RestError)) throw err;
     }
     if (prepared) {
-      const out = await pipelined(pool, ctx, req, prepared);
+      const out = await pipelined(pool, ctx, req, prepared, cached.version);
       const fresh = out.version === cached.version;
       if (!fresh) observeSchemaVersion(project.ref, out.version);
       if (fresh || !req.readOnly) return out.result();
@@ -119,25 +119,28 @@ export async function schemaFor(project: ProjectRuntime, who: Identity, req: Api
 // PostgREST prepares its statements); one-off shapes stay unnamed so odd traffic cannot pile up server state.
 const seen = new Map<string, number | string>();
 const HOT_AFTER = 3;
-function statementName(text: string): string | undefined {
+// The schema version is part of the name: a statement prepared before DDL keeps the parameter types it was
+// parsed with, so after a schema change the next use gets a fresh statement.
+function statementName(text: string, version: string): string | undefined {
   if (text.length > 8000) return undefined;
-  const hit = seen.get(text);
+  const k = `${version}:${text}`;
+  const hit = seen.get(k);
   if (typeof hit === 'string') return hit;
   const n = (hit ?? 0) + 1;
   if (seen.size > 5000) seen.clear();
   if (n <= HOT_AFTER) {
-    seen.set(text, n);
+    seen.set(k, n);
     return undefined;
   }
-  const name = 'pgrst_' + crypto.createHash('sha1').update(text).digest('base64url').slice(0, 20);
-  seen.set(text, name);
+  const name = 'pgrst_' + crypto.createHash('sha1').update(k).digest('base64url').slice(0, 20);
+  seen.set(k, name);
   return name;
 }
 
 /** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
  *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
  *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
-async function pipelined(pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p: Prepared): Promise<{ version: string; result: () => Result }> {
+async function pipelined(pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<{ version: string; result: () => Result }> {
   const client = await pool.connect();
   let broken = false;
   const endNow = !p.inspect;
@@ -149,7 +152,7 @@ async function pipelined(pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p:
     socket?.cork?.();
     const begin = client.query(req.readOnly ? 'begin read only' : 'begin');
     const context = client.query(contextStatement(ctx));
-    const main = client.query<MainRow>({ name: statementName(p.query.text), text: p.query.text, values: p.query.params });
+    const main = client.query<MainRow>({ name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params });
     const done = endNow ? client.query(end) : undefined;
     socket?.uncork?.();
     const settled = await Promise.allSettled([begin, context, main, done]);
