@@ -195,3 +195,16 @@ describe('media types', () => {
     assert.equal(r.headers.get('content-range'), '0-6/7');
   });
 });
+
+describe('computed fields', () => {
+  test('a function of the row is selectable, filterable and orderable as a column', async () => {
+    const { sql } = await import('../helpers/platform.ts');
+    await sql(p, `create or replace function label(b books) returns text language sql stable as $$ select b.title || ' (' || b.pages || ')' $$;
+      grant execute on function label(books) to anon;`);
+    const r = await rest(p, 'GET', '/books?select=id,label&label=like.*Solaris*&order=label');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, [{ id: 4, label: 'Solaris (204)' }]);
+    const star = await rest(p, 'GET', '/books?id=eq.4');
+    assert.equal('label' in star.body[0], false, 'not part of *');
+  });
+});

@@ -25,14 +25,15 @@ const OPERATORS: Record<string, string> = {
 };
 const FTS_FN: Record<string, string> = { fts: 'to_tsquery', plfts: 'plainto_tsquery', phfts: 'phraseto_tsquery', wfts: 'websearch_to_tsquery' };
 
-function fieldSql(alias: string, name: string, json: { arrow: string; key: string }[]): string {
-  let s = `${alias}.${ident(name)}`;
+function fieldSql(alias: string, name: string, json: { arrow: string; key: string }[], table?: Table): string {
+  const computed = table?.computed?.[name];
+  let s = computed && !table!.columns.some((c) => c.name === name) ? `${qi(computed.schema, computed.name)}(${alias})` : `${alias}.${ident(name)}`;
   for (const j of json) s += j.arrow + (/^-?\d+$/.test(j.key) ? j.key : lit(j.key));
   return s;
 }
 
 export function filterSql(b: SqlBuilder, alias: string, f: Filter, table: Table): string {
-  const col = fieldSql(alias, f.field.name, f.field.json);
+  const col = fieldSql(alias, f.field.name, f.field.json, table);
   const o: Operation = f.operation;
   let s: string;
   switch (o.op) {
@@ -98,12 +99,12 @@ function outputNames(n: ReadNode): string[] {
   return out;
 }
 
-function itemSql(alias: string, i: PlanItem): string[] {
+function itemSql(alias: string, i: PlanItem, table?: Table): string[] {
   switch (i.kind) {
     case 'count':
       return [`${i.cast ? `count(*)::${i.cast}` : 'count(*)'} as ${ident(i.alias)}`];
     case 'column': {
-      let e = fieldSql(alias, i.name, i.json);
+      let e = fieldSql(alias, i.name, i.json, table);
       if (i.cast) e = `(${e})::${i.cast}`;
       if (i.aggregate) {
         e = `${i.aggregate}(${e})`;
@@ -126,8 +127,8 @@ function orderSql(n: ReadNode, alias: string, t: OrderTerm): string {
   if (target) {
     const x = ident(`${target.table.name}_o${target.id}`);
     const conds = target.rel!.func ? [] : joinCondition(target.rel!, x, alias, target);
-    e = `(select ${fieldSql(x, t.field.name, t.field.json)} from ${fromSql(target, x, alias)}${conds.length ? ` where ${conds.join(' and ')}` : ''} limit 1)`;
-  } else e = fieldSql(alias, t.field.name, t.field.json);
+    e = `(select ${fieldSql(x, t.field.name, t.field.json, target.table)} from ${fromSql(target, x, alias)}${conds.length ? ` where ${conds.join(' and ')}` : ''} limit 1)`;
+  } else e = fieldSql(alias, t.field.name, t.field.json, n.table);
   return `${e}${t.dir ? ` ${t.dir}` : ''}${t.nulls ? ` nulls ${t.nulls}` : ''}`;
 }
 
@@ -161,13 +162,13 @@ export function nodeSql(b: SqlBuilder, n: ReadNode, alias: string, from: string,
   }
   for (const f of n.filters) where.push(filterSql(b, alias, f, n.table));
   for (const t of n.trees) where.push(treeSql(b, alias, t, n.table));
-  const cols = parts.countOnly ? ['1'] : n.items.flatMap((i) => itemSql(alias, i));
+  const cols = parts.countOnly ? ['1'] : n.items.flatMap((i) => itemSql(alias, i, n.table));
   let sql = `select ${cols.length ? cols.join(', ') : ''} from ${from}`;
   if (joins.length) sql += ' ' + joins.join(' ');
   if (where.length) sql += ` where ${where.join(' and ')}`;
   if (parts.countOnly) return sql;
   if (n.hasAggregates) {
-    const groups = n.items.flatMap((i) => (i.kind === 'column' && !i.aggregate ? itemSql(alias, i).map((s) => s.replace(/ as "(?:[^"]|"")*"$/, '')) : []));
+    const groups = n.items.flatMap((i) => (i.kind === 'column' && !i.aggregate ? itemSql(alias, i, n.table).map((s) => s.replace(/ as "(?:[^"]|"")*"$/, '')) : []));
     if (groups.length) sql += ` group by ${groups.join(', ')}`;
   }
   if (n.order.length) sql += ` order by ${n.order.map((t) => orderSql(n, alias, t)).join(', ')}`;

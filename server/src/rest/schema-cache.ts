@@ -8,6 +8,8 @@ export interface Table {
   schema: string; name: string; kind: string; comment: string | null;
   columns: Column[]; pk: string[]; uniques: string[][];
   insertable: boolean;
+  /** Computed fields: functions `name(table_row)` returning one value, selectable and filterable as columns. */
+  computed?: Record<string, { schema: string; name: string }>;
 }
 export interface ForeignKey {
   name: string; schema: string; table: string; columns: string[];
@@ -110,6 +112,14 @@ export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], 
   for (const f of raw.funcs) {
     const k = key(f.schema, f.name);
     funcs.set(k, [...(funcs.get(k) ?? []), f]);
+  }
+  for (const f of raw.funcs) {
+    const ins = f.params.filter((p) => p.mode === 'i' || p.mode === 'b' || p.mode === 'v');
+    if (ins.length !== 1 || f.returnsSet || f.returnsVoid) continue;
+    const type = ins[0].type.replace(/"/g, '');
+    for (const t of tables.values()) {
+      if (type === t.name || type === `${t.schema}.${t.name}`) (t.computed ??= {})[f.name] = { schema: f.schema, name: f.name };
+    }
   }
   return { version, schemas, tables, fks: raw.fks, funcs };
 }
