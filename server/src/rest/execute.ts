@@ -34,7 +34,6 @@ export interface Result {
   headers: Record<string, string>;
   /** Primary-key filter of the first written row, for Location. */
   location?: string;
-  singleObject: boolean;
 }
 
 interface MainRow { total_result_set: string | null; page_total: string; body: string; response_headers: string | null; response_status: string | null; schema_version: string }
@@ -250,7 +249,7 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
   return {
     query, inspect,
     finish(row) {
-      const result: Result = { status, body: row.body, pageTotal: Number(row.page_total), total: planned ?? null, offset, headers: {}, singleObject: single && !scalar };
+      const result: Result = { status, body: row.body, pageTotal: Number(row.page_total), total: planned ?? null, offset, headers: {} };
       if (row.total_result_set !== null) result.total = Number(row.total_result_set);
       if (location) { result.location = location(row.body); result.body = ''; }
       if (!representation) result.body = '';

@@ -45,14 +45,3 @@ function sweep() {
     }
   }
 }
-
-/** Ends every listener (shutdown, tests). */
-export async function stopReloadListeners(): Promise<void> {
-  const all = [...listeners.values()];
-  listeners.clear();
-  await Promise.all(all.map((l) => l.client.end().catch(() => {})));
-}
-
-export function listenerCount(): number {
-  return listeners.size;
-}
