@@ -18,6 +18,7 @@ import { authenticatorAddress } from '../../../db/src/servers.ts';
 import type { Identity } from '../project/keys.ts';
 import { RestError, restErrors } from './errors.ts';
 import { watchReloads } from './listen.ts';
+import { sharedConnection } from './shared.ts';
 import { findTable, planMutation, planRead, planRpc, type ReadNode } from './plan.ts';
 import { countPlanSql, readSql, rpcColumnsTable, rpcSql, writeSql } from './query.ts';
 import type { ApiRequest } from './request.ts';
@@ -76,7 +77,7 @@ export async function execute(project: ProjectRuntime, who: Identity, req: ApiRe
       if (!(err instanceof RestError)) throw err;
     }
     if (prepared) {
-      const out = await pipelined(pool, ctx, req, prepared, cached.version);
+      const out = await pipelined(project, pool, ctx, req, prepared, cached.version);
       const fresh = out.version === cached.version;
       if (!fresh) observeSchemaVersion(project.ref, out.version);
       if (fresh || !req.readOnly) return out.result();
@@ -139,46 +140,77 @@ function statementName(text: string, version: string): string | undefined {
 /** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
  *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
  *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
-async function pipelined(pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<{ version: string; result: () => Result }> {
+async function pipelined(project: ProjectRuntime, pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<Outcome> {
+  if (!p.inspect) {
+    const address = await authenticatorAddress(project.database_server_id ?? 1);
+    const shared = sharedConnection(address, project.db_name);
+    if (shared) {
+      shared.inflight++;
+      try {
+        await shared.ready;
+        return await batch(shared.client, ctx, req, p, cacheVersion);
+      } catch (err) {
+        if (isConnectionError(err)) shared.dead = true;
+        throw err;
+      } finally {
+        shared.inflight--;
+        shared.lastUsed = Date.now();
+      }
+    }
+  }
   const client = await pool.connect();
   let broken = false;
-  const endNow = !p.inspect;
-  const end = req.prefer.tx === 'rollback' ? 'rollback' : 'commit';
   try {
-    // Every message of the batch goes out in one write: pg writes each protocol message on its own, and a
-    // dozen small writes per request cost more CPU than the query.
-    const socket = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
-    socket?.cork?.();
-    const begin = client.query(req.readOnly ? 'begin read only' : 'begin');
-    const context = client.query(contextStatement(ctx));
-    const main = client.query<MainRow>({ name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params });
-    const done = endNow ? client.query(end) : undefined;
-    socket?.uncork?.();
-    const settled = await Promise.allSettled([begin, context, main, done]);
-    const firstError = settled.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (firstError) {
-      if (!endNow) await client.query('rollback').catch(() => { broken = true; });
-      throw firstError.reason;
-    }
-    const row = (settled[2] as PromiseFulfilledResult<pg.QueryResult<MainRow>>).value.rows[0];
-    const version = String(row.schema_version);
-    if (endNow) return { version, result: () => p.finish(row) };
-    let result: Result;
-    try {
-      result = p.finish(row);
-    } catch (err) {
-      await client.query('rollback').catch(() => { broken = true; });
-      throw err;
-    }
-    await client.query(end);
-    return { version, result: () => result };
+    return await batch(client, ctx, req, p, cacheVersion);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (!code || code.startsWith('08') || code.startsWith('57P')) broken = true;
+    if (isConnectionError(err)) broken = true;
     throw err;
   } finally {
     client.release(broken);
   }
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return !code || code.startsWith('08') || code.startsWith('57P');
+}
+
+interface Outcome { version: string; result: () => Result }
+
+/** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
+ *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
+ *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
+async function batch(client: pg.ClientBase, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<Outcome> {
+  const endNow = !p.inspect;
+  const end = req.prefer.tx === 'rollback' ? 'rollback' : 'commit';
+  // Every message of the batch goes out in one write (pg writes each protocol message on its own, and a dozen
+  // small writes per request cost more CPU than the query); being written in one synchronous step also keeps a
+  // batch contiguous on a shared connection.
+  const socket = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  socket?.cork?.();
+  const begin = client.query(req.readOnly ? 'begin read only' : 'begin');
+  const context = client.query(contextStatement(ctx));
+  const main = client.query<MainRow>({ name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params });
+  const done = endNow ? client.query(end) : undefined;
+  socket?.uncork?.();
+  const settled = await Promise.allSettled([begin, context, main, done]);
+  const firstError = settled.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (firstError) {
+    if (!endNow) await client.query('rollback');
+    throw firstError.reason;
+  }
+  const row = (settled[2] as PromiseFulfilledResult<pg.QueryResult<MainRow>>).value.rows[0];
+  const version = String(row.schema_version);
+  if (endNow) return { version, result: () => p.finish(row) };
+  let result: Result;
+  try {
+    result = p.finish(row);
+  } catch (err) {
+    await client.query('rollback');
+    throw err;
+  }
+  await client.query(end);
+  return { version, result: () => result };
 }
 
 function pageRange(req: ApiRequest, settings: RestSettings, allowMax = true): { limit?: number; offset: number } {
