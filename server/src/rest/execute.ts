@@ -45,6 +45,9 @@ interface Prepared {
   finish(row: MainRow): Result;
   /** Whether the result must be seen before deciding commit or rollback. */
   inspect: boolean;
+  /** A read-only transaction: GET/HEAD, and functions declared STABLE or IMMUTABLE whatever the method (as
+   *  PostgREST runs them). */
+  readOnly: boolean;
 }
 
 export function requestContext(who: Identity, req: ApiRequest, settings: RestSettings,
@@ -141,7 +144,9 @@ function statementName(text: string, version: string): string | undefined {
  *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
  *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
 async function pipelined(project: ProjectRuntime, pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<Outcome> {
-  if (!p.inspect) {
+  // Reads only: a write's COMMIT waits for its WAL flush, which would hold up every batch queued behind it,
+  // while writes on separate pool connections share flushes (group commit).
+  if (!p.inspect && p.readOnly) {
     const address = await authenticatorAddress(project.database_server_id ?? 1);
     const shared = sharedConnection(address, project.db_name);
     if (shared) {
@@ -188,7 +193,7 @@ async function batch(client: pg.ClientBase, ctx: RequestContext, req: ApiRequest
   // batch contiguous on a shared connection.
   const socket = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
   socket?.cork?.();
-  const begin = client.query(req.readOnly ? 'begin read only' : 'begin');
+  const begin = client.query(p.readOnly ? 'begin read only' : 'begin');
   const context = client.query(contextStatement(ctx));
   const main = client.query<MainRow>({ name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params });
   const done = endNow ? client.query(end) : undefined;
@@ -240,6 +245,7 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
   let offset = 0;
   let status = 200;
   let scalar = false;
+  let readOnly = req.readOnly;
   let location: ((body: string) => string | undefined) | undefined;
   const isRead = req.action === 'read' || req.action === 'head';
   let representation = true;
@@ -262,6 +268,7 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
     offset = range.offset;
     if (f.returnsVoid) status = 204;
     scalar = !f.returnsSet;
+    if (f.volatility !== 'v') readOnly = true;
   } else {
     const table = findTable(cache, req.schema, req.target);
     const mutation = planMutation(cache, req, table);
@@ -277,9 +284,9 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
       };
     }
   }
-  const inspect = !isRead && !(req.action === 'rpc' && req.readOnly) && (single || strictMax);
+  const inspect = !readOnly && (single || strictMax);
   return {
-    query, inspect,
+    query, inspect, readOnly,
     finish(row) {
       const result: Result = { status, body: row.body, pageTotal: Number(row.page_total), total: planned ?? null, offset, headers: {} };
       if (row.total_result_set !== null) result.total = Number(row.total_result_set);

@@ -1,8 +1,7 @@
-// Shared pipelined connections for one-shot transactions. A read (or a write that needs no look at its result)
-// is a self-contained batch — BEGIN, context, statement, COMMIT — written in one go, so several requests' batches
+// Shared pipelined connections for reads. A read is a self-contained batch — BEGIN, context, statement, COMMIT — written in one go, so several requests' batches
 // can follow each other on one connection without waiting for each other's answers: Postgres runs them back to
 // back and no request waits for a pool slot. Measured at the pg layer: ~1.5× the throughput of a pool of ten.
-// Requests that must hold a transaction open (inspect-then-commit writes, the slow path) use the pool.
+// Writes (whose COMMIT waits for a WAL flush) and the slow path use the pool.
 import pg from 'pg';
 import type { ServerAddress } from '../../../db/src/pools.ts';
 
