@@ -14,7 +14,7 @@ const RULES: Record<Kind, { limit: keyof AuthConfig; window: number }> = {
 };
 
 async function hit(key: string, limit: number, window: number): Promise<number> {
-  const { rows } = await controlPool().query('select platform_private.auth_rate_limit($1, $2, $3) as wait', [key, limit, window]);
+  const { rows } = await controlPool().query('select platform_private.rate_limit_hit($1, $2, $3) as wait', [key, limit, window]);
   return rows[0].wait;
 }
 

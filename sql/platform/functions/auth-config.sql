@@ -143,27 +143,7 @@ begin
 end $$;
 comment on function platform.update_auth_config(text, jsonb) is 'Changes some auth settings of a project; null resets a field to its default.';
 
--- A fixed-window counter shared by every API process: returns 0 when the hit is allowed, else the seconds
--- until the window ends. Each key cleans up its own earlier windows (the windows here may be an hour long).
-create or replace function platform_private.auth_rate_limit(p_key text, p_limit integer, p_window_seconds integer)
-  returns integer
-  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
-as $$
-declare
-  v_window timestamptz := to_timestamp(floor(extract(epoch from now()) / p_window_seconds) * p_window_seconds);
-  v_hits integer;
-begin
-  insert into platform_private.rate_limits as r (key, window_start, hits) values (p_key, v_window, 1)
-    on conflict (key, window_start) do update set hits = r.hits + 1
-    returning hits into v_hits;
-  if v_hits = 1 then
-    delete from platform_private.rate_limits where key = p_key and window_start < v_window;
-  end if;
-  if v_hits > p_limit then
-    return greatest(1, ceil(extract(epoch from (v_window + make_interval(secs => p_window_seconds) - now())))::integer);
-  end if;
-  return 0;
-end $$;
+drop function if exists platform_private.auth_rate_limit(text, integer, integer);
 
 -- Every API process caches auth settings with the project runtime; a change drops both everywhere.
 create or replace function platform_private.notify_auth_config_changed() returns trigger

@@ -48,26 +48,6 @@ begin
   if not found then raise exception 'Access token not found' using errcode = 'LMN03'; end if;
 end $$;
 
--- Counts one hit of `p_key` in the current minute, in a table every API process shares. Returns 0 when the
--- hit is within `p_limit`, else the seconds until the minute ends (for Retry-After). The first hit of a minute
--- clears the key's older windows, so the table holds about one row per active key and needs no sweeper.
-create or replace function platform_private.rate_limit_hit(p_key text, p_limit integer) returns integer
-  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
-as $$
-declare
-  v_window timestamptz := date_trunc('minute', now());
-  v_hits integer;
-begin
-  insert into platform_private.rate_limits as r (key, window_start, hits) values (p_key, v_window, 1)
-    on conflict (key, window_start) do update set hits = r.hits + 1
-    returning hits into v_hits;
-  if v_hits = 1 then
-    delete from platform_private.rate_limits where key = p_key and window_start < v_window;
-  end if;
-  if v_hits <= p_limit then return 0; end if;
-  return greatest(1, ceil(extract(epoch from (v_window + interval '1 minute' - now())))::integer);
-end $$;
-
 -- One round trip per request: resolves the token, counts the request against the account's per-minute limit,
 -- records usage. No row: the token is unknown, revoked or expired.
 create or replace function platform_private.authenticate(p_token_hash bytea, p_default_limit integer)
