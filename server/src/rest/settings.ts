@@ -11,8 +11,10 @@ export interface RestSettings {
   rateLimitPerMinute: number;
 }
 
-/** The data-plane rate limit of a project that has not set its own. */
-export const DEFAULT_RATE_LIMIT = Number(process.env.LOAM_REST_RATE_LIMIT_PER_MINUTE || 600);
+/** The data-plane rate limit of a project that has not set its own: LOAM_REST_RATE_LIMIT_PER_MINUTE, else 600 —
+ *  or the platform-wide LOAM_RATE_LIMIT_PER_MINUTE when an operator (or the test runner) raised that higher. */
+export const DEFAULT_RATE_LIMIT = Number(process.env.LOAM_REST_RATE_LIMIT_PER_MINUTE
+  || Math.max(600, Number(process.env.LOAM_RATE_LIMIT_PER_MINUTE || 0)));
 
 export const DEFAULT_SETTINGS: RestSettings = {
   schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false, rateLimitPerMinute: DEFAULT_RATE_LIMIT,
