@@ -6,21 +6,10 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 function testFiles(args: string[]): string[] {
   const roots = args.length ? args : ['test'];
@@ -57,16 +46,11 @@ if (process.env.DATABASE_URL) {
     await c.end();
   };
 } else {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-test-'));
-  fs.chmodSync(dataDir, 0o755);
-  const { startEmbeddedPostgres } = await import('../db/src/embedded.ts');
-  const pgServer = await startEmbeddedPostgres({ dataDir, port: await freePort(), listen: 'localhost' });
+  const { scratchPostgres } = await import('./helpers/postgres.ts');
+  const pgServer = await scratchPostgres('loam-test-');
   databaseUrl = pgServer.url;
-  env.LOAM_DATA_DIR = dataDir;
-  cleanup = async () => {
-    await pgServer.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
+  env.LOAM_DATA_DIR = pgServer.dataDir;
+  cleanup = () => pgServer.stop();
 }
 env.DATABASE_URL = databaseUrl;
 

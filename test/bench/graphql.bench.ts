@@ -6,11 +6,9 @@
 // Knobs: BENCH_SECONDS (per comparison, default 5), BENCH_CONCURRENCY (default 16), BENCH_COLD_PROJECTS (8),
 // BENCH_ONLY=<scenario prefix>, BENCH_DIAG=1 (Loam's bare GET /health vs the standalone's `{ __typename }`).
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -21,27 +19,15 @@ const COLD_PROJECTS = Number(process.env.BENCH_COLD_PROJECTS || 8);
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 // ---- the database and Loam ------------------------------------------------------------------------------
 let stopEmbedded = async () => {};
 if (!process.env.DATABASE_URL) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-bench-'));
-  fs.chmodSync(dataDir, 0o755);
-  const { startEmbeddedPostgres } = await import('../../db/src/embedded.ts');
-  const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), listen: 'localhost' });
+  const { scratchPostgres } = await import('../helpers/postgres.ts');
+  const server = await scratchPostgres('loam-bench-');
   process.env.DATABASE_URL = server.url;
-  process.env.LOAM_DATA_DIR = dataDir;
-  stopEmbedded = async () => { await server.stop(); fs.rmSync(dataDir, { recursive: true, force: true }); };
+  process.env.LOAM_DATA_DIR = server.dataDir;
+  stopEmbedded = () => server.stop();
 }
 process.env.LOAM_RATE_LIMIT_PER_MINUTE ??= '100000000';
 process.env.LOAM_BCRYPT_ROUNDS ??= '4';

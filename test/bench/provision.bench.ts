@@ -7,25 +7,15 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../helpers/postgres.ts';
 
 const RUNS = Number(process.env.BENCH_PROVISION_RUNS || 10);
 const PROJECTS = Number(process.env.BENCH_PROJECTS || 50);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS || 8);
 const root = new URL('../../', import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,33 +3,19 @@
 // reaches the right server.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../db/src/embedded.ts';
 import { prepareServers } from '../../db/src/migrate.ts';
 import { controlPool } from '../../db/src/pools.ts';
 import { http, loam, signup, sql, waitForStatus } from '../helpers/platform.ts';
+import { scratchPostgres } from '../helpers/postgres.ts';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 test('projects in a region go to that region\'s server, and stay reachable there', async () => {
   await loam();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-second-'));
-  fs.chmodSync(dir, 0o755);
-  const port = await freePort();
-  const second = await startEmbeddedPostgres({ dataDir: dir, port, listen: 'localhost' });
-  after(async () => { await second.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
+  const second = await scratchPostgres('loam-second-');
+  const port = second.port;
+  after(() => second.stop());
 
   const region = `test-${crypto.randomBytes(3).toString('hex')}`;
   const adminUrl = new URL(second.url);
