@@ -113,9 +113,12 @@ export async function inTransaction<T>(pool: pg.Pool, ref: string, ctx: RequestC
   });
 }
 
-export async function schemaFor(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings): Promise<SchemaCache> {
+/** `fn` in a transaction as the caller, with the current schema cache (the OpenAPI document reads what the
+ *  caller's role may see this way). */
+export async function asCaller<T>(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
+  fn: (client: pg.ClientBase, cache: SchemaCache) => Promise<T>): Promise<T> {
   const pool = await poolFor(project);
-  return inTransaction(pool, project.ref, requestContext(who, req, settings, {}, '/'), req, settings, async (_c, cache) => cache);
+  return inTransaction(pool, project.ref, requestContext(who, req, settings, {}, '/'), req, settings, fn);
 }
 
 // Statement shapes seen often become named prepared statements (parsed and planned once per connection, as
