@@ -2,6 +2,8 @@
 // build), kept in an LRU of LOAM_GRAPHQL_CACHE_SIZE projects, rebuilt when the project's schema version moves
 // (DDL made any way), and on eviction released together with the pool it used, so an evicted project holds
 // no connection. (PostGraphile's release() does not end pools it was given; we own the pool and end it.)
+// It exposes the schemas REST exposes (the project's `db_schema` setting, rest/settings.ts): a change of that
+// setting notifies every process (project changed → evict), and the schema check compares it too.
 import type { RequestHandler } from 'express';
 import pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
@@ -10,6 +12,7 @@ import { withContext } from '../../../db/src/context.ts';
 import { onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, onSchemaChange, readSchemaVersion } from '../../../db/src/schema-version.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
+import { restSettings } from '../rest/settings.ts';
 import { graphqlConfig } from './config.ts';
 import { projectPreset } from './preset.ts';
 
@@ -26,6 +29,8 @@ interface Built {
   pgl: PostGraphileInstance;
   handler: RequestHandler;
   version: string;
+  /** The exposed schemas it was built with (`db_schema`, comma-joined). */
+  schemas: string;
   inflight: number;
   retired: boolean;
   released?: Promise<void>;
@@ -47,9 +52,9 @@ interface Entry {
 
 const entries = new Map<string, Entry>();
 
-/** The schemas a project exposes. REST has no per-project setting yet; when it has, read the same one here. */
-export function exposedSchemas(_project: ProjectRuntime): string[] {
-  return ['public'];
+/** The schemas a project exposes: the same `db_schema` setting as REST (cached there, dropped on change). */
+export async function exposedSchemas(p: ProjectRuntime): Promise<string[]> {
+  return (await restSettings(p.ref)).schemas;
 }
 
 const location = (p: ProjectRuntime) => `${p.database_server_id}/${p.db_name}`;
@@ -78,8 +83,9 @@ export const stats = { builds: 0, evictions: 0 };
 async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
   stats.builds++;
   const pool = await entry.pool;
-  const version = await readVersion(pool); // before introspection: a DDL racing the build triggers a rebuild
-  const pgl = postgraphile(projectPreset({ pool, schemas: exposedSchemas(p), config: graphqlConfig() }));
+  // Both read before introspection: a DDL or a settings change racing the build triggers a rebuild.
+  const [version, schemas] = await Promise.all([readVersion(pool), exposedSchemas(p)]);
+  const pgl = postgraphile(projectPreset({ pool, schemas, config: graphqlConfig() }));
   try {
     await pgl.getSchema();
     const serv = pgl.createServ(grafserv);
@@ -90,7 +96,7 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
     await serv.addTo(app as unknown as Parameters<ExpressGrafserv['addTo']>[0], null, false);
     await serv.ready();
     if (!handler) throw new Error('grafserv did not provide a handler');
-    return { pgl, handler, version, inflight: 0, retired: false };
+    return { pgl, handler, version, schemas: schemas.join(','), inflight: 0, retired: false };
   } catch (err) {
     await pgl.release();
     throw err;
@@ -151,15 +157,17 @@ function entryFor(p: ProjectRuntime): Entry {
   return entry;
 }
 
-/** Re-reads the schema version at most once per LOAM_GRAPHQL_SCHEMA_CHECK_MS; rebuilds when it moved. */
+/** Re-reads the schema version (and the exposed schemas, from their cache) at most once per
+ *  LOAM_GRAPHQL_SCHEMA_CHECK_MS; rebuilds when either moved. The project-changed notification already evicts
+ *  on a settings change; this catches a process that missed it (its settings cache expires in 30 s). */
 async function checkSchema(entry: Entry, p: ProjectRuntime, built: Built): Promise<void> {
   if (Date.now() - entry.checkedAt < graphqlConfig().schemaCheckMs) return;
   entry.checking ??= (async () => {
     try {
-      const version = await readVersion(await entry.pool);
+      const [version, schemas] = await Promise.all([readVersion(await entry.pool), exposedSchemas(p)]);
       observeSchemaVersion(p.ref, version); // tells REST too (and our own listener, hence checkedAt after it)
       entry.checkedAt = Date.now();
-      if (version !== (entry.target ?? built.version)) startBuild(entry, p, version);
+      if (version !== (entry.target ?? built.version) || schemas.join(',') !== built.schemas) startBuild(entry, p, version);
     } catch {
       // The database is unreachable: the request itself will report it.
     } finally {
