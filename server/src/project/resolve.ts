@@ -1,6 +1,6 @@
 // Finds the project a data-plane request is for — `/project/<ref>/…` or `<ref>.<LOAM_PROJECT_DOMAIN>` — and
 // stops requests to projects that are unknown (404) or not serving (503, e.g. paused).
-import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { NextFunction, RequestHandler, Response } from 'express';
 import { config } from '../../../db/src/config.ts';
 import { cachedRuntime, type ProjectRuntime } from '../../../db/src/projects.ts';
 
@@ -26,16 +26,33 @@ export async function gate(ref: string, res: Response, next: NextFunction) {
   next();
 }
 
-/** Mounts the data-plane routes under both addressing schemes. */
-export function dataPlane(routes: Router): RequestHandler {
-  const byPath = Router();
-  byPath.use('/project/:ref', (req: Request<{ ref: string }>, res, next) => gate(req.params.ref, res, next), routes);
+const AREA = /^\/(rest|graphql|auth|storage)\/v1(?=[/?]|$)/;
+export type Area = 'rest' | 'graphql' | 'auth' | 'storage';
+
+/** The data plane, under both addressing schemes. One regular expression finds the project and the API, then
+ *  the project gate, then the API's own handler with the URL relative to its mount point — no nested routers,
+ *  which cost more per request than a read by id does in Postgres. */
+export function dataPlane(areas: Record<Area, RequestHandler>): RequestHandler {
   const suffix = config.projectDomain ? `.${config.projectDomain}` : undefined;
   return (req, res, next) => {
+    let ref: string;
+    let rest: string;
     if (suffix && req.hostname.endsWith(suffix)) {
-      const ref = req.hostname.slice(0, -suffix.length);
-      return void gate(ref, res, (err?: unknown) => (err ? next(err) : routes(req, res, next))).catch(next);
+      ref = req.hostname.slice(0, -suffix.length);
+      rest = req.url;
+    } else {
+      const m = /^\/project\/([^/?]+)(.*)$/.exec(req.url);
+      if (!m) return next();
+      ref = m[1];
+      rest = m[2] || '/';
     }
-    byPath(req, res, next);
+    gate(ref, res, () => {
+      const a = AREA.exec(rest);
+      if (!a) return void res.status(404).json({ message: 'no such endpoint in this project', code: 'not_found' });
+      req.baseUrl = req.originalUrl.slice(0, req.originalUrl.length - rest.length) + a[0];
+      const tail = rest.slice(a[0].length);
+      req.url = tail.startsWith('/') ? tail : `/${tail}`;
+      areas[a[1] as Area](req, res, next);
+    }).catch(next);
   };
 }

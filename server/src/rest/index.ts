@@ -1,11 +1,11 @@
 // The project's PostgREST-compatible `/rest/v1` API. The handler only wires the stages together:
 // identify → parse (request.ts) → plan + SQL + run in one transaction (execute.ts) → render (response.ts).
 // Every error, whatever its source, leaves through fromPgError/renderError in PostgREST's shape.
-import express, { Router, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { onSchemaChange } from '../../../db/src/schema-version.ts';
 import { JwtError } from '../project/jwt.ts';
 import { identify, type Identity } from '../project/keys.ts';
-import { gate, project } from '../project/resolve.ts';
+import { project } from '../project/resolve.ts';
 import { fromPgError, jwtRestError, RestError, restErrors } from './errors.ts';
 import { execute } from './execute.ts';
 import { overLimit } from './limits.ts';
@@ -16,8 +16,6 @@ import { forgetSchema } from './schema-cache.ts';
 import { restSettings } from './settings.ts';
 
 onSchemaChange((ref) => forgetSchema(ref));
-
-export const rest = Router();
 
 const MAX_BODY = process.env.LOAM_REST_MAX_BODY || '10mb';
 const bodyParser = express.raw({ type: () => true, limit: MAX_BODY });
@@ -97,15 +95,5 @@ function serve(req: Request, res: Response, path: string): void {
   });
 }
 
-// Mounted at <project>/rest/v1 by the app's data-plane router (host-addressed projects come this way).
-rest.use((req: Request, res: Response) => serve(req, res, req.path));
-
-// `/project/<ref>/rest/v1/...` without the router stack: the same project gate, then `serve`. Express's nested
-// routers cost more per request than a by-id read does in Postgres; this is the API's hot path.
-const FAST = /^\/project\/([a-z]{20})\/rest\/v1(\/[^?]*)?(?:\?|$)/;
-export function restFastPath(req: Request, res: Response, next: () => void): void {
-  const m = FAST.exec(req.url);
-  if (!m) return next();
-  const path = m[2] || '/'; // still percent-encoded, as req.path is: parseRequest decodes each segment
-  gate(m[1], res, () => serve(req, res, path)).catch(next);
-}
+/** Mounted at `<project>/rest/v1` by the data plane (server/src/project/resolve.ts): a plain handler. */
+export const rest = (req: Request, res: Response): void => serve(req, res, req.path);
