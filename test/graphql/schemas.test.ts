@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { createProject, http, sql, type Project } from '../helpers/platform.ts';
+import { stats } from '../../server/src/graphql/instances.ts';
 import { gql } from './helpers.ts';
 
 let p: Project;
@@ -112,4 +113,28 @@ test('cross-project: exposing a schema in one project exposes nothing of another
   const mine = await until(other, '{ allOtherGadgets { nodes { name } } }', (body) => !body.errors);
   assert.deepEqual(mine.body.data.allOtherGadgets.nodes, [{ name: 'not yours' }]);
   assert.deepEqual((await gql(p, '{ allOtherGadgets { nodes { name } } }')).body.data.allOtherGadgets.nodes, [{ name: 'sprocket' }]);
+});
+
+test('exposed schemas whose names collide: a clear 503 until fixed, without a rebuild per request', async () => {
+  const q = await createProject();
+  // public.other_gadgets and other.gadgets (prefixed by its schema) would both be `OtherGadget`
+  await sql(q, `create table public.other_gadgets (id serial primary key); create schema other;
+    create table other.gadgets (id serial primary key, name text); insert into other.gadgets (name) values ('g');
+    grant usage on schema other to anon; grant select on all tables in schema public, other to anon;`);
+  assert.equal((await gql(q, '{ allOtherGadgets { totalCount } }')).body.data.allOtherGadgets.totalCount, 0);
+  await setSchemas(q, 'public,other');
+  const broken = await until(q, '{ __typename }', (b) => b.errors?.[0]?.extensions?.code === 'SCHEMA_BUILD_FAILED');
+  const r = await gql(q, '{ __typename }');
+  assert.equal(r.status, 503);
+  assert.equal(r.body.data, undefined);
+  assert.match(r.body.errors[0].message, /^The GraphQL schema of this project could not be built from its exposed schemas: .*otherGadgets/);
+  assert.ok(broken.ms < 2000);
+  // the failure is remembered for a moment: a burst of requests does not introspect again each time
+  const builds = stats.builds;
+  for (let i = 0; i < 5; i++) assert.equal((await gql(q, '{ __typename }')).status, 503);
+  assert.ok(stats.builds - builds <= 1, `${stats.builds - builds} builds for 5 requests in a row`);
+  // renaming the clashing table fixes it without a restart
+  await sql(q, 'alter table public.other_gadgets rename to widgets');
+  const fixed = await until(q, '{ allOtherGadgets { nodes { name } } allWidgets { totalCount } }', (b) => !b.errors);
+  assert.deepEqual(fixed.body.data, { allOtherGadgets: { nodes: [{ name: 'g' }] }, allWidgets: { totalCount: 0 } });
 });

@@ -12,6 +12,7 @@ export const CODES = {
   unauthenticated: 'UNAUTHENTICATED',
   internal: 'INTERNAL_SERVER_ERROR',
   unavailable: 'SERVICE_UNAVAILABLE',
+  schemaBuild: 'SCHEMA_BUILD_FAILED',
   badRequest: 'BAD_REQUEST',
 } as const;
 

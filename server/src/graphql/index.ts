@@ -9,7 +9,7 @@ import { project } from '../project/resolve.ts';
 import { ruruHTML } from 'postgraphile/grafserv/ruru/server';
 import { graphqlConfig } from './config.ts';
 import { CODES, sendError, sendJwtError } from './errors.ts';
-import { acquire, type Instance } from './instances.ts';
+import { acquire, SchemaBuildError, type Instance } from './instances.ts';
 import { CONTEXT_LOCAL } from './preset.ts';
 
 // GraphiQL (Ruru) in development: grafserv would point it at its own mount path; the page must call this
@@ -41,6 +41,11 @@ export const graphql: RequestHandler = async (req, res, next) => {
     instance = await acquire(p);
   } catch (err) {
     console.error(`graphql: schema of project ${p.ref} could not be built:`, err);
+    if (err instanceof SchemaBuildError) {
+      // The reason names objects of the project's schemas: shown in development only, like other internals.
+      const message = graphqlConfig().production ? 'The GraphQL schema of this project could not be built from its exposed schemas' : err.message;
+      return sendError(res, 503, message, { code: CODES.schemaBuild });
+    }
     return sendError(res, 503, 'The GraphQL API of this project is not available right now', { code: CODES.unavailable });
   }
   res.once('close', instance.done);

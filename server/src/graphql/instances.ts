@@ -52,6 +52,14 @@ interface Entry {
 
 const entries = new Map<string, Entry>();
 
+/** PostGraphile could not make a GraphQL schema of what the project exposes (two tables inflected to one
+ *  name, say): the project's own doing, unlike a database that cannot be reached. */
+export class SchemaBuildError extends Error {
+  constructor(reason: string) {
+    super(`The GraphQL schema of this project could not be built from its exposed schemas: ${reason}`);
+  }
+}
+
 /** The schemas a project exposes: the same `db_schema` setting as REST (cached there, dropped on change). */
 export async function exposedSchemas(p: ProjectRuntime): Promise<string[]> {
   return (await restSettings(p.ref)).schemas;
@@ -87,7 +95,10 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
   const [version, schemas] = await Promise.all([readVersion(pool), exposedSchemas(p)]);
   const pgl = postgraphile(projectPreset({ pool, schemas, config: graphqlConfig() }));
   try {
-    await pgl.getSchema();
+    await Promise.resolve(pgl.getSchema()).catch((err: { code?: unknown; message?: string }) => {
+      // A Postgres error (introspection failed) is the database's; anything else is the schema's shape.
+      throw typeof err?.code === 'string' ? err : new SchemaBuildError(String(err?.message ?? err));
+    });
     const serv = pgl.createServ(grafserv);
     // addTo() only does `app.use(handler)`: take the handler itself rather than put another Router (and
     // its per-request matching) between the project route and grafserv.
@@ -120,8 +131,13 @@ function startBuild(entry: Entry, p: ProjectRuntime, target: string | undefined)
   const previous = entry.built;
   entry.target = target;
   entry.built = build(entry, p);
-  // A failed build drops the whole entry, so the next request starts over instead of failing forever.
-  entry.built.catch(() => evict(entry));
+  // A failed build drops the whole entry, so the next request starts over instead of failing forever. A schema
+  // that cannot be built stays failed for one schema-check period first: requests in that time get the same
+  // error at once instead of each paying a new introspection (a DDL that fixes it is seen after that).
+  entry.built.catch((err) => {
+    if (err instanceof SchemaBuildError) setTimeout(() => void evict(entry), graphqlConfig().schemaCheckMs).unref();
+    else void evict(entry);
+  });
   previous?.then((b) => retire(b), () => {});
 }
 
