@@ -90,9 +90,7 @@ test('!inner and embed=not.is.null filter the parent', async () => {
 test('spread a to-one relationship', async () => {
   const r = await rest(p, 'GET', '/books?select=title,...authors!author_id(author:name,country)&id=eq.4');
   assert.deepEqual(r.body, [{ title: 'Solaris', author: 'Stanislaw', country: 'PL' }]);
-  const bad = await rest(p, 'GET', '/authors?select=id,...books!author_id(title)');
-  assert.equal(bad.status, 400);
-  assert.equal(bad.body.code, 'PGRST127');
+  // to-many spreads are in spread.test.ts
 });
 
 test('order by a to-one embedded column', async () => {

@@ -40,6 +40,10 @@ export interface ReadNode {
   spread: boolean;
   /** `embed=is.null` / `embed=not.is.null` filters from the parent scope. */
   nullFilter?: 'null' | 'not_null';
+  /** Filters inside this node's logic trees that name one of its embeds (`or=(embed.not.is.null,…)`). */
+  treeEmbeds: Map<Filter, ReadNode>;
+  /** Named by a logic tree of the parent: its join is needed even when only counting. */
+  inTree?: boolean;
   /** Aggregates in the select list: the other columns become GROUP BY keys. */
   hasAggregates: boolean;
 }
@@ -223,7 +227,7 @@ function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: Sel
   const scope: Scope = req.scopes.get(path) ?? { filters: [], trees: [], order: [] };
   const node: ReadNode = {
     table, name, id: ids.next++, items: [], filters: [], trees: scope.trees, order: scope.order, relOrder: new Map(),
-    limit: scope.limit, offset: scope.offset, join: 'left', spread: false, hasAggregates: false,
+    limit: scope.limit, offset: scope.offset, join: 'left', spread: false, hasAggregates: false, treeEmbeds: new Map(),
   };
   const embedNames = new Set<string>();
   for (const item of select) {
@@ -252,8 +256,10 @@ function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: Sel
         sub.rel = rel;
         sub.join = item.join ?? 'left';
         sub.spread = item.spread;
-        if (item.spread && !rel.toOne) {
-          throw restErrors.notImplemented(`A spread operation on '${item.name}' is only supported on to-one relationships`);
+        // A to-many spread lifts each selected column into its parent as an array (PostgREST 13); grouping
+        // inside it has no meaning there.
+        if (item.spread && !rel.toOne && aggregates(sub)) {
+          throw restErrors.notImplemented('Aggregates are not implemented for one-to-many or many-to-many spreads.');
         }
         embedNames.add(outName);
         node.items.push({ kind: 'embed', node: sub });
@@ -261,16 +267,27 @@ function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: Sel
     }
   }
   // Filters in this scope that name an embedded resource (`rel=not.is.null`) act on the embed itself.
+  const embedOf = (f: Filter): ReadNode | undefined => {
+    if (f.field.json.length || !embedNames.has(f.field.name) || table.columns.some((c) => c.name === f.field.name)) return undefined;
+    const o = f.operation;
+    if (o.op !== 'is' || (o.value !== 'null' && o.value !== 'not_null')) throw restErrors.embedFilter(f.field.name);
+    const embed = node.items.find((i) => i.kind === 'embed' && i.node.name === f.field.name);
+    return embed?.kind === 'embed' ? embed.node : undefined;
+  };
   for (const f of scope.filters) {
-    const embed = f.field.json.length === 0 && embedNames.has(f.field.name) && !table.columns.some((c) => c.name === f.field.name)
-      ? node.items.find((i) => i.kind === 'embed' && i.node.name === f.field.name) : undefined;
-    if (embed && embed.kind === 'embed') {
-      const o = f.operation;
-      if (o.op !== 'is' || (o.value !== 'null' && o.value !== 'not_null')) throw restErrors.embedFilter(f.field.name);
-      const isNull = (o.value === 'null') !== o.negated;
-      embed.node.nullFilter = isNull ? 'null' : 'not_null';
-    } else node.filters.push(f);
+    const embed = embedOf(f);
+    if (embed) embed.nullFilter = (f.operation.value === 'null') !== f.operation.negated ? 'null' : 'not_null';
+    else node.filters.push(f);
   }
+  // The same inside logic trees: `or=(actors.not.is.null,directors.not.is.null)` is an OR across embeds.
+  const walkTree = (t: LogicTree) => {
+    for (const c of t.children) {
+      if (c.kind !== 'filter') { walkTree(c); continue; }
+      const embed = embedOf(c.filter);
+      if (embed) { embed.inTree = true; node.treeEmbeds.set(c.filter, embed); }
+    }
+  };
+  scope.trees.forEach(walkTree);
   for (const t of scope.order) {
     if (!t.relation) continue;
     const embed = node.items.find((i) => i.kind === 'embed' && i.node.name === t.relation);
@@ -279,6 +296,11 @@ function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: Sel
     node.relOrder.set(t, embed.node);
   }
   return node;
+}
+
+/** Whether a node (or a spread inside it, whose columns it carries) uses aggregates. */
+function aggregates(n: ReadNode): boolean {
+  return n.hasAggregates || n.items.some((i) => i.kind === 'embed' && i.node.spread && aggregates(i.node));
 }
 
 /** Filters, orders or limits naming an embed that is not in `select` are an error (PGRST108). */
@@ -408,7 +430,7 @@ export function planRpc(cache: SchemaCache, req: ApiRequest): RpcPlan {
     if (exact.length === 1) func = exact[0];
     else {
       throw restErrors.ambiguousFunction(candidates.map((f) =>
-        `${f.schema}.${f.name}(${inParams(f).map((p) => `${p.name} => ${p.type}`).join(', ')})`).join(', '));
+        `${f.schema}.${f.name}(${inParams(f).map((p) => `${p.name} => ${p.type}`).join(', ')})`).sort().join(', '));
     }
   }
   // GET runs in a read-only transaction: a volatile function that writes fails there with 25006 (405).

@@ -61,14 +61,23 @@ export function filterSql(b: SqlBuilder, alias: string, f: Filter, table: Table)
   return o.negated ? `not ${s}` : s;
 }
 
-export function treeSql(b: SqlBuilder, alias: string, t: LogicTree, table: Table): string {
-  const parts = t.children.map((c) => (c.kind === 'filter' ? filterSql(b, alias, c.filter, table) : treeSql(b, alias, c, table)));
+/** A logic tree; its leaves that name an embed (`embed.not.is.null`) test that embed's lateral join. */
+export function treeSql(b: SqlBuilder, alias: string, t: LogicTree, table: Table, embeds?: Map<Filter, ReadNode>): string {
+  const leaf = (f: Filter) => {
+    const embed = embeds?.get(f);
+    if (!embed) return filterSql(b, alias, f, table);
+    return `${presence(embed)} is ${(f.operation.value === 'null') !== f.operation.negated ? '' : 'not '}null`;
+  };
+  const parts = t.children.map((c) => (c.kind === 'filter' ? leaf(c.filter) : treeSql(b, alias, c, table, embeds)));
   const s = `(${parts.join(t.kind === 'and' ? ' and ' : ' or ')})`;
   return t.negated ? `not ${s}` : s;
 }
 
 const childAlias = (n: ReadNode) => ident(`${n.table.name}_${n.id}`);
 const lateralAlias = (n: ReadNode) => ident(`pgrst_${n.id}`);
+/** The value of an embed's lateral join that is null when the embed found no row. A spread has no body of its
+ *  own, so its lateral carries a marker column. */
+const presence = (n: ReadNode) => `${lateralAlias(n)}.${n.spread ? '"pgrst_n"' : '"body"'}`;
 
 /** The condition joining an embedded node (aliased `child`) to its parent (aliased `parent`). */
 function joinCondition(rel: Relationship, child: string, parent: string, n: ReadNode): string[] {
@@ -93,7 +102,7 @@ function fromSql(n: ReadNode, alias: string, parent?: string): string {
 function outputNames(n: ReadNode): string[] {
   const out: string[] = [];
   for (const i of n.items) {
-    if (i.kind === 'embed') out.push(...(i.node.spread ? outputNames(i.node) : [i.node.name]));
+    if (i.kind === 'embed') out.push(...(i.node.spread ? outputNames(i.node) : i.node.items.length ? [i.node.name] : []));
     else out.push(i.alias);
   }
   return out;
@@ -115,6 +124,8 @@ function itemSql(alias: string, i: PlanItem, table?: Table): string[] {
     case 'embed': {
       const la = lateralAlias(i.node);
       if (i.node.spread) return outputNames(i.node).map((k) => `${la}.${ident(k)} as ${ident(k)}`);
+      // An empty embed (`clients()`) only filters (`clients=not.is.null`): it is not part of the output.
+      if (!i.node.items.length) return [];
       const body = i.node.rel!.toOne ? `${la}."body"` : `coalesce(${la}."body", '[]')`;
       return [`${body} as ${ident(i.node.name)}`];
     }
@@ -145,23 +156,25 @@ export function nodeSql(b: SqlBuilder, n: ReadNode, alias: string, from: string,
   for (const i of n.items) {
     if (i.kind !== 'embed') continue;
     const c = i.node;
-    const wanted = !parts.countOnly || c.join === 'inner' || c.nullFilter;
+    const wanted = !parts.countOnly || c.join === 'inner' || c.nullFilter || c.inTree;
     if (!wanted) continue;
     const ca = childAlias(c);
     const inner = nodeSql(b, c, ca, fromSql(c, ca, alias), alias, { limit: c.limit, offset: c.offset });
     const la = lateralAlias(c);
     let sub: string;
-    if (c.spread) sub = inner;
-    else if (c.rel!.toOne) sub = `select row_to_json("pgrst_t") as "body" from (${inner}) as "pgrst_t"`;
+    if (c.spread && c.rel!.toOne) sub = `select "pgrst_s".*, 1 as "pgrst_n" from (${inner}) as "pgrst_s"`;
+    else if (c.spread) {
+      // To-many spread: each lifted column becomes an array, in the embed's order; no rows → empty arrays.
+      const cols = outputNames(c).map((k) => `coalesce(json_agg("pgrst_s".${ident(k)}), '[]') as ${ident(k)}`);
+      sub = `select ${[...cols, 'case when count(*) > 0 then 1 end as "pgrst_n"'].join(', ')} from (${inner}) as "pgrst_s"`;
+    } else if (c.rel!.toOne) sub = `select row_to_json("pgrst_t") as "body" from (${inner}) as "pgrst_t"`;
     else sub = `select json_agg("pgrst_t") as "body" from (${inner}) as "pgrst_t"`;
-    joins.push(`${c.spread && c.join === 'inner' ? 'inner' : 'left'} join lateral (${sub}) as ${la} on true`);
-    if (!c.spread) {
-      if (c.join === 'inner' || c.nullFilter === 'not_null') where.push(`${la}."body" is not null`);
-      else if (c.nullFilter === 'null') where.push(`${la}."body" is null`);
-    }
+    joins.push(`${c.spread && c.rel!.toOne && c.join === 'inner' ? 'inner' : 'left'} join lateral (${sub}) as ${la} on true`);
+    if (c.join === 'inner' || c.nullFilter === 'not_null') where.push(`${presence(c)} is not null`);
+    else if (c.nullFilter === 'null') where.push(`${presence(c)} is null`);
   }
   for (const f of n.filters) where.push(filterSql(b, alias, f, n.table));
-  for (const t of n.trees) where.push(treeSql(b, alias, t, n.table));
+  for (const t of n.trees) where.push(treeSql(b, alias, t, n.table, n.treeEmbeds));
   const cols = parts.countOnly ? ['1'] : n.items.flatMap((i) => itemSql(alias, i, n.table));
   let sql = `select ${cols.length ? cols.join(', ') : ''} from ${from}`;
   if (joins.length) sql += ' ' + joins.join(' ');
