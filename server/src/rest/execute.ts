@@ -54,7 +54,11 @@ export function requestContext(who: Identity, req: ApiRequest, settings: RestSet
   httpHeaders: Record<string, string | string[] | undefined>, path: string): RequestContext {
   return {
     role: who.role, claims: who.claims, method: req.method, path, headers: httpHeaders,
-    settings: { search_path: [...settings.schemas, ...settings.extraSearchPath].map((s) => `"${s.replace(/"/g, '""')}"`).join(', ') },
+    settings: {
+      search_path: [...settings.schemas, ...settings.extraSearchPath].map((s) => `"${s.replace(/"/g, '""')}"`).join(', '),
+      // `Prefer: timezone=…` (checked by checkTimezone): timestamps are rendered in it, as PostgREST does.
+      ...(req.prefer.timezone !== undefined ? { timezone: req.prefer.timezone } : {}),
+    },
   };
 }
 
@@ -67,6 +71,7 @@ async function poolFor(project: ProjectRuntime): Promise<pg.Pool> {
 export async function execute(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
   httpHeaders: Record<string, string | string[] | undefined>, path: string): Promise<Result> {
   const pool = await poolFor(project);
+  if (req.prefer.timezone !== undefined) await checkTimezone(project, pool, req);
   const ctx = requestContext(who, req, settings, httpHeaders, path);
   const cached = peekSchema(project.ref, settings.schemas);
   const needsClient = req.prefer.count === 'planned' || req.prefer.count === 'estimated';
@@ -95,6 +100,25 @@ export async function execute(project: ProjectRuntime, who: Identity, req: ApiRe
     const row = (await client.query<MainRow>(p.query.text, p.query.params)).rows[0];
     return p.finish(row);
   });
+}
+
+// The time zone names of each database server (pg_timezone_names), read once per process: PostgREST accepts exactly these
+// in `Prefer: timezone`, and ignores any other value (or rejects it with handling=strict).
+const zoneNames = new Map<string, Promise<Set<string>>>();
+
+async function checkTimezone(project: ProjectRuntime, pool: pg.Pool, req: ApiRequest): Promise<void> {
+  const server = String(project.database_server_id ?? 1);
+  let names = zoneNames.get(server);
+  if (!names) {
+    names = pool.query<{ name: string }>('select name from pg_timezone_names').then((r) => new Set(r.rows.map((x) => x.name)));
+    zoneNames.set(server, names);
+    names.catch(() => zoneNames.delete(server));
+  }
+  const tz = req.prefer.timezone!;
+  if ((await names).has(tz)) return;
+  req.prefer.timezone = undefined;
+  req.prefer.invalid.push(`timezone=${tz}`);
+  if (req.prefer.handling === 'strict') throw restErrors.invalidPrefs(req.prefer.invalid);
 }
 
 /** The slow path's transaction: context and version in one round trip, the cache (re)loaded when needed. */
