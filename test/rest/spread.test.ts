@@ -55,6 +55,11 @@ test('to-many spread with !inner, is.null / not.is.null and count=exact', async 
   assert.equal(none.headers.get('content-range'), '0-0/1');
   const some = await get('/authors?select=name,...books!author_id(title)&books=not.is.null&books.pages=gt.300', { Prefer: 'count=exact' });
   assert.equal(some.headers.get('content-range'), '0-1/2');
+  // to-one spreads honour the same filters
+  const toOne = await get('/books?select=id,...authors!co_author_id(co:name)&authors=not.is.null&order=id');
+  assert.deepEqual(toOne.body, [{ id: 2, co: 'Stanislaw' }, { id: 5, co: 'Italo' }]);
+  const without = await get('/books?select=id,...authors!co_author_id(co:name)&authors=is.null&order=id');
+  assert.deepEqual(without.body.map((x: { id: number }) => x.id), [1, 3, 4, 6, 7]);
 });
 
 test('aggregates in a to-many spread are PGRST127', async () => {
