@@ -3,8 +3,6 @@
 // (so one bench's pools and caches do not warm another's). `npm run bench -- rest` runs the matching ones.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -12,32 +10,16 @@ const filter = process.argv.slice(2);
 const files = fs.readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort()
   .filter((f) => !filter.length || filter.some((x) => f.includes(x)));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
 const env: NodeJS.ProcessEnv = {
   ...process.env, LOAM_RATE_LIMIT_PER_MINUTE: '100000000', LOAM_REST_RATE_LIMIT_PER_MINUTE: '100000000', LOAM_BCRYPT_ROUNDS: '4', PORT: '0',
 };
 let cleanup = async () => {};
 if (!process.env.DATABASE_URL) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-bench-'));
-  fs.chmodSync(dataDir, 0o755);
-  const { startEmbeddedPostgres } = await import('../../db/src/embedded.ts');
-  const pgServer = await startEmbeddedPostgres({ dataDir, port: await freePort(), listen: 'localhost' });
+  const { scratchPostgres } = await import('../helpers/postgres.ts');
+  const pgServer = await scratchPostgres('loam-bench-');
   env.DATABASE_URL = pgServer.url;
-  env.LOAM_DATA_DIR = dataDir;
-  cleanup = async () => {
-    await pgServer.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
+  env.LOAM_DATA_DIR = pgServer.dataDir;
+  cleanup = () => pgServer.stop();
 }
 {
   const { openControlPool, closeAllPools } = await import('../../db/src/pools.ts');
