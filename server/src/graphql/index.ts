@@ -9,7 +9,7 @@ import { project } from '../project/resolve.ts';
 import { ruruHTML } from 'postgraphile/grafserv/ruru/server';
 import { graphqlConfig } from './config.ts';
 import { CODES, sendError, sendJwtError } from './errors.ts';
-import { acquire, SchemaBuildError, type Instance } from './instances.ts';
+import { acquire, acquireNow, SchemaBuildError, type Instance } from './instances.ts';
 import { CONTEXT_LOCAL } from './preset.ts';
 
 // GraphiQL (Ruru) in development: grafserv would point it at its own mount path; the page must call this
@@ -36,8 +36,8 @@ export const graphql: RequestHandler = async (req, res, next) => {
   const context: RequestContext = { role: who.role, claims: who.claims, method: req.method, path: '/graphql/v1', headers: req.headers };
   res.locals[CONTEXT_LOCAL] = context;
 
-  let instance: Instance;
-  try {
+  let instance: Instance | undefined = acquireNow(p);
+  if (!instance) try {
     instance = await acquire(p);
   } catch (err) {
     console.error(`graphql: schema of project ${p.ref} could not be built:`, err);

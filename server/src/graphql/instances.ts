@@ -43,6 +43,8 @@ interface Entry {
   location: string;
   pool: Promise<pg.Pool>;
   built: Promise<Built>;
+  /** What `built` resolved to, once it has: lets a request take it without waiting on a promise. */
+  ready?: Built;
   /** The schema version `built` is (being) built for. */
   target: string | undefined;
   checkedAt: number;
@@ -130,7 +132,9 @@ function retire(b: Built): Promise<void> {
 function startBuild(entry: Entry, p: ProjectRuntime, target: string | undefined): void {
   const previous = entry.built;
   entry.target = target;
-  entry.built = build(entry, p);
+  entry.ready = undefined; // requests wait for the new build rather than take the old schema meanwhile
+  const built = entry.built = build(entry, p);
+  built.then((b) => { if (entry.built === built) entry.ready = b; }, () => {});
   // A failed build drops the whole entry, so the next request starts over instead of failing forever. A schema
   // that cannot be built stays failed for one schema-check period first: requests in that time get the same
   // error at once instead of each paying a new introspection (a DDL that fixes it is seen after that).
@@ -193,6 +197,31 @@ async function checkSchema(entry: Entry, p: ProjectRuntime, built: Built): Promi
   await entry.checking;
 }
 
+function lease(b: Built): Instance {
+  b.inflight++;
+  let finished = false;
+  return {
+    handler: b.handler,
+    version: b.version,
+    done() {
+      if (finished) return;
+      finished = true;
+      if (--b.inflight === 0 && b.retired) b.onIdle?.();
+    },
+  };
+}
+
+/** The hot path: the project's built instance when nothing is to be done first (no build under way, no
+ *  schema check due), without a promise in between; else undefined, and the caller uses `acquire`. */
+export function acquireNow(p: ProjectRuntime): Instance | undefined {
+  const entry = entries.get(p.ref);
+  const b = entry?.ready;
+  if (!b || b.retired || entry!.location !== location(p) || Date.now() - entry!.checkedAt >= graphqlConfig().schemaCheckMs) return undefined;
+  entries.delete(p.ref); // LRU: most recently used last
+  entries.set(p.ref, entry!);
+  return lease(b);
+}
+
 /** The project's current instance, built or rebuilt as needed. Call `done()` when the request ends. */
 export async function acquire(p: ProjectRuntime): Promise<Instance> {
   for (;;) {
@@ -200,17 +229,7 @@ export async function acquire(p: ProjectRuntime): Promise<Instance> {
     await checkSchema(entry, p, await entry.built);
     const b = await entry.built;
     if (b.retired) continue; // replaced or evicted while we waited
-    b.inflight++;
-    let finished = false;
-    return {
-      handler: b.handler,
-      version: b.version,
-      done() {
-        if (finished) return;
-        finished = true;
-        if (--b.inflight === 0 && b.retired) b.onIdle?.();
-      },
-    };
+    return lease(b);
   }
 }
 

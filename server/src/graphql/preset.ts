@@ -63,9 +63,11 @@ export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): 
           setPreset(next, event) {
             event.validationRules.push(limitsRule(config.maxDepth, config.maxCost));
             const getExecutionConfig = event.getExecutionConfig;
-            const coded = new WeakMap<object, (q: string) => { document: any; errors?: undefined } | { errors: readonly GraphQLError[]; document?: undefined }>();
-            event.getExecutionConfig = async function (ctx) {
-              const ec = await getExecutionConfig.call(this, ctx);
+            type ExecutionConfig = Awaited<ReturnType<typeof getExecutionConfig>>;
+            const coded = new WeakMap<object, ExecutionConfig['parseAndValidate']>();
+            // Called per request: no promise of our own when grafserv has none (it has none once the schema is
+            // ready), and the fresh object it returns gets its parser swapped in place rather than copied.
+            const withCodes = (ec: ExecutionConfig): ExecutionConfig => {
               let parseAndValidate = coded.get(ec.parseAndValidate);
               if (!parseAndValidate) {
                 const original = ec.parseAndValidate;
@@ -81,7 +83,12 @@ export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): 
                 };
                 coded.set(ec.parseAndValidate, parseAndValidate);
               }
-              return { ...ec, parseAndValidate };
+              ec.parseAndValidate = parseAndValidate;
+              return ec;
+            };
+            event.getExecutionConfig = function (ctx) {
+              const ec = getExecutionConfig.call(this, ctx);
+              return isPromiseLike(ec) ? Promise.resolve(ec).then(withCodes) : withCodes(ec);
             };
             return next();
           },
