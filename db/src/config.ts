@@ -1,6 +1,10 @@
 // Reads Loam's configuration from the environment, once, into one typed object.
 import path from 'node:path';
 
+// Grafast (GraphQL) reads this when first imported and warns when it is unset; its production mode skips
+// development-time checks. Imported first by the entry points, so it is set in time.
+process.env.GRAPHILE_ENV ??= process.env.NODE_ENV === 'development' ? 'development' : 'production';
+
 function int(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
