@@ -82,7 +82,10 @@ async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
     idleTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'loam graphql',
     // PostGraphile's queries are short; JIT optimisation only slows them down (as @dataplan/pg's own pool does).
     options: '-c jit_optimize_above_cost=-1',
-  });
+    // Statements are written without waiting for the previous answer (preset.ts pipelinedContext); each request
+    // still has its connection to itself, so transactions never interleave.
+    pipeline: true,
+  } as pg.PoolConfig);
   pool.on('error', () => { /* a dropped idle connection is replaced on next use */ });
   return pool;
 }
