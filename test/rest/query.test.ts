@@ -14,7 +14,7 @@ const books: Table = { schema: 'public', name: 'books', kind: 'r', comment: null
 const cache: SchemaCache = {
   version: '1', schemas: ['public'],
   tables: new Map([['public.authors', authors], ['public.books', books]]),
-  fks: [{ name: 'books_author_id_fkey', schema: 'public', table: 'books', columns: ['author_id'], fschema: 'public', ftable: 'authors', fcolumns: ['id'] }],
+  fks: [{ name: 'books_author_id_fkey', schema: 'public', table: 'books', columns: ['author_id'], fschema: 'public', ftable: 'authors', fcolumns: ['id'], unique: false }],
   funcs: new Map(),
 };
 

@@ -106,7 +106,6 @@ export function findTable(cache: SchemaCache, schema: string, name: string): Tab
 }
 
 const sameCols = (a: string[], b: string[]) => a.length === b.length && a.every((c) => b.includes(c));
-const isUnique = (t: Table, cols: string[]) => t.uniques.some((u) => sameCols(u, cols));
 
 interface Candidate { child: Table; rel: Relationship; label: string; self: boolean }
 
@@ -120,14 +119,14 @@ function allRelationships(cache: SchemaCache, parent: Table): Candidate[] {
     if (fromParent) {
       const child = cache.tables.get(key(fk.fschema, fk.ftable));
       if (child) {
-        const o2o = isUnique(parent, fk.columns);
+        const o2o = fk.unique;
         out.push({ child, self, label: fk.name, rel: { cardinality: o2o ? 'one-to-one' : 'many-to-one', fk, toOne: true, pairs: fk.columns.map((c, i) => [c, fk.fcolumns[i]]) } });
       }
     }
     if (toParent) {
       const child = cache.tables.get(key(fk.schema, fk.table));
       if (child) {
-        const o2o = !self && isUnique(child, fk.columns);
+        const o2o = !self && fk.unique;
         out.push({ child, self, label: fk.name, rel: { cardinality: o2o ? 'one-to-one' : 'one-to-many', fk, toOne: o2o, pairs: fk.fcolumns.map((c, i) => [c, fk.columns[i]]) } });
       }
     }

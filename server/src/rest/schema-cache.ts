@@ -2,6 +2,7 @@
 // functions of the exposed schemas, read in one catalog query. It is keyed by the project's schema version
 // (read in the request's first round trip), so DDL made any way is picked up by the next request.
 import type pg from 'pg';
+import { inferViewKeys, type RawPk, type RawRelation, type RawView } from './view-keys.ts';
 
 export interface Column { name: string; type: string; nullable: boolean; default: string | null; generated: boolean }
 export interface Table {
@@ -14,6 +15,8 @@ export interface Table {
 export interface ForeignKey {
   name: string; schema: string; table: string; columns: string[];
   fschema: string; ftable: string; fcolumns: string[];
+  /** The referencing columns are unique on the referencing table (one-to-one); views keep their table's value. */
+  unique: boolean;
 }
 export interface FuncParam { name: string; type: string; mode: string; hasDefault: boolean }
 export interface Func {
@@ -34,8 +37,9 @@ export interface SchemaCache {
 
 export const key = (schema: string, name: string) => `${schema}.${name}`;
 
-// One statement; everything comes back as one JSON value. Only the exposed schemas are read (plus the
-// targets of foreign keys leaving them, which PostgREST also ignores, so they are filtered in code).
+// One statement; everything comes back as one JSON value. Tables and functions are read from the exposed
+// schemas; foreign keys, primary keys and views from every user schema, since a view in an exposed schema may
+// show tables kept elsewhere (relationships to relations outside the exposed schemas are dropped in code).
 const CATALOG_SQL = `
 with rels as (
   select c.oid, n.nspname as schema, c.relname as name, c.relkind as kind, obj_description(c.oid, 'pg_class') as comment
@@ -66,11 +70,14 @@ select json_build_object(
                   join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum),
       'fschema', n2.nspname, 'ftable', c2.relname,
       'fcolumns', (select json_agg(a.attname order by k.i) from unnest(co.confkey) with ordinality k(attnum, i)
-                  join pg_attribute a on a.attrelid = co.confrelid and a.attnum = k.attnum))), '[]')
+                  join pg_attribute a on a.attrelid = co.confrelid and a.attnum = k.attnum),
+      -- one-to-one when the referencing columns are the table's primary key or a unique key
+      'unique', exists (select 1 from pg_constraint u where u.conrelid = co.conrelid and u.contype in ('p','u')
+                          and u.conkey @> co.conkey and u.conkey <@ co.conkey))), '[]')
     from pg_constraint co
     join pg_class c1 on c1.oid = co.conrelid join pg_namespace n1 on n1.oid = c1.relnamespace
     join pg_class c2 on c2.oid = co.confrelid join pg_namespace n2 on n2.oid = c2.relnamespace
-    where co.contype = 'f' and (n1.nspname = any($1::text[]) or n2.nspname = any($1::text[]))),
+    where co.contype = 'f' and co.conparentid = 0 and n1.nspname not in ('pg_catalog', 'information_schema')),
   'funcs', (select coalesce(json_agg(json_build_object(
       'schema', n.nspname, 'name', p.proname, 'variadic', p.provariadic <> 0,
       'params', (select coalesce(json_agg(json_build_object('name', coalesce(p.proargnames[i], ''),
@@ -89,25 +96,34 @@ select json_build_object(
     join pg_type t on t.oid = p.prorettype join pg_namespace tn on tn.oid = t.typnamespace
     left join pg_class tc on tc.oid = t.typrelid
     where n.nspname = any($1::text[]) and p.prokind = 'f'),
-  'viewColumns', (select coalesce(json_agg(distinct jsonb_build_object('schema', vn.nspname, 'view', v.relname,
-      'tschema', tn.nspname, 'table', t.relname, 'column', a.attname)), '[]')
-    from pg_rewrite rw
-    join pg_class v on v.oid = rw.ev_class and v.relkind in ('v', 'm')
+  -- Views (their stored rules name base columns by relation oid and attribute number), every user relation's
+  -- columns, and every primary key: base tables of exposed views may live in other schemas.
+  'views', (select coalesce(json_agg(json_build_object('oid', v.oid::int8, 'schema', vn.nspname, 'name', v.relname, 'rule', rw.ev_action::text)), '[]')
+    from pg_rewrite rw join pg_class v on v.oid = rw.ev_class and v.relkind in ('v', 'm')
     join pg_namespace vn on vn.oid = v.relnamespace
-    join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = rw.oid and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
-    join pg_class t on t.oid = d.refobjid and t.oid <> v.oid
-    join pg_namespace tn on tn.oid = t.relnamespace
-    join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
-    where vn.nspname = any($1::text[])
-      and exists (select 1 from pg_attribute va where va.attrelid = v.oid and va.attname = a.attname and not va.attisdropped))
+    where rw.rulename = '_RETURN' and vn.nspname not in ('pg_catalog', 'information_schema') and vn.nspname not like 'pg\\_%'),
+  'relations', (select coalesce(json_agg(json_build_object('oid', c.oid::int8, 'schema', n.nspname, 'name', c.relname,
+      'cols', (select coalesce(json_object_agg(a.attnum, a.attname), '{}') from pg_attribute a
+               where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped))), '[]')
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r','v','m','f','p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+      -- only needed to read view rules
+      and exists (select 1 from pg_class v where v.relkind in ('v', 'm') and v.relnamespace = any(select oid from pg_namespace where nspname = any($1::text[])))),
+  'pks', (select coalesce(json_agg(json_build_object('schema', n.nspname, 'table', c.relname,
+      'columns', (select json_agg(a.attname order by k.i) from unnest(co.conkey) with ordinality k(attnum, i)
+                  join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum))), '[]')
+    from pg_constraint co join pg_class c on c.oid = co.conrelid join pg_namespace n on n.oid = c.relnamespace
+    where co.contype = 'p' and n.nspname not in ('pg_catalog', 'information_schema'))
 ) as cache`;
 
 export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string): Promise<SchemaCache> {
   const { rows } = await client.query(CATALOG_SQL, [schemas]);
-  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; viewColumns: ViewColumn[] };
+  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; views: RawView[]; relations: RawRelation[]; pks: RawPk[] };
   const tables = new Map<string, Table>();
   for (const t of raw.tables) tables.set(key(t.schema, t.name), t);
-  raw.fks.push(...viewRelationships(tables, raw.fks, raw.viewColumns));
+  const exposed = (schema: string) => schemas.includes(schema);
+  const fks = [...raw.fks, ...inferViewKeys(tables, raw.fks, raw.views, raw.relations, raw.pks)]
+    .filter((f) => exposed(f.schema) || exposed(f.fschema));
   const funcs = new Map<string, Func[]>();
   for (const f of raw.funcs) {
     const k = key(f.schema, f.name);
@@ -121,51 +137,7 @@ export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], 
       if (type === t.name || type === `${t.schema}.${t.name}`) (t.computed ??= {})[f.name] = { schema: f.schema, name: f.name };
     }
   }
-  return { version, schemas, tables, fks: raw.fks, funcs };
-}
-
-interface ViewColumn { schema: string; view: string; tschema: string; table: string; column: string }
-
-/**
- * Relationships through views, as PostgREST infers them: a view that shows a table's key columns (under the same
- * names) takes part in that table's foreign keys, on either side, and inherits its primary key. Views are found
- * through the dependencies of their rewrite rule, which any role may read.
- */
-function viewRelationships(tables: Map<string, Table>, fks: ForeignKey[], cols: ViewColumn[]): ForeignKey[] {
-  const byTable = new Map<string, Map<string, Set<string>>>(); // base table → view → columns shown
-  for (const c of cols) {
-    const t = key(c.tschema, c.table);
-    const views = byTable.get(t) ?? new Map<string, Set<string>>();
-    const v = key(c.schema, c.view);
-    views.set(v, (views.get(v) ?? new Set()).add(c.column));
-    byTable.set(t, views);
-  }
-  const showing = (schema: string, table: string, columns: string[]): Table[] => {
-    const out: Table[] = [];
-    for (const [v, shown] of byTable.get(key(schema, table)) ?? []) {
-      const view = tables.get(v);
-      if (view && columns.every((c) => shown.has(c))) out.push(view);
-    }
-    return out;
-  };
-  for (const [t, views] of byTable) {
-    const base = tables.get(t);
-    if (!base?.pk.length) continue;
-    for (const [v, shown] of views) {
-      const view = tables.get(v);
-      if (view && !view.pk.length && base.pk.every((c) => shown.has(c))) { view.pk = [...base.pk]; view.uniques = [[...base.pk]]; }
-    }
-  }
-  const out: ForeignKey[] = [];
-  for (const fk of fks) {
-    const sources = [{ schema: fk.schema, name: fk.table }, ...showing(fk.schema, fk.table, fk.columns)];
-    const targets = [{ schema: fk.fschema, name: fk.ftable }, ...showing(fk.fschema, fk.ftable, fk.fcolumns)];
-    for (const s of sources) for (const t of targets) {
-      if (s.schema === fk.schema && s.name === fk.table && t.schema === fk.fschema && t.name === fk.ftable) continue;
-      out.push({ ...fk, schema: s.schema, table: s.name, fschema: t.schema, ftable: t.name });
-    }
-  }
-  return out;
+  return { version, schemas, tables, fks, funcs };
 }
 
 // One cache per project; concurrent requests that see a new version share one load. `ready` holds the last
