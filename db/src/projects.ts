@@ -43,6 +43,27 @@ export function onProjectChanged(fn: (ref: string) => void): () => void {
   return () => listeners.delete(fn);
 }
 
+/** A per-project value (settings read from the control database) cached for `ttlMs` in this process and
+ *  dropped at once when the project changes in any process. Concurrent first reads share one load; a failed
+ *  load is not cached. */
+export function projectCache<T>(load: (ref: string) => Promise<T>, ttlMs = TTL_MS) {
+  const entries = new Map<string, { at: number; value: Promise<T> }>();
+  onProjectChanged((ref) => entries.delete(ref));
+  return {
+    get(ref: string): Promise<T> {
+      const hit = entries.get(ref);
+      if (hit && Date.now() - hit.at < ttlMs) return hit.value;
+      const value = load(ref);
+      entries.set(ref, { at: Date.now(), value });
+      value.catch(() => entries.delete(ref));
+      return value;
+    },
+    forget(ref: string): void {
+      entries.delete(ref);
+    },
+  };
+}
+
 let listener: pg.Client | undefined;
 
 /** Listens for `loam_project_changed`; reconnects if the connection drops (and then forgets everything). */

@@ -1,7 +1,7 @@
 // A project's auth settings (Supabase field names, defaults filled in by SQL), cached per process and dropped
 // when the control database announces a change (a PATCH of /config/auth, a key rotation, a pause).
 import { controlPool } from '../../../db/src/pools.ts';
-import { onProjectChanged } from '../../../db/src/projects.ts';
+import { projectCache } from '../../../db/src/projects.ts';
 
 export interface AuthConfig {
   site_url: string;
@@ -38,18 +38,10 @@ export interface AuthConfig {
   [template: `mailer_${string}`]: unknown;
 }
 
-const TTL_MS = 30_000;
-const cache = new Map<string, { at: number; value: Promise<AuthConfig> }>();
-onProjectChanged((ref) => cache.delete(ref));
+const configs = projectCache(async (ref) =>
+  (await controlPool().query('select platform_private.auth_config($1) as c', [ref])).rows[0].c as AuthConfig);
 
-export function authConfig(ref: string): Promise<AuthConfig> {
-  const hit = cache.get(ref);
-  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
-  const value = controlPool().query('select platform_private.auth_config($1) as c', [ref]).then((r) => r.rows[0].c as AuthConfig);
-  cache.set(ref, { at: Date.now(), value });
-  value.catch(() => cache.delete(ref));
-  return value;
-}
+export const authConfig = (ref: string): Promise<AuthConfig> => configs.get(ref);
 
 /** `*` matches within a path segment or host label, `**` matches anything (GoTrue's glob semantics, roughly). */
 function globToRegExp(glob: string): RegExp {

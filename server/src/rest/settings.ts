@@ -1,7 +1,7 @@
 // Per-project REST settings (Supabase's `/v1/projects/{ref}/postgrest` shape): exposed schemas, extra search
 // path, max rows, aggregates. Read from the control database, cached per process, dropped on project change.
 import { controlPool } from '../../../db/src/pools.ts';
-import { onProjectChanged } from '../../../db/src/projects.ts';
+import { projectCache } from '../../../db/src/projects.ts';
 
 export interface RestSettings {
   schemas: string[];
@@ -33,26 +33,14 @@ export function settingsFromRow(row: Record<string, unknown> | undefined): RestS
   };
 }
 
-const TTL_MS = 30_000;
-const cache = new Map<string, { at: number; value: Promise<RestSettings> }>();
-onProjectChanged((ref) => cache.delete(ref));
+const settings = projectCache((ref) => controlPool()
+  .query(`select s.* from platform_private.project_rest_settings($1) s`, [ref])
+  .then((r) => settingsFromRow(r.rows[0]))
+  .catch((err: { code?: string }) => {
+    // Before the settings migration (or for a project without a row) the defaults apply.
+    if (err.code === '42883' || err.code === '42P01') return DEFAULT_SETTINGS;
+    throw err;
+  }));
 
-export function restSettings(ref: string): Promise<RestSettings> {
-  const hit = cache.get(ref);
-  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
-  const value = controlPool()
-    .query(`select s.* from platform_private.project_rest_settings($1) s`, [ref])
-    .then((r) => settingsFromRow(r.rows[0]))
-    .catch((err: { code?: string }) => {
-      // Before the settings migration (or for a project without a row) the defaults apply.
-      if (err.code === '42883' || err.code === '42P01') return DEFAULT_SETTINGS;
-      throw err;
-    });
-  cache.set(ref, { at: Date.now(), value });
-  value.catch(() => cache.delete(ref));
-  return value;
-}
-
-export function forgetRestSettings(ref: string): void {
-  cache.delete(ref);
-}
+export const restSettings = (ref: string): Promise<RestSettings> => settings.get(ref);
+export const forgetRestSettings = (ref: string): void => settings.forget(ref);

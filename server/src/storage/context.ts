@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { withContext } from '../../../db/src/context.ts';
 import { controlPool, projectPool } from '../../../db/src/pools.ts';
-import { onProjectChanged } from '../../../db/src/projects.ts';
+import { projectCache } from '../../../db/src/projects.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import { identify, type Identity } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
@@ -49,22 +49,11 @@ export interface ProjectStorageConfig { fileSizeLimit: number; imageTransformati
 
 // Settings change rarely and are read on every upload: cached per process for a short while; the Management
 // API's PATCH drops the entry in its own process at once.
-const TTL_MS = 10_000;
-const configs = new Map<string, { at: number; value: Promise<ProjectStorageConfig> }>();
-onProjectChanged((ref) => configs.delete(ref));
-
-export function forgetStorageConfig(ref: string): void {
-  configs.delete(ref);
-}
-
-export function projectStorageConfig(ref: string): Promise<ProjectStorageConfig> {
-  const hit = configs.get(ref);
-  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
-  const value = controlPool().query('select * from platform_private.project_storage_config($1)', [ref]).then(({ rows }) => ({
+const configs = projectCache((ref) =>
+  controlPool().query('select * from platform_private.project_storage_config($1)', [ref]).then(({ rows }) => ({
     fileSizeLimit: Number(rows[0]?.file_size_limit ?? 52428800),
     imageTransformation: rows[0]?.image_transformation_enabled ?? true,
-  }));
-  configs.set(ref, { at: Date.now(), value });
-  value.catch(() => configs.delete(ref));
-  return value;
-}
+  })), 10_000);
+
+export const forgetStorageConfig = (ref: string): void => configs.forget(ref);
+export const projectStorageConfig = (ref: string): Promise<ProjectStorageConfig> => configs.get(ref);
