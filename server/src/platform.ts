@@ -10,6 +10,7 @@ import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts
 import { silenceWorkerLogs, startWorker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
+import { graphqlBeforeExpress } from './graphql/raw.ts';
 
 export interface Platform {
   url: string;
@@ -50,7 +51,9 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   let url = '';
   if (opts.api !== false) {
     await listenForProjectChanges(databaseUrl);
-    server = http.createServer(createApp());
+    // GraphQL POSTs are served on plain Node first (graphql/raw.ts); whatever it declines goes to Express.
+    const app = createApp();
+    server = http.createServer((req, res) => { if (!graphqlBeforeExpress(req, res)) app(req, res); });
     server.keepAliveTimeout = 65_000;
     const port = opts.port ?? config.port;
     await new Promise<void>((resolve, reject) => {

@@ -1,7 +1,7 @@
 // GraphQL errors as Loam serves them: every error carries a stable `extensions.code`; a Postgres error keeps
 // its SQLSTATE as the code (as PostgREST's `code`); in production, errors that are not the caller's (lost
 // connections, bugs) are masked so no internal detail leaks.
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { isSafeError } from 'postgraphile/grafast';
 import type { JwtError } from '../project/jwt.ts';
@@ -95,12 +95,22 @@ export function codeHttpErrors<T extends ServResult>(result: T): T {
   return result;
 }
 
-/** A GraphQL-shaped error response outside of execution (bad token, unavailable schema). */
-export function sendError(res: Response, status: number, message: string, extensions: Record<string, unknown>): void {
-  res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message, extensions }] }));
+/** A GraphQL-shaped error response outside of execution (bad token, unavailable schema). Plain Node calls, so
+ *  the Express route and the plain-Node path (raw.ts) answer byte for byte alike. */
+export function sendError(res: ServerResponse, status: number, message: string, extensions: Record<string, unknown>): void {
+  sendJson(res, status, { errors: [{ message, extensions }] });
 }
 
-export function sendJwtError(res: Response, err: JwtError): void {
-  res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`);
+/** A JSON body with the headers Express' res.json() would give it. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+export function sendJwtError(res: ServerResponse, err: JwtError): void {
+  res.setHeader('WWW-Authenticate', `Bearer error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`);
   sendError(res, 401, err.message, { code: CODES.unauthenticated, reason: err.reason });
 }

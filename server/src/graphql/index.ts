@@ -1,16 +1,19 @@
-// The project's /graphql/v1 API: PostGraphile v5 (Amber naming, pg-aggregates) per project. This handler
+// The project's /graphql/v1 API: PostGraphile v5 (Amber naming, pg-aggregates) per project. `serveGraphql`
 // identifies the caller exactly as REST does, leaves the request context for the project's pg service
-// (preset.ts) and hands the request to the project's grafserv instance (instances.ts).
+// (preset.ts) and hands the request to the project's grafserv instance (instances.ts). It is reached two ways:
+// POSTs on plain Node before Express (raw.ts, the hot path) and everything else through the Express route below.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { RequestContext } from '../../../db/src/context.ts';
+import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { JwtError } from '../project/jwt.ts';
-import { identify } from '../project/keys.ts';
+import { identifyHeaders } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
 import { ruruHTML } from 'postgraphile/grafserv/ruru/server';
 import { graphqlConfig } from './config.ts';
 import { CODES, sendError, sendJwtError } from './errors.ts';
 import { acquire, acquireNow, SchemaBuildError, type Instance } from './instances.ts';
-import { CONTEXT_LOCAL } from './preset.ts';
+import { requestContexts } from './preset.ts';
 
 // GraphiQL (Ruru) in development: grafserv would point it at its own mount path; the page must call this
 // project's endpoint, whichever way (path or subdomain) it was reached. Its assets come through grafserv.
@@ -20,24 +23,33 @@ function wantsGraphiql(req: Request): boolean {
 }
 
 /** Mounted at `<project>/graphql/v1`: a plain handler, not a Router (one less matching layer per request). */
-export const graphql: RequestHandler = async (req, res, next) => {
+export const graphql: RequestHandler = (req, res, next) => {
   if (wantsGraphiql(req)) {
     const endpoint = req.originalUrl.split('?')[0].replace(/\/+$/, '');
     return void res.type('html').send(ruruHTML({ endpoint, staticPath: `${endpoint}/ruru-static/` }));
   }
-  const p = project(res);
+  return serveGraphql(req, res, project(res), next);
+};
+
+/** One GraphQL request of project `p`, whose gate it has passed; `req.url` is relative to the endpoint.
+ *  `next()` gets what grafserv does not serve. Resolves without waiting when the instance is ready. */
+export function serveGraphql(req: IncomingMessage, res: ServerResponse, p: ProjectRuntime, next: () => void): void | Promise<void> {
   let who;
   try {
-    who = identify(req, p);
+    who = identifyHeaders(req.headers, p);
   } catch (err) {
     if (err instanceof JwtError) return sendJwtError(res, err);
     throw err;
   }
-  const context: RequestContext = { role: who.role, claims: who.claims, method: req.method, path: '/graphql/v1', headers: req.headers };
-  res.locals[CONTEXT_LOCAL] = context;
+  const context: RequestContext = { role: who.role, claims: who.claims, method: req.method!, path: '/graphql/v1', headers: req.headers };
+  requestContexts.set(req, context);
+  const instance = acquireNow(p);
+  return instance ? handOver(instance, req, res, next) : acquireAndHandOver(req, res, p, next);
+}
 
-  let instance: Instance | undefined = acquireNow(p);
-  if (!instance) try {
+async function acquireAndHandOver(req: IncomingMessage, res: ServerResponse, p: ProjectRuntime, next: () => void): Promise<void> {
+  let instance: Instance;
+  try {
     instance = await acquire(p);
   } catch (err) {
     console.error(`graphql: schema of project ${p.ref} could not be built:`, err);
@@ -48,6 +60,16 @@ export const graphql: RequestHandler = async (req, res, next) => {
     }
     return sendError(res, 503, 'The GraphQL API of this project is not available right now', { code: CODES.unavailable });
   }
+  handOver(instance, req, res, next);
+}
+
+function handOver(instance: Instance, req: IncomingMessage, res: ServerResponse, next: () => void): void {
   res.once('close', instance.done);
-  instance.handler(req, res, next);
-};
+  instance.handler(req, res, (err) => {
+    if (!err) return next();
+    // What grafserv could not turn into a response (a bug, not the caller's doing): GraphQL-shaped, no detail.
+    console.error('graphql: unexpected error:', err);
+    if (res.headersSent) return void res.destroy();
+    sendError(res, 500, 'An internal error occurred', { code: CODES.internal });
+  });
+}

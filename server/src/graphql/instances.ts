@@ -4,10 +4,10 @@
 // no connection. (PostGraphile's release() does not end pools it was given; we own the pool and end it.)
 // It exposes the schemas REST exposes (the project's `db_schema` setting, rest/settings.ts): a change of that
 // setting notifies every process (project changed → evict), and the schema check compares it too.
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
-import { grafserv, type ExpressGrafserv } from 'postgraphile/grafserv/express/v4';
+import { grafserv, type NodeGrafserv } from 'postgraphile/grafserv/node';
 import { withContext } from '../../../db/src/context.ts';
 import { onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, onSchemaChange, readSchemaVersion } from '../../../db/src/schema-version.ts';
@@ -16,9 +16,13 @@ import { restSettings } from '../rest/settings.ts';
 import { graphqlConfig } from './config.ts';
 import { projectPreset } from './preset.ts';
 
+/** grafserv's plain-Node handler, called from Express (index.ts) and before Express (raw.ts) alike: the request
+ *  URL must be relative to the endpoint. `next` gets requests it does not serve, and unexpected errors. */
+export type GraphqlHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => void;
+
 /** A built schema and its HTTP handler; counted while requests use it, released once retired and idle. */
 export interface Instance {
-  handler: RequestHandler;
+  handler: GraphqlHandler;
   /** Schema version it was built from. */
   version: string;
   /** Call when the request using it has finished. */
@@ -27,7 +31,7 @@ export interface Instance {
 
 interface Built {
   pgl: PostGraphileInstance;
-  handler: RequestHandler;
+  handler: GraphqlHandler;
   version: string;
   /** The exposed schemas it was built with (`db_schema`, comma-joined). */
   schemas: string;
@@ -105,11 +109,12 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
       throw typeof err?.code === 'string' ? err : new SchemaBuildError(String(err?.message ?? err));
     });
     const serv = pgl.createServ(grafserv);
-    // addTo() only does `app.use(handler)`: take the handler itself rather than put another Router (and
-    // its per-request matching) between the project route and grafserv.
-    let handler: RequestHandler | undefined;
-    const app = { use: (h: RequestHandler) => { handler = h; } };
-    await serv.addTo(app as unknown as Parameters<ExpressGrafserv['addTo']>[0], null, false);
+    // addTo() only does `server.on('request', handler)`: take the handler itself, to call it for this project's
+    // requests only. grafserv's node adapter rather than its Express one: the same handler then serves the
+    // plain-Node path (raw.ts) and the Express route (GET, GraphiQL), with no Express-only request fields.
+    let handler: GraphqlHandler | undefined;
+    const server = { on: (_event: 'request', h: GraphqlHandler) => { handler = h; }, off: () => {} };
+    await serv.addTo(server as unknown as Parameters<NodeGrafserv['addTo']>[0], false);
     await serv.ready();
     if (!handler) throw new Error('grafserv did not provide a handler');
     return { pgl, handler, version, schemas: schemas.join(','), inflight: 0, retired: false };

@@ -2,20 +2,22 @@
 // codes, and a pg service whose every transaction opens with the shared request context (db/src/context.ts),
 // so GraphQL runs under exactly the role, claims and policies REST does.
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
+import type { IncomingMessage } from 'node:http';
 import type pg from 'pg';
 import type { GraphQLError } from 'graphql';
 import { makeWithPgClientViaPgClientAlreadyInTransaction, type NodePostgresPgClient } from 'postgraphile/adaptors/pg';
 import type { WithPgClient } from 'postgraphile/@dataplan/pg';
 import { isPromiseLike } from 'postgraphile/grafast';
-import type {} from 'postgraphile/grafserv/express/v4';
+import type {} from 'postgraphile/grafserv/node';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { contextSql, type RequestContext } from '../../../db/src/context.ts';
 import type { GraphqlConfig } from './config.ts';
 import { codeHttpErrors, makeMaskError, withRequestErrorCode } from './errors.ts';
 import { limitsRule } from './limits.ts';
 
-/** Where the route handler leaves the caller's context for this request's transactions. */
-export const CONTEXT_LOCAL = 'loamGraphqlContext';
+/** Where the request handler (index.ts, raw.ts) leaves the caller's context for this request's transactions:
+ *  keyed by the Node request, which both the Express and the plain-Node path hand to grafserv. */
+export const requestContexts = new WeakMap<IncomingMessage, RequestContext>();
 
 /**
  * A transaction opened with the request context (the one builder, contextSql) on a pipelined connection:
@@ -146,7 +148,8 @@ export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): 
       // Not key/value settings: the whole request context, built by the route handler and applied by
       // withContext's one builder (contextSql), so REST and GraphQL cannot drift apart.
       pgSettings: (requestContext) => {
-        const ctx = requestContext.expressv4?.res.locals[CONTEXT_LOCAL] as RequestContext | undefined;
+        const req = requestContext.node?.req;
+        const ctx = req && requestContexts.get(req);
         // Fail closed: without a caller's context nothing may run (it would run as the authenticator).
         if (!ctx) throw new Error('GraphQL request has no request context');
         return ctx as unknown as Record<string, string | undefined>;

@@ -1,6 +1,7 @@
 // Who is calling a project's data plane, as Supabase's gateway decides it: `Authorization: Bearer <jwt>` if
 // present, else the `apikey` header, else anon. Tokens are HS256 JWTs signed with the project's own secret, so
 // a key of another project fails the signature check. Only the three API roles can ever come out of here.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from 'express';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { JwtError, verifyJwt, type Claims } from './jwt.ts';
@@ -35,17 +36,28 @@ function verifyCached(token: string, secret: string): Claims {
 
 /** The token a request presents: Bearer first (a user session), then the apikey header. */
 export function presentedToken(req: Request): string | undefined {
-  const auth = req.get('authorization');
+  return headerToken(req.headers);
+}
+
+// Node joins repeated custom headers (apikey) with ', ' and keeps one Authorization, as Express' req.get reads them.
+function headerToken(headers: IncomingHttpHeaders): string | undefined {
+  const auth = headers.authorization;
   if (auth) {
     const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
     if (m) return m[1].trim();
   }
-  return req.get('apikey')?.trim() || undefined;
+  const apikey = headers.apikey;
+  return (typeof apikey === 'string' ? apikey : apikey?.join(', '))?.trim() || undefined;
 }
 
 /** Throws JwtError for a bad, expired or foreign token, or a role outside the three API roles. */
 export function identify(req: Request, project: ProjectRuntime): Identity {
-  const token = presentedToken(req);
+  return identifyHeaders(req.headers, project);
+}
+
+/** identify() from the headers alone, for handlers that run on plain Node before Express (graphql/raw.ts). */
+export function identifyHeaders(headers: IncomingHttpHeaders, project: ProjectRuntime): Identity {
+  const token = headerToken(headers);
   if (!token) return { role: 'anon', claims: { role: 'anon' } };
   if (!project.jwt_secret) throw new JwtError('bad_signature', 'project has no JWT secret');
   const claims = verifyCached(token, project.jwt_secret);

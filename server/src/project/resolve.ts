@@ -8,21 +8,32 @@ export const project = (res: Response): ProjectRuntime => res.locals.project as 
 
 const REF = /^[a-z]{20}$/;
 
-export async function gate(ref: string, res: Response, next: NextFunction) {
+/** A request may go on to `project`, or is refused with `status`, `headers` and the JSON `body`. */
+export type GateResult =
+  | { project: ProjectRuntime }
+  | { status: number; headers: Record<string, string>; body: { message: string; code: string } };
+
+/** The project gate's decision, apart from any framework (graphql/raw.ts renders it on plain Node). */
+export async function checkProject(ref: string): Promise<GateResult> {
   const p = REF.test(ref) ? await cachedRuntime(ref) : undefined;
-  if (!p || p.deleted) {
-    res.status(404).json({ message: 'project not found', code: 'project_not_found' });
-    return;
-  }
+  if (!p || p.deleted) return { status: 404, headers: {}, body: { message: 'project not found', code: 'project_not_found' } };
   if (p.status !== 'ACTIVE_HEALTHY') {
     const paused = p.status === 'INACTIVE' || p.status === 'PAUSING';
-    res.status(503).set('Retry-After', '10').json({
-      message: paused ? 'project is paused' : `project is not available (status ${p.status})`,
-      code: paused ? 'project_paused' : 'project_unavailable',
-    });
-    return;
+    return {
+      status: 503, headers: { 'Retry-After': '10' },
+      body: {
+        message: paused ? 'project is paused' : `project is not available (status ${p.status})`,
+        code: paused ? 'project_paused' : 'project_unavailable',
+      },
+    };
   }
-  res.locals.project = p;
+  return { project: p };
+}
+
+export async function gate(ref: string, res: Response, next: NextFunction) {
+  const g = await checkProject(ref);
+  if (!('project' in g)) return void res.status(g.status).set(g.headers).json(g.body);
+  res.locals.project = g.project;
   next();
 }
 
