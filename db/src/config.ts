@@ -5,13 +5,15 @@ import path from 'node:path';
 // development-time checks. Imported first by the entry points, so it is set in time.
 process.env.GRAPHILE_ENV ??= process.env.NODE_ENV === 'development' ? 'development' : 'production';
 
-function int(name: string, fallback: number): number {
+/** An integer setting from the environment: `fallback` when unset, an error at start-up when malformed. */
+export function envInt(name: string, fallback: number, min = 0): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
   return n;
 }
+const int = envInt;
 
 export interface Config {
   port: number;

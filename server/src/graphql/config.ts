@@ -1,5 +1,5 @@
 // GraphQL settings from the environment, read on first use (so a test can set them before its first request).
-import { config } from '../../../db/src/config.ts';
+import { config, envInt } from '../../../db/src/config.ts';
 
 export interface GraphqlConfig {
   /** How many projects keep a built PostGraphile instance (LRU). */
@@ -16,13 +16,7 @@ export interface GraphqlConfig {
   production: boolean;
 }
 
-function int(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return n;
-}
+const int = (name: string, fallback: number, min = 1) => envInt(name, fallback, min);
 
 let loaded: GraphqlConfig | undefined;
 

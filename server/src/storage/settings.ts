@@ -1,6 +1,6 @@
 // Storage settings from the environment, read on first use (so a test can set them before its first request).
 import path from 'node:path';
-import { config } from '../../../db/src/config.ts';
+import { config, envInt } from '../../../db/src/config.ts';
 
 export interface StorageSettings {
   backend: 'file' | 's3';
@@ -18,13 +18,7 @@ export interface StorageSettings {
   signedUploadExpiry: number;
 }
 
-function num(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
-  return n;
-}
+const num = (name: string, fallback: number) => envInt(name, fallback);
 
 let settings: StorageSettings | undefined;
 
