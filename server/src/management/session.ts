@@ -68,7 +68,7 @@ export function asCaller<T>(res: Response, fn: (client: pg.PoolClient) => Promis
   }, fn);
 }
 
-/** One SQL call as the caller, returning the first row (or undefined). */
+/** One SQL statement as the caller; its rows. */
 export async function callerQuery<T = Record<string, unknown>>(res: Response, sql: string, params: unknown[] = []): Promise<T[]> {
   return asCaller(res, async (c) => (await c.query(sql, params)).rows as T[]);
 }
