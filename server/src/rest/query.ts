@@ -98,35 +98,72 @@ function fromSql(n: ReadNode, alias: string, parent?: string): string {
   return `${qi(n.table.schema, n.table.name)} as ${alias}`;
 }
 
-/** The output keys of a node (what a spread lifts into its parent). */
-function outputNames(n: ReadNode): string[] {
-  const out: string[] = [];
-  for (const i of n.items) {
-    if (i.kind === 'embed') out.push(...(i.node.spread ? outputNames(i.node) : i.node.items.length ? [i.node.name] : []));
-    else out.push(i.alias);
-  }
+/**
+ * A column a spread lifts into its parent: `col` names it in the spread's lateral, `alias` in the output. Aggregates
+ * inside a to-one spread are hoisted (PostgREST does the same): the spread passes the raw values up and the
+ * nearest node that is not a to-one spread applies `agg`, grouped with its other columns. `source` is the table
+ * column a plain entry shows (for ordering by it).
+ */
+interface Lifted { col: string; alias: string; agg?: string; aggCast?: string; source?: string }
+
+/** Whether a node passes its aggregates up to the node it is spread into. */
+const hoists = (n: ReadNode) => n.spread && !!n.rel?.toOne;
+/** The lateral column carrying the raw value of a hoisted aggregate (unique in the whole tree). */
+const hoistCol = (n: ReadNode, index: number) => `pgrst_h${n.id}_${index}`;
+
+function lifted(n: ReadNode): Lifted[] {
+  const out: Lifted[] = [];
+  n.items.forEach((i, index) => {
+    if (i.kind === 'embed') {
+      if (i.node.spread) out.push(...lifted(i.node));
+      else if (i.node.items.length) out.push({ col: i.node.name, alias: i.node.name });
+    } else if (i.kind === 'count' && hoists(n)) out.push({ col: hoistCol(n, index), alias: i.alias, agg: 'count', aggCast: i.cast });
+    else if (i.kind === 'column' && i.aggregate && hoists(n)) out.push({ col: hoistCol(n, index), alias: i.alias, agg: i.aggregate, aggCast: i.aggCast });
+    else out.push({ col: i.alias, alias: i.alias, source: i.kind === 'column' && !i.json.length ? i.name : undefined });
+  });
   return out;
 }
 
-function itemSql(alias: string, i: PlanItem, table?: Table): string[] {
+/** Whether a node groups its rows: its own aggregates, or aggregates hoisted from its to-one spreads. */
+function grouped(n: ReadNode): boolean {
+  if (hoists(n)) return false;
+  return n.hasAggregates || n.items.some((i) => i.kind === 'embed' && i.node.spread && lifted(i.node).some((l) => l.agg));
+}
+
+/** The select list entries of one item; `group` also gets the expressions a grouped node groups by. */
+function itemSql(n: ReadNode, alias: string, i: PlanItem, index: number, group?: string[]): string[] {
   switch (i.kind) {
     case 'count':
+      // Hoisted into the parent: a marker that is null when the spread found no row, counted there.
+      if (hoists(n)) return [`1 as ${ident(hoistCol(n, index))}`];
       return [`${i.cast ? `count(*)::${i.cast}` : 'count(*)'} as ${ident(i.alias)}`];
     case 'column': {
-      let e = fieldSql(alias, i.name, i.json, table);
+      let e = fieldSql(alias, i.name, i.json, n.table);
       if (i.cast) e = `(${e})::${i.cast}`;
+      if (i.aggregate && hoists(n)) return [`${e} as ${ident(hoistCol(n, index))}`];
       if (i.aggregate) {
         e = `${i.aggregate}(${e})`;
         if (i.aggCast) e = `(${e})::${i.aggCast}`;
-      }
+      } else group?.push(e);
       return [`${e} as ${ident(i.alias)}`];
     }
     case 'embed': {
       const la = lateralAlias(i.node);
-      if (i.node.spread) return outputNames(i.node).map((k) => `${la}.${ident(k)} as ${ident(k)}`);
+      if (i.node.spread) {
+        return lifted(i.node).map((l) => {
+          const e = `${la}.${ident(l.col)}`;
+          // A spread that hoists passes raw values on; the node applying the aggregates groups by the rest.
+          if (hoists(n)) return `${e} as ${ident(l.col)}`;
+          if (!l.agg) { group?.push(e); return `${e} as ${ident(l.alias)}`; }
+          const agg = `${l.agg}(${e})`;
+          return `${l.aggCast ? `(${agg})::${l.aggCast}` : agg} as ${ident(l.alias)}`;
+        });
+      }
       // An empty embed (`clients()`) only filters (`clients=not.is.null`): it is not part of the output.
       if (!i.node.items.length) return [];
-      const body = i.node.rel!.toOne ? `${la}."body"` : `coalesce(${la}."body", '[]')`;
+      let body = i.node.rel!.toOne ? `${la}."body"` : `coalesce(${la}."body", '[]')`;
+      // An embed is a grouping key of a grouped node; json has no equality, jsonb has.
+      if (group) { body = `(${body})::jsonb`; group.push(body); }
       return [`${body} as ${ident(i.node.name)}`];
     }
   }
@@ -135,7 +172,11 @@ function itemSql(alias: string, i: PlanItem, table?: Table): string[] {
 function orderSql(n: ReadNode, alias: string, t: OrderTerm): string {
   let e: string;
   const target = n.relOrder.get(t);
-  if (target) {
+  // A grouped node orders by a spread column through the spread's lateral (a grouping key), as PostgREST does.
+  const viaLateral = target && grouped(n) && target.spread && !t.field.json.length
+    ? lifted(target).find((l) => !l.agg && l.source === t.field.name) : undefined;
+  if (target && viaLateral) e = `${lateralAlias(target)}.${ident(viaLateral.col)}`;
+  else if (target) {
     const x = ident(`${target.table.name}_o${target.id}`);
     const conds = target.rel!.func ? [] : joinCondition(target.rel!, x, alias, target);
     e = `(select ${fieldSql(x, t.field.name, t.field.json, target.table)} from ${fromSql(target, x, alias)}${conds.length ? ` where ${conds.join(' and ')}` : ''} limit 1)`;
@@ -165,7 +206,7 @@ export function nodeSql(b: SqlBuilder, n: ReadNode, alias: string, from: string,
     if (c.spread && c.rel!.toOne) sub = `select "pgrst_s".*, 1 as "pgrst_n" from (${inner}) as "pgrst_s"`;
     else if (c.spread) {
       // To-many spread: each lifted column becomes an array, in the embed's order; no rows → empty arrays.
-      const cols = outputNames(c).map((k) => `coalesce(json_agg("pgrst_s".${ident(k)}), '[]') as ${ident(k)}`);
+      const cols = lifted(c).map((l) => `coalesce(json_agg("pgrst_s".${ident(l.col)}), '[]') as ${ident(l.col)}`);
       sub = `select ${[...cols, 'case when count(*) > 0 then 1 end as "pgrst_n"'].join(', ')} from (${inner}) as "pgrst_s"`;
     } else if (c.rel!.toOne) sub = `select row_to_json("pgrst_t") as "body" from (${inner}) as "pgrst_t"`;
     else sub = `select json_agg("pgrst_t") as "body" from (${inner}) as "pgrst_t"`;
@@ -175,15 +216,13 @@ export function nodeSql(b: SqlBuilder, n: ReadNode, alias: string, from: string,
   }
   for (const f of n.filters) where.push(filterSql(b, alias, f, n.table));
   for (const t of n.trees) where.push(treeSql(b, alias, t, n.table, n.treeEmbeds));
-  const cols = parts.countOnly ? ['1'] : n.items.flatMap((i) => itemSql(alias, i, n.table));
+  const group = grouped(n) ? [] as string[] : undefined;
+  const cols = parts.countOnly ? ['1'] : n.items.flatMap((i, index) => itemSql(n, alias, i, index, group));
   let sql = `select ${cols.length ? cols.join(', ') : ''} from ${from}`;
   if (joins.length) sql += ' ' + joins.join(' ');
   if (where.length) sql += ` where ${where.join(' and ')}`;
   if (parts.countOnly) return sql;
-  if (n.hasAggregates) {
-    const groups = n.items.flatMap((i) => (i.kind === 'column' && !i.aggregate ? itemSql(alias, i, n.table).map((s) => s.replace(/ as "(?:[^"]|"")*"$/, '')) : []));
-    if (groups.length) sql += ` group by ${groups.join(', ')}`;
-  }
+  if (group?.length) sql += ` group by ${group.join(', ')}`;
   if (n.order.length) sql += ` order by ${n.order.map((t) => orderSql(n, alias, t)).join(', ')}`;
   if (parts.limit !== undefined) sql += ` limit ${b.param(parts.limit)}`;
   if (parts.offset) sql += ` offset ${b.param(parts.offset)}`;
