@@ -20,6 +20,7 @@ before(async () => {
     create view twice as select id, author_id as first_author, author_id as again from books;
     create view "odd view" as select id as "my id (1)", author_id as "by } {\\ who", title from books;
     create materialized view book_stats as select author_id as author, count(*) as n from books group by author_id;
+    create view seq_v as select id as sid, title, sequel_of as prev from books;
     create schema private;
     create table private.shelves (id int primary key, label text);
     create table private.volumes (id int primary key, shelf int references private.shelves(id), title text);
@@ -52,6 +53,19 @@ test('a view over a view, and a view to a view (both directions)', async () => {
   assert.deepEqual(vv.body, [{ title: 'If on a winter\'s night a traveler', author_list: { author_name: 'Italo' } }]);
   const back = await rest(p, 'GET', '/author_list?select=author_name,book_list2(name)&aid=eq.3&book_list2.order=bid');
   assert.deepEqual(back.body, [{ author_name: 'Italo', book_list2: [{ name: 'Invisible Cities' }, { name: 'If on a winter\'s night a traveler' }] }]);
+});
+
+test('a self-reference through a view', async () => {
+  const down = await rest(p, 'GET', '/seq_v?select=title,sequels:seq_v!prev(title)&sid=eq.1');
+  assert.equal(down.status, 200, JSON.stringify(down.body));
+  assert.deepEqual(down.body, [{ title: 'A Wizard of Earthsea', sequels: [{ title: 'The Tombs of Atuan' }] }]);
+  // By column name the key leads both to the table and back to the view: ambiguous, as in PostgREST.
+  const both = await rest(p, 'GET', '/seq_v?select=title,prev(title)&sid=eq.2');
+  assert.equal(both.status, 300);
+  assert.deepEqual(both.body.details.map((d: { relationship: string }) => d.relationship),
+    ['books_sequel_of_fkey using seq_v(prev) and books(id)', 'books_sequel_of_fkey using seq_v(prev) and seq_v(sid)']);
+  const up = await rest(p, 'GET', '/seq_v?select=title,prev:books!prev(title)&sid=eq.2');
+  assert.deepEqual(up.body, [{ title: 'The Tombs of Atuan', prev: { title: 'A Wizard of Earthsea' } }]);
 });
 
 test('a view keeps one-to-one and takes part in many-to-many through a junction table', async () => {
