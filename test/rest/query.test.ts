@@ -68,3 +68,17 @@ test('delete with a negated filter', () => {
   assert.match(q.text, /^with "pgrst_source" as \(delete from "public"\."books" as "books" where not "books"\."id" = \$1 returning 1\)/);
   assert.deepEqual(q.params, ['3']);
 });
+
+test('a to-one spread hands its aggregates to the parent, which groups by the rest', () => {
+  const r = req('GET', '/books', 'select=id.count(),...authors(name,top:id.max())');
+  r.aggregatesEnabled = true;
+  const q = readSql(planRead(cache, r, books), {}, { count: false, stripNulls: false });
+  assert.match(q.text, /from \(select count\("books"\."id"\) as "count", "pgrst_1"\."name" as "name", max\("pgrst_1"\."pgrst_h1_1"\) as "top" from "public"\."books" as "books" left join lateral \(select "pgrst_s"\.\*, 1 as "pgrst_n" from \(select "authors_1"\."name" as "name", "authors_1"\."id" as "pgrst_h1_1" from "public"\."authors" as "authors_1" where "authors_1"\."id" = "books"\."author_id"\) as "pgrst_s"\) as "pgrst_1" on true group by "pgrst_1"\."name"\) as "pgrst_t"$/);
+});
+
+test('an embedded resource is a grouping key (as jsonb)', () => {
+  const r = req('GET', '/books', 'select=id.sum(),authors(name)');
+  r.aggregatesEnabled = true;
+  const q = readSql(planRead(cache, r, books), {}, { count: false, stripNulls: false });
+  assert.match(q.text, /select sum\("books"\."id"\) as "sum", \("pgrst_1"\."body"\)::jsonb as "authors" from .* group by \("pgrst_1"\."body"\)::jsonb\) as "pgrst_t"$/);
+});
