@@ -34,3 +34,18 @@ test('a project reached by subdomain serves its GraphQL API and GraphiQL there',
   const foreign = await post(`${url}/graphql/v1`, `${p.ref}.loam.test`, { 'content-type': 'application/json', apikey: other.anonKey }, JSON.stringify({ query: '{ __typename }' }));
   assert.equal(foreign.status, 401);
 });
+
+test('behind a trusted proxy (X-Forwarded-Host) the request goes through Express and reaches the same project', async () => {
+  const p = await createProject();
+  const { url } = await loam();
+  const body = JSON.stringify({ query: '{ __typename }' });
+  const r = await post(`${url}/graphql/v1`, 'localhost', { 'content-type': 'application/json', apikey: p.anonKey, 'x-forwarded-host': `${p.ref}.loam.test` }, body);
+  assert.equal(r.status, 200, r.body);
+  assert.deepEqual(JSON.parse(r.body), { data: { __typename: 'Query' } });
+  // host with a port, and an unknown project under the domain: the gate's 404
+  const ported = await post(`${url}/graphql/v1/`, `${p.ref}.loam.test:8000`, { 'content-type': 'application/json', apikey: p.anonKey }, body);
+  assert.equal(ported.status, 200, ported.body);
+  const unknown = await post(`${url}/graphql/v1`, 'aaaaaaaaaaaaaaaaaaaa.loam.test', { 'content-type': 'application/json' }, body);
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(JSON.parse(unknown.body), { message: 'project not found', code: 'project_not_found' });
+});
