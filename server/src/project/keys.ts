@@ -34,12 +34,8 @@ function verifyCached(token: string, secret: string): Claims {
   return claims;
 }
 
-/** The token a request presents: Bearer first (a user session), then the apikey header. */
-export function presentedToken(req: Request): string | undefined {
-  return headerToken(req.headers);
-}
-
-// Node joins repeated custom headers (apikey) with ', ' and keeps one Authorization, as Express' req.get reads them.
+/** The token a request presents: Bearer first (a user session), then the apikey header. Node joins a repeated
+ *  apikey with ', ' and keeps one Authorization, as Express' req.get read them. */
 function headerToken(headers: IncomingHttpHeaders): string | undefined {
   const auth = headers.authorization;
   if (auth) {
