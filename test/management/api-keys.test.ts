@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
-import type { Request } from 'express';
 import { cachedRuntime } from '../../db/src/projects.ts';
-import { identify } from '../../server/src/project/keys.ts';
+import { identifyHeaders } from '../../server/src/project/keys.ts';
 import { adminClient, createProject, http, sql } from '../helpers/platform.ts';
 
 function decode(jwt: string) {
@@ -32,8 +31,7 @@ async function secretOf(ref: string): Promise<string> {
 /** What the data plane decides for a request presenting `key`, with the runtime it would use right now. */
 async function dataPlaneRole(ref: string, key: string): Promise<string> {
   const runtime = (await cachedRuntime(ref))!;
-  const req = { get: (name: string) => (name.toLowerCase() === 'apikey' ? key : undefined) } as unknown as Request;
-  return identify(req, runtime).role;
+  return identifyHeaders({ apikey: key }, runtime).role;
 }
 
 test('api-keys: anon and service_role JWTs with the role claim, signed with the project\'s secret', async () => {
