@@ -123,8 +123,8 @@ serv.addTo(standaloneServer);
 await new Promise<void>((r) => standaloneServer.listen(0, '127.0.0.1', () => r()));
 const standaloneUrl = `http://127.0.0.1:${(standaloneServer.address() as net.AddressInfo).port}/graphql`;
 
-// The same, mounted in an Express 5 app (grafserv's express adapter, as Loam uses it): tells the cost of
-// Express itself apart from the cost of Loam's routing and multi-tenancy.
+// The same, mounted in an Express 5 app through grafserv's Express adapter: what Express alone costs, for
+// comparison with Loam, which answers GraphQL POSTs on plain Node before Express.
 const express = (await import('express')).default;
 const { grafserv: expressGrafserv } = await import('postgraphile/grafserv/express/v4');
 const expressService = makePgService({
