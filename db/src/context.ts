@@ -2,6 +2,7 @@
 // request.jwt.claims, request.method, request.path, request.headers), so policies written for Supabase work.
 // REST, GraphQL, storage and the tests all build it here.
 import pg from 'pg';
+import { withPooledClient } from './pools.ts';
 
 export interface RequestContext {
   role: string;
@@ -53,29 +54,18 @@ export interface TxOptions {
 export async function withContext<T>(
   pool: pg.Pool, ctx: RequestContext, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions & { rollback?: boolean } = {},
 ): Promise<T> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
+  return withPooledClient(pool, async (client, markBroken) => {
+    const rollback = () => client.query('rollback').catch(markBroken);
     const begun = await client.query(`${opts.readOnly ? 'begin read only' : 'begin'}; ${contextSql(ctx)}${opts.alsoQuery ? `; ${opts.alsoQuery}` : ''}`)
-      .catch(async (err) => { await client.query('rollback').catch(() => { broken = true; }); throw err; });
+      .catch(async (err) => { await rollback(); throw err; });
     if (opts.onContext) opts.onContext((begun as unknown as pg.QueryResult[])[2]?.rows[0] ?? {});
     try {
       const result = await fn(client);
       await client.query(opts.rollback ? 'rollback' : 'commit');
       return result;
     } catch (err) {
-      await client.query('rollback').catch(() => { broken = true; });
+      await rollback();
       throw err;
     }
-  } catch (err) {
-    if (isConnectionError(err)) broken = true;
-    throw err;
-  } finally {
-    client.release(broken);
-  }
-}
-
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  return code !== undefined && (code.startsWith('08') || code.startsWith('57P'));
+  });
 }

@@ -59,6 +59,27 @@ export function parseServerUrl(url: string): ServerAddress {
   };
 }
 
+/** True when the connection itself failed (or the error is not Postgres's, so its state is unknown). */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code !== 'string' || code.startsWith('08') || code.startsWith('57P');
+}
+
+/** A pooled client for `fn`, destroyed rather than returned to the pool when its connection failed (or when
+ *  `fn` calls `markBroken`, e.g. because a ROLLBACK did not go through). */
+export async function withPooledClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient, markBroken: () => void) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    return await fn(client, () => { broken = true; });
+  } catch (err) {
+    if (isConnectionError(err)) broken = true;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** A short-lived client, for administration (provisioning, migrations): never on a request's hot path. */
 export async function connect(address: ServerAddress, database: string): Promise<pg.Client> {
   const client = new pg.Client({ ...address, database });

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import { contextStatement, withContext, type RequestContext } from '../../../db/src/context.ts';
 
-import { projectPool } from '../../../db/src/pools.ts';
+import { isConnectionError, projectPool, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, SCHEMA_VERSION_SQL } from '../../../db/src/schema-version.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
@@ -190,21 +190,7 @@ async function pipelined(project: ProjectRuntime, pool: pg.Pool, ctx: RequestCon
       }
     }
   }
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    return await batch(client, ctx, req, p, cacheVersion);
-  } catch (err) {
-    if (isConnectionError(err)) broken = true;
-    throw err;
-  } finally {
-    client.release(broken);
-  }
-}
-
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return !code || code.startsWith('08') || code.startsWith('57P');
+  return withPooledClient(pool, (client) => batch(client, ctx, req, p, cacheVersion));
 }
 
 interface Outcome { version: string; result: () => Result }
