@@ -91,16 +91,32 @@ async function ensureTemplate(address: ServerAddress, log: Log): Promise<number>
   return migrateProjectDatabase(address, name, log);
 }
 
-/** Brings one project database (or the template) to the current template version; returns that version. */
+/** One fingerprint of a set of SQL files: when it matches the one recorded, there is nothing to apply. */
+const checksumOf = (files: SqlFile[]) =>
+  crypto.createHash('sha256').update(JSON.stringify(files.map((f) => [f.name, f.sql]))).digest('hex');
+
+/** Brings one project database (or the template) to the current template version; returns that version.
+ *  Up-to-date databases are only read: no DDL, so no locks and no schema-cache reloads at every start. */
 export async function migrateProjectDatabase(address: ServerAddress, database: string, log: Log = () => {}): Promise<number> {
+  const policies = readDir('policies/project', false);
+  const checksum = checksumOf([...projectMigrations(), ...policies]);
   return withClient(address, database, async (c) => {
+    const { rows: [state] } = await c.query(`select to_regclass('_loam.settings') is not null as ready`);
+    if (state.ready) {
+      const { rows: [row] } = await c.query(`select (select value from _loam.settings where key = 'applied_sql_checksum') as checksum,
+        (select coalesce(max(version), 0) from _loam.migrations) as version`);
+      if (row.checksum === checksum) return Number(row.version);
+    }
     await c.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
       await c.query(`create schema if not exists _loam;
         create table if not exists _loam.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now());
+        create table if not exists _loam.settings (key text primary key, value text not null);
         comment on schema _loam is 'Loam bookkeeping: the template version this database is migrated to.'`);
       const version = await applyNumbered(c, '_loam.migrations', projectMigrations(), database, log);
-      await applyAll(c, readDir('policies/project', false), database);
+      await applyAll(c, policies, database);
+      await c.query(`insert into _loam.settings (key, value) values ('applied_sql_checksum', $1)
+        on conflict (key) do update set value = excluded.value`, [checksum]);
       return version;
     } finally {
       await c.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]);
@@ -125,8 +141,7 @@ export async function migrate(log: Log = () => {}): Promise<void> {
     // changed since the last run, or every process start (a test run starts dozens) would deadlock with the
     // requests other processes are serving.
     const shared = [...readDir('sql/platform/functions', false), ...readDir('policies/platform', false)];
-    const checksum = crypto.createHash('sha256')
-      .update(JSON.stringify([...readDir('sql/platform/migrations', true), ...shared].map((f) => [f.name, f.sql]))).digest('hex');
+    const checksum = checksumOf([...readDir('sql/platform/migrations', true), ...shared]);
     const { rows: [applied] } = await client.query(`select value from platform_private.settings where key = 'applied_sql_checksum'`);
     if (applied?.value !== checksum) {
       await applyAll(client, shared, 'control database');
