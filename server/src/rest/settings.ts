@@ -1,5 +1,6 @@
 // Per-project REST settings (Supabase's `/v1/projects/{ref}/postgrest` shape): exposed schemas, extra search
 // path, max rows, aggregates. Read from the control database, cached per process, dropped on project change.
+import { envInt } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { projectCache } from '../../../db/src/projects.ts';
 
@@ -11,10 +12,9 @@ export interface RestSettings {
   rateLimitPerMinute: number;
 }
 
-/** The data-plane rate limit of a project that has not set its own: LOAM_REST_RATE_LIMIT_PER_MINUTE, else 600 —
- *  or the platform-wide LOAM_RATE_LIMIT_PER_MINUTE when an operator (or the test runner) raised that higher. */
-export const DEFAULT_RATE_LIMIT = Number(process.env.LOAM_REST_RATE_LIMIT_PER_MINUTE
-  || Math.max(600, Number(process.env.LOAM_RATE_LIMIT_PER_MINUTE || 0)));
+/** The data-plane rate limit of a project that has not set its own (LOAM_REST_RATE_LIMIT_PER_MINUTE): a ceiling
+ *  that keeps one project from starving the others, high enough that a normal app never meets it. */
+export const DEFAULT_RATE_LIMIT = envInt('LOAM_REST_RATE_LIMIT_PER_MINUTE', 60_000, 1);
 
 export const DEFAULT_SETTINGS: RestSettings = {
   schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false, rateLimitPerMinute: DEFAULT_RATE_LIMIT,
