@@ -38,11 +38,23 @@ if (process.env.DATABASE_URL) {
   const url = new URL(admin.href);
   url.pathname = `/${name}`;
   databaseUrl = url.href;
+  // Files (storage) still go to a directory of the run's own.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-test-files-'));
+  env.LOAM_DATA_DIR = dataDir;
   cleanup = async () => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
     const c = new pg.Client({ connectionString: admin.href });
     await c.connect();
-    const dbs = (await c.query(`select datname from pg_database where datname = $1 or datname = $2`, [name, `${name}_template`])).rows;
+    // The run's projects live on this server too: their databases and roles go with it.
+    const control = new pg.Client({ connectionString: databaseUrl });
+    await control.connect();
+    const refs: string[] = (await control.query('select ref from platform.projects')).rows.map((r) => r.ref);
+    await control.end();
+    const dbs = (await c.query(`select datname from pg_database where datname = any($1)`, [[name, `${name}_template`, ...refs]])).rows;
     for (const { datname } of dbs) await c.query(`drop database ${c.escapeIdentifier(datname)} with (force)`);
+    for (const ref of refs) {
+      for (const role of [`${ref}_mgmt`, ref]) await c.query(`drop role if exists ${c.escapeIdentifier(role)}`);
+    }
     await c.end();
   };
 } else {

@@ -73,8 +73,12 @@ async function ensureClusterRoles(client: pg.ClientBase, authenticatorPassword: 
   await create('authenticator', 'login noinherit');
   await client.query(`alter role authenticator with login noinherit password ${client.escapeLiteral(authenticatorPassword)}`);
   await client.query('grant anon, authenticated, service_role to authenticator');
-  // Nobody gets into a database unless granted CONNECT explicitly.
-  for (const db of ['postgres', 'template1']) await client.query(`revoke connect on database ${db} from public`);
+  // Nobody gets into any database of a server Loam manages unless granted CONNECT explicitly: otherwise a
+  // project owner's login would reach every database that still allows PUBLIC (postgres, template1, and any
+  // other database on a shared server). Database owners and superusers keep their own access.
+  const { rows } = await client.query(`select datname from pg_database
+    where datallowconn and has_database_privilege('public', oid, 'connect')`);
+  for (const { datname } of rows) await client.query(`revoke connect on database ${client.escapeIdentifier(datname)} from public`);
 }
 
 async function ensureTemplate(address: ServerAddress, log: Log): Promise<number> {

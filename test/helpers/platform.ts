@@ -94,6 +94,20 @@ export async function ownerClient(p: Project, database = p.ref): Promise<pg.Clie
   return client;
 }
 
+/** Whether the server checks passwords at all: a server set to `trust` (as some development machines are)
+ *  lets any password in, and only CONNECT privileges keep logins apart. */
+export async function passwordsChecked(): Promise<boolean> {
+  const u = new URL((await loam()).databaseUrl);
+  const client = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), user: 'authenticator', password: 'not-the-password', database: u.pathname.slice(1) });
+  try {
+    await client.connect();
+    await client.end();
+    return false;
+  } catch (err) {
+    return !/CONNECT privilege|permission denied/.test(String(err));
+  }
+}
+
 /** A superuser client on the control database, for assertions the API cannot make. */
 export async function adminClient(database?: string): Promise<pg.Client> {
   const u = new URL((await loam()).databaseUrl);
