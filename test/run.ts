@@ -52,8 +52,10 @@ if (process.env.DATABASE_URL) {
     await control.end();
     const dbs = (await c.query(`select datname from pg_database where datname = any($1)`, [[name, `${name}_template`, ...refs]])).rows;
     for (const { datname } of dbs) await c.query(`drop database ${c.escapeIdentifier(datname)} with (force)`);
+    const { projectRoles } = await import('../db/src/roles.ts');
+    await c.query('drop role if exists loam_test_password_probe');
     for (const ref of refs) {
-      for (const role of [`${ref}_mgmt`, ref]) await c.query(`drop role if exists ${c.escapeIdentifier(role)}`);
+      for (const role of Object.values(projectRoles(ref))) await c.query(`drop role if exists ${c.escapeIdentifier(role)}`);
     }
     await c.end();
   };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { runMigrations } from 'graphile-worker';
 import { controlDatabaseName, controlPool, controlServerAddress, withClient, type ServerAddress } from './pools.ts';
+import { PRIVILEGE_LAYOUT } from './provisioning.ts';
 import { serverAdminAddress } from './servers.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -14,7 +15,7 @@ const MIGRATION_LOCK = 7_331_001;
 
 type Log = (line: string) => void;
 
-interface SqlFile { version: number; name: string; sql: string }
+export interface SqlFile { version: number; name: string; sql: string }
 
 function readDir(dir: string, numbered: boolean): SqlFile[] {
   const full = path.join(root, dir);
@@ -63,16 +64,25 @@ async function applyAll(client: pg.ClientBase, files: SqlFile[], where: string) 
   });
 }
 
-/** Roles are cluster-wide: create them on a server if missing and (re)set the authenticator's password. */
-async function ensureClusterRoles(client: pg.ClientBase, authenticatorPassword: string) {
+/** Roles are cluster-wide: create them on a server if missing. `anon`, `authenticated` and `service_role` only
+ *  carry the grants and policies of every project (their names are what Supabase SQL says); each project's
+ *  own roles inherit from them (provisioning.ts). `loam_internal` owns the one definer function of the template
+ *  that is not a project's (the DDL event trigger's). */
+async function ensureClusterRoles(client: pg.ClientBase) {
   const create = (name: string, attrs: string) => client.query(
     `do $$ begin create role ${name} ${attrs}; exception when duplicate_object then null; end $$`);
   await create('anon', 'nologin noinherit');
   await create('authenticated', 'nologin noinherit');
   await create('service_role', 'nologin noinherit bypassrls');
-  await create('authenticator', 'login noinherit');
-  await client.query(`alter role authenticator with login noinherit password ${client.escapeLiteral(authenticatorPassword)}`);
-  await client.query('grant anon, authenticated, service_role to authenticator');
+  await create('loam_internal', 'nologin noinherit');
+  // The shared data-plane login of earlier versions: a tenant's function could `reset role` to it and reach
+  // every project. It goes once no project database grants it anything (`loam migrate` revokes those).
+  await client.query(`do $$ begin
+      if exists (select 1 from pg_roles where rolname = 'authenticator') then
+        alter role authenticator nologin password null;
+        begin drop role authenticator; exception when dependent_objects_still_exist then null; end;
+      end if;
+    end $$`);
   // Nobody gets into any database of a server Loam manages unless granted CONNECT explicitly: otherwise a
   // project owner's login would reach every database that still allows PUBLIC (postgres, template1, and any
   // other database on a shared server). Database owners and superusers keep their own access.
@@ -100,10 +110,14 @@ const checksumOf = (files: SqlFile[]) =>
   crypto.createHash('sha256').update(JSON.stringify(files.map((f) => [f.name, f.sql]))).digest('hex');
 
 /** Brings one project database (or the template) to the current template version; returns that version.
- *  Up-to-date databases are only read: no DDL, so no locks and no schema-cache reloads at every start. */
-export async function migrateProjectDatabase(address: ServerAddress, database: string, log: Log = () => {}): Promise<number> {
+ *  Up-to-date databases are only read: no DDL, so no locks and no schema-cache reloads at every start.
+ *  `address` is the administrator's only for the template, which no tenant can reach; a project database is
+ *  migrated through its own management login (acting as the owner), so a trigger, cast or operator its owner
+ *  planted on template tables runs with the owner's rights and nothing more. */
+export async function migrateProjectDatabase(address: ServerAddress, database: string, log: Log = () => {},
+  migrations: SqlFile[] = projectMigrations()): Promise<number> {
   const policies = readDir('policies/project', false);
-  const checksum = checksumOf([...projectMigrations(), ...policies]);
+  const checksum = checksumOf([...migrations, ...policies]);
   return withClient(address, database, async (c) => {
     const { rows: [state] } = await c.query(`select to_regclass('_loam.settings') is not null as ready`);
     if (state.ready) {
@@ -113,11 +127,13 @@ export async function migrateProjectDatabase(address: ServerAddress, database: s
     }
     await c.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
-      await c.query(`create schema if not exists _loam;
-        create table if not exists _loam.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now());
-        create table if not exists _loam.settings (key text primary key, value text not null);
-        comment on schema _loam is 'Loam bookkeeping: the template version this database is migrated to.'`);
-      const version = await applyNumbered(c, '_loam.migrations', projectMigrations(), database, log);
+      if (!state.ready) {
+        await c.query(`create schema if not exists _loam;
+          create table if not exists _loam.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now());
+          create table if not exists _loam.settings (key text primary key, value text not null);
+          comment on schema _loam is 'Loam bookkeeping: the template version this database is migrated to.'`);
+      }
+      const version = await applyNumbered(c, '_loam.migrations', migrations, database, log);
       await applyAll(c, policies, database);
       await c.query(`insert into _loam.settings (key, value) values ('applied_sql_checksum', $1)
         on conflict (key) do update set value = excluded.value`, [checksum]);
@@ -153,9 +169,6 @@ export async function migrate(log: Log = () => {}): Promise<void> {
         on conflict (key) do update set value = excluded.value`, [checksum]);
     }
     await ensureDefaultServer(client);
-    await client.query(
-      `insert into platform_private.settings (key, value) values ('authenticator_password', $1) on conflict do nothing`,
-      [crypto.randomBytes(24).toString('hex')]);
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
     client.release();
@@ -181,9 +194,7 @@ async function ensureDefaultServer(client: pg.ClientBase) {
 
 /** Cluster roles and the migrated template on every registered server. */
 export async function prepareServers(log: Log = () => {}): Promise<number> {
-  const { rows } = await controlPool().query(
-    `select s.id, s.is_default, p.value as password from platform.database_servers s,
-       platform_private.settings p where p.key = 'authenticator_password' order by s.id`);
+  const { rows } = await controlPool().query(`select s.id, s.is_default from platform.database_servers s order by s.id`);
   let version = 0;
   for (const row of rows) {
     const address = await serverAdminAddress(row.id);
@@ -192,7 +203,7 @@ export async function prepareServers(log: Log = () => {}): Promise<number> {
       // ("tuple concurrently updated"), so they take turns.
       await withClient(address, 'postgres', async (c) => {
         await c.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-        try { await ensureClusterRoles(c, row.password); } finally { await c.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {}); }
+        try { await ensureClusterRoles(c); } finally { await c.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {}); }
       });
       version = await ensureTemplate(address, log);
     } catch (err) {
@@ -213,10 +224,10 @@ function isConnectionFailure(err: unknown): boolean {
   return ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'].includes(code) || code.startsWith('08') || code === '57P03';
 }
 
-/** Projects whose databases are behind the template. */
+/** Projects whose databases are behind the template or the privilege layout. */
 export async function projectsBehind(): Promise<{ id: string; ref: string }[]> {
   const { rows } = await controlPool().query(
     `select id, ref from platform.projects where deleted_at is null and status = 'ACTIVE_HEALTHY'
-       and coalesce(template_version, 0) < $1 order by id`, [templateVersion()]);
+       and (coalesce(template_version, 0) < $1 or privilege_layout < $2) order by id`, [templateVersion(), PRIVILEGE_LAYOUT]);
   return rows;
 }

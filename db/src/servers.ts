@@ -1,5 +1,7 @@
-// Database servers projects live on: how to reach each as administrator, and as the data plane's authenticator.
+// Database servers projects live on: how to reach each as administrator, and a project's database as its own
+// data-plane login or its management login.
 import { controlPool, controlServerAddress, parseServerUrl, type ServerAddress } from './pools.ts';
+import type { ProjectRuntime } from './provisioning.ts';
 
 const cache = new Map<string, ServerAddress>();
 
@@ -16,16 +18,18 @@ export async function serverAdminAddress(serverId: number | string): Promise<Ser
   return address;
 }
 
-let authenticatorPassword: string | undefined;
+/** The project's data-plane login (`<ref>_authenticator`): it can switch to the project's API roles only. */
+export async function authenticatorAddress(p: ProjectRuntime): Promise<ServerAddress> {
+  const admin = await serverAdminAddress(p.database_server_id ?? 1);
+  return { host: admin.host, port: admin.port, ssl: admin.ssl, user: p.api_role, password: p.api_password };
+}
 
-export async function authenticatorAddress(serverId: number | string): Promise<ServerAddress> {
-  const admin = await serverAdminAddress(serverId);
-  authenticatorPassword ??= (await controlPool().query(
-    `select value from platform_private.settings where key = 'authenticator_password'`)).rows[0]?.value;
-  return { host: admin.host, port: admin.port, ssl: admin.ssl, user: 'authenticator', password: authenticatorPassword };
+/** The project's management login, whose sessions act as the project's owner. */
+export async function managementAddress(p: ProjectRuntime): Promise<ServerAddress> {
+  const admin = await serverAdminAddress(p.database_server_id ?? 1);
+  return { host: admin.host, port: admin.port, ssl: admin.ssl, user: p.mgmt_role, password: p.mgmt_password };
 }
 
 export function forgetServers(): void {
   cache.clear();
-  authenticatorPassword = undefined;
 }

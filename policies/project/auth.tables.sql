@@ -1,8 +1,8 @@
 -- The auth schema's tables and functions: RLS on every table, privileges for service_role only (the auth API
--- runs as it), nothing for anon and authenticated (they reach auth data through /auth/v1 alone), and the
--- project owner — whose role is named after its database — may read and change users with psql, as the
--- `postgres` role can in Supabase. The owner inherits service_role's privileges but not its BYPASSRLS, hence
--- the policy.
+-- runs as the project's service role, which inherits them), nothing for anon and authenticated (they reach auth
+-- data only through /auth/v1). The project owner owns these tables (provisioning's hand-over), so it reads and
+-- changes users with psql as Supabase's `postgres` does, and may hang triggers on them: whatever runs them
+-- (the auth API, template migrations) runs with no more than the project's own rights.
 do $$
 declare
   t text;
@@ -13,8 +13,6 @@ begin
     execute format('revoke all on auth.%I from public, anon, authenticated', t);
     execute format('grant all on auth.%I to service_role', t);
     execute format('drop policy if exists all_owner on auth.%I', t);
-    execute format('create policy all_owner on auth.%I for all to public
-                      using (current_user = current_database()) with check (current_user = current_database())', t);
   end loop;
   for t in select c.relname from pg_class c where c.relnamespace = 'auth'::regnamespace and c.relkind = 'S' loop
     execute format('grant usage, select on sequence auth.%I to service_role', t);

@@ -106,11 +106,11 @@ const { grafserv } = await import('postgraphile/grafserv/node');
 const { authenticatorAddress } = await import('../../db/src/servers.ts');
 const { loadRuntime } = await import('../../db/src/projects.ts');
 const runtime = (await loadRuntime(main.ref))!;
-const auth = await authenticatorAddress(runtime.database_server_id!);
+const auth = await authenticatorAddress(runtime);
 const standaloneService = makePgService({
   connectionString: `postgres://${auth.user}:${encodeURIComponent(auth.password ?? '')}@${auth.host}:${auth.port}/${runtime.db_name}`,
   schemas: ['public'],
-  pgSettings: () => ({ role: 'anon', 'request.jwt.claims': JSON.stringify({ role: 'anon' }) }),
+  pgSettings: () => ({ role: `${runtime.ref}_anon`, 'request.jwt.claims': JSON.stringify({ role: 'anon' }) }),
 });
 const standalone = postgraphile({
   extends: [PostGraphileAmberPreset, PgAggregatesPreset],
@@ -130,7 +130,7 @@ const { grafserv: expressGrafserv } = await import('postgraphile/grafserv/expres
 const expressService = makePgService({
   connectionString: `postgres://${auth.user}:${encodeURIComponent(auth.password ?? '')}@${auth.host}:${auth.port}/${runtime.db_name}`,
   schemas: ['public'],
-  pgSettings: () => ({ role: 'anon', 'request.jwt.claims': JSON.stringify({ role: 'anon' }) }),
+  pgSettings: () => ({ role: `${runtime.ref}_anon`, 'request.jwt.claims': JSON.stringify({ role: 'anon' }) }),
 });
 const inExpress = postgraphile({
   extends: [PostGraphileAmberPreset, PgAggregatesPreset],

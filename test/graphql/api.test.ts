@@ -93,7 +93,7 @@ test('the request context carries the claims: auth.uid() and request.jwt.claims 
     if (!r.body.errors) break;
     await new Promise((res) => setTimeout(res, 100));
   }
-  assert.deepEqual(r!.body.data.whoami, { uid: blog.u1, role: 'authenticated', claims_role: 'authenticated', method: 'POST' });
+  assert.deepEqual(r!.body.data.whoami, { uid: blog.u1, role: `${blog.p.ref}_authenticated`, claims_role: 'authenticated', method: 'POST' });
 });
 
 test('mutations: a user creates a row that is theirs; a volatile function runs as a mutation', async () => {

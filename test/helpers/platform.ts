@@ -98,7 +98,10 @@ export async function ownerClient(p: Project, database = p.ref): Promise<pg.Clie
  *  lets any password in, and only CONNECT privileges keep logins apart. */
 export async function passwordsChecked(): Promise<boolean> {
   const u = new URL((await loam()).databaseUrl);
-  const client = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), user: 'authenticator', password: 'not-the-password', database: u.pathname.slice(1) });
+  const admin = await adminClient();
+  await admin.query(`do $$ begin create role loam_test_password_probe login password 'the-password';
+    exception when duplicate_object then null; end $$`).finally(() => admin.end());
+  const client = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), user: 'loam_test_password_probe', password: 'not-the-password', database: u.pathname.slice(1) });
   try {
     await client.connect();
     await client.end();

@@ -95,7 +95,8 @@ test('request context: auth.uid(), auth.jwt() and request.headers reach SQL', as
     grant execute on function public.whoami() to anon, authenticated`);
   await c.end();
   const r = await rest(p, 'GET', '/rpc/whoami', { token: t1, headers: { 'x-test': 'hello' } });
-  assert.deepEqual(r.body, { uid: u1, email: 'one@example.com', role: 'authenticated', method: 'GET', path: '/rpc/whoami', ua: 'hello' });
+  // the project's own API role, which inherits the cluster-wide `authenticated` (SECURITY.md)
+  assert.deepEqual(r.body, { uid: u1, email: 'one@example.com', role: `${p.ref}_authenticated`, method: 'GET', path: '/rpc/whoami', ua: 'hello' });
 });
 
 test('JWT errors are 401 with PostgREST codes and WWW-Authenticate', async () => {

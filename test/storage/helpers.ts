@@ -29,7 +29,7 @@ export interface User { id: string; token: string; client: SupabaseClient }
 /** A user of the project (a row in auth.users) and a supabase-js client that acts as them. */
 export async function user(p: Project): Promise<User> {
   const id = crypto.randomUUID();
-  await sql(p, `set local role service_role; insert into auth.users (id, email, role, aud) values ('${id}', 'u${id.slice(0, 8)}@example.com', 'authenticated', 'authenticated')`);
+  await sql(p, `insert into auth.users (id, email, role, aud) values ('${id}', 'u${id.slice(0, 8)}@example.com', 'authenticated', 'authenticated')`);
   const now = Math.floor(Date.now() / 1000);
   const token = signJwt({ sub: id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 3600 }, await projectSecret(p));
   return { id, token, client: client(p, p.anonKey, token) };

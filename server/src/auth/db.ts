@@ -1,48 +1,36 @@
-// How auth reaches a project's database: as service_role (the only role granted the auth tables and
-// functions), through the data plane's authenticator pool, one transaction per call — and one network round
-// trip per call: BEGIN, the request context, the statement and COMMIT travel together in one simple-protocol
-// message, so the statement's values are inlined as escaped literals (the same technique as contextSql).
-// Every auth call is a single SQL function call with a few scalar or JSON arguments, so this stays simple.
-import pg from 'pg';
-import { contextSql } from '../../../db/src/context.ts';
-import { projectPool } from '../../../db/src/pools.ts';
+// How auth reaches a project's database: as the project's service role (the only API role granted the auth
+// tables and functions), through the project's data-plane login, one transaction per call — and one network
+// round trip per call: BEGIN, the request context, the statement and COMMIT are written together on a
+// pipelined connection. Values travel as parameters only: statement text (which pg_stat_activity and the server
+// log show) never carries an email, a password hash or a token.
+import type pg from 'pg';
+import { contextStatement } from '../../../db/src/context.ts';
+import { projectPool, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
+import { dbRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 
-const BEGIN = `begin; ${contextSql({ role: 'service_role', claims: { role: 'service_role' } })}`;
+/** pg would turn a JS array into a Postgres array literal; every auth function takes JSON instead. */
+const param = (v: unknown) => (v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v);
 
-function literal(v: unknown): string {
-  if (v === undefined || v === null) return 'null';
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new TypeError('auth SQL argument is not a finite number');
-    return `'${v}'`;
-  }
-  return pg.escapeLiteral(typeof v === 'string' ? v : JSON.stringify(v));
-}
-
-/** `$n` placeholders of a statement written in this folder, replaced by literals of `params`. */
-export function inline(sql: string, params: unknown[]): string {
-  return sql.replace(/\$(\d+)/g, (_m, n: string) => literal(params[Number(n) - 1]));
-}
-
-const connectionLost = (err: unknown) => /^(08|57P)/.test((err as { code?: string })?.code ?? '');
-
-/** SQL (one statement, or a few of which the last answers) returning one value: the first column of the
- *  first row, or undefined. */
-export async function authCall<T = any>(p: ProjectRuntime, sql: string, params: unknown[] = []): Promise<T> {
-  const pool = projectPool(await authenticatorAddress(p.database_server_id!), p.db_name);
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    const results = await client.query(`${BEGIN}; ${inline(sql, params)}; commit`) as unknown as pg.QueryResult[];
-    const r = results[results.length - 2];
+/** One statement returning one value: the first column of the first row, or undefined. */
+export async function authCall<T = any>(p: ProjectRuntime, sql: string, params: unknown[] = [],
+  opts: { statementTimeoutMs?: number } = {}): Promise<T> {
+  const pool = projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
+  const context = contextStatement({
+    role: dbRole(p, 'service_role'), claims: { role: 'service_role' },
+    settings: opts.statementTimeoutMs ? { statement_timeout: String(opts.statementTimeoutMs) } : undefined,
+  });
+  return withPooledClient(pool, async (client, markBroken) => {
+    const sent = [client.query('begin'), client.query(context), client.query(sql, params.map(param)), client.query('commit')];
+    const settled = await Promise.allSettled(sent);
+    const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) {
+      // After an error Postgres skips the rest and turns COMMIT into ROLLBACK; make sure nothing stays open.
+      await client.query('rollback').catch(markBroken);
+      throw failed.reason;
+    }
+    const r = (settled[2] as PromiseFulfilledResult<pg.QueryResult>).value;
     return r.rows[0]?.[r.fields[0].name] as T;
-  } catch (err) {
-    broken = connectionLost(err);
-    if (!broken) await client.query('rollback').catch(() => { broken = true; });
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }

@@ -43,7 +43,7 @@ async function customClaims(p: ProjectRuntime, cfg: AuthConfig, s: SessionData, 
   const event = { user_id: s.user.id, claims, authentication_method: s.amr[0]?.method ?? 'password' };
   let out: { claims?: Claims; error?: { http_code?: number; message?: string } } | null;
   try {
-    out = await authCall(p, `set local statement_timeout = 2000; select ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(fn)}($1::jsonb)`, [event]);
+    out = await authCall(p, `select ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(fn)}($1::jsonb)`, [event], { statementTimeoutMs: 2000 });
   } catch (err) {
     throw new AuthError(500, 'unexpected_failure', `Error running hook URI: ${cfg.hook_custom_access_token_uri}`, {}, err);
   }

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { RequestContext } from '../../../db/src/context.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
+import { dbRole } from '../../../db/src/roles.ts';
 import { JwtError } from '../project/jwt.ts';
 import { identifyHeaders } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
@@ -41,7 +42,7 @@ export function serveGraphql(req: IncomingMessage, res: ServerResponse, p: Proje
     if (err instanceof JwtError) return sendJwtError(res, err);
     throw err;
   }
-  const context: RequestContext = { role: who.role, claims: who.claims, method: req.method!, path: '/graphql/v1', headers: req.headers };
+  const context: RequestContext = { role: dbRole(p, who.role), claims: who.claims, method: req.method!, path: '/graphql/v1', headers: req.headers };
   requestContexts.set(req, context);
   const instance = acquireNow(p);
   return instance ? handOver(instance, req, res, next) : acquireAndHandOver(req, res, p, next);

@@ -11,6 +11,7 @@ import { grafserv, type NodeGrafserv } from 'postgraphile/grafserv/node';
 import { withContext } from '../../../db/src/context.ts';
 import { onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, onSchemaChange, readSchemaVersion } from '../../../db/src/schema-version.ts';
+import { dbRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import { restSettings } from '../rest/settings.ts';
 import { graphqlConfig } from './config.ts';
@@ -75,12 +76,12 @@ const location = (p: ProjectRuntime) => `${p.database_server_id}/${p.db_name}`;
 
 // Reading the version needs an API role (the authenticator itself can read no table): a read-only
 // transaction as anon, through the same context builder.
-const readVersion = (pool: pg.Pool) =>
-  withContext(pool, { role: 'anon', claims: { role: 'anon' } }, (c) => readSchemaVersion(c), { readOnly: true });
+const readVersion = (pool: pg.Pool, p: ProjectRuntime) =>
+  withContext(pool, { role: dbRole(p, 'anon'), claims: { role: 'anon' } }, (c) => readSchemaVersion(c), { readOnly: true });
 
 async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
   if (!p.database_server_id) throw new Error(`project ${p.ref} has no database server`);
-  const address = await authenticatorAddress(p.database_server_id);
+  const address = await authenticatorAddress(p);
   const pool = new pg.Pool({
     ...address, database: p.db_name, max: graphqlConfig().poolSize,
     idleTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'loam graphql',
@@ -101,7 +102,7 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
   stats.builds++;
   const pool = await entry.pool;
   // Both read before introspection: a DDL or a settings change racing the build triggers a rebuild.
-  const [version, schemas] = await Promise.all([readVersion(pool), exposedSchemas(p)]);
+  const [version, schemas] = await Promise.all([readVersion(pool, p), exposedSchemas(p)]);
   const pgl = postgraphile(projectPreset({ pool, schemas, config: graphqlConfig() }));
   try {
     await Promise.resolve(pgl.getSchema()).catch((err: { code?: unknown; message?: string }) => {
@@ -192,7 +193,7 @@ async function checkSchema(entry: Entry, p: ProjectRuntime, built: Built): Promi
   if (Date.now() - entry.checkedAt < graphqlConfig().schemaCheckMs) return;
   entry.checking ??= (async () => {
     try {
-      const [version, schemas] = await Promise.all([readVersion(await entry.pool), exposedSchemas(p)]);
+      const [version, schemas] = await Promise.all([readVersion(await entry.pool, p), exposedSchemas(p)]);
       observeSchemaVersion(p.ref, version); // tells REST too (and our own listener, hence checkedAt after it)
       entry.checkedAt = Date.now();
       if (version !== (entry.target ?? built.version) || schemas.join(',') !== built.schemas) startBuild(entry, p, version);

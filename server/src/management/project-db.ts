@@ -4,17 +4,14 @@
 import type pg from 'pg';
 import { loadRuntime, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { projectPool } from '../../../db/src/pools.ts';
-import { serverAdminAddress } from '../../../db/src/servers.ts';
+import { managementAddress } from '../../../db/src/servers.ts';
 import { errors } from '../errors.ts';
 
 export async function ownerPool(ref: string): Promise<{ pool: pg.Pool; project: ProjectRuntime }> {
   const project = await loadRuntime(ref);
   if (!project || project.deleted) throw errors.projectNotFound();
   if (project.status !== 'ACTIVE_HEALTHY' || !project.database_server_id) throw errors.projectUnavailable(project.status);
-  const admin = await serverAdminAddress(project.database_server_id);
-  const pool = projectPool(
-    { host: admin.host, port: admin.port, ssl: admin.ssl, user: project.mgmt_role, password: project.mgmt_password },
-    project.db_name, { max: 3 });
+  const pool = projectPool(await managementAddress(project), project.db_name, { max: 3 });
   return { pool, project };
 }
 

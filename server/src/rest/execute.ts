@@ -14,6 +14,7 @@ import { contextStatement, withContext, type RequestContext } from '../../../db/
 import { isConnectionError, projectPool, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, SCHEMA_VERSION_SQL } from '../../../db/src/schema-version.ts';
+import { dbRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import type { Identity } from '../project/keys.ts';
 import { RestError, restErrors } from './errors.ts';
@@ -50,10 +51,10 @@ interface Prepared {
   readOnly: boolean;
 }
 
-export function requestContext(who: Identity, req: ApiRequest, settings: RestSettings,
+export function requestContext(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
   httpHeaders: Record<string, string | string[] | undefined>, path: string): RequestContext {
   return {
-    role: who.role, claims: who.claims, method: req.method, path, headers: httpHeaders,
+    role: dbRole(project, who.role), claims: who.claims, method: req.method, path, headers: httpHeaders,
     settings: {
       search_path: [...settings.schemas, ...settings.extraSearchPath].map((s) => `"${s.replace(/"/g, '""')}"`).join(', '),
       // `Prefer: timezone=…` (checked by checkTimezone): timestamps are rendered in it, as PostgREST does.
@@ -63,7 +64,7 @@ export function requestContext(who: Identity, req: ApiRequest, settings: RestSet
 }
 
 async function poolFor(project: ProjectRuntime): Promise<pg.Pool> {
-  const address = await authenticatorAddress(project.database_server_id ?? 1);
+  const address = await authenticatorAddress(project);
   watchReloads(project.ref, address, project.db_name);
   return projectPool(address, project.db_name, { pipeline: true });
 }
@@ -72,7 +73,7 @@ export async function execute(project: ProjectRuntime, who: Identity, req: ApiRe
   httpHeaders: Record<string, string | string[] | undefined>, path: string): Promise<Result> {
   const pool = await poolFor(project);
   if (req.prefer.timezone !== undefined) await checkTimezone(project, pool, req);
-  const ctx = requestContext(who, req, settings, httpHeaders, path);
+  const ctx = requestContext(project, who, req, settings, httpHeaders, path);
   const cached = peekSchema(project.ref, settings.schemas);
   const needsClient = req.prefer.count === 'planned' || req.prefer.count === 'estimated';
   // The hot path, when this process already knows the project's schema (see the module comment).
@@ -142,7 +143,7 @@ export async function inTransaction<T>(pool: pg.Pool, ref: string, ctx: RequestC
 export async function asCaller<T>(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
   fn: (client: pg.ClientBase, cache: SchemaCache) => Promise<T>): Promise<T> {
   const pool = await poolFor(project);
-  return inTransaction(pool, project.ref, requestContext(who, req, settings, {}, '/'), req, settings, fn);
+  return inTransaction(pool, project.ref, requestContext(project, who, req, settings, {}, '/'), req, settings, fn);
 }
 
 // Statement shapes seen often become named prepared statements (parsed and planned once per connection, as
@@ -174,7 +175,7 @@ async function pipelined(project: ProjectRuntime, pool: pg.Pool, ctx: RequestCon
   // Reads only: a write's COMMIT waits for its WAL flush, which would hold up every batch queued behind it,
   // while writes on separate pool connections share flushes (group commit).
   if (!p.inspect && p.readOnly) {
-    const address = await authenticatorAddress(project.database_server_id ?? 1);
+    const address = await authenticatorAddress(project);
     const shared = sharedConnection(address, project.db_name);
     if (shared) {
       shared.inflight++;

@@ -28,9 +28,17 @@ export interface BlobStore {
   list(prefix: string): Promise<{ key: string; modified: Date }[]>;
 }
 
-export const objectKey = (ref: string, version: string) => `${ref}/objects/${version}`;
-export const renderKey = (ref: string, version: string, variant: string) => `${ref}/renders/${version}/${variant}`;
-export const renderPrefix = (ref: string, version: string) => `${ref}/renders/${version}/`;
+// The version comes back from storage.objects, which the project's owner can write with psql: anything but a
+// UUID (`../<other ref>/objects/…`) would name another project's bytes, so it is refused as a missing object.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isVersion = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+function checkedVersion(version: string): string {
+  if (!isVersion(version)) throw errors.noSuchKey();
+  return version;
+}
+export const objectKey = (ref: string, version: string) => `${ref}/objects/${checkedVersion(version)}`;
+export const renderKey = (ref: string, version: string, variant: string) => `${ref}/renders/${checkedVersion(version)}/${variant}`;
+export const renderPrefix = (ref: string, version: string) => `${ref}/renders/${checkedVersion(version)}/`;
 
 export interface Staged { path: string; size: number; md5: string }
 

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { withContext } from '../../../db/src/context.ts';
 import { controlPool, projectPool } from '../../../db/src/pools.ts';
 import { projectCache } from '../../../db/src/projects.ts';
+import { dbRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import { identify, type Identity } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
@@ -33,14 +34,14 @@ export const serviceCaller = (): Caller => SERVICE;
 
 export async function pool(res: Response): Promise<pg.Pool> {
   const p = project(res);
-  return projectPool(await authenticatorAddress(p.database_server_id!), p.db_name);
+  return projectPool(await authenticatorAddress(p), p.db_name);
 }
 
 /** One transaction as `who`, with the request context PostgREST would set. */
 export async function tx<T>(req: Request, res: Response, who: Caller, fn: (c: pg.PoolClient) => Promise<T>,
                             opts: { readOnly?: boolean; rollback?: boolean } = {}): Promise<T> {
   return withContext(await pool(res), {
-    role: who.role, claims: who.claims, method: req.method, path: req.path,
+    role: dbRole(project(res), who.role), claims: who.claims, method: req.method, path: req.path,
     headers: req.headers as Record<string, string | string[] | undefined>,
   }, fn, opts);
 }

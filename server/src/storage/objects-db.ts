@@ -1,7 +1,7 @@
 // The object rows the handlers share: reading one for download (RLS, or past it for public buckets), and
 // removing the bytes of rows that are gone.
 import type { Request, Response } from 'express';
-import { blobStore, objectKey, renderPrefix } from './backend.ts';
+import { blobStore, isVersion, objectKey, renderPrefix } from './backend.ts';
 import { tx, type Caller } from './context.ts';
 import { errors } from './errors.ts';
 import { queueSweep } from './sweep.ts';
@@ -59,7 +59,8 @@ export async function findObject(req: Request, res: Response, who: Caller, bucke
  *  (Not a job queued with the row's deletion: the rows are in the project's database, the queue in the control
  *  database, so no one transaction can hold both.) */
 export async function removeObjectBytes(ref: string, versions: (string | null)[]): Promise<void> {
-  const list = versions.filter((v): v is string => !!v);
+  // Only UUIDs name stored bytes (backend.ts); anything else a row says was never ours to remove.
+  const list = versions.filter((v): v is string => typeof v === 'string' && isVersion(v));
   if (!list.length) return;
   const store = blobStore();
   try {

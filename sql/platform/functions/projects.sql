@@ -132,14 +132,18 @@ begin
 end $$;
 
 -- What the data plane and the worker need to reach a project's database. Names are derived here, once.
+-- (Dropped first: `create or replace` cannot change the columns a function returns.)
+drop function if exists platform_private.project_runtime(text);
 create or replace function platform_private.project_runtime(p_ref text)
   returns table (id bigint, ref text, status text, database_server_id bigint, db_name text, owner_role text,
-                 mgmt_role text, mgmt_password text, db_pass_verifier text, jwt_secret text, jwt_secret_created_at timestamptz,
-                 template_version integer, deleted boolean)
+                 mgmt_role text, mgmt_password text, api_role text, api_password text, db_pass_verifier text,
+                 jwt_secret text, jwt_secret_created_at timestamptz, template_version integer, privilege_layout integer,
+                 deleted boolean)
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$
   select p.id, p.ref, p.status, p.database_server_id, p.ref, p.ref, p.ref || '_mgmt', s.mgmt_password,
-         s.db_pass_verifier, s.jwt_secret, s.jwt_secret_created_at, p.template_version, p.deleted_at is not null
+         p.ref || '_authenticator', s.api_password, s.db_pass_verifier, s.jwt_secret, s.jwt_secret_created_at,
+         p.template_version, p.privilege_layout, p.deleted_at is not null
   from platform.projects p join platform_private.project_secrets s on s.project_id = p.id
   where p.ref = p_ref
 $$;
@@ -196,6 +200,10 @@ $$;
 create or replace function platform_private.set_template_version(p_project_id bigint, p_version integer) returns void
   language sql volatile security definer set search_path = pg_catalog, pg_temp
 as $$ update platform.projects set template_version = p_version where id = p_project_id $$;
+
+create or replace function platform_private.set_privilege_layout(p_project_id bigint, p_layout integer) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$ update platform.projects set privilege_layout = p_layout where id = p_project_id $$;
 
 -- Every API process caches project runtime data; this tells them all when to drop it.
 create or replace function platform_private.notify_project_changed() returns trigger
