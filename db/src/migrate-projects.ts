@@ -2,15 +2,16 @@
 // template, one database at a time.
 import { controlPool } from './pools.ts';
 import { loadRuntimeById, type ProjectRuntime } from './projects.ts';
-import { migrateProjectDatabase, projectsBehind } from './migrate.ts';
+import { migrateProjectDatabase, projectsBehind, type SqlFile } from './migrate.ts';
 import { PRIVILEGE_LAYOUT, secureProjectDatabase } from './provisioning.ts';
 import { managementAddress, serverAdminAddress } from './servers.ts';
 
 /** The hand-over first when the database has an older layout (administrator, catalog statements only), then the
  *  template migrations through the project's own management login. Returns the template version. */
-export async function migrateProject(p: ProjectRuntime, log: (line: string) => void = () => {}): Promise<number> {
+export async function migrateProject(p: ProjectRuntime, log: (line: string) => void = () => {},
+  migrations?: SqlFile[]): Promise<number> {
   if (p.privilege_layout < PRIVILEGE_LAYOUT) await secureProjectDatabase(await serverAdminAddress(p.database_server_id!), p);
-  const version = await migrateProjectDatabase(await managementAddress(p), p.db_name, log);
+  const version = await migrateProjectDatabase(await managementAddress(p), p.db_name, log, migrations);
   await controlPool().query('select platform_private.set_template_version($1, $2)', [p.id, version]);
   return version;
 }

@@ -119,6 +119,9 @@ export async function migrateProjectDatabase(address: ServerAddress, database: s
   const policies = readDir('policies/project', false);
   const checksum = checksumOf([...migrations, ...policies]);
   return withClient(address, database, async (c) => {
+    // Template SQL names every object by schema; what it calls unqualified must be PostgreSQL's own, never a
+    // function an owner defined in public with a better-matching signature.
+    await c.query('set search_path = pg_catalog, pg_temp');
     const { rows: [state] } = await c.query(`select to_regclass('_loam.settings') is not null as ready`);
     if (state.ready) {
       const { rows: [row] } = await c.query(`select (select value from _loam.settings where key = 'applied_sql_checksum') as checksum,

@@ -93,7 +93,7 @@ test('delete drops the database and roles and the project disappears', async () 
   await waitForControlStatus(p.ref, 'REMOVED');
   const db = await adminClient();
   const dbs = await db.query('select datname from pg_database where datname = $1', [p.ref]);
-  const roles = await db.query('select rolname from pg_roles where rolname in ($1, $2)', [p.ref, `${p.ref}_mgmt`]);
+  const roles = await db.query(`select rolname from pg_roles where rolname = $1 or rolname like $1 || '\\_%'`, [p.ref]);
   await db.end();
   assert.equal(dbs.rowCount, 0, 'database dropped');
   assert.equal(roles.rowCount, 0, 'roles dropped');
