@@ -1,7 +1,7 @@
-// The request context: one statement that sets, transaction-locally, the settings PostgREST sets (role,
-// request.jwt.claims, request.method, request.path, request.headers), so policies written for Supabase work.
-// REST, GraphQL, storage and the tests all build it here.
-import pg from 'pg';
+// The request context: one parameterised statement that sets, transaction-locally, the settings PostgREST sets
+// (role, request.jwt.claims, request.method, request.path, request.headers), so policies written for Supabase
+// work. REST, GraphQL, auth, storage and the tests all build it here.
+import type pg from 'pg';
 import { withPooledClient } from './pools.ts';
 
 export interface RequestContext {
@@ -13,8 +13,6 @@ export interface RequestContext {
   /** Further transaction-local settings, e.g. `search_path`. */
   settings?: Record<string, string>;
 }
-
-const literal = (v: string) => pg.escapeLiteral(v);
 
 function contextPairs(ctx: RequestContext): [string, string][] {
   const pairs: [string, string][] = [
@@ -28,14 +26,8 @@ function contextPairs(ctx: RequestContext): [string, string][] {
   return pairs;
 }
 
-/** SQL text of `select set_config(...)` for the context; values are escaped literals, so it can share a
- *  simple-protocol round trip with BEGIN. */
-export function contextSql(ctx: RequestContext): string {
-  return 'select ' + contextPairs(ctx).map(([k, v]) => `set_config(${literal(k)}, ${literal(v)}, true)`).join(', ');
-}
-
-/** The same settings as one parameterised statement: its text depends only on the number of settings, so it can
- *  be a prepared statement (for pipelined connections, where BEGIN is sent separately at no extra round trip). */
+/** The settings as one parameterised statement — values never appear in statement text, where pg_stat_activity and
+ *  the server log would show them. Its text depends only on the number of settings, so it is a prepared statement. */
 export function contextStatement(ctx: RequestContext): { name: string; text: string; values: string[] } {
   const pairs = contextPairs(ctx);
   const text = 'select ' + pairs.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
@@ -44,21 +36,30 @@ export function contextStatement(ctx: RequestContext): { name: string; text: str
 
 export interface TxOptions {
   readOnly?: boolean;
-  /** A statement sent in the same simple-protocol round trip, after the context is set (e.g. SCHEMA_VERSION_SQL),
-   *  so it costs no round trip of its own and runs as the request's role; `onContext` gets its first row. */
+  /** A statement sent right behind the context (e.g. SCHEMA_VERSION_SQL), as the request's role; `onContext` gets
+   *  its first row. */
   alsoQuery?: string;
   onContext?: (row: Record<string, unknown>) => void;
 }
 
-/** BEGIN and the context in one round trip, then `fn`, then COMMIT (or ROLLBACK on error or when asked). */
+/** BEGIN, the context (and `alsoQuery`), then `fn`, then COMMIT (or ROLLBACK on error or when asked). The opening
+ *  statements are written without waiting for each other: on a pipelined pool they cost one round trip. */
 export async function withContext<T>(
   pool: pg.Pool, ctx: RequestContext, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions & { rollback?: boolean } = {},
 ): Promise<T> {
   return withPooledClient(pool, async (client, markBroken) => {
     const rollback = () => client.query('rollback').catch(markBroken);
-    const begun = await client.query(`${opts.readOnly ? 'begin read only' : 'begin'}; ${contextSql(ctx)}${opts.alsoQuery ? `; ${opts.alsoQuery}` : ''}`)
-      .catch(async (err) => { await rollback(); throw err; });
-    if (opts.onContext) opts.onContext((begun as unknown as pg.QueryResult[])[2]?.rows[0] ?? {});
+    const opening = await Promise.allSettled([
+      client.query(opts.readOnly ? 'begin read only' : 'begin'),
+      client.query(contextStatement(ctx)),
+      opts.alsoQuery ? client.query(opts.alsoQuery) : undefined,
+    ]);
+    const failed = opening.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) {
+      await rollback();
+      throw failed.reason;
+    }
+    if (opts.onContext) opts.onContext((opening[2] as PromiseFulfilledResult<pg.QueryResult | undefined>).value?.rows[0] ?? {});
     try {
       const result = await fn(client);
       await client.query(opts.rollback ? 'rollback' : 'commit');

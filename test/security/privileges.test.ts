@@ -296,3 +296,17 @@ test('an object row pointed at another project\'s bytes serves nothing', async (
     assert.equal(res.status, 400 <= res.status && res.status < 500 ? res.status : -1, 'a client error, not a crash');
   }
 });
+
+test('owners create trusted extensions only, and no event triggers', async () => {
+  const owner = await ownerClient(a);
+  try {
+    await owner.query('create extension if not exists pgcrypto');
+    assert.equal((await owner.query(`select length(digest('x', 'sha256')) as n`)).rows[0].n, 32);
+    for (const stmt of ['create extension dblink', 'create extension postgres_fdw', 'create extension file_fdw', 'create extension plpython3u',
+      `create event trigger spy on ddl_command_start execute function pg_catalog.now()`]) {
+      await assert.rejects(owner.query(stmt), (err: { code?: string }) => ['42501', '58P01', '0A000', '42883'].includes(err.code ?? ''), stmt);
+    }
+  } finally {
+    await owner.end();
+  }
+});

@@ -10,7 +10,7 @@ import type { WithPgClient } from 'postgraphile/@dataplan/pg';
 import { isPromiseLike } from 'postgraphile/grafast';
 import type {} from 'postgraphile/grafserv/node';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
-import { contextSql, type RequestContext } from '../../../db/src/context.ts';
+import { contextStatement, type RequestContext } from '../../../db/src/context.ts';
 import type { GraphqlConfig } from './config.ts';
 import { codeHttpErrors, makeMaskError, withRequestErrorCode } from './errors.ts';
 import { limitsRule } from './limits.ts';
@@ -20,7 +20,7 @@ import { limitsRule } from './limits.ts';
 export const requestContexts = new WeakMap<IncomingMessage, RequestContext>();
 
 /**
- * A transaction opened with the request context (the one builder, contextSql) on a pipelined connection:
+ * A transaction opened with the request context (the one builder, contextStatement) on a pipelined connection:
  * BEGIN + context are written without waiting for their answer, so PostGraphile's first statement follows them
  * on the wire — one round trip less than awaiting each (as db/src/context.ts `withContext` does). It fails
  * closed: should BEGIN or the context fail, the statements behind them run in an aborted transaction and fail
@@ -30,7 +30,9 @@ export async function pipelinedContext<T>(pool: pg.Pool, ctx: RequestContext, fn
   const client = await pool.connect();
   let broken = false;
   try {
-    const begun = client.query(`begin; ${contextSql(ctx)}`).then(() => undefined, (err: unknown) => err);
+    // Two messages on the pipelined connection (one round trip): the context goes as parameters, so no claim
+    // or header ever appears in statement text.
+    const begun = Promise.all([client.query('begin'), client.query(contextStatement(ctx))]).then(() => undefined, (err: unknown) => err);
     let result: T;
     try {
       result = await fn(client);
@@ -146,7 +148,7 @@ export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): 
       withPgClientKey: 'withPgClient',
       pgSettingsKey: 'pgSettings',
       // Not key/value settings: the whole request context, built by the route handler and applied by
-      // withContext's one builder (contextSql), so REST and GraphQL cannot drift apart.
+      // the one builder (contextStatement), so REST and GraphQL cannot drift apart.
       pgSettings: (requestContext) => {
         const req = requestContext.node?.req;
         const ctx = req && requestContexts.get(req);

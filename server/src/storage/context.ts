@@ -34,7 +34,7 @@ export const serviceCaller = (): Caller => SERVICE;
 
 export async function pool(res: Response): Promise<pg.Pool> {
   const p = project(res);
-  return projectPool(await authenticatorAddress(p), p.db_name);
+  return projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
 }
 
 /** One transaction as `who`, with the request context PostgREST would set. */
