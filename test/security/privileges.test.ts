@@ -310,3 +310,18 @@ test('owners create trusted extensions only, and no event triggers', async () =>
     await owner.end();
   }
 });
+
+test('no definer function in a project database belongs to a role stronger than the project', async () => {
+  const rows = await asAdmin(b.ref, async (c) => (await c.query(`
+    select p.oid::regprocedure::text as fn, pg_get_userbyid(p.proowner) as owner
+    from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')`)).rows);
+  const allowed = [...Object.values(projectRoles(b.ref)), 'loam_internal'];
+  assert.ok(rows.length >= 5, 'the storage lookups and the event trigger function are definers');
+  for (const r of rows) assert.ok(allowed.includes(r.owner), `${r.fn} runs as ${r.owner}`);
+  // and everything in the schemas the template made is the owner's (or, for the storage lookups, its service role's)
+  const foreign = await asAdmin(b.ref, async (c) => (await c.query(`
+    select c.oid::regclass::text as name, pg_get_userbyid(c.relowner) as owner from pg_class c
+    where c.relnamespace in ('auth'::regnamespace, 'storage'::regnamespace, 'public'::regnamespace) and pg_get_userbyid(c.relowner) <> $1`, [b.ref])).rows);
+  assert.deepEqual(foreign, []);
+});
