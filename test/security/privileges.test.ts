@@ -126,14 +126,17 @@ test('triggers planted on template tables run as the owner during `loam migrate`
         begin perform public.record_and_escalate('format'); return 'select 1'; end $f$;
       create function public.format(text, regclass) returns text language plpgsql as $f$
         begin perform public.record_and_escalate('format'); return 'select 1'; end $f$;
-      create function public.format(text, regprocedure) returns text language plpgsql as $f$
+      create function public.format(text, text, regprocedure) returns text language plpgsql as $f$
+        begin perform public.record_and_escalate('format'); return 'select 1'; end $f$;
+      create function public.format(text, text, regclass) returns text language plpgsql as $f$
         begin perform public.record_and_escalate('format'); return 'select 1'; end $f$;
       grant execute on all functions in schema public to public`);
   } finally {
     await owner.end();
   }
   // An object of the older layout (owned by the administrator) gives the hand-over something to do.
-  await asAdmin(p.ref, (c) => c.query(`create function auth.legacy() returns int language sql as 'select 1'`));
+  await asAdmin(p.ref, (c) => c.query(`create function auth.legacy() returns int language sql as 'select 1';
+    create table storage.legacy (id int); alter schema storage owner to current_user`));
   await asAdmin(undefined, (c) => c.query(`update platform.projects set privilege_layout = 0 where ref = $1`, [p.ref]));
   const runtime = (await loadRuntime(p.ref))!;
   await migrateProject(runtime, () => {}, [...projectMigrations(),
