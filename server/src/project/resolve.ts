@@ -64,6 +64,8 @@ export function dataPlane(areas: Record<Area, RequestHandler>): RequestHandler {
     if (AREA.test(rest)) {
       const admitted = keyGate(req.method, rest, req.headers);
       if (admitted === undefined) return void res.status(NO_API_KEY.status).set(NO_API_KEY.headers).json(NO_API_KEY.body);
+      // A key taken from the query leaves the URL everywhere (REST reads its query from originalUrl; logs too).
+      if (admitted !== rest) req.originalUrl = base + admitted;
       rest = admitted;
     }
     gate(ref, res, () => {
