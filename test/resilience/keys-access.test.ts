@@ -89,6 +89,10 @@ const GUARDED: [string, string, string?][] = [
   ['POST', '/storage/v1/object/upload/sign/priv/new.txt', ''],
   ['GET', '/storage/v1/object/PUBLIC/pub/hello.txt'],
   ['GET', '/storage/v1/render/image/authenticated/priv/secret.txt'],
+  // Dot segments never open a path: a handler that normalised this one would reach the GraphQL endpoint itself.
+  ['GET', '/graphql/v1/ruru-static/..?query=%7B__typename%7D'],
+  ['GET', '/graphql/v1/ruru-static/%2e%2e?query=%7B__typename%7D'],
+  ['GET', '/storage/v1/object/public/../priv/secret.txt'],
 ];
 
 describe('no apikey, no access', () => {
@@ -141,6 +145,9 @@ describe('no apikey, no access', () => {
     assert.equal((await raw('GET', `${base}/storage/v1/object/info/public/pub/hello.txt`)).status, 200);
     const render = await raw('GET', `${base}/storage/v1/render/image/public/priv/secret.txt?width=10`);
     assert.equal(render.body.message, 'Bucket not found');
+    // GraphiQL's scripts, which a browser fetches without headers.
+    const asset = await raw('GET', `${base}/graphql/v1/ruru-static/ruru.js`);
+    assert.equal(asset.status, 200);
     // Signed URLs: the token is the credential.
     const signed = await client(p).storage.from('priv').createSignedUrl('secret.txt', 60);
     const url = new URL(signed.data!.signedUrl);

@@ -100,7 +100,14 @@ const OPEN_PREFIX: [prefix: string, methods: readonly string[]][] = [
   ['/storage/v1/object/sign/', ['GET', 'HEAD']],
   ['/storage/v1/render/image/sign/', ['GET', 'HEAD']],
   ['/storage/v1/object/upload/sign/', ['PUT']],
+  // GraphiQL's scripts (development only): a browser loads them without headers. They hold no project data.
+  ['/graphql/v1/ruru-static/', ['GET', 'HEAD']],
 ];
+
+// A dot segment, an encoded dot or a backslash: a handler that normalises its path (as WHATWG URL parsing does:
+// `/ruru-static/..` becomes `/`, the GraphQL endpoint) could serve a route that is not open, so such a path
+// never is.
+const DOTTED = /(^|\/)\.\.?(\/|$)|%2e|\\/i;
 
 const present = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : v ?? '').trim() !== '';
 
@@ -130,6 +137,7 @@ export function keyGate(method: string, url: string, headers: IncomingHttpHeader
   }
   if (method === 'OPTIONS') return url;
   if (OPEN_EXACT.has(path.endsWith('/') && path.length > 1 ? path.slice(0, -1) : path)) return url;
+  if (DOTTED.test(path)) return undefined;
   for (const [prefix, methods] of OPEN_PREFIX) {
     if (path.startsWith(prefix) && methods.includes(method)) return url;
   }
