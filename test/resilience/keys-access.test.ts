@@ -108,9 +108,10 @@ describe('no apikey, no access', () => {
     }
   });
 
-  test('an empty apikey, an empty ?apikey= and a project that does not exist are refused the same way', async () => {
+  test('an empty apikey, an empty ?apikey=, a non-Bearer Authorization and a project that does not exist are refused the same way', async () => {
     for (const [path, headers] of [
       [`/project/${p.ref}/rest/v1/items`, { apikey: '' }],
+      [`/project/${p.ref}/rest/v1/items`, { authorization: 'Basic YW5vbjphbm9u' }],
       [`/project/${p.ref}/rest/v1/items?apikey=`, {}],
       [`/project/${p.ref}/graphql/v1?apikey=`, {}],
       ['/project/zzzzzzzzzzzzzzzzzzzz/rest/v1/items', {}],

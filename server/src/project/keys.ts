@@ -110,13 +110,16 @@ const OPEN_PREFIX: [prefix: string, methods: readonly string[]][] = [
 const DOTTED = /(^|\/)\.\.?(\/|$)|%2e|\\/i;
 
 const present = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : v ?? '').trim() !== '';
+// Only a Bearer token is a credential here: identify() ignores other schemes, so `Authorization: Basic …` would
+// otherwise walk in as anon without any key.
+const bearer = (v: string | undefined) => v !== undefined && /^\s*Bearer\b/i.test(v);
 
 /** Whether the request may go on. `url` is the request's URL relative to the project (`/rest/v1/…?…`). A key
  *  given only as the `apikey` query parameter is moved into the `apikey` header and out of the URL (so REST does
  *  not read it as a filter); the URL to serve is returned, or undefined when the request must be refused with
  *  NO_API_KEY. */
 export function keyGate(method: string, url: string, headers: IncomingHttpHeaders): string | undefined {
-  if (present(headers.apikey) || present(headers.authorization)) return url;
+  if (present(headers.apikey) || bearer(headers.authorization)) return url;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   if (q !== -1) {
