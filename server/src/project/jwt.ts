@@ -29,6 +29,9 @@ export type JwtFailure =
   | 'claims_not_object' | 'claim_type' | 'expired' | 'not_yet_valid' | 'issued_in_future' | 'audience'
   | 'role';
 
+/** The failures where the token cannot be decoded or verified at all (PGRST301), as against invalid claims. */
+export const DECODE_FAILURES: ReadonlySet<JwtFailure> = new Set(['empty', 'parts', 'malformed', 'unsupported_alg', 'bad_signature']);
+
 export class JwtError extends Error {
   readonly reason: JwtFailure;
   /** What was at fault: the claim for `claim_type` (exp, nbf, iat, aud), the role for `role`, the algorithm for

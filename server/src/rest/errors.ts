@@ -1,6 +1,6 @@
 // PostgREST's error shape and codes: `{code, message, details, hint}` with its HTTP statuses, and the one
 // mapping from a Postgres error (SQLSTATE) to that shape (including `RAISE SQLSTATE 'PGRST'` and `PTnnn`).
-import { JwtError } from '../project/jwt.ts';
+import { DECODE_FAILURES, type JwtError } from '../project/jwt.ts';
 
 export class RestError extends Error {
   readonly status: number;
@@ -71,9 +71,8 @@ export const restErrors = {
  *  not serve is what PostgREST reports when Postgres refuses to switch to it: 22023, 401. */
 export function jwtRestError(err: JwtError): RestError {
   if (err.reason === 'role') return new RestError(401, '22023', err.message, null, null, { 'WWW-Authenticate': 'Bearer' });
-  const decoding = ['empty', 'parts', 'malformed', 'unsupported_alg', 'bad_signature'].includes(err.reason);
   const details = err.reason === 'bad_signature' ? 'None of the keys was able to decode the JWT' : null;
-  return new RestError(401, decoding ? 'PGRST301' : 'PGRST303', err.message, details, null,
+  return new RestError(401, DECODE_FAILURES.has(err.reason) ? 'PGRST301' : 'PGRST303', err.message, details, null,
     { 'WWW-Authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(err.message)}` });
 }
 
