@@ -59,6 +59,6 @@ test('pausing a project drops its instance and connections', async () => {
   // The same gate answer as every other API gives (the POST is served before Express, the REST GET through it).
   assert.deepEqual(paused.body, { message: 'project is paused', code: 'project_paused' });
   assert.equal(paused.headers.get('retry-after'), '10');
-  const rest = await http('GET', `/project/${p.ref}/rest/v1/`);
+  const rest = await http('GET', `/project/${p.ref}/rest/v1/`, { headers: { apikey: p.anonKey } });
   assert.deepEqual([rest.status, rest.body, rest.headers.get('retry-after')], [503, paused.body, '10']);
 });

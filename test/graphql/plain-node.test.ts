@@ -44,8 +44,8 @@ test('a POST (plain Node) and a GET (Express) answer alike: rows under RLS, serv
 
 test('unknown or malformed project ref: the gate answers as it does for every API', async () => {
   for (const ref of ['aaaaaaaaaaaaaaaaaaaa', 'NotARef']) {
-    const r = await http('POST', `/project/${ref}/graphql/v1`, { body: { query: '{ __typename }' } });
-    const rest = await http('GET', `/project/${ref}/rest/v1/notes`);
+    const r = await http('POST', `/project/${ref}/graphql/v1`, { headers: { apikey: p.anonKey }, body: { query: '{ __typename }' } });
+    const rest = await http('GET', `/project/${ref}/rest/v1/notes`, { headers: { apikey: p.anonKey } });
     assert.equal(r.status, 404);
     assert.deepEqual(r.body, { message: 'project not found', code: 'project_not_found' });
     assert.deepEqual(r.body, rest.body);
@@ -54,13 +54,13 @@ test('unknown or malformed project ref: the gate answers as it does for every AP
 });
 
 test('what the plain-Node path declines still reaches Express: other paths under the endpoint, other methods', async () => {
-  const deeper = await http('POST', `/project/${p.ref}/graphql/v1/nothing-here`, { body: { query: '{ __typename }' } });
+  const deeper = await http('POST', `/project/${p.ref}/graphql/v1/nothing-here`, { headers: { apikey: p.anonKey }, body: { query: '{ __typename }' } });
   assert.equal(deeper.status, 404);
   assert.deepEqual(deeper.body, { message: 'Not found', code: 'not_found' });
-  const typo = await http('POST', `/project/${p.ref}/graphql/v2`, { body: { query: '{ __typename }' } });
+  const typo = await http('POST', `/project/${p.ref}/graphql/v2`, { headers: { apikey: p.anonKey }, body: { query: '{ __typename }' } });
   assert.equal(typo.status, 404);
   assert.equal(typo.body.code, 'not_found');
-  const put = await http('PUT', `/project/${p.ref}/graphql/v1`, { body: { query: '{ __typename }' } });
+  const put = await http('PUT', `/project/${p.ref}/graphql/v1`, { headers: { apikey: p.anonKey }, body: { query: '{ __typename }' } });
   assert.equal(put.status, 405, JSON.stringify(put.body));
   assert.equal(put.body.errors[0].extensions.code, 'METHOD_NOT_ALLOWED');
 });

@@ -26,7 +26,7 @@ test('a project reached by subdomain serves its GraphQL API and GraphiQL there',
   const r = await post(`${url}/graphql/v1`, `${p.ref}.loam.test`, { 'content-type': 'application/json', apikey: p.anonKey }, JSON.stringify({ query: '{ allThings { nodes { name } } }' }));
   assert.equal(r.status, 200, r.body);
   assert.deepEqual(JSON.parse(r.body), { data: { allThings: { nodes: [{ name: 'one' }] } } });
-  const page = await post(`${url}/graphql/v1`, `${p.ref}.loam.test`, { accept: 'text/html' });
+  const page = await post(`${url}/graphql/v1`, `${p.ref}.loam.test`, { accept: 'text/html', apikey: p.anonKey });
   assert.equal(page.status, 200);
   assert.match(page.body, /"endpoint": "\/graphql\/v1"/);
   // another project's key on this subdomain is refused
@@ -45,7 +45,7 @@ test('behind a trusted proxy (X-Forwarded-Host) the request goes through Express
   // host with a port, and an unknown project under the domain: the gate's 404
   const ported = await post(`${url}/graphql/v1/`, `${p.ref}.loam.test:8000`, { 'content-type': 'application/json', apikey: p.anonKey }, body);
   assert.equal(ported.status, 200, ported.body);
-  const unknown = await post(`${url}/graphql/v1`, 'aaaaaaaaaaaaaaaaaaaa.loam.test', { 'content-type': 'application/json' }, body);
+  const unknown = await post(`${url}/graphql/v1`, 'aaaaaaaaaaaaaaaaaaaa.loam.test', { 'content-type': 'application/json', apikey: p.anonKey }, body);
   assert.equal(unknown.status, 404);
   assert.deepEqual(JSON.parse(unknown.body), { message: 'project not found', code: 'project_not_found' });
 });

@@ -3,7 +3,7 @@
 // header. Handlers throw; the one middleware here renders.
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { mapPgError } from '../../../db/src/pg-errors.ts';
-import { JwtError } from '../project/jwt.ts';
+import { JwtError, type JwtFailure } from '../project/jwt.ts';
 
 export class AuthError extends Error {
   readonly status: number;
@@ -44,11 +44,25 @@ export const authErrors = {
   notFound: () => new AuthError(404, 'not_found', 'Not found'),
 };
 
-/** The message GoTrue gives for a JWT it cannot use, by reason. */
+// GoTrue parses tokens with golang-jwt v5 and prefixes its error; these are that library's words per reason.
+const GOTRUE_JWT: Record<Exclude<JwtFailure, 'empty'>, (e: JwtError) => string> = {
+  parts: () => 'token is malformed: token contains an invalid number of segments',
+  malformed: () => 'token is malformed: could not JSON decode header',
+  unsupported_alg: (e) => `token signature is invalid: signing method ${e.detail} is invalid`,
+  bad_signature: () => 'token signature is invalid: signature is invalid',
+  claims_not_object: () => 'token is malformed: could not JSON decode claim',
+  claim_type: (e) => `token is malformed: could not JSON decode claim: ${e.detail === 'aud' ? 'invalid type for claim' : `'${e.detail}' must be a number`}`,
+  expired: () => 'token has invalid claims: token is expired',
+  not_yet_valid: () => 'token has invalid claims: token is not valid yet',
+  issued_in_future: () => 'token has invalid claims: token used before issued',
+  audience: () => 'token has invalid claims: token has invalid audience',
+  role: (e) => `token has invalid claims: ${e.message}`,
+};
+
+/** GoTrue's answer to a JWT it cannot use: 403 bad_jwt (an empty Bearer is no token at all: 401). */
 function jwtError(err: JwtError): AuthError {
-  if (err.reason === 'expired') return authErrors.badJwt('invalid JWT: unable to parse or verify signature, token has invalid claims: token is expired');
-  if (err.reason === 'malformed') return authErrors.badJwt('invalid JWT: unable to parse or verify signature, token is malformed: ' + err.message);
-  return authErrors.badJwt('invalid JWT: unable to parse or verify signature, token signature is invalid: signature is invalid');
+  if (err.reason === 'empty') return authErrors.noAuthorization();
+  return authErrors.badJwt(`invalid JWT: unable to parse or verify signature, ${GOTRUE_JWT[err.reason](err)}`);
 }
 
 export function toAuthError(err: unknown): AuthError {

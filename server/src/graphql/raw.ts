@@ -5,6 +5,7 @@
 // are the same code the Express route uses (project/resolve.ts checkProject, index.ts serveGraphql).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { config } from '../../../db/src/config.ts';
+import { keyGate, NO_API_KEY } from '../project/keys.ts';
 import { checkProject } from '../project/resolve.ts';
 import { CODES, sendError, sendJson } from './errors.ts';
 import { serveGraphql } from './index.ts';
@@ -46,6 +47,13 @@ export function graphqlBeforeExpress(req: IncomingMessage, res: ServerResponse):
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, ref: string, url: string): Promise<void> {
+  // The gateway's key check, as dataPlane() in project/resolve.ts makes it for Express' routes.
+  const admitted = keyGate('POST', `/graphql/v1${url}`, req.headers);
+  if (admitted === undefined) {
+    for (const [name, value] of Object.entries(NO_API_KEY.headers)) res.setHeader(name, value);
+    return sendJson(res, NO_API_KEY.status, NO_API_KEY.body);
+  }
+  url = admitted.slice('/graphql/v1'.length) || '/';
   const g = await checkProject(ref);
   if (!('project' in g)) {
     for (const [name, value] of Object.entries(g.headers)) res.setHeader(name, value);

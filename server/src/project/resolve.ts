@@ -3,6 +3,7 @@
 import type { NextFunction, RequestHandler, Response } from 'express';
 import { config } from '../../../db/src/config.ts';
 import { cachedRuntime, type ProjectRuntime } from '../../../db/src/projects.ts';
+import { keyGate, NO_API_KEY } from './keys.ts';
 
 export const project = (res: Response): ProjectRuntime => res.locals.project as ProjectRuntime;
 
@@ -57,10 +58,20 @@ export function dataPlane(areas: Record<Area, RequestHandler>): RequestHandler {
       ref = m[1];
       rest = m[2] || '/';
     }
+    // The key check comes first, as at Supabase's gateway: it needs no database, so a key-less request costs
+    // nothing and learns nothing about the project. graphql/raw.ts makes the same check for its fast path.
+    const base = req.originalUrl.slice(0, req.originalUrl.length - rest.length);
+    if (AREA.test(rest)) {
+      const admitted = keyGate(req.method, rest, req.headers);
+      if (admitted === undefined) return void res.status(NO_API_KEY.status).set(NO_API_KEY.headers).json(NO_API_KEY.body);
+      // A key taken from the query leaves the URL everywhere (REST reads its query from originalUrl; logs too).
+      if (admitted !== rest) req.originalUrl = base + admitted;
+      rest = admitted;
+    }
     gate(ref, res, () => {
       const a = AREA.exec(rest);
       if (!a) return void res.status(404).json({ message: 'no such endpoint in this project', code: 'not_found' });
-      req.baseUrl = req.originalUrl.slice(0, req.originalUrl.length - rest.length) + a[0];
+      req.baseUrl = base + a[0];
       const tail = rest.slice(a[0].length);
       req.url = tail.startsWith('/') ? tail : `/${tail}`;
       areas[a[1] as Area](req, res, next);

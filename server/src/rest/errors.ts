@@ -1,6 +1,6 @@
 // PostgREST's error shape and codes: `{code, message, details, hint}` with its HTTP statuses, and the one
 // mapping from a Postgres error (SQLSTATE) to that shape (including `RAISE SQLSTATE 'PGRST'` and `PTnnn`).
-import { JwtError } from '../project/jwt.ts';
+import { DECODE_FAILURES, type JwtError } from '../project/jwt.ts';
 
 export class RestError extends Error {
   readonly status: number;
@@ -66,15 +66,14 @@ export const restErrors = {
   schemaCache: () => E(503, 'PGRST002', 'Could not query the database for the schema cache. Retrying.'),
 };
 
-/** PostgREST's rendering of JWT failures: PGRST301 (cannot be decoded / verified), PGRST303 (claims invalid). */
+/** PostgREST's rendering of JWT failures (Error.hs, JwtError): PGRST301 when the token cannot be decoded or
+ *  verified, PGRST303 when its claims are invalid, all 401 with WWW-Authenticate. A role the data plane does
+ *  not serve is what PostgREST reports when Postgres refuses to switch to it: 22023, 401. */
 export function jwtRestError(err: JwtError): RestError {
-  const code = err.reason === 'expired' ? 'PGRST303' : 'PGRST301';
-  let message = err.message;
-  let details: string | null = null;
-  if (err.reason === 'bad_signature') { message = 'No suitable key or wrong key type'; details = 'None of the keys was able to decode the JWT'; }
-  if (err.reason === 'unsupported_alg') { message = 'Wrong or unsupported encoding algorithm'; }
-  return new RestError(401, code, message, details, null,
-    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(message)}` });
+  if (err.reason === 'role') return new RestError(401, '22023', err.message, null, null, { 'WWW-Authenticate': 'Bearer' });
+  const details = err.reason === 'bad_signature' ? 'None of the keys was able to decode the JWT' : null;
+  return new RestError(401, DECODE_FAILURES.has(err.reason) ? 'PGRST301' : 'PGRST303', err.message, details, null,
+    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(err.message)}` });
 }
 
 interface PgErr { code?: string; message: string; detail?: string; hint?: string; severity?: string }

@@ -5,7 +5,7 @@
 // "413", "415") in the body's `statusCode` string; only a few errors use that status on the wire too (416 for a
 // bad Range, 403 where a role is enforced, 500 for its own faults). supabase-js reads both, so Loam does the same.
 import type { ErrorRequestHandler } from 'express';
-import { JwtError } from '../project/jwt.ts';
+import { JwtError, type JwtFailure } from '../project/jwt.ts';
 import { isPgError } from '../../../db/src/pg-errors.ts';
 
 export class StorageError extends Error {
@@ -71,9 +71,27 @@ function fromPg(err: { code?: string; message: string }): StorageError | undefin
   }
 }
 
+// storage-api verifies tokens with `jose`; these are jose's words per reason (a role the data plane does not
+// serve is Postgres' refusal to switch to it, as storage-api would pass it on).
+const JOSE: Record<JwtFailure, (e: JwtError) => string> = {
+  empty: () => 'Invalid Compact JWS',
+  parts: () => 'Invalid Compact JWS',
+  malformed: () => 'Invalid Compact JWS',
+  unsupported_alg: () => '"alg" (Algorithm) Header Parameter value not allowed',
+  bad_signature: () => 'signature verification failed',
+  claims_not_object: () => 'JWT Claims Set must be a top-level JSON object',
+  claim_type: (e) => e.detail === 'aud' ? 'unexpected "aud" claim value' : `"${e.detail}" claim must be a number`,
+  expired: () => '"exp" claim timestamp check failed',
+  not_yet_valid: () => '"nbf" claim timestamp check failed',
+  issued_in_future: () => '"iat" claim timestamp check failed (it should be in the past)',
+  audience: () => 'unexpected "aud" claim value',
+  role: (e) => e.message,
+};
+export const joseMessage = (err: JwtError): string => JOSE[err.reason](err);
+
 export function toStorageError(err: unknown): StorageError {
   if (err instanceof StorageError) return err;
-  if (err instanceof JwtError) return errors.accessDenied(err.message);
+  if (err instanceof JwtError) return errors.accessDenied(joseMessage(err));
   if (isPgError(err)) return fromPg(err) ?? errors.internal();
   const e = err as { type?: string; code?: string; status?: number };
   if (e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return errors.aborted();

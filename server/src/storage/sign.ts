@@ -3,7 +3,7 @@
 // download URL needs SELECT on the object under RLS; an upload URL needs the right to write it.
 import { Router, type Request, type Response } from 'express';
 import { caller, projectStorageConfig, serviceCaller, tx } from './context.ts';
-import { errors } from './errors.ts';
+import { errors, joseMessage } from './errors.ts';
 import { findObject } from './objects-db.ts';
 import { transformOptions, transformationSegments } from './render.ts';
 import { sendObject } from './serve.ts';
@@ -38,9 +38,9 @@ export function verifySigned(req: Request, res: Response, bucket: string, key: s
   if (typeof t !== 'string' || !t) throw errors.invalidRequest("querystring must have required property 'token'");
   let claims: Claims;
   try {
-    claims = verifyJwt(t, secret(res), Date.now() / 1000, 0);
+    claims = verifyJwt(t, secret(res), { exactExpiry: true });
   } catch (err) {
-    if (err instanceof JwtError) throw errors.invalidJwt(err.reason === 'expired' ? '"exp" claim timestamp check failed' : err.message);
+    if (err instanceof JwtError) throw errors.invalidJwt(joseMessage(err));
     throw err;
   }
   const scoped = scope === 'upload' ? claims.scope === 'upload' : claims.scope === 'download' || (claims.scope === undefined && !('upsert' in claims));
