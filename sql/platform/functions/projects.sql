@@ -86,16 +86,23 @@ create or replace function platform.pause_project(p_ref text) returns platform.p
   language sql volatile security definer set search_path = pg_catalog, pg_temp
 as $$ select platform_private.transition(p_ref, '{ACTIVE_HEALTHY,PAUSE_FAILED}', 'PAUSING', 'project__pause', 'pause') $$;
 
--- Restore brings a paused project back; on a project whose provisioning failed it retries provisioning.
+-- Restore brings a paused project back, and is the way out of any state a project can get stuck in: a project
+-- whose provisioning failed or never finished gets its provisioning (re)queued; one paused, pausing, or whose
+-- pause or restore failed or never finished gets a restore queued. Queueing again is harmless when the first job
+-- is still running: jobs of a project run one at a time, and each acts only if the project is still in the state
+-- it was queued for (worker/src/project-task.ts).
 create or replace function platform.restore_project(p_ref text) returns platform.projects
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if (platform.project_for_member(p_ref)).status = 'INIT_FAILED' then
-    return platform_private.transition(p_ref, '{INIT_FAILED}', 'COMING_UP', 'project__provision', 'restore');
+  if (platform.project_for_member(p_ref)).status in ('INIT_FAILED', 'COMING_UP') then
+    return platform_private.transition(p_ref, '{INIT_FAILED,COMING_UP}', 'COMING_UP', 'project__provision', 'restore');
   end if;
-  return platform_private.transition(p_ref, '{INACTIVE,RESTORE_FAILED}', 'RESTORING', 'project__restore', 'restore');
+  return platform_private.transition(p_ref, '{INACTIVE,RESTORE_FAILED,RESTORING,PAUSING,PAUSE_FAILED}', 'RESTORING',
+    'project__restore', 'restore');
 end $$;
+comment on function platform.restore_project(text) is
+  'Restores a paused project, or retries whatever a project is stuck in (provisioning, pausing, restoring).';
 
 create or replace function platform.delete_project(p_ref text) returns platform.projects
   language sql volatile security definer set search_path = pg_catalog, pg_temp
