@@ -18,7 +18,8 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 
 const databaseUrl = process.env.DATABASE_URL;
-const DEAD_AFTER_MS = 2000;
+// Short, so the test is quick; set LOAM_WORKER_DEAD_AFTER_MS to measure recovery with another value (30000 is the default).
+const DEAD_AFTER_MS = Number(process.env.LOAM_WORKER_DEAD_AFTER_MS || 2000);
 const SETTLE_MS = 60_000;
 const root = path.resolve(import.meta.dirname, '../..');
 const storageRoot = path.join(path.resolve(process.env.LOAM_DATA_DIR || './.loam'), 'storage');
@@ -274,6 +275,24 @@ test('kill -9 during deletion and mid-upload: deleted projects leave no database
   assert.ok(fs.existsSync(path.join(storageRoot, uploader)));
   assert.equal((await statuses([uploader]))[0].status, 'ACTIVE_HEALTHY');
   await kill9(d);
+});
+
+test('a deletion whose job gave up is queued again by the workers until the project is gone', async () => {
+  assert.ok(healthy.length >= 7, 'needs the projects of the first test');
+  const ref = healthy[6];
+  // What a deletion looks like after its third failed attempt (its server unreachable, say): GOING_DOWN with the
+  // reason, no job left, and no API call that reaches it any more. Made here by hand: making a real server fail
+  // three times in a row is out of a test's reach.
+  await control.query(`update platform.projects set status = 'GOING_DOWN', deleted_at = now(), status_reason = 'unreachable',
+    updated_at = now() - interval '1 hour' where ref = $1`, [ref]);
+  const restarted = Date.now();
+  const e = await startLoam('start');
+  await until('the stalled deletion finished', SETTLE_MS, async () => (await statuses([ref]))[0].status === 'REMOVED');
+  console.log(`stalled deletion: removed ${Date.now() - restarted} ms after start`);
+  assert.deepEqual((await admin.query('select 1 from pg_database where datname = $1', [ref])).rows, []);
+  assert.deepEqual((await admin.query('select rolname from pg_roles where starts_with(rolname, $1)', [ref])).rows, []);
+  assert.ok(!fs.existsSync(path.join(storageRoot, ref)), 'no files left');
+  await kill9(e);
 });
 
 /** A superuser connection to the `postgres` database, separate from the shared `admin` client. */

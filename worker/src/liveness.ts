@@ -1,5 +1,6 @@
 // Worker liveness: each worker pool reports itself alive in the control database every few seconds, and on the
-// same tick unlocks the jobs of pools that stopped reporting (graphile-worker would hold them for 4 hours).
+// same tick unlocks the jobs of pools that stopped reporting (graphile-worker would hold them for 4 hours) and
+// queues again the deletions that gave up.
 import os from 'node:os';
 import type pg from 'pg';
 import { envInt } from '../../db/src/config.ts';
@@ -27,6 +28,9 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
       first = false;
       const { rows: [swept] } = await pool.query('select platform_private.unlock_dead_workers($1) as ids', [deadAfter]);
       if (swept.ids.length) log('info', `unlocked the jobs of dead worker(s) ${swept.ids.join(', ')}`);
+      // The one stuck state no caller can get a project out of (see the function): retried from here.
+      const { rows: [retried] } = await pool.query('select platform_private.retry_stalled_deletions() as refs');
+      if (retried.refs.length) log('info', `deletion queued again for ${retried.refs.join(', ')}`);
     } catch (err) {
       // The control database may be briefly unreachable; the next tick tries again.
       if (!stopped) log('error', `worker liveness: ${err instanceof Error ? err.message : String(err)}`);

@@ -223,3 +223,33 @@ create trigger _200_notify after update on platform.projects
 drop trigger if exists _200_notify on platform_private.project_secrets;
 create trigger _200_notify after update on platform_private.project_secrets
   for each row execute function platform_private.notify_project_changed();
+
+-- A deleted project whose deletion job gave up (its database server unreachable three times, say) stays in
+-- GOING_DOWN with the reason, and nobody can ask again: restore and delete no longer see a deleted project. So
+-- the workers retry it themselves, at most every p_every, until its database, roles and files are gone.
+-- Called on every liveness tick (worker/src/liveness.ts); returns the refs queued.
+create or replace function platform_private.retry_stalled_deletions(p_every interval default interval '10 minutes')
+  returns text[]
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects;
+  v_refs text[] := '{}';
+begin
+  for v_project in
+    select p.* from platform.projects p
+    where p.status = 'GOING_DOWN' and p.updated_at < now() - p_every
+      -- no deletion job that will still run (one given up on, or none at all)
+      and not exists (select 1 from graphile_worker.jobs j where j.key = 'project__delete:' || p.ref
+                        and (j.attempts < j.max_attempts or j.locked_at is not null))
+    for update of p skip locked
+  loop
+    -- Touching updated_at spaces the retries out: the job's own failure path sets it again.
+    update platform.projects set updated_at = now() where id = v_project.id;
+    perform platform_private.queue_project_job(v_project, 'project__delete');
+    v_refs := v_refs || v_project.ref;
+  end loop;
+  return v_refs;
+end $$;
+comment on function platform_private.retry_stalled_deletions(interval) is
+  'Queues the deletion again of deleted projects whose deletion job gave up; returns their refs.';

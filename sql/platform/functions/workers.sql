@@ -28,6 +28,7 @@ create or replace function platform_private.unlock_dead_workers(p_dead_after_ms 
 as $$
 declare
   v_dead text[];
+  v_jobs bigint;
 begin
   -- Row locks on the expired heartbeats: a pool that reports again meanwhile waits, then re-inserts its row
   -- (and learns from worker_heartbeat's result that it was presumed dead).
@@ -46,8 +47,14 @@ begin
   -- a job that itself kills its worker every time does not loop forever.
   update graphile_worker._private_jobs j set max_attempts = j.attempts + 1
     where j.locked_by = any (v_dead) and j.attempts >= j.max_attempts and j.attempts < 10;
+  select count(*) into v_jobs from graphile_worker.jobs j where j.locked_by = any (v_dead);
   -- graphile-worker's own facility: clears the locks on their jobs and on their jobs' queues.
   perform graphile_worker.force_unlock_workers(v_dead);
+  -- The jobs are due already; without this the workers would find them only at their next poll. Same message
+  -- as graphile-worker's add_job sends (the random part keeps PostgreSQL from folding equal notifications).
+  if v_jobs > 0 then
+    perform pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || v_jobs::text || '}');
+  end if;
   delete from platform_private.worker_heartbeats where worker_id = any (v_dead);
   return v_dead;
 end $$;
