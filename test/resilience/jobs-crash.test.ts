@@ -7,6 +7,9 @@
 // To kill a job *while it runs* rather than before or after it, the test holds something the job waits for: a
 // connection to the template database (CREATE DATABASE … TEMPLATE waits for it to go), or an open transaction
 // that altered the project's database (ALTER / DROP DATABASE wait for its row lock).
+//
+// This file boots a PostgreSQL of its own instead of using the run's: on a shared control database the other
+// test files' workers would take some of these jobs, and which worker a kill leaves holding them would be luck.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -16,13 +19,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { scratchPostgres, type ScratchPostgres } from '../helpers/postgres.ts';
 
-const databaseUrl = process.env.DATABASE_URL;
+let pgServer: ScratchPostgres;
+let databaseUrl: string;
+let dataDir: string;
 // Short, so the test is quick; set LOAM_WORKER_DEAD_AFTER_MS to measure recovery with another value (30000 is the default).
 const DEAD_AFTER_MS = Number(process.env.LOAM_WORKER_DEAD_AFTER_MS || 2000);
 const SETTLE_MS = 60_000;
 const root = path.resolve(import.meta.dirname, '../..');
-const storageRoot = path.join(path.resolve(process.env.LOAM_DATA_DIR || './.loam'), 'storage');
+const storageRoot = () => path.join(dataDir, 'storage');
 
 interface Child { proc: ChildProcess; url: string; workerId?: string; exited: Promise<void> }
 const children = new Set<Child>();
@@ -31,7 +37,7 @@ const children = new Set<Child>();
 async function startLoam(command: 'start' | 'api' | 'worker'): Promise<Child> {
   const proc = spawn(process.execPath, ['server/bin/loam.ts', command], {
     cwd: root,
-    env: { ...process.env, PORT: '0', LOAM_WORKER_DEAD_AFTER_MS: String(DEAD_AFTER_MS) },
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOAM_DATA_DIR: dataDir, PORT: '0', LOAM_WORKER_DEAD_AFTER_MS: String(DEAD_AFTER_MS) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -67,6 +73,8 @@ after(async () => {
   for (const c of [...children]) await kill9(c);
   await control?.end();
   await admin?.end();
+  await pgServer?.stop();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 let control: pg.Client;
@@ -108,7 +116,12 @@ const waiting = async (pattern: string) => Number((await admin.query(
   `select count(*) from pg_stat_activity where query ilike $1 and state = 'active' and pid <> pg_backend_pid()`, [pattern])).rows[0].count);
 
 before(async () => {
-  assert.ok(databaseUrl, 'DATABASE_URL must be set (npm test sets it)');
+  pgServer = await scratchPostgres('loam-jobs-crash-');
+  databaseUrl = pgServer.url;
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-jobs-crash-files-'));
+  // The first Loam migrates the new control database; the test's own clients need its tables right away.
+  const first = await startLoam('api');
+  await kill9(first);
   control = new pg.Client({ connectionString: databaseUrl });
   await control.connect();
   const u = new URL(databaseUrl);
@@ -187,7 +200,12 @@ test('kill -9 during pausing: restore works on a project stuck in PAUSING, the o
     for (const ref of paused) await blocker.query(`alter database ${blocker.escapeIdentifier(ref)} with allow_connections true`);
     for (const ref of paused) assert.equal((await api(b, 'POST', `/v1/projects/${ref}/pause`)).status, 200);
     await until('a pause job waiting mid-run', 10_000, async () =>
-      await lockedBy(b.workerId!, 'project__pause') > 0 && await waiting('alter database%allow_connections false%') > 0);
+      await lockedBy(b.workerId!, 'project__pause') === paused.length && await waiting('alter database%allow_connections false%') === paused.length);
+    // Make the interrupted run of one pause its job's last attempt: nothing would ever run it again unless the
+    // unlock grants one more.
+    const last = await control.query(`update graphile_worker._private_jobs set max_attempts = attempts
+      where key = 'project__pause:' || $1 and locked_by is not null`, [paused[2]]);
+    assert.equal(last.rowCount, 1);
     await kill9(b);
   } finally {
     await blocker.query('rollback').catch(() => {});
@@ -230,11 +248,11 @@ test('kill -9 during deletion and mid-upload: deleted projects leave no database
       body: JSON.stringify({ name: 'files' }) })).status, 200);
     assert.equal((await fetch(`${c.url}/project/${ref}/storage/v1/object/files/a.txt`, { method: 'POST', headers: { ...h, 'content-type': 'text/plain' },
       body: 'kept until the project goes' })).status, 200);
-    assert.ok(fs.existsSync(path.join(storageRoot, ref)), `files of ${ref} are stored under ${storageRoot}`);
+    assert.ok(fs.existsSync(path.join(storageRoot(), ref)), `files of ${ref} are stored under ${storageRoot()}`);
   }
 
   // An upload whose body never finishes: its bytes sit in a staged file when the process dies.
-  const stagingDir = path.join(storageRoot, '.staging');
+  const stagingDir = path.join(storageRoot(), '.staging');
   const ours = () => (fs.existsSync(stagingDir) ? fs.readdirSync(stagingDir) : []).filter((f) => f.startsWith(`${os.hostname()}.${c.proc.pid}.`));
   const key = await serviceKey(uploader);
   const u = new URL(c.url);
@@ -270,9 +288,9 @@ test('kill -9 during deletion and mid-upload: deleted projects leave no database
   assert.deepEqual(dbs, [], 'no database left');
   const roles = (await admin.query(`select rolname from pg_roles r, unnest($1::text[]) ref where starts_with(r.rolname, ref)`, [deleted])).rows;
   assert.deepEqual(roles, [], 'no role left');
-  for (const ref of deleted) assert.ok(!fs.existsSync(path.join(storageRoot, ref)), `no files left for ${ref}`);
+  for (const ref of deleted) assert.ok(!fs.existsSync(path.join(storageRoot(), ref)), `no files left for ${ref}`);
   // The project that only lost an upload is untouched.
-  assert.ok(fs.existsSync(path.join(storageRoot, uploader)));
+  assert.ok(fs.existsSync(path.join(storageRoot(), uploader)));
   assert.equal((await statuses([uploader]))[0].status, 'ACTIVE_HEALTHY');
   await kill9(d);
 });
@@ -291,7 +309,7 @@ test('a deletion whose job gave up is queued again by the workers until the proj
   console.log(`stalled deletion: removed ${Date.now() - restarted} ms after start`);
   assert.deepEqual((await admin.query('select 1 from pg_database where datname = $1', [ref])).rows, []);
   assert.deepEqual((await admin.query('select rolname from pg_roles where starts_with(rolname, $1)', [ref])).rows, []);
-  assert.ok(!fs.existsSync(path.join(storageRoot, ref)), 'no files left');
+  assert.ok(!fs.existsSync(path.join(storageRoot(), ref)), 'no files left');
   await kill9(e);
 });
 
