@@ -51,14 +51,15 @@ function processAlive(pid: number): boolean {
 }
 
 /** Removes the staged files of interrupted uploads, at startup: those of processes of this host that are gone
- *  (or whose pid this process now has — a container's process is often pid 1 every time), and any other file
- *  untouched for longer than an upload can last. Returns how many files went. */
+ *  (or whose pid this process now has — a restarted container's process is often pid 1 every time), and any
+ *  other file untouched for an hour. Returns how many files went. */
 export async function removeInterruptedUploads(): Promise<number> {
   const dir = stagingDir();
   const host = os.hostname();
-  // Files without a host.pid name (renders stage that way) live for moments; another host's processes cannot
-  // be asked, so their files are judged by age alone.
-  const looseCutoff = Date.now() - 3600_000, foreignCutoff = Date.now() - 24 * 3600_000;
+  // Another host's processes cannot be asked (a re-created container is another host), and files without a
+  // host.pid name (renders stage that way) say nothing: those are judged by age. An upload writes as its bytes
+  // arrive and Node ends any request after 5 minutes (http.Server requestTimeout), so an hour is safe.
+  const cutoff = Date.now() - 3600_000;
   let removed = 0;
   for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
     const file = path.join(dir, name);
@@ -69,7 +70,7 @@ export async function removeInterruptedUploads(): Promise<number> {
       stale = pid === process.pid || !processAlive(pid);
     } else {
       const st = await fsp.stat(file).catch(() => undefined);
-      stale = !!st && st.mtimeMs < (m ? foreignCutoff : looseCutoff);
+      stale = !!st && st.mtimeMs < cutoff;
     }
     if (stale) {
       await fsp.rm(file, { recursive: true, force: true });
