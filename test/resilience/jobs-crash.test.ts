@@ -279,9 +279,15 @@ test('kill -9 during deletion and mid-upload: deleted projects leave no database
   assert.ok((await statuses(deleted)).every((p) => p.status === 'GOING_DOWN'), 'the kill left the projects in GOING_DOWN');
   assert.ok(staged.every((f) => fs.existsSync(path.join(stagingDir, f))), 'the interrupted upload left its staged file');
 
+  // A staged file of a process still alive (this one) stands for another Loam's upload in progress: it stays.
+  const live = path.join(stagingDir, `${os.hostname()}.${process.pid}.${crypto.randomUUID()}`);
+  fs.writeFileSync(live, 'still arriving');
+
   const restarted = Date.now();
   const d = await startLoam('start');
   for (const f of staged) assert.ok(!fs.existsSync(path.join(stagingDir, f)), `staged file ${f} is removed at startup`);
+  assert.ok(fs.existsSync(live), 'a live process\'s staged file is kept');
+  fs.rmSync(live);
   await until('the deleted projects removed', SETTLE_MS, async () => (await statuses(deleted)).every((p) => p.status === 'REMOVED'));
   console.log(`deletion: all removed ${Date.now() - restarted} ms after restart`);
   const dbs = (await admin.query('select datname from pg_database where datname = any($1)', [deleted])).rows;
