@@ -82,10 +82,10 @@ let admin: pg.Client;
 let token: string;
 let org: string;
 
-async function api(child: Child, method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
+async function api(child: Child, method: string, p: string, body?: unknown) {
   const res = await fetch(child.url + p, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
