@@ -1,16 +1,16 @@
 // Boots Loam: the database (embedded unless DATABASE_URL), migrations, the API server and/or the worker, and a
 // clean shutdown of all of them on SIGINT / SIGTERM.
 import http from 'node:http';
-import type { Runner } from 'graphile-worker';
 import { config } from '../../db/src/config.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedded.ts';
 import { migrate, projectsBehind } from '../../db/src/migrate.ts';
 import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
-import { silenceWorkerLogs, startWorker } from '../../worker/src/runner.ts';
+import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
 import { graphqlBeforeExpress } from './graphql/raw.ts';
+import { removeInterruptedUploads } from './storage/backend.ts';
 
 export interface Platform {
   url: string;
@@ -44,7 +44,11 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   const behind = await projectsBehind();
   for (const p of behind) await controlPool().query(`select graphile_worker.add_job('project__migrate', json_build_object('project_id', $1::bigint), queue_name := 'project:' || $2, job_key := 'project__migrate:' || $2)`, [p.id, p.ref]);
 
-  let runner: Runner | undefined;
+  // Uploads cut off by a crash of a process that used this data directory leave staged files nobody will commit.
+  const staged = await removeInterruptedUploads();
+  if (staged) log(`removed ${staged} staged file(s) of interrupted uploads`);
+
+  let runner: Worker | undefined;
   if (opts.worker !== false) runner = await startWorker(controlPool());
 
   let server: http.Server | undefined;
@@ -67,7 +71,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     if (!process.env.LOAM_PUBLIC_URL) config.publicUrl = url;
     log(`listening on ${url} (Management API ${url}/v1, health ${url}/health)`);
   }
-  if (runner) log('worker running');
+  if (runner) log(`worker ${runner.id} running`);
 
   let stopping: Promise<void> | undefined;
   return {

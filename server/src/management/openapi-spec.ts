@@ -306,7 +306,7 @@ const paths: Record<string, Record<string, Operation>> = {
   },
   '/v1/projects/{ref}/restore': {
     post: op({
-      tag: 'Projects', id: 'v1-restore-a-project', summary: 'Restore a paused project (or retry a failed provisioning)', scope: 'projects:write', params: [projectRef], response: ref('Project'), errors: [404],
+      tag: 'Projects', id: 'v1-restore-a-project', summary: 'Restore a paused project, or retry what a project is stuck in (provisioning, pausing, restoring)', scope: 'projects:write', params: [projectRef], response: ref('Project'), errors: [404],
     }),
   },
   '/v1/projects/{ref}/api-keys': {

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -42,27 +43,56 @@ export const renderPrefix = (ref: string, version: string) => `${ref}/renders/${
 
 export interface Staged { path: string; size: number; md5: string }
 
-let swept = false;
+// Staged files are named after the host and pid of the process receiving them: at startup a process can then
+// tell the leftovers of a dead process (an upload cut off by a crash: never visible, no row points at it) from
+// the uploads other live processes on the same data directory are still receiving.
+const stagingDir = () => path.join(storageSettings().fileRoot, '.staging');
+const stagingPrefix = () => `${os.hostname()}.${process.pid}.`;
 
-// A process that died mid-upload leaves its staging file behind (never visible: no row points at it). The first
-// upload of each process removes staging files older than a day — far older than any upload still running.
-async function sweepStaging(dir: string) {
-  if (swept) return;
-  swept = true;
-  const cutoff = Date.now() - 24 * 3600_000;
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the staged files of interrupted uploads, at startup: those of processes of this host that are gone
+ *  (or whose pid this process now has — a restarted container's process is often pid 1 every time), and any
+ *  other file untouched for an hour. Returns how many files went. */
+export async function removeInterruptedUploads(): Promise<number> {
+  const dir = stagingDir();
+  const host = os.hostname();
+  // Another host's processes cannot be asked (a re-created container is another host), and files without a
+  // host.pid name (renders stage that way) say nothing: those are judged by age. An upload writes as its bytes
+  // arrive and Node ends any request after 5 minutes (http.Server requestTimeout), so an hour is safe.
+  const cutoff = Date.now() - 3600_000;
+  let removed = 0;
   for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
     const file = path.join(dir, name);
-    const st = await fsp.stat(file).catch(() => undefined);
-    if (st && st.mtimeMs < cutoff) await fsp.rm(file, { force: true });
+    const m = /^(.+)\.(\d+)\.[0-9a-f-]{36}$/.exec(name);
+    let stale: boolean;
+    if (m && m[1] === host) {
+      const pid = Number(m[2]);
+      stale = pid === process.pid || !processAlive(pid);
+    } else {
+      const st = await fsp.stat(file).catch(() => undefined);
+      stale = !!st && st.mtimeMs < cutoff;
+    }
+    if (stale) {
+      await fsp.rm(file, { recursive: true, force: true });
+      removed++;
+    }
   }
+  return removed;
 }
 
 /** Streams `body` into a staging file, failing with 413 past `maxBytes`; the file is removed on any failure. */
 export async function stage(body: Readable, maxBytes: number): Promise<Staged> {
-  const dir = path.join(storageSettings().fileRoot, '.staging');
+  const dir = stagingDir();
   await fsp.mkdir(dir, { recursive: true });
-  await sweepStaging(dir);
-  const file = path.join(dir, crypto.randomUUID());
+  const file = path.join(dir, stagingPrefix() + crypto.randomUUID());
   const hash = crypto.createHash('md5');
   let size = 0;
   const meter = new Transform({

@@ -86,16 +86,23 @@ create or replace function platform.pause_project(p_ref text) returns platform.p
   language sql volatile security definer set search_path = pg_catalog, pg_temp
 as $$ select platform_private.transition(p_ref, '{ACTIVE_HEALTHY,PAUSE_FAILED}', 'PAUSING', 'project__pause', 'pause') $$;
 
--- Restore brings a paused project back; on a project whose provisioning failed it retries provisioning.
+-- Restore brings a paused project back, and is the way out of any state a project can get stuck in: a project
+-- whose provisioning failed or never finished gets its provisioning (re)queued; one paused, pausing, or whose
+-- pause or restore failed or never finished gets a restore queued. Queueing again is harmless when the first job
+-- is still running: jobs of a project run one at a time, and each acts only if the project is still in the state
+-- it was queued for (worker/src/project-task.ts).
 create or replace function platform.restore_project(p_ref text) returns platform.projects
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if (platform.project_for_member(p_ref)).status = 'INIT_FAILED' then
-    return platform_private.transition(p_ref, '{INIT_FAILED}', 'COMING_UP', 'project__provision', 'restore');
+  if (platform.project_for_member(p_ref)).status in ('INIT_FAILED', 'COMING_UP') then
+    return platform_private.transition(p_ref, '{INIT_FAILED,COMING_UP}', 'COMING_UP', 'project__provision', 'restore');
   end if;
-  return platform_private.transition(p_ref, '{INACTIVE,RESTORE_FAILED}', 'RESTORING', 'project__restore', 'restore');
+  return platform_private.transition(p_ref, '{INACTIVE,RESTORE_FAILED,RESTORING,PAUSING,PAUSE_FAILED}', 'RESTORING',
+    'project__restore', 'restore');
 end $$;
+comment on function platform.restore_project(text) is
+  'Restores a paused project, or retries whatever a project is stuck in (provisioning, pausing, restoring).';
 
 create or replace function platform.delete_project(p_ref text) returns platform.projects
   language sql volatile security definer set search_path = pg_catalog, pg_temp
@@ -224,3 +231,33 @@ create trigger _200_notify after update on platform.projects
 drop trigger if exists _200_notify on platform_private.project_secrets;
 create trigger _200_notify after update on platform_private.project_secrets
   for each row execute function platform_private.notify_project_changed();
+
+-- A deleted project whose deletion job gave up (its database server unreachable three times, say) stays in
+-- GOING_DOWN with the reason, and nobody can ask again: restore and delete no longer see a deleted project. So
+-- the workers retry it themselves, at most every p_every, until its database, roles and files are gone.
+-- Called on every liveness tick (worker/src/liveness.ts); returns the refs queued.
+create or replace function platform_private.retry_stalled_deletions(p_every interval default interval '10 minutes')
+  returns text[]
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects;
+  v_refs text[] := '{}';
+begin
+  for v_project in
+    select p.* from platform.projects p
+    where p.status = 'GOING_DOWN' and p.updated_at < now() - p_every
+      -- no deletion job that will still run (one given up on, or none at all)
+      and not exists (select 1 from graphile_worker.jobs j where j.key = 'project__delete:' || p.ref
+                        and (j.attempts < j.max_attempts or j.locked_at is not null))
+    for update of p skip locked
+  loop
+    -- Touching updated_at spaces the retries out: the job's own failure path sets it again.
+    update platform.projects set updated_at = now() where id = v_project.id;
+    perform platform_private.queue_project_job(v_project, 'project__delete');
+    v_refs := v_refs || v_project.ref;
+  end loop;
+  return v_refs;
+end $$;
+comment on function platform_private.retry_stalled_deletions(interval) is
+  'Queues the deletion again of deleted projects whose deletion job gave up; returns their refs.';
