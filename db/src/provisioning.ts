@@ -172,9 +172,12 @@ export async function createProjectDatabase(address: ServerAddress, p: ProjectRu
     if (!rowCount) {
       // wal_log copies the (small) template through the WAL; file_copy would force two checkpoints, whose cost
       // grows with every other project's dirty pages — about 3x slower measured on a busy server.
-      await c.query(`create database ${ident(c, p.db_name)} template ${ident(c, templateDatabaseName())} strategy wal_log`)
-        .catch((err) => { if (err.code !== '42P04') throw err; });
+      // Born closed: a new database grants CONNECT to PUBLIC, so until that is revoked nobody may connect at all.
+      await c.query(`create database ${ident(c, p.db_name)} template ${ident(c, templateDatabaseName())} strategy wal_log
+        allow_connections false`).catch((err) => { if (err.code !== '42P04') throw err; });
     }
+    await c.query(`revoke all on database ${ident(c, p.db_name)} from public`);
+    await c.query(`alter database ${ident(c, p.db_name)} with allow_connections true`);
   });
   await secureProjectDatabase(address, p);
   return withClient(address, p.db_name, async (c) => {
