@@ -42,6 +42,11 @@ function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
+// Connections closed by the cap: a query that was pipelined behind the oversized one lost its connection through
+// no fault of its own, and a read may then simply be run again (rest/execute.ts).
+const closedForSize = new WeakSet<object>();
+export const closedByResultCap = (client: object): boolean => closedForSize.has(client);
+
 const ignore = () => { /* the query in flight (if any) gets the error; the pool drops the client */ };
 
 interface ClientInternals {
@@ -76,6 +81,7 @@ export function capResultSize(client: pg.ClientBase, limit = maxResultBytes): vo
     const error = new ResultTooLargeError(limit);
     const query = c._getActiveQuery?.();
     if (query) query._canceledDueToError = error;
+    closedForSize.add(client);
     const alone = !c._queryQueue?.length && !c._sentQueryQueue?.length;
     stream.destroy(alone ? error : undefined);
   });
