@@ -51,7 +51,7 @@ const ignore = () => { /* the query in flight (if any) gets the error; the pool 
 
 interface ClientInternals {
   connection: { stream: NodeJS.ReadableStream & { destroy(err?: Error): void }; on(event: 'readyForQuery', fn: () => void): void };
-  _getActiveQuery?: () => { _canceledDueToError?: unknown } | null;
+  _getActiveQuery: () => { _canceledDueToError?: unknown } | null;
   _queryQueue?: unknown[];
   _sentQueryQueue?: unknown[];
 }
@@ -60,7 +60,7 @@ interface ClientInternals {
  * Counts the bytes that arrive on a connected client's socket and closes the connection once the result of the
  * query in flight passes `limit`, so the query fails with ResultTooLargeError instead of the process buffering
  * (and then failing to decode) it. The count restarts at every ReadyForQuery, which ends each query's answer —
- * pipelined ones included. Per chunk of the socket, not per row: one addition and one comparison.
+ * pipelined ones included. Per chunk of the socket, not per row: a lookup, an addition and a comparison.
  *
  * The query in flight is given its error through pg's own `_canceledDueToError` slot (what pg uses when a row
  * fails to parse): on the close every query of the connection fails, and that one reports the cap, while
@@ -75,12 +75,14 @@ export function capResultSize(client: pg.ClientBase, limit = maxResultBytes): vo
   c.connection.on('readyForQuery', () => { bytes = 0; });
   // Prepended: counted before pg's parser appends the chunk to a message it is still assembling.
   stream.prependListener('data', (chunk: Buffer) => {
+    const query = c._getActiveQuery();
+    // Nothing in flight: notifications on a LISTEN connection (graphile-worker's holds one for days), not a result.
+    if (!query) return;
     bytes += chunk.length;
     if (bytes <= limit) return;
     bytes = -Infinity; // once: the connection is going
     const error = new ResultTooLargeError(limit);
-    const query = c._getActiveQuery?.();
-    if (query) query._canceledDueToError = error;
+    query._canceledDueToError = error;
     closedForSize.add(client);
     const alone = !c._queryQueue?.length && !c._sentQueryQueue?.length;
     stream.destroy(alone ? error : undefined);
@@ -251,16 +253,17 @@ export function projectPool(address: ServerAddress, database: string, options: {
   return pool;
 }
 
-/** Ends every pool of one database, e.g. before it is dropped or paused. */
+/** Ends every pool of one database, e.g. before it is dropped or paused. Idle connections close now; the pool
+ *  does not wait for connections still checked out (pool.end() would, for as long as their queries run, holding
+ *  up a deletion behind a request that sleeps): the caller terminates their sessions, which fails those requests
+ *  alone, and each connection leaves its pool as it is released. */
 export async function closeProjectPools(database: string): Promise<void> {
-  const ending: Promise<void>[] = [];
   for (const [key, pool] of projectPools) {
     if (key.split('/')[1] === database) {
       projectPools.delete(key);
-      ending.push(pool.end());
+      void pool.end().catch(() => {});
     }
   }
-  await Promise.all(ending);
 }
 
 export async function closeAllPools(): Promise<void> {

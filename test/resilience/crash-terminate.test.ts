@@ -137,3 +137,28 @@ test('deleting a project with REST, GraphQL, auth and storage requests in flight
   await assertCleanErrors(requests);
   await assertServesOthers();
 });
+
+test('deleting a project does not wait for a request sleeping in it in the same process', async () => {
+  const p = await slowProject();
+  const key = { apikey: p.anonKey, authorization: `Bearer ${p.anonKey}` };
+  // Through the test's own Loam, whose worker runs the deletion: its pools are the ones being closed.
+  const sleeping = http('POST', `/project/${p.ref}/rest/v1/rpc/slow`, { headers: key, body: {} });
+  const admin = await adminClient();
+  try {
+    const count = async (q: string) => (await admin.query(q, [p.ref])).rows[0].n as number;
+    const sleepers = `select count(*)::int as n from pg_stat_activity where datname = $1 and wait_event = 'PgSleep'`;
+    while (await count(sleepers) < 1) await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    const deleted = await http('DELETE', `/v1/projects/${p.ref}`, { token: owner.token });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    while (await count('select count(*)::int as n from pg_database where datname = $1') > 0) {
+      assert.ok(Date.now() - started < 10_000, 'the database was not dropped while a request slept in it');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await admin.end();
+  }
+  const r = await sleeping;
+  assert.equal(r.status, 503, JSON.stringify(r.body));
+  assert.equal(r.body.code, '57P01');
+});
