@@ -6,8 +6,12 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
+export interface Reply { status: number; body: any; type: string }
+
 export interface ChildLoam {
   url: string;
+  /** fetch against it: a JSON body out, the body back parsed when it is JSON (as text when not). */
+  call(method: string, path: string, opts?: { headers?: Record<string, string>; body?: unknown }): Promise<Reply>;
   process: ChildProcess;
   /** stdout and stderr so far. */
   output(): string;
@@ -38,6 +42,16 @@ export async function startChildLoam(command: 'api' | 'start' | 'worker', env: R
   });
   return {
     url,
+    async call(method, p, opts = {}) {
+      const res = await fetch(url + p, {
+        method, headers: { ...opts.headers, ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      });
+      const text = await res.text();
+      let body: any = text;
+      try { body = JSON.parse(text); } catch { /* not JSON: the assertions say so */ }
+      return { status: res.status, body, type: res.headers.get('content-type') ?? '' };
+    },
     process: child,
     output: () => out,
     alive: () => !exited,

@@ -21,18 +21,7 @@ let token: string;
 let ref: string;
 let anonKey: string;
 
-interface Reply { status: number; body: any; type: string }
-
-async function call(method: string, p: string, opts: { headers?: Record<string, string>; body?: unknown } = {}): Promise<Reply> {
-  const res = await fetch(child.url + p, {
-    method, headers: { ...opts.headers, ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-  });
-  const text = await res.text();
-  let body: any = text;
-  try { body = JSON.parse(text); } catch { /* not JSON: the assertions say so */ }
-  return { status: res.status, body, type: res.headers.get('content-type') ?? '' };
-}
+const call: ChildLoam['call'] = (method, p, opts) => child.call(method, p, opts);
 
 const startPostgres = async () => { pgServer = await startEmbeddedPostgres({ dataDir, port, listen: 'localhost' }); };
 

@@ -13,15 +13,7 @@ const CAP = 4 * 1024 * 1024;
 let child: ChildLoam;
 let p: Project;
 
-async function call(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown } = {}) {
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(child.url + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  const text = await res.text();
-  let body: any = text;
-  try { body = JSON.parse(text); } catch { /* not JSON: the assertions say so */ }
-  return { status: res.status, body, type: res.headers.get('content-type') ?? '' };
-}
+const call: ChildLoam['call'] = (method, path, opts) => child.call(method, path, opts);
 
 const anon = () => ({ apikey: p.anonKey, authorization: `Bearer ${p.anonKey}` });
 const service = () => ({ apikey: p.serviceKey, authorization: `Bearer ${p.serviceKey}` });

@@ -7,24 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { adminClient, createProject, http, signup, sql, waitForStatus, type Account, type Project } from '../helpers/platform.ts';
-import { startChildLoam, type ChildLoam } from './child-loam.ts';
+import { startChildLoam, type ChildLoam, type Reply } from './child-loam.ts';
 
 let child: ChildLoam;
 let owner: Account;
 let bystander: Project;
 
-interface Reply { status: number; body: any; type: string }
-
-async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Reply> {
-  const res = await fetch(child.url + path, {
-    method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: any = text;
-  try { parsed = JSON.parse(text); } catch { /* not JSON: the assertions say so */ }
-  return { status: res.status, body: parsed, type: res.headers.get('content-type') ?? '' };
-}
+const call = (method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Reply> =>
+  child.call(method, path, { headers, body });
 
 // Each API's way into a 20-second pg_sleep in the project's database.
 const SLOW_SQL = `
