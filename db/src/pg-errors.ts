@@ -48,3 +48,24 @@ export function mapPgError(err: unknown): MappedError | undefined {
   const entry = domainErrors.get(err.code) ?? generic[err.code];
   return entry && { status: entry.status, code: entry.code, message: err.message };
 }
+
+// Failures that say the database cannot be reached right now, not that a request was wrong: the server is down,
+// restarting or shutting down (57P01–57P03, as when a project is paused or PostgreSQL stops), the connection
+// was lost (class 08, pg's own "Connection terminated …"), or connections are exhausted (53300).
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
+
+/** True when `err` means the database is unreachable or went away mid-request: each API answers 503 for it. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code)) return true;
+    if (/^08[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  // pg's own connection errors carry no code, only a message (an AggregateError, for a host with several
+  // addresses of which none answered, carries the socket code of each).
+  if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
+  return code === undefined && typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message);
+}

@@ -68,6 +68,11 @@ let listener: pg.Client | undefined;
 
 /** Listens for `loam_project_changed`; reconnects if the connection drops (and then forgets everything). */
 export async function listenForProjectChanges(url: string): Promise<void> {
+  stopped = false;
+  await listen(url);
+}
+
+async function listen(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   listener = client;
   client.on('notification', (msg) => { if (msg.payload) forgetRuntime(msg.payload); });
@@ -75,13 +80,25 @@ export async function listenForProjectChanges(url: string): Promise<void> {
     if (listener !== client) return;
     listener = undefined;
     for (const ref of [...cache.keys()]) forgetRuntime(ref);
-    setTimeout(() => { void listenForProjectChanges(url).catch(() => {}); }, 1000).unref();
+    setTimeout(() => reconnect(url), 1000).unref();
   });
   await client.connect();
   await client.query('listen loam_project_changed');
 }
 
+// Until the control database is back (it may be down for minutes): a failed connect emits no 'error', so the
+// retry is scheduled here, or the process would miss every later change for good.
+function reconnect(url: string): void {
+  if (stopped) return;
+  listen(url).catch(() => {
+    if (stopped) return;
+    setTimeout(() => reconnect(url), 1000).unref();
+  });
+}
+let stopped = false;
+
 export async function stopListening(): Promise<void> {
+  stopped = true;
   const client = listener;
   listener = undefined;
   await client?.end().catch(() => {});

@@ -1,6 +1,8 @@
 // The HTTP application: health, the Management API under /v1, and each project's data plane.
 import express from 'express';
+import { controlDatabaseReachable } from '../../db/src/pools.ts';
 import { auth } from './auth/index.ts';
+import { renderErrors } from './errors.ts';
 import { graphql } from './graphql/index.ts';
 import { management } from './management/index.ts';
 import { dataPlane } from './project/resolve.ts';
@@ -15,13 +17,20 @@ export function createApp(state: AppState = { ready: true }): express.Express {
   app.set('trust proxy', process.env.LOAM_TRUST_PROXY ?? 'loopback');
   app.set('etag', false);
 
-  app.get('/health', (_req, res) => {
-    res.status(state.ready ? 200 : 503).json({ ok: state.ready });
+  // Readiness for a load balancer: 503 while the control database (which every request reads, through the
+  // project lookup or the Management API) does not answer, with the failing dependency named. A short `select 1`
+  // on a connection of its own, at most once a second (pools.ts), so probing it often costs nothing.
+  app.get('/health', async (_req, res) => {
+    const database = await controlDatabaseReachable() ? 'ok' : 'unreachable';
+    const ok = state.ready && database === 'ok';
+    res.status(ok ? 200 : 503).set('Cache-Control', 'no-store').json({ ok, checks: { database } });
   });
   app.use('/v1', management);
 
   app.use(dataPlane({ rest, graphql, auth, storage }));
 
   app.use((_req, res) => { res.status(404).json({ message: 'Not found', code: 'not_found' }); });
+  // Whatever an API did not render itself still leaves as JSON, never as Express's HTML error page.
+  app.use(renderErrors);
   return app;
 }

@@ -1,7 +1,8 @@
 // The Management API's errors: a registry of factories, and the one middleware that renders every error as
 // `{ message, code }` with its status. Handlers throw; they never format errors themselves.
 import type { ErrorRequestHandler } from 'express';
-import { mapPgError } from '../../db/src/pg-errors.ts';
+import { isDatabaseUnavailable, mapPgError } from '../../db/src/pg-errors.ts';
+import { ResultTooLargeError } from '../../db/src/pools.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -29,11 +30,16 @@ export const errors = {
   sqlError: (message: string, sqlstate: string) => new ApiError(400, sqlstate, message),
   projectUnavailable: (status: string) => new ApiError(503, 'project_unavailable',
     status === 'INACTIVE' || status === 'PAUSING' ? 'project is paused' : `project is not available (status ${status})`),
+  // The caller asked for more than one response may carry (LOAM_MAX_RESULT_BYTES): theirs to narrow, hence a 4xx.
+  resultTooLarge: (message: string) => new ApiError(400, 'result_too_large', message),
+  databaseUnavailable: () => new ApiError(503, 'database_unavailable', 'The database is not available right now: try again shortly', { 'Retry-After': '5' }),
 };
 
 /** Converts anything thrown into an ApiError: our own, a platform SQL domain error, a body parse error, or a 500. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof ResultTooLargeError) return errors.resultTooLarge(err.message);
+  if (isDatabaseUnavailable(err)) return errors.databaseUnavailable();
   const mapped = mapPgError(err);
   if (mapped) return new ApiError(mapped.status, mapped.code, mapped.message);
   const e = err as { type?: string; status?: number; message?: string };

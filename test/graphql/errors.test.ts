@@ -11,9 +11,10 @@ const wrap = (original: Error) => new GraphQLError(original.message, { originalE
 
 test('production hides internal errors and keeps the caller\'s SQL errors', () => {
   const mask = makeMaskError(true);
+  // A lost database connection says so (the API is unavailable, not broken), without the server's detail.
   const lost = mask(wrap(pgError('08006', 'connection to 10.0.0.5 failed')));
-  assert.equal(lost.message, 'An internal error occurred');
-  assert.deepEqual(lost.extensions, { code: 'INTERNAL_SERVER_ERROR' });
+  assert.equal(lost.message, 'The database is not available right now: try again shortly');
+  assert.deepEqual(lost.extensions, { code: 'SERVICE_UNAVAILABLE' });
   const bug = mask(wrap(new TypeError('cannot read properties of undefined (reading "x") at /srv/loam/file.ts')));
   assert.equal(bug.message, 'An internal error occurred');
   assert.deepEqual(bug.path, ['x']);

@@ -6,7 +6,7 @@ import { http, signup } from '../helpers/platform.ts';
 test('GET /health is 200 {"ok":true} once ready', async () => {
   const res = await http('GET', '/health');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { ok: true });
+  assert.deepEqual(res.body, { ok: true, checks: { database: 'ok' } });
 });
 
 test('GET /v1/regions lists regions with their database servers', async () => {

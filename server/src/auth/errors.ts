@@ -2,7 +2,8 @@
 // for clients that send `X-Supabase-Api-Version: 2024-01-01` (supabase-js does), plus the `x-sb-error-code`
 // header. Handlers throw; the one middleware here renders.
 import type { ErrorRequestHandler, Request, Response } from 'express';
-import { mapPgError } from '../../../db/src/pg-errors.ts';
+import { isDatabaseUnavailable, mapPgError } from '../../../db/src/pg-errors.ts';
+import { ResultTooLargeError } from '../../../db/src/pools.ts';
 import { JwtError, type JwtFailure } from '../project/jwt.ts';
 
 export class AuthError extends Error {
@@ -42,6 +43,8 @@ export const authErrors = {
   overRequestRate: () => new AuthError(429, 'over_request_rate_limit', 'Request rate limit reached'),
   overEmailRate: () => new AuthError(429, 'over_email_send_rate_limit', 'email rate limit exceeded'),
   notFound: () => new AuthError(404, 'not_found', 'Not found'),
+  databaseUnavailable: () => new AuthError(503, 'database_unavailable', 'The database is not available right now: try again shortly'),
+  resultTooLarge: (message: string) => new AuthError(400, 'result_too_large', message),
 };
 
 // GoTrue parses tokens with golang-jwt v5 and prefixes its error; these are that library's words per reason.
@@ -68,6 +71,8 @@ function jwtError(err: JwtError): AuthError {
 export function toAuthError(err: unknown): AuthError {
   if (err instanceof AuthError) return err;
   if (err instanceof JwtError) return jwtError(err);
+  if (err instanceof ResultTooLargeError) return authErrors.resultTooLarge(err.message);
+  if (isDatabaseUnavailable(err)) return authErrors.databaseUnavailable();
   const mapped = mapPgError(err);
   if (mapped) return new AuthError(mapped.status, mapped.code, mapped.message);
   const x = err as { type?: string; message?: string };

@@ -4,6 +4,8 @@
 import type { ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { isSafeError } from 'postgraphile/grafast';
+import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
+import { ResultTooLargeError } from '../../../db/src/pools.ts';
 import type { JwtError } from '../project/jwt.ts';
 
 export const CODES = {
@@ -14,7 +16,11 @@ export const CODES = {
   unavailable: 'SERVICE_UNAVAILABLE',
   schemaBuild: 'SCHEMA_BUILD_FAILED',
   badRequest: 'BAD_REQUEST',
+  resultTooLarge: 'RESULT_TOO_LARGE',
 } as const;
+
+/** The message of a database that cannot be reached, in every GraphQL response that reports one. */
+export const UNAVAILABLE_MESSAGE = 'The database is not available right now: try again shortly';
 
 interface PgErrorLike { code: string; severity: string; message: string; detail?: string; hint?: string }
 
@@ -38,6 +44,9 @@ const rebuild = (error: GraphQLError, message: string, extensions: Record<string
 export function makeMaskError(production: boolean) {
   return (error: GraphQLError): GraphQLError => {
     const original = error.originalError;
+    // Over LOAM_MAX_RESULT_BYTES: the caller's to narrow (fewer rows, `first:`), and safe to say.
+    if (original instanceof ResultTooLargeError) return rebuild(error, original.message, { code: CODES.resultTooLarge });
+    if (isDatabaseUnavailable(original)) return rebuild(error, UNAVAILABLE_MESSAGE, { code: CODES.unavailable });
     const pg = pgError(original);
     if (pg) {
       if (production && INTERNAL_CLASSES.has(pg.code.slice(0, 2))) {

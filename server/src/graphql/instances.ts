@@ -12,6 +12,7 @@ import { withContext } from '../../../db/src/context.ts';
 import { onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, onSchemaChange, readSchemaVersion } from '../../../db/src/schema-version.ts';
 import { dbRole } from '../../../db/src/roles.ts';
+import { guardPool } from '../../../db/src/pools.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import { restSettings } from '../rest/settings.ts';
 import { graphqlConfig } from './config.ts';
@@ -82,7 +83,8 @@ const readVersion = (pool: pg.Pool, p: ProjectRuntime) =>
 async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
   if (!p.database_server_id) throw new Error(`project ${p.ref} has no database server`);
   const address = await authenticatorAddress(p);
-  const pool = new pg.Pool({
+  // Guarded as every pool is (db/src/pools.ts): an error listener on each client, and the result cap.
+  return guardPool(new pg.Pool({
     ...address, database: p.db_name, max: graphqlConfig().poolSize,
     idleTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'loam graphql',
     // PostGraphile's queries are short; JIT optimisation only slows them down (as @dataplan/pg's own pool does).
@@ -90,9 +92,7 @@ async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
     // Statements are written without waiting for the previous answer (preset.ts pipelinedContext); each request
     // still has its connection to itself, so transactions never interleave.
     pipeline: true,
-  } as pg.PoolConfig);
-  pool.on('error', () => { /* a dropped idle connection is replaced on next use */ });
-  return pool;
+  } as pg.PoolConfig));
 }
 
 /** Counters, for tests and the bench. */

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { config } from '../../../db/src/config.ts';
 import { keyGate, NO_API_KEY } from '../project/keys.ts';
 import { checkProject } from '../project/resolve.ts';
-import { CODES, sendError, sendJson } from './errors.ts';
+import { CODES, sendError, sendJson, UNAVAILABLE_MESSAGE } from './errors.ts';
 import { serveGraphql } from './index.ts';
 
 // What may follow the endpoint: nothing, a slash, a query string. Anything else is Express' to judge.
@@ -57,6 +57,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, ref: string, url
   const g = await checkProject(ref);
   if (!('project' in g)) {
     for (const [name, value] of Object.entries(g.headers)) res.setHeader(name, value);
+    if (g.unavailable) return sendError(res, g.status, UNAVAILABLE_MESSAGE, { code: CODES.unavailable });
     return sendJson(res, g.status, g.body);
   }
   req.url = url; // grafserv's node adapter reads the path from the URL, relative to the endpoint

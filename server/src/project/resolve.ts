@@ -1,8 +1,16 @@
 // Finds the project a data-plane request is for — `/project/<ref>/…` or `<ref>.<LOAM_PROJECT_DOMAIN>` — and
-// stops requests to projects that are unknown (404) or not serving (503, e.g. paused).
-import type { NextFunction, RequestHandler, Response } from 'express';
+// stops requests to projects that are unknown (404) or not serving (503, e.g. paused), and answers 503 in the
+// API's own shape while the control database cannot be reached.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { config } from '../../../db/src/config.ts';
+import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
 import { cachedRuntime, type ProjectRuntime } from '../../../db/src/projects.ts';
+import { authErrors, renderAuthErrors } from '../auth/errors.ts';
+import { errors } from '../errors.ts';
+import { CODES, sendError, UNAVAILABLE_MESSAGE } from '../graphql/errors.ts';
+import { restErrors } from '../rest/errors.ts';
+import { renderError } from '../rest/response.ts';
+import { errors as storageErrors, renderStorageErrors } from '../storage/errors.ts';
 import { keyGate, NO_API_KEY } from './keys.ts';
 
 export const project = (res: Response): ProjectRuntime => res.locals.project as ProjectRuntime;
@@ -12,11 +20,24 @@ const REF = /^[a-z]{20}$/;
 /** A request may go on to `project`, or is refused with `status`, `headers` and the JSON `body`. */
 export type GateResult =
   | { project: ProjectRuntime }
-  | { status: number; headers: Record<string, string>; body: { message: string; code: string } };
+  | { status: number; headers: Record<string, string>; body: { message: string; code: string }; unavailable?: true };
+
+function unavailable(): GateResult {
+  const e = errors.databaseUnavailable();
+  return { status: e.status, headers: e.headers, body: { message: e.message, code: e.code }, unavailable: true };
+}
 
 /** The project gate's decision, apart from any framework (graphql/raw.ts renders it on plain Node). */
 export async function checkProject(ref: string): Promise<GateResult> {
-  const p = REF.test(ref) ? await cachedRuntime(ref) : undefined;
+  let p: ProjectRuntime | undefined;
+  try {
+    p = REF.test(ref) ? await cachedRuntime(ref) : undefined;
+  } catch (err) {
+    // The control database is down or restarting: nothing is known of the project, and nothing is wrong
+    // with the request. A failed lookup is not cached (projects.ts), so the next request after it returns works.
+    if (isDatabaseUnavailable(err)) return unavailable();
+    throw err;
+  }
   if (!p || p.deleted) return { status: 404, headers: {}, body: { message: 'project not found', code: 'project_not_found' } };
   if (p.status !== 'ACTIVE_HEALTHY') {
     const paused = p.status === 'INACTIVE' || p.status === 'PAUSING';
@@ -31,15 +52,23 @@ export async function checkProject(ref: string): Promise<GateResult> {
   return { project: p };
 }
 
-export async function gate(ref: string, res: Response, next: NextFunction) {
-  const g = await checkProject(ref);
-  if (!('project' in g)) return void res.status(g.status).set(g.headers).json(g.body);
-  res.locals.project = g.project;
-  next();
-}
-
 const AREA = /^\/(rest|graphql|auth|storage)\/v1(?=[/?]|$)/;
 export type Area = 'rest' | 'graphql' | 'auth' | 'storage';
+
+/** 503 for a database that cannot be reached, in the shape of the API asked for (PostgREST's PGRST000,
+ *  GraphQL's `errors`, GoTrue's and storage-api's bodies); other paths get the Management API's. */
+function refuseUnavailable(area: Area | undefined, req: Request, res: Response, next: NextFunction): void {
+  switch (area) {
+    case 'rest': return renderError(res, restErrors.databaseUnavailable());
+    case 'graphql': res.setHeader('Retry-After', '5'); return sendError(res, 503, UNAVAILABLE_MESSAGE, { code: CODES.unavailable });
+    case 'auth': return void renderAuthErrors(authErrors.databaseUnavailable(), req, res, next);
+    case 'storage': return void renderStorageErrors(storageErrors.databaseUnavailable(), req, res, next);
+    default: {
+      const e = errors.databaseUnavailable();
+      res.status(e.status).set(e.headers).json({ message: e.message, code: e.code });
+    }
+  }
+}
 
 /** The data plane, under both addressing schemes. One regular expression finds the project and the API, then
  *  the project gate, then the API's own handler with the URL relative to its mount point — no nested routers,
@@ -68,8 +97,14 @@ export function dataPlane(areas: Record<Area, RequestHandler>): RequestHandler {
       if (admitted !== rest) req.originalUrl = base + admitted;
       rest = admitted;
     }
-    gate(ref, res, () => {
-      const a = AREA.exec(rest);
+    const a = AREA.exec(rest);
+    const area = a?.[1] as Area | undefined;
+    checkProject(ref).then((g) => {
+      if (!('project' in g)) {
+        if (g.unavailable) return refuseUnavailable(area, req, res, next);
+        return void res.status(g.status).set(g.headers).json(g.body);
+      }
+      res.locals.project = g.project;
       if (!a) return void res.status(404).json({ message: 'no such endpoint in this project', code: 'not_found' });
       req.baseUrl = base + a[0];
       const tail = rest.slice(a[0].length);

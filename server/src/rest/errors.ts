@@ -1,6 +1,8 @@
 // PostgREST's error shape and codes: `{code, message, details, hint}` with its HTTP statuses, and the one
 // mapping from a Postgres error (SQLSTATE) to that shape (including `RAISE SQLSTATE 'PGRST'` and `PTnnn`).
-import { DECODE_FAILURES, type JwtError } from '../project/jwt.ts';
+import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
+import { ResultTooLargeError } from '../../../db/src/pools.ts';
+import { DECODE_FAILURES, JwtError } from '../project/jwt.ts';
 
 export class RestError extends Error {
   readonly status: number;
@@ -64,6 +66,13 @@ export const restErrors = {
   noTable: (schema: string, rel: string, hint: string | null) =>
     E(404, 'PGRST205', `Could not find the table '${schema}.${rel}' in the schema cache`, null, hint),
   schemaCache: () => E(503, 'PGRST002', 'Could not query the database for the schema cache. Retrying.'),
+  // PostgREST's code for a database it cannot reach.
+  databaseUnavailable: () => new RestError(503, 'PGRST000', 'Could not connect with the database', null,
+    'The database is not available right now: try again shortly', { 'Retry-After': '5' }),
+  // Loam's own (PostgREST has no result cap): the response would pass LOAM_MAX_RESULT_BYTES. A 4xx, since the
+  // caller can fix it by reading less (a limit, a Range, fewer columns).
+  resultTooLarge: (message: string) => E(400, 'PGRSTL01', message, null,
+    'Use limit/offset or a Range header, or select fewer columns'),
 };
 
 /** PostgREST's rendering of JWT failures (Error.hs, JwtError): PGRST301 when the token cannot be decoded or
@@ -115,11 +124,15 @@ function parseJson(text: string | undefined): unknown {
 
 /** Maps a Postgres error to PostgREST's response. Errors that are not from Postgres are returned as they are. */
 export function fromPgError(err: unknown, authed: boolean): unknown {
-  if (err instanceof RestError || typeof err !== 'object' || err === null || !('severity' in err)) return err;
+  if (err instanceof ResultTooLargeError) return restErrors.resultTooLarge(err.message);
+  if (err instanceof RestError || typeof err !== 'object' || err === null) return err;
+  const unavailable = isDatabaseUnavailable(err);
+  if (!('severity' in err)) return unavailable ? restErrors.databaseUnavailable() : err;
   const e = err as PgErr;
   const code = e.code ?? 'XX000';
   if (code === 'PGRST') return raisedPgrst(e);
-  const status = pgStatus(code, e.message, authed);
+  // A server going down or not yet up (57P02, 57P03) is PostgREST's 503 as 57P01 is, not its 57 class's 500.
+  const status = unavailable ? 503 : pgStatus(code, e.message, authed);
   const headers: Record<string, string> = {};
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   return new RestError(status, code, e.message, e.detail ?? null, e.hint ?? null, headers);

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import { contextStatement, withContext, type RequestContext } from '../../../db/src/context.ts';
 
-import { isConnectionError, projectPool, withPooledClient } from '../../../db/src/pools.ts';
+import { closedByResultCap, isConnectionError, projectPool, ResultTooLargeError, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, SCHEMA_VERSION_SQL } from '../../../db/src/schema-version.ts';
 import { dbRole } from '../../../db/src/roles.ts';
@@ -184,7 +184,9 @@ async function pipelined(project: ProjectRuntime, pool: pg.Pool, ctx: RequestCon
         return await batch(shared.client, ctx, req, p, cacheVersion);
       } catch (err) {
         if (isConnectionError(err)) shared.dead = true;
-        throw err;
+        // Queued behind another request's oversized read, whose connection the result cap closed: this read
+        // did nothing wrong, and runs again on a pool connection (below).
+        if (err instanceof ResultTooLargeError || !closedByResultCap(shared.client)) throw err;
       } finally {
         shared.inflight--;
         shared.lastUsed = Date.now();

@@ -3,7 +3,7 @@
 // back and no request waits for a pool slot. Measured at the pg layer: ~1.5× the throughput of a pool of ten.
 // Writes (whose COMMIT waits for a WAL flush) and the slow path use the pool.
 import pg from 'pg';
-import type { ServerAddress } from '../../../db/src/pools.ts';
+import { guardClient, type ServerAddress } from '../../../db/src/pools.ts';
 
 export interface Shared { client: pg.Client; ready: Promise<void>; inflight: number; dead: boolean; lastUsed: number }
 
@@ -21,6 +21,7 @@ function open(address: ServerAddress, database: string): Shared {
   client.on('error', () => { s.dead = true; });
   client.on('end', () => { s.dead = true; });
   s.ready = client.connect().then(() => {
+    guardClient(client); // the result cap (its error listener is the one above)
     // An idle shared connection must not keep the process alive on shutdown.
     (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
   }, (err) => { s.dead = true; throw err; });

@@ -6,7 +6,8 @@
 // bad Range, 403 where a role is enforced, 500 for its own faults). supabase-js reads both, so Loam does the same.
 import type { ErrorRequestHandler } from 'express';
 import { JwtError, type JwtFailure } from '../project/jwt.ts';
-import { isPgError } from '../../../db/src/pg-errors.ts';
+import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
+import { ResultTooLargeError } from '../../../db/src/pools.ts';
 
 export class StorageError extends Error {
   readonly statusCode: number;
@@ -51,6 +52,11 @@ export const errors = {
   routeNotFound: () => new StorageError(404, 'NotFound', 'Route not found', 'Not Found'),
   aborted: () => new StorageError(499, 'Aborted', 'Request aborted', 'Request aborted', 499),
   internal: () => new StorageError(500, 'InternalError', 'Internal server error', 'Internal'),
+  // storage-api's code for database failures, with the status on the wire too: a client should retry later.
+  databaseUnavailable: () => new StorageError(503, 'DatabaseError', 'The database is not available right now: try again shortly',
+    'Service Unavailable', 503),
+  // Over LOAM_MAX_RESULT_BYTES (a listing with a huge limit): the caller's to narrow.
+  resultTooLarge: (message: string) => new StorageError(400, 'ResultTooLarge', message, 'Result too large'),
 };
 
 /** Postgres errors a caller can cause, as storage-api maps them. */
@@ -92,6 +98,8 @@ export const joseMessage = (err: JwtError): string => JOSE[err.reason](err);
 export function toStorageError(err: unknown): StorageError {
   if (err instanceof StorageError) return err;
   if (err instanceof JwtError) return errors.accessDenied(joseMessage(err));
+  if (err instanceof ResultTooLargeError) return errors.resultTooLarge(err.message);
+  if (isDatabaseUnavailable(err)) return errors.databaseUnavailable();
   if (isPgError(err)) return fromPg(err) ?? errors.internal();
   const e = err as { type?: string; code?: string; status?: number };
   if (e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return errors.aborted();
