@@ -2,7 +2,7 @@
 // for clients that send `X-Supabase-Api-Version: 2024-01-01` (supabase-js does), plus the `x-sb-error-code`
 // header. Handlers throw; the one middleware here renders.
 import type { ErrorRequestHandler, Request, Response } from 'express';
-import { mapPgError } from '../../../db/src/pg-errors.ts';
+import { isPgError, mapPgError } from '../../../db/src/pg-errors.ts';
 import { JwtError } from '../project/jwt.ts';
 
 export class AuthError extends Error {
@@ -54,6 +54,9 @@ function jwtError(err: JwtError): AuthError {
 export function toAuthError(err: unknown): AuthError {
   if (err instanceof AuthError) return err;
   if (err instanceof JwtError) return jwtError(err);
+  // Data exceptions and program limits (NUL in metadata, out-of-range or too deep values) are bad input: in
+  // GoTrue's words, a failed validation.
+  if (isPgError(err) && /^(22|54)/.test(err.code ?? '')) return validation(err.message);
   const mapped = mapPgError(err);
   if (mapped) return new AuthError(mapped.status, mapped.code, mapped.message);
   const x = err as { type?: string; message?: string };

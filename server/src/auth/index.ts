@@ -4,6 +4,7 @@
 import express, { Router } from 'express';
 import { project } from '../project/resolve.ts';
 import { verifyJwt } from '../project/jwt.ts';
+import { jsonParser, tooDeepMessage } from '../json-depth.ts';
 import { admin } from './admin.ts';
 import { authConfig } from './config.ts';
 import { email } from './email.ts';
@@ -52,7 +53,7 @@ auth.use((req, res, next) => {
   next();
 });
 
-auth.use(express.json({ limit: '1mb' }), express.urlencoded({ extended: false, limit: '1mb' }));
+auth.use(jsonParser({ limit: '1mb' }, () => authErrors.badJson(tooDeepMessage())), express.urlencoded({ extended: false, limit: '1mb' }));
 
 auth.get('/settings', async (_req, res) => {
   const cfg = await authConfig(project(res).ref);

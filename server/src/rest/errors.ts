@@ -88,6 +88,9 @@ export function pgStatus(code: string, message: string, authed: boolean): number
     case '21000': return message.endsWith('requires a WHERE clause') ? 400 : 500;
     case '22023': return message.startsWith('role') && message.endsWith('does not exist') ? 401 : 400;
     case '53400': return 500;
+    // PostgREST answers class 54 with 500; these two are a statement or value too big or too deep for
+    // Postgres, which only the request makes so (a huge indexed value, a deeply nested filter or body).
+    case '54000': case '54001': return 400;
     case '57P01': return 503;
     case 'P0001': return 400;
     case '42883': return message.startsWith('function xmlagg(') ? 406 : 404;
