@@ -62,6 +62,9 @@ export function toAuthError(err: unknown): AuthError {
   const x = err as { type?: string; message?: string };
   if (x?.type === 'entity.parse.failed') return authErrors.badJson(x.message ?? 'invalid JSON');
   if (x?.type === 'entity.too.large') return new AuthError(413, 'request_entity_too_large', 'Request body too large');
+  // Express' own refusals of a request (a path parameter that is not valid percent-encoding, …).
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return new AuthError(status, 'validation_failed', x.message ?? 'Bad request');
   return new AuthError(500, 'unexpected_failure', 'Unexpected failure, please check server logs for more information');
 }
 

@@ -8,7 +8,7 @@ import { jsonParser, tooDeepMessage } from '../json-depth.ts';
 import { admin } from './admin.ts';
 import { authConfig } from './config.ts';
 import { email } from './email.ts';
-import { authErrors, renderAuthErrors } from './errors.ts';
+import { authErrors, renderAuthErrors, validation } from './errors.ts';
 import { mfa } from './mfa.ts';
 import { signup } from './signup.ts';
 import { token } from './token.ts';
@@ -50,6 +50,14 @@ auth.use((req, res, next) => {
       return void res.status(401).json({ message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' });
     }
   }
+  next();
+});
+
+// A NUL byte in the path or query string (`%00`) is refused before any handler reads it: Postgres text cannot
+// hold one, and auth's statements carry values inline, where a NUL would end the statement's text mid-way
+// (a protocol error, not a clean SQL error). Bodies are checked field by field (params.ts).
+auth.use((req, _res, next) => {
+  if (req.url.includes('%00')) throw validation('The URL must not contain NUL characters (%00)');
   next();
 });
 
