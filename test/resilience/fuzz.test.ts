@@ -81,6 +81,9 @@ function queryValue(): string {
 interface Req { method: string; path: string; headers?: Record<string, string>; body?: string; pausesProject?: boolean }
 
 let p: Project;
+/** The project whose settings the Management API fuzz changes (rate limits, exposed schemas, auth settings):
+ *  another one than `p`, whose data plane is fuzzed with the settings it was made with. */
+let target: Project;
 let userToken: string;
 let userId: string;
 let authConfigKeys: string[] = [];
@@ -88,6 +91,7 @@ let spec: any;
 
 before(async () => {
   p = await createProject(undefined, 'fuzz project');
+  target = await createProject(p.owner, 'fuzz target');
   await sql(p, `
     create table items (id int primary key, name text, n int, big bigint, price numeric(10,2), j jsonb, tags text[],
       at timestamptz, flag boolean, u uuid);
@@ -108,7 +112,7 @@ before(async () => {
   userToken = session.body.access_token;
   const up = await http('POST', `/project/${p.ref}/storage/v1/object/fuzz/dir/file.txt`, { headers: { ...svc, 'content-type': 'text/plain' }, body: 'hello' });
   assert.equal(up.status, 200, JSON.stringify(up.body));
-  authConfigKeys = Object.keys((await http('GET', `/v1/projects/${p.ref}/config/auth`, { token: p.owner.token })).body);
+  authConfigKeys = Object.keys((await http('GET', `/v1/projects/${target.ref}/config/auth`, { token: p.owner.token })).body);
   spec = (await http('GET', '/v1/openapi.json')).body;
 });
 
@@ -165,7 +169,7 @@ function managementRequests(): Req[] {
     for (const [method, op] of Object.entries<any>(ops)) {
       const params = (op.parameters ?? []).filter((x: any) => x.in === 'path').map((x: any) => x.name as string);
       const body = op.requestBody?.content?.['application/json']?.schema;
-      const real: Record<string, string> = { ref: p.ref, slug: p.owner.org, id: '00000000-0000-4000-8000-000000000000' };
+      const real: Record<string, string> = { ref: target.ref, slug: p.owner.org, id: '00000000-0000-4000-8000-000000000000' };
       const fill = (values: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, n) => values[n]);
       const withBody = (path: string): Req => ({
         method: method.toUpperCase(), path,
@@ -425,6 +429,7 @@ test('hostile requests to every API: no 5xx, and the server keeps answering', as
 
   // Still serving, for the fuzzed project and everyone else.
   assert.equal((await http('GET', '/health')).status, 200);
+  assert.equal((await http('GET', `/v1/projects/${target.ref}`, { token: p.owner.token })).status, 200);
   const rows = await http('GET', `/project/${p.ref}/rest/v1/canary`, { headers: { apikey: p.anonKey } });
   assert.equal(rows.status, 200);
   assert.deepEqual(rows.body, [{ id: 1, v: 'alive' }]);
