@@ -54,6 +54,8 @@ admin.get('/admin/users', async (req, res) => {
     const v = req.query[k];
     if (v === undefined || v === '') return fallback;
     if (typeof v !== 'string' || !/^\d+$/.test(v)) throw validation(`Bad Pagination Parameters: strconv.ParseUint: parsing "${String(v)}": invalid syntax`);
+    // The SQL takes integers: a larger page would fail there (22003) instead of here, in GoTrue's words.
+    if (Number(v) > 2 ** 31 - 1) throw validation(`Bad Pagination Parameters: strconv.ParseUint: parsing "${v}": value out of range`);
     return Number(v);
   };
   const page = Math.max(1, num('page', 1));
