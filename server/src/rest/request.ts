@@ -390,6 +390,8 @@ function parseNonNeg(v: string, what: string): number {
     const c = new Cursor(v, what);
     c.fail('digit');
   }
+  // Past 2^53 a JavaScript number is no longer the integer that was sent: refused rather than rounded.
+  if (!Number.isSafeInteger(Number(v))) throw qpError(what, v, 0, `out of range: the maximum is ${Number.MAX_SAFE_INTEGER}`);
   return Number(v);
 }
 
