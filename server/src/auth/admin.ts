@@ -60,6 +60,8 @@ admin.get('/admin/users', async (req, res) => {
   };
   const page = Math.max(1, num('page', 1));
   const perPage = Math.min(1000, Math.max(1, num('per_page', 50)));
+  // The SQL pages with an integer offset, (page - 1) * per_page.
+  if ((page - 1) * perPage > 2 ** 31 - 1) throw validation('Bad Pagination Parameters: page * per_page is out of range');
   const r = await authCall(c.p, 'select auth.admin_list_users($1, $2)', [page, perPage]);
   const total = Number(r.total);
   const pages = Math.max(1, Math.ceil(total / perPage));
