@@ -81,10 +81,11 @@ export function bool(v: unknown, name: string): boolean | undefined {
 export function int(v: unknown, name: string, opts: { min?: number; max?: number } = {}): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'string' ? Number(v) : v;
-  const max = opts.max ?? INT4_MAX;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || (opts.min !== undefined && n < opts.min) || n > max) {
-    throw errors.invalidParameter(name, `${name} must be an integer${opts.min !== undefined ? ` between ${opts.min} and ${max}` : ` <= ${max}`}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || (opts.min !== undefined && n < opts.min)) {
+    throw errors.invalidParameter(name, `${name} must be an integer${opts.min !== undefined ? ` >= ${opts.min}` : ''}`);
   }
+  const max = opts.max ?? INT4_MAX;
+  if (n > max) throw errors.invalidParameter(name, `${name} must be at most ${max}`);
   return n;
 }
 
