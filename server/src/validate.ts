@@ -54,13 +54,15 @@ export function email(b: Body, key = 'email'): string {
 // Postgres text cannot hold a NUL byte (it would fail there as 22021/22P05): refused at the edge, by name.
 const nulMessage = (name: string) => `${name} must not contain NUL characters (\\u0000)`;
 
-/** Refuses a NUL anywhere in a JSON value (strings and keys, at any depth) that goes to SQL as a whole. */
-export function noNul(value: unknown, name = 'body'): void {
+/** Refuses a NUL anywhere in a JSON value (strings and keys, at any depth) that goes to SQL as a whole, and
+ *  strings longer than `maxLength`. */
+export function checkStrings(value: unknown, maxLength: number, name = 'body'): void {
   const stack: [unknown, string][] = [[value, name]];
   while (stack.length) {
     const [v, at] = stack.pop()!;
     if (typeof v === 'string') {
       if (v.includes('\0')) throw errors.invalidBody(nulMessage(at));
+      if (v.length > maxLength) throw errors.invalidBody(`${at} must be at most ${maxLength} characters`);
     } else if (v !== null && typeof v === 'object') {
       for (const [k, child] of Object.entries(v)) {
         if (k.includes('\0')) throw errors.invalidBody(nulMessage(`a key of ${at}`));

@@ -34,7 +34,7 @@ test('a NUL byte in names and emails is invalid_body, naming the field', async (
   assert.equal(project.body.name, 'input project');
 });
 
-test('a NUL byte in any auth setting is invalid_body, naming the setting; nothing changes', async () => {
+test('a NUL byte or 64 KiB of text in any auth setting is invalid_body, naming the setting; nothing changes', async () => {
   const before = (await http('GET', `/v1/projects/${p.ref}/config/auth`, { token: account.token })).body;
   const keys = Object.keys(before);
   assert.ok(keys.length > 10, 'the auth settings are listed');
@@ -48,6 +48,8 @@ test('a NUL byte in any auth setting is invalid_body, naming the setting; nothin
   assert.deepEqual([nested.status, nested.body], [400, { message: nul('uri_allow_list.1.a'), code: 'invalid_body' }]);
   const key = await http('PATCH', `/v1/projects/${p.ref}/config/auth`, { token: account.token, body: { 'site\u0000url': 'http://x' } });
   assert.deepEqual([key.status, key.body], [400, { message: nul('a key of body'), code: 'invalid_body' }]);
+  const long = await http('PATCH', `/v1/projects/${p.ref}/config/auth`, { token: account.token, body: { uri_allow_list: 'x'.repeat(65_537) } });
+  assert.deepEqual([long.status, long.body], [400, { message: 'uri_allow_list must be at most 65536 characters', code: 'invalid_body' }]);
   assert.deepEqual((await http('GET', `/v1/projects/${p.ref}/config/auth`, { token: account.token })).body, before);
 });
 
