@@ -5,7 +5,9 @@
 // fuzzes the REST query-string grammar; this file fuzzes the values every API hands on to Postgres.)
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
+import { signJwt } from '../../server/src/project/jwt.ts';
 import { createProject, http, loam, sql, type Project } from '../helpers/platform.ts';
+import { projectSecret } from '../storage/helpers.ts';
 
 // Fixed, so a failure replays; LOAM_FUZZ_SEED explores other runs (and replays theirs).
 const SEED = Number(process.env.LOAM_FUZZ_SEED) || 20261129;
@@ -92,6 +94,7 @@ let userToken: string;
 let userId: string;
 let authConfigKeys: string[] = [];
 let spec: any;
+let secret: string;
 
 before(async () => {
   p = await createProject(undefined, 'fuzz project');
@@ -118,6 +121,7 @@ before(async () => {
   assert.equal(up.status, 200, JSON.stringify(up.body));
   authConfigKeys = Object.keys((await http('GET', `/v1/projects/${target.ref}/config/auth`, { token: p.owner.token })).body);
   spec = (await http('GET', '/v1/openapi.json')).body;
+  secret = await projectSecret(p);
 });
 
 // ---------------------------------------------------------------- Management API, from its OpenAPI document
@@ -392,6 +396,54 @@ function storageRequests(n: number): Req[] {
   return out;
 }
 
+// ---------------------------------------------------------------- Identity: tokens and keys
+
+/** A token signed with the project's own secret whose claims are hostile, or a token that is not one. */
+function hostileToken(): string {
+  const x = r();
+  if (x < 0.6) {
+    const claims: Record<string, unknown> = { role: pick(['anon', 'authenticated', 'service_role']), exp: Math.floor(Date.now() / 1000) + 3600 };
+    for (const k of ['role', 'sub', 'exp', 'nbf', 'iat', 'aud', 'email', 'app_metadata', 'user_metadata', 'session_id', 'is_anonymous']) {
+      if (r() < 0.3) claims[k] = pick([hostile(), 'postgres', 'loam_storage_admin', 'authenticator', 'pg_read_server_files', 'x'.repeat(200), 'Anon', ''].map((v) => v instanceof Raw ? v.text : v));
+    }
+    return signJwt(claims as Parameters<typeof signJwt>[0], secret);
+  }
+  const b64 = (s: string) => Buffer.from(s).toString('base64url');
+  return pick([
+    () => `${b64('{"alg":"none","typ":"JWT"}')}.${b64('{"role":"service_role"}')}.`,
+    () => `${b64('{"alg":"HS256"}')}.${b64('not json')}.${b64('sig')}`,
+    () => `${b64('[]')}.${b64('[]')}.${b64('')}`,
+    () => `${b64(ser(hostile()))}.${b64(ser(hostile()))}.x`,
+    () => 'a.b.c', () => '...', () => 'x'.repeat(8000), () => '%00', () => 'Bearer', () => p.anonKey.slice(0, -3) + 'abc',
+  ])();
+}
+
+function identityRequests(n: number): Req[] {
+  const out: Req[] = [];
+  for (let i = 0; i < n; i++) {
+    const token = hostileToken();
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const where = r();
+    if (where < 0.5) headers.authorization = `${pick(['Bearer ', 'bearer ', 'Basic ', ''])}${token}`;
+    if (where > 0.3) headers.apikey = r() < 0.5 ? token : p.anonKey;
+    const req = pick([
+      (): Req => ({ method: 'GET', path: `/project/${p.ref}/rest/v1/items?select=id&limit=1` }),
+      (): Req => ({ method: 'POST', path: `/project/${p.ref}/rest/v1/rpc/fuzz_echo`, body: '{"a":1,"b":"x"}' }),
+      (): Req => ({ method: 'POST', path: `/project/${p.ref}/graphql/v1`, body: '{"query":"{ allItems(first: 1) { nodes { rowId } } }"}' }),
+      (): Req => ({ method: 'GET', path: `/project/${p.ref}/auth/v1/user` }),
+      (): Req => ({ method: 'PUT', path: `/project/${p.ref}/auth/v1/user`, body: '{"data":{"k":1}}' }),
+      (): Req => ({ method: 'POST', path: `/project/${p.ref}/auth/v1/logout` }),
+      (): Req => ({ method: 'GET', path: `/project/${p.ref}/auth/v1/admin/users` }),
+      (): Req => ({ method: 'POST', path: `/project/${p.ref}/storage/v1/object/list/fuzz`, body: '{"prefix":""}' }),
+      (): Req => ({ method: 'GET', path: `/project/${p.ref}/storage/v1/object/authenticated/fuzz/dir/file.txt` }),
+      (): Req => ({ method: 'GET', path: `/project/${p.ref}/storage/v1/bucket` }),
+      (): Req => ({ method: 'GET', path: '/v1/projects' }),
+    ])();
+    out.push({ ...req, headers });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- the run
 
 test('hostile requests to every API: no 5xx, and the server keeps answering', async () => {
@@ -402,6 +454,7 @@ test('hostile requests to every API: no 5xx, and the server keeps answering', as
     ...graphqlRequests(450),
     ...authRequests(600),
     ...storageRequests(700),
+    ...identityRequests(400),
   ];
   const { url } = await loam();
   const statuses = new Map<number, number>();
