@@ -235,7 +235,14 @@ function restRequests(n: number): Req[] {
         if (Object.keys(o).length === 1) o[pick(COLUMNS)] = hostile();
         return o;
       };
-      const body = r() < 0.15 ? hostileBody() : ser(r() < 0.3 ? [row(), row()] : row());
+      let body = r() < 0.15 ? hostileBody() : ser(r() < 0.3 ? [row(), row()] : row());
+      if (r() < 0.12) {
+        // CSV, PostgREST's other body format: a header of (maybe unknown) columns, rows of hostile cells.
+        headers['content-type'] = 'text/csv';
+        const cols = [pick(COLUMNS), pick([...COLUMNS, 'nope', '"', ''])];
+        const cell = () => { const v = hostile(); return v instanceof Raw ? v.text.slice(0, 1000) : typeof v === 'string' ? `"${v.replace(/"/g, '""')}"` : String(JSON.stringify(v)); };
+        body = `${cols.join(',')}\n${cell()},${cell()}\n${r() < 0.5 ? `${cell()}\n` : ''}`;
+      }
       const method = pick(['POST', 'POST', 'PATCH', 'PUT']);
       const path = method === 'POST' ? `${base}/items${r() < 0.3 ? `?on_conflict=${pick(['id', queryValue()])}&columns=${pick(['id,name', queryValue()])}` : ''}`
         : `${base}/items?id=eq.${pick(['1', queryValue()])}`;
@@ -341,6 +348,11 @@ function authRequests(n: number): Req[] {
         const o: Record<string, unknown> = {};
         for (const f of op.fields) o[f] = r() < 0.5 ? hostile() : f === 'email' ? `fuzz${Math.floor(r() * 1e9)}@example.com` : 'x';
         body = r() < 0.15 ? hostileBody() : ser(o);
+        // GoTrue takes forms too: the same fields, urlencoded (nested values become strings).
+        if (r() < 0.15) {
+          headers['content-type'] = 'application/x-www-form-urlencoded';
+          body = op.fields.map((f) => `${f}=${queryValue()}`).join('&') + (r() < 0.3 ? `&${queryValue()}[${queryValue()}]=1` : '');
+        }
       }
       out.push({ method: op.method, path: base + path, headers, body });
     } else {

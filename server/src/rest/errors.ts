@@ -74,7 +74,8 @@ export function jwtRestError(err: JwtError): RestError {
   if (err.reason === 'bad_signature') { message = 'No suitable key or wrong key type'; details = 'None of the keys was able to decode the JWT'; }
   if (err.reason === 'unsupported_alg') { message = 'Wrong or unsupported encoding algorithm'; }
   return new RestError(401, code, message, details, null,
-    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(message)}` });
+    // The message can quote a claim the caller chose (a role): a header value holds visible ASCII only.
+    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(message).replace(/[^\x20-\x7e]/g, '?')}` });
 }
 
 interface PgErr { code?: string; message: string; detail?: string; hint?: string; severity?: string }
