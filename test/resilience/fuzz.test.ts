@@ -391,7 +391,25 @@ function storageRequests(n: number): Req[] {
       (): Req => ({ method: 'POST', path: `${base}/object/list/${bucket()}`, body: obj(['prefix', 'limit', 'offset', 'search', 'sortBy']) }),
       (): Req => ({ method: 'POST', path: `${base}/object/list/${bucket()}`, body: ser({ prefix: '', limit: pick(NUMBERS), offset: pick(NUMBERS) }) }),
       (): Req => ({ method: 'POST', path: `${base}/object/list-v2/${bucket()}`, body: obj(['prefix', 'limit', 'cursor', 'with_delimiter', 'sortBy']) }),
-      (): Req => ({ method: pick(['POST', 'PUT']), path: `${base}/object/${bucket()}/${key()}`, headers: { 'content-type': pick(['text/plain', 'application/json', '\u0000'.replace('\u0000', 'a/b'), 'x'.repeat(300)]), 'x-upsert': 'true' }, body: 'fuzz' }),
+      (): Req => ({ method: pick(['POST', 'PUT']), path: `${base}/object/${bucket()}/${key()}`, headers: { 'content-type': pick(['text/plain', 'application/json', 'a/b', 'x'.repeat(300)]), 'x-upsert': 'true' }, body: 'fuzz' }),
+      // User metadata (base64 JSON in a header) and cache control, as supabase-js sends them.
+      (): Req => ({
+        method: pick(['POST', 'PUT']), path: `${base}/object/fuzz/meta/${Math.floor(r() * 50)}.txt`, body: 'fuzz',
+        headers: {
+          'content-type': 'text/plain', 'x-upsert': pick(['true', 'false', queryValue()]), 'cache-control': pick(['max-age=1e308', 'no-cache', queryValue().slice(0, 500)]),
+          'x-metadata': Buffer.from(pick([() => ser({ k: hostile() }), () => deepArray(3000).text, () => deepObject(600).text, () => ser(hostile()), () => '{"a":"\\u0000"}'])()).toString('base64').slice(0, 12_000),
+        },
+      }),
+      // A multipart form, as supabase-js uploads from browsers: the file plus hostile fields.
+      (): Req => {
+        const boundary = 'fuzzboundary';
+        const field = (name: string, value: string) => `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+        const meta = pick([() => ser({ k: hostile() }), () => deepArray(3000).text, () => '{"a":"\\u0000"}', () => ser(hostile())])();
+        const body = field('cacheControl', pick(['3600', '1e308', '-1', '\u0000'])) + field(pick(['metadata', 'userMetadata']), meta) +
+          (r() < 0.8 ? `--${boundary}\r\ncontent-disposition: form-data; name="${pick(['', 'file', '\u0000'])}"; filename="${pick(['a.txt', '\u0000', '../x'])}"\r\ncontent-type: ${pick(['text/plain', 'x'])}\r\n\r\nfuzz\r\n` : '') +
+          `--${boundary}--\r\n`;
+        return { method: pick(['POST', 'PUT']), path: `${base}/object/fuzz/form/${Math.floor(r() * 50)}.txt`, headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'x-upsert': 'true' }, body };
+      },
       (): Req => ({ method: 'GET', path: `${base}/object/${pick(['', 'public/', 'authenticated/', 'info/', 'info/public/'])}${bucket()}/${key()}` }),
       (): Req => ({ method: 'DELETE', path: `${base}/object/${bucket()}`, body: ser({ prefixes: r() < 0.5 ? [hostile()] : hostile() }) }),
       (): Req => ({ method: 'DELETE', path: `${base}/object/${bucket()}/${key()}` }),
