@@ -62,3 +62,21 @@ test('JSON nested deeper than 512 levels is InvalidRequest', async () => {
     status: 400, statusCode: '400', code: 'InvalidRequest', error: 'InvalidRequest', message: 'JSON nesting is too deep: the maximum is 512 levels',
   });
 });
+
+test('user metadata nested deeper than 512 levels is InvalidRequest, in a header or a form field', async () => {
+  const expected = {
+    status: 400, statusCode: '400', code: 'InvalidRequest', error: 'InvalidRequest',
+    message: 'user_metadata: JSON nesting is too deep: the maximum is 512 levels',
+  };
+  const deepArray = '['.repeat(5000) + ']'.repeat(5000);
+  const header = await storageFetch(p, '/object/docs/meta/header.txt', {
+    method: 'POST', body: 'x', headers: { 'content-type': 'text/plain', 'x-metadata': Buffer.from(deepArray).toString('base64') },
+  });
+  assert.deepEqual(await errorOf(header), expected);
+  const form = new FormData();
+  form.append('metadata', '{"a":'.repeat(5000) + '1' + '}'.repeat(5000));
+  form.append('file', new Blob(['x'], { type: 'text/plain' }), 'form.txt');
+  assert.deepEqual(await errorOf(await storageFetch(p, '/object/docs/meta/form.txt', { method: 'POST', body: form })), expected);
+  const listed = await (await post('/object/list/docs', { prefix: 'meta' })).json();
+  assert.deepEqual(listed, []);
+});
