@@ -28,12 +28,25 @@ const generic: Record<string, Entry> = {
   '22003': { status: 400, code: 'numeric_out_of_range' },
   '22007': { status: 400, code: 'invalid_datetime' },
   '22008': { status: 400, code: 'invalid_datetime' },
+  // A NUL byte: text cannot hold one (22021 as a parameter, 22P05 as `\u0000` inside json).
+  '22021': { status: 400, code: 'invalid_text' },
+  '22P05': { status: 400, code: 'invalid_text' },
   '22P02': { status: 400, code: 'invalid_input' },
   '23502': { status: 400, code: 'not_null_violation' },
   '23503': { status: 400, code: 'foreign_key_violation' },
   '23505': { status: 409, code: 'unique_violation' },
   '23514': { status: 400, code: 'check_violation' },
   '57014': { status: 504, code: 'statement_timeout' },
+  '54000': { status: 400, code: 'program_limit_exceeded' },
+  '54001': { status: 400, code: 'statement_too_complex' },
+};
+
+// Whole classes that only input causes: class 22 (data exception: a value Postgres cannot take — out of range,
+// bad format, NUL byte, …) and class 54 (program limit: a value or statement too big or too deep for Postgres).
+// Neither is the server's fault, so neither is ever a 500, whatever code inside the class a new case raises.
+const byClass: Record<string, Entry> = {
+  '22': { status: 400, code: 'invalid_input' },
+  '54': { status: 400, code: 'program_limit_exceeded' },
 };
 
 export interface PgError { code?: string; message: string }
@@ -45,7 +58,7 @@ export function isPgError(err: unknown): err is PgError & { severity: string } {
 /** The HTTP form of a Postgres error raised by a platform function, or undefined if it is not a caller's fault. */
 export function mapPgError(err: unknown): MappedError | undefined {
   if (!isPgError(err) || !err.code) return undefined;
-  const entry = domainErrors.get(err.code) ?? generic[err.code];
+  const entry = domainErrors.get(err.code) ?? generic[err.code] ?? byClass[err.code.slice(0, 2)];
   return entry && { status: entry.status, code: entry.code, message: err.message };
 }
 

@@ -3,6 +3,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { isDatabaseUnavailable, mapPgError } from '../../db/src/pg-errors.ts';
 import { ResultTooLargeError } from '../../db/src/pools.ts';
+import { tooDeepMessage } from './json-depth.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -18,6 +19,8 @@ export class ApiError extends Error {
 
 export const errors = {
   invalidBody: (message: string) => new ApiError(400, 'invalid_body', message),
+  jsonTooDeep: () => new ApiError(400, 'json_too_deep', tooDeepMessage()),
+  invalidPath: (message: string) => new ApiError(400, 'invalid_path', message),
   unauthorized: () => new ApiError(401, 'unauthorized', 'Unauthorized: a valid access token is required'),
   invalidCredentials: () => new ApiError(401, 'invalid_credentials', 'Invalid email or password'),
   forbiddenScope: (scope: string) => new ApiError(403, 'insufficient_scope', `This access token lacks the "${scope}" scope`),

@@ -18,6 +18,7 @@ export function str(b: Body, key: string, opts: { required?: boolean; max?: numb
     return undefined;
   }
   if (typeof v !== 'string') throw errors.invalidBody(`${key} must be a string`);
+  if (v.includes('\0')) throw errors.invalidBody(nulMessage(key));
   if (opts.min !== undefined && v.length < opts.min) throw errors.invalidBody(`${key} must be at least ${opts.min} characters`);
   if (opts.max !== undefined && v.length > opts.max) throw errors.invalidBody(`${key} must be at most ${opts.max} characters`);
   return v;
@@ -50,5 +51,31 @@ export function email(b: Body, key = 'email'): string {
   return v;
 }
 
-/** A path parameter as a string (Express types allow arrays for wildcard segments). */
-export const param = (req: { params: Record<string, unknown> }, name: string): string => String(req.params[name]);
+// Postgres text cannot hold a NUL byte (it would fail there as 22021/22P05): refused at the edge, by name.
+const nulMessage = (name: string) => `${name} must not contain NUL characters (\\u0000)`;
+
+/** Refuses a NUL anywhere in a JSON value (strings and keys, at any depth) that goes to SQL as a whole, and
+ *  strings longer than `maxLength`. */
+export function checkStrings(value: unknown, maxLength: number, name = 'body'): void {
+  const stack: [unknown, string][] = [[value, name]];
+  while (stack.length) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) throw errors.invalidBody(nulMessage(at));
+      if (v.length > maxLength) throw errors.invalidBody(`${at} must be at most ${maxLength} characters`);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\0')) throw errors.invalidBody(nulMessage(`a key of ${at}`));
+        stack.push([child, at === 'body' ? k : `${at}.${k}`]);
+      }
+    }
+  }
+}
+
+/** A path parameter as a string (Express types allow arrays for wildcard segments). A NUL (`%00`) can match
+ *  nothing that exists: refused as a bad path rather than sent to Postgres. */
+export const param = (req: { params: Record<string, unknown> }, name: string): string => {
+  const v = String(req.params[name]);
+  if (v.includes('\0')) throw errors.invalidPath(nulMessage(name));
+  return v;
+};

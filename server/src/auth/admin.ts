@@ -54,10 +54,14 @@ admin.get('/admin/users', async (req, res) => {
     const v = req.query[k];
     if (v === undefined || v === '') return fallback;
     if (typeof v !== 'string' || !/^\d+$/.test(v)) throw validation(`Bad Pagination Parameters: strconv.ParseUint: parsing "${String(v)}": invalid syntax`);
+    // The SQL takes integers: a larger page would fail there (22003) instead of here, in GoTrue's words.
+    if (Number(v) > 2 ** 31 - 1) throw validation(`Bad Pagination Parameters: strconv.ParseUint: parsing "${v}": value out of range`);
     return Number(v);
   };
   const page = Math.max(1, num('page', 1));
   const perPage = Math.min(1000, Math.max(1, num('per_page', 50)));
+  // The SQL pages with an integer offset, (page - 1) * per_page.
+  if ((page - 1) * perPage > 2 ** 31 - 1) throw validation('Bad Pagination Parameters: page * per_page is out of range');
   const r = await authCall(c.p, 'select auth.admin_list_users($1, $2)', [page, perPage]);
   const total = Number(r.total);
   const pages = Math.max(1, Math.ceil(total / perPage));

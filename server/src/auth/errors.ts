@@ -2,7 +2,7 @@
 // for clients that send `X-Supabase-Api-Version: 2024-01-01` (supabase-js does), plus the `x-sb-error-code`
 // header. Handlers throw; the one middleware here renders.
 import type { ErrorRequestHandler, Request, Response } from 'express';
-import { isDatabaseUnavailable, mapPgError } from '../../../db/src/pg-errors.ts';
+import { isDatabaseUnavailable, isPgError, mapPgError } from '../../../db/src/pg-errors.ts';
 import { ResultTooLargeError } from '../../../db/src/pools.ts';
 import { JwtError, type JwtFailure } from '../project/jwt.ts';
 
@@ -73,11 +73,17 @@ export function toAuthError(err: unknown): AuthError {
   if (err instanceof JwtError) return jwtError(err);
   if (err instanceof ResultTooLargeError) return authErrors.resultTooLarge(err.message);
   if (isDatabaseUnavailable(err)) return authErrors.databaseUnavailable();
+  // Data exceptions and program limits (NUL in metadata, out-of-range or too deep values) are bad input: in
+  // GoTrue's words, a failed validation.
+  if (isPgError(err) && /^(22|54)/.test(err.code ?? '')) return validation(err.message);
   const mapped = mapPgError(err);
   if (mapped) return new AuthError(mapped.status, mapped.code, mapped.message);
   const x = err as { type?: string; message?: string };
   if (x?.type === 'entity.parse.failed') return authErrors.badJson(x.message ?? 'invalid JSON');
   if (x?.type === 'entity.too.large') return new AuthError(413, 'request_entity_too_large', 'Request body too large');
+  // Express' own refusals of a request (a path parameter that is not valid percent-encoding, …).
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return new AuthError(status, 'validation_failed', x.message ?? 'Bad request');
   return new AuthError(500, 'unexpected_failure', 'Unexpected failure, please check server logs for more information');
 }
 

@@ -4,10 +4,11 @@
 import express, { Router } from 'express';
 import { project } from '../project/resolve.ts';
 import { verifyJwt } from '../project/jwt.ts';
+import { jsonParser, tooDeepMessage } from '../json-depth.ts';
 import { admin } from './admin.ts';
 import { authConfig } from './config.ts';
 import { email } from './email.ts';
-import { authErrors, renderAuthErrors } from './errors.ts';
+import { authErrors, renderAuthErrors, validation } from './errors.ts';
 import { mfa } from './mfa.ts';
 import { signup } from './signup.ts';
 import { token } from './token.ts';
@@ -52,7 +53,15 @@ auth.use((req, res, next) => {
   next();
 });
 
-auth.use(express.json({ limit: '1mb' }), express.urlencoded({ extended: false, limit: '1mb' }));
+// A NUL byte in the path or query string (`%00`) is refused before any handler reads it: Postgres text cannot
+// hold one, and auth's statements carry values inline, where a NUL would end the statement's text mid-way
+// (a protocol error, not a clean SQL error). Bodies are checked field by field (params.ts).
+auth.use((req, _res, next) => {
+  if (req.url.includes('%00')) throw validation('The URL must not contain NUL characters (%00)');
+  next();
+});
+
+auth.use(jsonParser({ limit: '1mb' }, () => authErrors.badJson(tooDeepMessage())), express.urlencoded({ extended: false, limit: '1mb' }));
 
 auth.get('/settings', async (_req, res) => {
   const cfg = await authConfig(project(res).ref);

@@ -22,6 +22,8 @@ export function str(b: Params, key: string): string | undefined {
   const v = b[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw wrongType(key, 'string', v);
+  // Postgres text cannot hold a NUL byte (22021): a clear 400 naming the field instead.
+  if (v.includes('\0')) throw validation(`${key} must not contain NUL characters (\\u0000)`);
   return v;
 }
 

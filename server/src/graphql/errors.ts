@@ -120,6 +120,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 export function sendJwtError(res: ServerResponse, err: JwtError): void {
-  res.setHeader('WWW-Authenticate', `Bearer error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`);
+  // The message can quote a claim the caller chose (a role): a header value holds visible ASCII only.
+  res.setHeader('WWW-Authenticate', `Bearer error="invalid_token", error_description="${err.message.replace(/"/g, "'").replace(/[^\x20-\x7e]/g, '?')}"`);
   sendError(res, 401, err.message, { code: CODES.unauthenticated, reason: err.reason });
 }

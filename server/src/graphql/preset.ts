@@ -7,13 +7,14 @@ import type pg from 'pg';
 import type { GraphQLError } from 'graphql';
 import { makeWithPgClientViaPgClientAlreadyInTransaction, type NodePostgresPgClient } from 'postgraphile/adaptors/pg';
 import type { WithPgClient } from 'postgraphile/@dataplan/pg';
-import { isPromiseLike } from 'postgraphile/grafast';
+import { isPromiseLike, SafeError } from 'postgraphile/grafast';
 import type {} from 'postgraphile/grafserv/node';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { contextStatement, type RequestContext } from '../../../db/src/context.ts';
 import type { GraphqlConfig } from './config.ts';
 import { codeHttpErrors, makeMaskError, withRequestErrorCode } from './errors.ts';
 import { limitsRule } from './limits.ts';
+import { tooDeepMessage, valueTooDeep } from '../json-depth.ts';
 
 /** Where the request handler (index.ts, raw.ts) leaves the caller's context for this request's transactions:
  *  keyed by the Node request, which both the Express and the plain-Node path hand to grafserv. */
@@ -126,6 +127,16 @@ export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): 
               const ec = getExecutionConfig.call(this, ctx);
               return isPromiseLike(ec) ? Promise.resolve(ec).then(withCodes) : withCodes(ec);
             };
+            return next();
+          },
+          // grafserv parses the body itself: the nesting limit every API applies to JSON bodies is checked on
+          // the parsed variables and extensions here, before anything recursive (coercion, JSON.stringify,
+          // Postgres' json parser) can overflow on them.
+          processGraphQLRequestBody(next, event) {
+            const b = event.body as { variableValues?: unknown; extensions?: unknown };
+            if (valueTooDeep(b.variableValues) || valueTooDeep(b.extensions)) {
+              throw new SafeError(tooDeepMessage(), { statusCode: 400, code: 'JSON_TOO_DEEP' });
+            }
             return next();
           },
           // Errors grafserv answers before execution (bad JSON, no query, wrong method or media type) get a

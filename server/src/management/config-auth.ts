@@ -2,7 +2,7 @@
 // validation and defaults live in SQL (sql/platform/functions/auth-config.sql); the SMTP password is
 // write-only.
 import { Router } from 'express';
-import { param } from '../validate.ts';
+import { checkStrings, param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { errors } from '../errors.ts';
 
@@ -15,6 +15,8 @@ configAuth.get('/projects/:ref/config/auth', authenticate, scope('projects', 're
 
 configAuth.patch('/projects/:ref/config/auth', authenticate, scope('projects', 'write'), async (req, res) => {
   if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw errors.invalidBody('Request body must be a JSON object');
+  // Settings are URLs, names, lists and email templates: 64 KiB of text is room for the longest template.
+  checkStrings(req.body, 65_536);
   const [row] = await callerQuery<{ c: unknown }>(res, 'select platform.update_auth_config($1, $2) as c', [param(req, 'ref'), req.body]);
   res.json(row.c);
 });

@@ -1,6 +1,7 @@
 // The Management API (`/v1`): every endpoint group, JSON bodies, and the error renderer.
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { renderErrors, errors } from '../errors.ts';
+import { jsonParser } from '../json-depth.ts';
 import { accounts } from './accounts.ts';
 import { apiKeys } from './api-keys.ts';
 import { configAuth } from './config-auth.ts';
@@ -14,7 +15,7 @@ import { tokens } from './tokens.ts';
 import { storageManagement } from './storage.ts';
 
 export const management = Router();
-management.use(express.json({ limit: '2mb' }));
+management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

@@ -82,7 +82,8 @@ export function jwtRestError(err: JwtError): RestError {
   if (err.reason === 'role') return new RestError(401, '22023', err.message, null, null, { 'WWW-Authenticate': 'Bearer' });
   const details = err.reason === 'bad_signature' ? 'None of the keys was able to decode the JWT' : null;
   return new RestError(401, DECODE_FAILURES.has(err.reason) ? 'PGRST301' : 'PGRST303', err.message, details, null,
-    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(err.message)}` });
+    // The message can quote a claim the caller chose (a role): a header value holds visible ASCII only.
+    { 'WWW-Authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(err.message).replace(/[^\x20-\x7e]/g, '?')}` });
 }
 
 interface PgErr { code?: string; message: string; detail?: string; hint?: string; severity?: string }
@@ -96,6 +97,9 @@ export function pgStatus(code: string, message: string, authed: boolean): number
     case '21000': return message.endsWith('requires a WHERE clause') ? 400 : 500;
     case '22023': return message.startsWith('role') && message.endsWith('does not exist') ? 401 : 400;
     case '53400': return 500;
+    // PostgREST answers class 54 with 500; these two are a statement or value too big or too deep for
+    // Postgres, which only the request makes so (a huge indexed value, a deeply nested filter or body).
+    case '54000': case '54001': return 400;
     case '57P01': return 503;
     case 'P0001': return 400;
     case '42883': return message.startsWith('function xmlagg(') ? 406 : 404;

@@ -293,9 +293,10 @@ function mutationStatement(b: SqlBuilder, m: MutationPlan, root: ReadNode, retur
       return `${sql} returning ${returning}`;
     }
     case 'update': {
+      // Before the filters: they add parameters, which a statement that does not use them must not be sent.
+      if (!m.columns.length) return `select ${alias}.* from ${target} as ${alias} where false`;
       const where = mutationWhere(b, root, alias, t);
       const w = where.length ? ` where ${where.join(' and ')}` : '';
-      if (!m.columns.length) return `select ${alias}.* from ${target} as ${alias} where false`;
       return `update ${target} as ${alias} set ${cols.map((c) => `${c} = "pgrst_body".${c}`).join(', ')} ` +
         `from (select * from json_populate_record(null::${target}, ${b.param(JSON.stringify(m.rows[0]))}::json)) as "pgrst_body"${w} returning ${returning}`;
     }

@@ -1,6 +1,7 @@
 // Stage 1: an HTTP request becomes an ApiRequest value — target, select tree, filters, logic trees, order,
 // ranges, preferences, payload — with no database access. Malformed input fails here as PGRST100 (query
 // string), PGRST102 (body), PGRST103 (range) or PGRST107 (media type), in PostgREST's words.
+import { tooDeep, tooDeepMessage } from '../json-depth.ts';
 import { restErrors } from './errors.ts';
 
 export interface JsonOp { arrow: '->' | '->>'; key: string }
@@ -81,12 +82,32 @@ const AGGS = new Set(['count', 'sum', 'avg', 'min', 'max']);
 const qpError = (what: string, input: string, col: number, details: string) =>
   restErrors.parse(`"failed to parse ${what} (${input})" (line 1, column ${col + 1})`, details);
 
+// How deep embeds (`select=a(b(c))`) and logic trees (`or=(and(…))`) may nest. The parsers, planner and SQL
+// builder below recurse once per level: without a bound, a few thousand levels in a URL overflow the stack.
+const MAX_NESTING = 64;
+const NESTED = new Set(['select parameter', 'logic tree']);
+
 /** A cursor over one query-string value, for the small parsers below. */
 class Cursor {
   pos = 0;
   readonly s: string;
   readonly what: string;
-  constructor(s: string, what: string) { this.s = s; this.what = what; }
+  constructor(s: string, what: string) {
+    this.s = s;
+    this.what = what;
+    if (NESTED.has(what)) this.checkNesting();
+  }
+  /** Refuses nesting deeper than MAX_NESTING before any recursive parse starts (parentheses in quotes count
+   *  too: erring towards refusing a value no real request sends). */
+  private checkNesting() {
+    let depth = 0;
+    for (let i = 0; i < this.s.length; i++) {
+      const c = this.s.charCodeAt(i);
+      if (c === 40 /* ( */ && ++depth > MAX_NESTING) {
+        throw qpError(this.what, this.s, i, `nesting deeper than ${MAX_NESTING} levels`);
+      } else if (c === 41 /* ) */) depth--;
+    }
+  }
   get done() { return this.pos >= this.s.length; }
   peek(n = 1) { return this.s.slice(this.pos, this.pos + n); }
   eat(t: string): boolean {
@@ -369,6 +390,8 @@ function parseNonNeg(v: string, what: string): number {
     const c = new Cursor(v, what);
     c.fail('digit');
   }
+  // Past 2^53 a JavaScript number is no longer the integer that was sent: refused rather than rounded.
+  if (!Number.isSafeInteger(Number(v))) throw qpError(what, v, 0, `out of range: the maximum is ${Number.MAX_SAFE_INTEGER}`);
   return Number(v);
 }
 
@@ -555,6 +578,8 @@ function parseBody(buf: Buffer, contentType: string, action: Action): unknown {
   const text = buf.toString('utf8');
   switch (contentType) {
     case 'application/json': case 'application/vnd.pgrst.object+json': case 'application/vnd.pgrst.object': case '':
+      // Deeper than this overflows the stack of what handles the value after parsing (a 500 otherwise).
+      if (tooDeep(buf)) throw restErrors.invalidBody(tooDeepMessage());
       try { return JSON.parse(text); } catch { throw restErrors.invalidBody('Empty or invalid json'); }
     case 'text/csv': return parseCsv(text);
     case 'application/x-www-form-urlencoded':

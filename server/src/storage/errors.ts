@@ -69,8 +69,13 @@ function fromPg(err: { code?: string; message: string }): StorageError | undefin
     case '23503':
       return new StorageError(404, 'InvalidRequest', 'The related resource does not exist');
     case '23514':
-    case '22P02':
-    case '22001':
+      return errors.invalidRequest(err.message);
+  }
+  // Data exceptions (a value Postgres cannot take: NUL byte, out of range, too long, bad format) and program
+  // limits (too big or too deep) are the caller's input, never a 500.
+  switch (err.code?.slice(0, 2)) {
+    case '22':
+    case '54':
       return errors.invalidRequest(err.message);
     default:
       return undefined;

@@ -10,6 +10,7 @@ import busboy from 'busboy';
 import type pg from 'pg';
 import { blobStore, discard, objectKey, stage, type Staged } from './backend.ts';
 import { projectStorageConfig, tx, type Caller } from './context.ts';
+import { tooDeep, tooDeepMessage } from '../json-depth.ts';
 import { errors } from './errors.ts';
 import { removeObjectBytes, type ObjectMetadata } from './objects-db.ts';
 import { queueSweep } from './sweep.ts';
@@ -65,8 +66,11 @@ function limitFor(bucket: Bucket, projectLimit: number): number {
 /** User metadata: JSON (base64 in the x-metadata header); what does not parse is ignored, as storage-api does. */
 export function parseUserMetadata(raw: string, base64: boolean): Record<string, unknown> | null {
   if (Buffer.byteLength(raw) > MAX_USER_METADATA) throw errors.entityTooLarge('user_metadata');
+  const text = base64 ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  // Parsed, it would be serialized again for SQL, recursively: past the limit that overflows the stack.
+  if (tooDeep(text)) throw errors.invalidRequest(`user_metadata: ${tooDeepMessage()}`);
   try {
-    const v = JSON.parse(base64 ? Buffer.from(raw, 'base64').toString('utf8') : raw);
+    const v = JSON.parse(text);
     return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
   } catch {
     return null; // storage-api ignores metadata it cannot parse

@@ -1,10 +1,14 @@
 // Input rules of the storage API at the edge: bucket names, object keys, size limits, MIME types — storage-api's
 // rules, plus what a filesystem-backed store must refuse (`.`/`..` segments, absolute or empty-segment paths).
-import express, { type Request } from 'express';
+import type { Request } from 'express';
+import { jsonParser, tooDeepMessage } from '../json-depth.ts';
 import { errors } from './errors.ts';
 
 /** JSON bodies, only on the routes that take them (an upload's body is the file, whatever its type). */
-export const json = express.json({ limit: '2mb' });
+export const json = jsonParser({ limit: '2mb' }, () => errors.invalidRequest(tooDeepMessage()));
+
+// Postgres' integer: what limits, offsets and expiries are stored or passed as (larger fails there as 22003).
+const INT4_MAX = 2 ** 31 - 1;
 
 const BUCKET_NAME = /^[A-Za-z0-9_!.*'() &$=@;:+,?-]{1,100}$/;
 const OBJECT_KEY = /^[A-Za-z0-9_/!.*'() &$=@;:+,?-]+$/;
@@ -77,9 +81,11 @@ export function bool(v: unknown, name: string): boolean | undefined {
 export function int(v: unknown, name: string, opts: { min?: number; max?: number } = {}): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+  if (typeof n !== 'number' || !Number.isInteger(n) || (opts.min !== undefined && n < opts.min)) {
     throw errors.invalidParameter(name, `${name} must be an integer${opts.min !== undefined ? ` >= ${opts.min}` : ''}`);
   }
+  const max = opts.max ?? INT4_MAX;
+  if (n > max) throw errors.invalidParameter(name, `${name} must be at most ${max}`);
   return n;
 }
 
@@ -89,6 +95,8 @@ export function str(v: unknown, name: string, required = false): string | undefi
     return undefined;
   }
   if (typeof v !== 'string') throw errors.invalidParameter(name, `${name} must be a string`);
+  // Postgres text cannot hold a NUL byte (22021): a clear 400 naming the parameter instead.
+  if (v.includes('\0')) throw errors.invalidParameter(name, `${name} must not contain NUL characters (\\u0000)`);
   return v;
 }
 
