@@ -38,13 +38,14 @@ async function slowProject(): Promise<Project> {
 }
 
 /** The four requests, started together; resolves once all four sleep in the project's database. */
-async function inFlight(p: Project): Promise<Record<'rest' | 'graphql' | 'auth' | 'storage', Promise<Reply>>> {
+async function inFlight(p: Project): Promise<Record<'rest' | 'graphql' | 'auth' | 'storage' | 'sql', Promise<Reply>>> {
   const key = { apikey: p.anonKey, authorization: `Bearer ${p.anonKey}` };
   const requests = {
     rest: call('POST', `/project/${p.ref}/rest/v1/rpc/slow`, key, {}),
     graphql: call('POST', `/project/${p.ref}/graphql/v1`, key, { query: '{ slowValue }' }),
     auth: call('POST', `/project/${p.ref}/auth/v1/signup`, key, { email: `s${Date.now()}@example.com`, password: 'correct horse battery' }),
     storage: call('POST', `/project/${p.ref}/storage/v1/object/list/slow`, key, { prefix: '' }),
+    sql: call('POST', `/v1/projects/${p.ref}/database/query`, { authorization: `Bearer ${owner.token}` }, { query: 'select pg_sleep(20)' }),
   };
   for (const r of Object.values(requests)) r.catch(() => {});
   const admin = await adminClient();
@@ -53,8 +54,8 @@ async function inFlight(p: Project): Promise<Record<'rest' | 'graphql' | 'auth' 
     for (;;) {
       const { rows } = await admin.query(
         `select count(*)::int as n from pg_stat_activity where datname = $1 and wait_event = 'PgSleep'`, [p.ref]);
-      if (rows[0].n >= 4) break;
-      if (Date.now() > until) throw new Error(`only ${rows[0].n} of 4 requests reached pg_sleep`);
+      if (rows[0].n >= 5) break;
+      if (Date.now() > until) throw new Error(`only ${rows[0].n} of 5 requests reached pg_sleep`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
@@ -82,6 +83,10 @@ async function assertCleanErrors(requests: Awaited<ReturnType<typeof inFlight>>)
   const storage = await requests.storage;
   assert.equal(storage.status, 503, JSON.stringify(storage.body));
   assert.deepEqual(storage.body, { statusCode: '503', code: 'DatabaseError', error: 'Service Unavailable', message: storage.body.message });
+
+  const sqlEndpoint = await requests.sql;
+  assert.equal(sqlEndpoint.status, 503, JSON.stringify(sqlEndpoint.body));
+  assert.equal(sqlEndpoint.body.code, 'database_unavailable');
   // Failed when their sessions were terminated, not after sleeping their 20 seconds out.
   assert.ok(Date.now() - started < 15_000);
 }

@@ -1,7 +1,7 @@
 // A project's database through the Management API: run SQL as the owner; change the owner's password.
 import { Router, type RequestHandler } from 'express';
 import pg from 'pg';
-import { isPgError } from '../../../db/src/pg-errors.ts';
+import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
 import { setOwnerPassword } from '../../../db/src/provisioning.ts';
 import { scramVerifier } from '../../../db/src/scram.ts';
 import { serverAdminAddress } from '../../../db/src/servers.ts';
@@ -50,7 +50,8 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
     await client.query('commit');
   } catch (err) {
     await client.query('rollback').catch(() => {});
-    if (isPgError(err)) throw errors.sqlError(err.message, err.code!);
+    // A session ended under the query (the project was paused or deleted) is the database's state, not the SQL's.
+    if (isPgError(err) && !isDatabaseUnavailable(err)) throw errors.sqlError(err.message, err.code!);
     throw err;
   } finally {
     // Whatever session state the SQL left (settings, prepared statements, listens) goes with it.
