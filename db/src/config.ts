@@ -31,6 +31,10 @@ export interface Config {
   smtpFrom: string;
   production: boolean;
   logLevel: string;
+  /** Connections a project's owner login (psql) may hold at once. */
+  ownerConnectionLimit: number;
+  /** Connections a project's data-plane login may hold at once, across all API processes. */
+  apiConnectionLimit: number;
 }
 
 export function loadConfig(env = process.env): Config {
@@ -51,6 +55,8 @@ export function loadConfig(env = process.env): Config {
     smtpFrom: env.LOAM_SMTP_FROM || 'Loam <no-reply@localhost>',
     production: env.NODE_ENV === 'production',
     logLevel: env.LOAM_LOG_LEVEL || 'info',
+    ownerConnectionLimit: int('LOAM_OWNER_CONNECTION_LIMIT', 20, 1),
+    apiConnectionLimit: int('LOAM_API_CONNECTION_LIMIT', 100, 1),
   };
 }
 

@@ -12,6 +12,7 @@
 // project can become a role another project also uses. The only superuser statements run inside a project
 // database are the hand-over's ALTER … OWNER and GRANT/REVOKE, which execute no code a tenant can define.
 import type pg from 'pg';
+import { config } from './config.ts';
 import { closeProjectPools, controlPool, withClient, type ServerAddress } from './pools.ts';
 import { templateDatabaseName } from './migrate.ts';
 import { API_ROLES, projectRoles } from './roles.ts';
@@ -57,9 +58,11 @@ async function serverVersion(c: pg.ClientBase): Promise<number> {
 async function ensureProjectRoles(c: pg.ClientBase, p: ProjectRuntime) {
   const r = projectRoles(p.ref);
   const id = (name: string) => ident(c, name);
-  await ensureRole(c, r.owner, 'login inherit', p.db_pass_verifier);
-  await ensureRole(c, r.mgmt, 'login inherit', p.mgmt_password);
-  await ensureRole(c, r.authenticator, 'login noinherit', p.api_password);
+  // Connection limits: max_connections is shared by every project on the server, so no one project's logins
+  // may take them all. (A role cannot lift its own limit.) The management login serves one small pool per process.
+  await ensureRole(c, r.owner, `login inherit connection limit ${config.ownerConnectionLimit}`, p.db_pass_verifier);
+  await ensureRole(c, r.mgmt, 'login inherit connection limit 20', p.mgmt_password);
+  await ensureRole(c, r.authenticator, `login noinherit connection limit ${config.apiConnectionLimit}`, p.api_password);
   // INHERIT from the cluster-wide role without SET needs PostgreSQL 16; on 15 the grant also lets the project
   // role `set role anon`, which SECURITY.md shows reaches nothing of another project's.
   const inheritOnly = (await serverVersion(c)) >= 160000 ? ' with inherit true, set false' : '';

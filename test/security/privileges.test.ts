@@ -328,3 +328,18 @@ test('no definer function in a project database belongs to a role stronger than 
     where c.relnamespace in ('auth'::regnamespace, 'storage'::regnamespace, 'public'::regnamespace) and pg_get_userbyid(c.relowner) <> $1`, [b.ref])).rows);
   assert.deepEqual(foreign, []);
 });
+
+test('an owner cannot hold more connections than its limit, so it cannot take the server\'s from other projects', async () => {
+  const limit = Number(process.env.LOAM_OWNER_CONNECTION_LIMIT || 20);
+  const held: pg.Client[] = [];
+  try {
+    for (let i = 0; i < limit; i++) held.push(await ownerClient(a));
+    await assert.rejects(ownerClient(a), /too many connections for role/);
+    const res = await fetch(`${b.url}/rest/v1/`, { headers: { apikey: b.anonKey } });
+    assert.equal(res.status, 200, 'another project is served meanwhile');
+  } finally {
+    await Promise.all(held.map((c) => c.end()));
+  }
+  const { rows: [r] } = await asAdmin(undefined, (c) => c.query(`select rolconnlimit from pg_roles where rolname = $1`, [a.ref]));
+  assert.equal(r.rolconnlimit, limit);
+});
