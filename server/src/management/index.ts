@@ -11,11 +11,12 @@ import { openapi } from './openapi.ts';
 import { organizations } from './organizations.ts';
 import { postgrest } from './postgrest.ts';
 import { projects } from './projects.ts';
+import { sites } from './sites.ts';
 import { tokens } from './tokens.ts';
 import { storageManagement } from './storage.ts';
 
 export const management = Router();
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
-management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest);
+management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest, sites);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

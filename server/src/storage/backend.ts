@@ -270,3 +270,22 @@ export async function purgeProjectFiles(ref: string): Promise<void> {
   await fsp.rm(path.join(storageSettings().fileRoot, ref), { recursive: true, force: true });
   if (storageSettings().backend === 's3') await blobStore().removePrefix(`${ref}/`);
 }
+
+// Sites (server/src/sites): a deployed file's bytes are stored once per site under the SHA-256 Loam computed
+// of them, and an uploaded zip under the deploy's id until it is unpacked. Keys are made only of the project
+// ref, ids Loam generated and hashes Loam computed — never of a path from a deploy — and each part is checked.
+const SITE_REF = /^[a-z]{20}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+function siteBase(ref: string, siteId: string): string {
+  if (!SITE_REF.test(ref) || !isVersion(siteId)) throw new Error('not a site of a project');
+  return `${ref}/sites/${siteId.toLowerCase()}/`;
+}
+export const siteBlobKey = (ref: string, siteId: string, sha256: string) => {
+  if (!SHA256.test(sha256)) throw new Error('not a SHA-256 digest');
+  return `${siteBase(ref, siteId)}blobs/${sha256}`;
+};
+export const siteUploadKey = (ref: string, siteId: string, deployId: string) => {
+  if (!isVersion(deployId)) throw new Error('not a deploy id');
+  return `${siteBase(ref, siteId)}uploads/${deployId.toLowerCase()}.zip`;
+};
+export const sitePrefix = siteBase;

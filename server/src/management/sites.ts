@@ -1,0 +1,253 @@
+// Sites under the Management API (SupaBein's paths, `{ref}` for its `:id`): sites, and their deploys — a zip or
+// file by file, always into staging — publish, rollback and the SHA-256 diff. Logic lives in
+// sql/platform/functions/sites.sql; bytes in server/src/sites.
+import crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Router, type Request, type Response } from 'express';
+import busboy from 'busboy';
+import { ApiError, errors } from '../errors.ts';
+import { blobStore, discard, siteUploadKey, stage } from '../storage/backend.ts';
+import { deployRules, storeSiteFile } from '../sites/deploys.ts';
+import { contentTypeOf, normalizeDeployPath } from '../sites/paths.ts';
+import { forgetSite } from '../sites/serve.ts';
+import { sitesSettings } from '../sites/settings.ts';
+import { siteUrls } from '../sites/urls.ts';
+import { inspectZip, ZipRefused } from '../sites/zip.ts';
+import { body, bool, param, str } from '../validate.ts';
+import { authenticate, callerQuery, scope } from './session.ts';
+
+type Row = Record<string, any>;
+
+export function siteJson(s: Row, ref: string) {
+  return {
+    id: s.id,
+    project_ref: ref,
+    name: s.name,
+    subdomain: s.subdomain,
+    spa_mode: s.spa_mode,
+    not_found_page: s.not_found_page,
+    live_deploy_id: s.live_deploy_id,
+    staging_deploy_id: s.staging_deploy_id,
+    ...siteUrls(s.subdomain),
+    created_at: s.created_at,
+    updated_at: s.updated_at,
+  };
+}
+
+export function deployJson(d: Row) {
+  return {
+    id: d.id,
+    site_id: d.site_id,
+    version: d.label,
+    label: d.label,
+    source: d.source,
+    status: d.status,
+    ...(d.error ? { error: d.error } : {}),
+    size: Number(d.size),
+    file_count: d.file_count,
+    uploaded_at: d.created_at,
+    ready_at: d.ready_at,
+    published_at: d.published_at,
+  };
+}
+
+const fileJson = (f: Row) => ({ path: f.path, sha256: f.sha256, size: f.size === null ? null : Number(f.size), content_type: f.content_type });
+
+const refused = (err: ZipRefused) => new ApiError(err.status, err.code, err.message);
+
+export const sites = Router();
+const base = '/projects/:ref/sites';
+sites.use(base, authenticate, scope('projects'));
+
+const ids = (req: Request) => [param(req, 'ref'), param(req, 'site_id')];
+
+sites.get(base, async (req, res) => {
+  const rows = await callerQuery<Row>(res, 'select * from platform.list_sites($1)', [param(req, 'ref')]);
+  res.json(rows.map((s) => siteJson(s, param(req, 'ref'))));
+});
+
+function siteSettings(b: Record<string, unknown>) {
+  const notFound = str(b, 'not_found_page', { max: 1024 }) ?? str(b, 'custom_404', { max: 1024 });
+  return [str(b, 'subdomain', { max: 63 })?.toLowerCase(), str(b, 'name', { max: 256 }), bool(b, 'spa_mode'), notFound];
+}
+
+sites.post(base, async (req, res) => {
+  const b = body(req.body);
+  const [subdomain, ...rest] = siteSettings(b);
+  if (subdomain === undefined) throw errors.invalidBody('subdomain is required');
+  const [site] = await callerQuery<Row>(res, 'select * from platform.create_site($1, $2, $3, $4, $5)', [param(req, 'ref'), subdomain, ...rest]);
+  res.status(201).json(siteJson(site, param(req, 'ref')));
+});
+
+sites.get(`${base}/:site_id`, async (req, res) => {
+  const [site] = await callerQuery<Row>(res, 'select * from platform.get_site($1, $2)', ids(req));
+  res.json(siteJson(site, param(req, 'ref')));
+});
+
+sites.patch(`${base}/:site_id`, async (req, res) => {
+  const [before] = await callerQuery<Row>(res, 'select subdomain from platform.get_site($1, $2)', ids(req));
+  const [site] = await callerQuery<Row>(res, 'select * from platform.update_site($1, $2, $3, $4, $5, $6)', [...ids(req), ...siteSettings(body(req.body))]);
+  forgetSite(before.subdomain);
+  forgetSite(site.subdomain);
+  res.json(siteJson(site, param(req, 'ref')));
+});
+
+sites.delete(`${base}/:site_id`, async (req, res) => {
+  const [site] = await callerQuery<Row>(res, 'select * from platform.delete_site($1, $2)', ids(req));
+  forgetSite(site.subdomain);
+  res.json(siteJson(site, param(req, 'ref')));
+});
+
+// ---- deploys
+
+sites.get(`${base}/:site_id/deploys`, async (req, res) => {
+  const rows = await callerQuery<Row>(res, 'select * from platform.list_site_deploys($1, $2)', ids(req));
+  res.json(rows.map(deployJson));
+});
+
+/** The zip of a deploy request: the `zipfile` field of a multipart form, or the raw body. */
+function zipBody(req: Request): Promise<{ stream: Readable; label?: string }> {
+  if (!req.is('multipart/form-data')) {
+    if (req.is('application/json')) throw new ApiError(415, 'unsupported_media_type', 'send the zip as application/zip or a multipart form field "zipfile"');
+    return Promise.resolve({ stream: req, label: typeof req.query.label === 'string' ? req.query.label : undefined });
+  }
+  return new Promise((resolve, reject) => {
+    let label: string | undefined;
+    let bb: ReturnType<typeof busboy>;
+    try {
+      bb = busboy({ headers: req.headers, limits: { files: 1, fields: 10, fieldSize: 1024 } });
+    } catch {
+      return reject(errors.invalidBody('malformed multipart body'));
+    }
+    let found = false;
+    bb.on('field', (name: string | undefined, value: string) => { if (name === 'label' || name === 'version') label = value.slice(0, 256); });
+    bb.on('file', (name: string | undefined, stream: Readable) => {
+      if (name !== 'zipfile' || found) { stream.resume(); return; }
+      found = true;
+      resolve({ stream, get label() { return label; } });
+    });
+    bb.on('error', () => reject(errors.invalidBody('malformed multipart body')));
+    bb.on('close', () => { if (!found) reject(errors.invalidBody('the multipart form has no "zipfile" field')); });
+    req.pipe(bb);
+  });
+}
+
+// The zip is judged in full (names, kinds, sizes, ratios) before anything is stored or recorded: a refused
+// archive is a 4xx and leaves nothing behind. Unpacking happens in the job.
+sites.post(`${base}/:site_id/deploys`, async (req, res) => {
+  const [ref, siteIdRaw] = ids(req);
+  const [site] = await callerQuery<Row>(res, 'select id from platform.get_site($1, $2)', [ref, siteIdRaw]);
+  const { stream, label } = await zipBody(req);
+  let staged;
+  try {
+    staged = await stage(stream, sitesSettings().maxDeployBytes);
+  } catch (err) {
+    if ((err as { status?: number }).status === 413) throw new ApiError(413, 'deploy_too_large', `the zip is larger than ${sitesSettings().maxDeployBytes} bytes`);
+    throw err;
+  }
+  try {
+    try {
+      (await inspectZip(staged.path)).zip.close();
+    } catch (err) {
+      throw err instanceof ZipRefused ? refused(err) : err;
+    }
+    const deployId = crypto.randomUUID();
+    const key = siteUploadKey(ref, site.id, deployId);
+    await blobStore().commit(staged.path, key, 'application/zip');
+    try {
+      const [deploy] = await callerQuery<Row>(res, 'select * from platform.create_zip_deploy($1, $2, $3, $4)',
+        [ref, site.id, deployId, str({ label }, 'label', { max: 256 }) ?? null]);
+      res.status(202).json(deployJson(deploy));
+    } catch (err) {
+      await blobStore().remove([key]);
+      throw err;
+    }
+  } finally {
+    await discard(staged.path);
+  }
+});
+
+sites.post(`${base}/:site_id/deploys/open`, async (req, res) => {
+  const b = body(req.body);
+  const manifest = b.manifest;
+  if (manifest !== undefined && manifest !== null) {
+    if (typeof manifest !== 'object' || Array.isArray(manifest)) throw new ApiError(400, 'invalid_manifest', 'manifest must be an object of path: sha256');
+    for (const path of Object.keys(manifest)) {
+      const checked = normalizeDeployPath(path, true);
+      if ('problem' in checked) throw new ApiError(checked.problem === 'blocked' ? 403 : 400, checked.problem === 'blocked' ? 'blocked_extension' : 'invalid_path', checked.message);
+    }
+  }
+  const normalized = manifest ? Object.fromEntries(Object.entries(manifest).map(([p, h]) => [p.replace(/^\//, ''), h])) : null;
+  const [row] = await callerQuery<Row>(res, 'select (r.deploy).*, r.missing from platform.open_site_deploy($1, $2, $3, $4, $5) r',
+    [...ids(req), str(b, 'label', { max: 256 }) ?? str(b, 'version', { max: 256 }) ?? null, normalized ? JSON.stringify(normalized) : null, sitesSettings().maxFiles]);
+  res.status(201).json({ ...deployJson(row), missing: row.missing });
+});
+
+sites.get(`${base}/:site_id/deploys/:deploy_id`, async (req, res) => {
+  const [deploy] = await callerQuery<Row>(res, 'select * from platform.get_site_deploy($1, $2, $3)', [...ids(req), param(req, 'deploy_id')]);
+  res.json(deployJson(deploy));
+});
+
+function queryPath(req: Request): string {
+  const raw = req.query.path;
+  if (typeof raw !== 'string') throw new ApiError(400, 'invalid_path', 'the path query parameter is required');
+  const checked = normalizeDeployPath(raw, true);
+  if ('problem' in checked) throw new ApiError(checked.problem === 'blocked' ? 403 : 400, checked.problem === 'blocked' ? 'blocked_extension' : 'invalid_path', checked.message);
+  return checked.path;
+}
+
+sites.post(`${base}/:site_id/deploys/:deploy_id/files`, async (req, res) => {
+  const path = queryPath(req);
+  if (req.is('application/json') || req.is('multipart/form-data') || req.is('application/x-www-form-urlencoded')) {
+    throw new ApiError(415, 'unsupported_media_type', 'send the file\'s raw bytes (e.g. Content-Type: application/octet-stream)');
+  }
+  const deployId = param(req, 'deploy_id');
+  // Checked before the bytes are read: the deploy exists, is the caller's and is still pending.
+  const [deploy] = await callerQuery<Row>(res, 'select site_id, status from platform.get_site_deploy($1, $2, $3)', [...ids(req), deployId]);
+  if (deploy.status !== 'pending') throw new ApiError(409, 'invalid_deploy_state', `deploy is ${deploy.status}, not pending: files can only change before finalize`);
+  let stored;
+  try {
+    stored = await storeSiteFile(param(req, 'ref'), deploy.site_id, req, sitesSettings().maxFileBytes);
+  } catch (err) {
+    throw err instanceof ZipRefused ? refused(err) : err;
+  }
+  const [file] = await callerQuery<Row>(res, 'select * from platform.put_site_file($1, $2, $3, $4, $5, $6, $7, $8)',
+    [...ids(req), deployId, path, stored.sha256, stored.size, contentTypeOf(path), sitesSettings().maxFiles]);
+  res.status(201).json(fileJson(file));
+});
+
+sites.get(`${base}/:site_id/deploys/:deploy_id/files`, async (req, res) => {
+  const rows = await callerQuery<Row>(res, 'select * from platform.list_site_files($1, $2, $3)', [...ids(req), param(req, 'deploy_id')]);
+  res.json(rows.map(fileJson));
+});
+
+sites.delete(`${base}/:site_id/deploys/:deploy_id/files`, async (req, res) => {
+  await callerQuery(res, 'select platform.delete_site_file($1, $2, $3, $4)', [...ids(req), param(req, 'deploy_id'), queryPath(req)]);
+  res.status(204).end();
+});
+
+sites.post(`${base}/:site_id/deploys/:deploy_id/finalize`, async (req, res) => {
+  const [ref] = ids(req);
+  const files = await callerQuery<Row>(res, 'select * from platform.list_site_files($1, $2, $3)', [...ids(req), param(req, 'deploy_id')]);
+  const [deploy] = await callerQuery<Row>(res, 'select site_id from platform.get_site_deploy($1, $2, $3)', [...ids(req), param(req, 'deploy_id')]);
+  const rules = await deployRules(ref, deploy.site_id, files.filter((f) => f.size !== null) as { path: string; sha256: string }[]);
+  const [ready] = await callerQuery<Row>(res, 'select * from platform.finalize_site_deploy($1, $2, $3, $4, $5, $6)',
+    [...ids(req), param(req, 'deploy_id'), JSON.stringify(rules.headers), JSON.stringify(rules.redirects), sitesSettings().maxDeployBytes]);
+  res.json(deployJson(ready));
+});
+
+for (const action of ['publish', 'rollback'] as const) {
+  sites.post(`${base}/:site_id/deploys/:deploy_id/${action}`, async (req, res) => {
+    const [site] = await callerQuery<Row>(res, `select * from platform.${action}_site_deploy($1, $2, $3)`, [...ids(req), param(req, 'deploy_id')]);
+    forgetSite(site.subdomain);
+    res.json(siteJson(site, param(req, 'ref')));
+  });
+}
+
+sites.get(`${base}/:site_id/deploys/:deploy_id/diff`, async (req, res: Response) => {
+  const vs = req.query.vs;
+  if (typeof vs !== 'string' || !vs) throw errors.invalidBody('the vs query parameter (the deploy to compare with) is required');
+  const rows = await callerQuery<Row>(res, 'select * from platform.diff_site_deploys($1, $2, $3, $4)', [...ids(req), param(req, 'deploy_id'), vs]);
+  const of = (change: string) => rows.filter((r) => r.change === change).map((r) => r.path);
+  res.json({ deploy_id: param(req, 'deploy_id'), vs, added: of('added'), removed: of('removed'), changed: of('changed') });
+});

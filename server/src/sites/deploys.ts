@@ -1,0 +1,110 @@
+// Deploy bytes: storing a file under its SHA-256 (once per site), reading a deploy's `_headers` / `_redirects`,
+// and unpacking a zip deploy (run by the worker task site_deploy__process).
+import crypto from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { controlPool } from '../../../db/src/pools.ts';
+import { blobStore, discard, siteBlobKey, siteUploadKey, stage } from '../storage/backend.ts';
+import { contentTypeOf } from './paths.ts';
+import { parseHeaders, parseRedirects, type HeaderRule, type RedirectRule } from './rules.ts';
+import { sitesSettings } from './settings.ts';
+import { entryStream, inspectZip, ZipRefused } from './zip.ts';
+
+const RULES_MAX_BYTES = 64 * 1024;
+
+/** Streams `body` into the blob store under its SHA-256; past `maxBytes` a 413 ZipRefused, nothing kept. */
+export async function storeSiteFile(ref: string, siteId: string, body: Readable, maxBytes: number): Promise<{ sha256: string; size: number }> {
+  const hash = crypto.createHash('sha256');
+  const hasher = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk); } });
+  body.on('error', (err) => hasher.destroy(err));
+  let staged;
+  try {
+    staged = await stage(body.pipe(hasher), maxBytes);
+  } catch (err) {
+    if ((err as { status?: number }).status === 413) throw new ZipRefused(413, 'file_too_large', `a file is larger than ${maxBytes} bytes`);
+    throw err;
+  }
+  const sha256 = hash.digest('hex');
+  try {
+    await blobStore().commit(staged.path, siteBlobKey(ref, siteId, sha256), 'application/octet-stream');
+  } catch (err) {
+    await discard(staged.path);
+    throw err;
+  }
+  return { sha256, size: staged.size };
+}
+
+async function readSmall(ref: string, siteId: string, sha256: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of await blobStore().read(siteBlobKey(ref, siteId, sha256), { start: 0, end: RULES_MAX_BYTES - 1 })) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= RULES_MAX_BYTES) break;
+  }
+  return Buffer.concat(chunks).subarray(0, RULES_MAX_BYTES).toString('utf8');
+}
+
+/** The parsed rules of a deploy from its root `_headers` and `_redirects` files (first 64 KB of each). */
+export async function deployRules(ref: string, siteId: string, files: { path: string; sha256: string }[]):
+  Promise<{ headers: HeaderRule[]; redirects: RedirectRule[] }> {
+  const { maxRules } = sitesSettings();
+  const find = (p: string) => files.find((f) => f.path === p);
+  const h = find('_headers'), r = find('_redirects');
+  return {
+    headers: h ? parseHeaders(await readSmall(ref, siteId, h.sha256), maxRules) : [],
+    redirects: r ? parseRedirects(await readSmall(ref, siteId, r.sha256), maxRules) : [],
+  };
+}
+
+/** Unpacks a zip deploy into the site's blobs and stages it; a refused zip fails the deploy (nothing staged).
+ *  Idempotent: a deploy no longer `processing` is left alone. */
+export async function processZipDeploy(ref: string, deployId: string): Promise<'ready' | 'failed' | 'skipped'> {
+  const pool = controlPool();
+  const { rows: [deploy] } = await pool.query<{ site_id: string; status: string }>(
+    `select d.site_id, d.status from platform.site_deploys d join platform.sites s on s.id = d.site_id
+     join platform.projects p on p.id = s.project_id where d.id = $1 and p.ref = $2`, [deployId, ref]);
+  if (!deploy || deploy.status !== 'processing') return 'skipped';
+  const limits = sitesSettings();
+  const uploadKey = siteUploadKey(ref, deploy.site_id, deployId);
+  const local = await stage(await blobStore().read(uploadKey), limits.maxDeployBytes + 1024 * 1024);
+  try {
+    const { zip, files } = await inspectZip(local.path);
+    const stored: { path: string; sha256: string; size: number; content_type: string }[] = [];
+    try {
+      let total = 0;
+      for (const f of files) {
+        const { sha256, size } = await storeSiteFile(ref, deploy.site_id, await entryStream(zip, f.entry), limits.maxFileBytes);
+        total += size;
+        if (total > limits.maxDeployBytes) throw new ZipRefused(413, 'deploy_too_large', `the zip unpacks to more than ${limits.maxDeployBytes} bytes`);
+        stored.push({ path: f.path, sha256, size, content_type: contentTypeOf(f.path) });
+      }
+    } finally {
+      zip.close();
+    }
+    const rules = await deployRules(ref, deploy.site_id, stored);
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await client.query('select platform_private.add_deploy_files($1, $2)', [deployId, JSON.stringify(stored)]);
+      await client.query('select platform_private.stage_deploy($1, $2, $3, $4)',
+        [deployId, JSON.stringify(rules.headers), JSON.stringify(rules.redirects), limits.maxDeployBytes]);
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback');
+      throw err;
+    } finally {
+      client.release();
+    }
+    await blobStore().remove([uploadKey]);
+    return 'ready';
+  } catch (err) {
+    const refused = err instanceof ZipRefused || (err as { code?: string }).code?.startsWith('LMD') ||
+      /invalid|unexpected|too many|does not match|size/i.test((err as Error).message ?? '');
+    if (!refused) throw err;
+    await pool.query('select platform_private.fail_deploy($1, $2)', [deployId, (err as Error).message]);
+    await blobStore().remove([uploadKey]);
+    return 'failed';
+  } finally {
+    await discard(local.path);
+  }
+}

@@ -1,0 +1,398 @@
+-- Sites: create, change and delete a project's sites; deploys (zip or file by file) that always land in staging;
+-- publish and rollback, which swap one pointer of the site row in one statement. Ids from the URL arrive as text,
+-- so a malformed one is a 404 like an unknown one, never a cast error.
+
+create or replace function platform_private.uuid_or_null(p text) returns uuid
+  language sql immutable
+as $$ select case when p ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then p::uuid end $$;
+
+-- Every site read by a member goes through here: not found and not a member look the same (404).
+create or replace function platform_private.site_for_member(p_ref text, p_site_id text) returns platform.sites
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+  v_site platform.sites;
+begin
+  select s.* into v_site from platform.sites s
+    where s.id = platform_private.uuid_or_null(p_site_id) and s.project_id = v_project.id;
+  if not found then raise exception 'Site not found' using errcode = 'LMN10'; end if;
+  return v_site;
+end $$;
+
+create or replace function platform_private.deploy_of(p_site platform.sites, p_deploy_id text) returns platform.site_deploys
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_deploy platform.site_deploys;
+begin
+  select d.* into v_deploy from platform.site_deploys d
+    where d.id = platform_private.uuid_or_null(p_deploy_id) and d.site_id = p_site.id;
+  if not found then raise exception 'Deploy not found' using errcode = 'LMN11'; end if;
+  return v_deploy;
+end $$;
+
+-- Names a site may not take: what the platform or a visitor would read as the platform's own.
+create or replace function platform_private.validate_subdomain(p_subdomain text) returns text
+  language plpgsql immutable
+as $$
+begin
+  if p_subdomain is null or p_subdomain !~ '^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$' then
+    raise exception 'subdomain must be 3-63 characters of a-z, 0-9 and single hyphens, starting and ending with a letter or digit'
+      using errcode = 'LMV10';
+  end if;
+  if p_subdomain = any ('{www,api,app,admin,administrator,root,mail,email,smtp,imap,pop,ftp,ssh,ns1,ns2,dns,mx,
+      localhost,loam,platform,dashboard,console,studio,status,health,metrics,docs,help,support,billing,account,accounts,
+      auth,login,signin,signup,oauth,sso,storage,rest,graphql,realtime,functions,project,projects,sites,site,static,
+      assets,cdn,media,files,preview,staging,internal,system,security,abuse,postmaster,hostmaster,webmaster,test}'::text[])
+     or p_subdomain ~ '^(xn-|loam-)' then
+    raise exception 'subdomain "%" is reserved', p_subdomain using errcode = 'LMV11';
+  end if;
+  return p_subdomain;
+end $$;
+
+create or replace function platform_private.validate_site_path(p_path text) returns text
+  language plpgsql immutable
+as $$
+begin
+  if p_path is not null and (p_path = '' or length(p_path) > 1024 or p_path ~ '(^|/)\.\.?(/|$)' or p_path ~ '^/|\\|//|[\x01-\x1f\x7f]') then
+    raise exception 'not_found_page must be a relative path inside the deploy (no "..", no leading "/", no backslashes)'
+      using errcode = 'LMV12';
+  end if;
+  return p_path;
+end $$;
+
+create or replace function platform_private.check_subdomain_free(p_subdomain text, p_site_id uuid) returns void
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if exists (select 1 from platform.sites where subdomain = p_subdomain and id is distinct from p_site_id) then
+    raise exception 'subdomain "%" is taken', p_subdomain using errcode = 'LMT01';
+  end if;
+end $$;
+
+create or replace function platform.list_sites(p_ref text) returns setof platform.sites
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select s.* from platform.sites s where s.project_id = (platform.project_for_member(p_ref)).id order by s.created_at, s.id
+$$;
+comment on function platform.list_sites(text) is 'The sites of a project the caller is a member of.';
+
+create or replace function platform.get_site(p_ref text, p_site_id text) returns platform.sites
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select platform_private.site_for_member(p_ref, p_site_id) $$;
+
+create or replace function platform.create_site(p_ref text, p_subdomain text, p_name text, p_spa_mode boolean, p_not_found_page text)
+  returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+  v_site platform.sites;
+  v_max integer;
+begin
+  perform platform_private.validate_subdomain(p_subdomain);
+  perform platform_private.validate_site_path(nullif(p_not_found_page, ''));
+  -- One site creation per project at a time, so two concurrent creations cannot both pass the plan limit.
+  perform 1 from platform.projects where id = v_project.id for update;
+  select pl.max_sites_per_project into v_max from platform.organizations o join platform.plans pl on pl.id = o.plan
+    where o.id = v_project.organization_id;
+  if (select count(*) from platform.sites where project_id = v_project.id) >= v_max then
+    raise exception 'the plan allows % site(s) per project', v_max using errcode = 'LMQ01';
+  end if;
+  perform platform_private.check_subdomain_free(p_subdomain, null);
+  insert into platform.sites (project_id, subdomain, name, spa_mode, not_found_page)
+    values (v_project.id, p_subdomain, coalesce(p_name, p_subdomain), coalesce(p_spa_mode, false), nullif(p_not_found_page, ''))
+    returning * into v_site;
+  return v_site;
+end $$;
+comment on function platform.create_site(text, text, text, boolean, text) is 'Creates a site of a project (subdomain unique across the platform).';
+
+-- Null arguments leave a setting as it is; an empty not_found_page clears it.
+create or replace function platform.update_site(p_ref text, p_site_id text, p_subdomain text, p_name text,
+                                                p_spa_mode boolean, p_not_found_page text)
+  returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+begin
+  if p_subdomain is not null and p_subdomain <> v_site.subdomain then
+    perform platform_private.validate_subdomain(p_subdomain);
+    perform platform_private.check_subdomain_free(p_subdomain, v_site.id);
+  end if;
+  perform platform_private.validate_site_path(nullif(p_not_found_page, ''));
+  update platform.sites set
+    subdomain = coalesce(p_subdomain, subdomain),
+    name = coalesce(p_name, name),
+    spa_mode = coalesce(p_spa_mode, spa_mode),
+    not_found_page = case when p_not_found_page is null then not_found_page else nullif(p_not_found_page, '') end,
+    updated_at = now()
+  where id = v_site.id returning * into v_site;
+  return v_site;
+end $$;
+
+-- The site's rows go at once (it stops being served); its files go in a job (site__purge).
+create or replace function platform.delete_site(p_ref text, p_site_id text) returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+begin
+  delete from platform.sites where id = v_site.id;
+  perform graphile_worker.add_job('site__purge', json_build_object('ref', p_ref, 'site_id', v_site.id),
+    job_key := 'site__purge:' || v_site.id, max_attempts := 5);
+  return v_site;
+end $$;
+
+create or replace function platform.list_site_deploys(p_ref text, p_site_id text) returns setof platform.site_deploys
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select d.* from platform.site_deploys d
+  where d.site_id = (platform_private.site_for_member(p_ref, p_site_id)).id
+  order by d.created_at desc, d.id
+$$;
+
+create or replace function platform.get_site_deploy(p_ref text, p_site_id text, p_deploy_id text) returns platform.site_deploys
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select platform_private.deploy_of(platform_private.site_for_member(p_ref, p_site_id), p_deploy_id) $$;
+
+-- A zip deploy: its bytes were stored by the API under a key made of the ids; the job unpacks them.
+create or replace function platform.create_zip_deploy(p_ref text, p_site_id text, p_deploy_id uuid, p_label text)
+  returns platform.site_deploys
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+  v_deploy platform.site_deploys;
+begin
+  insert into platform.site_deploys (id, site_id, label, source, status)
+    values (p_deploy_id, v_site.id, coalesce(p_label, ''), 'zip', 'processing') returning * into v_deploy;
+  perform graphile_worker.add_job('site_deploy__process', json_build_object('ref', p_ref, 'deploy_id', v_deploy.id),
+    queue_name := 'site:' || v_site.id, job_key := 'site_deploy__process:' || v_deploy.id, max_attempts := 3);
+  return v_deploy;
+end $$;
+
+-- A file-by-file deploy. With a manifest {path: sha256}, the entries whose bytes the site already has are
+-- filled in at once (copied from an earlier deploy's row); the others wait for an upload. Returns the deploy
+-- and the hashes still missing.
+create or replace function platform.open_site_deploy(p_ref text, p_site_id text, p_label text, p_manifest jsonb, p_max_files integer)
+  returns table (deploy platform.site_deploys, missing text[])
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+  v_deploy platform.site_deploys;
+begin
+  if p_manifest is not null and jsonb_typeof(p_manifest) <> 'object' then
+    raise exception 'manifest must be an object of path: sha256' using errcode = 'LMV13';
+  end if;
+  if p_manifest is not null and (select count(*) from jsonb_object_keys(p_manifest)) > p_max_files then
+    raise exception 'a deploy may hold at most % files', p_max_files using errcode = 'LMD04';
+  end if;
+  if exists (select 1 from jsonb_each(coalesce(p_manifest, '{}')) e
+             where jsonb_typeof(e.value) <> 'string' or e.value #>> '{}' !~ '^[0-9a-f]{64}$') then
+    raise exception 'manifest values must be lowercase hex SHA-256 digests' using errcode = 'LMV13';
+  end if;
+  insert into platform.site_deploys (site_id, label, source, status)
+    values (v_site.id, coalesce(p_label, ''), 'files', 'pending') returning * into v_deploy;
+  insert into platform.site_files (deploy_id, path, sha256, size, content_type)
+    select v_deploy.id, e.key, e.value #>> '{}', known.size, known.content_type
+    from jsonb_each(coalesce(p_manifest, '{}')) e
+    left join lateral (
+      select f.size, f.content_type from platform.site_files f join platform.site_deploys d on d.id = f.deploy_id
+      where d.site_id = v_site.id and f.sha256 = e.value #>> '{}' and f.size is not null limit 1) known on true;
+  return query select v_deploy, coalesce((select array_agg(distinct f.sha256 order by f.sha256) from platform.site_files f
+    where f.deploy_id = v_deploy.id and f.size is null), '{}');
+end $$;
+
+-- The hashes of a site's stored files among p_hashes: what a client need not upload.
+create or replace function platform_private.site_has_hashes(p_site_id uuid, p_hashes text[]) returns text[]
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(array_agg(distinct f.sha256), '{}') from platform.site_files f join platform.site_deploys d on d.id = f.deploy_id
+  where d.site_id = p_site_id and f.size is not null and f.sha256 = any (p_hashes)
+$$;
+
+create or replace function platform_private.pending_deploy(p_ref text, p_site_id text, p_deploy_id text) returns platform.site_deploys
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_deploy platform.site_deploys := platform_private.deploy_of(platform_private.site_for_member(p_ref, p_site_id), p_deploy_id);
+begin
+  select * into v_deploy from platform.site_deploys where id = v_deploy.id for update;
+  if v_deploy.status <> 'pending' then
+    raise exception 'deploy is %, not pending: files can only change before finalize', v_deploy.status using errcode = 'LMD01';
+  end if;
+  return v_deploy;
+end $$;
+
+-- Records one uploaded file of a pending deploy (its bytes are already stored under their hash).
+create or replace function platform.put_site_file(p_ref text, p_site_id text, p_deploy_id text, p_path text, p_sha256 text,
+                                                  p_size bigint, p_content_type text, p_max_files integer)
+  returns platform.site_files
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_deploy platform.site_deploys := platform_private.pending_deploy(p_ref, p_site_id, p_deploy_id);
+  v_file platform.site_files;
+begin
+  insert into platform.site_files (deploy_id, path, sha256, size, content_type)
+    values (v_deploy.id, p_path, p_sha256, p_size, p_content_type)
+    on conflict (deploy_id, path) do update set sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type
+    returning * into v_file;
+  if (select count(*) from platform.site_files where deploy_id = v_deploy.id) > p_max_files then
+    raise exception 'a deploy may hold at most % files', p_max_files using errcode = 'LMD04';
+  end if;
+  return v_file;
+end $$;
+
+create or replace function platform.delete_site_file(p_ref text, p_site_id text, p_deploy_id text, p_path text) returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_deploy platform.site_deploys := platform_private.pending_deploy(p_ref, p_site_id, p_deploy_id);
+begin
+  delete from platform.site_files where deploy_id = v_deploy.id and path = p_path;
+  if not found then raise exception 'File not found' using errcode = 'LMN12'; end if;
+end $$;
+
+create or replace function platform.list_site_files(p_ref text, p_site_id text, p_deploy_id text) returns setof platform.site_files
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select f.* from platform.site_files f
+  where f.deploy_id = (platform_private.deploy_of(platform_private.site_for_member(p_ref, p_site_id), p_deploy_id)).id
+  order by f.path
+$$;
+
+-- Makes a deploy ready and the site's staging version. Called by the API (finalize, under the caller's
+-- membership) and by the zip job (after unpacking): both hand in the parsed _headers and _redirects rules.
+create or replace function platform_private.stage_deploy(p_deploy_id uuid, p_headers jsonb, p_redirects jsonb, p_max_bytes bigint)
+  returns platform.site_deploys
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_deploy platform.site_deploys;
+  v_missing integer;
+  v_count integer;
+  v_size bigint;
+begin
+  select * into v_deploy from platform.site_deploys where id = p_deploy_id for update;
+  if not found then raise exception 'Deploy not found' using errcode = 'LMN11'; end if;
+  if v_deploy.status not in ('pending', 'processing') then
+    raise exception 'deploy is already %', v_deploy.status using errcode = 'LMD01';
+  end if;
+  select count(*) filter (where size is null), count(*), coalesce(sum(size), 0) into v_missing, v_count, v_size
+    from platform.site_files where deploy_id = p_deploy_id;
+  if v_count = 0 then raise exception 'the deploy has no files' using errcode = 'LMD02'; end if;
+  if v_missing > 0 then
+    raise exception '% file(s) of the manifest were not uploaded', v_missing using errcode = 'LMD03';
+  end if;
+  if v_size > p_max_bytes then
+    raise exception 'the deploy is % bytes; at most % are allowed', v_size, p_max_bytes using errcode = 'LMD05';
+  end if;
+  update platform.site_deploys set status = 'ready', error = null, size = v_size, file_count = v_count, ready_at = now(),
+      headers = coalesce(p_headers, '[]'), redirects = coalesce(p_redirects, '[]')
+    where id = p_deploy_id returning * into v_deploy;
+  update platform.sites set staging_deploy_id = p_deploy_id, updated_at = now() where id = v_deploy.site_id;
+  return v_deploy;
+end $$;
+
+create or replace function platform.finalize_site_deploy(p_ref text, p_site_id text, p_deploy_id text, p_headers jsonb,
+                                                         p_redirects jsonb, p_max_bytes bigint)
+  returns platform.site_deploys
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_deploy platform.site_deploys := platform_private.pending_deploy(p_ref, p_site_id, p_deploy_id);
+begin
+  return platform_private.stage_deploy(v_deploy.id, p_headers, p_redirects, p_max_bytes);
+end $$;
+
+-- The zip job's outcome when the archive is refused: the deploy fails, nothing is staged or published.
+create or replace function platform_private.fail_deploy(p_deploy_id uuid, p_error text) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  delete from platform.site_files where deploy_id = p_deploy_id;
+  update platform.site_deploys set status = 'failed', error = left(p_error, 1000) where id = p_deploy_id and status = 'processing';
+$$;
+
+create or replace function platform_private.add_deploy_files(p_deploy_id uuid, p_files jsonb) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  insert into platform.site_files (deploy_id, path, sha256, size, content_type)
+  select p_deploy_id, f->>'path', f->>'sha256', (f->>'size')::bigint, f->>'content_type' from jsonb_array_elements(p_files) f
+  on conflict (deploy_id, path) do update set sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type
+$$;
+
+-- Publish promotes the staging deploy; rollback makes an earlier ready deploy live. One UPDATE of one row
+-- either way: a visitor's request reads the pointer once, so it sees the old version or the new one.
+create or replace function platform.publish_site_deploy(p_ref text, p_site_id text, p_deploy_id text) returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+  v_deploy platform.site_deploys := platform_private.deploy_of(v_site, p_deploy_id);
+begin
+  select * into v_site from platform.sites where id = v_site.id for update;
+  if v_site.staging_deploy_id is distinct from v_deploy.id or v_deploy.status <> 'ready' then
+    raise exception 'only the current staging deploy can be published' using errcode = 'LMD06';
+  end if;
+  update platform.site_deploys set published_at = now() where id = v_deploy.id;
+  update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
+  perform pg_notify('loam_site_changed', v_site.subdomain);
+  return v_site;
+end $$;
+
+create or replace function platform.rollback_site_deploy(p_ref text, p_site_id text, p_deploy_id text) returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+  v_deploy platform.site_deploys := platform_private.deploy_of(v_site, p_deploy_id);
+begin
+  if v_deploy.status <> 'ready' or v_deploy.published_at is null then
+    raise exception 'only a deploy that was published before can be rolled back to' using errcode = 'LMD07';
+  end if;
+  update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
+  perform pg_notify('loam_site_changed', v_site.subdomain);
+  return v_site;
+end $$;
+
+-- Added, removed and changed paths between two ready deploys of a site, by SHA-256.
+create or replace function platform.diff_site_deploys(p_ref text, p_site_id text, p_deploy_id text, p_other_id text)
+  returns table (path text, change text)
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+  v_a platform.site_deploys := platform_private.deploy_of(v_site, p_deploy_id);
+  v_b platform.site_deploys := platform_private.deploy_of(v_site, p_other_id);
+begin
+  if v_a.status <> 'ready' or v_b.status <> 'ready' then
+    raise exception 'both deploys must be ready' using errcode = 'LMD01';
+  end if;
+  -- `vs` is the base: added = in this deploy only.
+  return query
+    select coalesce(a.path, b.path),
+           case when b.path is null then 'added' when a.path is null then 'removed' else 'changed' end
+    from (select f.path, f.sha256 from platform.site_files f where f.deploy_id = v_a.id) a
+    full join (select f.path, f.sha256 from platform.site_files f where f.deploy_id = v_b.id) b on a.path = b.path
+    where a.path is null or b.path is null or a.sha256 <> b.sha256
+    order by 1;
+end $$;
+
+-- For serving (the platform's own connection, no caller): a site by subdomain with its two deploys' rules.
+create or replace function platform_private.site_for_serving(p_subdomain text)
+  returns table (id uuid, ref text, subdomain text, spa_mode boolean, not_found_page text,
+                 live_deploy_id uuid, live_headers jsonb, live_redirects jsonb,
+                 staging_deploy_id uuid, staging_headers jsonb, staging_redirects jsonb)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select s.id, p.ref, s.subdomain, s.spa_mode, s.not_found_page,
+         s.live_deploy_id, l.headers, l.redirects, s.staging_deploy_id, st.headers, st.redirects
+  from platform.sites s join platform.projects p on p.id = s.project_id and p.deleted_at is null
+  left join platform.site_deploys l on l.id = s.live_deploy_id
+  left join platform.site_deploys st on st.id = s.staging_deploy_id
+  where s.subdomain = p_subdomain
+$$;
