@@ -142,7 +142,7 @@ sites.post(`${base}/:site_id/deploys`, async (req, res) => {
   try {
     staged = await stage(stream, sitesSettings().maxDeployBytes);
   } catch (err) {
-    if ((err as { status?: number }).status === 413) throw new ApiError(413, 'deploy_too_large', `the zip is larger than ${sitesSettings().maxDeployBytes} bytes`);
+    if ((err as { statusCode?: number }).statusCode === 413) throw new ApiError(413, 'deploy_too_large', `the zip is larger than ${sitesSettings().maxDeployBytes} bytes`);
     throw err;
   }
   try {

@@ -1,7 +1,7 @@
 // Deploy bytes: storing a file under its SHA-256 (once per site), reading a deploy's `_headers` / `_redirects`,
 // and unpacking a zip deploy (run by the worker task site_deploy__process).
 import crypto from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore, discard, siteBlobKey, siteUploadKey, stage } from '../storage/backend.ts';
 import { contentTypeOf } from './paths.ts';
@@ -14,13 +14,21 @@ const RULES_MAX_BYTES = 64 * 1024;
 /** Streams `body` into the blob store under its SHA-256; past `maxBytes` a 413 ZipRefused, nothing kept. */
 export async function storeSiteFile(ref: string, siteId: string, body: Readable, maxBytes: number): Promise<{ sha256: string; size: number }> {
   const hash = crypto.createHash('sha256');
-  const hasher = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk); } });
-  body.on('error', (err) => hasher.destroy(err));
+  // An async iteration ends with the source's error, whichever stream of a zip entry's chain raises it.
+  // Its errors are the sender's (a zip entry larger than its header said, a corrupt stream, a cut-off upload):
+  // a refusal, never a reason to retry.
+  async function* hashed() {
+    try {
+      for await (const chunk of body) { hash.update(chunk as Buffer); yield chunk as Buffer; }
+    } catch (err) {
+      throw new ZipRefused(400, 'invalid_zip', `could not read the file: ${(err as Error).message}`);
+    }
+  }
   let staged;
   try {
-    staged = await stage(body.pipe(hasher), maxBytes);
+    staged = await stage(Readable.from(hashed()), maxBytes);
   } catch (err) {
-    if ((err as { status?: number }).status === 413) throw new ZipRefused(413, 'file_too_large', `a file is larger than ${maxBytes} bytes`);
+    if ((err as { statusCode?: number }).statusCode === 413) throw new ZipRefused(413, 'file_too_large', `a file is larger than ${maxBytes} bytes`);
     throw err;
   }
   const sha256 = hash.digest('hex');
@@ -98,9 +106,8 @@ export async function processZipDeploy(ref: string, deployId: string): Promise<'
     await blobStore().remove([uploadKey]);
     return 'ready';
   } catch (err) {
-    const refused = err instanceof ZipRefused || (err as { code?: string }).code?.startsWith('LMD') ||
-      /invalid|unexpected|too many|does not match|size/i.test((err as Error).message ?? '');
-    if (!refused) throw err;
+    // Refusals (the archive's fault, or a limit of stage_deploy: LMD…) fail the deploy; anything else is retried.
+    if (!(err instanceof ZipRefused) && !(err as { code?: string }).code?.startsWith('LMD')) throw err;
     await pool.query('select platform_private.fail_deploy($1, $2)', [deployId, (err as Error).message]);
     await blobStore().remove([uploadKey]);
     return 'failed';

@@ -95,7 +95,13 @@ export async function inspectZip(file: string): Promise<{ zip: yauzl.ZipFile; fi
   }
 }
 
+/** An entry's bytes. yauzl starts inflating (and checking the declared size) before anyone reads, so an error
+ *  can come before the reader listens: a listener from the start keeps it from being uncaught, and the reader
+ *  still gets it (a destroyed stream's iterator throws its error). */
 export function entryStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
-  return new Promise((resolve, reject) => zip.openReadStream(entry, (err, stream) =>
-    err || !stream ? reject(new ZipRefused(400, 'invalid_zip', `cannot read a zip entry: ${err?.message ?? 'unknown error'}`)) : resolve(stream)));
+  return new Promise((resolve, reject) => zip.openReadStream(entry, (err, stream) => {
+    if (err || !stream) return reject(new ZipRefused(400, 'invalid_zip', `cannot read a zip entry: ${err?.message ?? 'unknown error'}`));
+    stream.on('error', () => {});
+    resolve(stream);
+  }));
 }
