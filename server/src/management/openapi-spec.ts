@@ -21,7 +21,7 @@ const projectRef = {
 };
 const orgSlug = { name: 'slug', in: 'path', required: true, description: 'Organization slug', schema: str({ example: 'tsrqponmlkjihgfedcba' }) };
 
-type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 429 | 503;
+type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
 const errorResponse = (status: ErrorStatus) => ({ $ref: `#/components/responses/E${status}` });
 
 interface OpSpec {
@@ -205,6 +205,34 @@ const schemas: Record<string, Schema> = {
     features: obj({ imageTransformation: obj({ enabled: { type: 'boolean' } }) }, []),
   }, []),
   StorageBucket: obj({ id: str(), name: str(), owner: str(), created_at: timestamp, updated_at: timestamp, public: { type: 'boolean' } }),
+  Site: obj({
+    id: str({ format: 'uuid' }), project_ref: str(), name: str(), subdomain: str(), spa_mode: { type: 'boolean' },
+    not_found_page: nullable(str()), live_deploy_id: nullable(str({ format: 'uuid' })), staging_deploy_id: nullable(str({ format: 'uuid' })),
+    live_url: str({ description: 'Where the published deploy is served.' }),
+    staging_url: str({ description: 'Where the staging deploy is served (a preview, not indexed).' }),
+    created_at: timestamp, updated_at: timestamp,
+  }),
+  CreateSiteBody: obj({
+    subdomain: str({ pattern: '^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$', description: 'Unique across the platform; some names are reserved.' }),
+    name: str({ maxLength: 256 }), spa_mode: { type: 'boolean' },
+    not_found_page: str({ maxLength: 1024, description: 'A path in the deploy served with 404 (default `404.html`).' }),
+  }, ['subdomain']),
+  UpdateSiteBody: obj({
+    subdomain: str(), name: str({ maxLength: 256 }), spa_mode: { type: 'boolean' },
+    not_found_page: str({ maxLength: 1024, description: 'Empty to clear.' }),
+  }, []),
+  SiteDeploy: obj({
+    id: str({ format: 'uuid' }), site_id: str({ format: 'uuid' }), version: str(), label: str(),
+    source: str({ enum: ['zip', 'files'] }), status: str({ enum: ['pending', 'processing', 'ready', 'failed'] }),
+    error: str({ description: 'Why a zip deploy failed.' }), size: { type: 'integer' }, file_count: { type: 'integer' },
+    uploaded_at: timestamp, ready_at: nullable(timestamp), published_at: nullable(timestamp),
+  }, ['id', 'site_id', 'version', 'label', 'source', 'status', 'size', 'file_count', 'uploaded_at', 'ready_at', 'published_at']),
+  OpenDeployBody: obj({
+    label: str({ maxLength: 256 }),
+    manifest: { type: 'object', additionalProperties: str({ pattern: '^[0-9a-f]{64}$' }), description: 'path → SHA-256 of the deploy\'s files.' },
+  }, []),
+  SiteFile: obj({ path: str(), sha256: str({ pattern: '^[0-9a-f]{64}$' }), size: nullable({ type: 'integer' }), content_type: nullable(str()) }),
+  SiteDiff: obj({ deploy_id: str(), vs: str(), added: arrayOf(str()), removed: arrayOf(str()), changed: arrayOf(str()) }),
 };
 
 const errorDescriptions: Record<ErrorStatus, string> = {
@@ -213,7 +241,10 @@ const errorDescriptions: Record<ErrorStatus, string> = {
   402: 'A limit of the organization\'s plan is reached',
   403: 'The access token lacks the scope this operation needs',
   404: 'Not found, or not visible to the caller (another account\'s project or organization)',
-  409: 'Conflicts with an existing resource',
+  409: 'Conflicts with an existing resource, or a state that does not allow the operation',
+  413: 'Over a size or count limit (a deploy\'s bytes or files)',
+  415: 'The body is not of a media type this operation takes',
+  422: 'Well-formed but not acceptable (an empty or incomplete deploy)',
   429: 'Too many requests for this account (or login attempts for this email) in the current minute',
   503: 'The project is not serving (coming up, paused or failed)',
 };
@@ -342,6 +373,7 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/projects/{ref}/storage/buckets': {
     get: op({ tag: 'Storage', id: 'v1-list-all-buckets', summary: 'The project\'s storage buckets', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('StorageBucket')), errors: [404, 503] }),
   },
+  ...sitePaths(),
   '/v1/regions': {
     get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in', response: arrayOf(ref('Region')) }),
   },
@@ -352,6 +384,69 @@ const paths: Record<string, Record<string, Operation>> = {
     get: op({ tag: 'Platform', id: 'get-openapi', summary: 'This document', scope: false, response: { type: 'object' } }),
   },
 };
+
+function sitePaths(): Record<string, Record<string, Operation>> {
+  const siteId = { name: 'site_id', in: 'path', required: true, description: 'Site id', schema: str({ format: 'uuid' }) };
+  const deployId = { name: 'deploy_id', in: 'path', required: true, description: 'Deploy id', schema: str({ format: 'uuid' }) };
+  const filePath = { name: 'path', in: 'query', required: true, description: 'The file\'s path in the deploy', schema: str({ maxLength: 1024 }) };
+  const site = '/v1/projects/{ref}/sites/{site_id}';
+  const deploy = `${site}/deploys/{deploy_id}`;
+  const r = 'projects:read', w = 'projects:write';
+  const base = (extra: Partial<OpSpec> & Pick<OpSpec, 'id' | 'summary'>): Operation => op({ tag: 'Sites', scope: w, errors: [404], ...extra });
+  const withRaw = (o: Operation, types: string[], description: string): Operation => ({
+    ...o, requestBody: { required: true, description, content: Object.fromEntries(types.map((t) => [t, { schema: { type: 'string', format: 'binary' } }])) },
+  });
+  return {
+    '/v1/projects/{ref}/sites': {
+      get: base({ id: 'v1-list-sites', summary: 'The project\'s sites', scope: r, params: [projectRef], response: arrayOf(ref('Site')) }),
+      post: base({ id: 'v1-create-site', summary: 'Create a site', params: [projectRef], body: ref('CreateSiteBody'), status: 201, response: ref('Site'), errors: [402, 404, 409] }),
+    },
+    [site]: {
+      get: base({ id: 'v1-get-site', summary: 'A site', scope: r, params: [projectRef, siteId], response: ref('Site') }),
+      patch: base({ id: 'v1-update-site', summary: 'Change a site', params: [projectRef, siteId], body: ref('UpdateSiteBody'), response: ref('Site'), errors: [404, 409] }),
+      delete: base({ id: 'v1-delete-site', summary: 'Delete a site and its files', params: [projectRef, siteId], response: ref('Site') }),
+    },
+    [`${site}/deploys`]: {
+      get: base({ id: 'v1-list-site-deploys', summary: 'The site\'s deploys, newest first', scope: r, params: [projectRef, siteId], response: arrayOf(ref('SiteDeploy')) }),
+      post: withRaw(base({
+        id: 'v1-create-site-deploy', summary: 'Deploy a zip into staging', params: [projectRef, siteId, { name: 'label', in: 'query', required: false, schema: str({ maxLength: 256 }) }],
+        status: 202, response: ref('SiteDeploy'), errors: [400, 403, 404, 413, 415, 422],
+        description: 'The zip is checked (no `..`, absolute or backslashed names, no symlinks, file count, sizes, compression ratio) before anything is stored, then unpacked by a job: the deploy is `processing`, then `ready` (and the site\'s staging deploy) or `failed`. A zip whose files all sit in one folder is unwrapped.',
+      }), ['application/zip', 'multipart/form-data'], 'The zip as the raw body, or the field `zipfile` of a multipart form.'),
+    },
+    [`${site}/deploys/open`]: {
+      post: base({
+        id: 'v1-open-site-deploy', summary: 'Open a file-by-file deploy', params: [projectRef, siteId], body: ref('OpenDeployBody'), status: 201,
+        response: { allOf: [ref('SiteDeploy'), obj({ missing: arrayOf(str()) })] }, errors: [403, 404, 413],
+        description: 'With a manifest, the files whose SHA-256 the site already has are taken from earlier deploys; `missing` lists the hashes to upload.',
+      }),
+    },
+    [deploy]: {
+      get: base({ id: 'v1-get-site-deploy', summary: 'A deploy', scope: r, params: [projectRef, siteId, deployId], response: ref('SiteDeploy') }),
+    },
+    [`${deploy}/files`]: {
+      get: base({ id: 'v1-list-site-deploy-files', summary: 'The files of a deploy', scope: r, params: [projectRef, siteId, deployId], response: arrayOf(ref('SiteFile')) }),
+      post: withRaw(base({ id: 'v1-upload-site-deploy-file', summary: 'Upload one file of a pending deploy', params: [projectRef, siteId, deployId, filePath], status: 201, response: ref('SiteFile'), errors: [400, 403, 404, 409, 413, 415] }),
+        ['application/octet-stream'], 'The file\'s bytes.'),
+      delete: base({ id: 'v1-delete-site-deploy-file', summary: 'Remove a file from a pending deploy', params: [projectRef, siteId, deployId, filePath], status: 204, errors: [400, 404, 409] }),
+    },
+    [`${deploy}/finalize`]: {
+      post: base({ id: 'v1-finalize-site-deploy', summary: 'Finish a file-by-file deploy: it becomes the staging deploy', params: [projectRef, siteId, deployId], response: ref('SiteDeploy'), errors: [404, 409, 413, 422] }),
+    },
+    [`${deploy}/publish`]: {
+      post: base({ id: 'v1-publish-site-deploy', summary: 'Make the staging deploy live', params: [projectRef, siteId, deployId], response: ref('Site'), errors: [404, 409] }),
+    },
+    [`${deploy}/rollback`]: {
+      post: base({ id: 'v1-rollback-site-deploy', summary: 'Make an earlier published deploy live again', params: [projectRef, siteId, deployId], response: ref('Site'), errors: [404, 409] }),
+    },
+    [`${deploy}/diff`]: {
+      get: base({
+        id: 'v1-diff-site-deploys', summary: 'Paths added, removed and changed (by SHA-256) since another deploy', scope: r,
+        params: [projectRef, siteId, deployId, { name: 'vs', in: 'query', required: true, schema: str({ format: 'uuid' }) }], response: ref('SiteDiff'), errors: [400, 404, 409],
+      }),
+    },
+  };
+}
 
 export const managementSpec = {
   openapi: '3.0.3',
