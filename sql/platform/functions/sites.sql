@@ -340,7 +340,6 @@ begin
   end if;
   update platform.site_deploys set published_at = now() where id = v_deploy.id;
   update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
-  perform pg_notify('loam_site_changed', v_site.subdomain);
   return v_site;
 end $$;
 
@@ -355,7 +354,6 @@ begin
     raise exception 'only a deploy that was published before can be rolled back to' using errcode = 'LMD07';
   end if;
   update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
-  perform pg_notify('loam_site_changed', v_site.subdomain);
   return v_site;
 end $$;
 
