@@ -258,3 +258,37 @@ test('one account cannot see or touch another project\'s site; a scoped token ne
   assert.equal(denied.status, 403);
   assert.equal(denied.body.code, 'insufficient_scope');
 });
+
+test('multipart zipfile deploys, HEAD, and a deleted project gives its subdomain back', async () => {
+  const { ref: r, owner: o } = await project();
+  const sub = subdomain();
+  const s = (await http('POST', `/v1/projects/${r}/sites`, { token: o.token, body: { subdomain: sub } })).body;
+  const { url } = await (await import('../helpers/platform.ts')).loam();
+  const form = new FormData();
+  form.append('label', 'from a form');
+  form.append('zipfile', new Blob([new Uint8Array(makeZip([{ name: 'site/index.html', data: 'form' }, { name: 'site/a.txt', data: 'a' }]))]), 'site.zip');
+  const res = await fetch(`${url}/v1/projects/${r}/sites/${s.id}/deploys`, { method: 'POST', headers: { authorization: `Bearer ${o.token}` }, body: form });
+  const body = await res.json() as any;
+  assert.equal(res.status, 202, JSON.stringify(body));
+  const d = await waitDeploy(o.token, r, s.id, body.id);
+  assert.equal(d.status, 'ready');
+  assert.equal(d.label, 'from a form');
+  await http('POST', `/v1/projects/${r}/sites/${s.id}/deploys/${d.id}/publish`, { token: o.token });
+  const head = await fetch(`${url}/sites/${sub}/a.txt`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-length'), '1');
+  assert.match(head.headers.get('content-type')!, /^text\/plain/);
+  const noField = new FormData();
+  noField.append('other', new Blob(['x']), 'x.zip');
+  const missing = await fetch(`${url}/v1/projects/${r}/sites/${s.id}/deploys`, { method: 'POST', headers: { authorization: `Bearer ${o.token}` }, body: noField });
+  assert.equal(missing.status, 400);
+
+  assert.equal((await http('DELETE', `/v1/projects/${r}`, { token: o.token })).status, 200);
+  // Within the pointer cache's second.
+  const until = Date.now() + 3000;
+  while ((await site(sub)).status !== 404 && Date.now() < until) await new Promise((res) => setTimeout(res, 100));
+  assert.equal((await site(sub)).status, 404);
+  const { ref: r2, owner: o2 } = await project();
+  const again = await http('POST', `/v1/projects/${r2}/sites`, { token: o2.token, body: { subdomain: sub } });
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+});

@@ -100,6 +100,9 @@ begin
   if (select count(*) from platform.sites where project_id = v_project.id) >= v_max then
     raise exception 'the plan allows % site(s) per project', v_max using errcode = 'LMQ01';
   end if;
+  -- A deleted project's site gives its name back (its files went with the project's: they live under its ref).
+  delete from platform.sites s using platform.projects p
+    where s.subdomain = p_subdomain and p.id = s.project_id and p.deleted_at is not null;
   perform platform_private.check_subdomain_free(p_subdomain, null);
   insert into platform.sites (project_id, subdomain, name, spa_mode, not_found_page)
     values (v_project.id, p_subdomain, coalesce(p_name, p_subdomain), coalesce(p_spa_mode, false), nullif(p_not_found_page, ''))
@@ -119,6 +122,8 @@ declare
 begin
   if p_subdomain is not null and p_subdomain <> v_site.subdomain then
     perform platform_private.validate_subdomain(p_subdomain);
+    delete from platform.sites s using platform.projects p
+      where s.subdomain = p_subdomain and p.id = s.project_id and p.deleted_at is not null;
     perform platform_private.check_subdomain_free(p_subdomain, v_site.id);
   end if;
   perform platform_private.validate_site_path(nullif(p_not_found_page, ''));
