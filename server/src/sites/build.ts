@@ -1,0 +1,172 @@
+// Builds from git, the part that runs processes: a shallow clone (outside the sandbox; git runs no hook of the
+// repository on clone), then the install and build commands inside a sandbox, then the output folder read
+// without following a symlink. Every process is its own process group with a time limit, killed with all its
+// children on cancel or timeout, and its output goes to a bounded log.
+//
+// The sandbox (sandbox.sh) is Linux namespaces through util-linux `unshare`: a user namespace (root inside is
+// the worker's user outside, with no capability left once the command runs), a mount namespace whose root is a
+// fresh tmpfs holding read-only binds of /usr and a few /etc files plus the build's own folder at /work
+// (pivot_root, the old root unmounted), a PID namespace (killing its first process kills every process of the
+// build) and an empty network namespace (no network, so no platform service is reachable) unless the operator
+// allows it (LOAM_BUILDS_NETWORK=1).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { envInt } from '../../../db/src/config.ts';
+import { normalizeDeployPath } from './paths.ts';
+
+export interface BuildSettings {
+  /** Builds run only when the operator turns them on (LOAM_BUILDS_ENABLED=1): they run tenant commands. */
+  enabled: boolean;
+  /** Local paths and file:// repositories (tests; never on a shared platform). */
+  allowLocalRepos: boolean;
+  /** Give builds the machine's network (so `npm install` can download); off: an empty network namespace. */
+  network: boolean;
+  /** Wall-clock limit of a whole build (clone, install and build together). */
+  timeoutMs: number;
+  maxLogBytes: number;
+}
+
+export function buildSettings(env = process.env): BuildSettings {
+  return {
+    enabled: env.LOAM_BUILDS_ENABLED === '1',
+    allowLocalRepos: env.LOAM_BUILDS_ALLOW_LOCAL_REPOS === '1',
+    network: env.LOAM_BUILDS_NETWORK === '1',
+    timeoutMs: envInt('LOAM_BUILDS_TIMEOUT_MS', 10 * 60_000, 1000),
+    maxLogBytes: envInt('LOAM_BUILDS_MAX_LOG_BYTES', 1024 * 1024, 1024),
+  };
+}
+
+/** Why a repository URL is refused, or undefined. https://, ssh:// and git@host:path; local ones only if allowed. */
+export function repoUrlProblem(url: string, allowLocal: boolean): string | undefined {
+  if (url.length > 2048 || /[\x00-\x20\x7f]/.test(url)) return 'repo_url must be a URL without spaces or control characters';
+  if (url.startsWith('-')) return 'repo_url must not start with "-"';
+  if (/^https:\/\/[^/]+\/.+/.test(url) || /^ssh:\/\/[^/]+\/.+/.test(url) || /^git@[A-Za-z0-9.-]+:[^/].*/.test(url)) return undefined;
+  if (allowLocal && (url.startsWith('file:///') || url.startsWith('/'))) return undefined;
+  return 'repo_url must be an https://, ssh:// or git@host:path URL';
+}
+
+/** The log of a build: bounded, with a note where it was cut. */
+export class BuildLog {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private pending: Buffer[] = [];
+  private cut = false;
+  readonly max: number;
+  constructor(max: number) { this.max = max; }
+  append(chunk: Buffer | string): void {
+    if (this.cut) return;
+    let b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    if (this.size + b.length > this.max) {
+      b = Buffer.concat([b.subarray(0, Math.max(0, this.max - this.size)), Buffer.from('\n[log truncated]\n')]);
+      this.cut = true;
+    }
+    this.size += b.length;
+    this.chunks.push(b);
+    this.pending.push(b);
+  }
+  /** What was appended since the last call (for flushing to the database). */
+  takePending(): string {
+    const out = Buffer.concat(this.pending).toString('utf8');
+    this.pending = [];
+    return out;
+  }
+}
+
+export interface StepResult { ok: boolean; code: number | null; timedOut: boolean; cancelled: boolean }
+
+interface RunOptions {
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  log: BuildLog;
+  deadline: number;
+  signal: AbortSignal;
+}
+
+/** Runs a process as the leader of its own process group; on timeout or abort the whole group is killed. */
+function run(o: RunOptions): Promise<StepResult> {
+  return new Promise((resolve) => {
+    const child = spawn(o.args[0], o.args.slice(1), { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let timedOut = false, cancelled = false;
+    const killGroup = () => { try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ } };
+    const timer = setTimeout(() => { timedOut = true; o.log.append('\n[time limit reached: build killed]\n'); killGroup(); }, Math.max(0, o.deadline - Date.now()));
+    const onAbort = () => { cancelled = true; o.log.append('\n[cancelled: build killed]\n'); killGroup(); };
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    child.stdout.on('data', (c: Buffer) => o.log.append(c));
+    child.stderr.on('data', (c: Buffer) => o.log.append(c));
+    child.on('error', (err) => o.log.append(`\n[could not start: ${err.message}]\n`));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      o.signal.removeEventListener('abort', onAbort);
+      // Whatever the leader left behind in its group goes too.
+      killGroup();
+      resolve({ ok: code === 0 && !timedOut && !cancelled, code, timedOut, cancelled });
+    });
+    if (o.signal.aborted) onAbort();
+  });
+}
+
+const SANDBOX = new URL('./sandbox.sh', import.meta.url).pathname;
+const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+
+/** Shallow clone of `branch` into `<workdir>/src`, with no credentials, prompts or system/global git config. */
+export function clone(workdir: string, url: string, branch: string, log: BuildLog, deadline: number, signal: AbortSignal, allowLocal: boolean): Promise<StepResult> {
+  const source = url.startsWith('/') ? `file://${url}` : url;
+  log.append(`$ git clone --depth 1 --branch ${branch} ${url}\n`);
+  return run({
+    args: ['git', '-c', 'protocol.ext.allow=never', '-c', `protocol.file.allow=${allowLocal ? 'always' : 'never'}`, '-c', 'core.symlinks=true',
+      'clone', '--depth', '1', '--single-branch', '--no-recurse-submodules', '--branch', branch, '--', source, path.join(workdir, 'src')],
+    env: { ...BASE_ENV, HOME: workdir, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new' },
+    cwd: workdir, log, deadline, signal,
+  });
+}
+
+/** A shell command of the site's, in the sandbox, in `/work/src`. */
+export function sandboxed(workdir: string, command: string, userEnv: Record<string, string>, log: BuildLog, deadline: number, signal: AbortSignal, network: boolean): Promise<StepResult> {
+  log.append(`$ ${command}\n`);
+  const ns = ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--kill-child', ...(network ? [] : ['--net'])];
+  return run({
+    args: ['unshare', ...ns, '/bin/sh', SANDBOX],
+    env: { ...userEnv, ...BASE_ENV, HOME: '/work', CI: '1', LOAM_BUILD_WORKDIR: workdir, LOAM_BUILD_COMMAND: `cd /work/src && ${command}` },
+    cwd: workdir, log, deadline, signal,
+  });
+}
+
+/** The files of `<workdir>/src/<outputDir>`: symlinks (anywhere on the way) and special files are refused. */
+export async function collectOutput(workdir: string, outputDir: string, maxFiles: number): Promise<{ path: string; abs: string }[]> {
+  const root = path.join(workdir, 'src');
+  let dir = root;
+  const rel = outputDir.replace(/^\.?\/*/, '').replace(/\/+$/, '');
+  if (rel) {
+    const checked = normalizeDeployPath(rel);
+    if ('problem' in checked) throw new Error(`output_dir: ${checked.message}`);
+    for (const seg of checked.path.split('/')) {
+      dir = path.join(dir, seg);
+      const st = await fsp.lstat(dir).catch(() => undefined);
+      if (!st?.isDirectory()) throw new Error(`the output folder "${outputDir}" does not exist (or is not a folder) after the build`);
+    }
+  }
+  const out: { path: string; abs: string }[] = [];
+  const walk = async (abs: string, relPath: string) => {
+    for (const ent of await fsp.readdir(abs, { withFileTypes: true })) {
+      const p = relPath ? `${relPath}/${ent.name}` : ent.name;
+      if (ent.isSymbolicLink()) throw new Error(`the output holds a symbolic link ("${p}"): refused`);
+      if (ent.isDirectory()) { if (ent.name !== '.git') await walk(path.join(abs, ent.name), p); continue; }
+      if (!ent.isFile()) throw new Error(`the output holds a special file ("${p}"): refused`);
+      const checked = normalizeDeployPath(p);
+      if ('problem' in checked) throw new Error(checked.message);
+      out.push({ path: checked.path, abs: path.join(abs, ent.name) });
+      if (out.length > maxFiles) throw new Error(`the output holds more than ${maxFiles} files`);
+    }
+  };
+  await walk(dir, '');
+  if (!out.length) throw new Error(`the output folder "${outputDir || '.'}" is empty`);
+  return out;
+}
+
+/** Opens a collected file without following a symlink put there in a race. */
+export function openOutputFile(abs: string): fs.ReadStream {
+  return fs.createReadStream(abs, { flags: fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW });
+}
