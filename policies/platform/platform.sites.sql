@@ -17,3 +17,9 @@ drop policy if exists select_member on platform.site_files;
 create policy select_member on platform.site_files for select to loam_api
   using (exists (select 1 from platform.site_deploys d where d.id = deploy_id));
 grant select on platform.site_files to loam_api;
+
+alter table platform.site_builds enable row level security;
+drop policy if exists select_member on platform.site_builds;
+create policy select_member on platform.site_builds for select to loam_api
+  using (exists (select 1 from platform.sites s where s.id = site_id));
+grant select on platform.site_builds to loam_api;

@@ -189,7 +189,13 @@ function managementRequests(): Req[] {
       });
       // Hostile path parameters.
       for (const name of params) {
-        for (const v of PATH_VALUES) out.push(withBody(fill({ ...real, [name]: v })));
+        for (const v of PATH_VALUES) {
+          const path = fill({ ...real, [name]: v });
+          // `%2e%2e` is `..` to a URL parser: DELETE …/sites/%2e%2e reaches DELETE /v1/projects/{ref} itself.
+          const resolved = new URL(path, 'http://x').pathname.replace(/\/$/, '').replace(target.ref, '{ref}');
+          if (DESTRUCTIVE.test(`${method} ${resolved}`)) continue;
+          out.push(withBody(path));
+        }
       }
       // The real path with hostile bodies and query strings.
       if (DESTRUCTIVE.test(`${method} ${template}`)) continue;

@@ -399,3 +399,153 @@ as $$
   left join platform.site_deploys st on st.id = s.staging_deploy_id
   where s.subdomain = p_subdomain
 $$;
+
+-- ---- builds from git
+
+-- Null arguments leave a setting as it is; an empty repo_url removes the repository. URLs are checked by the API
+-- (which schemes the operator allows is a setting of the process).
+create or replace function platform.update_site_build(p_ref text, p_site_id text, p_repo_url text, p_branch text,
+    p_install_command text, p_build_command text, p_output_dir text, p_auto_publish boolean, p_build_env jsonb)
+  returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+begin
+  if p_build_env is not null and (jsonb_typeof(p_build_env) <> 'object' or exists (
+      select 1 from jsonb_each(p_build_env) e
+      where e.key !~ '^[A-Za-z_][A-Za-z0-9_]{0,127}$' or jsonb_typeof(e.value) <> 'string' or length(e.value #>> '{}') > 4096)
+      or (select count(*) from jsonb_object_keys(p_build_env)) > 100) then
+    raise exception 'build_env must be an object of at most 100 NAME: "string value" pairs' using errcode = 'LMV14';
+  end if;
+  if p_output_dir is not null and p_output_dir <> '' then perform platform_private.validate_site_path(p_output_dir); end if;
+  if p_branch is not null and (p_branch !~ '^[A-Za-z0-9._/-]{1,255}$' or p_branch ~ '^[-/.]|\.\.|//|/$|\.lock$') then
+    raise exception 'production_branch is not a valid branch name' using errcode = 'LMV14';
+  end if;
+  update platform.sites set
+    repo_url = case when p_repo_url is null then repo_url else nullif(p_repo_url, '') end,
+    production_branch = coalesce(p_branch, production_branch),
+    install_command = case when p_install_command is null then install_command else nullif(p_install_command, '') end,
+    build_command = case when p_build_command is null then build_command else nullif(p_build_command, '') end,
+    output_dir = coalesce(p_output_dir, output_dir),
+    auto_publish = coalesce(p_auto_publish, auto_publish),
+    build_env = coalesce(p_build_env, build_env),
+    updated_at = now()
+  where id = v_site.id returning * into v_site;
+  return v_site;
+end $$;
+
+create or replace function platform_private.queue_site_build(p_site platform.sites, p_trigger text) returns platform.site_builds
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_build platform.site_builds;
+begin
+  if p_site.repo_url is null then
+    raise exception 'the site has no repository (set repo_url first)' using errcode = 'LMB01';
+  end if;
+  insert into platform.site_builds (site_id, trigger, branch) values (p_site.id, p_trigger, p_site.production_branch)
+    returning * into v_build;
+  -- The site's queue: its builds and zip deploys run one at a time.
+  perform graphile_worker.add_job('site_build__run', json_build_object('build_id', v_build.id),
+    queue_name := 'site:' || p_site.id, job_key := 'site_build__run:' || v_build.id, max_attempts := 1);
+  return v_build;
+end $$;
+
+create or replace function platform.create_site_build(p_ref text, p_site_id text) returns platform.site_builds
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$ select platform_private.queue_site_build(platform_private.site_for_member(p_ref, p_site_id), 'api') $$;
+
+-- For the webhook, which has no caller: the API checks the signature with the secret first.
+create or replace function platform_private.site_webhook(p_ref text, p_site_id text)
+  returns table (webhook_secret text, production_branch text)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select s.webhook_secret, s.production_branch from platform.sites s join platform.projects p on p.id = s.project_id
+  where s.id = platform_private.uuid_or_null(p_site_id) and p.ref = p_ref and p.deleted_at is null
+$$;
+
+create or replace function platform_private.webhook_build(p_ref text, p_site_id text) returns platform.site_builds
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  select platform_private.queue_site_build(s, 'webhook') from platform.sites s join platform.projects p on p.id = s.project_id
+  where s.id = platform_private.uuid_or_null(p_site_id) and p.ref = p_ref and p.deleted_at is null
+$$;
+
+create or replace function platform.list_site_builds(p_ref text, p_site_id text) returns setof platform.site_builds
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select b.* from platform.site_builds b where b.site_id = (platform_private.site_for_member(p_ref, p_site_id)).id
+  order by b.created_at desc, b.id
+$$;
+
+create or replace function platform.get_site_build(p_ref text, p_site_id text, p_build_id text) returns platform.site_builds
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+  v_build platform.site_builds;
+begin
+  select b.* into v_build from platform.site_builds b where b.id = platform_private.uuid_or_null(p_build_id) and b.site_id = v_site.id;
+  if not found then raise exception 'Build not found' using errcode = 'LMN13'; end if;
+  return v_build;
+end $$;
+
+-- A queued build is cancelled at once; a running one is asked to stop (its worker kills it within a second).
+create or replace function platform.cancel_site_build(p_ref text, p_site_id text, p_build_id text) returns platform.site_builds
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_build platform.site_builds := platform.get_site_build(p_ref, p_site_id, p_build_id);
+begin
+  if v_build.status not in ('queued', 'running') then
+    raise exception 'the build has already finished (%)', v_build.status using errcode = 'LMB02';
+  end if;
+  update platform.site_builds set cancel_requested = true,
+      status = case when status = 'queued' then 'cancelled' else status end,
+      finished_at = case when status = 'queued' then now() else finished_at end,
+      log = case when status = 'queued' then log || '[cancelled before it started]' || chr(10) else log end
+    where id = v_build.id returning * into v_build;
+  return v_build;
+end $$;
+
+-- The worker's side. Start only moves a queued build, so a build runs at most once.
+create or replace function platform_private.start_site_build(p_build_id uuid)
+  returns table (build_id uuid, site_id uuid, ref text, repo_url text, branch text, install_command text, build_command text,
+                 output_dir text, auto_publish boolean, build_env jsonb)
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  with started as (
+    update platform.site_builds set status = 'running', started_at = now() where id = p_build_id and status = 'queued' returning *
+  )
+  select b.id, s.id, p.ref, s.repo_url, b.branch, s.install_command, s.build_command, s.output_dir, s.auto_publish, s.build_env
+  from started b join platform.sites s on s.id = b.site_id join platform.projects p on p.id = s.project_id
+$$;
+
+-- Appends to the log (bounded by the worker) and says whether a cancel was asked for.
+create or replace function platform_private.site_build_progress(p_build_id uuid, p_text text) returns boolean
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  update platform.site_builds set log = log || coalesce(p_text, '') where id = p_build_id returning cancel_requested
+$$;
+
+create or replace function platform_private.finish_site_build(p_build_id uuid, p_status text, p_error text, p_deploy_id uuid) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  update platform.site_builds set status = p_status, error = left(p_error, 1000), deploy_id = p_deploy_id, finished_at = now()
+  where id = p_build_id and status = 'running'
+$$;
+
+create or replace function platform_private.create_build_deploy(p_site_id uuid, p_label text) returns platform.site_deploys
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  insert into platform.site_deploys (site_id, label, source, status) values (p_site_id, left(p_label, 256), 'build', 'processing') returning *
+$$;
+
+-- auto_publish: the build's deploy, just staged, goes live.
+create or replace function platform_private.publish_staged(p_site_id uuid, p_deploy_id uuid) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  update platform.site_deploys set published_at = now() where id = p_deploy_id and site_id = p_site_id and status = 'ready';
+  update platform.sites set live_deploy_id = p_deploy_id, updated_at = now() where id = p_site_id and staging_deploy_id = p_deploy_id;
+$$;

@@ -55,3 +55,36 @@ create table platform.site_files (
 );
 create index on platform.site_files (sha256);
 comment on table platform.site_files is 'The manifest of a deploy: path → SHA-256, size and content type.';
+
+-- Builds from git (server/src/sites/build.ts): a site's repository and commands, and each build with its log.
+alter table platform.sites
+  add column repo_url text check (length(repo_url) <= 2048),
+  add column production_branch text not null default 'main'
+    check (production_branch ~ '^[A-Za-z0-9._/-]{1,255}$' and production_branch !~ '^[-/.]|\.\.|//|/$|\.lock$'),
+  add column install_command text check (length(install_command) <= 4096),
+  add column build_command text check (length(build_command) <= 4096),
+  add column output_dir text not null default 'dist' check (length(output_dir) <= 1024),
+  add column auto_publish boolean not null default false,
+  -- Values are never returned (reads show the names only): they may hold tokens.
+  add column build_env jsonb not null default '{}' check (jsonb_typeof(build_env) = 'object'),
+  add column webhook_secret text not null default encode(sha256(gen_random_uuid()::text::bytea || gen_random_uuid()::text::bytea), 'hex');
+
+alter table platform.site_deploys drop constraint site_deploys_source_check;
+alter table platform.site_deploys add constraint site_deploys_source_check check (source in ('zip', 'files', 'build'));
+
+create table platform.site_builds (
+  id uuid primary key default gen_random_uuid(),
+  site_id uuid not null references platform.sites on delete cascade,
+  status text not null default 'queued' check (status in ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  trigger text not null check (trigger in ('api', 'webhook')),
+  branch text not null,
+  deploy_id uuid references platform.site_deploys on delete set null,
+  error text,
+  log text not null default '',
+  cancel_requested boolean not null default false,
+  created_at timestamptz not null default now(),
+  started_at timestamptz,
+  finished_at timestamptz
+);
+create index on platform.site_builds (site_id, created_at desc);
+comment on table platform.site_builds is 'Builds of a site from its git repository, with their logs.';
