@@ -11,11 +11,13 @@ import { openapi } from './openapi.ts';
 import { organizations } from './organizations.ts';
 import { postgrest } from './postgrest.ts';
 import { projects } from './projects.ts';
-import { sites } from './sites.ts';
+import { sites, siteWebhook } from './sites.ts';
 import { tokens } from './tokens.ts';
 import { storageManagement } from './storage.ts';
 
 export const management = Router();
+// Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
+management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest, sites);
 management.use(() => { throw errors.notFound('Endpoint'); });

@@ -5,8 +5,10 @@ import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Router, type Request, type Response } from 'express';
 import busboy from 'busboy';
+import { config } from '../../../db/src/config.ts';
 import { ApiError, errors } from '../errors.ts';
 import { blobStore, discard, siteUploadKey, stage } from '../storage/backend.ts';
+import { buildSettings, repoUrlProblem } from '../sites/build.ts';
 import { deployRules, storeSiteFile } from '../sites/deploys.ts';
 import { contentTypeOf, normalizeDeployPath } from '../sites/paths.ts';
 import { forgetSite } from '../sites/serve.ts';
@@ -14,6 +16,7 @@ import { sitesSettings } from '../sites/settings.ts';
 import { siteUrls } from '../sites/urls.ts';
 import { inspectZip, ZipRefused } from '../sites/zip.ts';
 import { body, bool, param, str } from '../validate.ts';
+import { controlPool } from '../../../db/src/pools.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 
 type Row = Record<string, any>;
@@ -29,6 +32,16 @@ export function siteJson(s: Row, ref: string) {
     live_deploy_id: s.live_deploy_id,
     staging_deploy_id: s.staging_deploy_id,
     ...siteUrls(s.subdomain),
+    repo_url: s.repo_url,
+    production_branch: s.production_branch,
+    install_command: s.install_command,
+    build_command: s.build_command,
+    output_dir: s.output_dir,
+    auto_publish: s.auto_publish,
+    // Names only: values may be tokens.
+    build_env: Object.fromEntries(Object.keys(s.build_env ?? {}).map((k) => [k, '********'])),
+    webhook_url: `${config.publicUrl}/v1/projects/${ref}/sites/${s.id}/builds/webhook`,
+    webhook_secret: s.webhook_secret,
     created_at: s.created_at,
     updated_at: s.updated_at,
   };
@@ -84,9 +97,28 @@ sites.get(`${base}/:site_id`, async (req, res) => {
   res.json(siteJson(site, param(req, 'ref')));
 });
 
+const BUILD_KEYS = ['repo_url', 'production_branch', 'install_command', 'build_command', 'output_dir', 'auto_publish', 'build_env'];
+
+function buildFields(b: Record<string, unknown>) {
+  const repo = str(b, 'repo_url', { max: 2048 });
+  if (repo) {
+    const problem = repoUrlProblem(repo, buildSettings().allowLocalRepos);
+    if (problem) throw new ApiError(400, 'invalid_build_settings', problem);
+  }
+  const env = b.build_env;
+  if (env !== undefined && env !== null && (typeof env !== 'object' || Array.isArray(env))) throw new ApiError(400, 'invalid_build_settings', 'build_env must be an object');
+  return [repo, str(b, 'production_branch', { max: 255 }), str(b, 'install_command', { max: 4096 }), str(b, 'build_command', { max: 4096 }),
+    str(b, 'output_dir', { max: 1024 }), bool(b, 'auto_publish'), env ? JSON.stringify(env) : null];
+}
+
 sites.patch(`${base}/:site_id`, async (req, res) => {
+  const b = body(req.body);
   const [before] = await callerQuery<Row>(res, 'select subdomain from platform.get_site($1, $2)', ids(req));
-  const [site] = await callerQuery<Row>(res, 'select * from platform.update_site($1, $2, $3, $4, $5, $6)', [...ids(req), ...siteSettings(body(req.body))]);
+  const build = buildFields(b);
+  let [site] = await callerQuery<Row>(res, 'select * from platform.update_site($1, $2, $3, $4, $5, $6)', [...ids(req), ...siteSettings(b)]);
+  if (BUILD_KEYS.some((k) => b[k] !== undefined)) {
+    [site] = await callerQuery<Row>(res, 'select * from platform.update_site_build($1, $2, $3, $4, $5, $6, $7, $8, $9)', [...ids(req), ...build]);
+  }
   forgetSite(before.subdomain);
   forgetSite(site.subdomain);
   res.json(siteJson(site, param(req, 'ref')));
@@ -251,3 +283,81 @@ sites.get(`${base}/:site_id/deploys/:deploy_id/diff`, async (req, res: Response)
   const of = (change: string) => rows.filter((r) => r.change === change).map((r) => r.path);
   res.json({ deploy_id: param(req, 'deploy_id'), vs, added: of('added'), removed: of('removed'), changed: of('changed') });
 });
+
+// ---- builds from git
+
+const buildJson = (b: Row) => ({
+  id: b.id, site_id: b.site_id, status: b.status, trigger: b.trigger, branch: b.branch, deploy_id: b.deploy_id,
+  ...(b.error ? { error: b.error } : {}), created_at: b.created_at, started_at: b.started_at, finished_at: b.finished_at,
+});
+
+sites.post(`${base}/:site_id/builds`, async (req, res) => {
+  const [build] = await callerQuery<Row>(res, 'select * from platform.create_site_build($1, $2)', ids(req));
+  res.status(202).json(buildJson(build));
+});
+
+sites.get(`${base}/:site_id/builds`, async (req, res) => {
+  const rows = await callerQuery<Row>(res, 'select * from platform.list_site_builds($1, $2)', ids(req));
+  res.json(rows.map(buildJson));
+});
+
+sites.get(`${base}/:site_id/builds/:build_id`, async (req, res) => {
+  const [build] = await callerQuery<Row>(res, 'select * from platform.get_site_build($1, $2, $3)', [...ids(req), param(req, 'build_id')]);
+  res.json(buildJson(build));
+});
+
+sites.post(`${base}/:site_id/builds/:build_id/cancel`, async (req, res) => {
+  const [build] = await callerQuery<Row>(res, 'select * from platform.cancel_site_build($1, $2, $3)', [...ids(req), param(req, 'build_id')]);
+  res.json(buildJson(build));
+});
+
+// The log as text; with ?follow=1 it streams until the build ends (re-read every half second, so at most the
+// build's own bounded log and its time limit).
+sites.get(`${base}/:site_id/builds/:build_id/logs`, async (req, res) => {
+  const read = async () => (await callerQuery<Row>(res, 'select status, log from platform.get_site_build($1, $2, $3)', [...ids(req), param(req, 'build_id')]))[0];
+  let build = await read();
+  res.set({ 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+  if (req.query.follow !== '1' && req.query.follow !== 'true') { res.send(build.log); return; }
+  let sent = 0;
+  let closed = false;
+  res.on('close', () => { closed = true; });
+  const until = Date.now() + buildSettings().timeoutMs + 60_000;
+  for (;;) {
+    const text: string = build.log;
+    if (text.length > sent) { res.write(text.slice(sent)); sent = text.length; }
+    if (closed || !['queued', 'running'].includes(build.status) || Date.now() > until) break;
+    await new Promise((r) => setTimeout(r, 500));
+    build = await read();
+  }
+  res.end();
+});
+
+/** POST …/builds/webhook: GitHub's push event, signed with the site's webhook secret (X-Hub-Signature-256).
+ *  No access token: mounted before authentication and before the JSON parser, which would lose the exact bytes
+ *  the signature covers. Pushes to other branches are acknowledged and ignored. */
+export async function siteWebhook(req: Request, res: Response): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 1024 * 1024) throw new ApiError(413, 'payload_too_large', 'Request body is too large');
+    chunks.push(c as Buffer);
+  }
+  const raw = Buffer.concat(chunks);
+  const [row] = (await controlPool().query<Row>('select * from platform_private.site_webhook($1, $2)', [param(req, 'ref'), param(req, 'site_id')])).rows;
+  const given = /^sha256=([0-9a-f]{64})$/.exec(req.get('x-hub-signature-256') ?? '')?.[1];
+  const expected = row ? crypto.createHmac('sha256', row.webhook_secret).update(raw).digest() : crypto.randomBytes(32);
+  if (!row || !given || !crypto.timingSafeEqual(Buffer.from(given, 'hex'), expected)) {
+    throw new ApiError(401, 'invalid_signature', 'The webhook signature (X-Hub-Signature-256) is missing or wrong');
+  }
+  const event = req.get('x-github-event') ?? 'push';
+  if (event === 'ping') { res.json({ message: 'pong' }); return; }
+  let payload: { ref?: unknown };
+  try { payload = JSON.parse(raw.toString('utf8')); } catch { throw errors.invalidBody('Request body is not valid JSON'); }
+  if (event !== 'push' || payload?.ref !== `refs/heads/${row.production_branch}`) {
+    res.status(202).json({ message: `ignored: not a push to ${row.production_branch}` });
+    return;
+  }
+  const [build] = (await controlPool().query<Row>('select * from platform_private.webhook_build($1, $2)', [param(req, 'ref'), param(req, 'site_id')])).rows;
+  res.status(202).json(buildJson(build));
+}

@@ -168,5 +168,5 @@ export async function collectOutput(workdir: string, outputDir: string, maxFiles
 
 /** Opens a collected file without following a symlink put there in a race. */
 export function openOutputFile(abs: string): fs.ReadStream {
-  return fs.createReadStream(abs, { flags: fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW });
+  return fs.createReadStream('', { fd: fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW) });
 }
