@@ -210,6 +210,10 @@ const schemas: Record<string, Schema> = {
     not_found_page: nullable(str()), live_deploy_id: nullable(str({ format: 'uuid' })), staging_deploy_id: nullable(str({ format: 'uuid' })),
     live_url: str({ description: 'Where the published deploy is served.' }),
     staging_url: str({ description: 'Where the staging deploy is served (a preview, not indexed).' }),
+    repo_url: nullable(str()), production_branch: str(), install_command: nullable(str()), build_command: nullable(str()),
+    output_dir: str(), auto_publish: { type: 'boolean' },
+    build_env: { type: 'object', additionalProperties: str(), description: 'Names only: values are never returned.' },
+    webhook_url: str(), webhook_secret: str({ description: 'Key of the push webhook\'s HMAC signature.' }),
     created_at: timestamp, updated_at: timestamp,
   }),
   CreateSiteBody: obj({
@@ -220,6 +224,10 @@ const schemas: Record<string, Schema> = {
   UpdateSiteBody: obj({
     subdomain: str(), name: str({ maxLength: 256 }), spa_mode: { type: 'boolean' },
     not_found_page: str({ maxLength: 1024, description: 'Empty to clear.' }),
+    repo_url: str({ maxLength: 2048, description: '`https://`, `ssh://` or `git@host:path`; empty to remove.' }),
+    production_branch: str({ maxLength: 255 }), install_command: str({ maxLength: 4096 }), build_command: str({ maxLength: 4096 }),
+    output_dir: str({ maxLength: 1024 }), auto_publish: { type: 'boolean' },
+    build_env: { type: 'object', additionalProperties: str({ maxLength: 4096 }), description: 'Replaces the build\'s environment variables.' },
   }, []),
   SiteDeploy: obj({
     id: str({ format: 'uuid' }), site_id: str({ format: 'uuid' }), version: str(), label: str(),
@@ -232,6 +240,11 @@ const schemas: Record<string, Schema> = {
     manifest: { type: 'object', additionalProperties: str({ pattern: '^[0-9a-f]{64}$' }), description: 'path → SHA-256 of the deploy\'s files.' },
   }, []),
   SiteFile: obj({ path: str(), sha256: str({ pattern: '^[0-9a-f]{64}$' }), size: nullable({ type: 'integer' }), content_type: nullable(str()) }),
+  SiteBuild: obj({
+    id: str({ format: 'uuid' }), site_id: str({ format: 'uuid' }), status: str({ enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] }),
+    trigger: str({ enum: ['api', 'webhook'] }), branch: str(), deploy_id: nullable(str({ format: 'uuid' })), error: str(),
+    created_at: timestamp, started_at: nullable(timestamp), finished_at: nullable(timestamp),
+  }, ['id', 'site_id', 'status', 'trigger', 'branch', 'deploy_id', 'created_at', 'started_at', 'finished_at']),
   SiteDiff: obj({ deploy_id: str(), vs: str(), added: arrayOf(str()), removed: arrayOf(str()), changed: arrayOf(str()) }),
 };
 
@@ -388,6 +401,7 @@ const paths: Record<string, Record<string, Operation>> = {
 function sitePaths(): Record<string, Record<string, Operation>> {
   const siteId = { name: 'site_id', in: 'path', required: true, description: 'Site id', schema: str({ format: 'uuid' }) };
   const deployId = { name: 'deploy_id', in: 'path', required: true, description: 'Deploy id', schema: str({ format: 'uuid' }) };
+  const buildId = { name: 'build_id', in: 'path', required: true, description: 'Build id', schema: str({ format: 'uuid' }) };
   const filePath = { name: 'path', in: 'query', required: true, description: 'The file\'s path in the deploy', schema: str({ maxLength: 1024 }) };
   const site = '/v1/projects/{ref}/sites/{site_id}';
   const deploy = `${site}/deploys/{deploy_id}`;
@@ -438,6 +452,30 @@ function sitePaths(): Record<string, Record<string, Operation>> {
     },
     [`${deploy}/rollback`]: {
       post: base({ id: 'v1-rollback-site-deploy', summary: 'Make an earlier published deploy live again', params: [projectRef, siteId, deployId], response: ref('Site'), errors: [404, 409] }),
+    },
+    [`${site}/builds`]: {
+      get: base({ id: 'v1-list-site-builds', summary: 'The site\'s builds from git, newest first', scope: r, params: [projectRef, siteId], response: arrayOf(ref('SiteBuild')) }),
+      post: base({
+        id: 'v1-create-site-build', summary: 'Build the site from its repository', params: [projectRef, siteId], status: 202, response: ref('SiteBuild'), errors: [404, 409],
+        description: 'Clone (shallow) → install → build in a sandbox → a deploy into staging (live with `auto_publish`). A failed build changes nothing.',
+      }),
+    },
+    [`${site}/builds/{build_id}`]: {
+      get: base({ id: 'v1-get-site-build', summary: 'A build', scope: r, params: [projectRef, siteId, buildId], response: ref('SiteBuild') }),
+    },
+    [`${site}/builds/{build_id}/logs`]: {
+      get: { ...base({ id: 'v1-get-site-build-logs', summary: 'A build\'s log (text); `?follow=1` streams it until the build ends', scope: r, params: [projectRef, siteId, buildId, { name: 'follow', in: 'query', required: false, schema: str({ enum: ['1', 'true'] }) }] }),
+        responses: { 200: { description: 'The log', content: { 'text/plain': { schema: str() } } }, 401: errorResponse(401), 403: errorResponse(403), 404: errorResponse(404), 429: errorResponse(429) } },
+    },
+    [`${site}/builds/{build_id}/cancel`]: {
+      post: base({ id: 'v1-cancel-site-build', summary: 'Cancel a build: it is killed with all its processes', params: [projectRef, siteId, buildId], response: ref('SiteBuild'), errors: [404, 409] }),
+    },
+    [`${site}/builds/webhook`]: {
+      post: withRaw(op({
+        tag: 'Sites', id: 'v1-site-build-webhook', summary: 'GitHub push webhook: builds on a push to the production branch', scope: false,
+        params: [projectRef, siteId], status: 202, response: ref('SiteBuild'), errors: [400, 401],
+        description: 'Signed with the site\'s `webhook_secret` (`X-Hub-Signature-256: sha256=<HMAC>` over the exact body); no access token. Pushes to other branches are acknowledged and ignored.',
+      }), ['application/json'], 'GitHub\'s push event.'),
     },
     [`${deploy}/diff`]: {
       get: base({
