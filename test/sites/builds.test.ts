@@ -50,7 +50,7 @@ async function finished(id: string): Promise<any> {
   const until = Date.now() + 20_000;
   for (;;) {
     const b = (await http('GET', `${sitePath()}/builds/${id}`, { token: owner.token })).body;
-    if (!['queued', 'running'].includes(b.status)) return b;
+    if (!['queued', 'running'].includes(b.status)) return { ...b, log: await logOf(id) };
     if (Date.now() > until) throw new Error(`build ${id} still ${b.status}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -84,7 +84,7 @@ test('a build clones, builds and stages; with auto_publish it goes live; the log
   const follow = await fetch(`${url}${sitePath()}/builds/${b.id}/logs?follow=1`, { headers: { authorization: `Bearer ${owner.token}` } });
   const streamed = await follow.text();
   const done = await finished(b.id);
-  assert.equal(done.status, 'succeeded', await logOf(b.id));
+  assert.equal(done.status, 'succeeded', done.log);
   assert.match(streamed, /\$ git clone[\s\S]*\$ sh build\.sh[\s\S]*building[\s\S]*staged/);
   assert.equal((await site(`${s.subdomain}--staging`)).text, '<h1>built hello-secret</h1>\n');
   assert.equal((await site(s.subdomain)).status, 404, 'staged, not live');
@@ -93,7 +93,7 @@ test('a build clones, builds and stages; with auto_publish it goes live; the log
 
   await http('PATCH', sitePath(), { token: owner.token, body: { auto_publish: true } });
   const again = await finished((await build()).id);
-  assert.equal(again.status, 'succeeded');
+  assert.equal(again.status, 'succeeded', again.log);
   assert.equal((await site(s.subdomain)).text, '<h1>built hello-secret</h1>\n');
 });
 
@@ -151,7 +151,8 @@ test('the webhook: a bad signature is refused, other branches are ignored, a sig
   assert.equal(ok.status, 202);
   const b = (await ok.json()) as any;
   assert.equal(b.trigger, 'webhook');
-  assert.equal((await finished(b.id)).status, 'succeeded');
+  const hooked = await finished(b.id);
+  assert.equal(hooked.status, 'succeeded', hooked.log);
 });
 
 test('another account cannot build, read logs of or cancel builds of a site that is not theirs', async () => {
