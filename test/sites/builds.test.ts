@@ -76,6 +76,16 @@ test('settings: repository URLs are checked, env values are never returned, no r
   assert.deepEqual(set.body.build_env, { GREETING: '********' });
   assert.ok(!JSON.stringify(set.body).includes('hello-secret'));
   assert.equal(set.body.production_branch, 'main');
+
+  // The operator's switch (read on every request).
+  process.env.LOAM_BUILDS_ENABLED = '0';
+  try {
+    const off = await http('POST', `${sitePath()}/builds`, { token: owner.token });
+    assert.equal(off.status, 403);
+    assert.equal(off.body.code, 'builds_disabled');
+  } finally {
+    process.env.LOAM_BUILDS_ENABLED = '1';
+  }
 });
 
 test('a build clones, builds and stages; with auto_publish it goes live; the log streams', async () => {

@@ -456,7 +456,7 @@ function sitePaths(): Record<string, Record<string, Operation>> {
     [`${site}/builds`]: {
       get: base({ id: 'v1-list-site-builds', summary: 'The site\'s builds from git, newest first', scope: r, params: [projectRef, siteId], response: arrayOf(ref('SiteBuild')) }),
       post: base({
-        id: 'v1-create-site-build', summary: 'Build the site from its repository', params: [projectRef, siteId], status: 202, response: ref('SiteBuild'), errors: [404, 409],
+        id: 'v1-create-site-build', summary: 'Build the site from its repository', params: [projectRef, siteId], status: 202, response: ref('SiteBuild'), errors: [403, 404, 409],
         description: 'Clone (shallow) → install → build in a sandbox → a deploy into staging (live with `auto_publish`). A failed build changes nothing.',
       }),
     },
@@ -473,7 +473,7 @@ function sitePaths(): Record<string, Record<string, Operation>> {
     [`${site}/builds/webhook`]: {
       post: withRaw(op({
         tag: 'Sites', id: 'v1-site-build-webhook', summary: 'GitHub push webhook: builds on a push to the production branch', scope: false,
-        params: [projectRef, siteId], status: 202, response: ref('SiteBuild'), errors: [400, 401],
+        params: [projectRef, siteId], status: 202, response: ref('SiteBuild'), errors: [400, 401, 403],
         description: 'Signed with the site\'s `webhook_secret` (`X-Hub-Signature-256: sha256=<HMAC>` over the exact body); no access token. Pushes to other branches are acknowledged and ignored.',
       }), ['application/json'], 'GitHub\'s push event.'),
     },

@@ -291,7 +291,10 @@ const buildJson = (b: Row) => ({
   ...(b.error ? { error: b.error } : {}), created_at: b.created_at, started_at: b.started_at, finished_at: b.finished_at,
 });
 
+const buildsDisabled = () => new ApiError(403, 'builds_disabled', 'Builds from git are not enabled on this platform (LOAM_BUILDS_ENABLED)');
+
 sites.post(`${base}/:site_id/builds`, async (req, res) => {
+  if (!buildSettings().enabled) throw buildsDisabled();
   const [build] = await callerQuery<Row>(res, 'select * from platform.create_site_build($1, $2)', ids(req));
   res.status(202).json(buildJson(build));
 });
@@ -350,6 +353,7 @@ export async function siteWebhook(req: Request, res: Response): Promise<void> {
   if (!row || !given || !crypto.timingSafeEqual(Buffer.from(given, 'hex'), expected)) {
     throw new ApiError(401, 'invalid_signature', 'The webhook signature (X-Hub-Signature-256) is missing or wrong');
   }
+  if (!buildSettings().enabled) throw buildsDisabled();
   const event = req.get('x-github-event') ?? 'push';
   if (event === 'ping') { res.json({ message: 'pong' }); return; }
   let payload: { ref?: unknown };

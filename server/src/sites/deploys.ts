@@ -74,7 +74,15 @@ export async function processZipDeploy(ref: string, deployId: string): Promise<'
   if (!deploy || deploy.status !== 'processing') return 'skipped';
   const limits = sitesSettings();
   const uploadKey = siteUploadKey(ref, deploy.site_id, deployId);
-  const local = await stage(await blobStore().read(uploadKey), limits.maxDeployBytes + 1024 * 1024);
+  let local;
+  try {
+    local = await stage(await blobStore().read(uploadKey), limits.maxDeployBytes + 1024 * 1024);
+  } catch (err) {
+    // The upload is gone (its site was deleted meanwhile): nothing to retry.
+    if ((err as { code?: string }).code !== 'NoSuchKey') throw err;
+    await pool.query('select platform_private.fail_deploy($1, $2)', [deployId, 'the uploaded zip is no longer stored']);
+    return 'failed';
+  }
   try {
     const { zip, files } = await inspectZip(local.path);
     const stored: { path: string; sha256: string; size: number; content_type: string }[] = [];
