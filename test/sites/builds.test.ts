@@ -68,7 +68,9 @@ test('settings: repository URLs are checked, env values are never returned, no r
     assert.equal(res.body.code, 'invalid_build_settings');
   }
   assert.equal((await http('PATCH', sitePath(), { token: owner.token, body: { production_branch: '../x' } })).body.code, 'invalid_build_settings');
-  assert.equal((await http('PATCH', sitePath(), { token: owner.token, body: { build_env: { 'BAD NAME': 'x' } } })).body.code, 'invalid_build_settings');
+  const bad = await http('PATCH', sitePath(), { token: owner.token, body: { spa_mode: true, build_env: { 'BAD NAME': 'x' } } });
+  assert.equal(bad.body.code, 'invalid_build_settings');
+  assert.equal((await http('GET', sitePath(), { token: owner.token })).body.spa_mode, false, 'a refused PATCH changes nothing');
   const set = await http('PATCH', sitePath(), {
     token: owner.token, body: { repo_url: bare, build_command: 'sh build.sh', output_dir: 'dist', build_env: { GREETING: 'hello-secret' } },
   });

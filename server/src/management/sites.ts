@@ -17,7 +17,7 @@ import { siteUrls } from '../sites/urls.ts';
 import { inspectZip, ZipRefused } from '../sites/zip.ts';
 import { body, bool, param, str } from '../validate.ts';
 import { controlPool } from '../../../db/src/pools.ts';
-import { authenticate, callerQuery, scope } from './session.ts';
+import { asCaller, authenticate, callerQuery, scope } from './session.ts';
 
 type Row = Record<string, any>;
 
@@ -115,10 +115,15 @@ sites.patch(`${base}/:site_id`, async (req, res) => {
   const b = body(req.body);
   const [before] = await callerQuery<Row>(res, 'select subdomain from platform.get_site($1, $2)', ids(req));
   const build = buildFields(b);
-  let [site] = await callerQuery<Row>(res, 'select * from platform.update_site($1, $2, $3, $4, $5, $6)', [...ids(req), ...siteSettings(b)]);
-  if (BUILD_KEYS.some((k) => b[k] !== undefined)) {
-    [site] = await callerQuery<Row>(res, 'select * from platform.update_site_build($1, $2, $3, $4, $5, $6, $7, $8, $9)', [...ids(req), ...build]);
-  }
+  const settings = siteSettings(b);
+  // One transaction: a refused build setting leaves the other settings unchanged too.
+  const site = await asCaller(res, async (c) => {
+    let row = (await c.query<Row>('select * from platform.update_site($1, $2, $3, $4, $5, $6)', [...ids(req), ...settings])).rows[0];
+    if (BUILD_KEYS.some((k) => b[k] !== undefined)) {
+      row = (await c.query<Row>('select * from platform.update_site_build($1, $2, $3, $4, $5, $6, $7, $8, $9)', [...ids(req), ...build])).rows[0];
+    }
+    return row;
+  });
   forgetSite(before.subdomain);
   forgetSite(site.subdomain);
   res.json(siteJson(site, param(req, 'ref')));
@@ -175,6 +180,8 @@ sites.post(`${base}/:site_id/deploys`, async (req, res) => {
     staged = await stage(stream, sitesSettings().maxDeployBytes);
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 413) throw new ApiError(413, 'deploy_too_large', `the zip is larger than ${sitesSettings().maxDeployBytes} bytes`);
+    // A body cut off or a malformed multipart part is the sender's; a filesystem error (it has a syscall) is ours.
+    if (!(err as NodeJS.ErrnoException).syscall) throw errors.invalidBody(`the upload could not be read: ${(err as Error).message}`);
     throw err;
   }
   try {
