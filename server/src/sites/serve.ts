@@ -31,6 +31,37 @@ const MAX_MANIFESTS_CACHED = 100;
 const pointers = new Map<string, { at: number; row: Promise<SiteRow | undefined> }>();
 const manifests = new Map<string, Promise<Version>>();
 
+// Small files are kept in memory by their storage key: a key names bytes that never change (content-addressed),
+// so nothing ever invalidates an entry; the least recently used go past the budget.
+const SMALL_FILE = 64 * 1024;
+const SMALL_FILES_BUDGET = 32 * 1024 * 1024;
+const smallFiles = new Map<string, { bytes: Promise<Buffer>; size: number }>();
+let smallFilesBytes = 0;
+
+function smallFile(key: string, size: number): Promise<Buffer> {
+  const hit = smallFiles.get(key);
+  if (hit) {
+    smallFiles.delete(key);
+    smallFiles.set(key, hit);
+    return hit.bytes;
+  }
+  const bytes = blobStore().read(key).then(async (stream) => {
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  });
+  const entry = { bytes, size };
+  bytes.catch(() => { if (smallFiles.get(key) === entry) { smallFiles.delete(key); smallFilesBytes -= size; } });
+  smallFiles.set(key, entry);
+  smallFilesBytes += size;
+  for (const [k, e] of smallFiles) {
+    if (smallFilesBytes <= SMALL_FILES_BUDGET) break;
+    smallFiles.delete(k);
+    smallFilesBytes -= e.size;
+  }
+  return bytes;
+}
+
 /** Drops what this process knows of a site (publish, rollback, settings changed, deleted). */
 export function forgetSite(subdomain: string): void { pointers.delete(subdomain); }
 
@@ -128,7 +159,13 @@ async function sendFile(req: Request, res: Response, site: SiteRow, v: Version, 
   res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : f.size));
   if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${f.size}`);
   if (req.method === 'HEAD' || f.size === 0) { res.end(); return; }
-  const stream = await blobStore().read(siteBlobKey(site.ref, site.id, f.sha256), range);
+  const key = siteBlobKey(site.ref, site.id, f.sha256);
+  if (f.size <= SMALL_FILE) {
+    const bytes = await smallFile(key, f.size);
+    res.end(range ? bytes.subarray(range.start, range.end + 1) : bytes);
+    return;
+  }
+  const stream = await blobStore().read(key, range);
   stream.on('error', () => res.destroy());
   res.on('close', () => stream.destroy());
   stream.pipe(res);
