@@ -2,6 +2,8 @@
 // SHA-256 manifest and the diff, and serving (path and host forms, SPA, 404 page, _redirects, _headers, ETag).
 process.env.LOAM_SITES_DOMAIN = 'sites.test';
 import assert from 'node:assert/strict';
+import nodeHttp from 'node:http';
+import zlib from 'node:zlib';
 import { before, test } from 'node:test';
 import { http, signup, type Account } from '../helpers/platform.ts';
 import { byHost, makeZip, project, sha256, site, subdomain, uploadZip, waitDeploy } from './helpers.ts';
@@ -291,4 +293,41 @@ test('multipart zipfile deploys, HEAD, and a deleted project gives its subdomain
   const { ref: r2, owner: o2 } = await project();
   const again = await http('POST', `/v1/projects/${r2}/sites`, { token: o2.token, body: { subdomain: sub } });
   assert.equal(again.status, 201, JSON.stringify(again.body));
+});
+
+test('text files are precompressed at deploy time and served brotli, gzip or plain as the client accepts', async () => {
+  const { ref: r, owner: o } = await project();
+  const sub = subdomain();
+  const s = (await http('POST', `/v1/projects/${r}/sites`, { token: o.token, body: { subdomain: sub } })).body;
+  const text = 'Loam sites serve precompressed text. '.repeat(400);
+  const up = await uploadZip(o.token, r, s.id, makeZip([{ name: 'index.html', data: text }, { name: 'tiny.txt', data: 'tiny' }]));
+  const d = await waitDeploy(o.token, r, s.id, up.body.id);
+  await http('POST', `/v1/projects/${r}/sites/${s.id}/deploys/${d.id}/publish`, { token: o.token });
+  const { url } = await (await import('../helpers/platform.ts')).loam();
+  const get = (headers: Record<string, string>) => new Promise<{ headers: nodeHttp.IncomingHttpHeaders; body: Buffer; status: number }>((resolve, reject) => {
+    nodeHttp.get(`${url}/sites/${sub}/`, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks), status: res.statusCode! }));
+    }).on('error', reject);
+  });
+  const br = await get({ 'accept-encoding': 'gzip, deflate, br' });
+  assert.equal(br.headers['content-encoding'], 'br');
+  assert.equal(br.headers.vary, 'Accept-Encoding');
+  assert.ok(br.body.length < text.length / 5);
+  assert.equal(zlib.brotliDecompressSync(br.body).toString(), text);
+  assert.equal((await get({ 'accept-encoding': 'gzip, deflate, br', 'if-none-match': br.headers.etag! })).status, 304);
+  const gz = await get({ 'accept-encoding': 'gzip, br;q=0' });
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  assert.equal(zlib.gunzipSync(gz.body).toString(), text);
+  assert.notEqual(gz.headers.etag, br.headers.etag);
+  const plainRes = await get({});
+  assert.equal(plainRes.headers['content-encoding'], undefined);
+  assert.equal(plainRes.body.toString(), text);
+  const ranged = await get({ 'accept-encoding': 'br', range: 'bytes=0-3' });
+  assert.equal(ranged.status, 206);
+  assert.equal(ranged.headers['content-encoding'], undefined);
+  assert.equal(ranged.body.toString(), 'Loam');
+  const files = (await http('GET', `/v1/projects/${r}/sites/${s.id}/deploys/${d.id}/files`, { token: o.token })).body;
+  assert.deepEqual(files.map((f: any) => f.path), ['index.html', 'tiny.txt']);
 });

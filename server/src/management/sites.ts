@@ -9,7 +9,7 @@ import { config } from '../../../db/src/config.ts';
 import { ApiError, errors } from '../errors.ts';
 import { blobStore, discard, siteUploadKey, stage } from '../storage/backend.ts';
 import { buildSettings, repoUrlProblem } from '../sites/build.ts';
-import { deployRules, storeSiteFile } from '../sites/deploys.ts';
+import { deployRules, precompress, storeSiteFile } from '../sites/deploys.ts';
 import { contentTypeOf, normalizeDeployPath } from '../sites/paths.ts';
 import { forgetSite } from '../sites/serve.ts';
 import { sitesSettings } from '../sites/settings.ts';
@@ -250,8 +250,10 @@ sites.post(`${base}/:site_id/deploys/:deploy_id/files`, async (req, res) => {
   } catch (err) {
     throw err instanceof ZipRefused ? refused(err) : err;
   }
-  const [file] = await callerQuery<Row>(res, 'select * from platform.put_site_file($1, $2, $3, $4, $5, $6, $7, $8)',
-    [...ids(req), deployId, path, stored.sha256, stored.size, contentTypeOf(path), sitesSettings().maxFiles]);
+  const type = contentTypeOf(path);
+  const variants = await precompress(param(req, 'ref'), deploy.site_id, stored.sha256, stored.size, type);
+  const [file] = await callerQuery<Row>(res, 'select * from platform.put_site_file($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+    [...ids(req), deployId, path, stored.sha256, stored.size, type, sitesSettings().maxFiles, variants.br_size, variants.gz_size]);
   res.status(201).json(fileJson(file));
 });
 

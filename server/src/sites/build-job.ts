@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { controlPool } from '../../../db/src/pools.ts';
 import { BuildLog, buildSettings, clone, collectOutput, openOutputFile, repoUrlProblem, sandboxed, type StepResult } from './build.ts';
-import { deployRules, storeSiteFile } from './deploys.ts';
+import { deployRules, precompress, storeSiteFile, type Variants } from './deploys.ts';
 import { contentTypeOf } from './paths.ts';
 import { sitesSettings } from './settings.ts';
 
@@ -66,14 +66,15 @@ export async function runSiteBuild(buildId: string): Promise<void> {
       throw new BuildFailed('failed', (err as Error).message);
     }
     log.append(`collected ${files.length} file(s) from ${b.output_dir}\n`);
-    const stored: { path: string; sha256: string; size: number; content_type: string }[] = [];
+    const stored: ({ path: string; sha256: string; size: number; content_type: string } & Variants)[] = [];
     let total = 0;
     for (const f of files) {
       const { sha256, size } = await storeSiteFile(b.ref, b.site_id, openOutputFile(f.abs), limits.maxFileBytes)
         .catch((err) => { throw new BuildFailed('failed', (err as Error).message); });
       total += size;
       if (total > limits.maxDeployBytes) throw new BuildFailed('failed', `the output is larger than ${limits.maxDeployBytes} bytes`);
-      stored.push({ path: f.path, sha256, size, content_type: contentTypeOf(f.path) });
+      const type = contentTypeOf(f.path);
+      stored.push({ path: f.path, sha256, size, content_type: type, ...await precompress(b.ref, b.site_id, sha256, size, type) });
     }
     const rules = await deployRules(b.ref, b.site_id, stored);
     const client = await pool.connect();

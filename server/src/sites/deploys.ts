@@ -2,6 +2,8 @@
 // and unpacking a zip deploy (run by the worker task site_deploy__process).
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore, discard, siteBlobKey, siteUploadKey, stage } from '../storage/backend.ts';
 import { contentTypeOf } from './paths.ts';
@@ -10,6 +12,8 @@ import { sitesSettings } from './settings.ts';
 import { entryStream, inspectZip, ZipRefused } from './zip.ts';
 
 const RULES_MAX_BYTES = 64 * 1024;
+const brotli = promisify(zlib.brotliCompress);
+const gzip = promisify(zlib.gzip);
 
 /** Streams `body` into the blob store under its SHA-256; past `maxBytes` a 413 ZipRefused, nothing kept. */
 export async function storeSiteFile(ref: string, siteId: string, body: Readable, maxBytes: number): Promise<{ sha256: string; size: number }> {
@@ -39,6 +43,39 @@ export async function storeSiteFile(ref: string, siteId: string, body: Readable,
     throw err;
   }
   return { sha256, size: staged.size };
+}
+
+const COMPRESSIBLE = /^(text\/|application\/(javascript|json|xml|wasm|manifest\+json|ld\+json|rss\+xml|atom\+xml)|image\/(svg\+xml|x-icon|vnd\.microsoft\.icon)|font\/(ttf|otf))/;
+const MIN_COMPRESS = 1024;
+const MAX_COMPRESS = 8 * 1024 * 1024;
+
+export interface Variants { br_size: number | null; gz_size: number | null }
+
+/** Stores brotli and gzip encodings of a text-like file next to its bytes, keeping each only if it saves at
+ *  least a tenth. Idempotent: a hash already done is simply written again. */
+export async function precompress(ref: string, siteId: string, sha256: string, size: number, contentType: string): Promise<Variants> {
+  if (size < MIN_COMPRESS || size > MAX_COMPRESS || !COMPRESSIBLE.test(contentType)) return { br_size: null, gz_size: null };
+  const chunks: Buffer[] = [];
+  for await (const c of await blobStore().read(siteBlobKey(ref, siteId, sha256))) chunks.push(c as Buffer);
+  const raw = Buffer.concat(chunks);
+  const out: Variants = { br_size: null, gz_size: null };
+  const encodings = [
+    ['br', () => brotli(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } })],
+    ['gz', () => gzip(raw, { level: 9 })],
+  ] as const;
+  for (const [variant, encode] of encodings) {
+    const encoded = await encode();
+    if (encoded.length > raw.length * 0.9) continue;
+    const staged = await stage(Readable.from([encoded]), encoded.length);
+    try {
+      await blobStore().commit(staged.path, siteBlobKey(ref, siteId, sha256, variant), 'application/octet-stream');
+    } catch (err) {
+      await discard(staged.path);
+      throw err;
+    }
+    out[variant === 'br' ? 'br_size' : 'gz_size'] = encoded.length;
+  }
+  return out;
 }
 
 async function readSmall(ref: string, siteId: string, sha256: string): Promise<string> {
@@ -85,14 +122,15 @@ export async function processZipDeploy(ref: string, deployId: string): Promise<'
   }
   try {
     const { zip, files } = await inspectZip(local.path);
-    const stored: { path: string; sha256: string; size: number; content_type: string }[] = [];
+    const stored: ({ path: string; sha256: string; size: number; content_type: string } & Variants)[] = [];
     try {
       let total = 0;
       for (const f of files) {
         const { sha256, size } = await storeSiteFile(ref, deploy.site_id, await entryStream(zip, f.entry), limits.maxFileBytes);
         total += size;
         if (total > limits.maxDeployBytes) throw new ZipRefused(413, 'deploy_too_large', `the zip unpacks to more than ${limits.maxDeployBytes} bytes`);
-        stored.push({ path: f.path, sha256, size, content_type: contentTypeOf(f.path) });
+        const type = contentTypeOf(f.path);
+        stored.push({ path: f.path, sha256, size, content_type: type, ...await precompress(ref, deploy.site_id, sha256, size, type) });
       }
     } finally {
       zip.close();

@@ -12,7 +12,7 @@ import { compileHeaders, compileRedirects, type CompiledHeaders, type CompiledRe
 import { sitesSettings } from './settings.ts';
 import { STAGING_SUFFIX } from './urls.ts';
 
-interface FileEntry { sha256: string; size: number; contentType: string }
+interface FileEntry { sha256: string; size: number; contentType: string; br: number | null; gz: number | null }
 interface Version {
   deployId: string;
   files: Map<string, FileEntry>;
@@ -83,11 +83,14 @@ function version(deployId: string, headers: HeaderRule[] | null, redirects: Redi
     manifests.set(deployId, v);
     return v;
   }
-  v = controlPool().query<{ path: string; sha256: string; size: string; content_type: string }>(
-    'select path, sha256, size, content_type from platform.site_files where deploy_id = $1 and size is not null', [deployId])
+  v = controlPool().query<{ path: string; sha256: string; size: string; content_type: string; br_size: string | null; gz_size: string | null }>(
+    'select path, sha256, size, content_type, br_size, gz_size from platform.site_files where deploy_id = $1 and size is not null', [deployId])
     .then(({ rows }) => ({
       deployId,
-      files: new Map(rows.map((r) => [r.path, { sha256: r.sha256, size: Number(r.size), contentType: r.content_type }])),
+      files: new Map(rows.map((r) => [r.path, {
+        sha256: r.sha256, size: Number(r.size), contentType: r.content_type,
+        br: r.br_size === null ? null : Number(r.br_size), gz: r.gz_size === null ? null : Number(r.gz_size),
+      }])),
       redirects: compileRedirects(redirects ?? []),
       headers: compileHeaders(headers ?? []),
     }));
@@ -125,7 +128,17 @@ const looksHashed = (p: string) => FINGERPRINT.test(p) && /\d/.test(p.split('/')
 async function sendFile(req: Request, res: Response, site: SiteRow, v: Version, path: string, status: number, staging: boolean, requestPath: string) {
   const f = v.files.get(path)!;
   for (const rule of v.headers) if (rule.match(requestPath)) for (const [k, val] of rule.headers) res.setHeader(k, val);
-  const etag = `"${f.sha256}"`;
+  // The encoding made at deploy time that the client takes (none for a range request: ranges are of the bytes).
+  let encoding: 'br' | 'gz' | undefined;
+  if (f.br !== null || f.gz !== null) {
+    res.setHeader('Vary', 'Accept-Encoding');
+    const accepted = acceptedEncodings(req.get('accept-encoding'));
+    const accepts = (name: string) => accepted.has(name);
+    if (!req.get('range')) encoding = f.br !== null && accepts('br') ? 'br' : f.gz !== null && accepts('gzip') ? 'gz' : undefined;
+  }
+  const size = encoding === 'br' ? f.br! : encoding === 'gz' ? f.gz! : f.size;
+  if (encoding) res.setHeader('Content-Encoding', encoding === 'br' ? 'br' : 'gzip');
+  const etag = `"${f.sha256}${encoding ? `-${encoding}` : ''}"`;
   res.setHeader('Content-Type', res.getHeader('Content-Type') ?? f.contentType);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('ETag', etag);
@@ -156,12 +169,12 @@ async function sendFile(req: Request, res: Response, site: SiteRow, v: Version, 
     }
   }
   res.status(range ? 206 : status);
-  res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : f.size));
+  res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : size));
   if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${f.size}`);
-  if (req.method === 'HEAD' || f.size === 0) { res.end(); return; }
-  const key = siteBlobKey(site.ref, site.id, f.sha256);
-  if (f.size <= SMALL_FILE) {
-    const bytes = await smallFile(key, f.size);
+  if (req.method === 'HEAD' || size === 0) { res.end(); return; }
+  const key = siteBlobKey(site.ref, site.id, f.sha256, encoding);
+  if (size <= SMALL_FILE) {
+    const bytes = await smallFile(key, size);
     res.end(range ? bytes.subarray(range.start, range.end + 1) : bytes);
     return;
   }
@@ -169,6 +182,17 @@ async function sendFile(req: Request, res: Response, site: SiteRow, v: Version, 
   stream.on('error', () => res.destroy());
   res.on('close', () => stream.destroy());
   stream.pipe(res);
+}
+
+/** The codings an Accept-Encoding header accepts (q > 0). */
+function acceptedEncodings(header: string | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const part of (header ?? '').slice(0, 1000).split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find((x) => x !== undefined);
+    if (name && (q === undefined || Number(q) > 0)) out.add(name.trim());
+  }
+  return out;
 }
 
 function decodePath(raw: string): string | undefined {

@@ -280,9 +280,11 @@ function siteBase(ref: string, siteId: string): string {
   if (!SITE_REF.test(ref) || !isVersion(siteId)) throw new Error('not a site of a project');
   return `${ref}/sites/${siteId.toLowerCase()}/`;
 }
-export const siteBlobKey = (ref: string, siteId: string, sha256: string) => {
+/** A file's bytes, or (`variant`) their brotli or gzip encoding made at deploy time. */
+export const siteBlobKey = (ref: string, siteId: string, sha256: string, variant?: 'br' | 'gz') => {
   if (!SHA256.test(sha256)) throw new Error('not a SHA-256 digest');
-  return `${siteBase(ref, siteId)}blobs/${sha256}`;
+  if (variant !== undefined && variant !== 'br' && variant !== 'gz') throw new Error('not a variant');
+  return `${siteBase(ref, siteId)}blobs/${sha256}${variant ? `.${variant}` : ''}`;
 };
 export const siteUploadKey = (ref: string, siteId: string, deployId: string) => {
   if (!isVersion(deployId)) throw new Error('not a deploy id');

@@ -201,11 +201,11 @@ begin
   end if;
   insert into platform.site_deploys (site_id, label, source, status)
     values (v_site.id, coalesce(p_label, ''), 'files', 'pending') returning * into v_deploy;
-  insert into platform.site_files (deploy_id, path, sha256, size, content_type)
-    select v_deploy.id, e.key, e.value #>> '{}', known.size, known.content_type
+  insert into platform.site_files (deploy_id, path, sha256, size, content_type, br_size, gz_size)
+    select v_deploy.id, e.key, e.value #>> '{}', known.size, known.content_type, known.br_size, known.gz_size
     from jsonb_each(coalesce(p_manifest, '{}')) e
     left join lateral (
-      select f.size, f.content_type from platform.site_files f join platform.site_deploys d on d.id = f.deploy_id
+      select f.size, f.content_type, f.br_size, f.gz_size from platform.site_files f join platform.site_deploys d on d.id = f.deploy_id
       where d.site_id = v_site.id and f.sha256 = e.value #>> '{}' and f.size is not null limit 1) known on true;
   return query select v_deploy, coalesce((select array_agg(distinct f.sha256 order by f.sha256) from platform.site_files f
     where f.deploy_id = v_deploy.id and f.size is null), '{}');
@@ -234,7 +234,8 @@ end $$;
 
 -- Records one uploaded file of a pending deploy (its bytes are already stored under their hash).
 create or replace function platform.put_site_file(p_ref text, p_site_id text, p_deploy_id text, p_path text, p_sha256 text,
-                                                  p_size bigint, p_content_type text, p_max_files integer)
+                                                  p_size bigint, p_content_type text, p_max_files integer,
+                                                  p_br_size bigint, p_gz_size bigint)
   returns platform.site_files
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
@@ -242,9 +243,10 @@ declare
   v_deploy platform.site_deploys := platform_private.pending_deploy(p_ref, p_site_id, p_deploy_id);
   v_file platform.site_files;
 begin
-  insert into platform.site_files (deploy_id, path, sha256, size, content_type)
-    values (v_deploy.id, p_path, p_sha256, p_size, p_content_type)
-    on conflict (deploy_id, path) do update set sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type
+  insert into platform.site_files (deploy_id, path, sha256, size, content_type, br_size, gz_size)
+    values (v_deploy.id, p_path, p_sha256, p_size, p_content_type, p_br_size, p_gz_size)
+    on conflict (deploy_id, path) do update set sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type,
+      br_size = excluded.br_size, gz_size = excluded.gz_size
     returning * into v_file;
   if (select count(*) from platform.site_files where deploy_id = v_deploy.id) > p_max_files then
     raise exception 'a deploy may hold at most % files', p_max_files using errcode = 'LMD04';
@@ -325,9 +327,11 @@ $$;
 create or replace function platform_private.add_deploy_files(p_deploy_id uuid, p_files jsonb) returns void
   language sql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
-  insert into platform.site_files (deploy_id, path, sha256, size, content_type)
-  select p_deploy_id, f->>'path', f->>'sha256', (f->>'size')::bigint, f->>'content_type' from jsonb_array_elements(p_files) f
-  on conflict (deploy_id, path) do update set sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type
+  insert into platform.site_files (deploy_id, path, sha256, size, content_type, br_size, gz_size)
+  select p_deploy_id, f->>'path', f->>'sha256', (f->>'size')::bigint, f->>'content_type', (f->>'br_size')::bigint, (f->>'gz_size')::bigint
+  from jsonb_array_elements(p_files) f
+  on conflict (deploy_id, path) do update set sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type,
+    br_size = excluded.br_size, gz_size = excluded.gz_size
 $$;
 
 -- Publish promotes the staging deploy; rollback makes an earlier ready deploy live. One UPDATE of one row

@@ -51,6 +51,9 @@ create table platform.site_files (
   -- null while a manifest entry of an open deploy waits for its bytes
   size bigint check (size >= 0),
   content_type text,
+  -- Sizes of the brotli and gzip variants stored next to the bytes (null: none, the file does not compress well)
+  br_size bigint check (br_size >= 0),
+  gz_size bigint check (gz_size >= 0),
   primary key (deploy_id, path)
 );
 create index on platform.site_files (sha256);
