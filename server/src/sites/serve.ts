@@ -112,6 +112,7 @@ function route(req: Request): { label: string; path: string; prefix: string } | 
       if (!label.includes('.')) return { label, path: req.path, prefix: '' };
     }
   }
+  if (!req.url.startsWith('/sites/')) return undefined;
   const m = /^\/sites\/([^/]+)(\/.*)?$/.exec(req.path);
   if (m) return { label: m[1], path: m[2] ?? '', prefix: `/sites/${m[1]}` };
   return undefined;
@@ -236,7 +237,8 @@ async function serve(req: Request, res: Response, next: NextFunction) {
     if (to === undefined) continue;
     if (rule.status === 200 || rule.status === 404) {
       const target = decodePath(to.split('?')[0].replace(/^\/+/, '')) ?? '';
-      const file = v.files.has(target) ? target : v.files.has(`${target}${target && !target.endsWith('/') ? '/' : ''}index.html`) ? `${target}${target && !target.endsWith('/') ? '/' : ''}index.html` : undefined;
+      const index = `${target}${target && !target.endsWith('/') ? '/' : ''}index.html`;
+      const file = v.files.has(target) ? target : v.files.has(index) ? index : undefined;
       if (file) return sendFile(req, res, site, v, file, rule.status, staging, requestPath);
       continue;
     }
@@ -251,7 +253,7 @@ async function serve(req: Request, res: Response, next: NextFunction) {
   if (v.files.has(dirIndex)) {
     if (rel !== '' && !rel.endsWith('/')) {
       const q = req.originalUrl.indexOf('?');
-      return res.redirect(301, `${r.prefix}${requestPath}/${q >= 0 ? req.originalUrl.slice(q) : ''}`);
+      return res.redirect(301, `${r.prefix}${r.path}/${q >= 0 ? req.originalUrl.slice(q) : ''}`);
     }
     return sendFile(req, res, site, v, dirIndex, 200, staging, requestPath);
   }
