@@ -1,12 +1,13 @@
 // Serving sites: `<subdomain>.<LOAM_SITES_DOMAIN>` and `<public url>/sites/<subdomain>/` (live), and the same
 // with `<subdomain>--staging` (staging, not indexed). Public websites need no API key: this runs before the
-// data plane's key gate. The hot path touches no database: a site's pointers are cached for a second (and
-// dropped at once in this process on publish, rollback, change and delete), and each deploy's manifest — which
-// never changes once ready — is cached by deploy id. A request reads the pointer once, so it is served wholly
-// from the old version or wholly from the new one.
+// data plane's key gate. The hot path touches no database: a site's pointers are cached for a few seconds and
+// dropped at once in every process when the site changes (publish, rollback, staging, settings, deletion: a
+// NOTIFY, see below), and each deploy's manifest — which never changes once ready — is cached by deploy id. A
+// request reads the pointer once, so it is served wholly from the old version or wholly from the new one.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { controlPool } from '../../../db/src/pools.ts';
 import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
+import { onProjectChanged } from '../../../db/src/projects.ts';
 import { blobStore, siteBlobKey } from '../storage/backend.ts';
 import { compileHeaders, compileRedirects, type CompiledHeaders, type CompiledRedirect, type HeaderRule, type RedirectRule } from './rules.ts';
 import { sitesSettings } from './settings.ts';
@@ -25,10 +26,14 @@ interface SiteRow {
   staging_deploy_id: string | null; staging_headers: HeaderRule[] | null; staging_redirects: RedirectRule[] | null;
 }
 
-const POINTER_TTL_MS = 1000;
+// Only a bound on staleness should a NOTIFY be missed (the listener reconnecting).
+const POINTER_TTL_MS = 5000;
 const MAX_SITES_CACHED = 10_000;
 const MAX_MANIFESTS_CACHED = 100;
-const pointers = new Map<string, { at: number; row: Promise<SiteRow | undefined> }>();
+const pointers = new Map<string, { at: number; row: Promise<SiteRow | undefined>; ref?: string }>();
+// A site's change (publish, rollback, staging, settings, deletion — its project's too) is announced on the
+// project channel (platform_private.site_changed): every process drops that project's sites at once.
+onProjectChanged((ref) => { for (const [sub, e] of pointers) if (e.ref === ref) pointers.delete(sub); });
 const manifests = new Map<string, Promise<Version>>();
 
 // Small files are kept in memory by their storage key: a key names bytes that never change (content-addressed),
@@ -69,10 +74,14 @@ function siteRow(subdomain: string): Promise<SiteRow | undefined> {
   const hit = pointers.get(subdomain);
   if (hit && Date.now() - hit.at < POINTER_TTL_MS) return hit.row;
   if (pointers.size >= MAX_SITES_CACHED) pointers.clear();
-  const row = controlPool().query<SiteRow>('select * from platform_private.site_for_serving($1)', [subdomain]).then((r) => r.rows[0]);
-  row.catch(() => pointers.delete(subdomain));
-  pointers.set(subdomain, { at: Date.now(), row });
-  return row;
+  const entry: { at: number; row: Promise<SiteRow | undefined>; ref?: string } = { at: Date.now(), row: Promise.resolve(undefined) };
+  entry.row = controlPool().query<SiteRow>('select * from platform_private.site_for_serving($1)', [subdomain]).then((r) => {
+    entry.ref = r.rows[0]?.ref;
+    return r.rows[0];
+  });
+  entry.row.catch(() => pointers.delete(subdomain));
+  pointers.set(subdomain, entry);
+  return entry.row;
 }
 
 function version(deployId: string, headers: HeaderRule[] | null, redirects: RedirectRule[] | null): Promise<Version> {

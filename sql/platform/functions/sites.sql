@@ -32,6 +32,12 @@ begin
   return v_deploy;
 end $$;
 
+-- Every API process caches a site's pointers (server/src/sites/serve.ts): this tells them all to drop the
+-- project's, through the channel that already carries project changes.
+create or replace function platform_private.site_changed(p_project_id bigint) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$ select null::void from (select pg_notify('loam_project_changed', platform_private.project_ref(p_project_id))) n $$;
+
 -- Names a site may not take: what the platform or a visitor would read as the platform's own.
 create or replace function platform_private.validate_subdomain(p_subdomain text) returns text
   language plpgsql immutable
@@ -134,6 +140,7 @@ begin
     not_found_page = case when p_not_found_page is null then not_found_page else nullif(p_not_found_page, '') end,
     updated_at = now()
   where id = v_site.id returning * into v_site;
+  perform platform_private.site_changed(v_site.project_id);
   return v_site;
 end $$;
 
@@ -145,6 +152,7 @@ declare
   v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
 begin
   delete from platform.sites where id = v_site.id;
+  perform platform_private.site_changed(v_site.project_id);
   perform graphile_worker.add_job('site__purge', json_build_object('ref', p_ref, 'site_id', v_site.id),
     job_key := 'site__purge:' || v_site.id, max_attempts := 5);
   return v_site;
@@ -302,6 +310,7 @@ begin
       headers = coalesce(p_headers, '[]'), redirects = coalesce(p_redirects, '[]')
     where id = p_deploy_id returning * into v_deploy;
   update platform.sites set staging_deploy_id = p_deploy_id, updated_at = now() where id = v_deploy.site_id;
+  perform platform_private.site_changed((select project_id from platform.sites where id = v_deploy.site_id));
   return v_deploy;
 end $$;
 
@@ -349,6 +358,7 @@ begin
   end if;
   update platform.site_deploys set published_at = now() where id = v_deploy.id;
   update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
+  perform platform_private.site_changed(v_site.project_id);
   return v_site;
 end $$;
 
@@ -363,6 +373,7 @@ begin
     raise exception 'only a deploy that was published before can be rolled back to' using errcode = 'LMD07';
   end if;
   update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
+  perform platform_private.site_changed(v_site.project_id);
   return v_site;
 end $$;
 
@@ -552,4 +563,5 @@ create or replace function platform_private.publish_staged(p_site_id uuid, p_dep
 as $$
   update platform.site_deploys set published_at = now() where id = p_deploy_id and site_id = p_site_id and status = 'ready';
   update platform.sites set live_deploy_id = p_deploy_id, updated_at = now() where id = p_site_id and staging_deploy_id = p_deploy_id;
+  select platform_private.site_changed((select project_id from platform.sites where id = p_site_id));
 $$;
