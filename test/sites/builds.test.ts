@@ -29,7 +29,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-builds-'));
   const src = path.join(tmp, 'src');
   fs.mkdirSync(src);
-  fs.writeFileSync(path.join(src, 'build.sh'), 'echo building; mkdir -p dist && echo "<h1>built $GREETING</h1>" > dist/index.html\n');
+  fs.writeFileSync(path.join(src, 'build.sh'), 'echo building; test -f .installed && mkdir -p dist && echo "<h1>built $GREETING</h1>" > dist/index.html\n');
   git(src, 'init');
   git(src, 'add', '.');
   git(src, 'commit', '-m', 'first');
@@ -72,7 +72,7 @@ test('settings: repository URLs are checked, env values are never returned, no r
   assert.equal(bad.body.code, 'invalid_build_settings');
   assert.equal((await http('GET', sitePath(), { token: owner.token })).body.spa_mode, false, 'a refused PATCH changes nothing');
   const set = await http('PATCH', sitePath(), {
-    token: owner.token, body: { repo_url: bare, build_command: 'sh build.sh', output_dir: 'dist', build_env: { GREETING: 'hello-secret' } },
+    token: owner.token, body: { repo_url: bare, install_command: 'echo installing; touch .installed', build_command: 'sh build.sh', output_dir: 'dist', build_env: { GREETING: 'hello-secret' } },
   });
   assert.equal(set.status, 200, JSON.stringify(set.body));
   assert.deepEqual(set.body.build_env, { GREETING: '********' });
@@ -97,7 +97,7 @@ test('a build clones, builds and stages; with auto_publish it goes live; the log
   const streamed = await follow.text();
   const done = await finished(b.id);
   assert.equal(done.status, 'succeeded', done.log);
-  assert.match(streamed, /\$ git clone[\s\S]*\$ sh build\.sh[\s\S]*building[\s\S]*staged/);
+  assert.match(streamed, /\$ git clone[\s\S]*\$ echo installing[\s\S]*installing[\s\S]*\$ sh build\.sh[\s\S]*building[\s\S]*staged/);
   assert.equal((await site(`${s.subdomain}--staging`)).text, '<h1>built hello-secret</h1>\n');
   assert.equal((await site(s.subdomain)).status, 404, 'staged, not live');
   const deploy = (await http('GET', `${sitePath()}/deploys/${done.deploy_id}`, { token: owner.token })).body;
