@@ -176,3 +176,24 @@ test('another account cannot build, read logs of or cancel builds of a site that
     assert.equal(res.status, 404, `${method} ${p}`);
   }
 });
+
+test('private repositories: a generated deploy key and a token are never returned, nor seen by the build', async () => {
+  const key = await http('POST', `${sitePath()}/deploy-key`, { token: owner.token });
+  assert.equal(key.status, 201, JSON.stringify(key.body));
+  assert.match(key.body.public_key, /^ssh-ed25519 [A-Za-z0-9+/=]+ loam-site-/);
+  const tokenValue = `tok-${crypto.randomBytes(8).toString('hex')}`;
+  const patched = await http('PATCH', sitePath(), { token: owner.token, body: { repo_token: tokenValue, build_command: 'ls -a /work; env; sh build.sh' } });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  assert.equal(patched.body.has_repo_token, true);
+  assert.equal(patched.body.deploy_key_public, key.body.public_key);
+  const bodies = [patched.body, (await http('GET', sitePath(), { token: owner.token })).body, (await http('GET', `/v1/projects/${ref}/sites`, { token: owner.token })).body];
+  for (const b of bodies) {
+    const text = JSON.stringify(b);
+    assert.ok(!text.includes(tokenValue) && !text.includes('PRIVATE KEY'), text.slice(0, 300));
+  }
+  const b = await finished((await build()).id);
+  assert.equal(b.status, 'succeeded', b.log);
+  assert.ok(!b.log.includes('.deploy-key') && !b.log.includes(tokenValue) && !b.log.includes(Buffer.from(`x-access-token:${tokenValue}`).toString('base64')), b.log);
+  assert.ok(!b.log.includes('LOAM_') && !b.log.includes('DATABASE_URL'), 'the worker\'s environment is not the build\'s');
+  assert.equal((await http('PATCH', sitePath(), { token: owner.token, body: { repo_token: '' } })).body.has_repo_token, false);
+});

@@ -214,6 +214,7 @@ const schemas: Record<string, Schema> = {
     output_dir: str(), auto_publish: { type: 'boolean' },
     build_env: { type: 'object', additionalProperties: str(), description: 'Names only: values are never returned.' },
     webhook_url: str(), webhook_secret: str({ description: 'Key of the push webhook\'s HMAC signature.' }),
+    deploy_key_public: nullable(str()), has_repo_token: { type: 'boolean' },
     created_at: timestamp, updated_at: timestamp,
   }),
   CreateSiteBody: obj({
@@ -228,6 +229,7 @@ const schemas: Record<string, Schema> = {
     production_branch: str({ maxLength: 255 }), install_command: str({ maxLength: 4096 }), build_command: str({ maxLength: 4096 }),
     output_dir: str({ maxLength: 1024 }), auto_publish: { type: 'boolean' },
     build_env: { type: 'object', additionalProperties: str({ maxLength: 4096 }), description: 'Replaces the build\'s environment variables.' },
+    repo_token: str({ maxLength: 4096, description: 'An https access token for a private repository (sent as `x-access-token`); write-only, empty to remove.' }),
   }, []),
   SiteDeploy: obj({
     id: str({ format: 'uuid' }), site_id: str({ format: 'uuid' }), version: str(), label: str(),
@@ -452,6 +454,12 @@ function sitePaths(): Record<string, Record<string, Operation>> {
     },
     [`${deploy}/rollback`]: {
       post: base({ id: 'v1-rollback-site-deploy', summary: 'Make an earlier published deploy live again', params: [projectRef, siteId, deployId], response: ref('Site'), errors: [404, 409] }),
+    },
+    [`${site}/deploy-key`]: {
+      post: base({
+        id: 'v1-create-site-deploy-key', summary: 'Generate an SSH deploy key for a private repository', params: [projectRef, siteId], status: 201,
+        response: obj({ public_key: str() }), description: 'Replaces any earlier key. Add the public key to the repository as a read-only deploy key; the private key is never returned.',
+      }),
     },
     [`${site}/builds`]: {
       get: base({ id: 'v1-list-site-builds', summary: 'The site\'s builds from git, newest first', scope: r, params: [projectRef, siteId], response: arrayOf(ref('SiteBuild')) }),

@@ -1,7 +1,12 @@
 // Sites under the Management API (SupaBein's paths, `{ref}` for its `:id`): sites, and their deploys — a zip or
 // file by file, always into staging — publish, rollback and the SHA-256 diff. Logic lives in
 // sql/platform/functions/sites.sql; bytes in server/src/sites.
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { Router, type Request, type Response } from 'express';
 import busboy from 'busboy';
@@ -21,7 +26,7 @@ import { asCaller, authenticate, callerQuery, scope } from './session.ts';
 
 type Row = Record<string, any>;
 
-export function siteJson(s: Row, ref: string) {
+export function siteJson(s: Row, ref: string, creds?: Row) {
   return {
     id: s.id,
     project_ref: ref,
@@ -42,6 +47,7 @@ export function siteJson(s: Row, ref: string) {
     build_env: Object.fromEntries(Object.keys(s.build_env ?? {}).map((k) => [k, '********'])),
     webhook_url: `${config.publicUrl}/v1/projects/${ref}/sites/${s.id}/builds/webhook`,
     webhook_secret: s.webhook_secret,
+    ...(creds ? { deploy_key_public: creds.deploy_key_public, has_repo_token: creds.has_repo_token } : {}),
     created_at: s.created_at,
     updated_at: s.updated_at,
   };
@@ -92,9 +98,27 @@ sites.post(base, async (req, res) => {
   res.status(201).json(siteJson(site, param(req, 'ref')));
 });
 
+const credentials = async (res: Response, req: Request) =>
+  (await callerQuery<Row>(res, 'select * from platform.site_build_credentials($1, $2)', ids(req)))[0];
+
 sites.get(`${base}/:site_id`, async (req, res) => {
   const [site] = await callerQuery<Row>(res, 'select * from platform.get_site($1, $2)', ids(req));
-  res.json(siteJson(site, param(req, 'ref')));
+  res.json(siteJson(site, param(req, 'ref'), await credentials(res, req)));
+});
+
+// A new SSH deploy key (ed25519) for a private repository: the public half is returned, to add to the
+// repository as a read-only deploy key; the private half never leaves the control database but for the clone.
+sites.post(`${base}/:site_id/deploy-key`, async (req, res) => {
+  await callerQuery(res, 'select id from platform.get_site($1, $2)', ids(req));
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'loam-key-'));
+  try {
+    await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `loam-site-${param(req, 'site_id')}`, '-f', path.join(dir, 'key')]);
+    const [priv, pub] = await Promise.all([fsp.readFile(path.join(dir, 'key'), 'utf8'), fsp.readFile(path.join(dir, 'key.pub'), 'utf8')]);
+    await callerQuery(res, 'select platform.set_site_deploy_key($1, $2, $3, $4)', [...ids(req), priv, pub.trim()]);
+    res.status(201).json({ public_key: pub.trim() });
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
 });
 
 const BUILD_KEYS = ['repo_url', 'production_branch', 'install_command', 'build_command', 'output_dir', 'auto_publish', 'build_env'];
@@ -116,17 +140,20 @@ sites.patch(`${base}/:site_id`, async (req, res) => {
   const [before] = await callerQuery<Row>(res, 'select subdomain from platform.get_site($1, $2)', ids(req));
   const build = buildFields(b);
   const settings = siteSettings(b);
+  // Write-only: never part of any answer.
+  const token = str(b, 'repo_token', { max: 4096 });
   // One transaction: a refused build setting leaves the other settings unchanged too.
   const site = await asCaller(res, async (c) => {
     let row = (await c.query<Row>('select * from platform.update_site($1, $2, $3, $4, $5, $6)', [...ids(req), ...settings])).rows[0];
     if (BUILD_KEYS.some((k) => b[k] !== undefined)) {
       row = (await c.query<Row>('select * from platform.update_site_build($1, $2, $3, $4, $5, $6, $7, $8, $9)', [...ids(req), ...build])).rows[0];
     }
+    if (token !== undefined) await c.query('select platform.set_site_repo_token($1, $2, $3)', [...ids(req), token]);
     return row;
   });
   forgetSite(before.subdomain);
   forgetSite(site.subdomain);
-  res.json(siteJson(site, param(req, 'ref')));
+  res.json(siteJson(site, param(req, 'ref'), await credentials(res, req)));
 });
 
 sites.delete(`${base}/:site_id`, async (req, res) => {

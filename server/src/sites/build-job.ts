@@ -53,7 +53,10 @@ export async function runSiteBuild(buildId: string): Promise<void> {
       if (r.timedOut) throw new BuildFailed('failed', `the build ran past its time limit (${settings.timeoutMs} ms)`);
       if (!r.ok) throw new BuildFailed('failed', `${step} failed (exit code ${r.code})`);
     };
-    check('clone', await clone(workdir, b.repo_url, b.branch, log, deadline, ac.signal, settings.allowLocalRepos));
+    const { rows: [creds] } = await pool.query<{ deploy_key_private: string | null; repo_token: string | null }>(
+      'select * from platform_private.site_build_credentials_for_job($1)', [b.site_id]);
+    check('clone', await clone(workdir, b.repo_url, b.branch, log, deadline, ac.signal, settings.allowLocalRepos,
+      { deployKey: creds?.deploy_key_private, token: creds?.repo_token }));
     const env = Object.fromEntries(Object.entries(b.build_env ?? {}).filter(([, v]) => typeof v === 'string'));
     for (const [step, command] of [['install', b.install_command], ['build', b.build_command]] as const) {
       if (command) check(step, await sandboxed(workdir, command, env, log, deadline, ac.signal, settings.network));

@@ -111,14 +111,40 @@ function run(o: RunOptions): Promise<StepResult> {
 const SANDBOX = new URL('./sandbox.sh', import.meta.url).pathname;
 const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
 
-/** Shallow clone of `branch` into `<workdir>/src`, with no credentials, prompts or system/global git config. */
-export function clone(workdir: string, url: string, branch: string, log: BuildLog, deadline: number, signal: AbortSignal, allowLocal: boolean): Promise<StepResult> {
+export interface RepoCredentials { deployKey?: string | null; token?: string | null }
+
+/** Shallow clone of `branch` into `<workdir>/src`, with no prompts or system/global git config. A deploy key is
+ *  written next to `src` for ssh and removed when the clone ends (before any command of the site runs, and the
+ *  sandbox mounts the folder); a token goes to git as an https header through its environment, never in an
+ *  argument (visible to `ps`) or in the clone's config. */
+export async function clone(workdir: string, url: string, branch: string, log: BuildLog, deadline: number, signal: AbortSignal, allowLocal: boolean,
+  creds: RepoCredentials = {}): Promise<StepResult> {
   const source = url.startsWith('/') ? `file://${url}` : url;
   log.append(`$ git clone --depth 1 --branch ${branch} ${url}\n`);
+  const keyFile = path.join(workdir, '.deploy-key');
+  const ssh = ['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${path.join(workdir, '.known_hosts')}`];
+  if (creds.deployKey) {
+    await fsp.writeFile(keyFile, creds.deployKey.endsWith('\n') ? creds.deployKey : `${creds.deployKey}\n`, { mode: 0o600 });
+    ssh.push('-o', 'IdentitiesOnly=yes', '-i', keyFile);
+  }
+  const tokenEnv: Record<string, string> = creds.token ? {
+    GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader',
+    GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${creds.token}`).toString('base64')}`,
+  } : {};
+  try {
+    return await runClone(workdir, source, branch, log, deadline, signal, allowLocal, ssh.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '), tokenEnv);
+  } finally {
+    await fsp.rm(keyFile, { force: true });
+    await fsp.rm(path.join(workdir, '.known_hosts'), { force: true });
+  }
+}
+
+function runClone(workdir: string, source: string, branch: string, log: BuildLog, deadline: number, signal: AbortSignal, allowLocal: boolean,
+  sshCommand: string, tokenEnv: Record<string, string>): Promise<StepResult> {
   return run({
     args: ['git', '-c', 'protocol.ext.allow=never', '-c', `protocol.file.allow=${allowLocal ? 'always' : 'never'}`, '-c', 'core.symlinks=true',
       'clone', '--depth', '1', '--single-branch', '--no-recurse-submodules', '--branch', branch, '--', source, path.join(workdir, 'src')],
-    env: { ...BASE_ENV, HOME: workdir, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new' },
+    env: { ...BASE_ENV, ...tokenEnv, HOME: workdir, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_SSH_COMMAND: sshCommand },
     cwd: workdir, log, deadline, signal,
   });
 }

@@ -24,5 +24,7 @@ cd "$R"
 umount -l /.old
 rmdir /.old
 cd /work
-unset LOAM_BUILD_WORKDIR
-exec /usr/bin/setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all /bin/sh -c "$LOAM_BUILD_COMMAND"
+# The command travels in a variable of this shell only: the build's environment is the site's and PATH/HOME.
+cmd="$LOAM_BUILD_COMMAND"
+unset LOAM_BUILD_WORKDIR LOAM_BUILD_COMMAND
+exec /usr/bin/setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all /bin/sh -c "$cmd"

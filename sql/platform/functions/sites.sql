@@ -565,3 +565,45 @@ as $$
   update platform.sites set live_deploy_id = p_deploy_id, updated_at = now() where id = p_site_id and staging_deploy_id = p_deploy_id;
   select platform_private.site_changed((select project_id from platform.sites where id = p_site_id));
 $$;
+
+-- Credentials for private repositories: written here, never read back by a caller (the site shows only the
+-- public key and whether a token is set).
+create or replace function platform.set_site_deploy_key(p_ref text, p_site_id text, p_private text, p_public text) returns text
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+begin
+  insert into platform_private.site_build_secrets (site_id, deploy_key_private, deploy_key_public) values (v_site.id, p_private, p_public)
+    on conflict (site_id) do update set deploy_key_private = excluded.deploy_key_private, deploy_key_public = excluded.deploy_key_public;
+  return p_public;
+end $$;
+
+create or replace function platform.set_site_repo_token(p_ref text, p_site_id text, p_token text) returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+begin
+  if p_token ~ '[[:cntrl:]]' then
+    raise exception 'repo_token must not contain control characters' using errcode = 'LMV14';
+  end if;
+  insert into platform_private.site_build_secrets (site_id, repo_token) values (v_site.id, nullif(p_token, ''))
+    on conflict (site_id) do update set repo_token = excluded.repo_token;
+end $$;
+
+-- What the site object shows of them.
+create or replace function platform.site_build_credentials(p_ref text, p_site_id text)
+  returns table (deploy_key_public text, has_repo_token boolean)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select k.deploy_key_public, coalesce(k.repo_token is not null, false)
+  from (select platform_private.site_for_member(p_ref, p_site_id) s) x
+  left join platform_private.site_build_secrets k on k.site_id = (x.s).id
+$$;
+
+-- The build job's credentials (the platform's own connection).
+create or replace function platform_private.site_build_credentials_for_job(p_site_id uuid)
+  returns table (deploy_key_private text, repo_token text)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select k.deploy_key_private, k.repo_token from platform_private.site_build_secrets k where k.site_id = p_site_id $$;

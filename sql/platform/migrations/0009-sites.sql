@@ -91,3 +91,15 @@ create table platform.site_builds (
 );
 create index on platform.site_builds (site_id, created_at desc);
 comment on table platform.site_builds is 'Builds of a site from its git repository, with their logs.';
+
+-- Credentials for private repositories: a deploy key Loam generates (its public half is shown to the owner, to
+-- add to the repository) and an access token for https. No API caller may read this table; the build job gets
+-- them through platform_private.start_site_build, and only its clone step uses them.
+create table platform_private.site_build_secrets (
+  site_id uuid primary key references platform.sites on delete cascade,
+  deploy_key_private text,
+  deploy_key_public text check (deploy_key_public ~ '^ssh-ed25519 [A-Za-z0-9+/=]+( [^\n]*)?$'),
+  repo_token text check (length(repo_token) <= 4096)
+);
+comment on table platform_private.site_build_secrets is 'Deploy keys and repository tokens of sites; never returned by the API.';
+alter table platform_private.site_build_secrets enable row level security;
