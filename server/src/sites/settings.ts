@@ -31,6 +31,3 @@ export function sitesSettings(): SitesSettings {
   };
   return settings;
 }
-
-/** Tests change the environment between files of one process. */
-export function resetSitesSettings(): void { settings = undefined; }

@@ -1,6 +1,6 @@
--- Sites: create, change and delete a project's sites; deploys (zip or file by file) that always land in staging;
--- publish and rollback, which swap one pointer of the site row in one statement. Ids from the URL arrive as text,
--- so a malformed one is a 404 like an unknown one, never a cast error.
+-- Sites: create, change and delete a project's sites; deploys (zip, file by file or built from git) that always land
+-- in staging; publish and rollback, which swap one pointer of the site row in one statement; builds and their
+-- credentials. Ids from the URL arrive as text, so a malformed one is a 404 like an unknown one, never a cast error.
 
 create or replace function platform_private.uuid_or_null(p text) returns uuid
   language sql immutable
@@ -218,14 +218,6 @@ begin
   return query select v_deploy, coalesce((select array_agg(distinct f.sha256 order by f.sha256) from platform.site_files f
     where f.deploy_id = v_deploy.id and f.size is null), '{}');
 end $$;
-
--- The hashes of a site's stored files among p_hashes: what a client need not upload.
-create or replace function platform_private.site_has_hashes(p_site_id uuid, p_hashes text[]) returns text[]
-  language sql stable security definer set search_path = pg_catalog, pg_temp
-as $$
-  select coalesce(array_agg(distinct f.sha256), '{}') from platform.site_files f join platform.site_deploys d on d.id = f.deploy_id
-  where d.site_id = p_site_id and f.size is not null and f.sha256 = any (p_hashes)
-$$;
 
 create or replace function platform_private.pending_deploy(p_ref text, p_site_id text, p_deploy_id text) returns platform.site_deploys
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
@@ -607,3 +599,26 @@ create or replace function platform_private.site_build_credentials_for_job(p_sit
   returns table (deploy_key_private text, repo_token text)
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$ select k.deploy_key_private, k.repo_token from platform_private.site_build_secrets k where k.site_id = p_site_id $$;
+
+comment on function platform.get_site(text, text) is 'A site of a project the caller is a member of.';
+comment on function platform.update_site(text, text, text, text, boolean, text) is 'Changes a site''s subdomain, name, SPA mode or 404 page.';
+comment on function platform.delete_site(text, text) is 'Deletes a site; its files are removed by a job.';
+comment on function platform.list_site_deploys(text, text) is 'The deploys of a site, newest first.';
+comment on function platform.get_site_deploy(text, text, text) is 'A deploy of a site.';
+comment on function platform.create_zip_deploy(text, text, uuid, text) is 'Records a zip deploy and queues its unpacking into staging.';
+comment on function platform.open_site_deploy(text, text, text, jsonb, integer) is 'Opens a file-by-file deploy; with a manifest, answers the hashes still to upload.';
+comment on function platform.put_site_file(text, text, text, text, text, bigint, text, integer, bigint, bigint) is 'Records an uploaded file of a pending deploy.';
+comment on function platform.delete_site_file(text, text, text, text) is 'Removes a file from a pending deploy.';
+comment on function platform.list_site_files(text, text, text) is 'The manifest of a deploy.';
+comment on function platform.finalize_site_deploy(text, text, text, jsonb, jsonb, bigint) is 'Makes a pending deploy ready and the site''s staging deploy.';
+comment on function platform.publish_site_deploy(text, text, text) is 'Makes the site''s staging deploy live.';
+comment on function platform.rollback_site_deploy(text, text, text) is 'Makes an earlier published deploy live again.';
+comment on function platform.diff_site_deploys(text, text, text, text) is 'Paths added, removed and changed (by SHA-256) between two ready deploys.';
+comment on function platform.update_site_build(text, text, text, text, text, text, text, boolean, jsonb) is 'Changes a site''s repository and build settings.';
+comment on function platform.create_site_build(text, text) is 'Queues a build of the site from its repository.';
+comment on function platform.list_site_builds(text, text) is 'The builds of a site, newest first.';
+comment on function platform.get_site_build(text, text, text) is 'A build of a site, with its log.';
+comment on function platform.cancel_site_build(text, text, text) is 'Cancels a queued or running build.';
+comment on function platform.set_site_deploy_key(text, text, text, text) is 'Stores a site''s SSH deploy key (the private half is never read back).';
+comment on function platform.set_site_repo_token(text, text, text) is 'Stores (or, empty, removes) a site''s https repository token; never read back.';
+comment on function platform.site_build_credentials(text, text) is 'The public deploy key of a site and whether it has a repository token.';
