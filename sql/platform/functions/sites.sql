@@ -453,9 +453,10 @@ begin
   end if;
   insert into platform.site_builds (site_id, trigger, branch) values (p_site.id, p_trigger, p_site.production_branch)
     returning * into v_build;
-  -- The site's queue: its builds and zip deploys run one at a time.
+  -- Builds run for minutes: two queues for all of them (a queue runs one job at a time across all workers), so
+  -- they hold at most two job slots and projects keep being provisioned, paused and deleted whatever tenants build.
   perform graphile_worker.add_job('site_build__run', json_build_object('build_id', v_build.id),
-    queue_name := 'site:' || p_site.id, job_key := 'site_build__run:' || v_build.id, max_attempts := 1);
+    queue_name := 'site-builds:' || (abs(hashtext(p_site.id::text)) % 2), job_key := 'site_build__run:' || v_build.id, max_attempts := 1);
   return v_build;
 end $$;
 
