@@ -29,7 +29,7 @@ let cleanup: () => Promise<void>;
 // Site builds (test/sites/builds.test.ts) may run in the worker of any test file's Loam: every one allows them.
 const env: NodeJS.ProcessEnv = {
   ...process.env, LOAM_RATE_LIMIT_PER_MINUTE: '100000', LOAM_BCRYPT_ROUNDS: '4', PORT: '0',
-  LOAM_BUILDS_ENABLED: '1', LOAM_BUILDS_ALLOW_LOCAL_REPOS: '1', LOAM_BUILDS_TIMEOUT_MS: '4000',
+  LOAM_BUILDS_ENABLED: '1', LOAM_BUILDS_ALLOW_LOCAL_REPOS: '1', LOAM_BUILDS_TIMEOUT_MS: '5000',
 };
 
 if (process.env.DATABASE_URL) {

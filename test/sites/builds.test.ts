@@ -3,7 +3,7 @@
 // cancel and the time limit killing the build, the webhook's signature and branch, and another account's PAT.
 process.env.LOAM_BUILDS_ENABLED = '1';
 process.env.LOAM_BUILDS_ALLOW_LOCAL_REPOS = '1';
-process.env.LOAM_BUILDS_TIMEOUT_MS = '4000';
+process.env.LOAM_BUILDS_TIMEOUT_MS = '5000';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
