@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { storageSettings } from '../../server/src/storage/settings.ts';
-import { http, type Account } from '../helpers/platform.ts';
+import { adminClient, http, type Account } from '../helpers/platform.ts';
 import { makeZip, project, site, subdomain, uploadZip, waitDeploy, type ZipEntry } from './helpers.ts';
 
 let owner: Account;
@@ -100,4 +100,28 @@ test('deleting a site stops serving it and removes its files', async () => {
   const until = Date.now() + 10_000;
   while (fs.existsSync(path.join(storageSettings().fileRoot, ref, 'sites', s.id)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   assert.ok(!fs.existsSync(path.join(storageSettings().fileRoot, ref, 'sites', s.id)), 'site files removed');
+});
+
+test('a plan\'s deploy limits apply under the operator\'s: files and bytes per deploy', async () => {
+  const { ref: r, owner: o } = await project();
+  const admin = await adminClient();
+  try {
+    await admin.query(`insert into platform.plans (id, name, max_projects, max_organizations, db_size_mb, storage_size_mb, max_site_deploy_bytes, max_site_files)
+      values ('sites-tiny', 'Sites tiny', 10, 10, 10, 10, 2048, 2) on conflict (id) do nothing`);
+    await admin.query(`update platform.organizations set plan = 'sites-tiny' where slug = $1`, [o.org]);
+  } finally {
+    await admin.end();
+  }
+  const t = (await http('POST', `/v1/projects/${r}/sites`, { token: o.token, body: { subdomain: subdomain('tiny') } })).body;
+  const three = await uploadZip(o.token, r, t.id, makeZip([{ name: 'a.txt', data: 'a' }, { name: 'b.txt', data: 'b' }, { name: 'c.txt', data: 'c' }]));
+  assert.equal(three.status, 413);
+  assert.equal(three.body.code, 'too_many_files');
+  const big = await uploadZip(o.token, r, t.id, makeZip([{ name: 'a.bin', data: crypto.randomBytes(3000) }]));
+  assert.equal(big.status, 413, JSON.stringify(big.body));
+  const open = await http('POST', `/v1/projects/${r}/sites/${t.id}/deploys/open`, { token: o.token, body: { manifest: { 'a': 'a'.repeat(64), 'b': 'b'.repeat(64), 'c': 'c'.repeat(64) } } });
+  assert.equal(open.status, 413);
+  assert.equal(open.body.code, 'too_many_files');
+  const ok = await uploadZip(o.token, r, t.id, makeZip([{ name: 'index.html', data: 'small' }]));
+  assert.equal(ok.status, 202);
+  assert.equal((await waitDeploy(o.token, r, t.id, ok.body.id)).status, 'ready');
 });

@@ -17,7 +17,7 @@ import { buildSettings, repoUrlProblem } from '../sites/build.ts';
 import { deployRules, precompress, storeSiteFile } from '../sites/deploys.ts';
 import { contentTypeOf, normalizeDeployPath } from '../sites/paths.ts';
 import { forgetSite } from '../sites/serve.ts';
-import { sitesSettings } from '../sites/settings.ts';
+import { deployLimits, type DeployLimits } from '../sites/settings.ts';
 import { siteUrls } from '../sites/urls.ts';
 import { inspectZip, ZipRefused } from '../sites/zip.ts';
 import { body, bool, param, str } from '../validate.ts';
@@ -79,6 +79,11 @@ const base = '/projects/:ref/sites';
 sites.use(base, authenticate, scope('projects'));
 
 const ids = (req: Request) => [param(req, 'ref'), param(req, 'site_id')];
+
+/** The site's deploy limits: the operator's, lowered to its plan's. */
+async function limitsOf(res: Response, req: Request): Promise<DeployLimits> {
+  return deployLimits((await callerQuery<{ max_deploy_bytes: string; max_files: number }>(res, 'select * from platform.site_limits($1, $2)', ids(req)))[0]);
+}
 
 sites.get(base, async (req, res) => {
   const rows = await callerQuery<Row>(res, 'select * from platform.list_sites($1)', [param(req, 'ref')]);
@@ -201,19 +206,20 @@ function zipBody(req: Request): Promise<{ stream: Readable; label?: string }> {
 sites.post(`${base}/:site_id/deploys`, async (req, res) => {
   const [ref, siteIdRaw] = ids(req);
   const [site] = await callerQuery<Row>(res, 'select id from platform.get_site($1, $2)', [ref, siteIdRaw]);
+  const limits = await limitsOf(res, req);
   const { stream, label } = await zipBody(req);
   let staged;
   try {
-    staged = await stage(stream, sitesSettings().maxDeployBytes);
+    staged = await stage(stream, limits.maxDeployBytes);
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 413) throw new ApiError(413, 'deploy_too_large', `the zip is larger than ${sitesSettings().maxDeployBytes} bytes`);
+    if ((err as { statusCode?: number }).statusCode === 413) throw new ApiError(413, 'deploy_too_large', `the zip is larger than ${limits.maxDeployBytes} bytes`);
     // A body cut off or a malformed multipart part is the sender's; a filesystem error (it has a syscall) is ours.
     if (!(err as NodeJS.ErrnoException).syscall) throw errors.invalidBody(`the upload could not be read: ${(err as Error).message}`);
     throw err;
   }
   try {
     try {
-      (await inspectZip(staged.path)).zip.close();
+      (await inspectZip(staged.path, limits)).zip.close();
     } catch (err) {
       throw err instanceof ZipRefused ? refused(err) : err;
     }
@@ -245,7 +251,7 @@ sites.post(`${base}/:site_id/deploys/open`, async (req, res) => {
   }
   const normalized = manifest ? Object.fromEntries(Object.entries(manifest).map(([p, h]) => [p.replace(/^\//, ''), h])) : null;
   const [row] = await callerQuery<Row>(res, 'select (r.deploy).*, r.missing from platform.open_site_deploy($1, $2, $3, $4, $5) r',
-    [...ids(req), str(b, 'label', { max: 256 }) ?? str(b, 'version', { max: 256 }) ?? null, normalized ? JSON.stringify(normalized) : null, sitesSettings().maxFiles]);
+    [...ids(req), str(b, 'label', { max: 256 }) ?? str(b, 'version', { max: 256 }) ?? null, normalized ? JSON.stringify(normalized) : null, (await limitsOf(res, req)).maxFiles]);
   res.status(201).json({ ...deployJson(row), missing: row.missing });
 });
 
@@ -271,16 +277,17 @@ sites.post(`${base}/:site_id/deploys/:deploy_id/files`, async (req, res) => {
   // Checked before the bytes are read: the deploy exists, is the caller's and is still pending.
   const [deploy] = await callerQuery<Row>(res, 'select site_id, status from platform.get_site_deploy($1, $2, $3)', [...ids(req), deployId]);
   if (deploy.status !== 'pending') throw new ApiError(409, 'invalid_deploy_state', `deploy is ${deploy.status}, not pending: files can only change before finalize`);
+  const limits = await limitsOf(res, req);
   let stored;
   try {
-    stored = await storeSiteFile(param(req, 'ref'), deploy.site_id, req, sitesSettings().maxFileBytes);
+    stored = await storeSiteFile(param(req, 'ref'), deploy.site_id, req, limits.maxFileBytes);
   } catch (err) {
     throw err instanceof ZipRefused ? refused(err) : err;
   }
   const type = contentTypeOf(path);
   const variants = await precompress(param(req, 'ref'), deploy.site_id, stored.sha256, stored.size, type);
   const [file] = await callerQuery<Row>(res, 'select * from platform.put_site_file($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-    [...ids(req), deployId, path, stored.sha256, stored.size, type, sitesSettings().maxFiles, variants.br_size, variants.gz_size]);
+    [...ids(req), deployId, path, stored.sha256, stored.size, type, limits.maxFiles, variants.br_size, variants.gz_size]);
   res.status(201).json(fileJson(file));
 });
 
@@ -300,7 +307,7 @@ sites.post(`${base}/:site_id/deploys/:deploy_id/finalize`, async (req, res) => {
   const [deploy] = await callerQuery<Row>(res, 'select site_id from platform.get_site_deploy($1, $2, $3)', [...ids(req), param(req, 'deploy_id')]);
   const rules = await deployRules(ref, deploy.site_id, files.filter((f) => f.size !== null) as { path: string; sha256: string }[]);
   const [ready] = await callerQuery<Row>(res, 'select * from platform.finalize_site_deploy($1, $2, $3, $4, $5, $6)',
-    [...ids(req), param(req, 'deploy_id'), JSON.stringify(rules.headers), JSON.stringify(rules.redirects), sitesSettings().maxDeployBytes]);
+    [...ids(req), param(req, 'deploy_id'), JSON.stringify(rules.headers), JSON.stringify(rules.redirects), (await limitsOf(res, req)).maxDeployBytes]);
   res.json(deployJson(ready));
 });
 

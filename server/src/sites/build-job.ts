@@ -9,7 +9,7 @@ import { controlPool } from '../../../db/src/pools.ts';
 import { BuildLog, buildSettings, clone, collectOutput, openOutputFile, repoUrlProblem, sandboxed, type StepResult } from './build.ts';
 import { deployRules, precompress, storeSiteFile, type Variants } from './deploys.ts';
 import { contentTypeOf } from './paths.ts';
-import { sitesSettings } from './settings.ts';
+import { deployLimits } from './settings.ts';
 
 const FLUSH_MS = 300;
 
@@ -61,7 +61,7 @@ export async function runSiteBuild(buildId: string): Promise<void> {
     for (const [step, command] of [['install', b.install_command], ['build', b.build_command]] as const) {
       if (command) check(step, await sandboxed(workdir, command, env, log, deadline, ac.signal, settings.network));
     }
-    const limits = sitesSettings();
+    const limits = deployLimits((await pool.query('select * from platform_private.site_plan_limits($1)', [b.site_id])).rows[0]);
     let files;
     try {
       files = await collectOutput(workdir, b.output_dir, limits.maxFiles);

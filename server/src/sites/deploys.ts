@@ -8,7 +8,7 @@ import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore, discard, siteBlobKey, siteUploadKey, stage } from '../storage/backend.ts';
 import { contentTypeOf } from './paths.ts';
 import { parseHeaders, parseRedirects, type HeaderRule, type RedirectRule } from './rules.ts';
-import { sitesSettings } from './settings.ts';
+import { deployLimits, sitesSettings } from './settings.ts';
 import { entryStream, inspectZip, ZipRefused } from './zip.ts';
 
 const RULES_MAX_BYTES = 64 * 1024;
@@ -109,7 +109,7 @@ export async function processZipDeploy(ref: string, deployId: string): Promise<'
     `select d.site_id, d.status from platform.site_deploys d join platform.sites s on s.id = d.site_id
      join platform.projects p on p.id = s.project_id where d.id = $1 and p.ref = $2`, [deployId, ref]);
   if (!deploy || deploy.status !== 'processing') return 'skipped';
-  const limits = sitesSettings();
+  const limits = deployLimits((await pool.query('select * from platform_private.site_plan_limits($1)', [deploy.site_id])).rows[0]);
   const uploadKey = siteUploadKey(ref, deploy.site_id, deployId);
   let local;
   try {
@@ -121,7 +121,7 @@ export async function processZipDeploy(ref: string, deployId: string): Promise<'
     return 'failed';
   }
   try {
-    const { zip, files } = await inspectZip(local.path);
+    const { zip, files } = await inspectZip(local.path, limits);
     const stored: ({ path: string; sha256: string; size: number; content_type: string } & Variants)[] = [];
     try {
       let total = 0;

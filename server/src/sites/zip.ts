@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { normalizeDeployPath } from './paths.ts';
-import { sitesSettings } from './settings.ts';
+import { sitesSettings, type DeployLimits } from './settings.ts';
 
 export class ZipRefused extends Error {
   readonly status: number;
@@ -31,8 +31,7 @@ function open(file: string): Promise<yauzl.ZipFile> {
 
 /** The files of the zip at `file`, judged; throws ZipRefused (a 4xx) for anything unsafe or over a limit.
  *  The caller must close `zip`. */
-export async function inspectZip(file: string): Promise<{ zip: yauzl.ZipFile; files: ZipFile[] }> {
-  const limits = sitesSettings();
+export async function inspectZip(file: string, limits: DeployLimits = sitesSettings()): Promise<{ zip: yauzl.ZipFile; files: ZipFile[] }> {
   const zip = await open(file);
   try {
     if (zip.entryCount > limits.maxFiles) {

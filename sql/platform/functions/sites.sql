@@ -77,6 +77,19 @@ begin
   end if;
 end $$;
 
+-- A site's deploy limits from its organization's plan (the API and the jobs cap them with the operator's).
+create or replace function platform_private.site_plan_limits(p_site_id uuid) returns table (max_deploy_bytes bigint, max_files integer)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select pl.max_site_deploy_bytes, pl.max_site_files from platform.sites s join platform.projects p on p.id = s.project_id
+  join platform.organizations o on o.id = p.organization_id join platform.plans pl on pl.id = o.plan where s.id = p_site_id
+$$;
+
+create or replace function platform.site_limits(p_ref text, p_site_id text) returns table (max_deploy_bytes bigint, max_files integer)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select * from platform_private.site_plan_limits((platform_private.site_for_member(p_ref, p_site_id)).id) $$;
+comment on function platform.site_limits(text, text) is 'The deploy limits of a site''s plan.';
+
 create or replace function platform.list_sites(p_ref text) returns setof platform.sites
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$

@@ -2,8 +2,13 @@
 -- that publish and rollback swap. File bytes live in the blob layer under keys made of the site id and the
 -- SHA-256 Loam computed (server/src/storage/backend.ts siteBlobKey), never of a path a user sent.
 
-alter table platform.plans add column max_sites_per_project integer not null default 1;
+alter table platform.plans add column max_sites_per_project integer not null default 1,
+  add column max_site_deploy_bytes bigint not null default 104857600,
+  add column max_site_files integer not null default 5000;
+update platform.plans set max_site_deploy_bytes = 1073741824, max_site_files = 20000 where id = 'pro';
 comment on column platform.plans.max_sites_per_project is 'How many sites each project of an organization on this plan may have.';
+comment on column platform.plans.max_site_deploy_bytes is 'Most bytes of one site deploy (the operator''s LOAM_SITES_MAX_DEPLOY_BYTES caps it).';
+comment on column platform.plans.max_site_files is 'Most files of one site deploy (the operator''s LOAM_SITES_MAX_FILES caps it).';
 
 create table platform.sites (
   id uuid primary key default gen_random_uuid(),
