@@ -1,6 +1,6 @@
-// Sites under the Management API (SupaBein's paths, `{ref}` for its `:id`): sites, and their deploys — a zip or
-// file by file, always into staging — publish, rollback and the SHA-256 diff. Logic lives in
-// sql/platform/functions/sites.sql; bytes in server/src/sites.
+// Sites under the Management API (SupaBein's paths, `{ref}` for its `:id`): sites; their deploys — a zip or
+// file by file, always into staging — publish, rollback and the SHA-256 diff; builds from git and the push
+// webhook. Logic lives in sql/platform/functions/sites.sql; bytes and processes in server/src/sites.
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { Router, type Request, type Response } from 'express';
 import busboy from 'busboy';
 import { config } from '../../../db/src/config.ts';
+import { controlPool } from '../../../db/src/pools.ts';
 import { ApiError, errors } from '../errors.ts';
 import { blobStore, discard, siteUploadKey, stage } from '../storage/backend.ts';
 import { buildSettings, repoUrlProblem } from '../sites/build.ts';
@@ -21,7 +22,6 @@ import { deployLimits, type DeployLimits } from '../sites/settings.ts';
 import { siteUrls } from '../sites/urls.ts';
 import { inspectZip, ZipRefused } from '../sites/zip.ts';
 import { body, bool, param, str } from '../validate.ts';
-import { controlPool } from '../../../db/src/pools.ts';
 import { asCaller, authenticate, callerQuery, scope } from './session.ts';
 
 type Row = Record<string, any>;
