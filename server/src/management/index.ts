@@ -13,9 +13,13 @@ import { postgrest } from './postgrest.ts';
 import { projects } from './projects.ts';
 import { tokens } from './tokens.ts';
 import { storageManagement } from './storage.ts';
+import { functionsManagement } from './functions.ts';
+import { secretsManagement } from './secrets.ts';
 
 export const management = Router();
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest);
+management.use(functionsManagement);
+management.use(secretsManagement);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

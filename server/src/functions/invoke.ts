@@ -1,0 +1,178 @@
+// Invocation at `<project>/functions/v1/<slug>[/sub/path]`: finds the live version, checks the keys as
+// Supabase's gateway does (an `apikey` must be this project's; with verify_jwt the `Authorization` bearer must be
+// a valid project JWT), takes a warm worker (or starts one) and proxies the request over its unix socket,
+// streaming both ways, with the body limit and the wall-clock limit. The function sees the path from its slug
+// on (`/<slug>/sub/path?query`), as on Supabase.
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import { controlPool } from '../../../db/src/pools.ts';
+import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
+import { decodeVerified, projectKeys, validateClaims } from '../project/jwt.ts';
+import { API_ROLES } from '../project/keys.ts';
+import { projectBaseUrl } from '../project/urls.ts';
+import { decryptSecret } from './secrets.ts';
+import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
+
+interface Route { functionId: string; versionId: string; version: number; verifyJwt: boolean }
+
+let pool: WorkerPool | undefined;
+export const workerPool = () => (pool ??= new WorkerPool());
+
+const routes = projectCache(async (ref: string) => {
+  const { rows } = await controlPool().query<{ slug: string; function_id: string; version_id: string; version: number; verify_jwt: boolean }>(
+    'select f.slug, r.* from platform.functions f join platform.projects p on p.id = f.project_id, platform_private.function_route($1, f.slug) r where p.ref = $1',
+    [ref]);
+  return new Map(rows.map((r) => [r.slug, { functionId: r.function_id, versionId: r.version_id, version: r.version, verifyJwt: r.verify_jwt } satisfies Route]));
+});
+
+interface FunctionEnv { env: Record<string, string>; digest: string }
+
+const envs = projectCache(async (ref: string): Promise<FunctionEnv> => {
+  const project = await cachedRuntime(ref);
+  const env: Record<string, string> = {};
+  const { rows } = await controlPool().query<{ name: string; value_enc: Buffer }>('select * from platform_private.function_secrets($1)', [ref]);
+  for (const r of rows) {
+    try { env[r.name] = decryptSecret(ref, r.name, r.value_enc); } catch { console.error(`[loam] secret ${r.name} of ${ref} cannot be decrypted with this LOAM_SECRETS_KEY`); }
+  }
+  env.SUPABASE_URL = projectBaseUrl(ref);
+  if (project?.jwt_secret) {
+    const keys = projectKeys(ref, project.jwt_secret, new Date(project.jwt_secret_created_at ?? 0));
+    env.SUPABASE_ANON_KEY = keys.anon;
+    env.SUPABASE_SERVICE_ROLE_KEY = keys.service_role;
+  }
+  const digest = crypto.createHash('sha256').update(JSON.stringify(Object.entries(env).sort())).digest('hex');
+  return { env, digest };
+});
+
+// A project that changed: stop what no longer may run (project paused or gone, function deleted).
+let watching = false;
+function watchProjects() {
+  if (watching) return;
+  watching = true;
+  onProjectChanged((ref) => {
+    const p = workerPool();
+    if (!p.all().some((w) => w.ref === ref)) return;
+    Promise.all([cachedRuntime(ref), routes.get(ref)]).then(([project, live]) => {
+      if (!project || project.deleted || project.status !== 'ACTIVE_HEALTHY') return p.removeProject(ref);
+      for (const w of p.all()) if (w.ref === ref && !live.has(w.slug)) w.kill('function deleted');
+    }).catch(() => {});
+  });
+}
+
+const send = (res: Response, status: number, code: string, message: string) => {
+  if (res.headersSent) { res.destroy(); return; }
+  res.status(status).set('Access-Control-Allow-Origin', '*').json({ code, message });
+};
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+
+function verifiedRole(token: string, project: ProjectRuntime): boolean {
+  try {
+    if (!project.jwt_secret) return false;
+    const claims = decodeVerified(token, project.jwt_secret);
+    validateClaims(claims);
+    return (API_ROLES as readonly string[]).includes(String(claims.role ?? 'anon'));
+  } catch {
+    return false;
+  }
+}
+
+export const functionsArea: RequestHandler = (req, res, next) => {
+  invoke(req, res).catch(next);
+};
+
+async function invoke(req: Request, res: Response): Promise<void> {
+  watchProjects();
+  const project = res.locals.project as ProjectRuntime;
+  const m = /^\/([A-Za-z][A-Za-z0-9_-]*)(\/[^?]*)?(\?.*)?$/.exec(req.url);
+  const route = m ? (await routes.get(project.ref)).get(m[1]) : undefined;
+  if (!m || !route) return send(res, 404, 'NOT_FOUND', 'Requested function was not found');
+  const apikey = req.headers.apikey;
+  if (typeof apikey === 'string' && apikey !== '' && !verifiedRole(apikey, project)) {
+    return send(res, 401, 'UNAUTHORIZED_INVALID_API_KEY', 'Invalid API key');
+  }
+  if (route.verifyJwt && req.method !== 'OPTIONS') {
+    const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!auth) return send(res, 401, 'UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header');
+    if (!verifiedRole(auth[1], project)) return send(res, 401, 'UNAUTHORIZED_INVALID_JWT', 'Invalid JWT');
+  }
+  const p = workerPool();
+  const max = p.settings.maxBodyBytes;
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > max) return send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${max} bytes`);
+  const { env, digest } = await envs.get(project.ref);
+  let worker: FunctionWorker;
+  try {
+    worker = p.acquire(project.ref, m[1], route.versionId, env, digest);
+  } catch (err) {
+    if (err instanceof WorkerError) { res.set('Retry-After', '1'); return send(res, err.status, err.code, err.message); }
+    throw err;
+  }
+  const started = Date.now();
+  let released = false;
+  const release = () => { if (!released) { released = true; worker.release(); } };
+  try {
+    await worker.ready;
+  } catch (err) {
+    release();
+    if (err instanceof WorkerError) return send(res, err.status, err.code, err.message);
+    throw err;
+  }
+  await proxy(req, res, worker, `/${m[1]}${m[2] ?? ''}${m[3] ?? ''}`, started, max).finally(release);
+  record(route, req, res.statusCode, Date.now() - started, worker.output);
+}
+
+function proxy(req: Request, res: Response, worker: FunctionWorker, path: string, started: number, maxBody: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = v;
+    headers.host = req.headers.host ?? 'localhost';
+    headers['x-forwarded-for'] = req.ip ?? '';
+    headers['x-forwarded-proto'] = req.protocol;
+    let done = false;
+    const finish = () => { if (!done) { done = true; clearTimeout(timer); resolve(); } };
+    const wall = worker.pool.settings.wallClockMs;
+    const timer = setTimeout(() => {
+      // A function past its wall clock may be stuck in a loop that no request can interrupt: its worker goes.
+      worker.kill('wall clock limit exceeded');
+    }, Math.max(0, wall - (Date.now() - started)));
+    const upstream = http.request({ socketPath: worker.socket, agent: worker.agent, method: req.method, path, headers }, (up) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP.has(k) || k === 'content-length') out[k] = v as string | string[];
+      res.writeHead(up.statusCode ?? 502, out);
+      res.flushHeaders();
+      up.on('data', (c: Buffer) => { if (!res.write(c)) { up.pause(); res.once('drain', () => up.resume()); } });
+      up.on('end', () => { res.end(); finish(); });
+      up.on('error', () => { res.destroy(); finish(); });
+      up.on('aborted', () => { res.destroy(); finish(); });
+    });
+    upstream.on('error', () => {
+      const reason = worker.exitReason;
+      if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
+      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason || 'connection to the function was lost'}`);
+      finish();
+    });
+    res.on('close', () => { if (!res.writableFinished) { upstream.destroy(); finish(); } });
+    let received = 0;
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received > maxBody) {
+        req.unpipe(upstream);
+        upstream.destroy();
+        send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${maxBody} bytes`);
+        finish();
+      }
+    });
+    req.pipe(upstream);
+  });
+}
+
+function record(route: Route, req: Request, status: number, ms: number, output: string) {
+  controlPool().query('select platform_private.record_function_log($1, $2, $3, $4, $5, $6, $7)',
+    [route.functionId, route.version, req.method, req.originalUrl.split('?')[0], status, ms, output]).catch(() => {});
+}
+
+export function stopFunctions(): void {
+  pool?.stopAll();
+}
