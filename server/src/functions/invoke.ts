@@ -11,7 +11,7 @@ import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } fr
 import { decodeVerified, projectKeys, validateClaims } from '../project/jwt.ts';
 import { API_ROLES } from '../project/keys.ts';
 import { projectBaseUrl } from '../project/urls.ts';
-import { decryptSecret } from './secrets.ts';
+import { decryptSecret, RESERVED_ENV } from './secrets.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
 
 interface Route { functionId: string; versionId: string; version: number; verifyJwt: boolean }
@@ -33,6 +33,7 @@ const envs = projectCache(async (ref: string): Promise<FunctionEnv> => {
   const env: Record<string, string> = {};
   const { rows } = await controlPool().query<{ name: string; value_enc: Buffer }>('select * from platform_private.function_secrets($1)', [ref]);
   for (const r of rows) {
+    if (RESERVED_ENV.test(r.name)) continue;
     try { env[r.name] = decryptSecret(ref, r.name, r.value_enc); } catch { console.error(`[loam] secret ${r.name} of ${ref} cannot be decrypted with this LOAM_SECRETS_KEY`); }
   }
   env.SUPABASE_URL = projectBaseUrl(ref);

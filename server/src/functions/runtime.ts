@@ -56,18 +56,21 @@ export class FunctionWorker {
     fs.rmSync(this.socket, { force: true });
     const cache = denoDir(s.dir, this.ref);
     fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
-    const names = Object.keys(env);
+    // The child's environment is built from nothing (code.ts baseEnv + the function's own variables), so nothing
+    // of Loam's is in it; of what Deno itself needs (cache dir, registry, proxies) the function may read nothing.
+    // Reading an unset name answers undefined, as on Supabase.
+    const base = baseEnv(s.dir, this.ref, v.files);
     const args = [
       'run', '--no-prompt', ...configFlags(v),
       '--allow-net', ...s.denyNet.map((h) => `--deny-net=${h}`),
-      ...(names.length ? [`--allow-env=${names.join(',')}`] : []),
+      '--allow-env', `--deny-env=${Object.keys(base).join(',')}`,
       `--allow-read=${v.dir},${cache},${this.socket}`,
       `--allow-write=${this.socket}`,
       `--v8-flags=--max-old-space-size=${s.memoryMb}`,
       this.pool.bootstrap, this.socket, `file://${inside(v.dir, v.entrypointPath)}`,
     ];
     const proc = spawn(s.denoPath, args, {
-      cwd: v.dir, env: { ...baseEnv(s.dir, this.ref, v.files), ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+      cwd: v.dir, env: { ...env, ...base }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
     });
     this.proc = proc;
     proc.stdin!.on('error', () => {});

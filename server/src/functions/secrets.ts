@@ -51,3 +51,8 @@ export function decryptSecret(ref: string, name: string, blob: Buffer): string {
 }
 
 export const secretDigest = (value: string) => crypto.createHash('sha256').update(value).digest('hex');
+
+/** Names a secret may not have: variables the dynamic loader, Deno or its HTTP stack read at start-up (an
+ *  `LD_PRELOAD` pointing into the function's own files would run native code outside Deno's sandbox), and the
+ *  names Supabase reserves. Refused when set, and skipped when a worker starts. */
+export const RESERVED_ENV = /^(LD_|DENO_|NPM_CONFIG_|NODE_|RUST_|SSL_|MALLOC_|GLIBC|V8_|SUPABASE_)|^(HOME|PATH|TMPDIR|TMP|TEMP|SHELL|USER|NO_COLOR|HTTPS?_PROXY|ALL_PROXY|NO_PROXY)$/i;

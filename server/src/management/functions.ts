@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import busboy from 'busboy';
 import { Router, type Request, type Response } from 'express';
+import { forgetRuntime } from '../../../db/src/projects.ts';
 import { ApiError, errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
@@ -133,6 +134,8 @@ async function deploy(res: Response, ref: string, slug: string, m: Record<string
     if (v?.status === 'READY') break;
     await new Promise((r) => setTimeout(r, delay));
   }
+  // Other processes hear of the new live version through NOTIFY; this one forgets its routes at once.
+  forgetRuntime(ref);
   res.status(201).json(functionJson(await findFunction(res, ref, slug)));
 }
 
@@ -166,11 +169,13 @@ functionsManagement.patch('/projects/:ref/functions/:slug', async (req, res) => 
   const name = str(b, 'name', { max: 256 });
   const verifyJwt = bool(b, 'verify_jwt');
   await callerQuery(res, 'select platform.update_function($1, $2, $3, $4)', [param(req, 'ref'), param(req, 'slug'), name ?? null, verifyJwt ?? null]);
+  forgetRuntime(param(req, 'ref'));
   res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'slug'))));
 });
 
 functionsManagement.delete('/projects/:ref/functions/:slug', async (req, res) => {
   await callerQuery(res, 'select platform.delete_function($1, $2)', [param(req, 'ref'), param(req, 'slug')]);
+  forgetRuntime(param(req, 'ref'));
   res.json({ message: 'Successfully deleted' });
 });
 

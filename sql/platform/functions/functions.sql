@@ -18,18 +18,20 @@ create or replace function platform.list_functions(p_ref text, p_slug text defau
   returns table (uuid uuid, slug text, name text, verify_jwt boolean, entrypoint_path text, import_map_path text,
                  live_version integer, created_at timestamptz, updated_at timestamptz,
                  last_status text, last_error text)
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
+begin
+  return query
   select f.uuid, f.slug, f.name, f.verify_jwt, f.entrypoint_path, f.import_map_path, lv.version, f.created_at,
-         f.updated_at, last.status, last.error
-  from platform.project_for_member(p_ref) p
-  join platform.functions f on f.project_id = p.id
-  left join platform.function_versions lv on lv.id = f.live_version_id
-  left join lateral (select v.status, v.error from platform.function_versions v where v.function_id = f.id
-                     order by v.version desc limit 1) last on true
-  where p_slug is null or f.slug = p_slug
-  order by f.slug
-$$;
+           f.updated_at, last.status, last.error
+    from platform.project_for_member(p_ref) p
+    join platform.functions f on f.project_id = p.id
+    left join platform.function_versions lv on lv.id = f.live_version_id
+    left join lateral (select v.status, v.error from platform.function_versions v where v.function_id = f.id
+                       order by v.version desc limit 1) last on true
+    where p_slug is null or f.slug = p_slug
+    order by f.slug;
+end $$;
 comment on function platform.list_functions(text, text) is 'The edge functions of a project (or one of them).';
 
 -- Records a deploy: the function (created on first deploy), a new PENDING version with its files, and the
@@ -78,12 +80,14 @@ comment on function platform.deploy_function(text, text, text, text, text, boole
 -- The state of one version, for a deploy request waiting on its job.
 create or replace function platform.function_version_status(p_ref text, p_version_id bigint)
   returns table (status text, error text)
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
+begin
+  return query
   select v.status, v.error from platform.project_for_member(p_ref) p
-  join platform.functions f on f.project_id = p.id
-  join platform.function_versions v on v.function_id = f.id and v.id = p_version_id
-$$;
+    join platform.functions f on f.project_id = p.id
+    join platform.function_versions v on v.function_id = f.id and v.id = p_version_id;
+end $$;
 
 create or replace function platform.update_function(p_ref text, p_slug text, p_name text, p_verify_jwt boolean)
   returns void
@@ -116,36 +120,42 @@ end $$;
 -- The files of the live version (or of p_version when given), for GET …/body.
 create or replace function platform.function_files(p_ref text, p_slug text)
   returns table (path text, content bytea, entrypoint_path text)
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
+begin
+  return query
   select vf.path, b.content, v.entrypoint_path
-  from platform.project_for_member(p_ref) p
-  join platform.functions f on f.project_id = p.id and f.slug = p_slug
-  join platform.function_versions v on v.id = f.live_version_id
-  join platform_private.function_version_files vf on vf.version_id = v.id
-  join platform_private.function_blobs b on b.project_id = p.id and b.sha256 = vf.sha256
-  order by vf.path
-$$;
+    from platform.project_for_member(p_ref) p
+    join platform.functions f on f.project_id = p.id and f.slug = p_slug
+    join platform.function_versions v on v.id = f.live_version_id
+    join platform_private.function_version_files vf on vf.version_id = v.id
+    join platform_private.function_blobs b on b.project_id = p.id and b.sha256 = vf.sha256
+    order by vf.path;
+end $$;
 
 create or replace function platform.function_logs(p_ref text, p_slug text, p_limit integer)
   returns table (at timestamptz, version integer, method text, path text, status integer, duration_ms integer, output text)
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
+begin
+  return query
   select l.at, l.version, l.method, l.path, l.status, l.duration_ms, l.output
-  from platform.project_for_member(p_ref) p
-  join platform.functions f on f.project_id = p.id and f.slug = p_slug
-  join platform_private.function_logs l on l.function_id = f.id
-  order by l.id desc limit least(greatest(coalesce(p_limit, 100), 1), 1000)
-$$;
+    from platform.project_for_member(p_ref) p
+    join platform.functions f on f.project_id = p.id and f.slug = p_slug
+    join platform_private.function_logs l on l.function_id = f.id
+    order by l.id desc limit least(greatest(coalesce(p_limit, 100), 1), 1000);
+end $$;
 
 -- Secrets: the API process encrypts; SQL stores ciphertext and a digest.
 create or replace function platform.list_secrets(p_ref text)
   returns table (name text, digest text, updated_at timestamptz)
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
+begin
+  return query
   select s.name, s.digest, s.updated_at from platform.project_for_member(p_ref) p
-  join platform_private.function_secrets s on s.project_id = p.id order by s.name
-$$;
+    join platform_private.function_secrets s on s.project_id = p.id order by s.name;
+end $$;
 
 create or replace function platform.set_secrets(p_ref text, p_names text[], p_values bytea[], p_digests text[])
   returns void
