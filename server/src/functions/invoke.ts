@@ -144,7 +144,13 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
       res.writeHead(up.statusCode ?? 502, out);
       res.flushHeaders();
       up.on('data', (c: Buffer) => { if (!res.write(c)) { up.pause(); res.once('drain', () => up.resume()); } });
-      up.on('end', () => { res.end(); finish(); });
+      up.on('end', () => {
+        // A function may answer without reading the whole body: the rest is not read either, and the
+        // connection, which still carries it, is closed once the answer is out.
+        if (!req.complete) { req.unpipe(upstream); upstream.destroy(); res.once('finish', () => req.socket.destroy()); }
+        res.end();
+        finish();
+      });
       up.on('error', () => { res.destroy(); finish(); });
       up.on('aborted', () => { res.destroy(); finish(); });
     });
@@ -161,7 +167,11 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
       if (received > maxBody) {
         req.unpipe(upstream);
         upstream.destroy();
+        // The client is still sending: answer, then close the connection rather than read the rest.
+        if (!res.headersSent) res.set('Connection', 'close');
         send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${maxBody} bytes`);
+        res.once('finish', () => req.socket.destroy());
+        req.pause();
         finish();
       }
     });
