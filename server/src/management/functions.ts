@@ -160,30 +160,30 @@ functionsManagement.get('/projects/:ref/functions', async (req, res) => {
   res.json(rows.map(functionJson));
 });
 
-functionsManagement.get('/projects/:ref/functions/:slug', async (req, res) => {
-  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'slug'))));
+functionsManagement.get('/projects/:ref/functions/:function_slug', async (req, res) => {
+  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
 });
 
-functionsManagement.patch('/projects/:ref/functions/:slug', async (req, res) => {
+functionsManagement.patch('/projects/:ref/functions/:function_slug', async (req, res) => {
   const b = body(req.body);
   const name = str(b, 'name', { max: 256 });
   const verifyJwt = bool(b, 'verify_jwt');
-  await callerQuery(res, 'select platform.update_function($1, $2, $3, $4)', [param(req, 'ref'), param(req, 'slug'), name ?? null, verifyJwt ?? null]);
+  await callerQuery(res, 'select platform.update_function($1, $2, $3, $4)', [param(req, 'ref'), param(req, 'function_slug'), name ?? null, verifyJwt ?? null]);
   forgetRuntime(param(req, 'ref'));
-  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'slug'))));
+  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
 });
 
-functionsManagement.delete('/projects/:ref/functions/:slug', async (req, res) => {
-  await callerQuery(res, 'select platform.delete_function($1, $2)', [param(req, 'ref'), param(req, 'slug')]);
+functionsManagement.delete('/projects/:ref/functions/:function_slug', async (req, res) => {
+  await callerQuery(res, 'select platform.delete_function($1, $2)', [param(req, 'ref'), param(req, 'function_slug')]);
   forgetRuntime(param(req, 'ref'));
   res.json({ message: 'Successfully deleted' });
 });
 
 // The live version's source: the entrypoint as text, or every file as multipart/form-data when asked for.
-functionsManagement.get('/projects/:ref/functions/:slug/body', async (req, res) => {
-  await findFunction(res, param(req, 'ref'), param(req, 'slug'));
+functionsManagement.get('/projects/:ref/functions/:function_slug/body', async (req, res) => {
+  await findFunction(res, param(req, 'ref'), param(req, 'function_slug'));
   const files = await callerQuery<{ path: string; content: Buffer; entrypoint_path: string }>(res,
-    'select * from platform.function_files($1, $2)', [param(req, 'ref'), param(req, 'slug')]);
+    'select * from platform.function_files($1, $2)', [param(req, 'ref'), param(req, 'function_slug')]);
   if (files.length === 0) throw new ApiError(404, 'function_not_found', 'Function has no deployed version');
   if (/multipart\/form-data/.test(req.get('accept') ?? '')) {
     const boundary = `loam-${crypto.randomBytes(12).toString('hex')}`;
@@ -199,10 +199,10 @@ functionsManagement.get('/projects/:ref/functions/:slug/body', async (req, res) 
   res.type('application/typescript').send(entry.content);
 });
 
-functionsManagement.get('/projects/:ref/functions/:slug/logs', async (req, res) => {
-  await findFunction(res, param(req, 'ref'), param(req, 'slug'));
+functionsManagement.get('/projects/:ref/functions/:function_slug/logs', async (req, res) => {
+  await findFunction(res, param(req, 'ref'), param(req, 'function_slug'));
   const limit = Number(req.query.limit ?? 100);
   const rows = await callerQuery(res, 'select * from platform.function_logs($1, $2, $3)',
-    [param(req, 'ref'), param(req, 'slug'), Number.isSafeInteger(limit) ? limit : 100]);
+    [param(req, 'ref'), param(req, 'function_slug'), Number.isSafeInteger(limit) ? limit : 100]);
   res.json({ result: rows });
 });
