@@ -143,6 +143,20 @@ test('deploy, invoke, redeploy, verify_jwt, secrets, logs, delete', async () => 
     assert.ok(!Buffer.from(rows[0].value_enc).toString('latin1').includes('plain-value-123'));
   });
 
+  await test('npm: specifiers, relative imports and an import map', async () => {
+    // The first deploy downloads is-odd into the project's Deno cache (the deploy waits up to 60 s for that).
+    const d = await deploy(a, 'npm', {
+      'index.ts': `import isOdd from 'odd'; import { twice } from './lib/twice.ts'; Deno.serve(() => Response.json({ odd: isOdd(twice(3) + 1) }));`,
+      'lib/twice.ts': 'export const twice = (n: number) => n * 2;',
+      'import_map.json': JSON.stringify({ imports: { odd: 'npm:is-odd@3' } }),
+    }, { verify_jwt: false, import_map_path: 'import_map.json' });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    assert.equal(d.body.import_map, true);
+    const r = await invoke(a, 'npm');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { odd: true });
+  });
+
   await test('invocations are logged', async () => {
     await invoke(a, 'hello/logged');
     let logs: any;

@@ -65,7 +65,7 @@ export function baseEnv(base: string, ref: string, files: string[]): Record<stri
     DENO_DIR: denoDir(base, ref), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', HOME: projectDir(base, ref),
   };
   if (!files.includes('package.json')) env.DENO_NO_PACKAGE_JSON = '1';
-  for (const k of ['NPM_CONFIG_REGISTRY', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'DENO_CERT', 'PATH']) {
+  for (const k of ['NPM_CONFIG_REGISTRY', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'DENO_CERT', 'DENO_TLS_CA_STORE', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS', 'PATH']) {
     if (process.env[k]) env[k] = process.env[k]!;
   }
   return env;

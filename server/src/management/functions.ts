@@ -64,7 +64,8 @@ function readMultipart(req: Request): Promise<Bundle> {
   return new Promise((resolve, reject) => {
     let form: ReturnType<typeof busboy>;
     try {
-      form = busboy({ headers: req.headers, limits: { files: MAX_FILES, fields: 10, fieldSize: 64 * 1024 } });
+      // preservePath: bundle files keep their folders (busboy's typing in storage/busboy.d.ts omits the option).
+      form = busboy({ headers: req.headers, preservePath: true, limits: { files: MAX_FILES, fields: 10, fieldSize: 64 * 1024 } } as Parameters<typeof busboy>[0]);
     } catch {
       return reject(errors.invalidBody('expected a multipart/form-data body with a metadata field and files'));
     }
