@@ -82,7 +82,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     stop() {
       stopping ??= (async () => {
         silenceWorkerLogs();
-        stopFunctions();
+        await stopFunctions();
         if (server) {
           server.closeIdleConnections();
           await new Promise<void>((resolve) => server!.close(() => resolve()));

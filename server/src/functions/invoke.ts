@@ -179,11 +179,29 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
   });
 }
 
+// Invocation records are written in batches (one statement per half second at most), so logging costs a
+// request nothing; past 2,000 waiting records new ones are dropped rather than buffered without bound.
+const pending: { f: string; v: number; m: string; p: string; s: number; d: number; o: string }[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
+
 function record(route: Route, req: Request, status: number, ms: number, output: string) {
-  controlPool().query('select platform_private.record_function_log($1, $2, $3, $4, $5, $6, $7)',
-    [route.functionId, route.version, req.method, req.originalUrl.split('?')[0], status, ms, output]).catch(() => {});
+  if (pending.length >= 2000) return;
+  pending.push({ f: route.functionId, v: route.version, m: req.method, p: req.originalUrl.split('?')[0], s: status, d: ms, o: output });
+  flushTimer ??= setTimeout(flushLogs, 500);
 }
 
-export function stopFunctions(): void {
+function flushLogs(): Promise<void> {
+  flushTimer = undefined;
+  const batch = pending.splice(0);
+  if (!batch.length) return Promise.resolve();
+  return controlPool().query('select platform_private.record_function_logs($1, $2, $3, $4, $5, $6, $7)', [
+    batch.map((x) => x.f), batch.map((x) => x.v), batch.map((x) => x.m), batch.map((x) => x.p), batch.map((x) => x.s),
+    batch.map((x) => x.d), batch.map((x) => x.o),
+  ]).then(() => {}, () => {});
+}
+
+export async function stopFunctions(): Promise<void> {
   pool?.stopAll();
+  clearTimeout(flushTimer);
+  await flushLogs();
 }

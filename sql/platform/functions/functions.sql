@@ -247,15 +247,18 @@ as $$
   where p.ref = p_ref
 $$;
 
--- Keeps the last 100 invocations of each function.
-create or replace function platform_private.record_function_log(p_function_id bigint, p_version integer, p_method text,
-  p_path text, p_status integer, p_duration_ms integer, p_output text) returns void
+-- Invocation records, written in batches by each API process; keeps the last 100 of each function.
+drop function if exists platform_private.record_function_log(bigint, integer, text, text, integer, integer, text);
+create or replace function platform_private.record_function_logs(p_function_ids bigint[], p_versions integer[],
+  p_methods text[], p_paths text[], p_statuses integer[], p_durations integer[], p_outputs text[]) returns void
   language sql volatile
 as $$
   insert into platform_private.function_logs (function_id, version, method, path, status, duration_ms, output)
-    values (p_function_id, p_version, left(p_method, 16), left(p_path, 1000), p_status, p_duration_ms, left(p_output, 16000));
-  delete from platform_private.function_logs l where l.function_id = p_function_id and l.id <= (
-    select l2.id from platform_private.function_logs l2 where l2.function_id = p_function_id order by l2.id desc offset 100 limit 1);
+    select f, v, left(m, 16), left(pa, 1000), st, d, left(o, 16000)
+    from unnest(p_function_ids, p_versions, p_methods, p_paths, p_statuses, p_durations, p_outputs) as t(f, v, m, pa, st, d, o)
+    where exists (select 1 from platform.functions fn where fn.id = f);
+  delete from platform_private.function_logs l where l.function_id = any (p_function_ids) and l.id <= (
+    select l2.id from platform_private.function_logs l2 where l2.function_id = l.function_id order by l2.id desc offset 100 limit 1);
 $$;
 
 -- When a project is removed: its functions, versions, bytes, secrets and logs.
