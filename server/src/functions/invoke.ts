@@ -142,7 +142,8 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP.has(k) || k === 'content-length') out[k] = v as string | string[];
       res.writeHead(up.statusCode ?? 502, out);
-      res.flushHeaders();
+      // Event streams get their headers at once; other answers go out with their first bytes (one write).
+      if (/^text\/event-stream/.test(String(up.headers['content-type'] ?? ''))) res.flushHeaders();
       up.on('data', (c: Buffer) => { if (!res.write(c)) { up.pause(); res.once('drain', () => up.resume()); } });
       up.on('end', () => {
         // A function may answer without reading the whole body: the rest is not read either, and the

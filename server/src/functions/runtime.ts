@@ -160,6 +160,8 @@ export class WorkerPool {
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(settings: FunctionSettings = functionSettings()) {
+    // A fresh, private folder (mkdtemp: nobody can have planted it) for this process' sockets.
+    settings = { ...settings, socketDir: fs.mkdtempSync(path.join(settings.socketDir, 'loam-fn-')) };
     this.settings = { ...settings, denyNet: (process.env.LOAM_FUNCTIONS_DENY_NET ?? '').split(',').map((s) => s.trim()).filter(Boolean) };
   }
 
@@ -177,7 +179,6 @@ export class WorkerPool {
     }
     if (current) this.retire(current);
     this.makeRoom(ref);
-    fs.mkdirSync(this.settings.socketDir, { recursive: true, mode: 0o700 });
     const w = new FunctionWorker(this, ref, slug, versionId, envDigest, path.join(this.settings.socketDir, `${++this.seq}.sock`), env);
     this.workers.set(key, w);
     this.retiring.delete(w);

@@ -15,7 +15,7 @@ export interface FunctionSettings {
   maxWorkers: number;
   /** Where deployed code is unpacked and Deno caches npm: packages, per project. */
   dir: string;
-  /** Short-named directory of the workers' unix sockets (a socket path may not exceed 107 bytes). */
+  /** Parent of the workers' socket folder (a socket path may not exceed 107 bytes, so not the data dir). */
   socketDir: string;
   denoPath: string;
 }
@@ -29,7 +29,7 @@ export function functionSettings(env = process.env): FunctionSettings {
     maxWorkersPerProject: envInt('LOAM_FUNCTIONS_MAX_WORKERS_PER_PROJECT', 10, 1),
     maxWorkers: envInt('LOAM_FUNCTIONS_MAX_WORKERS', 50, 1),
     dir: path.join(config.dataDir, 'functions'),
-    socketDir: path.join(os.tmpdir(), `loam-fn-${process.pid}`),
+    socketDir: os.tmpdir(),
     denoPath: env.LOAM_DENO_PATH || denoBinary(),
   };
 }
