@@ -63,6 +63,22 @@ test('the sandbox and the limits', async () => {
     await refused('a write', 'write?p=/tmp/loam-fn-write-probe');
   });
 
+  await test('imports of files outside its code: refused at deploy, without their content', async () => {
+    const key = path.join(config.dataDir, 'secrets.key');
+    for (const [what, source] of [
+      ['static import of /etc/passwd', `import '/etc/passwd'; Deno.serve(() => new Response('x'));`],
+      ['JSON import of the secrets key', `import k from ${JSON.stringify(key)} with { type: 'json' }; Deno.serve(() => new Response(String(k)));`],
+      ['literal dynamic import', `await import('/etc/passwd').catch((e) => { throw e; }); Deno.serve(() => new Response('x'));`],
+      ['another project\'s code', `import ${JSON.stringify(path.join(config.dataDir, 'functions', b.ref))}; Deno.serve(() => new Response('x'));`],
+    ]) {
+      const d = await deploy(a, 'leak', { 'index.ts': source });
+      assert.equal(d.status, 400, `${what}: ${JSON.stringify(d.body)}`);
+      assert.match(d.body.message, /Requires read access|NotCapable|not found|Is a directory/i, what);
+      assert.doesNotMatch(d.body.message, /root:x:0/, what);
+    }
+    assert.equal((await invoke(a, 'leak')).status, 404, 'nothing of it serves');
+  });
+
   await test('environment: its own only', async () => {
     assert.equal((await invoke(a, 'probe/env')).json.value, 'SUPABASE_ANON_KEY,SUPABASE_SERVICE_ROLE_KEY,SUPABASE_URL');
     assert.equal((await invoke(a, 'probe/getenv?p=B_SECRET')).json.value, 'unset');

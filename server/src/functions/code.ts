@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { controlPool } from '../../../db/src/pools.ts';
+import type { FunctionSettings } from './settings.ts';
 
 export interface VersionInfo {
   ref: string; slug: string; version: number; entrypointPath: string; importMapPath: string | null; status: string;
@@ -74,4 +75,32 @@ export function baseEnv(base: string, ref: string, files: string[]): Record<stri
 export function removeProject(base: string, ref: string): void {
   if (!/^[a-z]{20}$/.test(ref)) return;
   fs.rmSync(projectDir(base, ref), { recursive: true, force: true });
+}
+
+const BOOTSTRAP = new URL('./bootstrap.js', import.meta.url).pathname;
+
+/** The `deno run` of a version, for the runtime (`socket`: where it serves) and for the deploy check (`socket`
+ *  undefined: load the module, report, exit). The child's environment is built from nothing (baseEnv + the
+ *  function's own variables), so nothing of Loam's is in it; of what Deno itself needs (cache dir, registry,
+ *  proxies, CA) the function may read nothing, and reading an unset name answers undefined, as on Supabase.
+ *
+ *  The function's module graph is loaded by bootstrap.js through an `import()` of a specifier known only at run
+ *  time. That matters: Deno lets the *statically analysable* graph of the main module read any local file
+ *  without --allow-read (`import '/etc/passwd'` would load and print its first line in the syntax error), but
+ *  checks --allow-read for every local module of a graph loaded this way. Never make the function's entrypoint
+ *  the main module, and never run Deno subcommands (install, info, check) on its code outside this sandbox. */
+export function sandbox(v: VersionInfo, s: FunctionSettings, env: Record<string, string>, socket?: string) {
+  const cache = denoDir(s.dir, v.ref);
+  fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
+  const base = baseEnv(s.dir, v.ref, v.files);
+  const args = [
+    'run', '--no-prompt', ...configFlags(v),
+    '--allow-net', '--allow-import', ...s.denyNet.map((h) => `--deny-net=${h}`),
+    '--allow-env', `--deny-env=${Object.keys(base).join(',')}`,
+    `--allow-read=${[v.dir, cache, ...(socket ? [socket] : [])].join(',')}`,
+    ...(socket ? [`--allow-write=${socket}`] : []),
+    `--v8-flags=--max-old-space-size=${s.memoryMb}`,
+    BOOTSTRAP, socket ?? '--check', `file://${inside(v.dir, v.entrypointPath)}`,
+  ];
+  return { args, env: { ...env, ...base } };
 }

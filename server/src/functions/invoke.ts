@@ -8,10 +8,9 @@ import http from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { controlPool } from '../../../db/src/pools.ts';
 import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
-import { decodeVerified, projectKeys, validateClaims } from '../project/jwt.ts';
+import { decodeVerified, validateClaims } from '../project/jwt.ts';
 import { API_ROLES } from '../project/keys.ts';
-import { projectBaseUrl } from '../project/urls.ts';
-import { decryptSecret, RESERVED_ENV } from './secrets.ts';
+import { functionEnv } from './env.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
 
 interface Route { functionId: string; versionId: string; version: number; verifyJwt: boolean }
@@ -29,19 +28,7 @@ const routes = projectCache(async (ref: string) => {
 interface FunctionEnv { env: Record<string, string>; digest: string }
 
 const envs = projectCache(async (ref: string): Promise<FunctionEnv> => {
-  const project = await cachedRuntime(ref);
-  const env: Record<string, string> = {};
-  const { rows } = await controlPool().query<{ name: string; value_enc: Buffer }>('select * from platform_private.function_secrets($1)', [ref]);
-  for (const r of rows) {
-    if (RESERVED_ENV.test(r.name)) continue;
-    try { env[r.name] = decryptSecret(ref, r.name, r.value_enc); } catch { console.error(`[loam] secret ${r.name} of ${ref} cannot be decrypted with this LOAM_SECRETS_KEY`); }
-  }
-  env.SUPABASE_URL = projectBaseUrl(ref);
-  if (project?.jwt_secret) {
-    const keys = projectKeys(ref, project.jwt_secret, new Date(project.jwt_secret_created_at ?? 0));
-    env.SUPABASE_ANON_KEY = keys.anon;
-    env.SUPABASE_SERVICE_ROLE_KEY = keys.service_role;
-  }
+  const env = await functionEnv(ref);
   const digest = crypto.createHash('sha256').update(JSON.stringify(Object.entries(env).sort())).digest('hex');
   return { env, digest };
 });
@@ -132,6 +119,7 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
     headers['x-forwarded-for'] = req.ip ?? '';
     headers['x-forwarded-proto'] = req.protocol;
     let done = false;
+    let aborted = false;
     const finish = () => { if (!done) { done = true; clearTimeout(timer); resolve(); } };
     const wall = worker.pool.settings.wallClockMs;
     const timer = setTimeout(() => {
@@ -148,25 +136,31 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
       up.on('end', () => {
         // A function may answer without reading the whole body: the rest is not read either, and the
         // connection, which still carries it, is closed once the answer is out.
-        if (!req.complete) { req.unpipe(upstream); upstream.destroy(); res.once('finish', () => req.socket.destroy()); }
+        if (!req.complete) { req.unpipe(upstream); aborted = true; upstream.destroy(); res.once('finish', () => req.socket.destroy()); }
         res.end();
         finish();
       });
       up.on('error', () => { res.destroy(); finish(); });
       up.on('aborted', () => { res.destroy(); finish(); });
     });
-    upstream.on('error', () => {
+    upstream.on('error', async () => {
+      if (aborted) return finish();
+      // The worker's socket failed under a request: the worker is dying or broken. Its exit (and why) is known
+      // a moment later; no later request may be handed to it either way.
+      await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
+      worker.kill('connection to the function was lost');
       const reason = worker.exitReason;
       if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
-      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason || 'connection to the function was lost'}`);
+      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
       finish();
     });
-    res.on('close', () => { if (!res.writableFinished) { upstream.destroy(); finish(); } });
+    res.on('close', () => { if (!res.writableFinished) { aborted = true; upstream.destroy(); finish(); } });
     let received = 0;
     req.on('data', (c: Buffer) => {
       received += c.length;
       if (received > maxBody) {
         req.unpipe(upstream);
+        aborted = true;
         upstream.destroy();
         // The client is still sending: answer, then close the connection rather than read the rest.
         if (!res.headersSent) res.set('Connection', 'close');

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { baseEnv, configFlags, denoDir, inside, materialize, removeProject, type VersionInfo } from './code.ts';
+import { materialize, removeProject, sandbox, type VersionInfo } from './code.ts';
 import { functionSettings, type FunctionSettings } from './settings.ts';
 
 const BOOT_TIMEOUT_MS = 15_000;
@@ -33,6 +33,9 @@ export class FunctionWorker {
   private proc: ChildProcess | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   readonly ready: Promise<void>;
+  private exitedResolve!: () => void;
+  /** Settles when the worker is gone. */
+  readonly gone = new Promise<void>((r) => { this.exitedResolve = r; });
 
   readonly pool: WorkerPool;
   readonly ref: string;
@@ -54,23 +57,9 @@ export class FunctionWorker {
     if (!v) throw new WorkerError(404, 'NOT_FOUND', 'Requested function was not found');
     if (this.dead) throw new WorkerError(503, 'BOOT_ERROR', 'Function worker was stopped while starting');
     fs.rmSync(this.socket, { force: true });
-    const cache = denoDir(s.dir, this.ref);
-    fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
-    // The child's environment is built from nothing (code.ts baseEnv + the function's own variables), so nothing
-    // of Loam's is in it; of what Deno itself needs (cache dir, registry, proxies) the function may read nothing.
-    // Reading an unset name answers undefined, as on Supabase.
-    const base = baseEnv(s.dir, this.ref, v.files);
-    const args = [
-      'run', '--no-prompt', ...configFlags(v),
-      '--allow-net', ...s.denyNet.map((h) => `--deny-net=${h}`),
-      '--allow-env', `--deny-env=${Object.keys(base).join(',')}`,
-      `--allow-read=${v.dir},${cache},${this.socket}`,
-      `--allow-write=${this.socket}`,
-      `--v8-flags=--max-old-space-size=${s.memoryMb}`,
-      this.pool.bootstrap, this.socket, `file://${inside(v.dir, v.entrypointPath)}`,
-    ];
+    const { args, env: childEnv } = sandbox(v, s, env, this.socket);
     const proc = spawn(s.denoPath, args, {
-      cwd: v.dir, env: { ...env, ...base }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+      cwd: v.dir, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
     });
     this.proc = proc;
     proc.stdin!.on('error', () => {});
@@ -129,6 +118,7 @@ export class FunctionWorker {
   private finish() {
     if (this.dead && !this.proc) return;
     this.dead = true;
+    this.exitedResolve();
     clearInterval(this.watchdog);
     this.agent.destroy();
     this.pool.forget(this);
@@ -153,8 +143,7 @@ export class FunctionWorker {
 }
 
 export class WorkerPool {
-  readonly settings: FunctionSettings & { denyNet: string[] };
-  readonly bootstrap = new URL('./bootstrap.js', import.meta.url).pathname;
+  readonly settings: FunctionSettings;
   private readonly workers = new Map<string, FunctionWorker>();
   private seq = 0;
   private sweeper: NodeJS.Timeout | undefined;
@@ -162,7 +151,7 @@ export class WorkerPool {
   constructor(settings: FunctionSettings = functionSettings()) {
     // A fresh, private folder (mkdtemp: nobody can have planted it) for this process' sockets.
     settings = { ...settings, socketDir: fs.mkdtempSync(path.join(settings.socketDir, 'loam-fn-')) };
-    this.settings = { ...settings, denyNet: (process.env.LOAM_FUNCTIONS_DENY_NET ?? '').split(',').map((s) => s.trim()).filter(Boolean) };
+    this.settings = settings;
   }
 
   all(): FunctionWorker[] { return [...this.workers.values()]; }

@@ -18,6 +18,8 @@ export interface FunctionSettings {
   /** Parent of the workers' socket folder (a socket path may not exceed 107 bytes, so not the data dir). */
   socketDir: string;
   denoPath: string;
+  /** Hosts functions may not reach (Deno --deny-net). */
+  denyNet: string[];
 }
 
 export function functionSettings(env = process.env): FunctionSettings {
@@ -31,6 +33,7 @@ export function functionSettings(env = process.env): FunctionSettings {
     dir: path.join(config.dataDir, 'functions'),
     socketDir: os.tmpdir(),
     denoPath: env.LOAM_DENO_PATH || denoBinary(),
+    denyNet: (env.LOAM_FUNCTIONS_DENY_NET ?? '').split(',').map((h) => h.trim()).filter(Boolean),
   };
 }
 
