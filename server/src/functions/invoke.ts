@@ -42,7 +42,8 @@ function watchProjects() {
     const p = workerPool();
     if (!p.all().some((w) => w.ref === ref)) return;
     Promise.all([cachedRuntime(ref), routes.get(ref)]).then(([project, live]) => {
-      if (!project || project.deleted || project.status !== 'ACTIVE_HEALTHY') return p.removeProject(ref);
+      if (!project || project.deleted || project.status === 'GOING_DOWN' || project.status === 'REMOVED') return p.removeProject(ref);
+      if (project.status !== 'ACTIVE_HEALTHY') return p.stopProject(ref); // paused: its code stays for the restore
       for (const w of p.all()) if (w.ref === ref && !live.has(w.slug)) w.kill('function deleted');
     }).catch(() => {});
   });
