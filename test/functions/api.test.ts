@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
 import { createClient } from '@supabase/supabase-js';
-import { createProject, http } from '../helpers/platform.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { config } from '../../db/src/config.ts';
+import { adminClient, createProject, http } from '../helpers/platform.ts';
 import { workerPool } from '../../server/src/functions/invoke.ts';
 import { deploy, invoke } from './helpers.ts';
 
@@ -179,5 +182,15 @@ test('deploy, invoke, redeploy, verify_jwt, secrets, logs, delete', async () => 
     for (let i = 0; i < 100 && workerPool().all().some((w) => w.ref === a.ref); i++) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(workerPool().all().filter((w) => w.ref === a.ref), []);
     assert.equal((await invoke(a, 'hello')).status, 404);
+    // The delete job removes its functions, sources, secrets and unpacked code.
+    const admin = await adminClient();
+    const left = async () => Number((await admin.query(`select (select count(*) from platform.functions f join platform.projects p on p.id = f.project_id where p.ref = $1)
+      + (select count(*) from platform_private.function_secrets s join platform.projects p on p.id = s.project_id where p.ref = $1)
+      + (select count(*) from platform_private.function_blobs b join platform.projects p on p.id = b.project_id where p.ref = $1) as n`, [a.ref])).rows[0].n);
+    for (let i = 0; i < 200 && (await left() > 0 || fs.existsSync(path.join(config.dataDir, 'functions', a.ref))); i++) await new Promise((r) => setTimeout(r, 50));
+    const remaining = await left();
+    await admin.end();
+    assert.equal(remaining, 0);
+    assert.equal(fs.existsSync(path.join(config.dataDir, 'functions', a.ref)), false);
   });
 });
