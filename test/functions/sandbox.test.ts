@@ -79,6 +79,24 @@ test('the sandbox and the limits', async () => {
     assert.equal((await invoke(a, 'leak')).status, 404, 'nothing of it serves');
   });
 
+  await test('a module that throws at start-up: BOOT_ERROR with its message, and Deno is not restarted per request', async () => {
+    // Loads at deploy (the secret is unset then: undefined is fine), throws at run time once the secret is set.
+    assert.equal((await deploy(a, 'boot', { 'index.ts': `if (Deno.env.get('BOOM')) throw new Error('boom at start'); Deno.serve(() => new Response('fine'));` }, { verify_jwt: false })).status, 201);
+    assert.equal((await invoke(a, 'boot')).text, 'fine');
+    await http('POST', `/v1/projects/${a.ref}/secrets`, { token: a.owner.token, body: [{ name: 'BOOM', value: '1' }] });
+    const r = await invoke(a, 'boot');
+    assert.equal(r.status, 503);
+    assert.equal(r.json.code, 'BOOT_ERROR');
+    assert.match(r.json.message, /boom at start/);
+    assert.doesNotMatch(r.json.message, /functions\/[a-z]{20}\/v\d/, 'no server path in the message');
+    const t = Date.now();
+    for (let i = 0; i < 5; i++) assert.equal((await invoke(a, 'boot')).json.code, 'BOOT_ERROR');
+    assert.ok(Date.now() - t < 500, 'answered from the remembered failure');
+    await http('DELETE', `/v1/projects/${a.ref}/secrets`, { token: a.owner.token, body: ['BOOM'] });
+    assert.equal((await invoke(a, 'boot')).text, 'fine', 'a changed environment boots again');
+    await http('DELETE', `/v1/projects/${a.ref}/functions/boot`, { token: a.owner.token });
+  });
+
   await test('environment: its own only', async () => {
     assert.equal((await invoke(a, 'probe/env')).json.value, 'SUPABASE_ANON_KEY,SUPABASE_SERVICE_ROLE_KEY,SUPABASE_URL');
     assert.equal((await invoke(a, 'probe/getenv?p=B_SECRET')).json.value, 'unset');

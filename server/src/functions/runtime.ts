@@ -11,6 +11,7 @@ import { materialize, removeProject, sandbox, type VersionInfo } from './code.ts
 import { functionSettings, type FunctionSettings } from './settings.ts';
 
 const BOOT_TIMEOUT_MS = 15_000;
+const BOOT_FAILURE_MS = 5_000;
 const READY = '\u0000LOAM_READY\n';
 const OUTPUT_MAX = 16_000;
 
@@ -48,7 +49,10 @@ export class FunctionWorker {
     this.pool = pool; this.ref = ref; this.slug = slug; this.versionId = versionId; this.envDigest = envDigest; this.socket = socket;
     this.agent = new http.Agent({ keepAlive: true });
     this.ready = this.start(env);
-    this.ready.catch(() => this.kill('failed to boot'));
+    this.ready.catch((err) => {
+      this.kill('failed to boot');
+      if (err instanceof WorkerError && err.code === 'BOOT_ERROR') pool.bootFailed(this, err);
+    });
   }
 
   private async start(env: Record<string, string>): Promise<void> {
@@ -160,6 +164,8 @@ export class WorkerPool {
    *  function, which finish what they are doing first). */
   acquire(ref: string, slug: string, versionId: string, env: Record<string, string>, envDigest: string): FunctionWorker {
     const key = `${ref}/${slug}`;
+    const failed = this.failures.get(key);
+    if (failed && failed.versionId === versionId && failed.envDigest === envDigest && Date.now() - failed.at < BOOT_FAILURE_MS) throw failed.error;
     const current = this.workers.get(key);
     if (current && !current.dead && !current.draining && current.versionId === versionId && current.envDigest === envDigest) {
       current.inflight++;
@@ -174,6 +180,14 @@ export class WorkerPool {
     w.inflight++;
     this.sweeper ??= setInterval(() => this.sweep(), Math.min(this.settings.idleMs, 10_000)).unref();
     return w;
+  }
+
+  // A version that failed to boot answers its error for a few seconds instead of starting Deno on every request.
+  private readonly failures = new Map<string, { versionId: string; envDigest: string; at: number; error: WorkerError }>();
+
+  bootFailed(w: FunctionWorker, error: WorkerError) {
+    if (this.failures.size > 10_000) this.failures.clear();
+    this.failures.set(`${w.ref}/${w.slug}`, { versionId: w.versionId, envDigest: w.envDigest, at: Date.now(), error });
   }
 
   /** Replaced workers still finishing requests: they count against the caps until they exit. */
