@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedde
 import { migrate, projectsBehind } from '../../db/src/migrate.ts';
 import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
+import { stopFunctions } from './functions/invoke.ts';
 import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
@@ -81,6 +82,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     stop() {
       stopping ??= (async () => {
         silenceWorkerLogs();
+        await stopFunctions();
         if (server) {
           server.closeIdleConnections();
           await new Promise<void>((resolve) => server!.close(() => resolve()));

@@ -19,6 +19,7 @@ const projectRef = {
   name: 'ref', in: 'path', required: true, description: 'Project ref',
   schema: { type: 'string', minLength: 20, maxLength: 20, pattern: '^[a-z]+$', example: 'abcdefghijklmnopqrst' },
 };
+const functionSlug = { name: 'function_slug', in: 'path', required: true, description: 'Function slug', schema: str({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$', example: 'hello-world' }) };
 const orgSlug = { name: 'slug', in: 'path', required: true, description: 'Organization slug', schema: str({ example: 'tsrqponmlkjihgfedcba' }) };
 
 type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
@@ -36,6 +37,8 @@ interface OpSpec {
   response?: Schema;
   description?: string;
   errors?: ErrorStatus[];
+  /** The body is multipart/form-data (a function deploy), not JSON. */
+  multipart?: boolean;
 }
 
 function op(s: OpSpec): Operation {
@@ -58,7 +61,7 @@ function op(s: OpSpec): Operation {
     summary: s.summary,
     ...(description ? { description } : {}),
     ...(s.params?.length ? { parameters: s.params } : {}),
-    ...(s.body ? { requestBody: { required: true, content: json(s.body) } } : {}),
+    ...(s.body ? { requestBody: { required: true, content: s.multipart ? { 'multipart/form-data': { schema: s.body } } : json(s.body) } } : {}),
     ...(authed ? {} : { security: [] }),
     responses,
   };
@@ -196,6 +199,22 @@ const schemas: Record<string, Schema> = {
     rate_limit_per_minute: { type: 'integer', minimum: 1, maximum: 10000000 },
   }, []),
   AuthConfig: { type: 'object', additionalProperties: true, description: 'Supabase\'s auth settings (`AuthConfigResponse`), with the SMTP password left out.' },
+  Function: obj({
+    id: str({ format: 'uuid' }), slug: str(), name: str(), status: str({ enum: ['ACTIVE', 'REMOVED', 'THROTTLED'] }),
+    version: { type: 'integer', description: 'The live version (0 until one validated).' },
+    created_at: { type: 'integer', description: 'Milliseconds since the epoch.' }, updated_at: { type: 'integer' },
+    verify_jwt: { type: 'boolean' }, import_map: { type: 'boolean' }, entrypoint_path: str(), import_map_path: str(),
+  }, ['id', 'slug', 'name', 'status', 'version', 'created_at', 'updated_at', 'verify_jwt']),
+  FunctionDeployBody: obj({
+    metadata: str({ description: 'JSON: `{"entrypoint_path", "import_map_path"?, "verify_jwt"?, "name"?}` (paths relative to the bundle).' }),
+    file: arrayOf(str({ format: 'binary' })),
+  }, ['metadata']),
+  CreateFunctionBody: obj({ slug: str({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$' }), name: str(), body: str({ description: 'The source of index.ts.' }), verify_jwt: { type: 'boolean' } }, ['slug', 'body']),
+  UpdateFunctionBody: obj({ name: str(), verify_jwt: { type: 'boolean' } }, []),
+  FunctionLogs: obj({ result: arrayOf(obj({ at: timestamp, version: { type: 'integer' }, method: str(), path: str(), status: { type: 'integer' }, duration_ms: { type: 'integer' }, output: str() })) }),
+  Secret: obj({ name: str(), value: str({ description: 'SHA-256 (hex) of the value; the value itself is never returned.' }), updated_at: timestamp }),
+  CreateSecretsBody: arrayOf(obj({ name: str({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), value: str() })),
+  DeleteSecretsBody: arrayOf(str()),
   StorageConfig: obj({
     fileSizeLimit: { type: 'integer', format: 'int64' },
     features: obj({ imageTransformation: obj({ enabled: { type: 'boolean' } }), s3Protocol: obj({ enabled: { type: 'boolean' } }) }),
@@ -389,6 +408,29 @@ const paths: Record<string, Record<string, Operation>> = {
     get: op({ tag: 'Storage', id: 'v1-list-all-buckets', summary: 'The project\'s storage buckets', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('StorageBucket')), errors: [404, 503] }),
   },
   ...sitePaths(),
+  '/v1/projects/{ref}/functions': {
+    get: op({ tag: 'Edge Functions', id: 'v1-list-all-functions', summary: 'The project\'s edge functions', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Function')), errors: [404] }),
+    post: op({ tag: 'Edge Functions', id: 'v1-create-a-function', summary: 'Deploy a one-file function from a JSON body', scope: 'projects:write', params: [projectRef], body: ref('CreateFunctionBody'), status: 201, response: ref('Function'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/functions/deploy': {
+    post: op({ tag: 'Edge Functions', id: 'v1-deploy-a-function', summary: 'Deploy a new version of a function (multipart: metadata + files)', description: 'Validated by a job before it serves; a failing version answers 400 `function_deploy_failed` and the live version keeps serving.', scope: 'projects:write', params: [projectRef, { name: 'slug', in: 'query', required: true, schema: str() }], body: ref('FunctionDeployBody'), multipart: true, status: 201, response: ref('Function'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/functions/{function_slug}': {
+    get: op({ tag: 'Edge Functions', id: 'v1-get-a-function', summary: 'One edge function', scope: 'projects:read', params: [projectRef, functionSlug], response: ref('Function'), errors: [404] }),
+    patch: op({ tag: 'Edge Functions', id: 'v1-update-a-function', summary: 'Rename a function or switch verify_jwt', scope: 'projects:write', params: [projectRef, functionSlug], body: ref('UpdateFunctionBody'), response: ref('Function'), errors: [404] }),
+    delete: op({ tag: 'Edge Functions', id: 'v1-delete-a-function', summary: 'Delete a function: its versions stop serving', scope: 'projects:write', params: [projectRef, functionSlug], response: ref('Message'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/functions/{function_slug}/body': {
+    get: op({ tag: 'Edge Functions', id: 'v1-get-a-function-body', summary: 'The live version\'s source (the entrypoint, or every file as multipart/form-data when asked for)', scope: 'projects:read', params: [projectRef, functionSlug], response: str(), errors: [404] }),
+  },
+  '/v1/projects/{ref}/functions/{function_slug}/logs': {
+    get: op({ tag: 'Edge Functions', id: 'v1-get-function-logs', summary: 'The last invocations (status, duration, console output), newest first', scope: 'projects:read', params: [projectRef, functionSlug, { name: 'limit', in: 'query', required: false, schema: { type: 'integer' } }], response: ref('FunctionLogs'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/secrets': {
+    get: op({ tag: 'Secrets', id: 'v1-list-all-secrets', summary: 'The project\'s secrets: names and digests', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Secret')), errors: [404] }),
+    post: op({ tag: 'Secrets', id: 'v1-bulk-create-secrets', summary: 'Set secrets (edge functions see them as environment variables)', scope: 'projects:write', params: [projectRef], body: ref('CreateSecretsBody'), status: 201, response: ref('Message'), errors: [404] }),
+    delete: op({ tag: 'Secrets', id: 'v1-bulk-delete-secrets', summary: 'Unset secrets', scope: 'projects:write', params: [projectRef], body: ref('DeleteSecretsBody'), response: ref('Message'), errors: [404] }),
+  },
   '/v1/regions': {
     get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in', response: arrayOf(ref('Region')) }),
   },

@@ -1,0 +1,203 @@
+// Invocation at `<project>/functions/v1/<slug>[/sub/path]`: finds the live version, checks the keys as
+// Supabase's gateway does (an `apikey` must be this project's; with verify_jwt the `Authorization` bearer must be
+// a valid project JWT), takes a warm worker (or starts one) and proxies the request over its unix socket,
+// streaming both ways, with the body limit and the wall-clock limit. The function sees the path from its slug
+// on (`/<slug>/sub/path?query`), as on Supabase.
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import { controlPool } from '../../../db/src/pools.ts';
+import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
+import { decodeVerified, validateClaims } from '../project/jwt.ts';
+import { API_ROLES } from '../project/keys.ts';
+import { functionEnv } from './env.ts';
+import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
+
+interface Route { functionId: string; versionId: string; version: number; verifyJwt: boolean }
+
+let pool: WorkerPool | undefined;
+export const workerPool = () => (pool ??= new WorkerPool());
+
+const routes = projectCache(async (ref: string) => {
+  const { rows } = await controlPool().query<{ slug: string; function_id: string; version_id: string; version: number; verify_jwt: boolean }>(
+    'select f.slug, r.* from platform.functions f join platform.projects p on p.id = f.project_id, platform_private.function_route($1, f.slug) r where p.ref = $1',
+    [ref]);
+  return new Map(rows.map((r) => [r.slug, { functionId: r.function_id, versionId: r.version_id, version: r.version, verifyJwt: r.verify_jwt } satisfies Route]));
+});
+
+interface FunctionEnv { env: Record<string, string>; digest: string }
+
+const envs = projectCache(async (ref: string): Promise<FunctionEnv> => {
+  const env = await functionEnv(ref);
+  const digest = crypto.createHash('sha256').update(JSON.stringify(Object.entries(env).sort())).digest('hex');
+  return { env, digest };
+});
+
+// A project that changed: stop what no longer may run (project paused or gone, function deleted).
+let watching = false;
+function watchProjects() {
+  if (watching) return;
+  watching = true;
+  onProjectChanged((ref) => {
+    const p = workerPool();
+    if (!p.all().some((w) => w.ref === ref)) return;
+    Promise.all([cachedRuntime(ref), routes.get(ref)]).then(([project, live]) => {
+      if (!project || project.deleted || project.status === 'GOING_DOWN' || project.status === 'REMOVED') return p.removeProject(ref);
+      if (project.status !== 'ACTIVE_HEALTHY') return p.stopProject(ref); // paused: its code stays for the restore
+      for (const w of p.all()) if (w.ref === ref && !live.has(w.slug)) w.kill('function deleted');
+    }).catch(() => {});
+  });
+}
+
+const send = (res: Response, status: number, code: string, message: string) => {
+  if (res.headersSent) { res.destroy(); return; }
+  res.status(status).set('Access-Control-Allow-Origin', '*').json({ code, message });
+};
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+
+function verifiedRole(token: string, project: ProjectRuntime): boolean {
+  try {
+    if (!project.jwt_secret) return false;
+    const claims = decodeVerified(token, project.jwt_secret);
+    validateClaims(claims);
+    return (API_ROLES as readonly string[]).includes(String(claims.role ?? 'anon'));
+  } catch {
+    return false;
+  }
+}
+
+export const functionsArea: RequestHandler = (req, res, next) => {
+  invoke(req, res).catch(next);
+};
+
+async function invoke(req: Request, res: Response): Promise<void> {
+  watchProjects();
+  const project = res.locals.project as ProjectRuntime;
+  const m = /^\/([A-Za-z][A-Za-z0-9_-]*)(\/[^?]*)?(\?.*)?$/.exec(req.url);
+  const route = m ? (await routes.get(project.ref)).get(m[1]) : undefined;
+  if (!m || !route) return send(res, 404, 'NOT_FOUND', 'Requested function was not found');
+  const apikey = req.headers.apikey;
+  if (typeof apikey === 'string' && apikey !== '' && !verifiedRole(apikey, project)) {
+    return send(res, 401, 'UNAUTHORIZED_INVALID_API_KEY', 'Invalid API key');
+  }
+  if (route.verifyJwt && req.method !== 'OPTIONS') {
+    const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!auth) return send(res, 401, 'UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header');
+    if (!verifiedRole(auth[1], project)) return send(res, 401, 'UNAUTHORIZED_INVALID_JWT', 'Invalid JWT');
+  }
+  const p = workerPool();
+  const max = p.settings.maxBodyBytes;
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > max) return send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${max} bytes`);
+  const { env, digest } = await envs.get(project.ref);
+  let worker: FunctionWorker;
+  try {
+    worker = p.acquire(project.ref, m[1], route.versionId, env, digest);
+  } catch (err) {
+    if (err instanceof WorkerError) { res.set('Retry-After', '1'); return send(res, err.status, err.code, err.message); }
+    throw err;
+  }
+  const started = Date.now();
+  let released = false;
+  const release = () => { if (!released) { released = true; worker.release(); } };
+  try {
+    await worker.ready;
+  } catch (err) {
+    release();
+    if (err instanceof WorkerError) return send(res, err.status, err.code, err.message);
+    throw err;
+  }
+  await proxy(req, res, worker, `/${m[1]}${m[2] ?? ''}${m[3] ?? ''}`, started, max).finally(release);
+  record(route, req, res.statusCode, Date.now() - started, worker.output);
+}
+
+function proxy(req: Request, res: Response, worker: FunctionWorker, path: string, started: number, maxBody: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = v;
+    headers.host = req.headers.host ?? 'localhost';
+    headers['x-forwarded-for'] = req.ip ?? '';
+    headers['x-forwarded-proto'] = req.protocol;
+    let done = false;
+    let aborted = false;
+    const finish = () => { if (!done) { done = true; clearTimeout(timer); resolve(); } };
+    const wall = worker.pool.settings.wallClockMs;
+    const timer = setTimeout(() => {
+      // A function past its wall clock may be stuck in a loop that no request can interrupt: its worker goes.
+      worker.kill('wall clock limit exceeded');
+    }, Math.max(0, wall - (Date.now() - started)));
+    const upstream = http.request({ socketPath: worker.socket, agent: worker.agent, method: req.method, path, headers }, (up) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP.has(k) || k === 'content-length') out[k] = v as string | string[];
+      res.writeHead(up.statusCode ?? 502, out);
+      // Event streams get their headers at once; other answers go out with their first bytes (one write).
+      if (/^text\/event-stream/.test(String(up.headers['content-type'] ?? ''))) res.flushHeaders();
+      up.on('data', (c: Buffer) => { if (!res.write(c)) { up.pause(); res.once('drain', () => up.resume()); } });
+      up.on('end', () => {
+        // A function may answer without reading the whole body: the rest is not read either, and the
+        // connection, which still carries it, is closed once the answer is out.
+        if (!req.complete) { req.unpipe(upstream); aborted = true; upstream.destroy(); res.once('finish', () => req.socket.destroy()); }
+        res.end();
+        finish();
+      });
+      up.on('error', () => { res.destroy(); finish(); });
+      up.on('aborted', () => { res.destroy(); finish(); });
+    });
+    upstream.on('error', async () => {
+      if (aborted) return finish();
+      // The worker's socket failed under a request: the worker is dying or broken. Its exit (and why) is known
+      // a moment later; no later request may be handed to it either way.
+      await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
+      worker.kill('connection to the function was lost');
+      const reason = worker.exitReason;
+      if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
+      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
+      finish();
+    });
+    res.on('close', () => { if (!res.writableFinished) { aborted = true; upstream.destroy(); finish(); } });
+    let received = 0;
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received > maxBody) {
+        req.unpipe(upstream);
+        aborted = true;
+        upstream.destroy();
+        // The client is still sending: answer, then close the connection rather than read the rest.
+        if (!res.headersSent) res.set('Connection', 'close');
+        send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${maxBody} bytes`);
+        res.once('finish', () => req.socket.destroy());
+        req.pause();
+        finish();
+      }
+    });
+    req.pipe(upstream);
+  });
+}
+
+// Invocation records are written in batches (one statement per half second at most), so logging costs a
+// request nothing; past 2,000 waiting records new ones are dropped rather than buffered without bound.
+const pending: { f: string; v: number; m: string; p: string; s: number; d: number; o: string }[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
+
+function record(route: Route, req: Request, status: number, ms: number, output: string) {
+  if (pending.length >= 2000) return;
+  pending.push({ f: route.functionId, v: route.version, m: req.method, p: req.originalUrl.split('?')[0], s: status, d: ms, o: output });
+  flushTimer ??= setTimeout(flushLogs, 500);
+}
+
+function flushLogs(): Promise<void> {
+  flushTimer = undefined;
+  const batch = pending.splice(0);
+  if (!batch.length) return Promise.resolve();
+  return controlPool().query('select platform_private.record_function_logs($1, $2, $3, $4, $5, $6, $7)', [
+    batch.map((x) => x.f), batch.map((x) => x.v), batch.map((x) => x.m), batch.map((x) => x.p), batch.map((x) => x.s),
+    batch.map((x) => x.d), batch.map((x) => x.o),
+  ]).then(() => {}, () => {});
+}
+
+export async function stopFunctions(): Promise<void> {
+  pool?.stopAll();
+  clearTimeout(flushTimer);
+  await flushLogs();
+}

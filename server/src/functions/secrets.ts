@@ -1,0 +1,58 @@
+// Secrets at rest: AES-256-GCM with the operator's key (LOAM_SECRETS_KEY, 32 bytes as base64 or hex), or, when
+// unset, a key generated once into LOAM_DATA_DIR/secrets.key (mode 0600). Every API process that runs
+// functions must hold the same key; with several machines, set LOAM_SECRETS_KEY.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { config } from '../../../db/src/config.ts';
+
+let key: Buffer | undefined;
+
+function parseKey(raw: string): Buffer {
+  const k = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (k.length !== 32) throw new Error('LOAM_SECRETS_KEY must be 32 bytes, as 64 hex digits or base64');
+  return k;
+}
+
+export function secretsKey(): Buffer {
+  if (key) return key;
+  const raw = process.env.LOAM_SECRETS_KEY;
+  if (raw) return (key = parseKey(raw.trim()));
+  const file = path.join(config.dataDir, 'secrets.key');
+  try {
+    return (key = parseKey(fs.readFileSync(file, 'utf8').trim()));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another process made it first
+  }
+  return (key = parseKey(fs.readFileSync(file, 'utf8').trim()));
+}
+
+/** iv (12) || tag (16) || ciphertext. The secret's name is the additional data: a value cannot be moved to
+ *  another name (or project) by swapping rows. */
+export function encryptSecret(ref: string, name: string, value: string): Buffer {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', secretsKey(), iv);
+  c.setAAD(Buffer.from(`${ref}/${name}`));
+  const data = Buffer.concat([c.update(value, 'utf8'), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), data]);
+}
+
+export function decryptSecret(ref: string, name: string, blob: Buffer): string {
+  const d = crypto.createDecipheriv('aes-256-gcm', secretsKey(), blob.subarray(0, 12));
+  d.setAAD(Buffer.from(`${ref}/${name}`));
+  d.setAuthTag(blob.subarray(12, 28));
+  return Buffer.concat([d.update(blob.subarray(28)), d.final()]).toString('utf8');
+}
+
+export const secretDigest = (value: string) => crypto.createHash('sha256').update(value).digest('hex');
+
+/** Names a secret may not have: variables the dynamic loader, Deno or its HTTP stack read at start-up (an
+ *  `LD_PRELOAD` pointing into the function's own files would run native code outside Deno's sandbox), and the
+ *  names Supabase reserves. Refused when set, and skipped when a worker starts. */
+export const RESERVED_ENV = /^(LD_|DENO_|NPM_CONFIG_|NODE_|RUST_|SSL_|MALLOC_|GLIBC|V8_|SUPABASE_)|^(HOME|PATH|TMPDIR|TMP|TEMP|SHELL|USER|NO_COLOR|HTTPS?_PROXY|ALL_PROXY|NO_PROXY)$/i;

@@ -1,0 +1,94 @@
+// Edge functions against Deno serving the same function directly, side by side in one run: cold start (first
+// request to a new version: process start + module load + Deno.serve), warm latency overhead (sequential
+// requests, p50), and throughput (keep-alive load from a separate process, interleaved rounds).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { functionSettings } from '../../server/src/functions/settings.ts';
+import { createBenchProject, load, startLoam, table, type LoadResult, type Scenario } from './harness.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS || 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 32);
+const HELLO = `Deno.serve((req) => Response.json({ message: 'hello', path: new URL(req.url).pathname }));`;
+
+const loam = await startLoam();
+const p = await createBenchProject(loam);
+
+async function deploy(version: number) {
+  const form = new FormData();
+  form.append('metadata', JSON.stringify({ entrypoint_path: 'index.ts', verify_jwt: false }));
+  form.append('file', new Blob([`${HELLO}\n// v${version}`]), 'index.ts');
+  const res = await fetch(`${loam.url}/v1/projects/${p.ref}/functions/deploy?slug=hello`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` }, body: form });
+  if (res.status !== 201) throw new Error(`deploy: ${res.status} ${await res.text()}`);
+}
+
+const fnUrl = `${p.url.replace('localhost', '127.0.0.1')}/functions/v1/hello`;
+const headers = { apikey: p.anonKey };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// Cold starts: each deploy is a new version, so its first request starts a new worker.
+const cold: number[] = [];
+for (let i = 1; i <= 5; i++) {
+  await deploy(i);
+  const t = performance.now();
+  const res = await fetch(fnUrl, { headers });
+  await res.text();
+  if (res.status !== 200) throw new Error(`cold invoke: ${res.status}`);
+  cold.push(performance.now() - t);
+}
+
+// Deno serving the same function directly on a port.
+const port: number = await new Promise((resolve) => { const s = net.createServer().listen(0, () => { const a = s.address() as net.AddressInfo; s.close(() => resolve(a.port)); }); });
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-fn-bench-'));
+fs.writeFileSync(path.join(dir, 'index.ts'), HELLO.replace('Deno.serve(', `Deno.serve({ port: ${port}, hostname: '127.0.0.1', onListen() {} }, `));
+const direct = spawn(functionSettings().denoPath, ['run', '--no-config', '--no-lock', '--allow-net', path.join(dir, 'index.ts')], { stdio: 'ignore', detached: true });
+const directUrl = `http://127.0.0.1:${port}/hello`;
+for (let i = 0; ; i++) {
+  try { await (await fetch(directUrl)).text(); break; } catch { if (i > 100) throw new Error('direct deno did not start'); await new Promise((r) => setTimeout(r, 50)); }
+}
+
+async function sequential(url: string, h: Record<string, string>, n: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await (await fetch(url, { headers: h })).text();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+await sequential(directUrl, {}, 200);
+await sequential(fnUrl, headers, 200);
+const latDirect = median([await sequential(directUrl, {}, 500), await sequential(directUrl, {}, 500)]);
+const latLoam = median([await sequential(fnUrl, headers, 500), await sequential(fnUrl, headers, 500)]);
+
+const scenarios: Scenario[] = [
+  { name: 'Deno directly', method: 'GET', url: directUrl },
+  { name: 'Loam /functions/v1', method: 'GET', url: fnUrl, headers },
+];
+const results = new Map<string, LoadResult[]>(scenarios.map((s) => [s.name, []]));
+for (let r = 0; r < ROUNDS; r++) for (const s of scenarios) results.get(s.name)!.push(await load(s, SECONDS, CONNECTIONS));
+const summary = scenarios.map((s) => {
+  const rs = results.get(s.name)!;
+  return { name: s.name, rps: median(rs.map((x) => x.rps)), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), errors: rs.reduce((a, x) => a + x.errors, 0) };
+});
+
+console.log(`\nEdge functions bench: hello world, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS}s, medians\n`);
+const rows: (string | number)[][] = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors']];
+for (const s of summary) rows.push([s.name, s.rps, s.p50, s.p99, s.errors]);
+console.log(table(rows));
+const ratio = summary[1].rps / summary[0].rps;
+const overhead = latLoam - latDirect;
+console.log(`\ncold start (median of ${cold.length}): ${median(cold).toFixed(1)} ms  [${cold.map((c) => c.toFixed(0)).join(', ')}]`);
+console.log(`sequential p50: direct ${latDirect.toFixed(3)} ms, Loam ${latLoam.toFixed(3)} ms, overhead ${overhead.toFixed(3)} ms`);
+const target = (name: string, ok: boolean, text: string) => console.log(`${ok ? 'PASS' : 'MISS'}  ${name}: ${text}`);
+console.log('');
+target('cold start ≤ 300 ms', median(cold) <= 300, `${median(cold).toFixed(1)} ms`);
+target('warm overhead ≤ 2 ms p50', overhead <= 2, `${overhead.toFixed(3)} ms`);
+target('throughput ≥ 0.5 × Deno directly', ratio >= 0.5, ratio.toFixed(2));
+try { process.kill(-direct.pid!, 'SIGKILL'); } catch { /* gone */ }
+fs.rmSync(dir, { recursive: true, force: true });
+await loam.stop();
+process.exit(0);
