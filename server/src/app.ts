@@ -6,6 +6,7 @@ import { renderErrors } from './errors.ts';
 import { graphql } from './graphql/index.ts';
 import { management } from './management/index.ts';
 import { dataPlane } from './project/resolve.ts';
+import { realtime } from './realtime/api.ts';
 import { rest } from './rest/index.ts';
 import { storage } from './storage/index.ts';
 
@@ -27,7 +28,7 @@ export function createApp(state: AppState = { ready: true }): express.Express {
   });
   app.use('/v1', management);
 
-  app.use(dataPlane({ rest, graphql, auth, storage }));
+  app.use(dataPlane({ rest, graphql, auth, storage, realtime }));
 
   app.use((_req, res) => { res.status(404).json({ message: 'Not found', code: 'not_found' }); });
   // Whatever an API did not render itself still leaves as JSON, never as Express's HTML error page.

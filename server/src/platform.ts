@@ -10,6 +10,7 @@ import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/ru
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
 import { graphqlBeforeExpress } from './graphql/raw.ts';
+import { attachRealtime, stopRealtime } from './realtime/socket.ts';
 import { removeInterruptedUploads } from './storage/backend.ts';
 
 export interface Platform {
@@ -59,6 +60,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     const app = createApp();
     server = http.createServer((req, res) => { if (!graphqlBeforeExpress(req, res)) app(req, res); });
     server.keepAliveTimeout = 65_000;
+    await attachRealtime(server, databaseUrl);
     const port = opts.port ?? config.port;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -81,6 +83,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     stop() {
       stopping ??= (async () => {
         silenceWorkerLogs();
+        await stopRealtime(); // open sockets would hold server.close() up
         if (server) {
           server.closeIdleConnections();
           await new Promise<void>((resolve) => server!.close(() => resolve()));
