@@ -5,7 +5,9 @@ import { after } from 'node:test';
 import type { Project } from '../helpers/platform.ts';
 
 const clients: SupabaseClient[] = [];
-after(async () => { for (const c of clients) await c.removeAllChannels(); });
+/** Closes the channels of every client made so far. */
+export async function closeAll(): Promise<void> { for (const c of clients.splice(0)) await c.removeAllChannels(); }
+after(closeAll);
 
 export function client(p: Project | { url: string; anonKey: string }, key = p.anonKey, url = p.url): SupabaseClient {
   const c = createClient(url, key, { auth: { persistSession: false, autoRefreshToken: false }, realtime: { heartbeatIntervalMs: 5000 } });

@@ -208,7 +208,8 @@ class Stream {
       Object.fromEntries(rel.keyColumns.filter((k) => r && r[k] !== undefined).map((k) => [k, r![k]]));
     const record = change.tag === 'delete' ? {} : change.new ?? {};
     // Under RLS a subscriber gets the old row's primary key only, as at Supabase.
-    const old = change.tag === 'insert' ? {} : keyOnly(change.old ?? change.key);
+    // An update that kept its key carries no old key: it is the new row's.
+    const old = change.tag === 'insert' ? {} : keyOnly(change.old ?? change.key ?? (change.tag === 'update' ? record : undefined));
     const row = change.tag === 'delete' ? old : record;
     const targets: { sub: Sub; ids: number[] }[] = [];
     for (const sub of this.subs) {
@@ -244,7 +245,7 @@ class Stream {
     const table = `${pg.escapeIdentifier(rel.schema)}.${pg.escapeIdentifier(rel.name)}`;
     const keys = key ? Object.keys(key) : [];
     if (key && (!keys.length || keys.length !== rel.keyColumns.length)) return undefined; // no primary key: nothing can be checked
-    const where = keys.map((k, i) => `${pg.escapeIdentifier(k)} = $${i + 2}::${sqlType.get(k)}`).join(' and ');
+    const where = keys.map((k, i) => `${pg.escapeIdentifier(k)} = $${i + 1}::${sqlType.get(k)}`).join(' and ');
     try {
       return await withContext(await pool(this.project), { role: dbRole(this.project, s.role), claims: s.claims, path: '/realtime/v1' }, async (c) => {
         const cols = await c.query(
@@ -253,13 +254,13 @@ class Stream {
         const set = new Set<string>(cols.rows[0].cols);
         if (!set.size) return undefined;
         if (key) {
-          const r = await c.query(`select 1 from ${table} where ${where}`, [rel.relationOid, ...keys.map((k) => key[k])]);
+          const r = await c.query(`select 1 from ${table} where ${where}`, keys.map((k) => key[k]));
           if (!r.rowCount) return undefined;
         }
         return set;
       }, { readOnly: true });
     } catch {
-      return undefined;
+      return undefined; // the role may not select the table, or the row's key no longer fits its type
     }
   }
 }

@@ -99,10 +99,14 @@ class Connection {
     const ch = new Channel(this, m.topic, sub, m.join_ref ?? m.ref ?? '', isPrivate, cfg, subscriber, policies);
     this.channels.set(m.topic, ch);
     const pg = ch.bindChanges(bindings);
+    // The reply waits for the replication stream (unlike Supabase's, which comes first and leaves a window in
+    // which a SUBSCRIBED client misses changes): SUBSCRIBED then means every later commit is delivered.
+    const started = pg.length ? await ch.startChanges() : undefined;
+    if (ch.closed) return;
     this.push(reply(m, 'ok', { postgres_changes: pg }));
     bus.subscribe(ch.key, ch);
     if (ch.presenceEnabled) ch.syncPresence();
-    if (pg.length) ch.startChanges();
+    if (started) ch.system('postgres_changes', started.status, started.message);
   }
 
   close(): void {
@@ -256,14 +260,14 @@ class Channel implements bus.Member {
     return this.bindings.map((b) => b.reply);
   }
 
-  startChanges(): void {
-    changes.subscribe(this.conn.project, this.bindings, this.subscriber, (payload) => this.push('postgres_changes', payload))
-      .then((s) => {
-        if (this.closed) return s.stop();
-        this.pgSubs.push(s);
-        this.system('postgres_changes', 'ok', 'Subscribed to PostgreSQL');
-      })
-      .catch((err) => this.system('postgres_changes', 'error', err instanceof Error ? err.message : String(err)));
+  async startChanges(): Promise<{ status: 'ok' | 'error'; message: string }> {
+    try {
+      const s = await changes.subscribe(this.conn.project, this.bindings, this.subscriber, (payload) => this.push('postgres_changes', payload));
+      if (this.closed) s.stop(); else this.pgSubs.push(s);
+      return { status: 'ok', message: 'Subscribed to PostgreSQL' };
+    } catch (err) {
+      return { status: 'error', message: err instanceof Error ? err.message : String(err) };
+    }
   }
 }
 
