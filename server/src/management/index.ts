@@ -9,6 +9,7 @@ import { database } from './database.ts';
 import { meta } from './meta.ts';
 import { openapi } from './openapi.ts';
 import { organizations } from './organizations.ts';
+import { configRealtime } from './config-realtime.ts';
 import { postgrest } from './postgrest.ts';
 import { projects } from './projects.ts';
 import { tokens } from './tokens.ts';
@@ -16,6 +17,6 @@ import { storageManagement } from './storage.ts';
 
 export const management = Router();
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
-management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest);
+management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest, configRealtime);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

@@ -6,7 +6,7 @@ import { identify } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
 import { channelPolicies, verifyToken, type Subscriber } from './authorize.ts';
 import * as bus from './bus.ts';
-import { limitsFor } from './socket.ts';
+import { realtimeSettings } from './limits.ts';
 
 export const realtime = Router();
 
@@ -29,7 +29,7 @@ async function caller(req: Request, res: Response): Promise<Subscriber | undefin
 
 async function send(res: Response, who: Subscriber, messages: { topic: string; event: string; payload: unknown; private: boolean }[]) {
   const p = project(res);
-  const limit = (await limitsFor(p.ref)).max_payload_size_in_kb * 1024;
+  const limit = (await realtimeSettings(p.ref)).max_payload_size_in_kb * 1024;
   for (const m of messages) {
     const size = Buffer.isBuffer(m.payload) ? m.payload.length : Buffer.byteLength(JSON.stringify(m.payload ?? null));
     if (size > limit) return void res.status(413).json({ message: 'Payload size exceeds tenant limit' });

@@ -12,7 +12,7 @@ import { checkProject } from '../project/resolve.ts';
 import { ALL, ChannelError, channelPolicies, verifyToken, type Policies, type Subscriber } from './authorize.ts';
 import * as bus from './bus.ts';
 import * as changes from './changes.ts';
-import { DEFAULT_LIMITS, type RealtimeLimits } from './limits.ts';
+import { realtimeSettings, type RealtimeSettings } from './limits.ts';
 import { decode, encode, reply, type Message, type Vsn } from './protocol.ts';
 
 const IDLE_MS = 60_000; // realtime-js heartbeats every 25 s
@@ -23,9 +23,6 @@ let wss: WebSocketServer | undefined;
 let sweeper: NodeJS.Timeout | undefined;
 let unlisten: (() => void) | undefined;
 
-/** Loads a project's limits; replaced by config.ts when the project has its own. */
-export let limitsFor: (ref: string) => Promise<RealtimeLimits> = async () => DEFAULT_LIMITS;
-export function setLimitsLoader(fn: (ref: string) => Promise<RealtimeLimits>) { limitsFor = fn; }
 
 class Connection {
   readonly channels = new Map<string, Channel>();
@@ -36,8 +33,8 @@ class Connection {
   readonly project: ProjectRuntime;
   readonly vsn: Vsn;
   readonly apikey: string;
-  readonly limits: RealtimeLimits;
-  constructor(ws: WebSocket, project: ProjectRuntime, vsn: Vsn, apikey: string, limits: RealtimeLimits) {
+  readonly limits: RealtimeSettings;
+  constructor(ws: WebSocket, project: ProjectRuntime, vsn: Vsn, apikey: string, limits: RealtimeSettings) {
     this.ws = ws; this.project = project; this.vsn = vsn; this.apikey = apikey; this.limits = limits;
   }
 
@@ -85,6 +82,7 @@ class Connection {
     let subscriber: Subscriber;
     try { subscriber = verifyToken(this.project, token); } catch (e) { return fail(e as ChannelError); }
     const isPrivate = cfg.private === true;
+    if (this.limits.private_only && !isPrivate) return fail(new ChannelError('PrivateOnly', 'This project only allows private channels'));
     let policies = ALL;
     if (isPrivate) {
       try { policies = await channelPolicies(this.project, subscriber, sub); } catch {
@@ -307,7 +305,7 @@ async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer):
   if (!('project' in g)) return refuse(socket, g.status, g.body);
   const project = g.project;
   try { verifyToken(project, apikey); } catch (e) { return refuse(socket, 403, { message: (e as ChannelError).reason }); }
-  const limits = await limitsFor(project.ref);
+  const limits = await realtimeSettings(project.ref);
   const mine = connections.get(project.ref);
   if ((mine?.size ?? 0) >= limits.max_concurrent_users) return refuse(socket, 429, { message: 'ConnectionRateLimitReached: Too many connected users' });
   wss!.handleUpgrade(req, socket, head, (ws) => {
