@@ -91,6 +91,7 @@ interface Relation {
 type Change = { tag: 'insert' | 'update' | 'delete'; relation: Relation; new?: Record<string, string | null>; old?: Record<string, string | null> | null; key?: Record<string, string | null> | null };
 
 const streams = new Map<string, Stream>();
+const START_TIMEOUT_MS = Number(process.env.LOAM_REALTIME_START_TIMEOUT_MS || 10_000);
 const walChecked = new Map<string, Promise<void>>();
 
 /** A server without wal_level=logical cannot stream changes: the subscriber is told which setting. */
@@ -161,7 +162,11 @@ class Stream {
       }
     });
     await new Promise<void>((resolve, reject) => {
-      service.once('start', () => resolve());
+      // Making a logical slot waits for the transactions running on the whole server to end: one left open
+      // (by any tenant) would hold the join up for as long. The subscriber is told; the next join tries again.
+      const timer = setTimeout(() => reject(new Error('Realtime could not start reading changes in time: a long-running transaction on the database server holds it up')), START_TIMEOUT_MS);
+      timer.unref();
+      service.once('start', () => { clearTimeout(timer); resolve(); });
       service.on('error', (err) => { reject(err); this.lost(); });
       service.subscribe(plugin, this.slot).catch((err) => { reject(err); this.lost(); });
     });
