@@ -124,7 +124,7 @@ begin
                and t.typelem = 0 and pg_get_userbyid(t.typowner) not in (${keep}) loop
     execute format('alter type %s owner to ${owner}', o.name);
   end loop;
-  for o in select pubname from pg_publication where pubname = 'supabase_realtime' and pg_get_userbyid(pubowner) not in (${keep}) loop
+  for o in select pubname from pg_publication where pubname in ('supabase_realtime', 'supabase_realtime_messages_publication') and pg_get_userbyid(pubowner) not in (${keep}) loop
     execute format('alter publication %I owner to ${owner}', o.pubname);
   end loop;
   -- Definer functions of the storage API run as the project's service role: with BYPASSRLS they see every

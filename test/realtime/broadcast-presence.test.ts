@@ -171,3 +171,38 @@ describe('tokens and private channels', () => {
     assert.match(String(r.error?.message), /InvalidJWTToken: Token has expired/);
   });
 });
+
+describe('broadcast from the database', () => {
+  it('realtime.send() and realtime.broadcast_changes() reach the topic\'s channel', async () => {
+    await sql(p, `
+      create table public.rooms_log (id int primary key, room text);
+      create function public.log_changed() returns trigger language plpgsql as $$
+      begin
+        perform realtime.broadcast_changes('log:' || coalesce(new.room, old.room), tg_op, tg_op, tg_table_name, tg_table_schema, new, old);
+        return null;
+      end $$;
+      create trigger log_changed after insert or update or delete on public.rooms_log for each row execute function public.log_changed();`);
+    const c = client(p);
+    const pub: any[] = [];
+    const priv: any[] = [];
+    const chPub = c.channel('from-db').on('broadcast', { event: 'hello' }, (m) => pub.push(m));
+    const chPriv = c.channel('log:kitchen', { config: { private: true } }).on('broadcast', { event: '*' }, (m) => priv.push(m));
+    await sql(p, `create policy read_log on realtime.messages for select to anon using (realtime.topic() like 'log:%')`);
+    assert.equal((await subscribed(chPub)).status, 'SUBSCRIBED');
+    assert.equal((await subscribed(chPriv)).status, 'SUBSCRIBED');
+    // The stream starts in the background with the first channel: send until it arrives.
+    for (let i = 0; i < 40 && !pub.length; i++) {
+      await sql(p, `select realtime.send('{"n": ${i}}'::jsonb, 'hello', 'from-db', false)`);
+      await sleep(200);
+    }
+    assert.ok(pub.length >= 1);
+    assert.equal(pub[0].event, 'hello');
+    assert.equal(typeof pub[0].payload.n, 'number');
+    await sql(p, `insert into public.rooms_log values (1, 'kitchen')`);
+    await until(() => priv.length, 'broadcast_changes');
+    assert.equal(priv[0].event, 'INSERT');
+    assert.deepEqual(priv[0].payload.record, { id: 1, room: 'kitchen' });
+    assert.equal(priv[0].payload.operation, 'INSERT');
+    assert.equal(priv[0].payload.old_record, null);
+  });
+});

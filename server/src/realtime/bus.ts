@@ -60,6 +60,9 @@ export function broadcast(key: string, event: string, payload: unknown, from?: s
   send({ k: 'b', key, event, payload: wire, bytes: bytes?.toString('base64'), from });
 }
 
+/** To this process' members only. */
+export const deliverLocal = (key: string, event: string, payload: unknown) => deliverBroadcast(key, event, payload);
+
 function deliverBroadcast(key: string, event: string, payload: unknown, from?: string) {
   for (const m of members.get(key) ?? []) m.deliver(event, payload, from);
 }

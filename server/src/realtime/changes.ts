@@ -15,6 +15,7 @@ import { cachedRuntime, forgetRuntime, type ProjectRuntime } from '../../../db/s
 import { dbRole } from '../../../db/src/roles.ts';
 import { serverAdminAddress } from '../../../db/src/servers.ts';
 import { pool, type Subscriber } from './authorize.ts';
+import * as bus from './bus.ts';
 
 const OPS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in'] as const;
 type Op = (typeof OPS)[number];
@@ -91,6 +92,8 @@ interface Relation {
 type Change = { tag: 'insert' | 'update' | 'delete'; relation: Relation; new?: Record<string, string | null>; old?: Record<string, string | null> | null; key?: Record<string, string | null> | null };
 
 const streams = new Map<string, Stream>();
+/** realtime.messages' own publication (Supabase's name): realtime.send() and broadcast_changes() write there. */
+const MESSAGES_PUBLICATION = 'supabase_realtime_messages_publication';
 const START_TIMEOUT_MS = Number(process.env.LOAM_REALTIME_START_TIMEOUT_MS || 10_000);
 const walChecked = new Map<string, Promise<void>>();
 
@@ -118,6 +121,9 @@ function checkWalLevel(address: pg.ClientConfig): Promise<void> {
 
 class Stream {
   readonly subs = new Set<Sub>();
+  /** Channels of any kind: they receive what realtime.send() writes. */
+  holds = 0;
+  get idle() { return !this.subs.size && !this.holds; }
   private service?: LogicalReplicationService;
   ready?: Promise<void>;
   private chain: Promise<void> = Promise.resolve();
@@ -132,7 +138,12 @@ class Stream {
   }
 
   start(): Promise<void> {
-    this.ready ??= this.open();
+    // A failed start (a slot that took too long, a server without wal_level=logical) is tried again next time.
+    this.ready ??= this.open().catch((err) => {
+      this.ready = undefined;
+      void this.service?.destroy().catch(() => {});
+      throw err;
+    });
     return this.ready;
   }
 
@@ -142,7 +153,7 @@ class Stream {
     await checkWalLevel(address);
     const service = new LogicalReplicationService({ ...address, database: this.project.db_name }, { acknowledge: { auto: true, timeoutSeconds: 10 } });
     this.service = service;
-    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: ['supabase_realtime'] });
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: ['supabase_realtime', MESSAGES_PUBLICATION] });
     const start = plugin.start.bind(plugin);
     // The slot is made on the replication connection itself, TEMPORARY: it lives exactly as long as the session.
     plugin.start = async (client: pg.Client, slot: string, lsn: string) => {
@@ -178,7 +189,7 @@ class Stream {
     this.service?.stop().catch(() => {});
     this.ready = undefined;
     setTimeout(() => {
-      if (this.stopped || !this.subs.size) return;
+      if (this.stopped || this.idle) return;
       forgetRuntime(this.project.ref);
       cachedRuntime(this.project.ref).then((p) => {
         if (!p || p.deleted || p.status !== 'ACTIVE_HEALTHY' || this.stopped) return this.stop();
@@ -207,6 +218,7 @@ class Stream {
 
   private async dispatch(change: Change, at: Date): Promise<void> {
     const rel = change.relation;
+    if (rel.schema === 'realtime' && rel.name === 'messages') return this.message(change);
     const type = change.tag.toUpperCase() as 'INSERT' | 'UPDATE' | 'DELETE';
     const { typname, sqlType } = await this.types(rel);
     const keyOnly = (r: Record<string, string | null> | null | undefined) =>
@@ -242,6 +254,17 @@ class Stream {
       };
       for (const t of g.targets) t.sub.send({ ids: t.ids, data });
     }));
+  }
+
+  /** A broadcast from the database (realtime.send): to this process' members of the topic only — every process
+   *  with members in this project reads the same WAL. Private channels checked their read policy at join. */
+  private message(change: Change): void {
+    const r = change.new;
+    if (change.tag !== 'insert' || !r || r.extension !== 'broadcast' || typeof r.topic !== 'string') return;
+    let payload: unknown = null;
+    try { payload = r.payload === null || r.payload === undefined ? null : JSON.parse(r.payload); } catch { return; }
+    bus.deliverLocal(bus.channelKey(this.project.ref, r.private === 't', r.topic), 'broadcast',
+      { type: 'broadcast', event: r.event ?? '', payload, meta: { id: r.id } });
   }
 
   /** The columns this role may read when it may see the row (`key` given: checked by primary key, as the role,
@@ -281,7 +304,7 @@ export async function subscribe(project: ProjectRuntime, bindings: Binding[], su
   const s = stream;
   const stop = () => {
     s.subs.delete(sub);
-    if (!s.subs.size) void s.stop();
+    if (s.idle) void s.stop();
   };
   try {
     await s.start();
@@ -290,6 +313,23 @@ export async function subscribe(project: ProjectRuntime, bindings: Binding[], su
     throw err;
   }
   return { stop, setSubscriber: (next) => { sub.subscriber = next; } };
+}
+
+/** A channel of the project is open: the stream runs (started in the background) until `release()`, so that
+ *  realtime.send() reaches it. Nothing waits for it: broadcast and presence work without it. */
+export function hold(project: ProjectRuntime): () => void {
+  let stream = streams.get(project.ref);
+  if (!stream) streams.set(project.ref, (stream = new Stream(project)));
+  const s = stream;
+  s.holds++;
+  s.start().catch(() => { if (s.idle) void s.stop(); });
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    s.holds--;
+    if (s.idle) void s.stop();
+  };
 }
 
 /** Closes every replication connection of a project (pause, delete) or of the process. */

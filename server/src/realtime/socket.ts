@@ -120,6 +120,7 @@ class Channel implements bus.Member {
   readonly presenceKey: string;
   presenceEnabled: boolean;
   private timer?: NodeJS.Timeout;
+  private release?: () => void;
   private pgSubs: changes.Subscription[] = [];
   private bindings: changes.Binding[] = [];
   closed = false;
@@ -141,6 +142,7 @@ class Channel implements bus.Member {
     this.presenceKey = typeof cfg.presence?.key === 'string' && cfg.presence.key ? cfg.presence.key : crypto.randomUUID();
     this.presenceEnabled = cfg.presence?.enabled === true;
     this.armExpiry();
+    this.release = changes.hold(conn.project);
   }
 
   private push(event: string, payload: unknown, ref: string | null = null) {
@@ -177,6 +179,7 @@ class Channel implements bus.Member {
     bus.unsubscribe(this.key, this);
     for (const s of this.pgSubs) s.stop();
     this.pgSubs = [];
+    this.release?.();
     if (this.conn.channels.get(this.topic) === this) this.conn.channels.delete(this.topic);
     if (notify) this.push('phx_close', {}, this.joinRef);
   }
