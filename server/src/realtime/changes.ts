@@ -12,8 +12,9 @@ import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replicatio
 import pg from 'pg';
 import { withContext } from '../../../db/src/context.ts';
 import { cachedRuntime, forgetRuntime, type ProjectRuntime } from '../../../db/src/projects.ts';
+import { projectPool } from '../../../db/src/pools.ts';
 import { dbRole } from '../../../db/src/roles.ts';
-import { serverAdminAddress } from '../../../db/src/servers.ts';
+import { authenticatorAddress, serverAdminAddress } from '../../../db/src/servers.ts';
 import { pool, type Subscriber } from './authorize.ts';
 import * as bus from './bus.ts';
 
@@ -92,6 +93,7 @@ interface Relation {
 type Change = { tag: 'insert' | 'update' | 'delete'; relation: Relation; new?: Record<string, string | null>; old?: Record<string, string | null> | null; key?: Record<string, string | null> | null };
 
 const streams = new Map<string, Stream>();
+const changesPool = async (p: ProjectRuntime) => projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
 /** realtime.messages' own publication (Supabase's name): realtime.send() and broadcast_changes() write there. */
 const MESSAGES_PUBLICATION = 'supabase_realtime_messages_publication';
 const START_TIMEOUT_MS = Number(process.env.LOAM_REALTIME_START_TIMEOUT_MS || 10_000);
@@ -243,8 +245,10 @@ class Stream {
       const g = groups.get(k);
       if (g) g.targets.push(t); else groups.set(k, { subscriber: t.sub.subscriber, targets: [t] });
     }
-    await Promise.all([...groups.values()].map(async (g) => {
-      const cols = await this.readable(g.subscriber, rel, sqlType, change.tag === 'delete' ? undefined : (change.key ?? keyOnly(record)));
+    const list = [...groups.values()];
+    const seen = await this.visible(list.map((g) => g.subscriber), rel, sqlType, change.tag === 'delete' ? undefined : (change.key ?? keyOnly(record)));
+    list.forEach((g, i) => {
+      const cols = seen[i];
       if (!cols) return;
       const pick = (r: Record<string, string | null>) => Object.fromEntries(Object.entries(r).filter(([k]) => cols.has(k)));
       const data = {
@@ -253,7 +257,7 @@ class Stream {
         record: pick(record), old_record: pick(old), errors: null,
       };
       for (const t of g.targets) t.sub.send({ ids: t.ids, data });
-    }));
+    });
   }
 
   /** A broadcast from the database (realtime.send): to this process' members of the topic only — every process
@@ -267,28 +271,39 @@ class Stream {
       { type: 'broadcast', event: r.event ?? '', payload, meta: { id: r.id } });
   }
 
-  /** The columns this role may read when it may see the row (`key` given: checked by primary key, as the role,
-   *  under RLS); undefined when it may not. */
-  private async readable(s: Subscriber, rel: Relation, sqlType: Map<string, string>, key?: Record<string, string | null>): Promise<Set<string> | undefined> {
+  /** For each subscriber, the columns its role may read if it may see the row (`key` given: found by primary
+   *  key as that role with its claims, under RLS), else undefined. One read-only transaction on a pipelined
+   *  connection switches role and claims per subscriber (the login may become any of its three API roles), so a
+   *  change costs about one round trip however many subscribers it has. Any error fails closed. */
+  private async visible(subs: Subscriber[], rel: Relation, sqlType: Map<string, string>, key?: Record<string, string | null>): Promise<(Set<string> | undefined)[]> {
     const table = `${pg.escapeIdentifier(rel.schema)}.${pg.escapeIdentifier(rel.name)}`;
     const keys = key ? Object.keys(key) : [];
-    if (key && (!keys.length || keys.length !== rel.keyColumns.length)) return undefined; // no primary key: nothing can be checked
+    if (key && (!keys.length || keys.length !== rel.keyColumns.length)) return subs.map(() => undefined); // no primary key: nothing can be checked
     const where = keys.map((k, i) => `${pg.escapeIdentifier(k)} = $${i + 1}::${sqlType.get(k)}`).join(' and ');
+    const SWITCH = `select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`;
+    const COLS = `select array(select attname from pg_catalog.pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped
+                    and pg_catalog.has_column_privilege($1, attnum, 'SELECT'))::text[] as cols`;
     try {
-      return await withContext(await pool(this.project), { role: dbRole(this.project, s.role), claims: s.claims, path: '/realtime/v1' }, async (c) => {
-        const cols = await c.query(
-          `select array(select attname from pg_catalog.pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped
-             and pg_catalog.has_column_privilege($1, attnum, 'SELECT'))::text[] as cols`, [rel.relationOid]);
-        const set = new Set<string>(cols.rows[0].cols);
-        if (!set.size) return undefined;
-        if (key) {
-          const r = await c.query(`select 1 from ${table} where ${where}`, keys.map((k) => key[k]));
-          if (!r.rowCount) return undefined;
-        }
-        return set;
+      return await withContext(await changesPool(this.project), { role: dbRole(this.project, subs[0].role), claims: subs[0].claims, path: '/realtime/v1' }, async (c) => {
+        // Which columns each API role may read (privileges depend on the role, not the claims).
+        const roles = [...new Set(subs.map((s) => s.role))];
+        const colsOf = new Map<string, Set<string>>();
+        const phase1 = await Promise.all(roles.flatMap((r) => [
+          c.query(SWITCH, [dbRole(this.project, r), '{}']), c.query(COLS, [rel.relationOid]),
+        ]));
+        roles.forEach((r, i) => colsOf.set(r, new Set(phase1[2 * i + 1].rows[0].cols)));
+        const may = subs.map((s) => { const cols = colsOf.get(s.role)!; return cols.size > 0 && keys.every((k) => cols.has(k)) ? cols : undefined; });
+        if (!key) return may;
+        // The row, as each subscriber that may read its key.
+        const asked = subs.map((s, i) => may[i] ? [
+          c.query(SWITCH, [dbRole(this.project, s.role), JSON.stringify(s.claims)]),
+          c.query(`select 1 from ${table} where ${where}`, keys.map((k) => key[k])),
+        ] : []);
+        const answers = await Promise.all(asked.map((qs) => Promise.all(qs)));
+        return subs.map((_, i) => may[i] && answers[i][1]?.rowCount ? may[i] : undefined);
       }, { readOnly: true });
     } catch {
-      return undefined; // the role may not select the table, or the row's key no longer fits its type
+      return subs.map(() => undefined); // a policy that fails, a key that no longer fits its type: nobody gets it
     }
   }
 }
