@@ -203,7 +203,11 @@ class Stream {
   async stop(): Promise<void> {
     this.stopped = true;
     if (streams.get(this.project.ref) === this) streams.delete(this.project.ref);
-    await this.service?.destroy().catch(() => {});
+    // Ending a replication connection politely can wait on the server (a slot still being made waits for running
+    // transactions): after a second its socket is simply closed, which ends the session and drops the slot.
+    const client = (this.service as unknown as { _client?: { connection?: { stream?: { destroy(): void } } } } | undefined)?._client;
+    await Promise.race([this.service?.destroy().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+    client?.connection?.stream?.destroy();
   }
 
   private types(rel: Relation) {

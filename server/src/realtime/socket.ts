@@ -354,7 +354,10 @@ export async function attachRealtime(server: http.Server, databaseUrl: string): 
 export async function stopRealtime(): Promise<void> {
   clearInterval(sweeper);
   unlisten?.();
-  for (const set of connections.values()) for (const c of set) { c.close(); c.ws.terminate(); }
+  // 1001 "going away": clients reconnect (to another process, or this one when it is back).
+  for (const set of connections.values()) for (const c of set) { c.close(); c.ws.close(1001, 'server restarting'); }
+  await new Promise((r) => setTimeout(r, 50));
+  for (const set of connections.values()) for (const c of set) c.ws.terminate();
   connections.clear();
   wss?.close();
   wss = undefined;
