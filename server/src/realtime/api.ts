@@ -44,6 +44,7 @@ async function send(res: Response, who: Subscriber, messages: { topic: string; e
   res.status(202).end();
 }
 
+const MAX_MESSAGES = 100;
 const json = express.json({ limit: '4mb' });
 const body = express.raw({ type: () => true, limit: '4mb' });
 
@@ -55,6 +56,8 @@ realtime.post('/api/broadcast', json, async (req, res, next) => {
     if (!Array.isArray(list) || !list.every((m) => m && typeof m.topic === 'string' && m.topic && typeof m.event === 'string')) {
       return void res.status(422).json({ message: 'messages must be a list of {topic, event, payload, private}' });
     }
+    // Each private message is one policy check in the project database: a request sends a bounded number.
+    if (list.length > MAX_MESSAGES) return void res.status(422).json({ message: `at most ${MAX_MESSAGES} messages per request` });
     await send(res, who, list.map((m) => ({ topic: m.topic, event: m.event, payload: m.payload ?? {}, private: m.private === true })));
   } catch (err) { next(err); }
 });
