@@ -66,6 +66,10 @@ describe('broadcast', () => {
     assert.equal(foreign.status, 401);
     const none = await http('POST', `/project/${p.ref}/realtime/v1/api/broadcast`, { body });
     assert.equal(none.status, 401);
+    const many = await http('POST', `/project/${p.ref}/realtime/v1/api/broadcast`, { headers: { apikey: p.serviceKey },
+      body: { messages: Array.from({ length: 101 }, () => ({ topic: 'news', event: 'x', payload: {} })) } });
+    assert.equal(many.status, 422);
+    assert.equal(many.body.message, 'at most 100 messages per request');
     // httpSend
     const sent = await a.channel('news').httpSend('flash', { n: 2 });
     assert.deepEqual(sent, { success: true });
