@@ -27,6 +27,18 @@ describe('broadcast', () => {
     assert.deepEqual(got.b, [{ text: 'hi from a' }]);
   });
 
+  it('binary payloads (vsn 2.0.0 binary frames) arrive as bytes', async () => {
+    const [a, b] = [client(p), client(p)];
+    const got: any[] = [];
+    const ca = a.channel('bytes');
+    const cb = b.channel('bytes').on('broadcast', { event: 'bin' }, (m) => got.push(m.payload));
+    assert.equal((await subscribed(ca)).status, 'SUBSCRIBED');
+    assert.equal((await subscribed(cb)).status, 'SUBSCRIBED');
+    await ca.send({ type: 'broadcast', event: 'bin', payload: new Uint8Array([1, 2, 3, 250]).buffer });
+    await until(() => got.length, 'binary broadcast');
+    assert.deepEqual([...new Uint8Array(got[0])], [1, 2, 3, 250]);
+  });
+
   it('self and ack', async () => {
     const a = client(p);
     const got: unknown[] = [];
