@@ -168,6 +168,27 @@ describe('tokens and private channels', () => {
     assert.equal(theirs.status, 'CHANNEL_ERROR');
   });
 
+  it('a trigger the owner hangs on realtime.messages runs as the project\'s own roles, never as a privileged one', async () => {
+    // Sequence values survive the rollback of the probe: the trigger records who ran it in one.
+    await sql(p, `
+      create sequence public.who_ran;
+      create function public.record_who() returns trigger language plpgsql as $$
+      begin
+        perform setval('public.who_ran', (select oid::bigint from pg_roles where rolname = current_user));
+        return new;
+      end $$;
+      grant usage, update on sequence public.who_ran to anon, authenticated, service_role;
+      create trigger record_who before insert on realtime.messages for each row execute function public.record_who();`);
+    const uid = '00000000-0000-0000-0000-000000000009';
+    const u = client(p);
+    await u.realtime.setAuth(userToken(p, uid));
+    assert.equal((await subscribed(u.channel(`room:${uid}`, { config: { private: true } }))).status, 'SUBSCRIBED');
+    const [row] = await sql(p, `select r.rolname, r.rolsuper, r.rolbypassrls from pg_roles r where r.oid = (select last_value from public.who_ran)`);
+    assert.ok([`${p.ref}_service_role`, `${p.ref}_authenticated`].includes(row.rolname), row.rolname);
+    assert.equal(row.rolsuper, false);
+    await sql(p, `drop trigger record_who on realtime.messages`);
+  });
+
   it('a token that expires closes the channel with Supabase\'s message', async () => {
     const u = client(p);
     await u.realtime.setAuth(userToken(p, '00000000-0000-0000-0000-000000000003', Math.floor(Date.now() / 1000) + 2));
