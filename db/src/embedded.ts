@@ -45,6 +45,11 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
       '-c', 'unix_socket_directories=',
       '-c', 'max_connections=500',
       '-c', 'shared_buffers=128MB',
+      // Realtime's postgres changes read the WAL by logical replication: one temporary slot per project with
+      // subscribers (server/src/realtime/changes.ts).
+      '-c', 'wal_level=logical',
+      '-c', 'max_replication_slots=100',
+      '-c', 'max_wal_senders=100',
     ],
     onLog: (m: string) => { logs.push(m); if (logs.length > 200) logs.shift(); },
     onError: (e: unknown) => { logs.push(String(e)); },

@@ -95,13 +95,13 @@ function handOverSql(c: pg.ClientBase, p: ProjectRuntime): string {
 do $$
 declare o record;
 begin
-  for o in select n.nspname from pg_namespace n where n.nspname in ('public', 'auth', 'storage')
+  for o in select n.nspname from pg_namespace n where n.nspname in ('public', 'auth', 'storage', 'realtime')
              and pg_get_userbyid(n.nspowner) not in (${keep}) loop
     execute format('alter schema %I owner to ${owner}', o.nspname);
   end loop;
   -- Tables, views and free-standing sequences; a sequence that belongs to a table follows its table.
   for o in select c.oid::regclass as name, c.relkind from pg_class c
-             where c.relnamespace in ('auth'::regnamespace, 'storage'::regnamespace)
+             where c.relnamespace in ('auth'::regnamespace, 'storage'::regnamespace, to_regnamespace('realtime'))
                and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
                and pg_get_userbyid(c.relowner) not in (${keep})
                and not (c.relkind = 'S' and exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass
@@ -112,17 +112,20 @@ begin
                      when 'f' then 'foreign table' else 'table' end, o.name);
   end loop;
   for o in select p.oid::regprocedure as name, p.prokind from pg_proc p
-             where p.pronamespace in ('auth'::regnamespace, 'storage'::regnamespace)
+             where p.pronamespace in ('auth'::regnamespace, 'storage'::regnamespace, to_regnamespace('realtime'))
                and pg_get_userbyid(p.proowner) not in (${keep}) loop
     execute format('alter %s %s owner to ${owner}', case o.prokind when 'p' then 'procedure' when 'a' then 'aggregate' else 'function' end, o.name);
   end loop;
   -- Enums, domains and free-standing composite types (a table's row type follows its table).
   for o in select t.oid::regtype as name from pg_type t
-             where t.typnamespace in ('auth'::regnamespace, 'storage'::regnamespace)
+             where t.typnamespace in ('auth'::regnamespace, 'storage'::regnamespace, to_regnamespace('realtime'))
                and t.typtype in ('e', 'd', 'c')
                and (t.typtype <> 'c' or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')
                and t.typelem = 0 and pg_get_userbyid(t.typowner) not in (${keep}) loop
     execute format('alter type %s owner to ${owner}', o.name);
+  end loop;
+  for o in select pubname from pg_publication where pubname in ('supabase_realtime', 'supabase_realtime_messages_publication') and pg_get_userbyid(pubowner) not in (${keep}) loop
+    execute format('alter publication %I owner to ${owner}', o.pubname);
   end loop;
   -- Definer functions of the storage API run as the project's service role: with BYPASSRLS they see every
   -- bucket, and a cast or trigger the owner hangs on storage tables runs with no more than the project's rights.

@@ -7,6 +7,7 @@ import { graphql } from './graphql/index.ts';
 import { management } from './management/index.ts';
 import { functionsArea } from './functions/invoke.ts';
 import { dataPlane } from './project/resolve.ts';
+import { realtime } from './realtime/api.ts';
 import { rest } from './rest/index.ts';
 import { sitesHandler } from './sites/serve.ts';
 import { storage } from './storage/index.ts';
@@ -30,7 +31,7 @@ export function createApp(state: AppState = { ready: true }): express.Express {
   app.use('/v1', management);
 
   app.use(sitesHandler); // public websites: no API key, so before the data plane's key gate
-  app.use(dataPlane({ rest, graphql, auth, storage, functions: functionsArea }));
+  app.use(dataPlane({ rest, graphql, auth, storage, functions: functionsArea, realtime }));
 
   app.use((_req, res) => { res.status(404).json({ message: 'Not found', code: 'not_found' }); });
   // Whatever an API did not render itself still leaves as JSON, never as Express's HTML error page.

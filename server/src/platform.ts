@@ -11,6 +11,7 @@ import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/ru
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
 import { graphqlBeforeExpress } from './graphql/raw.ts';
+import { attachRealtime, stopRealtime } from './realtime/socket.ts';
 import { removeInterruptedUploads } from './storage/backend.ts';
 
 export interface Platform {
@@ -60,6 +61,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     const app = createApp();
     server = http.createServer((req, res) => { if (!graphqlBeforeExpress(req, res)) app(req, res); });
     server.keepAliveTimeout = 65_000;
+    await attachRealtime(server, databaseUrl);
     const port = opts.port ?? config.port;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -83,6 +85,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
       stopping ??= (async () => {
         silenceWorkerLogs();
         await stopFunctions();
+        await stopRealtime(); // open sockets would hold server.close() up
         if (server) {
           server.closeIdleConnections();
           await new Promise<void>((resolve) => server!.close(() => resolve()));

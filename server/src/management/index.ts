@@ -9,6 +9,7 @@ import { database } from './database.ts';
 import { meta } from './meta.ts';
 import { openapi } from './openapi.ts';
 import { organizations } from './organizations.ts';
+import { configRealtime } from './config-realtime.ts';
 import { postgrest } from './postgrest.ts';
 import { projects } from './projects.ts';
 import { sites, siteWebhook } from './sites.ts';
@@ -21,7 +22,7 @@ export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
 management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
-management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest, sites);
+management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest, sites, configRealtime);
 management.use(functionsManagement);
 management.use(secretsManagement);
 management.use(() => { throw errors.notFound('Endpoint'); });

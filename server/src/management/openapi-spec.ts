@@ -223,6 +223,14 @@ const schemas: Record<string, Schema> = {
     fileSizeLimit: { type: 'integer', format: 'int64', minimum: 1 },
     features: obj({ imageTransformation: obj({ enabled: { type: 'boolean' } }) }, []),
   }, []),
+  RealtimeConfig: obj({
+    private_only: { type: 'boolean' }, max_concurrent_users: { type: 'integer' }, max_events_per_second: { type: 'integer' },
+    max_payload_size_in_kb: { type: 'integer' }, max_channels_per_client: { type: 'integer' },
+  }),
+  UpdateRealtimeConfigBody: obj({
+    private_only: { type: 'boolean' }, max_concurrent_users: { type: 'integer', minimum: 1 }, max_events_per_second: { type: 'integer', minimum: 1 },
+    max_payload_size_in_kb: { type: 'integer', minimum: 1 }, max_channels_per_client: { type: 'integer', minimum: 1 },
+  }, []),
   StorageBucket: obj({ id: str(), name: str(), owner: str(), created_at: timestamp, updated_at: timestamp, public: { type: 'boolean' } }),
   Site: obj({
     id: str({ format: 'uuid' }), project_ref: str(), name: str(), subdomain: str(), spa_mode: { type: 'boolean' },
@@ -403,6 +411,10 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/projects/{ref}/config/storage': {
     get: op({ tag: 'Storage', id: 'v1-get-storage-config', summary: 'The project\'s storage settings', scope: 'projects:read', params: [projectRef], response: ref('StorageConfig'), errors: [404] }),
     patch: op({ tag: 'Storage', id: 'v1-update-storage-config', summary: 'Change the project\'s storage settings', scope: 'projects:write', params: [projectRef], body: ref('UpdateStorageConfigBody'), response: ref('StorageConfig'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/config/realtime': {
+    get: op({ tag: 'Realtime config', id: 'v1-get-realtime-config', summary: 'The project\'s realtime settings', scope: 'projects:read', params: [projectRef], response: ref('RealtimeConfig'), errors: [404] }),
+    patch: op({ tag: 'Realtime config', id: 'v1-update-realtime-config', summary: 'Change the project\'s realtime settings', scope: 'projects:write', params: [projectRef], body: ref('UpdateRealtimeConfigBody'), response: ref('RealtimeConfig'), errors: [404] }),
   },
   '/v1/projects/{ref}/storage/buckets': {
     get: op({ tag: 'Storage', id: 'v1-list-all-buckets', summary: 'The project\'s storage buckets', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('StorageBucket')), errors: [404, 503] }),

@@ -52,8 +52,8 @@ export async function checkProject(ref: string): Promise<GateResult> {
   return { project: p };
 }
 
-const AREA = /^\/(rest|graphql|auth|storage|functions)\/v1(?=[/?]|$)/;
-export type Area = 'rest' | 'graphql' | 'auth' | 'storage' | 'functions';
+const AREA = /^\/(rest|graphql|auth|storage|functions|realtime)\/v1(?=[/?]|$)/;
+export type Area = 'rest' | 'graphql' | 'auth' | 'storage' | 'functions' | 'realtime';
 
 /** 503 for a database that cannot be reached, in the shape of the API asked for (PostgREST's PGRST000,
  *  GraphQL's `errors`, GoTrue's and storage-api's bodies); other paths get the Management API's. */

@@ -1,0 +1,80 @@
+// Who a realtime client is, and what it may do on a private channel. Tokens are the project's HS256 JWTs,
+// checked as Supabase realtime checks them (role and exp required); private channels are authorized by the
+// project's own RLS policies on realtime.messages, evaluated in the project database as the subscriber's API
+// role with its claims — never as a privileged role.
+import { withContext } from '../../../db/src/context.ts';
+import { projectPool } from '../../../db/src/pools.ts';
+import type { ProjectRuntime } from '../../../db/src/projects.ts';
+import { dbRole, type ApiRole } from '../../../db/src/roles.ts';
+import { authenticatorAddress } from '../../../db/src/servers.ts';
+import { decodeVerified, JwtError, type Claims } from '../project/jwt.ts';
+import { API_ROLES } from '../project/keys.ts';
+
+export class ChannelError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) { super(message); this.code = code; }
+  /** Supabase's `reason`: `Code: message`. */
+  get reason() { return `${this.code}: ${this.message}`; }
+}
+
+export interface Subscriber { role: ApiRole; claims: Claims; token: string; exp: number }
+
+/** Verifies a token for a channel; throws ChannelError with Supabase's code and message. */
+export function verifyToken(project: ProjectRuntime, token: string, now = Date.now() / 1000): Subscriber {
+  let claims: Claims;
+  try {
+    if (!project.jwt_secret) throw new JwtError('bad_signature', 'no secret');
+    claims = decodeVerified(token, project.jwt_secret);
+  } catch (err) {
+    if (err instanceof JwtError && err.reason === 'bad_signature') throw new ChannelError('JwtSignatureError', 'Failed to validate JWT signature');
+    throw new ChannelError('MalformedJWT', 'The token provided is not a valid JWT');
+  }
+  if (typeof claims.role !== 'string' || typeof claims.exp !== 'number') {
+    throw new ChannelError('InvalidJWTToken', 'Fields `role` and `exp` are required in JWT');
+  }
+  const left = Math.floor(claims.exp - now);
+  if (left <= 0) throw new ChannelError('InvalidJWTToken', `Token has expired ${-left} seconds ago`);
+  if (!(API_ROLES as readonly string[]).includes(claims.role)) {
+    throw new ChannelError('Unauthorized', `role "${claims.role}" does not exist`);
+  }
+  return { role: claims.role as ApiRole, claims, token, exp: claims.exp };
+}
+
+export interface Policies { broadcastRead: boolean; broadcastWrite: boolean; presenceRead: boolean; presenceWrite: boolean }
+
+export const ALL: Policies = { broadcastRead: true, broadcastWrite: true, presenceRead: true, presenceWrite: true };
+
+export async function pool(project: ProjectRuntime) {
+  return projectPool(await authenticatorAddress(project), project.db_name, { max: 5 });
+}
+
+/** Supabase's check, as the subscriber: read = a probe row of each extension is visible under the select
+ *  policies; write = inserting one passes the insert policies. The probe rows are written as the project's
+ *  own service role (the owner's triggers on realtime.messages run with no more than the project's rights)
+ *  and everything is rolled back. */
+export async function channelPolicies(project: ProjectRuntime, sub: Subscriber, topic: string): Promise<Policies> {
+  if (sub.role === 'service_role') return ALL;
+  const role = dbRole(project, sub.role);
+  const service = dbRole(project, 'service_role');
+  return withContext(await pool(project), { role, claims: sub.claims, path: '/realtime/v1', settings: { 'realtime.topic': topic } }, async (c) => {
+    const probe = async (extension: string) => {
+      await c.query(`select set_config('role', $1, true)`, [service]);
+      const { rows } = await c.query(
+        `insert into realtime.messages (topic, extension, private) values ($1, $2, true) returning id`, [topic, extension]);
+      await c.query(`select set_config('role', $1, true)`, [role]);
+      const read = (await c.query('select 1 from realtime.messages where id = $1', [rows[0].id])).rowCount === 1;
+      await c.query('savepoint w');
+      let write = true;
+      try {
+        await c.query(`insert into realtime.messages (topic, extension, private) values ($1, $2, true)`, [topic, extension]);
+      } catch {
+        write = false;
+      }
+      await c.query('rollback to savepoint w');
+      return [read, write];
+    };
+    const [broadcastRead, broadcastWrite] = await probe('broadcast');
+    const [presenceRead, presenceWrite] = await probe('presence');
+    return { broadcastRead, broadcastWrite, presenceRead, presenceWrite };
+  }, { rollback: true });
+}
