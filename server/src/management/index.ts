@@ -13,9 +13,10 @@ import { postgrest } from './postgrest.ts';
 import { projects } from './projects.ts';
 import { tokens } from './tokens.ts';
 import { storageManagement } from './storage.ts';
+import { storageCredentials } from './storage-credentials.ts';
 
 export const management = Router();
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
-management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, postgrest);
+management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement, storageCredentials, postgrest);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

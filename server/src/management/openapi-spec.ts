@@ -205,6 +205,13 @@ const schemas: Record<string, Schema> = {
     features: obj({ imageTransformation: obj({ enabled: { type: 'boolean' } }) }, []),
   }, []),
   StorageBucket: obj({ id: str(), name: str(), owner: str(), created_at: timestamp, updated_at: timestamp, public: { type: 'boolean' } }),
+  StorageCredential: obj({ id: str({ format: 'uuid' }), description: str(), access_key: str(), created_at: timestamp }),
+  StorageCredentialList: obj({ data: arrayOf(ref('StorageCredential')) }),
+  CreatedStorageCredential: obj({
+    id: str({ format: 'uuid' }), description: str(), access_key: str(), created_at: timestamp,
+    secret_key: str({ description: 'Shown in this answer only' }),
+  }),
+  CreateStorageCredentialBody: obj({ description: str({ maxLength: 256 }) }, []),
 };
 
 const errorDescriptions: Record<ErrorStatus, string> = {
@@ -341,6 +348,16 @@ const paths: Record<string, Record<string, Operation>> = {
   },
   '/v1/projects/{ref}/storage/buckets': {
     get: op({ tag: 'Storage', id: 'v1-list-all-buckets', summary: 'The project\'s storage buckets', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('StorageBucket')), errors: [404, 503] }),
+  },
+  '/v1/projects/{ref}/storage/credentials': {
+    get: op({ tag: 'Storage', id: 'v1-list-storage-credentials', summary: 'The project\'s S3 access keys (never their secrets)', scope: 'projects:read', params: [projectRef], response: ref('StorageCredentialList'), errors: [404] }),
+    post: op({ tag: 'Storage', id: 'v1-create-storage-credential', summary: 'Create an S3 access key, acting as the project\'s service role; its secret is shown once', scope: 'projects:write', params: [projectRef], body: ref('CreateStorageCredentialBody'), status: 201, response: ref('CreatedStorageCredential'), errors: [402, 404] }),
+  },
+  '/v1/projects/{ref}/storage/credentials/{id}': {
+    delete: op({
+      tag: 'Storage', id: 'v1-delete-storage-credential', summary: 'Revoke an S3 access key (refused from the next request on)', scope: 'projects:write', errors: [404],
+      params: [projectRef, { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }], response: obj({ message: str() }),
+    }),
   },
   '/v1/regions': {
     get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in', response: arrayOf(ref('Region')) }),
