@@ -139,6 +139,9 @@ export function keyGate(method: string, url: string, headers: IncomingHttpHeader
     }
   }
   if (method === 'OPTIONS') return url;
+  // S3 clients send no apikey: the S3 router (storage/s3/) authenticates every request itself (SigV4) and
+  // never passes one on to another handler.
+  if (path === '/storage/v1/s3' || path.startsWith('/storage/v1/s3/')) return url;
   if (OPEN_EXACT.has(path.endsWith('/') && path.length > 1 ? path.slice(0, -1) : path)) return url;
   if (DOTTED.test(path)) return undefined;
   for (const [prefix, methods] of OPEN_PREFIX) {
