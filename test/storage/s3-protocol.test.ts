@@ -297,3 +297,27 @@ test('session tokens: a user\'s JWT as S3 credentials acts as that user, under R
   assert.equal((await s3Error(s3(p, p.ref, p.anonKey, `${alice.token}x`).send(new ListBucketsCommand({})))).name, 'AccessDenied');
   assert.equal((await s3Error(s3(p, p.ref, 'not-the-anon-key', alice.token).send(new ListBucketsCommand({})))).name, 'SignatureDoesNotMatch');
 });
+
+test('hostile S3 requests get an S3 error, never a 5xx', async () => {
+  const p = await createProject();
+  const k = await newKey(p);
+  const base = endpoint(p);
+  const auth = (extra: string) => ({ authorization: `AWS4-HMAC-SHA256 ${extra}`, 'x-amz-date': new Date().toISOString().replace(/[-:]|\.\d{3}/g, ''), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+  const cases: [string, string, Record<string, string>][] = [
+    ['GET', '/', { authorization: 'AWS4-HMAC-SHA256 garbage' }],
+    ['GET', '/', auth(`Credential=${k.access_key}/20200101/local/s3/aws4_request, SignedHeaders=host, Signature=${'0'.repeat(64)}`)],
+    ['GET', '/', auth(`Credential=${k.access_key}/x/y, SignedHeaders=host, Signature=${'0'.repeat(64)}`)],
+    ['GET', '/', auth(`Credential=${k.access_key}/${new Date().toISOString().slice(0, 10).replace(/-/g, '')}/local/s3/aws4_request, SignedHeaders=x-missing;host, Signature=${'0'.repeat(64)}`)],
+    ['GET', '/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a%2Fb&X-Amz-Expires=abc', {}],
+    ['GET', '/?X-Amz-Algorithm=HMAC', {}],
+    ['GET', '/b/%E0%A4%A', {}],
+    ['GET', '/?%E0%A4%A=1', {}],
+    ['PUT', '/b/x\u0000y', {}],
+    ['POST', '/b?delete', { 'content-type': 'application/xml' }],
+  ];
+  for (const [method, path_, headers] of cases) {
+    const res = await fetch(`${base}${path_}`, { method, headers });
+    assert.ok(res.status >= 400 && res.status < 500, `${method} ${path_}: ${res.status}`);
+    assert.match(await res.text(), /<Error[^>]*><Code>\w+<\/Code>/, `${method} ${path_}`);
+  }
+});
