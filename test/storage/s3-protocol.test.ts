@@ -11,7 +11,7 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand,
   CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand,
   HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand, ListObjectsCommand,
-  ListObjectsV2Command, ListPartsCommand, PutObjectCommand, S3Client, UploadPartCommand,
+  ListObjectsV2Command, ListPartsCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { adminClient, createProject, http, signup, sql, type Project } from '../helpers/platform.ts';
@@ -192,6 +192,28 @@ test('multipart uploads: parts under their own keys, completed through the one c
   assert.deepEqual(fs.readdirSync(partsDir), []);
   assert.equal((await s3Error(c.send(new ListPartsCommand({ Bucket: 'big', Key: 'gone.bin', UploadId: second.UploadId })))).name, 'NoSuchUpload');
   assert.deepEqual((await c.send(new ListMultipartUploadsCommand({ Bucket: 'big' }))).Uploads ?? [], []);
+});
+
+test('a 50 MB object in five parts, one of them copied from a range of another object', async () => {
+  const p = await createProject();
+  await http('PATCH', `/v1/projects/${p.ref}/config/storage`, { token: p.owner.token, body: { fileSizeLimit: 60 * 1024 * 1024 } });
+  const k = await newKey(p);
+  const c = s3(p, k.access_key, k.secret_key);
+  await c.send(new CreateBucketCommand({ Bucket: 'big' }));
+  const MB = 1024 * 1024;
+  const parts = Array.from({ length: 5 }, () => crypto.randomBytes(10 * MB));
+  await c.send(new PutObjectCommand({ Bucket: 'big', Key: 'source.bin', Body: Buffer.concat([crypto.randomBytes(100), parts[4], crypto.randomBytes(100)]) }));
+  const { UploadId } = await c.send(new CreateMultipartUploadCommand({ Bucket: 'big', Key: 'fifty.bin' }));
+  const etags = await Promise.all(parts.slice(0, 4).map(async (Body, i) =>
+    (await c.send(new UploadPartCommand({ Bucket: 'big', Key: 'fifty.bin', UploadId, PartNumber: i + 1, Body }))).ETag));
+  const copied = await c.send(new UploadPartCopyCommand({ Bucket: 'big', Key: 'fifty.bin', UploadId, PartNumber: 5,
+    CopySource: 'big/source.bin', CopySourceRange: `bytes=100-${100 + 10 * MB - 1}` }));
+  etags.push(copied.CopyPartResult!.ETag);
+  await c.send(new CompleteMultipartUploadCommand({ Bucket: 'big', Key: 'fifty.bin', UploadId,
+    MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+  const got = Buffer.from(await (await c.send(new GetObjectCommand({ Bucket: 'big', Key: 'fifty.bin' }))).Body!.transformToByteArray());
+  assert.equal(got.length, 50 * MB);
+  assert.ok(got.equals(Buffer.concat(parts)));
 });
 
 test('SigV4: presigned URLs, signed aws-chunked bodies, and every refusal', async () => {

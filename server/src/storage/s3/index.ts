@@ -1,6 +1,7 @@
 // The S3 protocol at `<project>/storage/v1/s3` (path-style): one dispatcher from method, path and subresource to
 // the operation, every request authenticated by SigV4 (auth.ts) and run through the same object rows, RLS check
 // and upload path as the REST API. Answers and errors are S3's XML.
+import crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { authenticate, type S3Caller } from './auth.ts';
 import { s3Errors, renderS3Errors } from './errors.ts';
@@ -37,7 +38,7 @@ s3.use(async (req, res) => {
   const key = slash === -1 ? '' : decode(path.slice(slash + 1));
   const query = queryOf(req);
   const r: S3Request = { req, res, auth, bucket, key, query };
-  res.set('x-amz-request-id', res.locals.requestId ?? Math.random().toString(36).slice(2));
+  res.set('x-amz-request-id', crypto.randomBytes(8).toString('hex').toUpperCase());
   const m = req.method;
   if (!bucket) {
     if (m === 'GET') return buckets.listBuckets(r);
@@ -57,7 +58,7 @@ s3.use(async (req, res) => {
     throw s3Errors.methodNotAllowed();
   }
   if ('uploadId' in query) {
-    if (m === 'PUT' && req.get('x-amz-copy-source')) throw s3Errors.notImplemented('UploadPartCopy is not supported');
+    if (m === 'PUT' && req.get('x-amz-copy-source')) return multipart.uploadPartCopy(r);
     if (m === 'PUT') return multipart.uploadPart(r);
     if (m === 'POST') return multipart.complete(r);
     if (m === 'DELETE') return multipart.abort(r);

@@ -3,9 +3,10 @@
 // one staged file that goes through the same commit as every upload — the object row, as the caller, under RLS.
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
-import { blobStore, discard, isVersion, partKey, stage } from '../backend.ts';
+import { blobStore, discard, isVersion, objectKey, partKey, stage } from '../backend.ts';
 import { tx } from '../context.ts';
 import { errors } from '../errors.ts';
+import { findObject } from '../objects-db.ts';
 import { queueSweep } from '../sweep.ts';
 import { checkUpload, commitUpload, uploadLimit } from '../upload.ts';
 import { bucketName, checkMimeType, objectKey as validKey } from '../validate.ts';
@@ -13,7 +14,7 @@ import { project } from '../../project/resolve.ts';
 import { readBody } from './body.ts';
 import { s3Errors } from './errors.ts';
 import { sendXml, type S3Request } from './index.ts';
-import { amzMeta, declaredLength } from './objects.ts';
+import { amzMeta, copySource, declaredLength } from './objects.ts';
 import { payload } from './sigv4.ts';
 import { elements, textOf, xml } from './xml.ts';
 
@@ -50,18 +51,23 @@ async function findUpload(r: S3Request): Promise<UploadRow> {
   return row;
 }
 
-export async function uploadPart(r: S3Request) {
-  const { req, res, auth } = r;
+function partNumber(r: S3Request): number {
   const n = Number(r.query.partNumber);
   if (!Number.isSafeInteger(n) || n < 1 || n > 10000) throw s3Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive');
-  const upload = await findUpload(r);
+  return n;
+}
+
+/** Stages `body` as part `n` of the upload, stores it under a new UUID key, then records it (replacing any part
+ *  of that number, whose bytes go after the row changed). */
+async function storePart(r: S3Request, upload: UploadRow, n: number, body: Readable): Promise<string> {
+  const { req, res, auth } = r;
   const ref = project(res).ref;
   const [bucket] = await tx(req, res, auth.who, async (c) => (await c.query('select * from _loam.storage_bucket($1)', [upload.bucket_id])).rows, { readOnly: true });
   if (!bucket) throw errors.noSuchBucket();
   const limit = await uploadLimit(ref, bucket);
   const length = declaredLength(req);
   if (length !== undefined && length > limit) throw errors.entityTooLarge();
-  const staged = await stage(payload(req, auth.signed, auth.secret), limit);
+  const staged = await stage(body, limit);
   const version = crypto.randomUUID();
   const etag = `"${staged.md5}"`;
   let stored = false;
@@ -83,7 +89,32 @@ export async function uploadPart(r: S3Request) {
     else await discard(staged.path);
     throw err;
   }
-  res.status(200).set('ETag', etag).end();
+  return etag;
+}
+
+export async function uploadPart(r: S3Request) {
+  const n = partNumber(r);
+  const upload = await findUpload(r);
+  const etag = await storePart(r, upload, n, payload(r.req, r.auth.signed, r.auth.secret));
+  r.res.status(200).set('ETag', etag).end();
+}
+
+/** UploadPartCopy: a part from (a byte range of) an object the caller can read. */
+export async function uploadPartCopy(r: S3Request) {
+  const n = partNumber(r);
+  const upload = await findUpload(r);
+  const src = copySource(r.req.get('x-amz-copy-source')!);
+  const obj = await findObject(r.req, r.res, r.auth.who, src.bucket, src.key);
+  const size = Number(obj.metadata.size);
+  const rangeHeader = r.req.get('x-amz-copy-source-range');
+  let range: { start: number; end: number } | undefined;
+  if (rangeHeader) {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader.trim());
+    if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size) throw s3Errors.invalidArgument('The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy');
+    range = { start: Number(m[1]), end: Number(m[2]) };
+  }
+  const etag = await storePart(r, upload, n, await blobStore().read(objectKey(project(r.res).ref, obj.version), range));
+  sendXml(r.res, xml('CopyPartResult', { ETag: etag, LastModified: new Date() }));
 }
 
 export async function complete(r: S3Request) {

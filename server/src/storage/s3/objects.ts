@@ -116,7 +116,7 @@ export async function deleteObjects({ req, res, auth, bucket }: S3Request) {
   }));
 }
 
-function copySource(header: string): { bucket: string; key: string } {
+export function copySource(header: string): { bucket: string; key: string } {
   let src = header.split('?')[0];
   try {
     src = decodeURIComponent(src);
