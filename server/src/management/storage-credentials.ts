@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { seal } from '../../../db/src/secret-box.ts';
+import { credentialContext } from '../storage/s3/auth.ts';
 import { errors } from '../errors.ts';
 import { body, param, str } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
@@ -23,7 +24,7 @@ storageCredentials.post('/projects/:ref/storage/credentials', async (req, res) =
   const accessKey = crypto.randomBytes(16).toString('hex');
   const secret = crypto.randomBytes(32).toString('hex');
   const [row] = await callerQuery<CredentialRow>(res, 'select * from platform.create_storage_credential($1, $2, $3, $4)',
-    [ref, description, accessKey, seal(secret, `s3:${ref}:${accessKey}`)]);
+    [ref, description, accessKey, seal(secret, credentialContext(ref, accessKey))]);
   res.status(201).json({ ...row, secret_key: secret });
 });
 
