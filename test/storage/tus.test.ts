@@ -92,3 +92,32 @@ test('resumable uploads: RLS at creation, x-upsert, another caller\'s upload, id
   // Without any key, the gateway refuses as for every other storage route.
   assert.equal((await fetch(base, { method: 'POST', headers: { 'tus-resumable': '1.0.0', 'upload-length': '1' } })).status, 401);
 });
+
+test('resumable uploads to a signed upload URL: the token is the permission, for its object only', async () => {
+  const p = await createProject();
+  const s = client(p).storage;
+  await s.createBucket('b');
+  const { data } = await s.from('b').createSignedUploadUrl('signed/file.bin');
+  const body = crypto.randomBytes(600 * 1024);
+  const sendSigned = (metadata: Record<string, string>, token: string, o: { uploadUrl?: string; abortAfterChunks?: number } = {}) =>
+    new Promise<{ url: string | null; error?: string }>((resolve) => {
+      let chunks = 0;
+      const upload: tus.Upload = new tus.Upload(body, {
+        endpoint: `${endpoint(p)}/sign`, uploadUrl: o.uploadUrl, retryDelays: null, chunkSize: 256 * 1024,
+        headers: { 'x-signature': token }, metadata,
+        onChunkComplete: () => { if (o.abortAfterChunks && ++chunks === o.abortAfterChunks) void upload.abort().then(() => resolve({ url: upload.url })); },
+        onSuccess: () => resolve({ url: upload.url }),
+        onError: (err) => resolve({ url: upload.url, error: String(err) }),
+      });
+      upload.start();
+    });
+  const meta = { bucketName: 'b', objectName: 'signed/file.bin', contentType: 'application/octet-stream' };
+  assert.match((await sendSigned({ ...meta, objectName: 'elsewhere.bin' }, data!.token)).error!, /InvalidSignature/);
+  assert.match((await sendSigned(meta, `${data!.token}x`)).error!, /response code: 400/);
+  const first = await sendSigned(meta, data!.token, { abortAfterChunks: 1 });
+  assert.match(first.url!, /\/upload\/resumable\/sign\/[0-9a-f-]{36}$/);
+  // Without the token the upload cannot be continued.
+  assert.equal((await fetch(first.url!, { method: 'HEAD', headers: { 'tus-resumable': '1.0.0' } })).status, 400);
+  assert.equal((await sendSigned(meta, data!.token, { uploadUrl: first.url! })).error, undefined);
+  assert.ok(Buffer.from(await (await s.from('b').download('signed/file.bin')).data!.arrayBuffer()).equals(body));
+});

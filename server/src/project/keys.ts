@@ -88,6 +88,8 @@ export const NO_API_KEY = {
 const OPEN_EXACT = new Set([
   '/auth/v1/verify', '/auth/v1/callback', '/auth/v1/authorize',
   '/auth/v1/health', '/auth/v1/settings', '/auth/v1/.well-known/jwks.json',
+  // TUS with a signed upload token (x-signature): the token is the credential, checked by storage/tus.ts.
+  '/storage/v1/upload/resumable/sign',
 ]);
 
 // Prefixes open to reads (GET, HEAD; PUT for a signed upload), matched on the raw path: Express routes the raw
@@ -100,6 +102,7 @@ const OPEN_PREFIX: [prefix: string, methods: readonly string[]][] = [
   ['/storage/v1/object/sign/', ['GET', 'HEAD']],
   ['/storage/v1/render/image/sign/', ['GET', 'HEAD']],
   ['/storage/v1/object/upload/sign/', ['PUT']],
+  ['/storage/v1/upload/resumable/sign/', ['HEAD', 'PATCH', 'DELETE']],
   // GraphiQL's scripts (development only): a browser loads them without headers. They hold no project data.
   ['/graphql/v1/ruru-static/', ['GET', 'HEAD']],
 ];

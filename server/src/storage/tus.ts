@@ -5,6 +5,7 @@
 // library sees it). The caller's permission is checked at creation (the rolled-back insert of checkUpload), each
 // later request must come from the same role and user, and the finished file is the staged file of the one
 // commit path (commitUpload: the row as the caller, under RLS, then the bytes). Unfinished uploads expire.
+// `/upload/resumable/sign` is the same with a signed upload token (`x-signature`) as the permission.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -15,14 +16,23 @@ import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { FileStore } from '@tus/file-store';
 import { Server, type Upload } from '@tus/server';
-import { caller, type Caller } from './context.ts';
-import { StorageError, toStorageError } from './errors.ts';
+import { caller, serviceCaller, type Caller } from './context.ts';
+import { errors, StorageError, toStorageError } from './errors.ts';
+import { verifyToken } from './sign.ts';
 import { storageSettings } from './settings.ts';
 import { checkUpload, commitUpload, parseUserMetadata, uploadLimit, type UploadTarget } from './upload.ts';
 import { bucketName, checkMimeType, objectKey } from './validate.ts';
 import { project } from '../project/resolve.ts';
 
-interface Call { req: Request; res: Response; who: Caller }
+interface Call {
+  req: Request; res: Response; who: Caller;
+  /** Who the upload belongs to: no other caller may continue it. */
+  tag: string;
+  /** The object's owner (`sub`). */
+  owner: unknown;
+  /** `/upload/resumable/sign`: the signed upload token's object and upsert, which the upload must keep to. */
+  signed?: { url: string; upsert: boolean };
+}
 const current = new AsyncLocalStorage<Call>();
 const call = (): Call => {
   const c = current.getStore();
@@ -35,8 +45,6 @@ const EXPIRY_MS = 24 * 3600_000;
 const OWNER = 'loam_owner';
 const UPSERT = 'loam_upsert';
 
-/** The caller an upload belongs to: its role and user, so no other caller of the project can continue it. */
-const ownerOf = (who: Caller) => `${who.role}:${typeof who.claims.sub === 'string' ? who.claims.sub : ''}`;
 
 /** A storage error as @tus/server sends errors: the status, and storage-api's JSON body. */
 function tusError(err: unknown): { status_code: number; body: string } {
@@ -45,12 +53,12 @@ function tusError(err: unknown): { status_code: number; body: string } {
   return { status_code: status, body: JSON.stringify({ statusCode: String(e.statusCode), code: e.code, error: e.error, message: e.message }) };
 }
 
-function target(upload: Upload, who: Caller): UploadTarget & { mimetype: string; cacheControl: string } {
+function target(upload: Upload, owner: unknown): UploadTarget & { mimetype: string; cacheControl: string } {
   const m = upload.metadata ?? {};
   const seconds = m.cacheControl && /^\d{1,10}$/.test(m.cacheControl) ? m.cacheControl : undefined;
   return {
     bucket: bucketName(m.bucketName ?? ''), key: objectKey(m.objectName ?? ''), upsert: m[UPSERT] === 'true',
-    owner: who.claims.sub, mimetype: m.contentType || 'application/octet-stream',
+    owner, mimetype: m.contentType || 'application/octet-stream',
     cacheControl: seconds ? `max-age=${seconds}` : 'no-cache',
   };
 }
@@ -74,37 +82,39 @@ function serverFor(ref: string): { server: Server; dir: string } {
     path: '/upload/resumable',
     datastore,
     namingFunction: () => crypto.randomUUID(),
-    generateUrl: (_req, { proto, host, id }) => `${proto}://${host}${call().req.baseUrl}/upload/resumable/${id}`,
+    generateUrl: (_req, { proto, host, id }) =>
+      `${proto}://${host}${call().req.baseUrl}/upload/resumable${call().signed ? '/sign' : ''}/${id}`,
     // The project's limit; a bucket's own is checked at creation, once the bucket is known.
     maxSize: () => uploadLimit(project(call().res).ref, ANY_BUCKET),
     onUploadCreate: async (_req, upload) => {
-      const { req, res, who } = call();
+      const { req, res, who, owner, tag, signed } = call();
       try {
-        const upsert = req.get('x-upsert') === 'true';
-        const t = { ...target(upload, who), upsert };
+        const upsert = signed ? signed.upsert : req.get('x-upsert') === 'true';
+        const t = { ...target(upload, owner), upsert };
+        if (signed && signed.url !== `${t.bucket}/${t.key}`) throw errors.invalidSignature();
         const bucket = await checkUpload(req, res, who, t, { mimetype: t.mimetype, contentLength: upload.size });
         checkMimeType(t.mimetype, t.key.endsWith('.emptyFolderPlaceholder') ? null : bucket.allowed_mime_types);
         if (upload.size !== undefined && upload.size > await uploadLimit(project(res).ref, bucket)) {
           throw new StorageError(413, 'EntityTooLarge', 'The object exceeded the maximum allowed size', 'Payload too large');
         }
         if (upload.metadata?.metadata) parseUserMetadata(upload.metadata.metadata, false);
-        return { metadata: { ...upload.metadata, [OWNER]: ownerOf(who), [UPSERT]: String(upsert) } };
+        return { metadata: { ...upload.metadata, [OWNER]: tag, [UPSERT]: String(upsert) } };
       } catch (err) {
         throw tusError(err);
       }
     },
     onIncomingRequest: async (_req, id) => {
       if (!id) return;
-      const { who } = call();
+      const { tag } = call();
       const upload = await datastore.getUpload(id).catch(() => undefined);
       // Another caller's upload reads as one that does not exist.
-      if (upload && upload.metadata?.[OWNER] !== ownerOf(who)) throw { status_code: 404, body: 'The file for this url was not found\n' };
+      if (upload && upload.metadata?.[OWNER] !== tag) throw { status_code: 404, body: 'The file for this url was not found\n' };
     },
     onUploadFinish: async (_req, upload) => {
-      const { req, res, who } = call();
+      const { req, res, who, owner } = call();
       const file = path.join(dir, upload.id);
       try {
-        const t = target(upload, who);
+        const t = target(upload, owner);
         const userMetadata = upload.metadata?.metadata ? parseUserMetadata(upload.metadata.metadata, false) : null;
         const staged = { path: file, size: upload.size ?? upload.offset, md5: await md5Of(file) };
         await commitUpload(req, res, who, t, { staged, mimetype: t.mimetype, cacheControl: t.cacheControl, userMetadata });
@@ -131,13 +141,36 @@ setInterval(() => {
 
 export const tus = Router();
 
-tus.all('/upload/resumable{/:id}', async (req, res) => {
+function handle(req: Request, res: Response, c: Omit<Call, 'req' | 'res'>) {
   const id = (req.params as { id?: string }).id;
   if (id !== undefined && !UUID.test(id)) {
     res.status(404).set('Tus-Resumable', '1.0.0').end('The file for this url was not found\n');
     return;
   }
-  const who = caller(req, res);
   const { server } = serverFor(project(res).ref);
-  await current.run({ req, res, who }, () => server.handle(req, res));
+  return current.run({ req, res, ...c }, () => server.handle(req, res));
+}
+
+// A signed upload URL's token (POST /object/upload/sign/…) in `x-signature`: the token is the permission (its
+// creator passed RLS), so, as the signed PUT does, the upload runs as service_role for the token's owner, and
+// only for the token's object. Every request of the upload needs a valid token for that object.
+tus.all('/upload/resumable/sign{/:id}', async (req, res) => {
+  if (req.method === 'OPTIONS') return handle(req, res, { who: serviceCaller(), tag: '', owner: undefined });
+  let url: string;
+  let owner: unknown;
+  let upsert: boolean;
+  try {
+    const claims = verifyToken(res, req.get('x-signature'), 'upload');
+    [url, owner, upsert] = [String(claims.url), claims.owner, claims.upsert === true];
+  } catch (err) {
+    const e = tusError(err);
+    res.status(e.status_code).set('Tus-Resumable', '1.0.0').type('application/json').end(e.body);
+    return;
+  }
+  await handle(req, res, { who: serviceCaller(), tag: `signed:${url}`, owner, signed: { url, upsert } });
+});
+
+tus.all('/upload/resumable{/:id}', async (req, res) => {
+  const who = caller(req, res);
+  await handle(req, res, { who, owner: who.claims.sub, tag: `${who.role}:${typeof who.claims.sub === 'string' ? who.claims.sub : ''}` });
 });
