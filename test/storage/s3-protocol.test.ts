@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand,
   CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand,
-  HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand, ListObjectsCommand,
+  GetBucketAclCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand, ListObjectsCommand,
   ListObjectsV2Command, ListPartsCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -337,6 +337,13 @@ test('hostile S3 requests get an S3 error, never a 5xx', async () => {
     ['PUT', '/b/x\u0000y', {}],
     ['POST', '/b?delete', { 'content-type': 'application/xml' }],
   ];
+  // Signed, but asking for what Loam does not do: NotImplemented, not a listing; a Content-MD5 that does not match.
+  const c = s3(p, k.access_key, k.secret_key);
+  await c.send(new CreateBucketCommand({ Bucket: 'b' }));
+  assert.deepEqual(await s3Error(c.send(new GetBucketAclCommand({ Bucket: 'b' }))), { name: 'NotImplemented', status: 501 });
+  assert.deepEqual(await s3Error(c.send(new PutObjectCommand({ Bucket: 'b', Key: 'x', Body: 'abc', ContentMD5: Buffer.alloc(16).toString('base64') }))),
+    { name: 'BadDigest', status: 400 });
+  await c.send(new PutObjectCommand({ Bucket: 'b', Key: 'x', Body: 'abc', ContentMD5: crypto.createHash('md5').update('abc').digest('base64') }));
   for (const [method, path_, headers] of cases) {
     const res = await fetch(`${base}${path_}`, { method, headers });
     assert.ok(res.status >= 400 && res.status < 500, `${method} ${path_}: ${res.status}`);

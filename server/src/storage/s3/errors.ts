@@ -35,6 +35,7 @@ export const s3Errors = {
   invalidPart: (m = 'One or more of the specified parts could not be found.') => new S3Error(400, 'InvalidPart', m),
   invalidPartOrder: () => new S3Error(400, 'InvalidPartOrder', 'The list of parts was not in ascending order.'),
   preconditionFailed: () => new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold'),
+  badDigest: () => new S3Error(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.'),
   incompleteBody: () => new S3Error(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header'),
 };
 

@@ -30,6 +30,12 @@ function queryOf(req: Request): Record<string, string> {
   return out;
 }
 
+// Subresources S3 has and Loam does not: refused as such, rather than read as a listing or a download.
+const UNSUPPORTED = ['acl', 'policy', 'cors', 'lifecycle', 'tagging', 'website', 'encryption', 'logging', 'notification',
+  'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics',
+  'metrics', 'inventory', 'intelligent-tiering', 'retention', 'legal-hold', 'attributes', 'torrent', 'restore', 'select',
+  'policyStatus', 'versions', 'versionId'];
+
 s3.use(async (req, res) => {
   const auth = await authenticate(req, res);
   const path = req.path.replace(/^\/+/, '');
@@ -40,6 +46,8 @@ s3.use(async (req, res) => {
   const r: S3Request = { req, res, auth, bucket, key, query };
   res.set('x-amz-request-id', crypto.randomBytes(8).toString('hex').toUpperCase());
   const m = req.method;
+  const unsupported = UNSUPPORTED.find((q) => q in query);
+  if (unsupported) throw s3Errors.notImplemented(`The ${unsupported} subresource is not supported`);
   if (!bucket) {
     if (m === 'GET') return buckets.listBuckets(r);
     throw s3Errors.methodNotAllowed();

@@ -1,7 +1,7 @@
 // S3 object operations over the REST API's object model: the same rows (storage.objects, as the caller), the
 // same upload path (checkUpload → stage → commitUpload), the same copy and download code.
 import type { Request, Response } from 'express';
-import { stage } from '../backend.ts';
+import { discard, stage } from '../backend.ts';
 import { tx } from '../context.ts';
 import { errors } from '../errors.ts';
 import { findObject, removeObjectBytes, type ObjectRow } from '../objects-db.ts';
@@ -47,6 +47,11 @@ export async function putObject({ req, res, auth, bucket, key }: S3Request) {
   const limit = await uploadLimit(project(res).ref, b);
   if (length !== undefined && length > limit) throw errors.entityTooLarge();
   const staged = await stage(payload(req, auth.signed, auth.secret), limit);
+  const md5 = req.get('content-md5');
+  if (md5 !== undefined && Buffer.from(md5, 'base64').toString('hex') !== staged.md5) {
+    await discard(staged.path);
+    throw s3Errors.badDigest();
+  }
   const { metadata } = await commitUpload(req, res, auth.who, t, {
     staged, mimetype, cacheControl: req.get('cache-control') ?? 'no-cache', userMetadata: amzMeta(req),
   });
