@@ -16,6 +16,8 @@ import {
 import { SignatureV4 } from '@smithy/signature-v4';
 import { adminClient, createProject, http, signup, sql, type Project } from '../helpers/platform.ts';
 import sweep from '../../worker/src/tasks/storage__sweep.ts';
+import { migrateProject } from '../../db/src/migrate-projects.ts';
+import { loadRuntime } from '../../db/src/projects.ts';
 import { client, user } from './helpers.ts';
 
 class Sha256 {
@@ -192,6 +194,28 @@ test('multipart uploads: parts under their own keys, completed through the one c
   assert.deepEqual(fs.readdirSync(partsDir), []);
   assert.equal((await s3Error(c.send(new ListPartsCommand({ Bucket: 'big', Key: 'gone.bin', UploadId: second.UploadId })))).name, 'NoSuchUpload');
   assert.deepEqual((await c.send(new ListMultipartUploadsCommand({ Bucket: 'big' }))).Uploads ?? [], []);
+});
+
+test('an existing project database gets the multipart tables from `loam migrate`, as its owner', async () => {
+  const p = await createProject();
+  // The database as it was before template migration 0005.
+  await sql(p, 'drop table storage.s3_multipart_uploads_parts, storage.s3_multipart_uploads');
+  const admin = await adminClient(p.ref);
+  try {
+    await admin.query(`delete from _loam.migrations where version = 5; delete from _loam.settings where key = 'applied_sql_checksum'`);
+  } finally {
+    await admin.end();
+  }
+  await migrateProject((await loadRuntime(p.ref))!);
+  const [owner] = await sql(p, `select tableowner from pg_tables where schemaname = 'storage' and tablename = 's3_multipart_uploads'`);
+  assert.equal(owner.tableowner, p.ref);
+  const k = await newKey(p);
+  const c = s3(p, k.access_key, k.secret_key);
+  await c.send(new CreateBucketCommand({ Bucket: 'b' }));
+  const { UploadId } = await c.send(new CreateMultipartUploadCommand({ Bucket: 'b', Key: 'k' }));
+  const { ETag } = await c.send(new UploadPartCommand({ Bucket: 'b', Key: 'k', UploadId, PartNumber: 1, Body: 'one part' }));
+  await c.send(new CompleteMultipartUploadCommand({ Bucket: 'b', Key: 'k', UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }));
+  assert.equal(await text((await c.send(new GetObjectCommand({ Bucket: 'b', Key: 'k' }))).Body), 'one part');
 });
 
 test('a 50 MB object in five parts, one of them copied from a range of another object', async () => {
