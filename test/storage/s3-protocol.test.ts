@@ -86,6 +86,7 @@ test('access keys: created with the secret shown once, listed without it, stored
   assert.equal((await http('DELETE', `${base}/${k.id}`, { token: p.owner.token })).status, 200);
   assert.equal((await http('DELETE', `${base}/${k.id}`, { token: p.owner.token })).status, 404);
   assert.deepEqual((await http('GET', base, { token: p.owner.token })).body.data, []);
+  assert.deepEqual((await http('GET', `/v1/projects/${p.ref}/config/storage`, { token: p.owner.token })).body.features.s3Protocol, { enabled: true });
 });
 
 test('S3 operations with the AWS SDK, over the same objects as the REST API', async () => {
