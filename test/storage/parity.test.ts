@@ -8,7 +8,7 @@ import { client, storageFetch } from './helpers.ts';
 test('bucket JSON has file_size_limit as a number; ?search= matches % and _ literally; info metadata is {}', async () => {
   const p = await createProject();
   const s = client(p).storage;
-  await s.createBucket('a_b', { fileSizeLimit: 1000 });
+  await s.createBucket('a_b', { public: false, fileSizeLimit: 1000 });
   await s.createBucket('axb');
   const one = await (await storageFetch(p, '/bucket/a_b')).json();
   assert.equal(one.file_size_limit, 1000);

@@ -8,28 +8,34 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as tus from 'tus-js-client';
 import { createProject, type Project } from '../helpers/platform.ts';
+import { startChildLoam } from '../resilience/child-loam.ts';
 import { client, storageFetch } from './helpers.ts';
 
 const endpoint = (p: Project) => `${p.url}/storage/v1/upload/resumable`;
 
 interface Opts { key?: string; upsert?: boolean; uploadUrl?: string; chunkSize?: number; abortAfterChunks?: number }
 
-/** Runs a tus-js-client upload; resolves with its URL when it succeeds, is aborted as asked, or fails. */
+/** Runs a tus-js-client upload; resolves with its URL when it succeeds, is interrupted as asked, or fails.
+ *  The interruption refuses the PATCH after the given number of chunks before it is sent (aborting a request in
+ *  flight would leave the server a half-sent request to time out). */
 function send(p: Project, data: Buffer, metadata: Record<string, string>, o: Opts = {}): Promise<{ url: string | null; error?: string; aborted?: boolean }> {
   const key = o.key ?? p.serviceKey;
   return new Promise((resolve) => {
-    let chunks = 0;
+    let patches = 0;
+    let interrupted = false;
     const upload: tus.Upload = new tus.Upload(data, {
       endpoint: endpoint(p), uploadUrl: o.uploadUrl, retryDelays: null, chunkSize: o.chunkSize ?? 256 * 1024,
       headers: { authorization: `Bearer ${key}`, apikey: key, 'x-upsert': o.upsert ? 'true' : 'false' },
       metadata, removeFingerprintOnSuccess: true,
-      onChunkComplete: () => {
-        if (o.abortAfterChunks && ++chunks === o.abortAfterChunks) {
-          void upload.abort().then(() => resolve({ url: upload.url, aborted: true }));
+      onBeforeRequest: (req) => {
+        if (req.getMethod() === 'PATCH' && o.abortAfterChunks && ++patches > o.abortAfterChunks) {
+          interrupted = true;
+          return Promise.reject(new Error('interrupted'));
         }
+        return undefined;
       },
       onSuccess: () => resolve({ url: upload.url }),
-      onError: (err) => resolve({ url: upload.url, error: String(err) }),
+      onError: (err) => resolve(interrupted ? { url: upload.url, aborted: true } : { url: upload.url, error: String(err) }),
     });
     upload.start();
   });
@@ -101,13 +107,20 @@ test('resumable uploads to a signed upload URL: the token is the permission, for
   const body = crypto.randomBytes(600 * 1024);
   const sendSigned = (metadata: Record<string, string>, token: string, o: { uploadUrl?: string; abortAfterChunks?: number } = {}) =>
     new Promise<{ url: string | null; error?: string }>((resolve) => {
-      let chunks = 0;
+      let patches = 0;
+      let interrupted = false;
       const upload: tus.Upload = new tus.Upload(body, {
         endpoint: `${endpoint(p)}/sign`, uploadUrl: o.uploadUrl, retryDelays: null, chunkSize: 256 * 1024,
         headers: { 'x-signature': token }, metadata,
-        onChunkComplete: () => { if (o.abortAfterChunks && ++chunks === o.abortAfterChunks) void upload.abort().then(() => resolve({ url: upload.url })); },
+        onBeforeRequest: (req) => {
+          if (req.getMethod() === 'PATCH' && o.abortAfterChunks && ++patches > o.abortAfterChunks) {
+            interrupted = true;
+            return Promise.reject(new Error('interrupted'));
+          }
+          return undefined;
+        },
         onSuccess: () => resolve({ url: upload.url }),
-        onError: (err) => resolve({ url: upload.url, error: String(err) }),
+        onError: (err) => resolve({ url: upload.url, error: interrupted ? undefined : String(err) }),
       });
       upload.start();
     });
@@ -120,4 +133,34 @@ test('resumable uploads to a signed upload URL: the token is the permission, for
   assert.equal((await fetch(first.url!, { method: 'HEAD', headers: { 'tus-resumable': '1.0.0' } })).status, 400);
   assert.equal((await sendSigned(meta, data!.token, { uploadUrl: first.url! })).error, undefined);
   assert.ok(Buffer.from(await (await s.from('b').download('signed/file.bin')).data!.arrayBuffer()).equals(body));
+});
+
+test('an upload resumes across a restart of Loam (a process killed mid-upload, another one started)', async () => {
+  const p = await createProject();
+  await client(p).storage.createBucket('b');
+  const data = crypto.randomBytes(700 * 1024);
+  const meta = { bucketName: 'b', objectName: 'restarted.bin', contentType: 'application/octet-stream' };
+  const first = await startChildLoam('api', {});
+  const second = await (async () => {
+    try {
+      const atFirst = { ...p, url: `${first.url}/project/${p.ref}` };
+      const partial = await send(atFirst, data, meta, { abortAfterChunks: 1 });
+      assert.ok(partial.url?.startsWith(first.url));
+      first.process.kill('SIGKILL');
+      await new Promise((r) => first.process.once('exit', r));
+      return { partial, loam: await startChildLoam('api', {}) };
+    } finally {
+      await first.stop();
+    }
+  })();
+  try {
+    const resumed = second.partial.url!.replace(first.url, second.loam.url);
+    const head = await fetch(resumed, { method: 'HEAD', headers: { authorization: `Bearer ${p.serviceKey}`, 'tus-resumable': '1.0.0' } });
+    assert.equal(head.headers.get('upload-offset'), String(256 * 1024));
+    const done = await send({ ...p, url: `${second.loam.url}/project/${p.ref}` }, data, meta, { uploadUrl: resumed });
+    assert.equal(done.error, undefined);
+  } finally {
+    await second.loam.stop();
+  }
+  assert.ok(Buffer.from(await (await client(p).storage.from('b').download('restarted.bin')).data!.arrayBuffer()).equals(data));
 });

@@ -164,7 +164,7 @@ tus.all('/upload/resumable/sign{/:id}', async (req, res) => {
     [url, owner, upsert] = [String(claims.url), claims.owner, claims.upsert === true];
   } catch (err) {
     const e = tusError(err);
-    res.status(e.status_code).set('Tus-Resumable', '1.0.0').type('application/json').end(e.body);
+    res.status(e.status_code).set('Tus-Resumable', '1.0.0').type('application/json').end(req.method === 'HEAD' ? undefined : e.body);
     return;
   }
   await handle(req, res, { who: serviceCaller(), tag: `signed:${url}`, owner, signed: { url, upsert } });
