@@ -75,9 +75,11 @@ test('an owner-defined type with an implicit cast on storage.buckets runs with t
       end $f$;
       grant execute on function public.evil_text(public.evil) to public;
       create cast (public.evil as text) with function public.evil_text(public.evil) as implicit;
-      do $d$ declare c text; begin
-        for c in select conname from pg_constraint where conrelid = 'storage.objects'::regclass and contype = 'f' loop
-          execute format('alter table storage.objects drop constraint %I', c);
+      do $d$ declare c record; begin
+        -- every foreign key to storage.buckets (storage.objects, the S3 multipart tables), and those of objects
+        for c in select conrelid::regclass as t, conname from pg_constraint
+                 where (confrelid = 'storage.buckets'::regclass or conrelid = 'storage.objects'::regclass) and contype = 'f' loop
+          execute format('alter table %s drop constraint %I', c.t, c.conname);
         end loop;
       end $d$;
       alter table storage.buckets drop constraint buckets_id_valid;

@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command,
+  S3Client, UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import * as tus from 'tus-js-client';
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { createProject, http, sql, type Project } from '../helpers/platform.ts';
@@ -86,4 +90,37 @@ test('purging a deleted project empties its S3 prefix and nothing else', async (
   await purgeProjectFiles(q.ref);
   assert.deepEqual(await keysOf(`tenants/${q.ref}/`), []);
   assert.equal((await keysOf(`tenants/${p.ref}/`)).length, 1);
+});
+
+test('the S3 protocol and TUS on the S3 backend: parts and objects under UUID keys, nothing left behind', async () => {
+  const q = await createProject();
+  const key = await http('POST', `/v1/projects/${q.ref}/storage/credentials`, { token: q.owner.token, body: { description: 'x' } });
+  const loamS3 = new S3Client({
+    endpoint: `${q.url}/storage/v1/s3`, region: 'local', forcePathStyle: true, maxAttempts: 1,
+    credentials: { accessKeyId: key.body.access_key, secretAccessKey: key.body.secret_key },
+  });
+  await loamS3.send(new CreateBucketCommand({ Bucket: 'b' }));
+  const { UploadId } = await loamS3.send(new CreateMultipartUploadCommand({ Bucket: 'b', Key: 'm.bin' }));
+  const parts = [Buffer.alloc(300 * 1024, 1), Buffer.alloc(1000, 2)];
+  const etags = [];
+  for (const [i, Body] of parts.entries()) etags.push((await loamS3.send(new UploadPartCommand({ Bucket: 'b', Key: 'm.bin', UploadId, PartNumber: i + 1, Body }))).ETag);
+  assert.equal((await keysOf(`tenants/${q.ref}/parts/`)).length, 2);
+  await loamS3.send(new CompleteMultipartUploadCommand({ Bucket: 'b', Key: 'm.bin', UploadId,
+    MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+  assert.deepEqual(await keysOf(`tenants/${q.ref}/parts/`), []);
+  const got = await loamS3.send(new GetObjectCommand({ Bucket: 'b', Key: 'm.bin', Range: 'bytes=307199-307200' }));
+  assert.deepEqual([...await got.Body!.transformToByteArray()], [1, 2]);
+
+  const upload = await new Promise<string | undefined>((resolve) => {
+    const u = new tus.Upload(Buffer.from('resumable on s3'), {
+      endpoint: `${q.url}/storage/v1/upload/resumable`, retryDelays: null,
+      headers: { authorization: `Bearer ${q.serviceKey}` }, metadata: { bucketName: 'b', objectName: 't.txt', contentType: 'text/plain' },
+      onSuccess: () => resolve(undefined), onError: (err) => resolve(String(err)),
+    });
+    u.start();
+  });
+  assert.equal(upload, undefined);
+  assert.equal(await (await client(q).storage.from('b').download('t.txt')).data!.text(), 'resumable on s3');
+  const versions = await sql(q, 'select version from storage.objects order by name');
+  assert.deepEqual(await keysOf(`tenants/${q.ref}/`), versions.map((v) => `tenants/${q.ref}/objects/${v.version}`).sort());
 });

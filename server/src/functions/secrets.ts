@@ -1,37 +1,8 @@
-// Secrets at rest: AES-256-GCM with the operator's key (LOAM_SECRETS_KEY, 32 bytes as base64 or hex), or, when
-// unset, a key generated once into LOAM_DATA_DIR/secrets.key (mode 0600). Every API process that runs
-// functions must hold the same key; with several machines, set LOAM_SECRETS_KEY.
+// Edge function secrets at rest: AES-256-GCM with the operator key of db/src/secret-box.ts (LOAM_SECRETS_KEY, or
+// a key generated once into LOAM_DATA_DIR/secrets.key), stored as bytes. Every API process that runs functions
+// must hold the same key; with several machines, set LOAM_SECRETS_KEY.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { config } from '../../../db/src/config.ts';
-
-let key: Buffer | undefined;
-
-function parseKey(raw: string): Buffer {
-  const k = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-  if (k.length !== 32) throw new Error('LOAM_SECRETS_KEY must be 32 bytes, as 64 hex digits or base64');
-  return k;
-}
-
-export function secretsKey(): Buffer {
-  if (key) return key;
-  const raw = process.env.LOAM_SECRETS_KEY;
-  if (raw) return (key = parseKey(raw.trim()));
-  const file = path.join(config.dataDir, 'secrets.key');
-  try {
-    return (key = parseKey(fs.readFileSync(file, 'utf8').trim()));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  try {
-    fs.writeFileSync(file, crypto.randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another process made it first
-  }
-  return (key = parseKey(fs.readFileSync(file, 'utf8').trim()));
-}
+import { secretKey as secretsKey } from '../../../db/src/secret-box.ts';
 
 /** iv (12) || tag (16) || ciphertext. The secret's name is the additional data: a value cannot be moved to
  *  another name (or project) by swapping rows. */

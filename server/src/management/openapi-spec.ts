@@ -275,6 +275,13 @@ const schemas: Record<string, Schema> = {
     created_at: timestamp, started_at: nullable(timestamp), finished_at: nullable(timestamp),
   }, ['id', 'site_id', 'status', 'trigger', 'branch', 'deploy_id', 'created_at', 'started_at', 'finished_at']),
   SiteDiff: obj({ deploy_id: str(), vs: str(), added: arrayOf(str()), removed: arrayOf(str()), changed: arrayOf(str()) }),
+  StorageCredential: obj({ id: str({ format: 'uuid' }), description: str(), access_key: str(), created_at: timestamp }),
+  StorageCredentialList: obj({ data: arrayOf(ref('StorageCredential')) }),
+  CreatedStorageCredential: obj({
+    id: str({ format: 'uuid' }), description: str(), access_key: str(), created_at: timestamp,
+    secret_key: str({ description: 'Shown in this answer only' }),
+  }),
+  CreateStorageCredentialBody: obj({ description: str({ maxLength: 256 }) }, []),
 };
 
 const errorDescriptions: Record<ErrorStatus, string> = {
@@ -442,6 +449,16 @@ const paths: Record<string, Record<string, Operation>> = {
     get: op({ tag: 'Secrets', id: 'v1-list-all-secrets', summary: 'The project\'s secrets: names and digests', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Secret')), errors: [404] }),
     post: op({ tag: 'Secrets', id: 'v1-bulk-create-secrets', summary: 'Set secrets (edge functions see them as environment variables)', scope: 'projects:write', params: [projectRef], body: ref('CreateSecretsBody'), status: 201, response: ref('Message'), errors: [404] }),
     delete: op({ tag: 'Secrets', id: 'v1-bulk-delete-secrets', summary: 'Unset secrets', scope: 'projects:write', params: [projectRef], body: ref('DeleteSecretsBody'), response: ref('Message'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/storage/credentials': {
+    get: op({ tag: 'Storage', id: 'v1-list-storage-credentials', summary: 'The project\'s S3 access keys (never their secrets)', scope: 'projects:read', params: [projectRef], response: ref('StorageCredentialList'), errors: [404] }),
+    post: op({ tag: 'Storage', id: 'v1-create-storage-credential', summary: 'Create an S3 access key, acting as the project\'s service role; its secret is shown once', scope: 'projects:write', params: [projectRef], body: ref('CreateStorageCredentialBody'), status: 201, response: ref('CreatedStorageCredential'), errors: [402, 404] }),
+  },
+  '/v1/projects/{ref}/storage/credentials/{id}': {
+    delete: op({
+      tag: 'Storage', id: 'v1-delete-storage-credential', summary: 'Revoke an S3 access key (refused from the next request on)', scope: 'projects:write', errors: [404],
+      params: [projectRef, { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }], response: obj({ message: str() }),
+    }),
   },
   '/v1/regions': {
     get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in', response: arrayOf(ref('Region')) }),

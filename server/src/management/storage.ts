@@ -32,7 +32,7 @@ function configJson(c: ConfigRow) {
     fileSizeLimit: Number(c.file_size_limit),
     features: {
       imageTransformation: { enabled: c.image_transformation_enabled },
-      s3Protocol: { enabled: false },
+      s3Protocol: { enabled: true }, // /storage/v1/s3 is always served (storage/s3/)
     },
     capabilities: { list_v2: true, iceberg_catalog: false },
     external: { upstreamTarget: 'main' },

@@ -88,6 +88,8 @@ export const NO_API_KEY = {
 const OPEN_EXACT = new Set([
   '/auth/v1/verify', '/auth/v1/callback', '/auth/v1/authorize',
   '/auth/v1/health', '/auth/v1/settings', '/auth/v1/.well-known/jwks.json',
+  // TUS with a signed upload token (x-signature): the token is the credential, checked by storage/tus.ts.
+  '/storage/v1/upload/resumable/sign',
 ]);
 
 // Prefixes open to reads (GET, HEAD; PUT for a signed upload), matched on the raw path: Express routes the raw
@@ -100,6 +102,7 @@ const OPEN_PREFIX: [prefix: string, methods: readonly string[]][] = [
   ['/storage/v1/object/sign/', ['GET', 'HEAD']],
   ['/storage/v1/render/image/sign/', ['GET', 'HEAD']],
   ['/storage/v1/object/upload/sign/', ['PUT']],
+  ['/storage/v1/upload/resumable/sign/', ['HEAD', 'PATCH', 'DELETE']],
   // GraphiQL's scripts (development only): a browser loads them without headers. They hold no project data.
   ['/graphql/v1/ruru-static/', ['GET', 'HEAD']],
 ];
@@ -139,6 +142,9 @@ export function keyGate(method: string, url: string, headers: IncomingHttpHeader
     }
   }
   if (method === 'OPTIONS') return url;
+  // S3 clients send no apikey: the S3 router (storage/s3/) authenticates every request itself (SigV4) and
+  // never passes one on to another handler.
+  if (path === '/storage/v1/s3' || path.startsWith('/storage/v1/s3/')) return url;
   if (OPEN_EXACT.has(path.endsWith('/') && path.length > 1 ? path.slice(0, -1) : path)) return url;
   if (DOTTED.test(path)) return undefined;
   for (const [prefix, methods] of OPEN_PREFIX) {

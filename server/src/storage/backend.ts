@@ -39,6 +39,7 @@ function checkedVersion(version: string): string {
 }
 export const objectKey = (ref: string, version: string) => `${ref}/objects/${checkedVersion(version)}`;
 export const renderKey = (ref: string, version: string, variant: string) => `${ref}/renders/${checkedVersion(version)}/${variant}`;
+export const partKey = (ref: string, version: string) => `${ref}/parts/${checkedVersion(version)}`;
 export const renderPrefix = (ref: string, version: string) => `${ref}/renders/${checkedVersion(version)}/`;
 
 export interface Staged { path: string; size: number; md5: string }

@@ -7,8 +7,12 @@ import { storageSettings } from './settings.ts';
 import { project } from '../project/resolve.ts';
 import { allowedMimeTypes, bool, bucketName, fileSizeLimit, int, json, jsonBody, ownerUuid, str } from './validate.ts';
 
-const COLUMNS = 'id, name, owner, public, file_size_limit, allowed_mime_types, created_at, updated_at';
+// file_size_limit is a bigint, which pg returns as a string; storage-api sends a number.
+const COLUMNS = 'id, name, owner, public, file_size_limit::float8 as file_size_limit, allowed_mime_types, created_at, updated_at';
 const SORTABLE = new Set(['id', 'name', 'created_at', 'updated_at']);
+
+// `?search=` is a substring, not a pattern: `%` and `_` match themselves (storage-api escapes them too).
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export const buckets = Router();
 
@@ -25,7 +29,7 @@ buckets.get('/bucket', async (req, res) => {
   const rows = await tx(req, res, who, async (c) => (await c.query(
     `select ${COLUMNS}, 'STANDARD' as type from storage.buckets
      where $1::text is null or name ilike '%' || $1 || '%'
-     order by ${column} ${order} limit $2 offset $3`, [search ?? null, limit ?? null, offset])).rows, { readOnly: true });
+     order by ${column} ${order} limit $2 offset $3`, [search === undefined ? null : escapeLike(search), limit ?? null, offset])).rows, { readOnly: true });
   res.json(rows);
 });
 

@@ -41,13 +41,15 @@ objects.post('/object/move', json, async (req, res) => {
   res.json({ message: 'Successfully moved', Id: row.id, Key: row.name });
 });
 
-objects.post('/object/copy', json, async (req, res) => {
-  const who = caller(req, res);
-  const m = moveOrCopyBody(req);
-  const upsert = upsertHeader(req);
-  const copyMetadata = bool(m.b.copyMetadata, 'copyMetadata') ?? true;
-  const override = (m.b.metadata ?? {}) as { cacheControl?: unknown; mimetype?: unknown };
-  const headerMeta = req.get('x-metadata');
+export interface CopySpec {
+  bucket: string; sourceKey: string; destinationBucket: string; destinationKey: string; upsert: boolean;
+  override?: { cacheControl?: unknown; mimetype?: unknown };
+  /** The destination's user metadata, given the source's. */
+  userMetadata: (source: unknown) => unknown;
+}
+
+/** A copy (REST and S3): a new row as the caller, and the bytes copied under a new version. */
+export async function copyObject(req: Request, res: Response, who: Caller, m: CopySpec) {
   const ref = project(res).ref;
   const version = crypto.randomUUID();
   let previous: string | null = null;
@@ -58,17 +60,17 @@ objects.post('/object/copy', json, async (req, res) => {
         'select version, metadata, user_metadata from storage.objects where bucket_id = $1 and name = $2', [m.bucket, m.sourceKey]);
       if (!src) throw errors.noSuchKey();
       const metadata = { ...src.metadata };
-      if (typeof override.cacheControl === 'string') metadata.cacheControl = override.cacheControl;
-      if (typeof override.mimetype === 'string') metadata.mimetype = override.mimetype;
-      const userMetadata = copyMetadata ? src.user_metadata : headerMeta ? parseUserMetadata(headerMeta, true) : null;
-      if (upsert) {
+      if (typeof m.override?.cacheControl === 'string') metadata.cacheControl = m.override.cacheControl;
+      if (typeof m.override?.mimetype === 'string') metadata.mimetype = m.override.mimetype;
+      const userMetadata = m.userMetadata(src.user_metadata);
+      if (m.upsert) {
         const { rows } = await c.query('select version from storage.objects where bucket_id = $1 and name = $2 for update', [m.destinationBucket, m.destinationKey]);
         previous = rows[0]?.version ?? null;
       }
       const { rows: [dest] } = await c.query(
         `insert into storage.objects (bucket_id, name, owner, owner_id, version, metadata, user_metadata)
          values ($1, $2, $3, $4, $5, $6, $7)
-         ${upsert ? `on conflict (bucket_id, name) do update set owner = excluded.owner, owner_id = excluded.owner_id,
+         ${m.upsert ? `on conflict (bucket_id, name) do update set owner = excluded.owner, owner_id = excluded.owner_id,
            version = excluded.version, metadata = excluded.metadata, user_metadata = excluded.user_metadata` : ''}
          returning id, bucket_id, name, owner, owner_id, version, metadata, user_metadata, created_at, updated_at, last_accessed_at`,
         [m.destinationBucket, m.destinationKey, ownerUuid(who.claims.sub), who.claims.sub ?? null, version, metadata, userMetadata]);
@@ -77,11 +79,23 @@ objects.post('/object/copy', json, async (req, res) => {
       return dest;
     });
     if (previous) await removeObjectBytes(ref, [previous]);
-    res.json({ Id: row.id, Key: `${m.destinationBucket}/${m.destinationKey}`, ...row });
+    return row;
   } catch (err) {
     if (copied) await blobStore().remove([objectKey(ref, version)]).catch(() => queueSweep(ref));
     throw err;
   }
+}
+
+objects.post('/object/copy', json, async (req, res) => {
+  const who = caller(req, res);
+  const m = moveOrCopyBody(req);
+  const copyMetadata = bool(m.b.copyMetadata, 'copyMetadata') ?? true;
+  const headerMeta = req.get('x-metadata');
+  const row = await copyObject(req, res, who, {
+    ...m, upsert: upsertHeader(req), override: (m.b.metadata ?? {}) as CopySpec['override'],
+    userMetadata: (src) => (copyMetadata ? src : headerMeta ? parseUserMetadata(headerMeta, true) : null),
+  });
+  res.json({ Id: row.id, Key: `${m.destinationBucket}/${m.destinationKey}`, ...row });
 });
 
 // --- reads ---------------------------------------------------------------------------------------------------

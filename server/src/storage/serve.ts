@@ -89,6 +89,6 @@ export function sendInfo(res: Response, obj: ObjectRow): void {
   res.status(200).json({
     id: obj.id, name: obj.name, version: obj.version, bucket_id: obj.bucket_id, size: m.size ?? null,
     content_type: m.mimetype ?? null, cache_control: m.cacheControl ?? null, etag: m.eTag ?? null,
-    metadata: obj.user_metadata, last_modified: obj.updated_at, created_at: obj.created_at,
+    metadata: obj.user_metadata ?? {}, last_modified: obj.updated_at, created_at: obj.created_at,
   });
 }

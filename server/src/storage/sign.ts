@@ -32,9 +32,8 @@ const expiresIn = (v: unknown) => {
   return n;
 };
 
-/** Checks a signed URL's token: signature, expiry (no leeway: an expired link is expired), scope and path. */
-export function verifySigned(req: Request, res: Response, bucket: string, key: string, scope: 'download' | 'upload'): Claims {
-  const t = req.query.token;
+/** Checks a signed token: signature, expiry (no leeway: an expired link is expired) and scope. */
+export function verifyToken(res: Response, t: unknown, scope: 'download' | 'upload'): Claims {
   if (typeof t !== 'string' || !t) throw errors.invalidRequest("querystring must have required property 'token'");
   let claims: Claims;
   try {
@@ -45,6 +44,12 @@ export function verifySigned(req: Request, res: Response, bucket: string, key: s
   }
   const scoped = scope === 'upload' ? claims.scope === 'upload' : claims.scope === 'download' || (claims.scope === undefined && !('upsert' in claims));
   if (!scoped) throw errors.invalidSignature(`Token is not scoped for ${scope}`);
+  return claims;
+}
+
+/** Checks a signed URL's token (verifyToken) and that it is for this object. */
+export function verifySigned(req: Request, res: Response, bucket: string, key: string, scope: 'download' | 'upload'): Claims {
+  const claims = verifyToken(res, req.query.token, scope);
   if (claims.url !== `${bucket}/${key}`) throw errors.invalidSignature();
   return claims;
 }

@@ -4,11 +4,13 @@
 import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore } from './backend.ts';
 
-/** Removes object bytes of unreferenced versions written before `olderThan`, and their rendered variants. */
-export async function sweepOrphans(ref: string, referenced: Set<string>, olderThan: Date): Promise<number> {
+/** Removes object bytes of unreferenced versions written before `olderThan`, and their rendered variants; and,
+ *  when the versions S3 multipart parts refer to are given, the bytes of parts no row refers to. */
+export async function sweepOrphans(ref: string, referenced: Set<string>, olderThan: Date, parts?: Set<string>): Promise<number> {
   const store = blobStore();
   const version = (key: string) => key.slice(key.lastIndexOf('/') + 1);
   const orphans = (await store.list(`${ref}/objects/`)).filter((o) => !referenced.has(version(o.key)) && o.modified < olderThan);
+  if (parts) orphans.push(...(await store.list(`${ref}/parts/`)).filter((o) => !parts.has(version(o.key)) && o.modified < olderThan));
   await store.remove(orphans.map((o) => o.key));
   const renders = (await store.list(`${ref}/renders/`)).filter((r) => !referenced.has(version(r.key)));
   for (const r of renders) await store.removePrefix(`${r.key}/`);

@@ -26,9 +26,9 @@ export interface UploadTarget {
   owner: unknown;
 }
 
-interface Bucket { id: string; public: boolean; file_size_limit: string | null; allowed_mime_types: string[] | null }
+export interface Bucket { id: string; public: boolean; file_size_limit: string | null; allowed_mime_types: string[] | null }
 
-interface Body { staged: Staged; mimetype: string; cacheControl: string; userMetadata: Record<string, unknown> | null }
+export interface UploadBody { staged: Staged; mimetype: string; cacheControl: string; userMetadata: Record<string, unknown> | null }
 
 const MAX_USER_METADATA = 1024 * 1024;
 
@@ -57,8 +57,9 @@ export async function checkUpload(req: Request, res: Response, who: Caller, t: U
   }, { rollback: true });
 }
 
-function limitFor(bucket: Bucket, projectLimit: number): number {
-  const limits = [projectLimit, storageSettings().maxFileSize];
+/** The largest object this bucket of the project takes. */
+export async function uploadLimit(ref: string, bucket: Bucket): Promise<number> {
+  const limits = [(await projectStorageConfig(ref)).fileSizeLimit, storageSettings().maxFileSize];
   if (bucket.file_size_limit !== null) limits.push(Number(bucket.file_size_limit));
   return Math.min(...limits);
 }
@@ -78,7 +79,7 @@ export function parseUserMetadata(raw: string, base64: boolean): Record<string, 
 }
 
 /** Step 2: the body, staged. Multipart forms carry one file plus optional cacheControl / contentType / metadata. */
-async function receive(req: Request, bucket: Bucket, limit: number, key: string): Promise<Body> {
+async function receive(req: Request, bucket: Bucket, limit: number, key: string): Promise<UploadBody> {
   // The dashboard's empty-folder marker is allowed whatever the bucket's MIME types (storage-api does the same).
   const allowed = key.endsWith('.emptyFolderPlaceholder') ? null : bucket.allowed_mime_types;
   const type = req.get('content-type') ?? '';
@@ -94,7 +95,7 @@ async function receive(req: Request, bucket: Bucket, limit: number, key: string)
   // busboy streams the form: fields before the file (as supabase-js sends them) are known when the file starts.
   // (multer cannot be used: it rejects the unnamed file part supabase-js sends.)
   const fields: Record<string, string> = {};
-  let staging: Promise<Body> | undefined;
+  let staging: Promise<UploadBody> | undefined;
   await new Promise<void>((resolve, reject) => {
     let form: ReturnType<typeof busboy>;
     try {
@@ -135,14 +136,21 @@ async function receive(req: Request, bucket: Bucket, limit: number, key: string)
 
 /** The whole upload; responds with storage-api's `{Id, Key}`. */
 export async function upload(req: Request, res: Response, who: Caller, t: UploadTarget): Promise<{ Id: string; Key: string }> {
-  const ref = project(res).ref;
   const declaredLength = Number(req.get('content-length'));
   const bucket = await checkUpload(req, res, who, t, {
     mimetype: req.get('content-type')?.startsWith('multipart/') ? undefined : req.get('content-type'),
     contentLength: Number.isFinite(declaredLength) ? declaredLength : undefined,
   });
-  const limit = limitFor(bucket, (await projectStorageConfig(ref)).fileSizeLimit);
-  const body = await receive(req, bucket, limit, t.key);
+  const body = await receive(req, bucket, await uploadLimit(project(res).ref, bucket), t.key);
+  const { id } = await commitUpload(req, res, who, t, body);
+  return { Id: id, Key: `${t.bucket}/${t.key}` };
+}
+
+/** Step 3 (every protocol: REST, S3, TUS): the row, as the caller, and the staged bytes under a new version.
+ *  The staged file is consumed (committed or removed) whatever happens. */
+export async function commitUpload(req: Request, res: Response, who: Caller, t: UploadTarget, body: UploadBody):
+  Promise<{ id: string; metadata: ObjectMetadata }> {
+  const ref = project(res).ref;
   const version = crypto.randomUUID();
   const key = objectKey(ref, version);
   const metadata: ObjectMetadata = {
@@ -160,10 +168,10 @@ export async function upload(req: Request, res: Response, who: Caller, t: Upload
       const { rows: [row] } = await writeRow(c, t, version, metadata, body.userMetadata);
       await blobStore().commit(body.staged.path, key, body.mimetype);
       committed = true;
-      return row.id;
+      return row.id as string;
     });
     if (previous && previous !== version) await removeObjectBytes(ref, [previous]);
-    return { Id: id, Key: `${t.bucket}/${t.key}` };
+    return { id, metadata };
   } catch (err) {
     await discard(body.staged.path);
     if (committed) await blobStore().remove([key]).catch(() => queueSweep(ref));

@@ -20,7 +20,12 @@ const task: Task = async (payload, helpers) => {
   const versions = await withContext(pool, { role: dbRole(project, 'service_role'), claims: { role: 'service_role' } }, async (c) =>
     new Set((await c.query<{ version: string }>('select version::text from storage.objects where version is not null')).rows.map((r) => r.version)),
   { readOnly: true });
-  const removed = await sweepOrphans(ref, versions, new Date(Date.now() - GRACE_MS));
+  // S3 multipart parts (sql/project/migrations/0005): swept only when their rows could be read — the owner may
+  // have dropped or changed the table, and then no part is judged.
+  const parts = await withContext(pool, { role: dbRole(project, 'service_role'), claims: { role: 'service_role' } }, async (c) =>
+    new Set((await c.query<{ version: string }>('select version::text from storage.s3_multipart_uploads_parts')).rows.map((r) => r.version)),
+  { readOnly: true }).catch(() => undefined);
+  const removed = await sweepOrphans(ref, versions, new Date(Date.now() - GRACE_MS), parts);
   if (removed) helpers.logger.info(`storage sweep of ${ref}: removed ${removed} unreferenced object(s) or variant set(s)`);
 };
 
