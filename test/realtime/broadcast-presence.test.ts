@@ -5,7 +5,9 @@ import { before, describe, it } from 'node:test';
 import { createProject, http, sql, type Project } from '../helpers/platform.ts';
 import { loadRuntime } from '../../db/src/projects.ts';
 import { signJwt } from '../../server/src/project/jwt.ts';
-import { client, sleep, subscribed, until, upgradeStatus } from './helpers.ts';
+import { client, sleep, subscribed, until, upgradeStatus, walLevelLogical } from './helpers.ts';
+
+const noWal = (await walLevelLogical()) ? false : 'the database server runs without wal_level=logical';
 
 let p: Project;
 let other: Project;
@@ -209,7 +211,7 @@ describe('tokens and private channels', () => {
   });
 });
 
-describe('broadcast from the database', () => {
+describe('broadcast from the database', { skip: noWal }, () => {
   it('realtime.send() and realtime.broadcast_changes() reach the topic\'s channel', async () => {
     await sql(p, `
       create table public.rooms_log (id int primary key, room text);

@@ -47,3 +47,11 @@ export function upgradeStatus(url: string): Promise<number> {
     req.on('error', reject);
   });
 }
+
+/** Whether the run's server can stream changes (wal_level=logical): the embedded one is set up for it; a server
+ *  given by DATABASE_URL may not be, and then the tests that need the WAL are skipped (and say why). */
+export async function walLevelLogical(): Promise<boolean> {
+  const { adminClient } = await import('../helpers/platform.ts');
+  const c = await adminClient();
+  try { return (await c.query('show wal_level')).rows[0].wal_level === 'logical'; } finally { await c.end(); }
+}

@@ -6,7 +6,9 @@ import { before, describe, it } from 'node:test';
 import { loadRuntime } from '../../db/src/projects.ts';
 import { signJwt } from '../../server/src/project/jwt.ts';
 import { adminClient, createProject, http, sql, waitForStatus, type Project } from '../helpers/platform.ts';
-import { client, closeAll, sleep, subscribed, until } from './helpers.ts';
+import { client, closeAll, sleep, subscribed, until, walLevelLogical } from './helpers.ts';
+
+const noWal = (await walLevelLogical()) ? false : 'the database server runs without wal_level=logical';
 
 let p: Project;
 let other: Project;
@@ -40,7 +42,7 @@ function listen(c: ReturnType<typeof client>, name: string, opts: Record<string,
   return { ch, got };
 }
 
-describe('postgres changes', () => {
+describe('postgres changes', { skip: noWal }, () => {
   it('each user gets only their own rows, only readable columns; other projects see nothing', async () => {
     const a = listen(await userClient(p, U1), 'a');
     const b = listen(await userClient(p, U2), 'b');
