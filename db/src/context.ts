@@ -3,6 +3,7 @@
 // work. REST, GraphQL, auth, storage and the tests all build it here.
 import type pg from 'pg';
 import { withPooledClient } from './pools.ts';
+import { dbRole, type ApiRole } from './roles.ts';
 
 export interface RequestContext {
   role: string;
@@ -13,6 +14,11 @@ export interface RequestContext {
   /** Further transaction-local settings, e.g. `search_path`. */
   settings?: Record<string, string>;
 }
+
+/** The context of platform code acting as one of a project's API roles (auth, the storage sweep, the email
+ *  worker): the project's own role, with only the role claim. */
+export const apiRoleContext = (project: { ref: string }, role: ApiRole): RequestContext =>
+  ({ role: dbRole(project, role), claims: { role } });
 
 function contextPairs(ctx: RequestContext): [string, string][] {
   const pairs: [string, string][] = [

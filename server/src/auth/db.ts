@@ -4,10 +4,9 @@
 // pipelined connection. Values travel as parameters only: statement text (which pg_stat_activity and the server
 // log show) never carries an email, a password hash or a token.
 import type pg from 'pg';
-import { contextStatement } from '../../../db/src/context.ts';
+import { apiRoleContext, contextStatement } from '../../../db/src/context.ts';
 import { projectPool, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
-import { dbRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 
 /** pg would turn a JS array into a Postgres array literal; every auth function takes JSON instead. */
@@ -18,7 +17,7 @@ export async function authCall<T = any>(p: ProjectRuntime, sql: string, params: 
   opts: { statementTimeoutMs?: number } = {}): Promise<T> {
   const pool = projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
   const context = contextStatement({
-    role: dbRole(p, 'service_role'), claims: { role: 'service_role' },
+    ...apiRoleContext(p, 'service_role'),
     settings: opts.statementTimeoutMs ? { statement_timeout: String(opts.statementTimeoutMs) } : undefined,
   });
   return withPooledClient(pool, async (client, markBroken) => {

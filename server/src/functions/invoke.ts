@@ -8,8 +8,7 @@ import http from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { controlPool } from '../../../db/src/pools.ts';
 import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
-import { decodeVerified, validateClaims } from '../project/jwt.ts';
-import { API_ROLES } from '../project/keys.ts';
+import { identifyToken } from '../project/keys.ts';
 import { functionEnv } from './env.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
 
@@ -58,10 +57,8 @@ const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-au
 
 function verifiedRole(token: string, project: ProjectRuntime): boolean {
   try {
-    if (!project.jwt_secret) return false;
-    const claims = decodeVerified(token, project.jwt_secret);
-    validateClaims(claims);
-    return (API_ROLES as readonly string[]).includes(String(claims.role ?? 'anon'));
+    identifyToken(token, project);
+    return true;
   } catch {
     return false;
   }

@@ -8,10 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
 import { grafserv, type NodeGrafserv } from 'postgraphile/grafserv/node';
-import { withContext } from '../../../db/src/context.ts';
+import { apiRoleContext, withContext } from '../../../db/src/context.ts';
 import { onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { observeSchemaVersion, onSchemaChange, readSchemaVersion } from '../../../db/src/schema-version.ts';
-import { dbRole } from '../../../db/src/roles.ts';
 import { guardPool } from '../../../db/src/pools.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import { restSettings } from '../rest/settings.ts';
@@ -78,7 +77,7 @@ const location = (p: ProjectRuntime) => `${p.database_server_id}/${p.db_name}`;
 // Reading the version needs an API role (the authenticator itself can read no table): a read-only
 // transaction as anon, through the same context builder.
 const readVersion = (pool: pg.Pool, p: ProjectRuntime) =>
-  withContext(pool, { role: dbRole(p, 'anon'), claims: { role: 'anon' } }, (c) => readSchemaVersion(c), { readOnly: true });
+  withContext(pool, apiRoleContext(p, 'anon'), (c) => readSchemaVersion(c), { readOnly: true });
 
 async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
   if (!p.database_server_id) throw new Error(`project ${p.ref} has no database server`);

@@ -1,8 +1,7 @@
 // A project's storage through the Management API: its buckets, and its storage settings (file size limit,
 // image transformation) kept in the control database.
 import { Router } from 'express';
-import { withContext } from '../../../db/src/context.ts';
-import { dbRole } from '../../../db/src/roles.ts';
+import { apiRoleContext, withContext } from '../../../db/src/context.ts';
 import { errors } from '../errors.ts';
 import { forgetStorageConfig } from '../storage/context.ts';
 import { storageSettings } from '../storage/settings.ts';
@@ -19,7 +18,7 @@ storageManagement.use('/projects/:ref/config/storage', authenticate, scope('proj
 storageManagement.get('/projects/:ref/storage/buckets', async (req, res) => {
   await findProject(res, param(req, 'ref'));
   const { pool } = await ownerPool(param(req, 'ref'));
-  const rows = await withContext(pool, { role: dbRole({ ref: param(req, 'ref') }, 'service_role'), claims: { role: 'service_role' } }, async (c) => (await c.query(
+  const rows = await withContext(pool, apiRoleContext({ ref: param(req, 'ref') }, 'service_role'), async (c) => (await c.query(
     `select id, name, coalesce(owner::text, owner_id, '') as owner, public, created_at, updated_at
      from storage.buckets order by name`)).rows, { readOnly: true });
   res.json(rows);

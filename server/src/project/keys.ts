@@ -7,8 +7,9 @@ import type { Request } from 'express';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { decodeVerified, JwtError, validateClaims, type Claims } from './jwt.ts';
 
-export const API_ROLES = ['anon', 'authenticated', 'service_role'] as const;
-export type ApiRole = (typeof API_ROLES)[number];
+import { API_ROLES, type ApiRole } from '../../../db/src/roles.ts';
+
+export { API_ROLES, type ApiRole };
 
 export interface Identity {
   role: ApiRole;
@@ -57,6 +58,11 @@ export function identify(req: Request, project: ProjectRuntime): Identity {
 export function identifyHeaders(headers: IncomingHttpHeaders, project: ProjectRuntime): Identity {
   const token = headerToken(headers);
   if (token === undefined) return { role: 'anon', claims: { role: 'anon' } };
+  return identifyToken(token, project);
+}
+
+/** The identity one token of the project's carries (signature cached, claims checked every time). */
+export function identifyToken(token: string, project: ProjectRuntime): Identity {
   if (!project.jwt_secret) throw new JwtError('bad_signature', 'No suitable key or wrong key type');
   const claims = verifyCached(token, project.jwt_secret);
   // PostgREST renders a non-string role as JSON (`5`, `{"a":1}`) and asks Postgres to switch to it.

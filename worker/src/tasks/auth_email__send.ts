@@ -6,8 +6,7 @@ import type pg from 'pg';
 import { config } from '../../../db/src/config.ts';
 import { controlPool, projectPool } from '../../../db/src/pools.ts';
 import { loadRuntime } from '../../../db/src/projects.ts';
-import { withContext } from '../../../db/src/context.ts';
-import { dbRole } from '../../../db/src/roles.ts';
+import { apiRoleContext, withContext } from '../../../db/src/context.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 
 interface Smtp { smtp_host: string | null; smtp_port: string | null; smtp_user: string | null; smtp_pass: string | null;
@@ -38,7 +37,7 @@ const task: Task = async (payload) => {
   // and those must run with the project's own rights.
   const db = projectPool(await authenticatorAddress(p), p.db_name, { max: 2 });
   const asService = <T>(fn: (c: pg.PoolClient) => Promise<T>) =>
-    withContext(db, { role: dbRole(p, 'service_role'), claims: { role: 'service_role' } }, fn);
+    withContext(db, apiRoleContext(p, 'service_role'), fn);
   const email = await asService(async (c) =>
     (await c.query('select * from auth.email_outbox where id = $1 and sent_at is null', [email_id])).rows[0]);
   if (!email) return;
