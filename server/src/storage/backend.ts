@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { errors } from './errors.ts';
 import { storageSettings } from './settings.ts';
@@ -22,8 +22,10 @@ export interface BlobStore {
   commit(stagedPath: string, key: string, contentType: string): Promise<void>;
   /** The bytes at `key` (or a range of them); throws errors.noSuchKey() if absent. */
   read(key: string, range?: ByteRange): Promise<Readable>;
-  copy(from: string, to: string): Promise<void>;
-  remove(keys: string[]): Promise<void>;
+  /** Copies the bytes at `from` to `to`; resolves with their size. */
+  copy(from: string, to: string): Promise<number>;
+  /** Removes the keys (absent ones are no error); resolves with how many bytes were removed. */
+  remove(keys: string[]): Promise<number>;
   removePrefix(prefix: string): Promise<void>;
   /** Keys directly below `prefix` (a "directory"), with when each was written. */
   list(prefix: string): Promise<{ key: string; modified: Date }[]>;
@@ -144,7 +146,9 @@ class FileStore implements BlobStore {
     const tmp = `${target}.${crypto.randomUUID()}.tmp`;
     try {
       await fsp.copyFile(this.file(from), tmp);
+      const { size } = await fsp.stat(tmp);
       await fsp.rename(tmp, target);
+      return size;
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       throw (err as { code?: string }).code === 'ENOENT' ? errors.noSuchKey() : err;
@@ -152,7 +156,15 @@ class FileStore implements BlobStore {
   }
 
   async remove(keys: string[]) {
-    await Promise.all(keys.map((k) => fsp.rm(this.file(k), { force: true })));
+    let bytes = 0;
+    for (let i = 0; i < keys.length; i += 64) {
+      await Promise.all(keys.slice(i, i + 64).map(async (k) => {
+        const st = await fsp.stat(this.file(k)).catch(() => undefined);
+        await fsp.rm(this.file(k), { force: true });
+        if (st?.isFile()) bytes += st.size;
+      }));
+    }
+    return bytes;
   }
 
   async removePrefix(prefix: string) {
@@ -216,15 +228,21 @@ class S3Store implements BlobStore {
     await this.client.send(new CopyObjectCommand({
       Bucket: this.bucket, Key: this.key(to), CopySource: `${this.bucket}/${this.key(from)}`,
     }));
+    return (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(to) }))).ContentLength ?? 0;
   }
 
   async remove(keys: string[]) {
     // One DeleteObject per key: DeleteObjects needs a Content-MD5 that not every S3-compatible server accepts
-    // in the form the SDK now sends.
+    // in the form the SDK now sends. Each key's size is asked first, for the project's storage quota.
+    let bytes = 0;
     for (let i = 0; i < keys.length; i += 16) {
-      await Promise.all(keys.slice(i, i + 16).map((k) =>
-        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(k) }))));
+      await Promise.all(keys.slice(i, i + 16).map(async (k) => {
+        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(k) })).catch(() => undefined);
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(k) }));
+        bytes += head?.ContentLength ?? 0;
+      }));
     }
+    return bytes;
   }
 
   async removePrefix(prefix: string) {

@@ -39,6 +39,8 @@ export const errors = {
   bucketNotEmpty: () => new StorageError(409, 'ResourceNotEmpty', 'The bucket you tried to delete is not empty'),
   entityTooLarge: (entity = 'object', limit = 'the maximum allowed size') =>
     new StorageError(413, 'EntityTooLarge', `The ${entity} exceeded ${limit}`, 'Payload too large'),
+  // A project's plan's storage quota (quota.ts); storage-api has no quota, so the code is Loam's.
+  quotaExceeded: (message: string) => new StorageError(413, 'QuotaExceeded', message, 'Payload too large'),
   invalidMimeType: (mime: string) =>
     new StorageError(415, 'InvalidMimeType', `mime type ${mime} is not supported`, 'invalid_mime_type'),
   invalidFileSizeLimit: () =>

@@ -5,6 +5,7 @@ import { blobStore, isVersion, objectKey, renderPrefix } from './backend.ts';
 import { tx, type Caller } from './context.ts';
 import { errors } from './errors.ts';
 import { queueSweep } from './sweep.ts';
+import { releaseStorage } from './quota.ts';
 
 export interface ObjectRow {
   id: string;
@@ -64,7 +65,7 @@ export async function removeObjectBytes(ref: string, versions: (string | null)[]
   if (!list.length) return;
   const store = blobStore();
   try {
-    await store.remove(list.map((v) => objectKey(ref, v)));
+    await releaseStorage(ref, await store.remove(list.map((v) => objectKey(ref, v))));
     for (const v of list) await store.removePrefix(renderPrefix(ref, v));
   } catch (err) {
     console.error(`[storage] could not remove bytes of ${list.length} object version(s) of ${ref}:`, err);

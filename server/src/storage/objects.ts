@@ -6,6 +6,7 @@ import { ANON, caller, tx, type Caller } from './context.ts';
 import { errors } from './errors.ts';
 import { findObject, removeObjectBytes } from './objects-db.ts';
 import { queueSweep } from './sweep.ts';
+import { releaseStorage, reserveStorage } from './quota.ts';
 import { sendInfo, sendObject } from './serve.ts';
 import { parseUserMetadata, upload } from './upload.ts';
 import { bool, bucketName, json, jsonBody, objectKey as validKey, ownerUuid, str, target } from './validate.ts';
@@ -48,17 +49,21 @@ export interface CopySpec {
   userMetadata: (source: unknown) => unknown;
 }
 
-/** A copy (REST and S3): a new row as the caller, and the bytes copied under a new version. */
+/** A copy (REST and S3): the source read as the caller, its bytes copied under a new version (no transaction open
+ *  meanwhile) and counted against the quota, then the new row as the caller. */
 export async function copyObject(req: Request, res: Response, who: Caller, m: CopySpec) {
   const ref = project(res).ref;
   const version = crypto.randomUUID();
+  const [src] = await tx(req, res, who, async (c) => (await c.query(
+    'select version, metadata, user_metadata from storage.objects where bucket_id = $1 and name = $2', [m.bucket, m.sourceKey])).rows, { readOnly: true });
+  if (!src) throw errors.noSuchKey();
+  const size = await blobStore().copy(objectKey(ref, src.version), objectKey(ref, version));
   let previous: string | null = null;
-  let copied = false;
+  let reserved = false;
   try {
+    await reserveStorage(ref, size);
+    reserved = true;
     const row = await tx(req, res, who, async (c) => {
-      const { rows: [src] } = await c.query(
-        'select version, metadata, user_metadata from storage.objects where bucket_id = $1 and name = $2', [m.bucket, m.sourceKey]);
-      if (!src) throw errors.noSuchKey();
       const metadata = { ...src.metadata };
       if (typeof m.override?.cacheControl === 'string') metadata.cacheControl = m.override.cacheControl;
       if (typeof m.override?.mimetype === 'string') metadata.mimetype = m.override.mimetype;
@@ -74,14 +79,12 @@ export async function copyObject(req: Request, res: Response, who: Caller, m: Co
            version = excluded.version, metadata = excluded.metadata, user_metadata = excluded.user_metadata` : ''}
          returning id, bucket_id, name, owner, owner_id, version, metadata, user_metadata, created_at, updated_at, last_accessed_at`,
         [m.destinationBucket, m.destinationKey, ownerUuid(who.claims.sub), who.claims.sub ?? null, version, metadata, userMetadata]);
-      await blobStore().copy(objectKey(ref, src.version), objectKey(ref, version));
-      copied = true;
       return dest;
     });
     if (previous) await removeObjectBytes(ref, [previous]);
     return row;
   } catch (err) {
-    if (copied) await blobStore().remove([objectKey(ref, version)]).catch(() => queueSweep(ref));
+    await blobStore().remove([objectKey(ref, version)]).then(() => (reserved ? releaseStorage(ref, size) : undefined), () => queueSweep(ref));
     throw err;
   }
 }

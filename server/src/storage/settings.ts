@@ -16,6 +16,8 @@ export interface StorageSettings {
   imageMaxInputPixels: number;
   /** How long a signed upload URL stays valid (seconds). */
   signedUploadExpiry: number;
+  /** Seconds after which an unfinished upload (S3 multipart, TUS) is abandoned and removed. */
+  uploadExpiry: number;
 }
 
 const num = (name: string, fallback: number) => envInt(name, fallback);
@@ -46,6 +48,7 @@ export function storageSettings(): StorageSettings {
     imageMaxSize: num('LOAM_IMAGE_MAX_SIZE', 2500),
     imageMaxInputPixels: num('LOAM_IMAGE_MAX_INPUT_PIXELS', 50_000_000),
     signedUploadExpiry: num('LOAM_STORAGE_SIGNED_UPLOAD_EXPIRY', 7200),
+    uploadExpiry: num('LOAM_STORAGE_UPLOAD_EXPIRY', 24 * 3600),
   };
   return settings;
 }

@@ -3,6 +3,8 @@
 // (from SQL, in the control database) whenever such a removal fails. They were never visible: only rows are.
 import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore } from './backend.ts';
+import { releaseStorage } from './quota.ts';
+import { storageSettings } from './settings.ts';
 
 /** Removes object bytes of unreferenced versions written before `olderThan`, and their rendered variants; and,
  *  when the versions S3 multipart parts refer to are given, the bytes of parts no row refers to. */
@@ -11,7 +13,7 @@ export async function sweepOrphans(ref: string, referenced: Set<string>, olderTh
   const version = (key: string) => key.slice(key.lastIndexOf('/') + 1);
   const orphans = (await store.list(`${ref}/objects/`)).filter((o) => !referenced.has(version(o.key)) && o.modified < olderThan);
   if (parts) orphans.push(...(await store.list(`${ref}/parts/`)).filter((o) => !parts.has(version(o.key)) && o.modified < olderThan));
-  await store.remove(orphans.map((o) => o.key));
+  await releaseStorage(ref, await store.remove(orphans.map((o) => o.key)));
   const renders = (await store.list(`${ref}/renders/`)).filter((r) => !referenced.has(version(r.key)));
   for (const r of renders) await store.removePrefix(`${r.key}/`);
   return orphans.length + renders.length;
@@ -21,5 +23,13 @@ export async function sweepOrphans(ref: string, referenced: Set<string>, olderTh
 export async function queueSweep(ref: string): Promise<void> {
   await controlPool().query('select platform_private.queue_storage_sweep($1)', [ref]).catch((err) => {
     console.error(`[storage] could not queue a sweep of ${ref}:`, err);
+  });
+}
+
+/** Asks for the removal of the project's abandoned uploads once an upload started now would be abandoned
+ *  (worker task storage_uploads__expire; an earlier pending one is kept). */
+export async function queueUploadExpiry(ref: string, afterSeconds = storageSettings().uploadExpiry): Promise<void> {
+  await controlPool().query('select platform_private.queue_storage_upload_expiry($1, make_interval(secs => $2))', [ref, afterSeconds]).catch((err) => {
+    console.error(`[storage] could not queue the expiry of ${ref}'s uploads:`, err);
   });
 }

@@ -20,6 +20,9 @@ import { caller, serviceCaller, type Caller } from './context.ts';
 import { errors, StorageError, toStorageError } from './errors.ts';
 import { verifyToken } from './sign.ts';
 import { storageSettings } from './settings.ts';
+import { tusDirectory } from './expiry.ts';
+import { queueUploadExpiry } from './sweep.ts';
+import { tusLocker } from './tus-lock.ts';
 import { checkUpload, commitUpload, parseUserMetadata, uploadLimit, type UploadTarget } from './upload.ts';
 import { bucketName, checkMimeType, objectKey } from './validate.ts';
 import { project } from '../project/resolve.ts';
@@ -41,7 +44,6 @@ const call = (): Call => {
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const EXPIRY_MS = 24 * 3600_000;
 const OWNER = 'loam_owner';
 const UPSERT = 'loam_upsert';
 
@@ -76,11 +78,13 @@ const servers = new Map<string, { server: Server; dir: string }>();
 function serverFor(ref: string): { server: Server; dir: string } {
   let s = servers.get(ref);
   if (s) return s;
-  const dir = path.join(storageSettings().fileRoot, ref, 'tus');
-  const datastore = new FileStore({ directory: dir, expirationPeriodInMilliseconds: EXPIRY_MS });
+  const dir = tusDirectory(ref);
+  const datastore = new FileStore({ directory: dir, expirationPeriodInMilliseconds: storageSettings().uploadExpiry * 1000 });
   const server = new Server({
     path: '/upload/resumable',
     datastore,
+    // One lock per upload across every API process (tus-lock.ts): a resumed upload may reach another process.
+    locker: tusLocker,
     namingFunction: () => crypto.randomUUID(),
     generateUrl: (_req, { proto, host, id }) =>
       `${proto}://${host}${call().req.baseUrl}/upload/resumable${call().signed ? '/sign' : ''}/${id}`,
@@ -98,6 +102,7 @@ function serverFor(ref: string): { server: Server; dir: string } {
           throw new StorageError(413, 'EntityTooLarge', 'The object exceeded the maximum allowed size', 'Payload too large');
         }
         if (upload.metadata?.metadata) parseUserMetadata(upload.metadata.metadata, false);
+        await queueUploadExpiry(project(res).ref);
         return { metadata: { ...upload.metadata, [OWNER]: tag, [UPSERT]: String(upsert) } };
       } catch (err) {
         throw tusError(err);
@@ -128,16 +133,10 @@ function serverFor(ref: string): { server: Server; dir: string } {
       }
     },
   });
-  server.cleanUpExpiredUploads().catch(() => {});
   s = { server, dir };
   servers.set(ref, s);
   return s;
 }
-
-// Unfinished uploads past their expiry are removed hourly, in every project this process has served.
-setInterval(() => {
-  for (const { server } of servers.values()) server.cleanUpExpiredUploads().catch(() => {});
-}, 3600_000).unref();
 
 export const tus = Router();
 

@@ -14,6 +14,7 @@ import { tooDeep, tooDeepMessage } from '../json-depth.ts';
 import { errors } from './errors.ts';
 import { removeObjectBytes, type ObjectMetadata } from './objects-db.ts';
 import { queueSweep } from './sweep.ts';
+import { checkQuota, releaseStorage, reserveStorage } from './quota.ts';
 import { storageSettings } from './settings.ts';
 import { checkMimeType, ownerUuid } from './validate.ts';
 import { project } from '../project/resolve.ts';
@@ -28,7 +29,11 @@ export interface UploadTarget {
 
 export interface Bucket { id: string; public: boolean; file_size_limit: string | null; allowed_mime_types: string[] | null }
 
-export interface UploadBody { staged: Staged; mimetype: string; cacheControl: string; userMetadata: Record<string, unknown> | null }
+export interface UploadBody {
+  staged: Staged; mimetype: string; cacheControl: string; userMetadata: Record<string, unknown> | null;
+  /** The object's ETag when it is not the MD5 of its bytes (S3 multipart: `<md5 of the parts' md5s>-<parts>`). */
+  eTag?: string;
+}
 
 const MAX_USER_METADATA = 1024 * 1024;
 
@@ -49,6 +54,7 @@ function writeRow(c: pg.ClientBase, t: UploadTarget, version: string, metadata: 
 /** Step 1: the bucket (404 if absent), and whether the caller may write this row; nothing is kept. */
 export async function checkUpload(req: Request, res: Response, who: Caller, t: UploadTarget,
                                   declared: { mimetype?: string; contentLength?: number }): Promise<Bucket> {
+  await checkQuota(project(res).ref, declared.contentLength);
   return tx(req, res, who, async (c) => {
     const { rows: [bucket] } = await c.query<Bucket>('select * from _loam.storage_bucket($1)', [t.bucket]);
     if (!bucket) throw errors.noSuchBucket();
@@ -146,35 +152,50 @@ export async function upload(req: Request, res: Response, who: Caller, t: Upload
   return { Id: id, Key: `${t.bucket}/${t.key}` };
 }
 
-/** Step 3 (every protocol: REST, S3, TUS): the row, as the caller, and the staged bytes under a new version.
- *  The staged file is consumed (committed or removed) whatever happens. */
-export async function commitUpload(req: Request, res: Response, who: Caller, t: UploadTarget, body: UploadBody):
-  Promise<{ id: string; metadata: ObjectMetadata }> {
+/** Step 3 (every protocol: REST, S3, TUS): the staged bytes under a new version, then the row as the caller in a
+ *  short transaction — no transaction is open while bytes move (an S3 backend's PutObject of gigabytes). The
+ *  bytes are counted against the project's quota first (`counted`: bytes of it already counted, as a multipart
+ *  upload's parts are). The staged file is consumed (committed or removed) whatever happens. */
+export async function commitUpload(req: Request, res: Response, who: Caller, t: UploadTarget, body: UploadBody,
+                                   opts: { counted?: number } = {}): Promise<{ id: string; metadata: ObjectMetadata }> {
   const ref = project(res).ref;
   const version = crypto.randomUUID();
   const key = objectKey(ref, version);
   const metadata: ObjectMetadata = {
-    eTag: `"${body.staged.md5}"`, size: body.staged.size, mimetype: body.mimetype, cacheControl: body.cacheControl,
+    eTag: `"${body.eTag ?? body.staged.md5}"`, size: body.staged.size, mimetype: body.mimetype, cacheControl: body.cacheControl,
     lastModified: new Date().toUTCString(), contentLength: body.staged.size, httpStatusCode: 200,
   };
-  let committed = false;
+  const reserved = Math.max(body.staged.size - (opts.counted ?? 0), 0);
+  let stored = false;
   let previous: string | null = null;
   try {
+    await reserveStorage(ref, reserved);
+  } catch (err) {
+    await discard(body.staged.path);
+    throw err;
+  }
+  try {
+    // Unreachable until the row names it; a crash here leaves bytes the sweep removes.
+    await blobStore().commit(body.staged.path, key, body.mimetype);
+    stored = true;
     const id = await tx(req, res, who, async (c) => {
       if (t.upsert) {
         const { rows } = await c.query('select version from storage.objects where bucket_id = $1 and name = $2 for update', [t.bucket, t.key]);
         previous = rows[0]?.version ?? null;
       }
       const { rows: [row] } = await writeRow(c, t, version, metadata, body.userMetadata);
-      await blobStore().commit(body.staged.path, key, body.mimetype);
-      committed = true;
       return row.id as string;
     });
     if (previous && previous !== version) await removeObjectBytes(ref, [previous]);
     return { id, metadata };
   } catch (err) {
-    await discard(body.staged.path);
-    if (committed) await blobStore().remove([key]).catch(() => queueSweep(ref));
+    if (!stored) {
+      await discard(body.staged.path);
+      await releaseStorage(ref, reserved);
+    } else {
+      // Released once the bytes are gone; if removing them fails, the sweep removes (and releases) them.
+      await blobStore().remove([key]).then(() => releaseStorage(ref, reserved), () => queueSweep(ref));
+    }
     throw err;
   }
 }

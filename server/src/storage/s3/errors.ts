@@ -50,6 +50,8 @@ function fromStorage(e: StorageError): S3Error {
     case 'InvalidBucketName': return new S3Error(400, 'InvalidBucketName', 'The specified bucket is not valid.');
     case 'InvalidKey': return new S3Error(400, 'InvalidArgument', e.message);
     case 'EntityTooLarge': return new S3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+    // Ceph RGW's code for a user's quota.
+    case 'QuotaExceeded': return new S3Error(403, 'QuotaExceeded', e.message);
     case 'InvalidMimeType': return new S3Error(400, 'InvalidArgument', e.message);
     case 'InvalidRange': return new S3Error(416, 'InvalidRange', 'The requested range is not satisfiable');
     case 'DatabaseError': return new S3Error(503, 'ServiceUnavailable', e.message);

@@ -7,7 +7,8 @@ import { blobStore, discard, isVersion, objectKey, partKey, stage } from '../bac
 import { tx } from '../context.ts';
 import { errors } from '../errors.ts';
 import { findObject } from '../objects-db.ts';
-import { queueSweep } from '../sweep.ts';
+import { queueSweep, queueUploadExpiry } from '../sweep.ts';
+import { releaseStorage, reserveStorage } from '../quota.ts';
 import { checkUpload, commitUpload, uploadLimit } from '../upload.ts';
 import { bucketName, checkMimeType, objectKey as validKey } from '../validate.ts';
 import { project } from '../../project/resolve.ts';
@@ -23,9 +24,18 @@ interface PartRow { part_number: number; etag: string; size: string; version: st
 
 const ownerOf = (r: S3Request) => (typeof r.auth.who.claims.sub === 'string' ? r.auth.who.claims.sub : null);
 
-async function removeParts(ref: string, versions: string[]) {
+/** Removes parts' bytes; their bytes leave the quota's count unless they became an object's (`release` false). */
+export async function removeParts(ref: string, versions: string[], release = true) {
   const keys = versions.filter(isVersion).map((v) => partKey(ref, v));
-  if (keys.length) await blobStore().remove(keys).catch(() => queueSweep(ref));
+  if (!keys.length) return;
+  await blobStore().remove(keys).then((freed) => (release ? releaseStorage(ref, freed) : undefined), () => queueSweep(ref));
+}
+
+/** S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, then `-<number of parts>`. */
+export function multipartETag(partETags: string[]): string {
+  const hash = crypto.createHash('md5');
+  for (const e of partETags) hash.update(Buffer.from(e.replace(/^"|"$/g, ''), 'hex'));
+  return `${hash.digest('hex')}-${partETags.length}`;
 }
 
 export async function create(r: S3Request) {
@@ -40,6 +50,7 @@ export async function create(r: S3Request) {
     `insert into storage.s3_multipart_uploads (id, bucket_id, key, version, owner_id, metadata, user_metadata)
      values ($1, $2, $3, $4, $5, $6, $7)`,
     [id, t.bucket, t.key, crypto.randomUUID(), ownerOf(r), { mimetype, cacheControl: req.get('cache-control') ?? 'no-cache' }, amzMeta(req)]));
+  await queueUploadExpiry(project(res).ref);
   sendXml(res, xml('InitiateMultipartUploadResult', { Bucket: t.bucket, Key: t.key, UploadId: id }));
 }
 
@@ -72,6 +83,12 @@ async function storePart(r: S3Request, upload: UploadRow, n: number, body: Reada
   const etag = `"${staged.md5}"`;
   let stored = false;
   try {
+    await reserveStorage(ref, staged.size);
+  } catch (err) {
+    await discard(staged.path);
+    throw err;
+  }
+  try {
     await blobStore().commit(staged.path, partKey(ref, version), 'application/octet-stream');
     stored = true;
     const previous = await tx(req, res, auth.who, async (c) => {
@@ -86,7 +103,10 @@ async function storePart(r: S3Request, upload: UploadRow, n: number, body: Reada
     await removeParts(ref, previous);
   } catch (err) {
     if (stored) await removeParts(ref, [version]);
-    else await discard(staged.path);
+    else {
+      await discard(staged.path);
+      await releaseStorage(ref, staged.size);
+    }
     throw err;
   }
   return etag;
@@ -143,16 +163,20 @@ export async function complete(r: S3Request) {
     for (const p of chosen) yield* await store.read(partKey(ref, p.version));
   })());
   const staged = await stage(joined, await uploadLimit(ref, bucket));
+  // The chosen parts' bytes are counted already: they become the object's.
+  const counted = chosen.reduce((n, p) => n + Number(p.size), 0);
   const { metadata } = await commitUpload(req, res, auth.who, t, {
     staged, mimetype: upload.metadata.mimetype ?? 'application/octet-stream', cacheControl: upload.metadata.cacheControl ?? 'no-cache',
-    userMetadata: upload.user_metadata,
-  });
+    userMetadata: upload.user_metadata, eTag: multipartETag(chosen.map((p) => p.etag)),
+  }, { counted: Math.min(counted, staged.size) });
   const versions = await tx(req, res, auth.who, async (c) => {
     const { rows } = await c.query('delete from storage.s3_multipart_uploads_parts where upload_id = $1 returning version', [upload.id]);
     await c.query('delete from storage.s3_multipart_uploads where id = $1', [upload.id]);
     return rows.map((p) => p.version as string);
   });
-  await removeParts(ref, versions);
+  const used = new Set(chosen.map((p) => p.version));
+  await removeParts(ref, versions.filter((v) => used.has(v)), false);
+  await removeParts(ref, versions.filter((v) => !used.has(v)));
   sendXml(res, xml('CompleteMultipartUploadResult', {
     Location: `${req.protocol}://${req.get('host')}${req.baseUrl}/${encodeURIComponent(t.bucket)}/${t.key.split('/').map(encodeURIComponent).join('/')}`,
     Bucket: t.bucket, Key: t.key, ETag: metadata.eTag,
