@@ -36,7 +36,7 @@ test('create, get, list, update, empty and delete a bucket', async () => {
   const notEmpty = await s.deleteBucket('zeta');
   assert.equal(notEmpty.error?.message, 'The bucket you tried to delete is not empty');
   assert.equal((notEmpty.error as unknown as { statusCode: string }).statusCode, '409');
-  assert.deepEqual(await s.emptyBucket('zeta'), { data: { message: 'Successfully emptied' }, error: null });
+  assert.deepEqual(await s.emptyBucket('zeta'), { data: { message: 'Empty bucket has been queued. Completion may take up to an hour.' }, error: null });
   assert.deepEqual((await s.from('zeta').list()).data, []);
   assert.deepEqual(await s.deleteBucket('zeta'), { data: { message: 'Successfully deleted' }, error: null });
   assert.equal((await s.getBucket('zeta')).error?.message, 'Bucket not found');

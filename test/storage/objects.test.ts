@@ -214,7 +214,7 @@ test('bucket and project limits: size → 413, MIME type → 415; no row and no 
 });
 
 test('keys: traversal, absolute and odd encodings are rejected; unknown bucket is 404', async () => {
-  for (const bad of ['a/../b.txt', 'a/%2e%2e/b.txt', '%2e%2e', '..', './a.txt', 'a//b.txt', '%2Fabs.txt', 'a/%00.txt', 'tab%09.txt', '%C0%AE%C0%AE/x', '%E0%A4%A']) {
+  for (const bad of ['a/../b.txt', 'a/%2e%2e/b.txt', '%2e%2e', '..', './a.txt', '%2Fabs.txt', 'a/%00.txt', 'tab%09.txt', '%C0%AE%C0%AE/x', '%E0%A4%A']) {
     const res = await rawRequest(p, 'POST', `/object/files/${bad}`, 'x', { 'content-type': 'text/plain' });
     assert.equal(res.status, 400, `${bad}: ${res.body}`);
     assert.ok(['InvalidKey', 'InvalidRequest'].includes(JSON.parse(res.body).code), `${bad}: ${res.body}`);

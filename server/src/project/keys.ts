@@ -148,9 +148,10 @@ export function keyGate(method: string, url: string, headers: IncomingHttpHeader
     }
   }
   if (method === 'OPTIONS') return url;
-  // S3 clients send no apikey: the S3 router (storage/s3/) authenticates every request itself (SigV4) and
-  // never passes one on to another handler.
-  if (path === '/storage/v1/s3' || path.startsWith('/storage/v1/s3/')) return url;
+  // Storage authenticates every request itself, as Supabase's own gateway configuration leaves it to
+  // storage-api: a request without any credential gets storage-api's 400 (storage/context.ts caller()), the
+  // S3 router (storage/s3/) checks SigV4, TUS and signed URLs their tokens; public routes need none.
+  if (path === '/storage/v1' || path.startsWith('/storage/v1/')) return url;
   if (OPEN_EXACT.has(path.endsWith('/') && path.length > 1 ? path.slice(0, -1) : path)) return url;
   if (DOTTED.test(path)) return undefined;
   for (const [prefix, methods] of OPEN_PREFIX) {

@@ -97,5 +97,6 @@ buckets.post('/bucket/:bucket/empty', async (req, res) => {
   const versions = await tx(req, res, serviceCaller(), async (c) =>
     (await c.query<{ version: string }>('delete from storage.objects where bucket_id = $1 returning version', [id])).rows);
   await removeObjectBytes(project(res).ref, versions.map((v) => v.version));
-  res.json({ message: 'Successfully emptied' });
+  // storage-api's words (it empties in the background; Loam has done it by now).
+  res.json({ message: 'Empty bucket has been queued. Completion may take up to an hour.' });
 });

@@ -9,6 +9,7 @@ import { dbRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import { identify, type Identity } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
+import { errors } from './errors.ts';
 
 export interface Caller extends Identity {
   /** A valid token was presented (storage-api's isAuthenticated); anon without a key is not. */
@@ -20,6 +21,8 @@ export const ANON: Caller = { role: 'anon', claims: { role: 'anon' }, authentica
 
 /** The caller; a bad token is an error unless the route serves public buckets too (then it reads as anon). */
 export function caller(req: Request, res: Response, opts: { allowInvalidJwt?: boolean } = {}): Caller {
+  // storage-api's routes require the Authorization header (its schema's words); Loam takes the apikey alone too.
+  if (!opts.allowInvalidJwt && !req.get('authorization') && !req.get('apikey')) throw errors.missingAuthorization();
   try {
     const id = identify(req, project(res));
     return { ...id, authenticated: id.token !== undefined };

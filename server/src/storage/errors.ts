@@ -51,6 +51,8 @@ export const errors = {
   featureNotEnabled: (feature: string) =>
     new StorageError(409, 'FeatureNotEnabled', `The feature ${feature} is not enabled for this resource`),
   imageProcessing: (message: string) => new StorageError(400, 'InvalidRequest', message),
+  // What storage-api's request validation says of a request without the header (Fastify's error, named 'Error').
+  missingAuthorization: () => new StorageError(400, 'InvalidRequest', "headers must have required property 'authorization'", 'Error'),
   routeNotFound: () => new StorageError(404, 'NotFound', 'Route not found', 'Not Found'),
   aborted: () => new StorageError(499, 'Aborted', 'Request aborted', 'Request aborted', 499),
   internal: () => new StorageError(500, 'InternalError', 'Internal server error', 'Internal'),

@@ -74,9 +74,8 @@ list.post('/object/list-v2/:bucket', json, async (req, res) => {
   // A page continues in the order of the page before it.
   const sort = { column: cursor?.column ?? asked.column, order: cursor?.order ?? asked.order };
   if (!V2_COLUMNS.has(sort.column)) throw errors.invalidParameter('sortBy.column', 'sortBy.column must be one of name, created_at, updated_at');
-  if (delimiter && sort.column !== 'name') {
-    throw errors.invalidParameter('sortBy.column', 'with_delimiter lists in name order only');
-  }
+  const depth = prefix ? prefix.split('/').length : 1;
+  const keyOf = (name: string) => name.split('/')[depth - 1] ?? '';
   const rows = await tx(req, res, caller(req, res), async (c) => (await c.query(
     'select * from storage.list_objects_with_delimiter($1, $2, $3, $4, $5, $6, $7, $8, $9)',
     [bucket, prefix, delimiter, limit + 1, '', cursor?.startAfter ?? '', sort.column, sort.order, cursor?.after ?? null])).rows, { readOnly: true });
@@ -92,7 +91,9 @@ list.post('/object/list-v2/:bucket', json, async (req, res) => {
       }),
       nextCursorKey: last.name,
     } : {}),
-    folders: page.filter((r) => r.id === null).map((r) => ({ name: r.name })),
-    objects: page.filter((r) => r.id !== null),
+    // With a delimiter, entries carry `key`: their own segment below the prefix (storage-api's split_part of the
+    // name at the prefix's depth); folder names end with the delimiter.
+    folders: page.filter((r) => r.id === null).map((r) => ({ key: keyOf(r.name), name: r.name, id: null, updated_at: r.updated_at, created_at: r.created_at })),
+    objects: page.filter((r) => r.id !== null).map((r) => (delimiter ? { key: keyOf(r.name), ...r } : r)),
   });
 });

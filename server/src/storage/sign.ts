@@ -62,7 +62,7 @@ sign.post('/object/sign/:bucket/*key', json, async (req, res) => {
     (await c.query('select id from storage.objects where bucket_id = $1 and name = $2', [bucket, key])).rows, { readOnly: true });
   if (!row) throw errors.noSuchKey();
   const transform = b.transform && typeof b.transform === 'object' ? transformOptions(b.transform as Record<string, unknown>) : undefined;
-  const segments = transform ? transformationSegments(transform) : [];
+  const segments = transform ? transformationSegments(transform, true) : [];
   const render = segments.length > 0 && (await projectStorageConfig(project(res).ref)).imageTransformation;
   const claims: Claims = { url: `${bucket}/${key}`, scope: 'download' };
   if (render) {

@@ -4,7 +4,7 @@
 // let go (TUS' "request release": the stale PATCH of a client that reconnected is ended), in this process
 // directly, in another through NOTIFY on the same connection.
 import crypto from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { ERRORS, type Lock, type Locker, type RequestRelease } from '@tus/server';
 import { controlPool } from '../../../db/src/pools.ts';
 
@@ -27,16 +27,17 @@ const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) =
 class PgLocker implements Locker {
   /** Uploads locked (or being locked) by this process, with how to ask their holder to let go. */
   readonly held = new Map<string, RequestRelease>();
-  private session: Promise<pg.PoolClient> | undefined;
+  private session: Promise<pg.Client> | undefined;
 
-  /** The connection the locks live on; if it is lost, so are they, and their holders are asked to stop. */
-  connection(): Promise<pg.PoolClient> {
+  /** The connection the locks live on (its own, not the pool's: it outlives requests and must not hold up the
+   *  pool's end at shutdown); if it is lost, so are they, and their holders are asked to stop. */
+  connection(): Promise<pg.Client> {
     this.session ??= (async () => {
-      const c = await controlPool().connect();
+      const c = new pg.Client({ connectionString: controlPool().options.connectionString, application_name: 'loam tus locks' });
       const lost = () => {
         if (this.session === undefined) return;
         this.session = undefined;
-        c.release(true);
+        void c.end().catch(() => {});
         for (const release of this.held.values()) void release();
       };
       c.on('error', lost);
@@ -44,6 +45,9 @@ class PgLocker implements Locker {
       c.on('notification', (n) => {
         if (n.channel === CHANNEL && n.payload) void this.held.get(n.payload)?.();
       });
+      await c.connect();
+      // It must not keep the process alive on shutdown (its locks go with the process).
+      (c as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
       await c.query(`listen ${CHANNEL}`);
       return c;
     })();

@@ -1,5 +1,5 @@
 // Input rules of the storage API at the edge: bucket names, object keys, size limits, MIME types — storage-api's
-// rules, plus what a filesystem-backed store must refuse (`.`/`..` segments, absolute or empty-segment paths).
+// rules, plus `.`/`..` segments and a leading `/` (names a URL would normalise away).
 import type { Request } from 'express';
 import { jsonParser, tooDeepMessage } from '../json-depth.ts';
 import { errors } from './errors.ts';
@@ -20,7 +20,8 @@ export function bucketName(v: unknown): string {
 
 export function objectKey(v: unknown): string {
   const key = typeof v === 'string' ? v : '';
-  if (!OBJECT_KEY.test(key) || key.startsWith('/') || key.split('/').some((s, i, all) => s === '.' || s === '..' || (s === '' && i < all.length - 1))) {
+  // Empty segments (`a///b`) are kept as storage-api keeps them: bytes are stored by version, never by name.
+  if (!OBJECT_KEY.test(key) || key.startsWith('/') || key.split('/').some((s) => s === '.' || s === '..')) {
     throw errors.invalidKey(key);
   }
   return key;
