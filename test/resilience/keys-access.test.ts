@@ -78,21 +78,22 @@ const GUARDED: [string, string, string?][] = [
   ['GET', '/auth/v1/user'],
   ['GET', '/auth/v1/admin/users'],
   ['GET', '/auth/v1/verifyx'],
-  ['GET', '/storage/v1/bucket'],
-  ['POST', '/storage/v1/object/list/pub', '{"prefix":""}'],
-  ['GET', '/storage/v1/object/priv/secret.txt'],
-  ['GET', '/storage/v1/object/authenticated/priv/secret.txt'],
-  ['GET', '/storage/v1/object/pub/hello.txt'],
-  // The open prefixes are open to reads only: a POST there is an upload into a bucket called "public".
-  ['POST', '/storage/v1/object/public/hello.txt', 'x'],
-  ['POST', '/storage/v1/object/sign/priv/secret.txt', '{"expiresIn":60}'],
-  ['POST', '/storage/v1/object/upload/sign/priv/new.txt', ''],
-  ['GET', '/storage/v1/object/PUBLIC/pub/hello.txt'],
-  ['GET', '/storage/v1/render/image/authenticated/priv/secret.txt'],
   // Dot segments never open a path: a handler that normalised this one would reach the GraphQL endpoint itself.
   ['GET', '/graphql/v1/ruru-static/..?query=%7B__typename%7D'],
   ['GET', '/graphql/v1/ruru-static/%2e%2e?query=%7B__typename%7D'],
-  ['GET', '/storage/v1/object/public/../priv/secret.txt'],
+];
+
+// Storage authenticates itself, as Supabase's gateway leaves it to storage-api: without any credential these get
+// storage-api's 400 (or, for the plain object route, a public bucket's object as anon) — never a private object.
+const STORAGE_WITHOUT_KEY: [method: string, path: string, body?: string][] = [
+  ['GET', '/storage/v1/bucket'],
+  ['POST', '/storage/v1/object/list/pub', '{"prefix":""}'],
+  ['GET', '/storage/v1/object/authenticated/priv/secret.txt'],
+  ['POST', '/storage/v1/object/public/hello.txt', 'x'],
+  ['POST', '/storage/v1/object/sign/priv/secret.txt', '{"expiresIn":60}'],
+  ['POST', '/storage/v1/object/upload/sign/priv/new.txt', ''],
+  ['GET', '/storage/v1/render/image/authenticated/priv/secret.txt'],
+  ['POST', '/storage/v1/upload/resumable'],
 ];
 
 describe('no apikey, no access', () => {
@@ -106,6 +107,23 @@ describe('no apikey, no access', () => {
         assert.equal(r.headers['access-control-allow-origin'], '*', name);
       }
     }
+  });
+
+  test('storage answers a request without any credential itself, as storage-api does, and serves nothing private', async () => {
+    const missing = { statusCode: '400', code: 'InvalidRequest', error: 'Error', message: "headers must have required property 'authorization'" };
+    for (const [method, path, body] of STORAGE_WITHOUT_KEY) {
+      for (const [how, url, host] of [['path', `/project/${p.ref}${path}`, undefined], ['host', path, `${p.ref}.keys.test`]] as const) {
+        const r = await raw(method, url, { host, body });
+        assert.deepEqual([r.status, r.body], [400, missing], `${method} ${path} by ${how}`);
+      }
+    }
+    const base = `/project/${p.ref}/storage/v1`;
+    for (const path of ['/object/priv/secret.txt', '/object/PUBLIC/priv/secret.txt', '/object/public/../priv/secret.txt', '/object/public/priv/secret.txt']) {
+      const r = await raw('GET', `${base}${path}`);
+      assert.equal(r.status, 400, path);
+      assert.ok(['Bucket not found', 'Bucket name invalid'].includes(r.body.message), `${path}: ${JSON.stringify(r.body)}`);
+    }
+    assert.equal((await raw('GET', `${base}/object/pub/hello.txt`)).body, 'public hello');
   });
 
   test('an empty apikey, an empty ?apikey=, a non-Bearer Authorization and a project that does not exist are refused the same way', async () => {
