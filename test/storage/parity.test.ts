@@ -31,7 +31,7 @@ test('/status and /version answer without a key; a request without any credentia
   assert.match(version.headers.get('content-type')!, /^text\/plain/);
   assert.match(await version.text(), /^\d+\.\d+\.\d+/);
   for (const [method, path] of [['GET', '/bucket'], ['POST', '/object/list/x'], ['DELETE', '/object/x/y.txt'], ['POST', '/object/x/y.txt']]) {
-    const res = await storageFetch(p, path, { method, key: null, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+    const res = await storageFetch(p, path, { method, key: null, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{"prefix":""}' : undefined });
     assert.deepEqual({ status: res.status, ...(await res.json()) },
       { status: 400, statusCode: '400', code: 'InvalidRequest', error: 'Error', message: "headers must have required property 'authorization'" }, `${method} ${path}`);
   }

@@ -234,8 +234,15 @@ test('a 50 MB object in five parts, one of them copied from a range of another o
   const copied = await c.send(new UploadPartCopyCommand({ Bucket: 'big', Key: 'fifty.bin', UploadId, PartNumber: 5,
     CopySource: 'big/source.bin', CopySourceRange: `bytes=100-${100 + 10 * MB - 1}` }));
   etags.push(copied.CopyPartResult!.ETag);
-  await c.send(new CompleteMultipartUploadCommand({ Bucket: 'big', Key: 'fifty.bin', UploadId,
+  // S3's ETags: a part's is the MD5 of its bytes; the object's the MD5 of the parts' binary MD5s, then `-<parts>`.
+  const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest();
+  assert.deepEqual(etags, parts.map((b) => `"${md5(b).toString('hex')}"`));
+  const expected = `"${md5(Buffer.concat(parts.map(md5))).toString('hex')}-5"`;
+  const done = await c.send(new CompleteMultipartUploadCommand({ Bucket: 'big', Key: 'fifty.bin', UploadId,
     MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+  assert.equal(done.ETag, expected);
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: 'big', Key: 'fifty.bin' }))).ETag, expected);
+  assert.equal((await client(p).storage.from('big').info('fifty.bin')).data!.etag, expected);
   const got = Buffer.from(await (await c.send(new GetObjectCommand({ Bucket: 'big', Key: 'fifty.bin' }))).Body!.transformToByteArray());
   assert.equal(got.length, 50 * MB);
   assert.ok(got.equals(Buffer.concat(parts)));

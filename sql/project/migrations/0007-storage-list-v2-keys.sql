@@ -1,3 +1,5 @@
+-- Storage parity with Supabase (issue 14): the v2 listing in any sort order with a delimiter, and empty path segments.
+
 -- The v2 listing with a delimiter in any sort order, as Supabase Storage lists it (its search_by_timestamp): a
 -- folder entry (id null) sorts by when its first object was created — both its created_at and updated_at are
 -- the earliest created_at below it — and entries page by (sort column, name) after a cursor.
@@ -49,3 +51,9 @@ begin
   using bucket_id, prefix_param, delimiter_param, coalesce(nullif(next_token, ''), nullif(start_after, '')), max_keys,
         sort_column_after;
 end $$;
+
+-- Empty path segments (`a///b`) are names as any other, as Supabase Storage takes them; dot segments and a
+-- leading slash stay refused (a URL would normalise them away).
+alter table storage.objects drop constraint objects_name_valid;
+alter table storage.objects add constraint objects_name_valid check (
+  name is not null and name <> '' and name !~ '(^|/)\.\.?(/|$)' and name !~ '^/');
