@@ -41,22 +41,23 @@ function send(p: Project, data: Buffer, metadata: Record<string, string>, o: Opt
   });
 }
 
-test('a resumable upload, interrupted and resumed, appears through the REST API once complete', async () => {
+test('a 30 MB resumable upload, interrupted and resumed, appears through the REST API once complete', async () => {
   const p = await createProject();
   const s = client(p).storage;
   await s.createBucket('videos');
-  const data = crypto.randomBytes(1024 * 1024 + 123);
+  const data = crypto.randomBytes(30 * 1024 * 1024 + 123);
   const meta = { bucketName: 'videos', objectName: 'clips/one.bin', contentType: 'video/mp4', cacheControl: '3600', metadata: JSON.stringify({ take: 2 }) };
-  const first = await send(p, data, meta, { abortAfterChunks: 2 });
+  const chunkSize = 4 * 1024 * 1024;
+  const first = await send(p, data, meta, { abortAfterChunks: 2, chunkSize });
   assert.equal(first.aborted, true);
   assert.match(first.url!, new RegExp(`/project/${p.ref}/storage/v1/upload/resumable/[0-9a-f-]{36}$`));
   const head = await fetch(first.url!, { method: 'HEAD', headers: { authorization: `Bearer ${p.serviceKey}`, apikey: p.serviceKey, 'tus-resumable': '1.0.0' } });
   assert.equal(head.status, 200);
-  assert.equal(head.headers.get('upload-offset'), String(512 * 1024));
+  assert.equal(head.headers.get('upload-offset'), String(2 * chunkSize));
   // Not an object yet.
   assert.equal((await s.from('videos').list('clips')).data!.length, 0);
 
-  const second = await send(p, data, meta, { uploadUrl: first.url! });
+  const second = await send(p, data, meta, { uploadUrl: first.url!, chunkSize });
   assert.equal(second.error, undefined);
   const got = await s.from('videos').download('clips/one.bin');
   assert.ok(Buffer.from(await got.data!.arrayBuffer()).equals(data));
@@ -136,16 +137,17 @@ test('resumable uploads to a signed upload URL: the token is the permission, for
   assert.ok(Buffer.from(await (await s.from('b').download('signed/file.bin')).data!.arrayBuffer()).equals(body));
 });
 
-test('an upload resumes across a restart of Loam (a process killed mid-upload, another one started)', async () => {
+test('a 30 MB upload resumes across a restart of Loam (a process killed mid-upload, another one started)', async () => {
   const p = await createProject();
   await client(p).storage.createBucket('b');
-  const data = crypto.randomBytes(700 * 1024);
+  const data = crypto.randomBytes(30 * 1024 * 1024);
+  const chunkSize = 8 * 1024 * 1024;
   const meta = { bucketName: 'b', objectName: 'restarted.bin', contentType: 'application/octet-stream' };
   const first = await startChildLoam('api', {});
   const second = await (async () => {
     try {
       const atFirst = { ...p, url: `${first.url}/project/${p.ref}` };
-      const partial = await send(atFirst, data, meta, { abortAfterChunks: 1 });
+      const partial = await send(atFirst, data, meta, { abortAfterChunks: 1, chunkSize });
       assert.ok(partial.url?.startsWith(first.url));
       first.process.kill('SIGKILL');
       await new Promise((r) => first.process.once('exit', r));
@@ -157,11 +159,40 @@ test('an upload resumes across a restart of Loam (a process killed mid-upload, a
   try {
     const resumed = second.partial.url!.replace(first.url, second.loam.url);
     const head = await fetch(resumed, { method: 'HEAD', headers: { authorization: `Bearer ${p.serviceKey}`, 'tus-resumable': '1.0.0' } });
-    assert.equal(head.headers.get('upload-offset'), String(256 * 1024));
-    const done = await send({ ...p, url: `${second.loam.url}/project/${p.ref}` }, data, meta, { uploadUrl: resumed });
+    assert.equal(head.headers.get('upload-offset'), String(chunkSize));
+    const done = await send({ ...p, url: `${second.loam.url}/project/${p.ref}` }, data, meta, { uploadUrl: resumed, chunkSize });
     assert.equal(done.error, undefined);
   } finally {
     await second.loam.stop();
   }
   assert.ok(Buffer.from(await (await client(p).storage.from('b').download('restarted.bin')).data!.arrayBuffer()).equals(data));
+});
+
+test('cross-project: one project\'s upload URL, keys and signed upload tokens cannot touch another project\'s uploads', async () => {
+  const [p, q] = await Promise.all([createProject(), createProject()]);
+  await Promise.all([client(p).storage.createBucket('b'), client(q).storage.createBucket('b')]);
+  const data = crypto.randomBytes(600 * 1024);
+  const meta = { bucketName: 'b', objectName: 'mine.bin' };
+  const partial = await send(p, data, meta, { abortAfterChunks: 1 });
+  const id = partial.url!.split('/').pop()!;
+  const tusHeaders = (key: string) => ({ authorization: `Bearer ${key}`, apikey: key, 'tus-resumable': '1.0.0' });
+  // Project q's key on p's upload URL: a token of another project is no token here.
+  const foreign = await fetch(partial.url!, { method: 'HEAD', headers: tusHeaders(q.serviceKey) });
+  assert.equal(foreign.status, 400);
+  const patchForeign = await fetch(partial.url!, { method: 'PATCH', headers: { ...tusHeaders(q.serviceKey), 'upload-offset': String(256 * 1024), 'content-type': 'application/offset+octet-stream' }, body: 'x' });
+  assert.equal(patchForeign.status, 400);
+  // p's upload id under q's URL, with q's own key: q has no such upload.
+  const elsewhere = `${endpoint(q)}/${id}`;
+  assert.equal((await fetch(elsewhere, { method: 'HEAD', headers: tusHeaders(q.serviceKey) })).status, 404);
+  assert.equal((await fetch(elsewhere, { method: 'PATCH', headers: { ...tusHeaders(q.serviceKey), 'upload-offset': String(256 * 1024), 'content-type': 'application/offset+octet-stream' }, body: 'x' })).status, 404);
+  assert.equal((await fetch(elsewhere, { method: 'DELETE', headers: tusHeaders(q.serviceKey) })).status, 404);
+  // A signed upload token of p is refused by q.
+  const { data: signed } = await client(p).storage.from('b').createSignedUploadUrl('signed.bin');
+  const viaQ = await fetch(`${endpoint(q)}/sign`, { method: 'POST', headers: { 'tus-resumable': '1.0.0', 'x-signature': signed!.token, 'upload-length': '10',
+    'upload-metadata': `bucketName ${Buffer.from('b').toString('base64')},objectName ${Buffer.from('signed.bin').toString('base64')}` } });
+  assert.equal(viaQ.status, 400);
+  // p's upload is untouched and finishes; q has no object.
+  assert.equal((await send(p, data, meta, { uploadUrl: partial.url! })).error, undefined);
+  assert.ok(Buffer.from(await (await client(p).storage.from('b').download('mine.bin')).data!.arrayBuffer()).equals(data));
+  assert.deepEqual((await client(q).storage.from('b').list()).data, []);
 });
