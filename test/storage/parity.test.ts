@@ -18,6 +18,9 @@ test('bucket JSON has file_size_limit as a number; ?search= matches % and _ lite
   assert.deepEqual(await names('_'), ['a_b']);
   assert.deepEqual(await names('%'), []);
   assert.deepEqual(await names('A'), ['a_b', 'axb']);
+  // The same through supabase-js' listBuckets({ search }).
+  assert.deepEqual((await s.listBuckets({ search: '_' })).data!.map((b) => [b.id, b.file_size_limit]), [['a_b', 1000]]);
+  assert.deepEqual((await s.listBuckets({ search: '%' })).data, []);
   await s.from('axb').upload('plain.txt', Buffer.from('x'), { contentType: 'text/plain' });
   assert.deepEqual((await (await storageFetch(p, '/object/info/axb/plain.txt')).json()).metadata, {});
 });

@@ -324,6 +324,13 @@ test('SigV4: presigned URLs, signed aws-chunked bodies, and every refusal', asyn
   assert.equal(bearer.status, 403);
   assert.deepEqual(await s3Error(s3(p, k.access_key, 'f'.repeat(64)).send(new ListBucketsCommand({}))), { name: 'SignatureDoesNotMatch', status: 403 });
   assert.deepEqual(await s3Error(s3(other, k.access_key, k.secret_key).send(new ListBucketsCommand({}))), { name: 'InvalidAccessKeyId', status: 403 });
+  // Cross-project: this project's presigned URL pointed at the other project, and this project's session
+  // credentials (its ref, anon key and a user's token) at the other project's endpoint, are refused.
+  const crossUrl = (await presign('GET', 'pre.txt')).replace(`/project/${p.ref}/`, `/project/${other.ref}/`);
+  const cross = await fetch(crossUrl);
+  assert.deepEqual([cross.status, /<Code>InvalidAccessKeyId<\/Code>/.test(await cross.text())], [403, true]);
+  const crossUser = await user(p);
+  assert.equal((await s3Error(s3(other, p.ref, p.anonKey, crossUser.token).send(new ListBucketsCommand({})))).name, 'InvalidAccessKeyId');
   assert.deepEqual(await s3Error(s3(p, 'a'.repeat(32), k.secret_key).send(new ListBucketsCommand({}))), { name: 'InvalidAccessKeyId', status: 403 });
   assert.equal((await http('DELETE', `/v1/projects/${p.ref}/storage/credentials/${k.id}`, { token: p.owner.token })).status, 200);
   assert.deepEqual(await s3Error(c.send(new ListBucketsCommand({}))), { name: 'InvalidAccessKeyId', status: 403 });
