@@ -17,8 +17,9 @@ interface LogRecord {
 const MAX_PENDING = 5000;
 const BATCH = 500;
 const FLUSH_MS = 500;
-const KEEP_ROWS = Math.max(1, Number(process.env.LOAM_REQUEST_LOG_ROWS) || 10_000);
-const KEEP_SECONDS = Math.max(60, Number(process.env.LOAM_REQUEST_LOG_HOURS) * 3600 || 7 * 24 * 3600);
+// Per project: LOAM_REQUEST_LOG_ROWS rows (default 10,000), LOAM_REQUEST_LOG_HOURS hours (default 7 days).
+const keepRows = () => Math.max(1, Number(process.env.LOAM_REQUEST_LOG_ROWS) || 10_000);
+const keepSeconds = () => Math.max(60, Number(process.env.LOAM_REQUEST_LOG_HOURS) * 3600 || 7 * 24 * 3600);
 
 let pending: LogRecord[] = [];
 let timer: NodeJS.Timeout | undefined;
@@ -38,7 +39,7 @@ export function flushRequestLog(): Promise<void> {
   const batch = pending;
   if (!batch.length) return Promise.resolve();
   pending = [];
-  flushing = Promise.resolve().then(() => controlPool().query('select platform_private.record_requests($1::jsonb, $2, $3)', [JSON.stringify(batch), KEEP_ROWS, KEEP_SECONDS]))
+  flushing = Promise.resolve().then(() => controlPool().query('select platform_private.record_requests($1::jsonb, $2, $3)', [JSON.stringify(batch), keepRows(), keepSeconds()]))
     .then(() => { requestLogStats.written += batch.length; }, () => { requestLogStats.dropped += batch.length; })
     .finally(() => { flushing = undefined; });
   return flushing;

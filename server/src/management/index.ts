@@ -19,6 +19,7 @@ import { functionsManagement } from './functions.ts';
 import { secretsManagement } from './secrets.ts';
 import { storageCredentials } from './storage-credentials.ts';
 import { logs } from './logs.ts';
+import { mcpProject } from '../mcp/index.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -26,6 +27,6 @@ management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement);
-management.use(logs);
+management.use(logs, mcpProject);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

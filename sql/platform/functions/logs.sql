@@ -87,7 +87,7 @@ begin
     case
       when p_source = 'postgres_logs' then jsonb_build_object('identifier', v_project.ref,
         'parsed.error_severity', 'ERROR', 'parsed.sql_state_code', l.error_code, 'parsed.message', l.message,
-        'parsed.user_name', v_project.ref, 'parsed.database_name', v_project.db_name)
+        'parsed.user_name', v_project.ref, 'parsed.database_name', v_project.ref)
       when p_source = 'auth_logs' then jsonb_build_object('level', platform_private.log_level(l.status),
         'status', l.status, 'path', l.path, 'method', l.method, 'msg', 'request completed',
         'error', case when l.status >= 400 then l.message end, 'duration', l.duration_ms, 'remote_addr', l.ip)
