@@ -609,7 +609,7 @@ function mcpPaths(): Record<string, Record<string, Operation>> {
       + 'Clients must accept `application/json, text/event-stream`.',
   });
   const config = (id: string, params: unknown[]) => op({
-    tag: 'MCP', id, summary: 'The connection config an MCP client needs for this endpoint', scope: false, params,
+    tag: 'MCP', id, summary: 'The connection config an MCP client needs for this endpoint', params,
     response: obj({ mcpServers: { type: 'object' } }), errors: [404],
   });
   return {

@@ -50,6 +50,11 @@ async function serve(req: Request, res: Response, ref?: string): Promise<void> {
   await transport.handleRequest(req, res, req.body);
 }
 
+/** A GET asking for an event stream is a client opening the optional server-to-client stream, which a
+ *  stateless server does not offer (405, as the transport specifies); any other GET gets the config. */
+const wantsStream = (req: Request) => /text\/event-stream/.test(req.get('accept') ?? '');
+const noStream = (res: Response) => void res.status(405).set('Allow', 'POST').json({ message: 'This MCP server is stateless: no event stream', code: 'method_not_allowed' });
+
 function connectionConfig(url: string) {
   return {
     mcpServers: {
@@ -60,9 +65,9 @@ function connectionConfig(url: string) {
 
 /** The project endpoint, under the Management API router (which parses JSON and renders errors). */
 export const mcpProject = Router();
-mcpProject.get('/projects/:ref/mcp', (req, res) => {
-  const ref = param(req, 'ref');
-  if (!/^[a-z]{20}$/.test(ref)) throw errors.projectNotFound();
+mcpProject.get('/projects/:ref/mcp', authenticate, async (req, res) => {
+  if (wantsStream(req)) return noStream(res);
+  const { ref } = await findProject(res, param(req, 'ref'));
   res.json(connectionConfig(`${config.publicUrl}/v1/projects/${ref}/mcp`));
 });
 mcpProject.post('/projects/:ref/mcp', authenticate, async (req, res) => {
@@ -73,6 +78,9 @@ mcpProject.post('/projects/:ref/mcp', authenticate, async (req, res) => {
 
 /** The platform endpoint, mounted at `/mcp`. */
 export const mcpPlatform = Router();
-mcpPlatform.get('/', (_req, res) => { res.json(connectionConfig(`${config.publicUrl}/mcp`)); });
+mcpPlatform.get('/', (req, res) => {
+  if (wantsStream(req)) return noStream(res);
+  res.json(connectionConfig(`${config.publicUrl}/mcp`));
+});
 mcpPlatform.post('/', jsonParser({ limit: '2mb' }, errors.jsonTooDeep), authenticate, (req, res) => serve(req, res));
 mcpPlatform.use(renderErrors);
