@@ -195,4 +195,26 @@ test('edge functions: deploy, list, get (with files), and their logs', async () 
   }
 });
 
+test('the project\'s service key opens the project endpoint with the tools the data plane serves for it', async () => {
+  const keyed = await connect(`/v1/projects/${project.ref}/mcp`, project.serviceKey);
+  try {
+    const names = (await keyed.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(names, ['create_auth_user', 'delete_auth_user', 'get_project_url', 'list_auth_users', 'list_storage_buckets']);
+    assert.deepEqual(await ok(keyed, 'get_project_url'), { url: project.url });
+    const user = await ok(keyed, 'create_auth_user', { email: 'keyed@example.com', password: 'a long password 3' });
+    assert.ok((await ok(keyed, 'list_auth_users')).users.some((u: any) => u.id === user.id));
+    await ok(keyed, 'delete_auth_user', { user_id: user.id });
+    assert.deepEqual(await ok(keyed, 'list_storage_buckets'), []);
+    const sqlTool = await call(keyed, 'execute_sql', { query: 'select 1' });
+    assert.equal(sqlTool.isError, true, 'a key connection has no SQL tool');
+  } finally { await keyed.close(); }
+  // The anon key, another project's service key, and this project's key on another project's endpoint: refused.
+  await assert.rejects(connect(`/v1/projects/${project.ref}/mcp`, project.anonKey), /403|service_role/);
+  const other = await createProject();
+  await assert.rejects(connect(`/v1/projects/${project.ref}/mcp`, other.serviceKey), /401|nauthorized/);
+  await assert.rejects(connect(`/v1/projects/${other.ref}/mcp`, project.serviceKey), /401|nauthorized/);
+  // A key is no access token: the platform endpoint and the Management API refuse it.
+  await assert.rejects(connect('/mcp', project.serviceKey), /401|nauthorized/);
+});
+
 test('teardown', async () => { await client.close(); });

@@ -2,6 +2,8 @@
 // caller's Authorization header, so every tool goes through the same authentication, scopes, RLS and rate
 // limit as any other client of `/v1` — there is no second authorization path and no privilege of its own.
 export interface Api {
+  /** Set when the connection was made with the project's service key instead of an access token. */
+  serviceKey?: string;
   /** A `/v1` call; the JSON answer, or throws with the API's message. */
   request(method: string, path: string, body?: unknown): Promise<unknown>;
   /** A `/v1` call answered as multipart/form-data. */
@@ -31,7 +33,7 @@ async function answer(res: Response): Promise<unknown> {
   throw new Error(`${res.status}: ${String(message).slice(0, 2000)}`);
 }
 
-export function apiFor(base: string, authorization: string): Api {
+export function apiFor(base: string, authorization: string | undefined, serviceKey?: string): Api {
   const call = (method: string, url: string, headers: Record<string, string>, body?: unknown) => {
     const form = body instanceof FormData;
     return fetch(url, {
@@ -40,12 +42,17 @@ export function apiFor(base: string, authorization: string): Api {
       body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     });
   };
+  const pat = (): Record<string, string> => {
+    if (!authorization) throw new Error('this tool needs a personal access token');
+    return { authorization };
+  };
   return {
+    serviceKey,
     async request(method, path, body) {
-      return answer(await call(method, `${base}/v1${safe(path)}`, { authorization }, body));
+      return answer(await call(method, `${base}/v1${safe(path)}`, pat(), body));
     },
     async form(path) {
-      const res = await call('GET', `${base}/v1${safe(path)}`, { authorization, accept: 'multipart/form-data' });
+      const res = await call('GET', `${base}/v1${safe(path)}`, { ...pat(), accept: 'multipart/form-data' });
       if (!res.ok) { await answer(res); }
       return res.formData();
     },

@@ -6,11 +6,13 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { config } from '../../../db/src/config.ts';
-import { errors, renderErrors } from '../errors.ts';
+import { ApiError, errors, renderErrors } from '../errors.ts';
 import { jsonParser } from '../json-depth.ts';
 import { findProject } from '../management/projects.ts';
+import { identifyToken } from '../project/keys.ts';
+import { checkProject } from '../project/resolve.ts';
 import { authenticate } from '../management/session.ts';
 import { param } from '../validate.ts';
 import { apiFor } from './api.ts';
@@ -28,9 +30,9 @@ function selfUrl(req: Request): string {
 
 const text = (t: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: t }], ...(isError ? { isError } : {}) });
 
-async function serve(req: Request, res: Response, ref?: string): Promise<void> {
-  const api = apiFor(selfUrl(req), req.get('authorization')!);
-  const tools = toolsFor(ref);
+async function serve(req: Request, res: Response, ref?: string, serviceKey?: string): Promise<void> {
+  const api = serviceKey ? apiFor(selfUrl(req), undefined, serviceKey) : apiFor(selfUrl(req), req.get('authorization')!);
+  const tools = toolsFor(ref, serviceKey !== undefined);
   const server = new Server({ name: 'loam', version: '1.0.0' }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: tools.map((t) => describe(t, ref)) }));
   server.setRequestHandler(CallToolRequestSchema, async (r): Promise<CallToolResult> => {
@@ -75,6 +77,22 @@ mcpProject.post('/projects/:ref/mcp', authenticate, async (req, res) => {
   await findProject(res, ref); // another account's project is 404 before any tool runs
   await serve(req, res, ref);
 });
+
+/** The project endpoint with the project's service_role key (`Authorization: Bearer` or `apikey`) instead of
+ *  an access token: the tools the data plane serves with that key (auth users, buckets, the URL), each call
+ *  checked by the data plane itself. Access tokens (`sbp_…`) go on to the routes above. Registered before the
+ *  Management API's token authentication, which would refuse a key. */
+export const mcpProjectKey: RequestHandler = async (req, res, next) => {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  const token = bearer ?? req.get('apikey');
+  if (!token || token.startsWith('sbp_')) return next();
+  const gate = await checkProject(param(req, 'ref'));
+  if (!('project' in gate)) throw new ApiError(gate.status, gate.body.code, gate.body.message);
+  let role: string;
+  try { role = identifyToken(token, gate.project).role; } catch { throw errors.unauthorized(); }
+  if (role !== 'service_role') throw new ApiError(403, 'service_key_required', 'The MCP endpoint takes an access token or the project\'s service_role key');
+  await serve(req, res, gate.project.ref, token);
+};
 
 /** The platform endpoint, mounted at `/mcp`. */
 export const mcpPlatform = Router();

@@ -2,6 +2,7 @@
 // auth-user tools and get_project_info). Each is a thin client of Loam's own `/v1` API called with the
 // caller's credentials (api.ts): a tool can do exactly what the caller's token can, through the same
 // authorization as any other client, and a `/v1` endpoint that does not exist yet answers as a tool error.
+import { projectUrls } from '../project/urls.ts';
 import type { Api } from './api.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -14,6 +15,8 @@ export interface Tool {
   readOnly: boolean;
   /** Takes a project (`project_id`), which the project endpoint fills in itself. */
   project: boolean;
+  /** Also offered to a connection made with the project's service key (served by the data plane with that key). */
+  key?: true;
   run(api: Api, args: Args, ref: string): Promise<unknown>;
 }
 
@@ -74,8 +77,10 @@ const LOG_QUERIES: Record<string, string> = {
   'branch-action': 'select workflow_run, workflow_run_logs.timestamp, id, event_message from workflow_run_logs order by timestamp desc limit 100',
 };
 
-/** The project's service_role key, read with the caller's token (so only a caller who may read keys uses it). */
+/** The project's service_role key: the connection's own, or read with the caller's token (so only a caller
+ *  who may read the project's keys uses it). */
 async function serviceKey(api: Api, ref: string): Promise<string> {
+  if (api.serviceKey) return api.serviceKey;
   const keys = await api.request('GET', `/projects/${ref}/api-keys`) as { name: string; api_key: string }[];
   const key = keys.find((k) => k.name === 'service_role')?.api_key;
   if (!key) throw new Error('the project has no service_role key');
@@ -152,8 +157,10 @@ const tools: Tool[] = [
     } },
 
   // Development
-  { name: 'get_project_url', description: 'Gets the API URL for a project.', readOnly: true, project: true,
-    inputSchema: schema({}), run: async (api, _a, ref) => ({ url: (await api.request('GET', `/projects/${ref}`) as { endpoint: string }).endpoint }) },
+  { name: 'get_project_url', description: 'Gets the API URL for a project.', readOnly: true, project: true, key: true,
+    inputSchema: schema({}), run: async (api, _a, ref) => ({
+      url: api.serviceKey ? projectUrls(ref).endpoint : (await api.request('GET', `/projects/${ref}`) as { endpoint: string }).endpoint,
+    }) },
   { name: 'get_anon_key', description: 'Gets the anonymous API key for a project.', readOnly: true, project: true,
     inputSchema: schema({}), run: async (api, _a, ref) => {
       const keys = await api.request('GET', `/projects/${ref}/api-keys`) as { name: string; api_key: string }[];
@@ -208,30 +215,32 @@ const tools: Tool[] = [
     } },
 
   // Storage
-  { name: 'list_storage_buckets', description: 'Lists all storage buckets in the project.', readOnly: true, project: true,
-    inputSchema: schema({}), run: (api, _a, ref) => api.request('GET', `/projects/${ref}/storage/buckets`) },
+  { name: 'list_storage_buckets', description: 'Lists all storage buckets in the project.', readOnly: true, project: true, key: true,
+    inputSchema: schema({}), run: (api, _a, ref) => api.serviceKey
+      ? api.project(ref, 'GET', '/storage/v1/bucket', api.serviceKey)
+      : api.request('GET', `/projects/${ref}/storage/buckets`) },
   { name: 'get_storage_config', description: 'Gets the project\'s storage config.', readOnly: true, project: true,
     inputSchema: schema({}), run: (api, _a, ref) => api.request('GET', `/projects/${ref}/config/storage`) },
 
   // Auth users (through the project's auth admin API, with the service key the caller may read)
-  { name: 'list_auth_users', description: 'Lists the project\'s auth users (a page of up to 50).', readOnly: true, project: true,
+  { name: 'list_auth_users', description: 'Lists the project\'s auth users (a page of up to 50).', readOnly: true, project: true, key: true,
     inputSchema: schema({ page: { type: 'integer', minimum: 1 } }),
     run: (api, a, ref) => authAdmin(api, ref, 'GET', `/users?per_page=50&page=${Number.isInteger(a.page) ? a.page : 1}`) },
-  { name: 'create_auth_user', description: 'Creates an auth user (confirmed) with an email and password.', readOnly: false, project: true,
+  { name: 'create_auth_user', description: 'Creates an auth user (confirmed) with an email and password.', readOnly: false, project: true, key: true,
     inputSchema: schema({ email: s('Email'), password: s('Password'), user_metadata: { type: 'object' } }, ['email', 'password']),
     run: (api, a, ref) => authAdmin(api, ref, 'POST', '/users', {
       email: need(a, 'email'), password: need(a, 'password'), email_confirm: true, user_metadata: a.user_metadata ?? {},
     }) },
-  { name: 'delete_auth_user', description: 'Deletes an auth user.', readOnly: false, project: true,
+  { name: 'delete_auth_user', description: 'Deletes an auth user.', readOnly: false, project: true, key: true,
     inputSchema: schema({ user_id: s('The user id (uuid)') }, ['user_id']),
     run: (api, a, ref) => authAdmin(api, ref, 'DELETE', `/users/${encodeURIComponent(need(a, 'user_id'))}`) },
 ];
 
 /** The tools of an endpoint: the platform's all take a `project_id`; a project's have it filled in (and leave
  *  out the account-wide ones). */
-export function toolsFor(projectRef?: string): Tool[] {
+export function toolsFor(projectRef?: string, withKey = false): Tool[] {
   if (!projectRef) return tools;
-  return tools.filter((t) => t.project);
+  return tools.filter((t) => t.project && (!withKey || t.key));
 }
 
 export function describe(t: Tool, projectRef?: string) {
