@@ -29,19 +29,25 @@ export const requestLogStats = { written: 0, dropped: 0 };
 function push(r: LogRecord): void {
   if (pending.length >= MAX_PENDING) { requestLogStats.dropped++; return; }
   pending.push(r);
+  if (flushing) return; // the write under way starts the next one when it ends
   if (pending.length >= BATCH) { clearTimeout(timer); timer = undefined; void flushRequestLog(); }
-  else timer ??= setTimeout(() => { timer = undefined; void flushRequestLog(); }, FLUSH_MS);
+  else timer ??= setTimeout(() => { timer = undefined; void flushRequestLog(); }, FLUSH_MS).unref();
 }
 
-/** Writes what is waiting (one batch statement at a time); resolves when it is written or dropped. */
+/** Writes what is waiting (one statement at a time); resolves when all of it is written or dropped. */
 export function flushRequestLog(): Promise<void> {
-  if (flushing) return flushing.then(() => (pending.length ? flushRequestLog() : undefined));
+  if (flushing) return flushing.then(flushRequestLog);
   const batch = pending;
   if (!batch.length) return Promise.resolve();
   pending = [];
   flushing = Promise.resolve().then(() => controlPool().query('select platform_private.record_requests($1::jsonb, $2, $3)', [JSON.stringify(batch), keepRows(), keepSeconds()]))
     .then(() => { requestLogStats.written += batch.length; }, () => { requestLogStats.dropped += batch.length; })
-    .finally(() => { flushing = undefined; });
+    .finally(() => {
+      flushing = undefined;
+      // What arrived meanwhile: at once when a batch is full, else within the usual half second.
+      if (pending.length >= BATCH) void flushRequestLog();
+      else if (pending.length) timer ??= setTimeout(() => { timer = undefined; void flushRequestLog(); }, FLUSH_MS).unref();
+    });
   return flushing;
 }
 
@@ -68,6 +74,14 @@ export function trackRequest(projectId: string, service: Service, req: IncomingM
       error_code: pgError?.code, message: pgError?.message,
     });
     if (pgError) recordPostgresError(projectId, pgError, at);
+  });
+}
+
+/** A realtime socket the project accepted (101), recorded when it opens: it may stay open for hours. */
+export function recordSocket(projectId: string, req: IncomingMessage, path: string): void {
+  push({
+    project_id: projectId, at: new Date().toISOString(), service: 'realtime', method: req.method, path: path.split('?')[0],
+    status: 101, duration_ms: 0, user_agent: req.headers['user-agent'], ip: req.socket?.remoteAddress,
   });
 }
 

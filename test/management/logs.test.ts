@@ -3,6 +3,7 @@
 // Supabase's shape, refuse what they do not understand, keep the log bounded, and show nothing across accounts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import WebSocket from 'ws';
 import { parseLogQuery } from '../../server/src/management/logs.ts';
 import { adminClient, createProject, http, signup, sql, type Project } from '../helpers/platform.ts';
 
@@ -114,6 +115,15 @@ test('auth_logs and storage_logs: one service each', async () => {
   const storage = await until(project, BIGQUERY.storage, (r) => r.length >= 1);
   assert.deepEqual(Object.keys(storage[0]).sort(), ['event_message', 'id', 'timestamp']);
   assert.match(storage[0].event_message, /^GET \| 200 \| .*\/storage\/v1\/bucket/);
+});
+
+test('realtime_logs: a socket the project accepted', async () => {
+  const ws = new WebSocket(`${project.url.replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${project.anonKey}&vsn=1.0.0`);
+  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  ws.close();
+  const rows = await until(project, 'select id, realtime_logs.timestamp, event_message from realtime_logs order by timestamp desc limit 100', (r) => r.length >= 1);
+  assert.match(rows[0].event_message, /^GET \| 101 \| .* \| \/realtime\/v1\/websocket/);
+  assert.doesNotMatch(rows[0].event_message, /apikey/, 'the query string (with the key) is not logged');
 });
 
 test('filters, order and limit are applied; the window bounds the rows', async () => {

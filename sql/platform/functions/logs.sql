@@ -10,25 +10,23 @@ as $$
 declare
   v_projects bigint[];
 begin
-  create temp table if not exists pg_temp.loam_request_batch (
-    project_id bigint, at timestamptz, service text, method text, path text, status integer, duration_ms real,
-    user_agent text, ip text, error_code text, message text) on commit drop;
-  insert into pg_temp.loam_request_batch
-    select t.project_id, t.at, t.service, left(t.method, 16), left(t.path, 2000), t.status, t.duration_ms,
-           left(t.user_agent, 500), left(t.ip, 64), left(t.error_code, 16), left(t.message, 4000)
+  with batch as (
+    select t.project_id, t.at, t.service, left(t.method, 16) as method, left(t.path, 2000) as path, t.status,
+           t.duration_ms, left(t.user_agent, 500) as user_agent, left(t.ip, 64) as ip,
+           left(t.error_code, 16) as error_code, left(t.message, 4000) as message
     from jsonb_to_recordset(p_rows) as t(project_id bigint, at timestamptz, service text, method text, path text,
       status integer, duration_ms real, user_agent text, ip text, error_code text, message text)
-    where exists (select 1 from platform.projects p where p.id = t.project_id and p.deleted_at is null);
-
-  insert into platform_private.request_logs (project_id, at, service, method, path, status, duration_ms, user_agent, ip, error_code, message)
-    select project_id, at, service, method, path, status, duration_ms, user_agent, ip, error_code, message
-    from pg_temp.loam_request_batch order by at;
+    where exists (select 1 from platform.projects p where p.id = t.project_id and p.deleted_at is null)
+  ), logged as (
+    insert into platform_private.request_logs (project_id, at, service, method, path, status, duration_ms, user_agent, ip, error_code, message)
+      select project_id, at, service, method, path, status, duration_ms, user_agent, ip, error_code, message from batch order by at
+  )
   insert into platform_private.request_counts as c (project_id, minute, service, count)
-    select project_id, date_trunc('minute', at), service, count(*) from pg_temp.loam_request_batch
+    select project_id, date_trunc('minute', at), service, count(*) from batch
     where service <> 'postgres' group by 1, 2, 3
     on conflict (project_id, minute, service) do update set count = c.count + excluded.count;
 
-  select array_agg(distinct project_id) into v_projects from pg_temp.loam_request_batch;
+  select array_agg(distinct (e->>'project_id')::bigint) into v_projects from jsonb_array_elements(p_rows) e;
   -- Rows past the newest p_keep, and rows older than the age limit (ids grow with time, so the oldest young
   -- row's id bounds them: the scan stops at the first row young enough).
   delete from platform_private.request_logs l
@@ -40,7 +38,6 @@ begin
     where l.project_id = c.p and (l.id <= c.cut or l.id < c.young);
   delete from platform_private.request_counts c
     where c.project_id = any (v_projects) and c.minute < now() - interval '7 days';
-  drop table pg_temp.loam_request_batch;
 end $$;
 
 -- A project's records of one log source between two instants, newest first: an id, the instant, the event
