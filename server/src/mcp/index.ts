@@ -13,7 +13,7 @@ import { jsonParser } from '../json-depth.ts';
 import { findProject } from '../management/projects.ts';
 import { identifyToken } from '../project/keys.ts';
 import { checkProject } from '../project/resolve.ts';
-import { authenticate } from '../management/session.ts';
+import { allows, authenticate, caller } from '../management/session.ts';
 import { param } from '../validate.ts';
 import { apiFor } from './api.ts';
 import { describe, projectOf, toolsFor } from './tools.ts';
@@ -39,6 +39,10 @@ async function serve(req: Request, res: Response, ref?: string, serviceKey?: str
     const tool = tools.find((t) => t.name === r.params.name);
     if (!tool) return text(`Unknown tool: ${r.params.name}`, true);
     const args = (r.params.arguments ?? {}) as Record<string, unknown>;
+    const scopes = serviceKey ? undefined : caller(res).scopes;
+    if (tool.writes && scopes && !allows(scopes, tool.writes, 'write')) {
+      return text(`403: This access token lacks the ${tool.writes}:write scope this tool needs`, true);
+    }
     try {
       const result = await tool.run(api, args, projectOf(tool, args, ref));
       return text(JSON.stringify(result ?? null));

@@ -17,6 +17,9 @@ export interface Tool {
   project: boolean;
   /** Also offered to a connection made with the project's service key (served by the data plane with that key). */
   key?: true;
+  /** A write the data plane makes with the service key: the caller's token must allow writing this area, as
+   *  the `/v1` endpoint of such a write would demand (reading the key alone needs only read). */
+  writes?: 'projects';
   run(api: Api, args: Args, ref: string): Promise<unknown>;
 }
 
@@ -226,12 +229,12 @@ const tools: Tool[] = [
   { name: 'list_auth_users', description: 'Lists the project\'s auth users (a page of up to 50).', readOnly: true, project: true, key: true,
     inputSchema: schema({ page: { type: 'integer', minimum: 1 } }),
     run: (api, a, ref) => authAdmin(api, ref, 'GET', `/users?per_page=50&page=${Number.isInteger(a.page) ? a.page : 1}`) },
-  { name: 'create_auth_user', description: 'Creates an auth user (confirmed) with an email and password.', readOnly: false, project: true, key: true,
+  { name: 'create_auth_user', description: 'Creates an auth user (confirmed) with an email and password.', readOnly: false, project: true, key: true, writes: 'projects',
     inputSchema: schema({ email: s('Email'), password: s('Password'), user_metadata: { type: 'object' } }, ['email', 'password']),
     run: (api, a, ref) => authAdmin(api, ref, 'POST', '/users', {
       email: need(a, 'email'), password: need(a, 'password'), email_confirm: true, user_metadata: a.user_metadata ?? {},
     }) },
-  { name: 'delete_auth_user', description: 'Deletes an auth user.', readOnly: false, project: true, key: true,
+  { name: 'delete_auth_user', description: 'Deletes an auth user.', readOnly: false, project: true, key: true, writes: 'projects',
     inputSchema: schema({ user_id: s('The user id (uuid)') }, ['user_id']),
     run: (api, a, ref) => authAdmin(api, ref, 'DELETE', `/users/${encodeURIComponent(need(a, 'user_id'))}`) },
 ];
