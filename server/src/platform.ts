@@ -7,6 +7,7 @@ import { migrate, projectsBehind } from '../../db/src/migrate.ts';
 import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
 import { stopFunctions } from './functions/invoke.ts';
+import { stopRequestLog } from './request-log.ts';
 import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
@@ -85,6 +86,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
       stopping ??= (async () => {
         silenceWorkerLogs();
         await stopFunctions();
+        await stopRequestLog();
         await stopRealtime(); // open sockets would hold server.close() up
         if (server) {
           server.closeIdleConnections();

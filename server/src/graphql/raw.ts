@@ -4,11 +4,13 @@
 // proxied hosts), which Express then serves as before. The gate, identity, request context, limits and errors
 // are the same code the Express route uses (project/resolve.ts checkProject, index.ts serveGraphql).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { config } from '../../../db/src/config.ts';
 import { keyGate, NO_API_KEY } from '../project/keys.ts';
 import { checkProject } from '../project/resolve.ts';
 import { CODES, sendError, sendJson, UNAVAILABLE_MESSAGE } from './errors.ts';
 import { serveGraphql } from './index.ts';
+import { trackRequest } from '../request-log.ts';
 
 // What may follow the endpoint: nothing, a slash, a query string. Anything else is Express' to judge.
 const PATH = /^\/project\/([^/?]+)\/graphql\/v1\/?(\?.*)?$/;
@@ -47,6 +49,7 @@ export function graphqlBeforeExpress(req: IncomingMessage, res: ServerResponse):
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, ref: string, url: string): Promise<void> {
+  const started = performance.now();
   // The gateway's key check, as dataPlane() in project/resolve.ts makes it for Express' routes.
   const admitted = keyGate('POST', `/graphql/v1${url}`, req.headers);
   if (admitted === undefined) {
@@ -60,6 +63,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, ref: string, url
     if (g.unavailable) return sendError(res, g.status, UNAVAILABLE_MESSAGE, { code: CODES.unavailable });
     return sendJson(res, g.status, g.body);
   }
+  trackRequest(g.project.id, 'graphql', req, res, '/graphql/v1', started);
   req.url = url; // grafserv's node adapter reads the path from the URL, relative to the endpoint
   await serveGraphql(req, res, g.project, () => sendJson(res, 404, { message: 'Not found', code: 'not_found' }));
 }

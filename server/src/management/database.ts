@@ -11,6 +11,7 @@ import { body, bool, str, param } from '../validate.ts';
 import { asCaller, authenticate, scope } from './session.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
+import { recordPostgresError } from '../request-log.ts';
 
 // bigint as a JSON number when it fits (as Supabase's SQL endpoint answers), as a string when it would lose
 // digits. Per query, so no other user of the pg module is affected.
@@ -35,7 +36,7 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
   const params = b.parameters;
   if (params !== undefined && !Array.isArray(params)) throw errors.invalidBody('parameters must be an array');
   await findProject(res, param(req, "ref"));
-  const { pool } = await ownerPool(param(req, "ref"));
+  const { pool, project } = await ownerPool(param(req, "ref"));
   const client = await pool.connect();
   let rows: unknown[] = [];
   try {
@@ -51,7 +52,10 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
   } catch (err) {
     await client.query('rollback').catch(() => {});
     // A session ended under the query (the project was paused or deleted) is the database's state, not the SQL's.
-    if (isPgError(err) && !isDatabaseUnavailable(err)) throw errors.sqlError(err.message, err.code!);
+    if (isPgError(err) && !isDatabaseUnavailable(err)) {
+      recordPostgresError(project.id, err);
+      throw errors.sqlError(err.message, err.code!);
+    }
     throw err;
   } finally {
     // Whatever session state the SQL left (settings, prepared statements, listens) goes with it.

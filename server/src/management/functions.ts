@@ -81,8 +81,20 @@ function readMultipart(req: Request): Promise<Bundle> {
         metadata = body(m);
       } catch (e) { fail(e instanceof ApiError ? e : errors.invalidBody('metadata must be a JSON object')); }
     });
-    form.on('file', (_name, stream, info) => {
+    form.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];
+      // The MCP server sends the metadata as a JSON blob part (with a file name), not as a plain field.
+      if (name === 'metadata') {
+        let size = 0;
+        stream.on('data', (c: Buffer) => { size += c.length; if (size <= 64 * 1024) chunks.push(c); });
+        stream.on('end', () => {
+          try { metadata = body(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch (e) {
+            fail(e instanceof ApiError ? e : errors.invalidBody('metadata must be a JSON object'));
+          }
+          if (size > 64 * 1024) fail(errors.invalidBody('metadata must be at most 65536 bytes'));
+        });
+        return;
+      }
       stream.on('data', (c: Buffer) => {
         total += c.length;
         if (total > MAX_BUNDLE_BYTES) { fail(new ApiError(413, 'payload_too_large', `a function bundle may hold at most ${MAX_BUNDLE_BYTES} bytes`)); stream.resume(); return; }

@@ -18,12 +18,17 @@ import { storageManagement } from './storage.ts';
 import { functionsManagement } from './functions.ts';
 import { secretsManagement } from './secrets.ts';
 import { storageCredentials } from './storage-credentials.ts';
+import { logs } from './logs.ts';
+import { mcpProject, mcpProjectKey } from '../mcp/index.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
 management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
+// The project MCP endpoint also takes the project's service key, which token authentication would refuse.
+management.post('/projects/:ref/mcp', mcpProjectKey);
 management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement);
+management.use(logs, mcpProject);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);

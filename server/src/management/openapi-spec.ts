@@ -22,7 +22,7 @@ const projectRef = {
 const functionSlug = { name: 'function_slug', in: 'path', required: true, description: 'Function slug', schema: str({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$', example: 'hello-world' }) };
 const orgSlug = { name: 'slug', in: 'path', required: true, description: 'Organization slug', schema: str({ example: 'tsrqponmlkjihgfedcba' }) };
 
-type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 413 | 415 | 422 | 429 | 503;
 const errorResponse = (status: ErrorStatus) => ({ $ref: `#/components/responses/E${status}` });
 
 interface OpSpec {
@@ -290,6 +290,7 @@ const errorDescriptions: Record<ErrorStatus, string> = {
   402: 'A limit of the organization\'s plan is reached',
   403: 'The access token lacks the scope this operation needs',
   404: 'Not found, or not visible to the caller (another account\'s project or organization)',
+  406: 'The client does not accept the media types the operation answers with',
   409: 'Conflicts with an existing resource, or a state that does not allow the operation',
   413: 'Over a size or count limit (a deploy\'s bytes or files)',
   415: 'The body is not of a media type this operation takes',
@@ -427,6 +428,8 @@ const paths: Record<string, Record<string, Operation>> = {
     get: op({ tag: 'Storage', id: 'v1-list-all-buckets', summary: 'The project\'s storage buckets', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('StorageBucket')), errors: [404, 503] }),
   },
   ...sitePaths(),
+  ...analyticsPaths(),
+  ...mcpPaths(),
   '/v1/projects/{ref}/functions': {
     get: op({ tag: 'Edge Functions', id: 'v1-list-all-functions', summary: 'The project\'s edge functions', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Function')), errors: [404] }),
     post: op({ tag: 'Edge Functions', id: 'v1-create-a-function', summary: 'Deploy a one-file function from a JSON body', scope: 'projects:write', params: [projectRef], body: ref('CreateFunctionBody'), status: 201, response: ref('Function'), errors: [404] }),
@@ -561,6 +564,58 @@ function sitePaths(): Record<string, Record<string, Operation>> {
         id: 'v1-diff-site-deploys', summary: 'Paths added, removed and changed (by SHA-256) since another deploy', scope: r,
         params: [projectRef, siteId, deployId, { name: 'vs', in: 'query', required: true, schema: str({ format: 'uuid' }) }], response: ref('SiteDiff'), errors: [400, 404, 409],
       }),
+    },
+  };
+}
+
+function analyticsPaths(): Record<string, Record<string, Operation>> {
+  const window = [
+    { name: 'iso_timestamp_start', in: 'query', required: false, schema: str({ format: 'date-time', example: '2025-03-01T00:00:00Z' }) },
+    { name: 'iso_timestamp_end', in: 'query', required: false, schema: str({ format: 'date-time', example: '2025-03-01T23:59:59Z' }) },
+  ];
+  const sqlParam = { name: 'sql', in: 'query', required: false, schema: str(), description: 'A log query as Supabase\'s clients send it (never run: recognised). Default: edge_logs.' };
+  const logsOp = (id: string) => op({
+    tag: 'Analytics', id, summary: 'The project\'s logs: API requests, Postgres errors, auth, storage, realtime and edge function logs', scope: 'projects:read',
+    params: [projectRef, sqlParam, ...window], response: obj({ result: arrayOf({ type: 'object' }) }), errors: [400, 404],
+    description: 'Sources: `edge_logs`, `postgres_logs`, `function_edge_logs`, `function_logs`, `auth_logs`, `storage_logs`, `realtime_logs`, `postgrest_logs`, `workflow_run_logs` (always empty). '
+      + 'Both dialects the Supabase MCP server sends are understood — `select log_attributes[\'k\'] as k … from logs where source = \'…\'` and `select m.k … from <source> cross join unnest(metadata) as m` — with `and`-joined comparisons, `order by timestamp` and `limit` (≤ 1000); anything else is 400 `unsupported_log_query`. '
+      + 'Without a start, the last minute; the window is at most 24 hours. `timestamp` is microseconds since the epoch.',
+  });
+  return {
+    '/v1/projects/{ref}/analytics/endpoints/logs.all': { get: logsOp('v1-get-project-logs') },
+    '/v1/projects/{ref}/analytics/endpoints/logs': { get: logsOp('v1-query-project-logs') },
+    '/v1/projects/{ref}/analytics/endpoints/usage.api-counts': {
+      get: op({
+        tag: 'Analytics', id: 'v1-get-project-usage-api-count', summary: 'Requests per service over a recent interval, in time buckets', scope: 'projects:read', errors: [400, 404],
+        params: [projectRef, { name: 'interval', in: 'query', required: false, schema: str({ enum: ['15min', '30min', '1hr', '3hr', '1day', '3day', '7day'], example: '1day' }) }],
+        response: obj({ result: arrayOf(obj({ timestamp, total_auth_requests: { type: 'number' }, total_realtime_requests: { type: 'number' }, total_rest_requests: { type: 'number' }, total_storage_requests: { type: 'number' } })) }),
+        description: 'REST counts GraphQL too. Buckets: a minute up to `1hr`, 15 minutes for `3hr`, an hour for `1day`, a day beyond.',
+      }),
+    },
+    '/v1/projects/{ref}/analytics/endpoints/usage.api-requests-count': {
+      get: op({
+        tag: 'Analytics', id: 'v1-get-project-usage-request-count', summary: 'The project\'s data-plane requests in the last 24 hours', scope: 'projects:read', errors: [404],
+        params: [projectRef], response: obj({ result: arrayOf(obj({ count: { type: 'number' } })) }),
+      }),
+    },
+  };
+}
+
+function mcpPaths(): Record<string, Record<string, Operation>> {
+  const message = { type: 'object', description: 'A JSON-RPC 2.0 message (or a batch) of the Model Context Protocol.' };
+  const post = (id: string, summary: string, params: unknown[]) => op({
+    tag: 'MCP', id, summary, params, body: message, response: message, errors: [403, 404, 406],
+    description: 'MCP Streamable HTTP transport, stateless (no session id). Authenticate with a personal access token; every tool calls this API with it, so a tool can do no more than the token can. '
+      + 'Clients must accept `application/json, text/event-stream`.',
+  });
+  const config = (id: string, params: unknown[]) => op({
+    tag: 'MCP', id, summary: 'The connection config an MCP client needs for this endpoint', params,
+    response: obj({ mcpServers: { type: 'object' } }), errors: [404],
+  });
+  return {
+    '/v1/projects/{ref}/mcp': {
+      get: config('v1-get-project-mcp-config', [projectRef]),
+      post: post('v1-project-mcp', 'The MCP server, scoped to one project', [projectRef]),
     },
   };
 }

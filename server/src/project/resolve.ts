@@ -1,6 +1,7 @@
 // Finds the project a data-plane request is for — `/project/<ref>/…` or `<ref>.<LOAM_PROJECT_DOMAIN>` — and
 // stops requests to projects that are unknown (404) or not serving (503, e.g. paused), and answers 503 in the
 // API's own shape while the control database cannot be reached.
+import { performance } from 'node:perf_hooks';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { config } from '../../../db/src/config.ts';
 import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
@@ -12,6 +13,7 @@ import { restErrors } from '../rest/errors.ts';
 import { renderError } from '../rest/response.ts';
 import { errors as storageErrors, renderStorageErrors } from '../storage/errors.ts';
 import { keyGate, NO_API_KEY } from './keys.ts';
+import { trackRequest } from '../request-log.ts';
 
 export const project = (res: Response): ProjectRuntime => res.locals.project as ProjectRuntime;
 
@@ -76,6 +78,7 @@ function refuseUnavailable(area: Area | undefined, req: Request, res: Response, 
 export function dataPlane(areas: Record<Area, RequestHandler>): RequestHandler {
   const suffix = config.projectDomain ? `.${config.projectDomain}` : undefined;
   return (req, res, next) => {
+    const started = performance.now();
     let ref: string;
     let rest: string;
     if (suffix && req.hostname.endsWith(suffix)) {
@@ -106,6 +109,7 @@ export function dataPlane(areas: Record<Area, RequestHandler>): RequestHandler {
       }
       res.locals.project = g.project;
       if (!a) return void res.status(404).json({ message: 'no such endpoint in this project', code: 'not_found' });
+      trackRequest(g.project.id, a[1] as Area, req, res, rest, started);
       req.baseUrl = base + a[0];
       const tail = rest.slice(a[0].length);
       req.url = tail.startsWith('/') ? tail : `/${tail}`;

@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { config } from '../../../db/src/config.ts';
 import { cachedRuntime, onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { checkProject } from '../project/resolve.ts';
+import { recordSocket } from '../request-log.ts';
 import { ALL, ChannelError, channelPolicies, verifyToken, type Policies, type Subscriber } from './authorize.ts';
 import * as bus from './bus.ts';
 import * as changes from './changes.ts';
@@ -313,6 +314,7 @@ async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer):
   if ((mine?.size ?? 0) >= limits.max_concurrent_users) return refuse(socket, 429, { message: 'ConnectionRateLimitReached: Too many connected users' });
   wss!.handleUpgrade(req, socket, head, (ws) => {
     const conn = new Connection(ws, project, vsn, apikey, limits);
+    recordSocket(project.id, req, t.rest);
     let set = connections.get(project.ref);
     if (!set) connections.set(project.ref, (set = new Set()));
     set.add(conn);

@@ -6,6 +6,7 @@ import { onSchemaChange } from '../../../db/src/schema-version.ts';
 import { JwtError } from '../project/jwt.ts';
 import { identify, type Identity } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
+import { notePostgresError } from '../request-log.ts';
 import { fromPgError, jwtRestError, RestError, restErrors } from './errors.ts';
 import { execute } from './execute.ts';
 import { overLimit } from './limits.ts';
@@ -71,6 +72,7 @@ async function handle(req: Request, res: Response, path: string): Promise<void> 
     const result = await execute(p, who, apiReq, settings, headers, path);
     render(res, apiReq, result);
   } catch (err) {
+    notePostgresError(res, err);
     const mapped = fromPgError(err, who !== undefined && who.role !== 'anon');
     if (mapped instanceof RestError) return renderError(res, mapped);
     const e = err as { type?: string; status?: number };
