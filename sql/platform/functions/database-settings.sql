@@ -13,9 +13,10 @@ begin
   return v_row;
 end $$;
 
+-- plpgsql (here and below) because this file is applied before projects.sql, which defines project_for_member.
 create or replace function platform.project_network(p_ref text) returns platform_private.project_network
-  language sql volatile security definer set search_path = pg_catalog, pg_temp
-as $$ select platform_private.project_network((platform.project_for_member(p_ref)).id) $$;
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$ begin return platform_private.project_network((platform.project_for_member(p_ref)).id); end $$;
 comment on function platform.project_network(text) is 'A project''s network settings (allowed networks, TLS, read-only), for its members.';
 
 -- CIDR text of one address family, or a clear error naming the entry that is not one.
@@ -77,11 +78,15 @@ comment on function platform.patch_network_restrictions(text, text[], text[], te
 
 create or replace function platform.set_ssl_enforcement(p_ref text, p_enforced boolean)
   returns platform_private.project_network
-  language sql volatile security definer set search_path = pg_catalog, pg_temp
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_row platform_private.project_network := platform.project_network(p_ref);
+begin
   update platform_private.project_network n set ssl_enforced = p_enforced, restrictions_updated_at = now()
-   where n.project_id = (platform.project_network(p_ref)).project_id returning *
-$$;
+   where n.project_id = v_row.project_id returning * into v_row;
+  return v_row;
+end $$;
 comment on function platform.set_ssl_enforcement(text, boolean) is 'Whether a project''s database login must use TLS.';
 
 -- Called by the platform once the rules are in the server's pg_hba.conf.
@@ -94,11 +99,12 @@ $$;
 
 create or replace function platform.network_bans(p_ref text)
   returns table (address inet, identifier text, type text)
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
-  select b.address, b.identifier, b.type from platform_private.network_bans b
-   where b.project_id = (platform.project_for_member(p_ref)).id order by b.address
-$$;
+begin
+  return query select b.address, b.identifier, b.type from platform_private.network_bans b
+   where b.project_id = (platform.project_for_member(p_ref)).id order by b.address;
+end $$;
 comment on function platform.network_bans(text) is 'Addresses banned from a project''s database.';
 
 create or replace function platform.remove_network_bans(p_ref text, p_addresses text[]) returns integer
@@ -132,6 +138,7 @@ create or replace function platform_private.ban_address(p_ref text, p_address in
   returns void
   language sql volatile
 as $$
+  select platform_private.project_network(p.id) from platform.projects p where p.ref = p_ref;
   insert into platform_private.network_bans (project_id, address, identifier)
   select p.id, p_address, coalesce(p_identifier, '') from platform.projects p where p.ref = p_ref
   on conflict (project_id, address) do update set identifier = excluded.identifier
@@ -168,7 +175,7 @@ as $$
     from platform.projects p join platform_private.project_network n on n.project_id = p.id
     where p.deleted_at is null and p.database_server_id = p_server_id)
   select line from (
-    select p.ref, 1 as ord, format('host all %s %s reject', p.who, b.address) as line
+    select p.ref, 1 as ord, format('host all %s %s reject', p.who, network(b.address::cidr)) as line
       from p join platform_private.network_bans b on b.project_id = p.project_id
     union all
     select p.ref, 2, format('hostnossl all %s all reject', p.who) from p where p.ssl_enforced
