@@ -84,6 +84,12 @@ export const databaseSettings = Router();
 databaseSettings.use('/projects/:ref', authenticate);
 const db = scope('database');
 
+/** The Postgres settings set for the project's database, and the server's major version. */
+export const postgresSettings = (res: Response, ref: string) => onServer(res, ref, async (c, p) => ({
+  settings: await overrides(c, p.ref),
+  major: Math.floor(Number((await c.query(`select current_setting('server_version_num') as v`)).rows[0].v) / 10000),
+}));
+
 databaseSettings.get('/projects/:ref/config/database/postgres', db, async (req, res) => {
   res.json(await onServer(res, param(req, 'ref'), (c, p) => overrides(c, p.ref)));
 });

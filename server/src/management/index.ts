@@ -21,6 +21,7 @@ import { storageCredentials } from './storage-credentials.ts';
 import { databaseSettings } from './database-settings.ts';
 import { networkManagement } from './network.ts';
 import { regions } from './regions.ts';
+import { projectConfigV2 } from './project-config.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -31,3 +32,9 @@ management.use(accounts, tokens, organizations, regions, projects, apiKeys, conf
   databaseSettings, networkManagement);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
+
+// `/v2`: the few operations of Supabase's second API version its CLI calls (project-config.ts).
+export const managementV2 = Router();
+managementV2.use(projectConfigV2);
+managementV2.use(() => { throw errors.notFound('Endpoint'); });
+managementV2.use(renderErrors);
