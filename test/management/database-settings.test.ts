@@ -178,3 +178,26 @@ test('attacker: another account cannot read or change any of a project\'s databa
   assert.equal(mine.status, 201);
   assert.equal((await http('GET', `/v1/snippets/${mine.body.id}`, { token: victim.owner.token })).status, 404);
 });
+
+test('GET /v2/projects/{ref}/config: the settings of every block in Supabase\'s envelope; another account gets 404', async () => {
+  const p = await createProject();
+  await http('PUT', postgres(p.ref), { token: p.owner.token, body: { work_mem: '8MB' } });
+  const res = await http('GET', `/v2/projects/${p.ref}/config`, { token: p.owner.token });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.data.type, 'project_config');
+  const a = res.body.data.attributes;
+  assert.deepEqual(Object.keys(a).sort(), ['api', 'auth', 'database', 'pooler', 'storage']);
+  assert.equal(a.database.major_version, 17);
+  assert.deepEqual(a.database.postgres_settings, { work_mem: '8MB' });
+  assert.deepEqual(a.database.network_restrictions.allowed_cidrs, [{ address: '0.0.0.0/0', type: 'v4' }, { address: '::/0', type: 'v6' }]);
+  assert.equal(a.database.ssl_enforced, false);
+  assert.equal(a.api.db_schema, (await http('GET', `/v1/projects/${p.ref}/postgrest`, { token: p.owner.token })).body.db_schema);
+  assert.equal(a.auth.site_url, (await http('GET', `/v1/projects/${p.ref}/config/auth`, { token: p.owner.token })).body.site_url);
+  assert.equal(typeof a.storage.file_size_limit, 'number');
+  const attacker = await signup();
+  const stolen = await http('GET', `/v2/projects/${p.ref}/config`, { token: attacker.token });
+  assert.equal(stolen.status, 404);
+  assert.equal(stolen.body.code, 'project_not_found');
+  assert.equal((await http('GET', `/v2/projects/${p.ref}/config`)).status, 401);
+  assert.equal((await http('GET', '/v2/nothing', { token: p.owner.token })).status, 404);
+});

@@ -13,7 +13,7 @@ export const regions = Router();
 regions.get('/projects/available-regions', authenticate, scope('projects', 'read'), async (_req, res) => {
   // A region can take projects when it has a server, or is placed on a region that has one.
   const rows = await callerQuery<{ id: string; name: string; servers: number; is_default: boolean }>(res, `
-    select r.id, r.name, count(s.id)::int as servers, coalesce(bool_or(s.is_default), false) as is_default
+    select r.id, r.name, count(s.id)::int as servers, coalesce(bool_or(s.is_default and s.region = r.id), false) as is_default
     from platform.regions r
     left join platform.database_servers s on s.region = r.id or (s.region = r.placed_in
       and not exists (select 1 from platform.database_servers o where o.region = r.id))
