@@ -1,52 +1,12 @@
 // The real Supabase CLI (2.117, node_modules/.bin/supabase) against Loam's Management API, as a user drives it:
-// SUPABASE_API_URL at Loam, SUPABASE_ACCESS_TOKEN a Loam token, a temporary HOME and work directory.
+// a --profile naming Loam (test/helpers/cli.ts), a Loam access token, a temporary HOME and work directory.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { SUPABASE_REGIONS } from '../../db/src/regions.ts';
+import { cliUser, type Cli } from '../helpers/cli.ts';
 import { http, loam, signup, waitForStatus, type Account } from '../helpers/platform.ts';
-
-const BIN = path.resolve('node_modules/.bin/supabase');
-
-export interface Cli { run(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string }>; workdir: string; home: string }
-
-/** A CLI user with their own HOME and project directory, talking to `apiUrl` with `token`. */
-export function cliUser(apiUrl: string, token: string, extraEnv: Record<string, string> = {}, projectHost = 'localhost'): Cli {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-cli-home-'));
-  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-cli-work-'));
-  // A CLI profile naming Loam (README: "The Supabase CLI"): the API, the domain projects are served under, and
-  // Supabase's region codes, which every Loam offers.
-  const profile = path.join(home, 'loam-profile.json');
-  fs.writeFileSync(profile, JSON.stringify({
-    name: 'loam', api_url: apiUrl, dashboard_url: apiUrl, project_host: projectHost, regions: Object.keys(SUPABASE_REGIONS),
-  }));
-  const env = {
-    PATH: process.env.PATH ?? '', HOME: home, SUPABASE_HOME: path.join(home, '.supabase'),
-    SUPABASE_API_URL: apiUrl, SUPABASE_ACCESS_TOKEN: token,
-    SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', SUPABASE_INTERNAL_IMAGE_REGISTRY: 'localhost', ...extraEnv,
-  };
-  return {
-    home, workdir,
-    run(args, opts = {}) {
-      return new Promise((resolve, reject) => {
-        const child = spawn(BIN, [...args, '--workdir', workdir, '--profile', profile], { env, cwd: workdir, stdio: ['pipe', 'pipe', 'pipe'] });
-        let stdout = '', stderr = '';
-        const cap = (s: string, d: Buffer) => (s.length < 1_000_000 ? s + d.toString() : s);
-        child.stdout.on('data', (d) => { stdout = cap(stdout, d); });
-        child.stderr.on('data', (d) => { stderr = cap(stderr, d); });
-        child.stdin.on('error', () => {});
-        child.stdin.end(opts.input ?? '');
-        const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-        child.on('error', (err) => { clearTimeout(timer); reject(err); });
-        child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-      });
-    },
-  };
-}
 
 async function ok(cli: Cli, args: string[]): Promise<string> {
   const r = await cli.run(args);
