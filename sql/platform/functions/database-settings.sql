@@ -226,10 +226,11 @@ create or replace function platform.snippets(p_ref text, p_id uuid default null)
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$
   select s.id, s.name, s.description, s.visibility, s.sql, s.favorite, s.inserted_at, s.updated_at,
-         p.id, p.name, a.number, coalesce(a.full_name, a.email)
+         p.id, p.name, n.number, coalesce(a.full_name, a.email)
   from platform_private.snippets s
   join platform.projects p on p.id = s.project_id and p.deleted_at is null and platform.is_org_member(p.organization_id)
   join platform.accounts a on a.id = s.account_id
+  join platform_private.account_numbers n on n.account_id = s.account_id
   where (s.account_id = platform.current_account_id() or s.visibility = 'project')
     and (p_ref is null or p.ref = p_ref) and (p_id is null or s.id = p_id)
   order by s.inserted_at, s.id
@@ -247,6 +248,7 @@ begin
   if (select count(*) from platform_private.snippets s where s.account_id = platform.current_account_id()) >= 1000 then
     raise exception 'An account has at most 1000 snippets' using errcode = 'LMQ01';
   end if;
+  insert into platform_private.account_numbers (account_id) values (platform.current_account_id()) on conflict do nothing;
   insert into platform_private.snippets (account_id, project_id, name, sql, description, visibility)
     values (platform.current_account_id(), v_project.id, p_name, p_sql, p_description, coalesce(p_visibility, 'user'))
     returning id into v_id;

@@ -7,7 +7,10 @@ comment on column platform.regions.placed_in is
   'A region with no database server of its own places its projects on the servers of this region.';
 
 -- Supabase's clients show numeric user ids (snippet owners); accounts keep their uuid as the real key.
-alter table platform.accounts add column number bigint generated always as identity;
+create table platform_private.account_numbers (
+  account_id uuid primary key references platform.accounts on delete cascade,
+  number bigint generated always as identity unique
+);
 
 create table platform_private.project_network (
   project_id bigint primary key references platform.projects on delete cascade,
