@@ -6,7 +6,7 @@ import pg from 'pg';
 import { withClient } from '../../../db/src/pools.ts';
 import { applyReadonly } from '../../../db/src/readonly.ts';
 import { serverAdminAddress } from '../../../db/src/servers.ts';
-import { ApiError, errors } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { body, param, str } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { findProject, projectJson } from './projects.ts';
@@ -22,8 +22,6 @@ const SETTINGS: Record<string, 'string' | 'integer' | 'boolean' | string[]> = {
   track_commit_timestamp: 'boolean', wal_keep_size: 'string', wal_sender_timeout: 'string', work_mem: 'string',
   checkpoint_timeout: 'string', hot_standby_feedback: 'boolean',
 };
-
-const ERR_CONFIG = (message: string) => new ApiError(400, 'invalid_postgres_config', message);
 
 type Admin = pg.ClientBase;
 
@@ -50,18 +48,18 @@ async function overrides(c: Admin, dbName: string): Promise<Record<string, unkno
 }
 
 /** Validated `name → value` pairs of a PUT body; everything Postgres cannot set per database refused by name. */
-async function wanted(c: Admin, raw: unknown): Promise<Map<string, string>> {
+async function wanted(c: Admin, raw: unknown, perDatabase: string[]): Promise<Map<string, string>> {
   const b = body(raw);
   const out = new Map<string, string>();
   for (const [name, value] of Object.entries(b)) {
     if (name === 'restart_database') continue; // nothing to restart: per-database settings apply to new sessions
     const type = SETTINGS[name];
-    if (!type) throw ERR_CONFIG(`"${name}" is not a Postgres setting the API accepts; known: ${Object.keys(SETTINGS).join(', ')}`);
+    if (!type) throw errors.invalidPostgresConfig(`"${name}" is not a Postgres setting the API accepts; known: ${Object.keys(SETTINGS).join(', ')}`);
     if (Array.isArray(type) ? !type.includes(value as string)
       : type === 'integer' ? !Number.isSafeInteger(value) : typeof value !== type) {
-      throw ERR_CONFIG(`${name} must be ${Array.isArray(type) ? `one of ${type.join(', ')}` : `a${type === 'integer' ? 'n' : ''} ${type}`}`);
+      throw errors.invalidPostgresConfig(`${name} must be ${Array.isArray(type) ? `one of ${type.join(', ')}` : `a${type === 'integer' ? 'n' : ''} ${type}`}`);
     }
-    if (typeof value === 'string' && (value.length > 64 || value.includes('\0'))) throw ERR_CONFIG(`${name} is not a valid value`);
+    if (typeof value === 'string' && (value.length > 64 || value.includes('\0'))) throw errors.invalidPostgresConfig(`${name} is not a valid value`);
     out.set(name, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value));
   }
   const names = [...out.keys()];
@@ -70,15 +68,12 @@ async function wanted(c: Admin, raw: unknown): Promise<Map<string, string>> {
   const refused = [...rows.filter((r) => r.context !== 'user'),
     ...names.filter((n) => !known.has(n)).map((name) => ({ name, context: 'unknown to this server' }))];
   if (refused.length) {
-    throw ERR_CONFIG(`${refused.map((r) => r.name).sort().join(', ')} cannot be set for one project's database: `
+    throw errors.invalidPostgresConfig(`${refused.map((r) => r.name).sort().join(', ')} cannot be set for one project's database: `
       + `${refused.length > 1 ? 'they are' : 'it is'} server-wide or superuser-only (${[...new Set(refused.map((r) => r.context))].join(', ')}). `
-      + `Per-database settings Loam applies: ${perDatabase().join(', ')}`);
+      + `Per-database settings Loam applies: ${perDatabase.join(', ')}`);
   }
   return out;
 }
-
-let perDatabaseCache: string[] = [];
-const perDatabase = () => perDatabaseCache;
 
 export const databaseSettings = Router();
 databaseSettings.use('/projects/:ref', authenticate);
@@ -97,13 +92,13 @@ databaseSettings.get('/projects/:ref/config/database/postgres', db, async (req, 
 databaseSettings.put('/projects/:ref/config/database/postgres', db, async (req, res) => {
   res.json(await onServer(res, param(req, 'ref'), async (c, p) => {
     const { rows } = await c.query<{ name: string }>(`select name from pg_settings where context = 'user' and name = any ($1) order by name`, [Object.keys(SETTINGS)]);
-    perDatabaseCache = rows.map((r) => r.name);
-    const set = await wanted(c, req.body);
+    const perDatabase = rows.map((r) => r.name);
+    const set = await wanted(c, req.body, perDatabase);
     const database = c.escapeIdentifier(p.ref);
     await c.query('begin');
     try {
       // PUT replaces: what the body leaves out goes back to the server's value.
-      for (const name of perDatabaseCache) {
+      for (const name of perDatabase) {
         const value = set.get(name);
         await c.query(value === undefined ? `alter database ${database} reset ${name}` : `alter database ${database} set ${name} = ${c.escapeLiteral(value)}`);
       }
@@ -111,7 +106,7 @@ databaseSettings.put('/projects/:ref/config/database/postgres', db, async (req, 
     } catch (err) {
       await c.query('rollback').catch(() => {});
       // Postgres checks each value (units, ranges) and says what is wrong with it.
-      if (err instanceof Error && (err as { code?: string }).code?.startsWith('22')) throw ERR_CONFIG(err.message);
+      if (err instanceof Error && (err as { code?: string }).code?.startsWith('22')) throw errors.invalidPostgresConfig(err.message);
       throw err;
     }
     return overrides(c, p.ref);
@@ -138,10 +133,10 @@ databaseSettings.patch('/projects/:ref/config/database/pooler', db, async (req, 
   await findProject(res, param(req, 'ref'));
   const mode = str(b, 'pool_mode');
   if (mode !== undefined && mode !== 'session') {
-    throw new ApiError(400, 'invalid_pooler_config', 'Loam has no transaction pooler: clients connect to Postgres directly, in session mode');
+    throw errors.invalidPoolerConfig('Loam has no transaction pooler: clients connect to Postgres directly, in session mode');
   }
   if (b.default_pool_size !== undefined && b.default_pool_size !== null) {
-    throw new ApiError(400, 'invalid_pooler_config', 'Loam has no pooler whose pool size could be set: default_pool_size must be null');
+    throw errors.invalidPoolerConfig('Loam has no pooler whose pool size could be set: default_pool_size must be null');
   }
   res.json({ default_pool_size: null, pool_mode: 'session' });
 });
@@ -183,7 +178,6 @@ function snippetJson(s: SnippetRow) {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const snippetNotFound = () => new ApiError(404, 'snippet_not_found', 'Snippet not found');
 
 databaseSettings.get('/snippets', authenticate, db, async (req, res) => {
   const ref = typeof req.query.project_ref === 'string' && req.query.project_ref ? req.query.project_ref : null;
@@ -204,9 +198,9 @@ databaseSettings.get('/snippets', authenticate, db, async (req, res) => {
 
 databaseSettings.get('/snippets/:id', authenticate, db, async (req, res) => {
   const id = param(req, 'id');
-  if (!UUID.test(id)) throw snippetNotFound();
+  if (!UUID.test(id)) throw errors.snippetNotFound();
   const [s] = await callerQuery<SnippetRow>(res, 'select * from platform.snippets(null, $1)', [id]);
-  if (!s) throw snippetNotFound();
+  if (!s) throw errors.snippetNotFound();
   res.json({ ...snippetJson(s), content: { schema_version: '1.0', sql: s.sql, favorite: s.favorite } });
 });
 
