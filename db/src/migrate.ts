@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { runMigrations } from 'graphile-worker';
 import { controlDatabaseName, controlPool, controlServerAddress, withClient, type ServerAddress } from './pools.ts';
 import { PRIVILEGE_LAYOUT } from './provisioning.ts';
+import { SUPABASE_REGIONS } from './regions.ts';
 import { serverAdminAddress } from './servers.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -184,6 +185,11 @@ async function ensureDefaultServer(client: pg.ClientBase) {
   const address = controlServerAddress();
   const publicHost = process.env.LOAM_DB_PUBLIC_HOST || (address.host === '127.0.0.1' ? 'localhost' : address.host);
   await client.query(`insert into platform.regions (id, name) values ($1, $1) on conflict do nothing`, [region]);
+  // Supabase's clients only take its region codes: each exists, placed on the default region's servers until an
+  // operator registers a server of its own there.
+  await client.query(`insert into platform.regions (id, name, placed_in)
+      select code, name, $1 from unnest($2::text[], $3::text[]) as t(code, name) on conflict (id) do nothing`,
+    [region, Object.keys(SUPABASE_REGIONS), Object.values(SUPABASE_REGIONS).map(([name]) => name)]);
   await client.query(
     `with s as (
        insert into platform.database_servers (name, region, public_host, public_port, is_default)

@@ -4,8 +4,8 @@ import { controlDatabaseReachable } from '../../db/src/pools.ts';
 import { auth } from './auth/index.ts';
 import { renderErrors } from './errors.ts';
 import { graphql } from './graphql/index.ts';
-import { management } from './management/index.ts';
 import { mcpPlatform } from './mcp/index.ts';
+import { management, managementV2 } from './management/index.ts';
 import { functionsArea } from './functions/invoke.ts';
 import { dataPlane } from './project/resolve.ts';
 import { realtime } from './realtime/api.ts';
@@ -31,6 +31,7 @@ export function createApp(state: AppState = { ready: true }): express.Express {
   });
   app.use('/v1', management);
   app.use('/mcp', mcpPlatform);
+  app.use('/v2', managementV2);
 
   app.use(sitesHandler); // public websites: no API key, so before the data plane's key gate
   app.use(dataPlane({ rest, graphql, auth, storage, functions: functionsArea, realtime }));

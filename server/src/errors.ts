@@ -35,6 +35,9 @@ export const errors = {
     status === 'INACTIVE' || status === 'PAUSING' ? 'project is paused' : `project is not available (status ${status})`),
   // The caller asked for more than one response may carry (LOAM_MAX_RESULT_BYTES): theirs to narrow, hence a 4xx.
   resultTooLarge: (message: string) => new ApiError(400, 'result_too_large', message),
+  invalidPostgresConfig: (message: string) => new ApiError(400, 'invalid_postgres_config', message),
+  invalidPoolerConfig: (message: string) => new ApiError(400, 'invalid_pooler_config', message),
+  snippetNotFound: () => new ApiError(404, 'snippet_not_found', 'Snippet not found'),
   databaseUnavailable: () => new ApiError(503, 'database_unavailable', 'The database is not available right now: try again shortly', { 'Retry-After': '5' }),
 };
 

@@ -5,18 +5,19 @@ import { Router } from 'express';
 import { checkStrings, param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { errors } from '../errors.ts';
+import { completeAuthConfig } from './auth-config-fields.ts';
 
 export const configAuth = Router();
 
 configAuth.get('/projects/:ref/config/auth', authenticate, scope('projects', 'read'), async (req, res) => {
-  const [row] = await callerQuery<{ c: unknown }>(res, 'select platform.auth_config($1) as c', [param(req, 'ref')]);
-  res.json(row.c);
+  const [row] = await callerQuery<{ c: Record<string, unknown> }>(res, 'select platform.auth_config($1) as c', [param(req, 'ref')]);
+  res.json(completeAuthConfig(row.c));
 });
 
 configAuth.patch('/projects/:ref/config/auth', authenticate, scope('projects', 'write'), async (req, res) => {
   if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw errors.invalidBody('Request body must be a JSON object');
   // Settings are URLs, names, lists and email templates: 64 KiB of text is room for the longest template.
   checkStrings(req.body, 65_536);
-  const [row] = await callerQuery<{ c: unknown }>(res, 'select platform.update_auth_config($1, $2) as c', [param(req, 'ref'), req.body]);
-  res.json(row.c);
+  const [row] = await callerQuery<{ c: Record<string, unknown> }>(res, 'select platform.update_auth_config($1, $2) as c', [param(req, 'ref'), req.body]);
+  res.json(completeAuthConfig(row.c));
 });

@@ -8,7 +8,8 @@ import { serverAdminAddress } from '../../../db/src/servers.ts';
 import { loadRuntime } from '../../../db/src/projects.ts';
 import { errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
-import { asCaller, authenticate, scope } from './session.ts';
+import { asCaller, authenticate, callerQuery, scope } from './session.ts';
+import { clientAddress } from './network.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
 import { recordPostgresError } from '../request-log.ts';
@@ -36,6 +37,8 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
   const params = b.parameters;
   if (params !== undefined && !Array.isArray(params)) throw errors.invalidBody('parameters must be an array');
   await findProject(res, param(req, "ref"));
+  // The project's allowed networks and bans hold here as on its psql login.
+  await callerQuery(res, 'select platform.check_database_address($1, $2)', [param(req, "ref"), clientAddress(req.ip)]);
   const { pool, project } = await ownerPool(param(req, "ref"));
   const client = await pool.connect();
   let rows: unknown[] = [];

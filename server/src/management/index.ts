@@ -20,6 +20,10 @@ import { secretsManagement } from './secrets.ts';
 import { storageCredentials } from './storage-credentials.ts';
 import { logs } from './logs.ts';
 import { mcpProject, mcpProjectKey } from '../mcp/index.ts';
+import { databaseSettings } from './database-settings.ts';
+import { networkManagement } from './network.ts';
+import { regions } from './regions.ts';
+import { projectConfigV2 } from './project-config.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -27,8 +31,14 @@ management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 // The project MCP endpoint also takes the project's service key, which token authentication would refuse.
 management.post('/projects/:ref/mcp', mcpProjectKey);
-management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
-  storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement);
-management.use(logs, mcpProject);
+management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
+  storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
+  databaseSettings, networkManagement, logs, mcpProject);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
+
+// `/v2`: the few operations of Supabase's second API version its CLI calls (project-config.ts).
+export const managementV2 = Router();
+managementV2.use(projectConfigV2);
+managementV2.use(() => { throw errors.notFound('Endpoint'); });
+managementV2.use(renderErrors);

@@ -430,6 +430,7 @@ const paths: Record<string, Record<string, Operation>> = {
   ...sitePaths(),
   ...analyticsPaths(),
   ...mcpPaths(),
+  ...databaseSettingsPaths(),
   '/v1/projects/{ref}/functions': {
     get: op({ tag: 'Edge Functions', id: 'v1-list-all-functions', summary: 'The project\'s edge functions', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Function')), errors: [404] }),
     post: op({ tag: 'Edge Functions', id: 'v1-create-a-function', summary: 'Deploy a one-file function from a JSON body', scope: 'projects:write', params: [projectRef], body: ref('CreateFunctionBody'), status: 201, response: ref('Function'), errors: [404] }),
@@ -641,3 +642,108 @@ export const managementSpec = {
   },
 };
 
+// Database settings, network rules, regions and snippets (database-settings.ts, network.ts, regions.ts): Supabase's
+// paths and shapes.
+function databaseSettingsPaths(): Record<string, Record<string, Operation>> {
+  const r = 'database:read', w = 'database:write';
+  const cidrs = obj({ dbAllowedCidrs: arrayOf(str()), dbAllowedCidrsV6: arrayOf(str()) }, []);
+  const restrictions = obj({
+    entitlement: str({ enum: ['disallowed', 'allowed'] }), config: cidrs, old_config: cidrs,
+    status: str({ enum: ['stored', 'applied'], description: '`applied`: enforced on psql logins (pg_hba.conf) and the SQL endpoint; `stored`: on the SQL endpoint only (the server has no Loam-managed pg_hba.conf section).' }),
+    updated_at: timestamp, applied_at: timestamp, message: str({ description: 'Why the rules are not enforced on psql logins, when they are not.' }),
+  }, ['entitlement', 'config', 'status']);
+  const typedCidrs = obj({ dbAllowedCidrs: arrayOf(obj({ address: str(), type: str({ enum: ['v4', 'v6'] }) })) }, []);
+  const ssl = obj({ currentConfig: obj({ database: { type: 'boolean' } }), appliedSuccessfully: { type: 'boolean' } });
+  const pgSetting = (type: string) => ({ type });
+  const postgresConfig = obj({
+    effective_cache_size: str(), logical_decoding_work_mem: str(), maintenance_work_mem: str(), track_activity_query_size: str(),
+    max_connections: pgSetting('integer'), max_locks_per_transaction: pgSetting('integer'), max_parallel_maintenance_workers: pgSetting('integer'),
+    max_parallel_workers: pgSetting('integer'), max_parallel_workers_per_gather: pgSetting('integer'), max_replication_slots: pgSetting('integer'),
+    max_slot_wal_keep_size: str(), max_standby_archive_delay: str(), max_standby_streaming_delay: str(), max_wal_size: str(),
+    max_wal_senders: pgSetting('integer'), max_worker_processes: pgSetting('integer'), session_replication_role: str({ enum: ['origin', 'replica', 'local'] }),
+    shared_buffers: str(), statement_timeout: str(), track_commit_timestamp: pgSetting('boolean'), wal_keep_size: str(),
+    wal_sender_timeout: str(), work_mem: str(), checkpoint_timeout: str(), hot_standby_feedback: pgSetting('boolean'),
+  }, []);
+  const person = obj({ id: { type: 'number' }, username: str() });
+  const snippet = obj({
+    id: str({ format: 'uuid' }), inserted_at: timestamp, updated_at: timestamp, type: str({ enum: ['sql'] }),
+    visibility: str({ enum: ['user', 'project'] }), name: str(), description: nullable(str()),
+    project: obj({ id: { type: 'number' }, name: str() }), owner: person, updated_by: person, favorite: { type: 'boolean' },
+  });
+  const fullSnippet = { allOf: [snippet, obj({ content: obj({ schema_version: str(), sql: str(), favorite: { type: 'boolean' } }) })] };
+  const region = obj({ name: str(), code: str(), type: str({ enum: ['specific'] }), provider: str() });
+  const group = obj({ name: str(), code: str({ enum: ['americas', 'emea', 'apac'] }), type: str({ enum: ['smartGroup'] }) });
+  const q = (name: string, schema: Schema = str(), required = false) => ({ name, in: 'query', required, schema });
+  return {
+    '/v1/projects/available-regions': {
+      get: op({ tag: 'Projects', id: 'v1-get-available-regions', summary: 'Supabase region codes a project can be created in', scope: 'projects:read',
+        params: [q('organization_slug'), q('continent'), q('desired_instance_size')],
+        description: 'Loam regions named by Supabase\'s codes that have a server, or are placed on a region that has one (every code on a fresh install).',
+        response: obj({ recommendations: obj({ smartGroup: group, specific: arrayOf(region) }), all: obj({ smartGroup: arrayOf(group), specific: arrayOf(region) }) }) }),
+    },
+    '/v1/projects/{ref}/config/database/postgres': {
+      get: op({ tag: 'Database', id: 'v1-get-postgres-config', summary: 'The Postgres settings set for the project\'s database', scope: r, params: [projectRef], response: postgresConfig, errors: [404, 503] }),
+      put: op({ tag: 'Database', id: 'v1-update-postgres-config', summary: 'Set the project database\'s Postgres settings (replaces them)', scope: w, params: [projectRef],
+        body: { ...postgresConfig, additionalProperties: false }, response: postgresConfig, errors: [404, 503],
+        description: 'Applied with `ALTER DATABASE … SET` (new sessions see them). Server-wide and superuser-only settings (max_connections, shared_buffers, session_replication_role, …) are refused with 400 `invalid_postgres_config` naming them.' }),
+    },
+    '/v1/projects/{ref}/config/database/pooler': {
+      get: op({ tag: 'Database', id: 'v1-get-pooler-config', summary: 'The connection string clients should use', scope: r, params: [projectRef], errors: [404, 503],
+        description: 'Loam has no pooler: the project\'s own login, direct, in session mode; `?sslmode=require` when the server offers TLS.',
+        response: arrayOf(obj({ identifier: str(), database_type: str({ enum: ['PRIMARY'] }), is_using_scram_auth: { type: 'boolean' }, db_user: str(), db_host: str(),
+          db_port: { type: 'integer' }, db_name: str(), connection_string: str(), connectionString: str(), default_pool_size: nullable({ type: 'integer' }),
+          max_client_conn: nullable({ type: 'integer' }), pool_mode: str({ enum: ['session'] }), ssl: { type: 'boolean' } })) }),
+      patch: op({ tag: 'Database', id: 'v1-update-pooler-config', summary: 'Session mode is the only mode (no pooler to configure)', scope: w, params: [projectRef],
+        body: obj({ default_pool_size: nullable({ type: 'integer' }), pool_mode: str({ enum: ['transaction', 'session'] }) }, []),
+        response: obj({ default_pool_size: nullable({ type: 'integer' }), pool_mode: str() }), errors: [404] }),
+    },
+    '/v1/projects/{ref}/ssl-enforcement': {
+      get: op({ tag: 'Database', id: 'v1-get-ssl-enforcement-config', summary: 'Whether psql logins must use TLS', scope: r, params: [projectRef], response: ssl, errors: [404] }),
+      put: op({ tag: 'Database', id: 'v1-update-ssl-enforcement-config', summary: 'Require (or stop requiring) TLS for psql logins', scope: w, params: [projectRef],
+        body: obj({ requestedConfig: obj({ database: { type: 'boolean' } }) }), response: ssl, errors: [404] }),
+    },
+    '/v1/projects/{ref}/network-restrictions': {
+      get: op({ tag: 'Database', id: 'v1-get-network-restrictions', summary: 'Networks the project\'s database may be reached from', scope: r, params: [projectRef], response: restrictions, errors: [404] }),
+      patch: op({ tag: 'Database', id: 'v1-patch-network-restrictions', summary: 'Add and remove allowed networks', scope: w, params: [projectRef],
+        body: obj({ add: cidrs, remove: cidrs }, []), response: { ...restrictions, properties: { ...(restrictions.properties as object), config: typedCidrs, old_config: typedCidrs } }, errors: [404] }),
+    },
+    '/v1/projects/{ref}/network-restrictions/apply': {
+      post: op({ tag: 'Database', id: 'v1-update-network-restrictions', summary: 'Replace the allowed networks', scope: w, params: [projectRef], body: cidrs, status: 201, response: restrictions, errors: [404] }),
+    },
+    '/v1/projects/{ref}/network-bans/retrieve': {
+      post: op({ tag: 'Database', id: 'v1-list-all-network-bans', summary: 'Addresses banned from the project\'s database', scope: r, params: [projectRef], status: 201,
+        response: obj({ banned_ipv4_addresses: arrayOf(str()) }), errors: [404] }),
+    },
+    '/v1/projects/{ref}/network-bans/retrieve/enriched': {
+      post: op({ tag: 'Database', id: 'v1-list-all-network-bans-enriched', summary: 'Banned addresses with what they were banned from', scope: r, params: [projectRef], status: 201,
+        response: obj({ banned_ipv4_addresses: arrayOf(obj({ banned_address: str(), identifier: str(), type: str() })) }), errors: [404] }),
+    },
+    '/v1/projects/{ref}/network-bans': {
+      delete: op({ tag: 'Database', id: 'v1-delete-network-bans', summary: 'Lift bans', scope: w, params: [projectRef],
+        body: obj({ ipv4_addresses: arrayOf(str()), requester_ip: { type: 'boolean' }, identifier: str() }, ['ipv4_addresses']), response: ref('Message'), errors: [404] }),
+    },
+    '/v1/projects/{ref}/readonly': {
+      get: op({ tag: 'Database', id: 'v1-get-readonly-mode-status', summary: 'Whether the project\'s database is in read-only mode', scope: r, params: [projectRef],
+        response: obj({ enabled: { type: 'boolean' }, override_enabled: { type: 'boolean' }, override_active_until: str() }), errors: [404] }),
+    },
+    '/v1/projects/{ref}/readonly/temporary-disable': {
+      post: op({ tag: 'Database', id: 'v1-disable-readonly-mode-temporarily', summary: 'Allow writes for 15 minutes', scope: w, params: [projectRef], status: 201, errors: [404] }),
+    },
+    '/v1/projects/{ref}/billing/addons': {
+      get: op({ tag: 'Billing', id: 'v1-list-project-addons', summary: 'Add-ons (self-hosting has none: both lists are empty)', scope: 'projects:read', params: [projectRef],
+        response: obj({ selected_addons: arrayOf({ type: 'object' }), available_addons: arrayOf({ type: 'object' }) }), errors: [404] }),
+    },
+    '/v1/snippets': {
+      get: op({ tag: 'Database', id: 'v1-list-all-snippets', summary: 'SQL snippets the caller may read', scope: r,
+        params: [q('project_ref'), q('cursor'), q('limit', { type: 'integer', minimum: 1, maximum: 1000 }), q('sort_by', str({ enum: ['name', 'inserted_at'] })), q('sort_order', str({ enum: ['asc', 'desc'] }))],
+        response: obj({ data: arrayOf(snippet), cursor: str() }, ['data']), errors: [404] }),
+      post: op({ tag: 'Database', id: 'loam-create-snippet', summary: 'Save a SQL snippet (Loam\'s own)', scope: w, status: 201,
+        body: obj({ project_ref: str(), name: str(), sql: str(), description: str(), visibility: str({ enum: ['user', 'project'] }) }, ['project_ref', 'name', 'sql']),
+        response: fullSnippet, errors: [402, 404] }),
+    },
+    '/v1/snippets/{id}': {
+      get: op({ tag: 'Database', id: 'v1-get-a-snippet', summary: 'A SQL snippet with its SQL', scope: r,
+        params: [{ name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }], response: fullSnippet, errors: [404] }),
+    },
+  };
+}

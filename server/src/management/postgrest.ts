@@ -16,6 +16,8 @@ const json = (r: Row) => ({
   db_extra_search_path: r.db_extra_search_path,
   max_rows: r.max_rows,
   db_pool: null,
+  // Supabase's response has it (the CLI's decoder requires the key); Loam's data plane has no acquisition queue.
+  db_pool_acquisition_timeout: null,
   db_aggregates_enabled: r.aggregates_enabled,
   rate_limit_per_minute: r.rate_limit_per_minute ?? DEFAULT_RATE_LIMIT,
 });

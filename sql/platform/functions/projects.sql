@@ -167,6 +167,8 @@ begin
   if v_project.database_server_id is not null then return v_project.database_server_id; end if;
   select s.id into v_server_id from platform.database_servers s
     where s.region = v_project.region
+       or (s.region = (select r.placed_in from platform.regions r where r.id = v_project.region)
+           and not exists (select 1 from platform.database_servers o where o.region = v_project.region))
     order by (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null)::float
              / greatest(s.capacity, 1), s.id
     limit 1;
