@@ -304,7 +304,7 @@ async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer):
   if (!apikey) return refuse(socket, 401, { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' });
   const vsn = (q.get('vsn') ?? '1.0.0') as Vsn;
   if (vsn !== '1.0.0' && vsn !== '2.0.0') return refuse(socket, 403, { message: `unsupported vsn ${vsn}` });
-  const g = await checkProject(t.ref);
+  const g = await checkProject(t.ref, { apikey, 'user-agent': req.headers['user-agent'] });
   if (!('project' in g)) return refuse(socket, g.status, g.body);
   const project = g.project;
   try { verifyToken(project, apikey); } catch (e) { return refuse(socket, 403, { message: (e as ChannelError).reason }); }

@@ -22,7 +22,7 @@ export const ANON: Caller = { role: 'anon', claims: { role: 'anon' }, authentica
 export function caller(req: Request, res: Response, opts: { allowInvalidJwt?: boolean } = {}): Caller {
   try {
     const id = identify(req, project(res));
-    return { ...id, authenticated: id.token !== undefined };
+    return { ...id, authenticated: id.token !== undefined || id.apiKey !== undefined };
   } catch (err) {
     if (opts.allowInvalidJwt) return ANON;
     throw err;
