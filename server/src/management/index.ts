@@ -18,12 +18,14 @@ import { storageManagement } from './storage.ts';
 import { functionsManagement } from './functions.ts';
 import { secretsManagement } from './secrets.ts';
 import { storageCredentials } from './storage-credentials.ts';
+import { signingKeys } from './signing-keys.ts';
+import { thirdPartyAuth } from './third-party-auth.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
 management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
-  storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement);
+  storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement, signingKeys, thirdPartyAuth);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
