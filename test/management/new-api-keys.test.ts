@@ -162,3 +162,24 @@ test('legacy keys can be turned off (and on again) on every API', async () => {
   await http('PUT', `/v1/projects/${p.ref}/api-keys/legacy?enabled=true`, { token: p.owner.token });
   assert.equal((await rest(p, { apikey: p.serviceKey })).status, 200);
 });
+
+test('S3 session mode: a publishable key signs as the legacy anon key does; legacy keys off, the anon key no longer does', async () => {
+  const { S3Client, ListBucketsCommand } = await import('@aws-sdk/client-s3');
+  const { configure } = await import('../auth/helpers.ts');
+  const p = await createProject();
+  await configure(p, { mailer_autoconfirm: true });
+  const pub = await newKey(p, 'publishable', 'web_app');
+  const signedUp = await createClient(p.url, pub.api_key, { auth: { persistSession: false } }).auth.signUp({ email: `s3${Date.now()}@example.com`, password: 'a fine password 1' });
+  const session = signedUp.data.session!.access_token;
+  const s3 = (secret: string) => new S3Client({
+    endpoint: `${p.url}/storage/v1/s3`, region: 'local', forcePathStyle: true, maxAttempts: 1,
+    credentials: { accessKeyId: p.ref, secretAccessKey: secret, sessionToken: session },
+  });
+  const outcome = (secret: string) => s3(secret).send(new ListBucketsCommand({})).then(() => 'ok', (e: { Code?: string; name: string }) => e.Code ?? e.name);
+  assert.equal(await outcome(pub.api_key), 'ok');
+  assert.equal(await outcome(p.anonKey), 'ok');
+  assert.equal(await outcome(`sb_publishable_${'q'.repeat(22)}`), 'SignatureDoesNotMatch');
+  await http('PUT', `/v1/projects/${p.ref}/api-keys/legacy?enabled=false`, { token: p.owner.token });
+  assert.equal(await outcome(p.anonKey), 'SignatureDoesNotMatch');
+  assert.equal(await outcome(pub.api_key), 'ok');
+});

@@ -120,3 +120,31 @@ test('tokens of a trusted issuer: role claim as PostgREST reads it, never servic
   const huge = await tpa(q, { jwks_url: `${base}/huge.json` });
   assert.deepEqual([huge.status, huge.body.resolved_jwks], [201, null]);
 });
+
+test('the issuer rotates its key: a token with the new kid fetches the JWKS again (rate-limited)', async () => {
+  process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1';
+  const p = await project();
+  assert.equal((await tpa(p, { jwks_url: `${base}/jwks.json` })).status, 201);
+  assert.equal((await rest(p, await token({ role: 'authenticated' }))).status, 200);
+  // New key at the issuer, under a new kid.
+  const pair = await generateKeyPair('ES256', { extractable: true });
+  const oldJwk = jwk;
+  jwk = { ...(await exportJWK(pair.publicKey)), kid: 'issuer-key-2', alg: 'ES256', use: 'sig' };
+  const fresh = await new SignJWT({ sub: 'user_2abc', role: 'authenticated', exp: Math.floor(Date.now() / 1000) + 600 })
+    .setIssuer(base).setProtectedHeader({ alg: 'ES256', kid: 'issuer-key-2' }).sign(pair.privateKey);
+  try {
+    // Within the refresh interval the unknown kid does not reach the issuer.
+    process.env.LOAM_THIRD_PARTY_AUTH_REFRESH_MS = '3600000';
+    let before = hits;
+    assert.equal((await rest(p, fresh)).status, 401);
+    assert.equal(hits, before);
+    // Past it, one fetch, and the token is accepted.
+    process.env.LOAM_THIRD_PARTY_AUTH_REFRESH_MS = '0';
+    before = hits;
+    assert.equal((await rest(p, fresh)).status, 200);
+    assert.equal(hits, before + 1);
+  } finally {
+    delete process.env.LOAM_THIRD_PARTY_AUTH_REFRESH_MS;
+    jwk = oldJwk;
+  }
+});

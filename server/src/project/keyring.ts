@@ -29,7 +29,12 @@ export interface Keyring {
   keys: VerifyKey[];
   /** The key in use when it is not the legacy secret. */
   signer?: Signer;
+  /** The trusted issuers as configured, and when this keyring was loaded (for refreshing on an unknown kid). */
+  thirdParty?: ThirdPartyRow[];
+  loadedAt?: number;
 }
+
+interface ThirdPartyRow { id: string; oidc_issuer_url: string | null; jwks_url: string | null; custom_jwks: unknown }
 
 /** A project that never touched its keys: legacy keys on, the legacy secret signs and verifies. */
 export const LEGACY_ONLY: Keyring = { legacyApiKeysEnabled: true, apiKeys: new Map(), legacySecretValid: true, keys: [] };
@@ -77,7 +82,7 @@ interface KeyringRow {
   legacy_api_keys_enabled: boolean;
   api_keys: { id: string; type: 'publishable' | 'secret'; hash: string; template: unknown }[];
   signing_keys: { id: string; algorithm: Alg; status: string; legacy: boolean; public_jwk: JWK | null; private_sealed: string | null }[];
-  third_party: { id: string; oidc_issuer_url: string | null; jwks_url: string | null; custom_jwks: unknown }[];
+  third_party: ThirdPartyRow[];
 }
 
 async function load(ref: string): Promise<Keyring> {
@@ -120,7 +125,7 @@ async function load(ref: string): Promise<Keyring> {
       if (pub) keys.push({ ...pub, kid: jwk.kid, thirdParty: { id: t.id, issuer: t.oidc_issuer_url ?? undefined } });
     }
   }
-  return { legacyApiKeysEnabled: r.legacy_api_keys_enabled, apiKeys, legacySecretValid, keys, signer };
+  return { legacyApiKeysEnabled: r.legacy_api_keys_enabled, apiKeys, legacySecretValid, keys, signer, thirdParty: r.third_party, loadedAt: Date.now() };
 }
 
 function unseal(ref: string, id: string, sealed: string | null): JWK | undefined {
@@ -132,9 +137,31 @@ function unseal(ref: string, id: string, sealed: string | null): JWK | undefined
 const keyrings = projectCache(load);
 const attached = new WeakMap<ProjectRuntime, Keyring>();
 
-/** Loads (or takes from the cache) the project's keyring and ties it to this runtime record, for keyringOf. */
-export async function prepareKeyring(p: ProjectRuntime): Promise<Keyring> {
-  const kr = await keyrings.get(p.ref);
+// How soon an unknown kid may fetch an issuer's keys again (LOAM_THIRD_PARTY_AUTH_REFRESH_MS, default 30 s).
+const refreshAfterMs = () => Number(process.env.LOAM_THIRD_PARTY_AUTH_REFRESH_MS ?? 30_000) || 0;
+
+/** The `kid` of a JWT's header, if it is one. */
+function kidOf(token: string | undefined): string | undefined {
+  if (!token || isApiKey(token)) return undefined;
+  try {
+    const kid = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'))?.kid;
+    return typeof kid === 'string' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loads (or takes from the cache) the project's keyring and ties it to this runtime record, for keyringOf.
+ *  With the request's token: a `kid` no key has, in a project that trusts issuers, fetches their keys again
+ *  (an issuer rotated) — at most once per 30 s (LOAM_THIRD_PARTY_AUTH_REFRESH_MS) per project, whatever kids callers make up. */
+export async function prepareKeyring(p: ProjectRuntime, token?: string): Promise<Keyring> {
+  let kr = await keyrings.get(p.ref);
+  const kid = kr.thirdParty?.length ? kidOf(token) : undefined;
+  if (kid !== undefined && !kr.keys.some((k) => k.kid === kid) && Date.now() - (kr.loadedAt ?? 0) >= refreshAfterMs()) {
+    await Promise.all(kr.thirdParty!.map((t) => resolveThirdParty(t, true).catch(() => undefined)));
+    keyrings.forget(p.ref);
+    kr = await keyrings.get(p.ref);
+  }
   attached.set(p, kr);
   return kr;
 }

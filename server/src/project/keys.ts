@@ -88,6 +88,9 @@ function headerToken(headers: IncomingHttpHeaders): string | undefined {
   return headerValue(headers.apikey);
 }
 
+/** The token the request would be identified by (for the gate's keyring refresh), if any. */
+export const bearerToken = (headers: IncomingHttpHeaders | undefined): string | undefined => headers && headerToken(headers);
+
 /** Throws JwtError for a bad, expired or foreign token, or a role outside the three API roles. */
 export function identify(req: Request, project: ProjectRuntime): Identity {
   return identifyHeaders(req.headers, project);

@@ -12,7 +12,7 @@ import { restErrors } from '../rest/errors.ts';
 import { renderError } from '../rest/response.ts';
 import { errors as storageErrors, renderStorageErrors } from '../storage/errors.ts';
 import type { IncomingHttpHeaders } from 'node:http';
-import { apiKeyGate, keyGate, NO_API_KEY } from './keys.ts';
+import { apiKeyGate, bearerToken, keyGate, NO_API_KEY } from './keys.ts';
 import { prepareKeyring } from './keyring.ts';
 
 export const project = (res: Response): ProjectRuntime => res.locals.project as ProjectRuntime;
@@ -36,7 +36,7 @@ export async function checkProject(ref: string, headers?: IncomingHttpHeaders): 
   try {
     p = REF.test(ref) ? await cachedRuntime(ref) : undefined;
     // The keyring is loaded for every project a request reaches: identify() reads it synchronously.
-    if (p && !p.deleted) await prepareKeyring(p);
+    if (p && !p.deleted) await prepareKeyring(p, bearerToken(headers));
   } catch (err) {
     // The control database is down or restarting: nothing is known of the project, and nothing is wrong
     // with the request. A failed lookup is not cached (projects.ts), so the next request after it returns works.

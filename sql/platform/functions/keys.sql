@@ -273,3 +273,13 @@ as $$
   from platform.projects p join platform_private.project_secrets s on s.project_id = p.id
   where p.ref = p_ref
 $$;
+
+-- The sealed publishable keys of a project: S3's session-token mode signs with one of them (as with the legacy
+-- anon key), and SigV4 needs the key itself to check the signature.
+create or replace function platform_private.publishable_keys(p_ref text)
+  returns table (id uuid, key_sealed text)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select k.id, k.key_sealed from platform_private.api_keys k join platform.projects p on p.id = k.project_id
+   where p.ref = p_ref and k.type = 'publishable' order by k.inserted_at limit 20
+$$;
