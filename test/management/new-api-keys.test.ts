@@ -37,7 +37,8 @@ test('create, list (masked unless revealed), get, rename, delete; shapes as Supa
   assert.deepEqual(Object.keys(byName).sort(), ['anon', 'ci_server', 'service_role', 'web_app']);
   assert.equal(byName.web_app.api_key, pub.api_key, 'publishable keys are always shown');
   assert.notEqual(byName.ci_server.api_key, sec.api_key);
-  assert.ok(byName.ci_server.api_key.startsWith(sec.prefix) && !byName.ci_server.api_key.includes(sec.api_key.slice(sec.prefix.length)));
+  assert.equal(byName.ci_server.api_key, sec.prefix, 'masked: the identifying prefix only');
+  assert.equal(sec.prefix.length, 'sb_secret_'.length + 5);
   assert.deepEqual(byName.ci_server.secret_jwt_template, { role: 'service_role' });
   assert.equal(byName.anon.type, 'legacy');
   for (const k of ['id', 'type', 'prefix', 'name', 'hash', 'inserted_at', 'updated_at']) assert.ok(k in byName.ci_server, k);

@@ -27,7 +27,8 @@ const revealed = (req: Request) => String(req.query.reveal ?? '').toLowerCase() 
 
 function keyJson(ref: string, k: KeyRow, reveal: boolean) {
   const show = k.type === 'publishable' || reveal;
-  const key = show ? open(k.key_sealed, apiKeyContext(ref, k.id)) ?? null : `${k.prefix}${'•'.repeat(16)}`;
+  // Masked, a secret key shows its identifying prefix only, as Supabase's platform API does.
+  const key = show ? open(k.key_sealed, apiKeyContext(ref, k.id)) ?? null : k.prefix;
   return {
     api_key: key, id: k.id, type: k.type, prefix: k.prefix, name: k.name, description: k.description, hash: k.hash,
     secret_jwt_template: k.type === 'secret' ? k.secret_jwt_template ?? { role: 'service_role' } : null,
@@ -86,7 +87,7 @@ apiKeys.post('/projects/:ref/api-keys', async (req, res) => {
   const tpl = type === 'secret' ? template(b.secret_jwt_template) : null;
   const id = crypto.randomUUID();
   const key = `sb_${type}_${crypto.randomBytes(type === 'secret' ? 24 : 16).toString('base64url')}`;
-  const prefix = key.slice(0, `sb_${type}_`.length + 4);
+  const prefix = key.slice(0, `sb_${type}_`.length + 5);
   const [row] = await callerQuery<KeyRow>(res, 'select * from platform.create_api_key($1, $2, $3, $4, $5, $6, $7, $8, $9)',
     [ref, id, type, n, description, prefix, apiKeyHash(key), seal(key, apiKeyContext(ref, id)), tpl]);
   forgetRuntime(ref);
