@@ -253,7 +253,9 @@ function jwksOf(doc: unknown): JWK[] {
   return keys.filter((k): k is JWK => typeof k === 'object' && k !== null && !Array.isArray(k)).slice(0, MAX_KEYS);
 }
 
-const jwksCache = new Map<string, { at: number; ok: boolean; value: Promise<ResolvedJwks> }>();
+// Per URL: the newest fetch, and the last good answer (served while a refresh runs, so a slow or failing issuer
+// does not hold up the project's requests once its keys were known).
+const jwksCache = new Map<string, { at: number; ok: boolean; value: Promise<ResolvedJwks>; good?: ResolvedJwks }>();
 
 async function fetchJwks(url: string): Promise<ResolvedJwks> {
   return { keys: jwksOf(await fetchJson(url)), resolvedAt: new Date() };
@@ -270,11 +272,12 @@ export function resolveThirdParty(t: { oidc_issuer_url: string | null; jwks_url:
   if (t.custom_jwks) return Promise.resolve({ keys: jwksOf(t.custom_jwks), resolvedAt: new Date() });
   const cacheKey = t.jwks_url ? `jwks:${t.jwks_url}` : `oidc:${t.oidc_issuer_url}`;
   const hit = jwksCache.get(cacheKey);
-  if (!fresh && hit && Date.now() - hit.at < (hit.ok ? TTL_MS : FAILURE_TTL_MS)) return hit.value;
+  if (!fresh && hit && Date.now() - hit.at < (hit.ok ? TTL_MS : FAILURE_TTL_MS)) return hit.good ? Promise.resolve(hit.good) : hit.value;
   const value = t.jwks_url ? fetchJwks(t.jwks_url) : fetchIssuerJwks(t.oidc_issuer_url!);
-  const entry = { at: Date.now(), ok: true, value };
-  value.catch(() => { entry.ok = false; });
+  const entry: { at: number; ok: boolean; value: Promise<ResolvedJwks>; good?: ResolvedJwks } = { at: Date.now(), ok: true, value, good: hit?.good };
+  value.then((v) => { entry.good = v; }, () => { entry.ok = false; });
   jwksCache.set(cacheKey, entry);
   if (jwksCache.size > 1000) jwksCache.delete(jwksCache.keys().next().value!);
-  return value;
+  // A refresh: the keys known so far serve until it ends (an explicit `fresh` one, for an unknown kid, waits).
+  return !fresh && hit?.good ? Promise.resolve(hit.good) : value;
 }
