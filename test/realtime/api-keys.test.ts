@@ -3,6 +3,7 @@
 // at the upgrade; a session signed with an ES256 signing key joins as that user.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import WebSocket from 'ws';
 import { createProject, http, type Project } from '../helpers/platform.ts';
 import { client, closeAll, subscribed, until, upgradeStatus } from './helpers.ts';
 
@@ -35,6 +36,13 @@ test('publishable and secret keys join and broadcast; unknown, foreign and delet
   assert.equal(await upgradeStatus(wsUrl(p, pub.api_key)), 101);
   assert.equal(await upgradeStatus(wsUrl(p, foreign.api_key)), 401);
   assert.equal(await upgradeStatus(wsUrl(p, `sb_publishable_${'z'.repeat(22)}`)), 401);
+  // An open socket on a key that is then deleted is closed; so is one whose channel's session key is revoked.
+  const ws = new WebSocket(wsUrl(p, pub.api_key).replace(/^http/, 'ws'));
+  ws.on('error', () => {});
+  await new Promise((r) => ws.once('open', r));
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
   await http('DELETE', `/v1/projects/${p.ref}/api-keys/${pub.id}`, { token: p.owner.token });
+  assert.equal(await closed, 1000);
   assert.equal(await upgradeStatus(wsUrl(p, pub.api_key)), 401);
+  assert.equal(await upgradeStatus(wsUrl(p, sec.api_key)), 101);
 });

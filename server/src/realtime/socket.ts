@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { config } from '../../../db/src/config.ts';
 import { cachedRuntime, onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { checkProject } from '../project/resolve.ts';
+import { prepareKeyring } from '../project/keyring.ts';
 import { ALL, ChannelError, channelPolicies, verifyToken, type Policies, type Subscriber } from './authorize.ts';
 import * as bus from './bus.ts';
 import * as changes from './changes.ts';
@@ -344,9 +345,22 @@ export async function attachRealtime(server: http.Server, databaseUrl: string): 
   unlisten = onProjectChanged((ref) => {
     const set = connections.get(ref);
     if (!set) return;
-    cachedRuntime(ref).then((p) => {
-      if (p && !p.deleted && p.status === 'ACTIVE_HEALTHY' && p.jwt_secret === [...set][0]?.project.jwt_secret) return;
-      for (const c of [...set]) c.ws.close(1000, 'project changed');
+    cachedRuntime(ref).then(async (p) => {
+      if (!(p && !p.deleted && p.status === 'ACTIVE_HEALTHY' && p.jwt_secret === [...set][0]?.project.jwt_secret)) {
+        for (const c of [...set]) c.ws.close(1000, 'project changed');
+        return;
+      }
+      // Its keys may have changed (a key deleted, a signing key revoked, legacy keys off): each socket takes the
+      // new keyring and closes unless its key and every channel's token still verify.
+      for (const c of [...set]) {
+        await prepareKeyring(c.project);
+        try {
+          verifyToken(c.project, c.apikey);
+          for (const ch of c.channels.values()) verifyToken(c.project, ch.subscriber.token);
+        } catch {
+          c.ws.close(1000, 'project changed');
+        }
+      }
     }).catch(() => {});
   });
 }
