@@ -104,6 +104,10 @@ test('data plane: publishable = anon, secret = service_role, on REST, GraphQL, s
   });
   assert.equal(gql.status, 200);
 
+  // A key only as the Bearer is no key at all, as at Supabase's gateway.
+  const bearerOnly = await rest(p, { authorization: `Bearer ${sec.api_key}` });
+  assert.equal(bearerOnly.status, 401);
+  assert.equal((await bearerOnly.json()).message, 'No API key found in request');
   // A key in Authorization must be the request's apikey too: a JWT is never an API key and vice versa.
   const mismatch = await rest(p, { apikey: pub.api_key, authorization: `Bearer ${sec.api_key}` });
   assert.equal(mismatch.status, 401);

@@ -202,8 +202,9 @@ const DOTTED = /(^|\/)\.\.?(\/|$)|%2e|\\/i;
 
 const present = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : v ?? '').trim() !== '';
 // Only a Bearer token is a credential here: identify() ignores other schemes, so `Authorization: Basic …` would
-// otherwise walk in as anon without any key.
-const bearer = (v: string | undefined) => v !== undefined && /^\s*Bearer\b/i.test(v);
+// otherwise walk in as anon without any key. An API key (sb_…) as the Bearer is no key for the gateway either:
+// Supabase answers `No API key found in request` unless it is in `apikey` too.
+const bearer = (v: string | undefined) => v !== undefined && /^\s*Bearer\b/i.test(v) && !/^\s*Bearer\s+sb_/i.test(v);
 
 /** Whether the request may go on. `url` is the request's URL relative to the project (`/rest/v1/…?…`). A key
  *  given only as the `apikey` query parameter is moved into the `apikey` header and out of the URL (so REST does
