@@ -60,6 +60,10 @@ const GOTRUE_JWT: Record<Exclude<JwtFailure, 'empty'>, (e: JwtError) => string> 
   issued_in_future: () => 'token has invalid claims: token used before issued',
   audience: () => 'token has invalid claims: token has invalid audience',
   role: (e) => `token has invalid claims: ${e.message}`,
+  // An API key (sb_…) is no JWT: golang-jwt finds one segment.
+  api_key: () => 'token is malformed: token contains an invalid number of segments',
+  legacy_disabled: () => 'token signature is invalid: signature is invalid',
+  issuer: () => 'token has invalid claims: token has invalid issuer',
 };
 
 /** GoTrue's answer to a JWT it cannot use: 403 bad_jwt (an empty Bearer is no token at all: 401). */

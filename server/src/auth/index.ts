@@ -3,7 +3,10 @@
 // SQL functions (sql/project/migrations/0002-auth.sql); these handlers validate, hash passwords, sign tokens.
 import express, { Router } from 'express';
 import { project } from '../project/resolve.ts';
-import { verifyJwt } from '../project/jwt.ts';
+import { validateClaims } from '../project/jwt.ts';
+import { isApiKey } from '../project/keyring.ts';
+import { verifiedToken } from '../project/keys.ts';
+import { projectJwks } from '../project/signing.ts';
 import { jsonParser, tooDeepMessage } from '../json-depth.ts';
 import { admin } from './admin.ts';
 import { authConfig } from './config.ts';
@@ -34,18 +37,21 @@ auth.get('/health', (_req, res) => {
   res.json({ version: 'loam', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' });
 });
 
-// Only the project's symmetric (HS256) secret signs tokens, and GoTrue publishes no symmetric keys: the set is
-// empty, and clients verify tokens by asking GET /user (supabase-js's getClaims does so for HS256).
-auth.get('/.well-known/jwks.json', (_req, res) => {
-  res.set('Cache-Control', 'public, max-age=600').json({ keys: [] });
+// The public keys of the project's asymmetric signing keys (in use, standby, previously used), so clients
+// verify sessions themselves (supabase-js' getClaims). Symmetric keys are never published: with only the legacy
+// secret the set is empty, and getClaims asks GET /user instead.
+auth.get('/.well-known/jwks.json', async (_req, res) => {
+  res.set('Cache-Control', 'public, max-age=600').json({ keys: await projectJwks(project(res)) });
 });
 
 // An `apikey` of another project (or none of any) is refused before anything else, as Supabase's gateway does.
+// New API keys were checked by the gate already (project/keys.ts apiKeyGate); a JWT key is verified here.
 auth.use((req, res, next) => {
   const key = req.get('apikey');
-  if (key) {
+  if (key && !isApiKey(key)) {
     try {
-      verifyJwt(key, project(res).jwt_secret ?? '');
+      const { claims } = verifiedToken(key, project(res));
+      validateClaims(claims);
     } catch {
       return void res.status(401).json({ message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' });
     }

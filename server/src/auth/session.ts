@@ -1,10 +1,12 @@
-// Sessions as the client sees them: the access token (an HS256 JWT with GoTrue's claims, signed with the
-// project's secret) and the token response; and who is calling, from the Bearer token.
+// Sessions as the client sees them: the access token (a JWT with GoTrue's claims, signed with the project's
+// signing key in use) and the token response; and who is calling, from the Bearer token.
 import type { Request } from 'express';
 import pg from 'pg';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { identify } from '../project/keys.ts';
-import { signJwt, type Claims } from '../project/jwt.ts';
+import type { Claims } from '../project/jwt.ts';
+import { isApiKey } from '../project/keyring.ts';
+import { signSession } from '../project/signing.ts';
 import { projectBaseUrl } from '../project/urls.ts';
 import type { AuthConfig } from './config.ts';
 import { authCall } from './db.ts';
@@ -66,7 +68,7 @@ export async function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: Session
     role: u.role || 'authenticated', aal: s.aal, amr: s.amr, session_id: s.session_id, is_anonymous: u.is_anonymous,
   };
   if (cfg.hook_custom_access_token_enabled) claims = await customClaims(p, cfg, s, claims);
-  return { token: signJwt(claims, p.jwt_secret!), exp: typeof claims.exp === 'number' ? claims.exp : exp };
+  return { token: await signSession(p, claims), exp: typeof claims.exp === 'number' ? claims.exp : exp };
 }
 
 /** GoTrue's AccessTokenResponse. */
@@ -79,7 +81,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 
 function bearerClaims(req: Request, p: ProjectRuntime): Claims {
-  if (!/^Bearer\s+\S+/i.test(req.get('authorization') ?? '')) throw authErrors.noAuthorization();
+  // A secret key in `apikey` alone is enough for the admin API, as at Supabase (its gateway turns the key into
+  // a service_role token).
+  if (!/^Bearer\s+\S+/i.test(req.get('authorization') ?? '') && !isApiKey(req.get('apikey') ?? '')) throw authErrors.noAuthorization();
   return identify(req, p).claims;
 }
 

@@ -9,6 +9,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { controlPool } from '../../../db/src/pools.ts';
 import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { identifyToken } from '../project/keys.ts';
+import { isApiKey } from '../project/keyring.ts';
 import { functionEnv } from './env.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
 
@@ -81,7 +82,8 @@ async function invoke(req: Request, res: Response): Promise<void> {
   if (route.verifyJwt && req.method !== 'OPTIONS') {
     const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     if (!auth) return send(res, 401, 'UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header');
-    if (!verifiedRole(auth[1], project)) return send(res, 401, 'UNAUTHORIZED_INVALID_JWT', 'Invalid JWT');
+    // Supabase's verify_jwt takes a JWT only: an API key (sb_…) in Authorization fails it, valid or not.
+    if (isApiKey(auth[1]) || !verifiedRole(auth[1], project)) return send(res, 401, 'UNAUTHORIZED_INVALID_JWT', 'Invalid JWT');
   }
   const p = workerPool();
   const max = p.settings.maxBodyBytes;

@@ -57,7 +57,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, ref: string, url
     return sendJson(res, NO_API_KEY.status, NO_API_KEY.body);
   }
   url = admitted.slice('/graphql/v1'.length) || '/';
-  const g = await checkProject(ref);
+  const g = await checkProject(ref, req.headers);
   if (!('project' in g)) {
     for (const [name, value] of Object.entries(g.headers)) res.setHeader(name, value);
     if (g.unavailable) return sendError(res, g.status, UNAVAILABLE_MESSAGE, { code: CODES.unavailable });

@@ -24,6 +24,8 @@ import { databaseSettings } from './database-settings.ts';
 import { networkManagement } from './network.ts';
 import { regions } from './regions.ts';
 import { projectConfigV2 } from './project-config.ts';
+import { signingKeys } from './signing-keys.ts';
+import { thirdPartyAuth } from './third-party-auth.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -33,7 +35,7 @@ management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.post('/projects/:ref/mcp', mcpProjectKey);
 management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
-  databaseSettings, networkManagement, logs, mcpProject);
+  databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 

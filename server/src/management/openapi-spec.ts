@@ -20,6 +20,11 @@ const projectRef = {
   schema: { type: 'string', minLength: 20, maxLength: 20, pattern: '^[a-z]+$', example: 'abcdefghijklmnopqrst' },
 };
 const functionSlug = { name: 'function_slug', in: 'path', required: true, description: 'Function slug', schema: str({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$', example: 'hello-world' }) };
+const reveal = { name: 'reveal', in: 'query', required: false, description: 'Show secret keys in full', schema: { type: 'boolean' } };
+const enabledQuery = { name: 'enabled', in: 'query', required: true, schema: { type: 'boolean' } };
+const keyId = { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
+const signingKeyId = { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
+const tpaId = { name: 'tpa_id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
 const orgSlug = { name: 'slug', in: 'path', required: true, description: 'Organization slug', schema: str({ example: 'tsrqponmlkjihgfedcba' }) };
 
 type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 413 | 415 | 422 | 429 | 503;
@@ -168,11 +173,51 @@ const schemas: Record<string, Schema> = {
     error: str(),
   }, ['name', 'healthy', 'status']),
   ApiKey: obj({
-    name: str({ enum: ['anon', 'service_role'] }),
-    api_key: str({ description: 'HS256 JWT signed with the project\'s secret; its `role` claim is the key\'s name.' }),
-    id: nullable(str()), type: nullable(str({ enum: ['legacy'] })), prefix: nullable(str()), description: nullable(str()),
-    hash: nullable(str()), inserted_at: nullable(timestamp), updated_at: nullable(timestamp),
-  }, ['name', 'api_key']),
+    name: str(),
+    api_key: nullable(str({ description: 'Legacy keys: an HS256 JWT whose `role` claim is the key\'s name. Secret keys are masked unless `?reveal=true`.' })),
+    id: nullable(str()), type: nullable(str({ enum: ['legacy', 'publishable', 'secret'] })), prefix: nullable(str()), description: nullable(str()),
+    hash: nullable(str()), secret_jwt_template: nullable({ type: 'object', additionalProperties: true }),
+    inserted_at: nullable(timestamp), updated_at: nullable(timestamp),
+  }, ['name']),
+  CreateApiKeyBody: {
+    ...obj({
+      type: str({ enum: ['publishable', 'secret'] }),
+      name: str({ minLength: 4, maxLength: 64, pattern: '^[a-z_][a-z0-9_]+$' }),
+      description: nullable(str({ maxLength: 256 })),
+      secret_jwt_template: nullable({ type: 'object', additionalProperties: true, description: 'Secret keys only: the claims the key stands for; `role` is anon, authenticated or service_role (default).' }),
+    }, ['type', 'name']),
+    example: { type: 'secret', name: 'ci_secret_key' },
+  },
+  UpdateApiKeyBody: obj({
+    name: str({ minLength: 4, maxLength: 64, pattern: '^[a-z_][a-z0-9_]+$' }),
+    description: nullable(str({ maxLength: 256 })),
+    secret_jwt_template: nullable({ type: 'object', additionalProperties: true }),
+  }, []),
+  LegacyApiKeys: obj({ enabled: { type: 'boolean' } }),
+  SigningKey: obj({
+    id: str({ format: 'uuid' }), algorithm: str({ enum: ['EdDSA', 'ES256', 'RS256', 'HS256'] }),
+    status: str({ enum: ['in_use', 'previously_used', 'revoked', 'standby'] }),
+    public_jwk: nullable({ type: 'object', additionalProperties: true }), created_at: timestamp, updated_at: timestamp,
+  }, ['id', 'algorithm', 'status', 'created_at', 'updated_at']),
+  SigningKeys: obj({ keys: arrayOf(ref('SigningKey')) }),
+  CreateSigningKeyBody: {
+    ...obj({
+      algorithm: str({ enum: ['EdDSA', 'ES256', 'RS256', 'HS256'] }),
+      status: str({ enum: ['in_use', 'standby'] }),
+      private_jwk: { type: 'object', additionalProperties: true, description: 'Import this private key instead of making one.' },
+    }, ['algorithm']),
+    example: { algorithm: 'ES256', status: 'standby' },
+  },
+  UpdateSigningKeyBody: obj({ status: str({ enum: ['in_use', 'previously_used', 'revoked', 'standby'] }) }),
+  ThirdPartyAuth: obj({
+    id: str({ format: 'uuid' }), type: str(), oidc_issuer_url: nullable(str()), jwks_url: nullable(str()),
+    custom_jwks: nullable({ type: 'object', additionalProperties: true }), resolved_jwks: nullable({ type: 'object', additionalProperties: true }),
+    inserted_at: timestamp, updated_at: timestamp, resolved_at: nullable(timestamp),
+  }, ['id', 'type', 'inserted_at', 'updated_at']),
+  CreateThirdPartyAuthBody: {
+    ...obj({ oidc_issuer_url: str(), jwks_url: str(), custom_jwks: { type: 'object', additionalProperties: true } }, []),
+    example: { oidc_issuer_url: 'https://login.acme.com' },
+  },
   RunQueryBody: {
     ...obj({
       query: str({ minLength: 1 }),
@@ -391,7 +436,47 @@ const paths: Record<string, Record<string, Operation>> = {
     }),
   },
   '/v1/projects/{ref}/api-keys': {
-    get: op({ tag: 'API keys', id: 'v1-get-project-api-keys', summary: 'The project\'s anon and service_role keys', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('ApiKey')), errors: [404] }),
+    get: op({ tag: 'API keys', id: 'v1-get-project-api-keys', summary: 'The project\'s API keys: legacy anon and service_role, publishable and secret', scope: 'projects:read', params: [projectRef, reveal], response: arrayOf(ref('ApiKey')), errors: [404] }),
+    post: op({ tag: 'API keys', id: 'v1-create-project-api-key', summary: 'Create a publishable or secret API key', scope: 'projects:write', params: [projectRef, reveal], body: ref('CreateApiKeyBody'), status: 201, response: ref('ApiKey'), errors: [404, 409] }),
+  },
+  '/v1/projects/{ref}/api-keys/legacy': {
+    get: op({ tag: 'API keys', id: 'v1-get-project-legacy-api-keys', summary: 'Whether the legacy JWT keys are accepted', scope: 'projects:read', params: [projectRef], response: ref('LegacyApiKeys'), errors: [404] }),
+    put: op({
+      tag: 'API keys', id: 'v1-update-project-legacy-api-keys', summary: 'Turn the legacy JWT keys on or off', scope: 'projects:write', params: [projectRef, enabledQuery], response: ref('LegacyApiKeys'), errors: [400, 404],
+      description: 'Off: every data-plane API refuses the anon and service_role JWTs (401 `Legacy API keys are disabled`).',
+    }),
+  },
+  '/v1/projects/{ref}/api-keys/{id}': {
+    get: op({ tag: 'API keys', id: 'v1-get-project-api-key', summary: 'One API key', scope: 'projects:read', params: [projectRef, keyId, reveal], response: ref('ApiKey'), errors: [404] }),
+    patch: op({ tag: 'API keys', id: 'v1-update-project-api-key', summary: 'Rename an API key or change its JWT template', scope: 'projects:write', params: [projectRef, keyId, reveal], body: ref('UpdateApiKeyBody'), response: ref('ApiKey'), errors: [404, 409] }),
+    delete: op({ tag: 'API keys', id: 'v1-delete-project-api-key', summary: 'Delete an API key (it stops working at once)', scope: 'projects:write', params: [projectRef, keyId, reveal], response: ref('ApiKey'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/config/auth/signing-keys': {
+    get: op({ tag: 'Auth', id: 'v1-get-project-signing-keys', summary: 'The JWT signing keys of the project', scope: 'projects:read', params: [projectRef], response: ref('SigningKeys'), errors: [404] }),
+    post: op({
+      tag: 'Auth', id: 'v1-create-project-signing-key', summary: 'Create (or import) a JWT signing key', scope: 'projects:write', params: [projectRef], body: ref('CreateSigningKeyBody'), status: 201, response: ref('SigningKey'), errors: [400, 404],
+      description: '`in_use` makes it sign new sessions at once (the key in use becomes `previously_used`); `standby` (default) publishes it in the JWKS first.',
+    }),
+  },
+  '/v1/projects/{ref}/config/auth/signing-keys/legacy': {
+    get: op({ tag: 'Auth', id: 'v1-get-legacy-signing-key', summary: 'The legacy HS256 secret as a signing key', scope: 'projects:read', params: [projectRef], response: ref('SigningKey'), errors: [404] }),
+    post: op({ tag: 'Auth', id: 'v1-create-legacy-signing-key', summary: 'Move the legacy HS256 secret into the signing keys', scope: 'projects:write', params: [projectRef], status: 201, response: ref('SigningKey'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/config/auth/signing-keys/{id}': {
+    get: op({ tag: 'Auth', id: 'v1-get-project-signing-key', summary: 'One JWT signing key', scope: 'projects:read', params: [projectRef, signingKeyId], response: ref('SigningKey'), errors: [404] }),
+    patch: op({
+      tag: 'Auth', id: 'v1-update-project-signing-key', summary: 'Change a signing key\'s status (rotate, revoke)', scope: 'projects:write', params: [projectRef, signingKeyId], body: ref('UpdateSigningKeyBody'), response: ref('SigningKey'), errors: [400, 404],
+      description: 'standby → in_use rotates (the key in use becomes previously_used); previously_used → revoked stops its tokens at once.',
+    }),
+    delete: op({ tag: 'Auth', id: 'v1-remove-project-signing-key', summary: 'Delete a standby or revoked signing key', scope: 'projects:write', params: [projectRef, signingKeyId], response: ref('SigningKey'), errors: [400, 404] }),
+  },
+  '/v1/projects/{ref}/config/auth/third-party-auth': {
+    get: op({ tag: 'Auth', id: 'v1-list-project-tpa-integrations', summary: 'The third-party issuers the project trusts', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('ThirdPartyAuth')), errors: [404] }),
+    post: op({ tag: 'Auth', id: 'v1-create-project-tpa-integration', summary: 'Trust another issuer\'s tokens', scope: 'projects:write', params: [projectRef], body: ref('CreateThirdPartyAuthBody'), status: 201, response: ref('ThirdPartyAuth'), errors: [404, 409] }),
+  },
+  '/v1/projects/{ref}/config/auth/third-party-auth/{tpa_id}': {
+    get: op({ tag: 'Auth', id: 'v1-get-project-tpa-integration', summary: 'One third-party auth integration', scope: 'projects:read', params: [projectRef, tpaId], response: ref('ThirdPartyAuth'), errors: [404] }),
+    delete: op({ tag: 'Auth', id: 'v1-delete-project-tpa-integration', summary: 'Stop trusting an issuer', scope: 'projects:write', params: [projectRef, tpaId], response: ref('ThirdPartyAuth'), errors: [404] }),
   },
   '/v1/projects/{ref}/api-keys/rotate': {
     post: op({

@@ -1,14 +1,17 @@
-// HS256 JSON Web Tokens signed with a project's secret: the anon / service_role keys and user sessions.
-// Only HS256 is accepted; `alg: none` and every other algorithm are rejected. Claims are checked as PostgREST
-// checks them (validateClaims), so a token is valid or not the same way on every API of a project.
+// JSON Web Tokens of a project: the legacy HS256 keys (anon / service_role) and sessions signed with the project's
+// secret, and tokens signed with its asymmetric signing keys (ES256, RS256, EdDSA) or a trusted issuer's keys.
+// `alg: none` and every algorithm a key was not made for are rejected: a key is chosen by the token's `kid` and
+// must be of the algorithm the header names, so an HS256 token "signed" with a public key never verifies. Claims
+// are checked as PostgREST checks them (validateClaims), so a token is valid or not the same way on every API.
 //
-// Why node:crypto and not `jose`: the data plane verifies a token synchronously on every request (identify() in
-// keys.ts, called by REST, GraphQL before Express, auth and storage), and jose's verify is async only; an HMAC
-// compare is a dozen lines with nothing to configure wrongly (the algorithm is pinned, the comparison is
-// constant-time). jose also validates claims differently from PostgREST (it accepts a future `iat`, and its
-// `exp` boundary and leeway differ), so the claim rules below would be ours either way. Use jose when
-// asymmetric keys (JWKS) arrive.
+// Keys are made, imported and exported with `jose` (keyring.ts, management/signing-keys.ts), and tokens are
+// signed with it (signWith). Verification stays synchronous on node:crypto: the data plane checks a token on
+// every request (identify() in keys.ts, called by REST, GraphQL before Express, auth, storage, realtime), and
+// jose's verify is async only; with the key already chosen and its algorithm pinned, a signature check is one
+// call. jose also validates claims differently from PostgREST (it accepts a future `iat`, and its `exp`
+// boundary and leeway differ), so the claim rules below would be ours either way.
 import crypto from 'node:crypto';
+import { SignJWT } from 'jose';
 
 export type Claims = Record<string, unknown> & { role?: string; exp?: number; iat?: number; nbf?: number; sub?: string };
 
@@ -27,10 +30,10 @@ export function signJwt(claims: Claims, secret: string): string {
 export type JwtFailure =
   | 'empty' | 'parts' | 'malformed' | 'unsupported_alg' | 'bad_signature'
   | 'claims_not_object' | 'claim_type' | 'expired' | 'not_yet_valid' | 'issued_in_future' | 'audience'
-  | 'role';
+  | 'role' | 'api_key' | 'legacy_disabled' | 'issuer';
 
 /** The failures where the token cannot be decoded or verified at all (PGRST301), as against invalid claims. */
-export const DECODE_FAILURES: ReadonlySet<JwtFailure> = new Set(['empty', 'parts', 'malformed', 'unsupported_alg', 'bad_signature']);
+export const DECODE_FAILURES: ReadonlySet<JwtFailure> = new Set(['empty', 'parts', 'malformed', 'unsupported_alg', 'bad_signature', 'api_key', 'legacy_disabled']);
 
 export class JwtError extends Error {
   readonly reason: JwtFailure;
@@ -60,32 +63,76 @@ export interface ClaimRules {
   audience?: string;
 }
 
-/** Signature, algorithm and structure only: the part that is safe to cache per token (keys.ts does). */
-export function decodeVerified(token: string, secret: string): Claims {
+export type Alg = 'HS256' | 'ES256' | 'RS256' | 'EdDSA';
+export const ALGS: ReadonlySet<string> = new Set<Alg>(['HS256', 'ES256', 'RS256', 'EdDSA']);
+
+/** A key a token may be verified with: an HMAC secret for HS256, a public key for the others. `issuer` is set for
+ *  a third-party issuer's key (its tokens must name it in `iss`); `thirdParty` tells the caller where it came from. */
+export interface VerifyKey {
+  alg: Alg;
+  key: string | crypto.KeyObject;
+  kid?: string;
+  thirdParty?: { id: string; issuer?: string };
+}
+
+/** What the token's header says, for choosing its key. */
+export interface TokenHeader { alg: string; kid?: string }
+
+function checkSignature(k: VerifyKey, data: string, sig: Buffer): boolean {
+  if (k.alg === 'HS256') {
+    // Only a secret: a public key given as an HMAC secret is the algorithm-confusion attack.
+    if (typeof k.key !== 'string' && k.key.type !== 'secret') return false;
+    const expected = crypto.createHmac('sha256', k.key).update(data).digest();
+    return sig.length === expected.length && crypto.timingSafeEqual(sig, expected);
+  }
+  if (typeof k.key === 'string' || k.key.type !== 'public') return false;
+  try {
+    if (k.alg === 'ES256') return crypto.verify('sha256', Buffer.from(data), { key: k.key, dsaEncoding: 'ieee-p1363' }, sig);
+    if (k.alg === 'RS256') return crypto.verify('sha256', Buffer.from(data), { key: k.key, padding: crypto.constants.RSA_PKCS1_PADDING }, sig);
+    return crypto.verify(null, Buffer.from(data), k.key, sig);
+  } catch {
+    return false;
+  }
+}
+
+/** Signature, algorithm and structure only: the part that is safe to cache per token (keys.ts does). `keys`
+ *  gives the candidate keys for the header; only those of the header's algorithm are tried. */
+export function decodeVerifiedBy(token: string, keys: (h: TokenHeader) => readonly VerifyKey[]): { claims: Claims; key: VerifyKey } {
   if (token === '') throw new JwtError('empty', 'Empty JWT is sent in Authorization header');
   const parts = token.split('.');
   if (parts.length !== 3) throw new JwtError('parts', `Expected 3 parts in JWT; got ${parts.length}`);
-  let header: { alg?: unknown };
+  let header: { alg?: unknown; kid?: unknown };
   let claims: unknown;
   try {
     header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
   } catch {
     throw new JwtError('malformed', 'JWT cryptographic operation failed');
   }
-  if (header?.alg !== 'HS256') throw new JwtError('unsupported_alg', 'Wrong or unsupported encoding algorithm', String(header?.alg));
-  const expected = crypto.createHmac('sha256', secret).update(`${parts[0]}.${parts[1]}`).digest();
-  const given = Buffer.from(parts[2], 'base64url');
-  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
-    throw new JwtError('bad_signature', 'No suitable key or wrong key type');
-  }
-  // Only a payload that is signed is parsed: nobody without the secret gets to feed the JSON parser claims.
+  if (typeof header?.alg !== 'string' || !ALGS.has(header.alg)) throw new JwtError('unsupported_alg', 'Wrong or unsupported encoding algorithm', String(header?.alg));
+  const alg = header.alg;
+  const kid = typeof header.kid === 'string' ? header.kid : undefined;
+  const sig = Buffer.from(parts[2], 'base64url');
+  const data = `${parts[0]}.${parts[1]}`;
+  const key = keys({ alg, kid }).find((k) => k.alg === alg && checkSignature(k, data, sig));
+  if (!key) throw new JwtError('bad_signature', 'No suitable key or wrong key type');
+  // Only a payload that is signed is parsed: nobody without the key gets to feed the JSON parser claims.
   try {
     claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
   } catch {
     throw new JwtError('claims_not_object', 'Parsing claims failed');
   }
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new JwtError('claims_not_object', 'Parsing claims failed');
-  return claims as Claims;
+  return { claims: claims as Claims, key };
+}
+
+/** An HS256 token checked against one secret (the legacy keys, storage's signed URLs). */
+export function decodeVerified(token: string, secret: string): Claims {
+  return decodeVerifiedBy(token, () => [{ alg: 'HS256', key: secret }]).claims;
+}
+
+/** Signs with a private key (asymmetric signing keys), naming it in the header's `kid`. */
+export async function signWith(claims: Claims, alg: Alg, kid: string, key: CryptoKey | Uint8Array): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg, kid, typ: 'JWT' }).sign(key);
 }
 
 /** PostgREST's claim checks (Auth/Jwt.hs checkForErrors), in its order: `exp`, `nbf`, `iat` must be numbers

@@ -1,11 +1,14 @@
 // Who is calling a project's data plane, as Supabase's gateway decides it: no key at all is refused (keyGate),
-// then `Authorization: Bearer <jwt>` if present, else the `apikey` header, else anon. Tokens are HS256 JWTs
-// signed with the project's own secret, so a key of another project fails the signature check. Only the three
-// API roles can ever come out of here.
+// a key that is not the project's is refused (apiKeyGate), then `Authorization: Bearer <jwt>` if present, else
+// the `apikey` header, else anon. A new API key (sb_publishable_… / sb_secret_…) is never a JWT: it is looked up
+// by its hash in the project's keyring (keyring.ts) and acts as anon or service_role. JWTs are verified with the
+// project's keys only (the legacy HS256 secret while not revoked, its signing keys by `kid`, its trusted
+// issuers' keys), so a key or token of another project fails. Only the three API roles can ever come out of here.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from 'express';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
-import { decodeVerified, JwtError, validateClaims, type Claims } from './jwt.ts';
+import { decodeVerifiedBy, JwtError, validateClaims, type Claims, type TokenHeader, type VerifyKey } from './jwt.ts';
+import { apiKeyHash, isApiKey, keyringOf, type Keyring } from './keyring.ts';
 
 import { API_ROLES, type ApiRole } from '../../../db/src/roles.ts';
 
@@ -16,25 +19,62 @@ export interface Identity {
   claims: Claims;
   /** The verified JWT, when one was given. */
   token?: string;
+  /** The API key (sb_…) the caller is, when it gave one instead of a JWT. */
+  apiKey?: { id: string; type: 'publishable' | 'secret' };
 }
 
-// Verified signatures, per token: the HMAC is the only costly step. Claims are re-checked on every request
-// (validateClaims is a few comparisons), so a cached token still expires on time and a future `nbf` is never
-// let in early. Only tokens with a valid signature get here, so nobody without the secret can fill the cache.
-const cache = new Map<string, { secret: string; claims: Claims }>();
+// Verified signatures, per token: the signature check is the only costly step. Claims are re-checked on every
+// request (validateClaims is a few comparisons), so a cached token still expires on time and a future `nbf` is
+// never let in early. An entry holds for the keyring and secret it was verified with only: a reloaded keyring (a
+// key revoked, an issuer removed) or a rotated secret verifies again. Only tokens with a valid signature get
+// here, so nobody without a key can fill the cache.
+interface Verified { keyring: Keyring; secret: string | null; claims: Claims; key: VerifyKey }
+const cache = new Map<string, Verified>();
 const CACHE_MAX = 10_000;
 
-function verifyCached(token: string, secret: string): Claims {
-  const hit = cache.get(token);
-  let claims = hit && hit.secret === secret ? hit.claims : undefined;
-  if (!claims) {
-    claims = decodeVerified(token, secret);
-    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-    cache.set(token, { secret, claims });
-  }
-  validateClaims(claims);
-  return claims;
+/** The keys a token of this project may be signed with, for its header. */
+function candidates(h: TokenHeader, kr: Keyring, secret: string | null): VerifyKey[] {
+  const byKid = h.kid === undefined ? [] : kr.keys.filter((k) => k.kid === h.kid);
+  if (byKid.length) return byKid;
+  // Legacy tokens carry no kid (or one that names no key): the legacy secret, while it is not revoked.
+  if (h.alg === 'HS256') return kr.legacySecretValid && secret ? [{ alg: 'HS256', key: secret }] : [];
+  // An asymmetric token without a known kid: the keys of its algorithm (a handful at most).
+  return kr.keys.filter((k) => k.alg === h.alg && k.alg !== 'HS256');
 }
+
+function verifyCached(token: string, project: ProjectRuntime, kr: Keyring): Verified {
+  const hit = cache.get(token);
+  if (hit && hit.keyring === kr && hit.secret === project.jwt_secret) return hit;
+  const { claims, key } = decodeVerifiedBy(token, (h) => candidates(h, kr, project.jwt_secret));
+  const v: Verified = { keyring: kr, secret: project.jwt_secret, claims, key };
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(token, v);
+  return v;
+}
+
+/** A JWT's signature checked with the project's keys (cached), its issuer if a trusted issuer signed it, and the
+ *  legacy switch — everything but the time claims and the role, which each API checks in its own words
+ *  (identifyToken below for REST, GraphQL, auth, storage and functions; realtime/authorize.ts for realtime). */
+export function verifiedToken(token: string, project: ProjectRuntime): { claims: Claims; key: VerifyKey } {
+  const kr = keyringOf(project);
+  const { claims, key } = verifyCached(token, project, kr);
+  if (key.thirdParty?.issuer !== undefined && claims.iss !== key.thirdParty.issuer) throw new JwtError('issuer', 'JWT issuer is not trusted');
+  // Legacy API keys (the anon / service_role JWTs: issuer "supabase", no user) stop when the project turns them off.
+  if (!kr.legacyApiKeysEnabled && key.kid === undefined && claims.iss === 'supabase' && claims.sub === undefined) {
+    throw new JwtError('legacy_disabled', 'Legacy API keys are disabled');
+  }
+  return { claims, key };
+}
+
+/** The role a trusted issuer's token gets: its `role` claim as PostgREST reads it (none: anon), but never
+ *  service_role — an outside issuer does not get to bypass the project's row-level security. */
+export function thirdPartyRole(claims: Claims): ApiRole {
+  const role = claims.role === undefined ? 'anon' : String(claims.role);
+  if (role !== 'anon' && role !== 'authenticated') throw new JwtError('role', `role "${role}" is not allowed for third-party tokens`, role);
+  return role;
+}
+
+const headerValue = (v: string | string[] | undefined) => (typeof v === 'string' ? v : v?.join(', '))?.trim() || undefined;
 
 /** The token a request presents: Bearer first (a user session), then the apikey header. Node joins a repeated
  *  apikey with ', ' and keeps one Authorization, as Express' req.get read them. `Bearer` with nothing after it
@@ -45,9 +85,11 @@ function headerToken(headers: IncomingHttpHeaders): string | undefined {
     const m = /^Bearer(?:\s+(.*))?$/i.exec(auth.trim());
     if (m) return (m[1] ?? '').trim();
   }
-  const apikey = headers.apikey;
-  return (typeof apikey === 'string' ? apikey : apikey?.join(', '))?.trim() || undefined;
+  return headerValue(headers.apikey);
 }
+
+/** The token the request would be identified by (for the gate's keyring refresh), if any. */
+export const bearerToken = (headers: IncomingHttpHeaders | undefined): string | undefined => headers && headerToken(headers);
 
 /** Throws JwtError for a bad, expired or foreign token, or a role outside the three API roles. */
 export function identify(req: Request, project: ProjectRuntime): Identity {
@@ -58,13 +100,26 @@ export function identify(req: Request, project: ProjectRuntime): Identity {
 export function identifyHeaders(headers: IncomingHttpHeaders, project: ProjectRuntime): Identity {
   const token = headerToken(headers);
   if (token === undefined) return { role: 'anon', claims: { role: 'anon' } };
+  // supabase-js sends its key as the Bearer too when nobody is signed in: as at Supabase's gateway, an API key
+  // in Authorization stands for itself only when it is the request's `apikey` as well.
+  if (isApiKey(token) && headers.authorization && token !== headerValue(headers.apikey)) {
+    throw new JwtError('api_key', 'Expected 3 parts in JWT; got 1');
+  }
   return identifyToken(token, project);
 }
 
-/** The identity one token of the project's carries (signature cached, claims checked every time). */
+/** The identity one credential of the project's carries: an API key, or a JWT (signature cached, claims
+ *  checked every time). */
 export function identifyToken(token: string, project: ProjectRuntime): Identity {
-  if (!project.jwt_secret) throw new JwtError('bad_signature', 'No suitable key or wrong key type');
-  const claims = verifyCached(token, project.jwt_secret);
+  const kr = keyringOf(project);
+  if (isApiKey(token)) {
+    const k = kr.apiKeys.get(apiKeyHash(token));
+    if (!k) throw new JwtError('api_key', 'Expected 3 parts in JWT; got 1');
+    return { role: k.role, claims: k.claims, apiKey: { id: k.id, type: k.type } };
+  }
+  const { claims, key } = verifiedToken(token, project);
+  validateClaims(claims);
+  if (key.thirdParty) return { role: thirdPartyRole(claims), claims, token };
   // PostgREST renders a non-string role as JSON (`5`, `{"a":1}`) and asks Postgres to switch to it.
   const role = claims.role === undefined ? 'anon' : typeof claims.role === 'string' ? claims.role : JSON.stringify(claims.role);
   if (!(API_ROLES as readonly string[]).includes(role)) {
@@ -73,6 +128,33 @@ export function identifyToken(token: string, project: ProjectRuntime): Identity 
     throw new JwtError('role', `role "${role}" does not exist`, role);
   }
   return { role: role as ApiRole, claims, token };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The gateway's check of the `apikey` itself, once the project is known (resolve.ts checkProject): a new API key
+// must be one of the project's, a secret key is refused from a browser, a legacy JWT key is refused once the
+// project turned legacy keys off. Supabase's gateway answers these before any service sees the request.
+
+const INVALID_API_KEY = { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' };
+
+/** undefined when the key may go on, else the gateway's 401 body. */
+export function apiKeyGate(headers: IncomingHttpHeaders, project: ProjectRuntime): { message: string; hint?: string } | undefined {
+  const apikey = headerValue(headers.apikey);
+  if (apikey === undefined) return undefined;
+  const kr = keyringOf(project);
+  if (isApiKey(apikey)) {
+    const k = kr.apiKeys.get(apiKeyHash(apikey));
+    if (!k) return INVALID_API_KEY;
+    // Secret keys are for servers: a request a browser makes (its User-Agent says Mozilla/…) is refused.
+    if (k.type === 'secret' && /^Mozilla\//.test(headerValue(headers['user-agent']) ?? '')) {
+      return { message: 'Forbidden use of secret API key in browser', hint: 'Secret API keys can only be used in a protected environment and should never be used in a browser. Use a publishable key instead.' };
+    }
+    return undefined;
+  }
+  if (!kr.legacyApiKeysEnabled) {
+    return { message: 'Legacy API keys are disabled', hint: 'Your legacy API keys (anon, service_role) were disabled. Use a publishable or secret API key instead.' };
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -120,8 +202,9 @@ const DOTTED = /(^|\/)\.\.?(\/|$)|%2e|\\/i;
 
 const present = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : v ?? '').trim() !== '';
 // Only a Bearer token is a credential here: identify() ignores other schemes, so `Authorization: Basic …` would
-// otherwise walk in as anon without any key.
-const bearer = (v: string | undefined) => v !== undefined && /^\s*Bearer\b/i.test(v);
+// otherwise walk in as anon without any key. An API key (sb_…) as the Bearer is no key for the gateway either:
+// Supabase answers `No API key found in request` unless it is in `apikey` too.
+const bearer = (v: string | undefined) => v !== undefined && /^\s*Bearer\b/i.test(v) && !/^\s*Bearer\s+sb_/i.test(v);
 
 /** Whether the request may go on. `url` is the request's URL relative to the project (`/rest/v1/…?…`). A key
  *  given only as the `apikey` query parameter is moved into the `apikey` header and out of the URL (so REST does

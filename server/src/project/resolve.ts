@@ -12,8 +12,10 @@ import { CODES, sendError, UNAVAILABLE_MESSAGE } from '../graphql/errors.ts';
 import { restErrors } from '../rest/errors.ts';
 import { renderError } from '../rest/response.ts';
 import { errors as storageErrors, renderStorageErrors } from '../storage/errors.ts';
-import { keyGate, NO_API_KEY } from './keys.ts';
+import type { IncomingHttpHeaders } from 'node:http';
 import { trackRequest } from '../request-log.ts';
+import { apiKeyGate, bearerToken, keyGate, NO_API_KEY } from './keys.ts';
+import { prepareKeyring } from './keyring.ts';
 
 export const project = (res: Response): ProjectRuntime => res.locals.project as ProjectRuntime;
 
@@ -22,18 +24,21 @@ const REF = /^[a-z]{20}$/;
 /** A request may go on to `project`, or is refused with `status`, `headers` and the JSON `body`. */
 export type GateResult =
   | { project: ProjectRuntime }
-  | { status: number; headers: Record<string, string>; body: { message: string; code: string }; unavailable?: true };
+  | { status: number; headers: Record<string, string>; body: { message: string; code: string; hint?: string }; unavailable?: true };
 
 function unavailable(): GateResult {
   const e = errors.databaseUnavailable();
   return { status: e.status, headers: e.headers, body: { message: e.message, code: e.code }, unavailable: true };
 }
 
-/** The project gate's decision, apart from any framework (graphql/raw.ts renders it on plain Node). */
-export async function checkProject(ref: string): Promise<GateResult> {
+/** The project gate's decision, apart from any framework (graphql/raw.ts renders it on plain Node). With the
+ *  request's headers, its `apikey` is checked against the project's keys too (keys.ts apiKeyGate). */
+export async function checkProject(ref: string, headers?: IncomingHttpHeaders): Promise<GateResult> {
   let p: ProjectRuntime | undefined;
   try {
     p = REF.test(ref) ? await cachedRuntime(ref) : undefined;
+    // The keyring is loaded for every project a request reaches: identify() reads it synchronously.
+    if (p && !p.deleted) await prepareKeyring(p, bearerToken(headers));
   } catch (err) {
     // The control database is down or restarting: nothing is known of the project, and nothing is wrong
     // with the request. A failed lookup is not cached (projects.ts), so the next request after it returns works.
@@ -51,6 +56,8 @@ export async function checkProject(ref: string): Promise<GateResult> {
       },
     };
   }
+  const refused = headers && apiKeyGate(headers, p);
+  if (refused) return { status: 401, headers: { 'Access-Control-Allow-Origin': '*' }, body: { code: 'invalid_api_key', ...refused } };
   return { project: p };
 }
 
@@ -102,7 +109,7 @@ export function dataPlane(areas: Record<Area, RequestHandler>): RequestHandler {
     }
     const a = AREA.exec(rest);
     const area = a?.[1] as Area | undefined;
-    checkProject(ref).then((g) => {
+    checkProject(ref, a ? req.headers : undefined).then((g) => {
       if (!('project' in g)) {
         if (g.unavailable) return refuseUnavailable(area, req, res, next);
         return void res.status(g.status).set(g.headers).json(g.body);

@@ -1,5 +1,5 @@
-// Who a realtime client is, and what it may do on a private channel. Tokens are the project's HS256 JWTs,
-// checked as Supabase realtime checks them (role and exp required); private channels are authorized by the
+// Who a realtime client is, and what it may do on a private channel. Tokens are the project's JWTs (or its
+// API keys), checked as Supabase realtime checks them (role and exp required); private channels are authorized by the
 // project's own RLS policies on realtime.messages, evaluated in the project database as the subscriber's API
 // role with its claims — never as a privileged role.
 import { withContext } from '../../../db/src/context.ts';
@@ -7,8 +7,9 @@ import { projectPool } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { dbRole, type ApiRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
-import { decodeVerified, JwtError, type Claims } from '../project/jwt.ts';
-import { API_ROLES } from '../project/keys.ts';
+import { JwtError, type Claims } from '../project/jwt.ts';
+import { isApiKey } from '../project/keyring.ts';
+import { API_ROLES, identifyToken, thirdPartyRole, verifiedToken } from '../project/keys.ts';
 
 export class ChannelError extends Error {
   readonly code: string;
@@ -22,12 +23,25 @@ export interface Subscriber { role: ApiRole; claims: Claims; token: string; exp:
 /** Verifies a token for a channel; throws ChannelError with Supabase's code and message. */
 export function verifyToken(project: ProjectRuntime, token: string, now = Date.now() / 1000): Subscriber {
   let claims: Claims;
+  let thirdParty = false;
+  if (isApiKey(token)) {
+    // A project API key (supabase-js' key when nobody is signed in) stands for its role; it never expires.
+    let id;
+    try { id = identifyToken(token, project); } catch { throw new ChannelError('InvalidJWTToken', 'Invalid API key'); }
+    return { role: id.role, claims: id.claims, token, exp: Number.MAX_SAFE_INTEGER };
+  }
   try {
-    if (!project.jwt_secret) throw new JwtError('bad_signature', 'no secret');
-    claims = decodeVerified(token, project.jwt_secret);
+    const v = verifiedToken(token, project);
+    claims = v.claims;
+    thirdParty = v.key.thirdParty !== undefined;
   } catch (err) {
-    if (err instanceof JwtError && err.reason === 'bad_signature') throw new ChannelError('JwtSignatureError', 'Failed to validate JWT signature');
+    if (err instanceof JwtError && (err.reason === 'bad_signature' || err.reason === 'legacy_disabled' || err.reason === 'issuer')) {
+      throw new ChannelError('JwtSignatureError', 'Failed to validate JWT signature');
+    }
     throw new ChannelError('MalformedJWT', 'The token provided is not a valid JWT');
+  }
+  if (thirdParty) {
+    try { claims = { ...claims, role: thirdPartyRole(claims) }; } catch (e) { throw new ChannelError('Unauthorized', (e as Error).message); }
   }
   if (typeof claims.role !== 'string' || typeof claims.exp !== 'number') {
     throw new ChannelError('InvalidJWTToken', 'Fields `role` and `exp` are required in JWT');

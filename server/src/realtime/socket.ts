@@ -10,6 +10,7 @@ import { config } from '../../../db/src/config.ts';
 import { cachedRuntime, onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { checkProject } from '../project/resolve.ts';
 import { recordSocket } from '../request-log.ts';
+import { prepareKeyring } from '../project/keyring.ts';
 import { ALL, ChannelError, channelPolicies, verifyToken, type Policies, type Subscriber } from './authorize.ts';
 import * as bus from './bus.ts';
 import * as changes from './changes.ts';
@@ -305,7 +306,7 @@ async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer):
   if (!apikey) return refuse(socket, 401, { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' });
   const vsn = (q.get('vsn') ?? '1.0.0') as Vsn;
   if (vsn !== '1.0.0' && vsn !== '2.0.0') return refuse(socket, 403, { message: `unsupported vsn ${vsn}` });
-  const g = await checkProject(t.ref);
+  const g = await checkProject(t.ref, { apikey, 'user-agent': req.headers['user-agent'] });
   if (!('project' in g)) return refuse(socket, g.status, g.body);
   const project = g.project;
   try { verifyToken(project, apikey); } catch (e) { return refuse(socket, 403, { message: (e as ChannelError).reason }); }
@@ -346,9 +347,22 @@ export async function attachRealtime(server: http.Server, databaseUrl: string): 
   unlisten = onProjectChanged((ref) => {
     const set = connections.get(ref);
     if (!set) return;
-    cachedRuntime(ref).then((p) => {
-      if (p && !p.deleted && p.status === 'ACTIVE_HEALTHY' && p.jwt_secret === [...set][0]?.project.jwt_secret) return;
-      for (const c of [...set]) c.ws.close(1000, 'project changed');
+    cachedRuntime(ref).then(async (p) => {
+      if (!(p && !p.deleted && p.status === 'ACTIVE_HEALTHY' && p.jwt_secret === [...set][0]?.project.jwt_secret)) {
+        for (const c of [...set]) c.ws.close(1000, 'project changed');
+        return;
+      }
+      // Its keys may have changed (a key deleted, a signing key revoked, legacy keys off): each socket takes the
+      // new keyring and closes unless its key and every channel's token still verify.
+      for (const c of [...set]) {
+        await prepareKeyring(c.project);
+        try {
+          verifyToken(c.project, c.apikey);
+          for (const ch of c.channels.values()) verifyToken(c.project, ch.subscriber.token);
+        } catch {
+          c.ws.close(1000, 'project changed');
+        }
+      }
     }).catch(() => {});
   });
 }

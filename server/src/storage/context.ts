@@ -25,7 +25,7 @@ export function caller(req: Request, res: Response, opts: { allowInvalidJwt?: bo
   if (!opts.allowInvalidJwt && !req.get('authorization') && !req.get('apikey')) throw errors.missingAuthorization();
   try {
     const id = identify(req, project(res));
-    return { ...id, authenticated: id.token !== undefined };
+    return { ...id, authenticated: id.token !== undefined || id.apiKey !== undefined };
   } catch (err) {
     if (opts.allowInvalidJwt) return ANON;
     throw err;

@@ -101,6 +101,9 @@ const JOSE: Record<JwtFailure, (e: JwtError) => string> = {
   issued_in_future: () => '"iat" claim timestamp check failed (it should be in the past)',
   audience: () => 'unexpected "aud" claim value',
   role: (e) => e.message,
+  api_key: () => 'Invalid Compact JWS',
+  legacy_disabled: () => 'signature verification failed',
+  issuer: () => 'unexpected "iss" claim value',
 };
 export const joseMessage = (err: JwtError): string => JOSE[err.reason](err);
 
