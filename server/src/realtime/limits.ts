@@ -5,14 +5,16 @@ import { controlPool } from '../../../db/src/pools.ts';
 import { projectCache } from '../../../db/src/projects.ts';
 
 export interface RealtimeLimits {
-  /** Sockets of one project in one API process (Supabase: max_concurrent_users). */
+  /** Sockets of one project over all API processes (Supabase: max_concurrent_users). */
   max_concurrent_users: number;
-  /** Messages a socket may send per second (Supabase: max_events_per_second). */
+  /** Messages the project's clients may send per second, over all API processes (Supabase: max_events_per_second). */
   max_events_per_second: number;
   /** Largest broadcast or presence payload, in KB (Supabase: max_payload_size_in_kb). */
   max_payload_size_in_kb: number;
   /** Channels one socket may join (Supabase: max_channels_per_client). */
   max_channels_per_client: number;
+  /** Channel joins of the project per second, over all API processes (Supabase: max_joins_per_second). */
+  max_joins_per_second: number;
 }
 
 export interface RealtimeSettings extends RealtimeLimits {
@@ -25,6 +27,7 @@ export const DEFAULT_LIMITS: RealtimeLimits = {
   max_events_per_second: envInt('LOAM_REALTIME_MAX_EVENTS_PER_SECOND', 100, 1),
   max_payload_size_in_kb: envInt('LOAM_REALTIME_MAX_PAYLOAD_SIZE_IN_KB', 256, 1),
   max_channels_per_client: envInt('LOAM_REALTIME_MAX_CHANNELS_PER_CLIENT', 100, 1),
+  max_joins_per_second: envInt('LOAM_REALTIME_MAX_JOINS_PER_SECOND', 100, 1),
 };
 
 const cache = projectCache<RealtimeSettings>(async (ref) => {
