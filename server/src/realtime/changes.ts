@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import pg from 'pg';
 import { withContext } from '../../../db/src/context.ts';
-import { cachedRuntime, forgetRuntime, type ProjectRuntime } from '../../../db/src/projects.ts';
+import { cachedRuntime, forgetRuntime, onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { controlPool, projectPool } from '../../../db/src/pools.ts';
 import { dbRole } from '../../../db/src/roles.ts';
 import { authenticatorAddress, serverAdminAddress } from '../../../db/src/servers.ts';
@@ -321,6 +321,12 @@ onTick(async (_live, reborn) => {
   }
   for (const ref of local.keys()) if (!streams.has(ref)) await tryLead(ref).catch(() => {});
   for (const ref of [...streams.keys()]) if (!local.has(ref)) await release(ref).catch(() => {});
+});
+
+// A project paused or deleted: its stream ends at once (its database cannot be dropped while a slot is in use).
+onProjectChanged((ref) => {
+  if (!streams.has(ref)) return;
+  cachedRuntime(ref).then((p) => { if (!p || p.deleted || p.status !== 'ACTIVE_HEALTHY') return release(ref, true); }).catch(() => {});
 });
 
 // The lock connection is gone, and its locks with it: another process may read these projects already.
