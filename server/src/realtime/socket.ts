@@ -14,7 +14,7 @@ import * as bus from './bus.ts';
 import * as changes from './changes.ts';
 import { onTick, PROCESS_ID, startCluster, stopCluster } from './cluster.ts';
 import { controlPool } from '../../../db/src/pools.ts';
-import { realtimeSettings, type RealtimeSettings } from './limits.ts';
+import { countEvent, realtimeSettings, type RealtimeSettings } from './limits.ts';
 import { decode, encode, reply, type Message, type Vsn } from './protocol.ts';
 
 const IDLE_MS = 60_000; // realtime-js heartbeats every 25 s
@@ -29,7 +29,6 @@ let unlisten: (() => void) | undefined;
 class Connection {
   readonly channels = new Map<string, Channel>();
   seen = Date.now();
-  private gate: Promise<void> = Promise.resolve();
   readonly ws: WebSocket;
   readonly project: ProjectRuntime;
   readonly vsn: Vsn;
@@ -51,14 +50,10 @@ class Connection {
     try { m = decode(data, isBinary, this.vsn); } catch { return; }
     if (m.topic === 'phoenix' && m.event === 'heartbeat') return this.push(reply(m, 'ok'));
     if (m.event === 'phx_join') return this.join(m);
-    // Counted over every process (max_events_per_second is the project's); the checks take turns, so a
-    // socket's messages keep their order.
-    const within = this.gate.then(() => overLimit('events', this.project.ref, this.limits.max_events_per_second));
-    this.gate = within.then(() => {}, () => {});
-    const over = await within;
     const ch = this.channels.get(m.topic);
     if (!ch || (m.join_ref && ch.joinRef !== m.join_ref)) return this.push(reply(m, 'error', { reason: 'unmatched topic' }));
-    if (over) return ch.shutdown('Too many messages per second');
+    // max_events_per_second is the project's, counted over every API process.
+    if (!countEvent(this.project.ref, this.limits.max_events_per_second)) return ch.shutdown('Too many messages per second');
     switch (m.event) {
       case 'phx_leave': ch.close(); return this.push(reply(m, 'ok'));
       case 'access_token': return ch.accessToken(m.payload?.access_token);
@@ -281,7 +276,7 @@ class Channel implements bus.Member {
 
 /** Whether one more join or message of the project passes its per-second limit, counted in the control
  *  database over every API process. The control database being away lets it pass. */
-async function overLimit(kind: 'joins' | 'events', ref: string, limit: number): Promise<boolean> {
+async function overLimit(kind: 'joins', ref: string, limit: number): Promise<boolean> {
   const r = await controlPool().query('select platform_private.rate_limit_hit($1, $2, 1) as wait', [`realtime:${kind}:${ref}`, limit]).catch(() => undefined);
   return (r?.rows[0].wait ?? 0) > 0;
 }

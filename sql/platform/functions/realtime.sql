@@ -122,3 +122,23 @@ as $$
                  where s.project_ref = p_ref and p.expires_at >= now())
 $$;
 comment on function platform_private.realtime_stream_running(text) is 'Whether a live process reads a project''s changes.';
+
+-- Adds one process' hits of the second p_second (Unix time) to a per-second counter shared by all API processes
+-- (messages per second) and returns the total so far. Rows of past seconds are dropped as new ones start.
+create or replace function platform_private.realtime_rate_add(p_key text, p_second bigint, p_hits integer) returns integer
+  language plpgsql volatile
+as $$
+declare
+  v_window timestamptz := to_timestamp(p_second);
+  v_hits integer;
+begin
+  insert into platform_private.rate_limits as r (key, window_start, hits) values (p_key, v_window, p_hits)
+    on conflict (key, window_start) do update set hits = r.hits + excluded.hits
+    returning hits into v_hits;
+  if v_hits = p_hits then
+    delete from platform_private.rate_limits where key = p_key and window_start < v_window;
+  end if;
+  return v_hits;
+end $$;
+comment on function platform_private.realtime_rate_add(text, bigint, integer) is
+  'Adds hits to a per-second counter shared by all API processes; returns the second''s total.';
