@@ -335,6 +335,7 @@ onLockLost(() => {
     streams.delete(ref);
     void s.stop();
   }
+  void controlPool().query('delete from platform_private.realtime_streams where process_id = $1', [PROCESS_ID]).catch(() => {});
 });
 
 const register = (ref: string) => controlPool().query(
