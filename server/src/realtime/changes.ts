@@ -389,13 +389,17 @@ bus.setChangeHandler((ref, c) => {
   received(ref, c as Decoded);
 });
 
+/** Checks start at once (several changes' checks run side by side on the project's pool); deliveries keep the
+ *  order of the WAL. */
 function received(ref: string, d: Decoded): void {
   const l = local.get(ref);
   if (!l?.subs.size) return;
-  l.chain = l.chain.then(() => dispatch(l, d)).catch(() => {});
+  const checked = check(l, d).catch(() => () => {});
+  l.chain = l.chain.then(async () => (await checked)()).catch(() => {});
 }
 
-async function dispatch(l: Local, change: Decoded): Promise<void> {
+/** Who gets the change, checked under RLS; resolves to the function that sends it to them. */
+async function check(l: Local, change: Decoded): Promise<() => void> {
   const type = change.tag.toUpperCase() as 'INSERT' | 'UPDATE' | 'DELETE';
   const keyOnly = (r: Row | null | undefined) =>
     Object.fromEntries(change.keyColumns.filter((k) => r && r[k] !== undefined).map((k) => [k, r![k]]));
@@ -412,7 +416,7 @@ async function dispatch(l: Local, change: Decoded): Promise<void> {
       (!b.filter || matches(b.filter, row, typname))).map((b) => b.reply.id);
     if (ids.length) targets.push({ sub, ids });
   }
-  if (!targets.length) return;
+  if (!targets.length) return () => {};
   // One check per distinct role and claims.
   const groups = new Map<string, { subscriber: Subscriber; targets: typeof targets }>();
   for (const t of targets) {
@@ -422,7 +426,7 @@ async function dispatch(l: Local, change: Decoded): Promise<void> {
   }
   const list = [...groups.values()];
   const seen = await visible(l.project, list.map((g) => g.subscriber), change, change.tag === 'delete' ? undefined : (change.key ?? keyOnly(record)));
-  list.forEach((g, i) => {
+  return () => list.forEach((g, i) => {
     const cols = seen[i];
     if (!cols) return;
     const pick = (r: Row) => Object.fromEntries(Object.entries(r).filter(([k]) => cols.has(k)));
