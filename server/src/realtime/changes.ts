@@ -15,6 +15,7 @@
 import crypto from 'node:crypto';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import pg from 'pg';
+import { envInt } from '../../../db/src/config.ts';
 import { withContext } from '../../../db/src/context.ts';
 import { cachedRuntime, forgetRuntime, onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { controlPool, projectPool } from '../../../db/src/pools.ts';
@@ -109,7 +110,7 @@ interface Decoded {
 
 /** This process' channels of a project: postgres-changes subscribers, and channels of any kind (`holds`), which
  *  receive what realtime.send() writes. */
-interface Local { project: ProjectRuntime; subs: Set<Sub>; holds: number; registered: Promise<void>; chain: Promise<void>; error?: string }
+interface Local { project: ProjectRuntime; subs: Set<Sub>; holds: number; registered: Promise<void>; chain: Promise<void>; backlog: number; error?: string }
 
 const local = new Map<string, Local>();
 /** The projects whose WAL this process reads (it holds their locks). */
@@ -121,6 +122,8 @@ const MESSAGES_PUBLICATION = 'supabase_realtime_messages_publication';
 const START_TIMEOUT_MS = Number(process.env.LOAM_REALTIME_START_TIMEOUT_MS || 10_000);
 const walChecked = new Map<string, Promise<void>>();
 const INTEREST = { interest: true };
+/** Changes of one project waiting for their RLS check in this process. */
+const MAX_BACKLOG = envInt('LOAM_REALTIME_MAX_BACKLOG', 10_000, 1);
 
 /** A server without wal_level=logical cannot stream changes: the subscriber is told which setting. */
 function checkWalLevel(address: pg.ClientConfig): Promise<void> {
@@ -344,7 +347,7 @@ const register = (ref: string) => controlPool().query(
 function want(project: ProjectRuntime): Local {
   let l = local.get(project.ref);
   if (!l) {
-    l = { project, subs: new Set(), holds: 0, chain: Promise.resolve(), registered: register(project.ref).catch(() => {}) };
+    l = { project, subs: new Set(), holds: 0, chain: Promise.resolve(), backlog: 0, registered: register(project.ref).catch(() => {}) };
     local.set(project.ref, l);
     const ref = project.ref;
     void l.registered.then(() => tryLead(ref)).catch(() => {});
@@ -394,8 +397,11 @@ bus.setChangeHandler((ref, c) => {
 function received(ref: string, d: Decoded): void {
   const l = local.get(ref);
   if (!l?.subs.size) return;
+  // A bounded backlog: a project writing faster than its subscribers can be checked loses changes, not memory.
+  if (l.backlog >= MAX_BACKLOG) return;
+  l.backlog++;
   const checked = check(l, d).catch(() => () => {});
-  l.chain = l.chain.then(async () => (await checked)()).catch(() => {});
+  l.chain = l.chain.then(async () => (await checked)()).catch(() => {}).finally(() => { l.backlog--; });
 }
 
 /** Who gets the change, checked under RLS; resolves to the function that sends it to them. */
