@@ -180,8 +180,11 @@ let listener: pg.Client | undefined;
 let running = false;
 let received: Promise<void> = Promise.resolve();
 
+/** Messages waiting for the control database: past this, others' copies are dropped (local members got theirs). */
+const MAX_QUEUE = 100_000;
+
 function send(msg: Wire): void {
-  if (!running) return;
+  if (!running || queue.length >= MAX_QUEUE) return;
   queue.push(JSON.stringify({ o: PROCESS_ID, ...msg }));
   kick();
 }
