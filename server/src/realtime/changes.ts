@@ -110,7 +110,7 @@ interface Decoded {
 
 /** This process' channels of a project: postgres-changes subscribers, and channels of any kind (`holds`), which
  *  receive what realtime.send() writes. */
-interface Local { project: ProjectRuntime; subs: Set<Sub>; holds: number; registered: Promise<void>; chain: Promise<void>; backlog: number; error?: string }
+interface Local { project: ProjectRuntime; subs: Set<Sub>; holds: number; registered: Promise<void>; chain: Promise<void>; backlog: number; checking: number; waiting: (() => void)[]; error?: string }
 
 const local = new Map<string, Local>();
 /** The projects whose WAL this process reads (it holds their locks). */
@@ -124,6 +124,8 @@ const walChecked = new Map<string, Promise<void>>();
 const INTEREST = { interest: true };
 /** Changes of one project waiting for their RLS check in this process. */
 const MAX_BACKLOG = envInt('LOAM_REALTIME_MAX_BACKLOG', 10_000, 1);
+/** Checks of one project's changes running side by side (its pool has 10 connections). */
+const CHECKS = 4;
 
 /** A server without wal_level=logical cannot stream changes: the subscriber is told which setting. */
 function checkWalLevel(address: pg.ClientConfig): Promise<void> {
@@ -347,7 +349,7 @@ const register = (ref: string) => controlPool().query(
 function want(project: ProjectRuntime): Local {
   let l = local.get(project.ref);
   if (!l) {
-    l = { project, subs: new Set(), holds: 0, chain: Promise.resolve(), backlog: 0, registered: register(project.ref).catch(() => {}) };
+    l = { project, subs: new Set(), holds: 0, chain: Promise.resolve(), backlog: 0, checking: 0, waiting: [], registered: register(project.ref).catch(() => {}) };
     local.set(project.ref, l);
     const ref = project.ref;
     void l.registered.then(() => tryLead(ref)).catch(() => {});
@@ -400,8 +402,15 @@ function received(ref: string, d: Decoded): void {
   // A bounded backlog: a project writing faster than its subscribers can be checked loses changes, not memory.
   if (l.backlog >= MAX_BACKLOG) return;
   l.backlog++;
-  const checked = check(l, d).catch(() => () => {});
+  const checked = inTurn(l, () => check(l, d)).catch(() => () => {});
   l.chain = l.chain.then(async () => (await checked)()).catch(() => {}).finally(() => { l.backlog--; });
+}
+
+/** At most CHECKS checks of one project at a time in this process, first come first served. */
+async function inTurn<T>(l: Local, fn: () => Promise<T>): Promise<T> {
+  while (l.checking >= CHECKS) await new Promise<void>((r) => l.waiting.push(r));
+  l.checking++;
+  try { return await fn(); } finally { l.checking--; l.waiting.shift()?.(); }
 }
 
 /** Who gets the change, checked under RLS; resolves to the function that sends it to them. */
@@ -449,7 +458,7 @@ async function check(l: Local, change: Decoded): Promise<() => void> {
  *  key as that role with its claims, under RLS), else undefined. One read-only transaction on a pipelined
  *  connection switches role and claims per subscriber (the login may become any of its three API roles), so a
  *  change costs about one round trip however many subscribers it has. Any error fails closed. */
-async function visible(project: ProjectRuntime, subs: Subscriber[], change: Decoded, key?: Row): Promise<(Set<string> | undefined)[]> {
+async function visible(project: ProjectRuntime, subs: Subscriber[], change: Decoded, key?: Row, retry = true): Promise<(Set<string> | undefined)[]> {
   const table = `${pg.escapeIdentifier(change.schema)}.${pg.escapeIdentifier(change.table)}`;
   const keys = key ? Object.keys(key) : [];
   if (key && (!keys.length || keys.length !== change.keyColumns.length)) return subs.map(() => undefined); // no primary key: nothing can be checked
@@ -477,8 +486,12 @@ async function visible(project: ProjectRuntime, subs: Subscriber[], change: Deco
       const answers = await Promise.all(asked.map((qs) => Promise.all(qs)));
       return subs.map((_, i) => may[i] && answers[i][1]?.rowCount ? may[i] : undefined);
     }, { readOnly: true });
-  } catch {
-    return subs.map(() => undefined); // a policy that fails, a key that no longer fits its type: nobody gets it
+  } catch (err) {
+    // A lost or refused connection (no SQLSTATE, or classes 08, 53, 57) is tried once more; anything else (a
+    // policy that fails, a key that no longer fits its type) fails closed: nobody gets the change.
+    const code = (err as { code?: unknown })?.code;
+    if (retry && (typeof code !== 'string' || /^(08|53|57)/.test(code))) return visible(project, subs, change, key, false);
+    return subs.map(() => undefined);
   }
 }
 
