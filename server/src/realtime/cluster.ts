@@ -33,7 +33,8 @@ async function beat(first: boolean): Promise<void> {
     [PROCESS_ID, os.hostname(), process.pid, DEAD_AFTER_MS]);
   const { rows: [l] } = await controlPool().query('select platform_private.realtime_live_processes() as live');
   const live = new Set<string>(l.live);
-  for (const fn of ticks) await Promise.resolve(fn(live, h.new && !first)).catch(() => {});
+  // Not awaited: what they do (a stream that takes seconds to start) must never hold up the next heartbeat.
+  for (const fn of ticks) void Promise.resolve().then(() => fn(live, h.new && !first)).catch(() => {});
 }
 
 function schedule(): void {
