@@ -372,7 +372,7 @@ async function running(l: Local): Promise<void> {
   await l.registered;
   const end = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    await tryLead(l.project.ref);
+    await tryLead(l.project.ref).catch(() => {}); // the lock connection away: another process may read it
     const mine = streams.get(l.project.ref);
     if (mine?.ready) { await mine.ready; return; }
     if (l.error) throw new Error(l.error);
