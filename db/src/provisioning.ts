@@ -208,6 +208,8 @@ export async function dropProjectDatabase(address: ServerAddress, p: ProjectRunt
   const r = projectRoles(p.ref);
   const roles = [r.authenticator, r.mgmt, r.owner, ...API_ROLES.map((a) => r[a])];
   await withClient(address, 'postgres', async (c) => {
+    // WITH (FORCE) does not end a session that uses a logical slot (realtime's): ending it drops its temporary slot.
+    await c.query('select pg_terminate_backend(active_pid, 5000) from pg_replication_slots where database = $1 and active_pid is not null', [p.db_name]);
     await c.query(`drop database if exists ${ident(c, p.db_name)} with (force)`);
     const { rows } = await c.query(`select distinct d.datname from pg_shdepend s join pg_database d on d.oid = s.dbid
       where s.refclassid = 'pg_authid'::regclass and s.refobjid in (select oid from pg_roles where rolname = any($1))`, [roles]);

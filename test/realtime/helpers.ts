@@ -9,8 +9,8 @@ const clients: SupabaseClient[] = [];
 export async function closeAll(): Promise<void> { for (const c of clients.splice(0)) await c.removeAllChannels(); }
 after(closeAll);
 
-export function client(p: Project | { url: string; anonKey: string }, key = p.anonKey, url = p.url): SupabaseClient {
-  const c = createClient(url, key, { auth: { persistSession: false, autoRefreshToken: false }, realtime: { heartbeatIntervalMs: 5000 } });
+export function client(p: Project | { url: string; anonKey: string }, key = p.anonKey, url = p.url, realtime: Record<string, unknown> = {}): SupabaseClient {
+  const c = createClient(url, key, { auth: { persistSession: false, autoRefreshToken: false }, realtime: { heartbeatIntervalMs: 5000, ...realtime } });
   clients.push(c);
   return c;
 }

@@ -14,7 +14,7 @@ describe('realtime config and limits', () => {
   it('GET shows the defaults; PATCH validates and changes', async () => {
     const got = await http('GET', `/v1/projects/${p.ref}/config/realtime`, { token: p.owner.token });
     assert.equal(got.status, 200);
-    assert.deepEqual(got.body, { private_only: false, max_concurrent_users: 200, max_events_per_second: 100, max_payload_size_in_kb: 256, max_channels_per_client: 100 });
+    assert.deepEqual(got.body, { private_only: false, max_concurrent_users: 200, max_events_per_second: 100, max_payload_size_in_kb: 256, max_channels_per_client: 100, max_joins_per_second: 100 });
     const bad = await patch({ max_events_per_second: 0 });
     assert.equal(bad.status, 400);
     assert.match(bad.body.message, /max_events_per_second must be an integer between 1/);

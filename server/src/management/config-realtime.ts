@@ -11,7 +11,7 @@ configRealtime.use('/projects/:ref/config/realtime', authenticate, scope('projec
 
 type Row = { private_only: boolean } & { [K in keyof RealtimeLimits]: number | null };
 const LIMITS: [keyof RealtimeLimits, number][] = [
-  ['max_concurrent_users', 1_000_000], ['max_events_per_second', 1_000_000], ['max_payload_size_in_kb', 10_000], ['max_channels_per_client', 10_000],
+  ['max_concurrent_users', 1_000_000], ['max_events_per_second', 1_000_000], ['max_payload_size_in_kb', 10_000], ['max_channels_per_client', 10_000], ['max_joins_per_second', 1_000_000],
 ];
 
 const json = (r: Row) => ({
@@ -32,7 +32,7 @@ configRealtime.patch('/projects/:ref/config/realtime', async (req, res) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw errors.invalidBody(`${k} must be an integer between 1 and ${max}`);
     return v;
   });
-  const [row] = await callerQuery<Row>(res, 'select * from platform.update_realtime_config($1, $2, $3, $4, $5, $6)',
+  const [row] = await callerQuery<Row>(res, 'select * from platform.update_realtime_config($1, $2, $3, $4, $5, $6, $7)',
     [param(req, 'ref'), bool(b, 'private_only') ?? null, ...values]);
   forgetRealtimeLimits(param(req, 'ref'));
   res.json(json(row));

@@ -270,11 +270,11 @@ const schemas: Record<string, Schema> = {
   }, []),
   RealtimeConfig: obj({
     private_only: { type: 'boolean' }, max_concurrent_users: { type: 'integer' }, max_events_per_second: { type: 'integer' },
-    max_payload_size_in_kb: { type: 'integer' }, max_channels_per_client: { type: 'integer' },
+    max_payload_size_in_kb: { type: 'integer' }, max_channels_per_client: { type: 'integer' }, max_joins_per_second: { type: 'integer' },
   }),
   UpdateRealtimeConfigBody: obj({
     private_only: { type: 'boolean' }, max_concurrent_users: { type: 'integer', minimum: 1 }, max_events_per_second: { type: 'integer', minimum: 1 },
-    max_payload_size_in_kb: { type: 'integer', minimum: 1 }, max_channels_per_client: { type: 'integer', minimum: 1 },
+    max_payload_size_in_kb: { type: 'integer', minimum: 1 }, max_channels_per_client: { type: 'integer', minimum: 1 }, max_joins_per_second: { type: 'integer', minimum: 1 },
   }, []),
   StorageBucket: obj({ id: str(), name: str(), owner: str(), created_at: timestamp, updated_at: timestamp, public: { type: 'boolean' } }),
   Site: obj({

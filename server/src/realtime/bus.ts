@@ -5,13 +5,17 @@
 //
 // Presence is replicated: every process keeps the whole presence state (what its own members tracked, and what
 // the others told it). A process that starts asks the others for theirs (`hello` → `state`); one that stops
-// says `bye` and the others drop its entries. A process that dies without a word leaves its entries until the
-// others restart — see README.md.
+// says `bye` and the others drop its entries; one that dies without a word (kill -9) drops out of the live
+// processes (cluster.ts) and every other process sends its members' leaves.
+//
+// The replication stream's decoded changes of a project travel the same way (`c`), from the one process that
+// reads the project's WAL (changes.ts) to the others, which check them against their own subscribers.
 import crypto from 'node:crypto';
 import pg from 'pg';
 import { controlPool } from '../../../db/src/pools.ts';
+import { onTick, PROCESS_ID } from './cluster.ts';
 
-export const PROCESS_ID = crypto.randomUUID();
+export { PROCESS_ID };
 const CHANNEL = 'loam_realtime';
 const NOTIFY_MAX = 7900;
 
@@ -137,6 +141,14 @@ function dropProcess(proc: string) {
   }
 }
 
+// A process no longer alive: its members leave. One that was presumed dead and is back tells everyone again.
+onTick((live, reborn) => {
+  const gone = new Set<string>();
+  for (const byKey of presence.values()) for (const refs of byKey.values()) for (const e of refs.values()) if (!live.has(e.proc)) gone.add(e.proc);
+  for (const proc of gone) if (proc !== PROCESS_ID) dropProcess(proc);
+  if (reborn) send({ k: 'state', to: '*', entries: ownState() });
+});
+
 function ownState() {
   const out: { key: string; c: Change }[] = [];
   for (const [key, byKey] of presence) {
@@ -153,15 +165,26 @@ type Wire =
   | { k: 'b'; key: string; event: string; payload: any; bytes?: string; from?: string }
   | { k: 'p'; key: string; c: Change }
   | { k: 'hello' } | { k: 'bye' }
-  | { k: 'state'; to: string; entries: { key: string; c: Change }[] };
+  | { k: 'state'; to: string; entries: { key: string; c: Change }[] }
+  | { k: 'c'; ref: string; c: unknown };
+
+let onChange: ((ref: string, change: any) => void) | undefined;
+/** Where decoded changes from the process that reads a project's WAL go (changes.ts). */
+export function setChangeHandler(fn: (ref: string, change: any) => void): void { onChange = fn; }
+/** Sends a decoded change to the other processes. */
+export function publishChange(ref: string, change: unknown): void { send({ k: 'c', ref, c: change }); }
 
 let queue: string[] = [];
 let flushing: Promise<void> | undefined;
 let listener: pg.Client | undefined;
 let running = false;
+let received: Promise<void> = Promise.resolve();
+
+/** Messages waiting for the control database: past this, others' copies are dropped (local members got theirs). */
+const MAX_QUEUE = 100_000;
 
 function send(msg: Wire): void {
-  if (!running) return;
+  if (!running || queue.length >= MAX_QUEUE) return;
   queue.push(JSON.stringify({ o: PROCESS_ID, ...msg }));
   kick();
 }
@@ -207,7 +230,8 @@ async function receive(text: string): Promise<void> {
     }
     case 'p': return apply(w.key, w.o, w.c);
     case 'hello': return send({ k: 'state', to: w.o, entries: ownState() });
-    case 'state': if (w.to === PROCESS_ID) for (const e of w.entries) apply(e.key, w.o, e.c); return;
+    case 'c': return onChange?.(w.ref, w.c);
+    case 'state': if (w.to === PROCESS_ID || w.to === '*') for (const e of w.entries) apply(e.key, w.o, e.c); return;
     case 'bye': return dropProcess(w.o);
   }
 }
@@ -221,7 +245,8 @@ export async function startBus(url: string): Promise<void> {
 async function listen(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   listener = client;
-  client.on('notification', (n) => { if (n.payload) receive(n.payload).catch(() => {}); });
+  // In order: a large message read from its table must not be overtaken by the small ones after it.
+  client.on('notification', (n) => { if (n.payload) { const t = n.payload; received = received.then(() => receive(t)).catch(() => {}); } });
   client.on('error', () => {
     if (listener !== client) return;
     listener = undefined;

@@ -14,7 +14,9 @@ import { prepareKeyring } from '../project/keyring.ts';
 import { ALL, ChannelError, channelPolicies, verifyToken, type Policies, type Subscriber } from './authorize.ts';
 import * as bus from './bus.ts';
 import * as changes from './changes.ts';
-import { realtimeSettings, type RealtimeSettings } from './limits.ts';
+import { onTick, PROCESS_ID, startCluster, stopCluster } from './cluster.ts';
+import { controlPool } from '../../../db/src/pools.ts';
+import { countEvent, realtimeSettings, type RealtimeSettings } from './limits.ts';
 import { decode, encode, reply, type Message, type Vsn } from './protocol.ts';
 
 const IDLE_MS = 60_000; // realtime-js heartbeats every 25 s
@@ -29,8 +31,6 @@ let unlisten: (() => void) | undefined;
 class Connection {
   readonly channels = new Map<string, Channel>();
   seen = Date.now();
-  private windowStart = Date.now();
-  private events = 0;
   readonly ws: WebSocket;
   readonly project: ProjectRuntime;
   readonly vsn: Vsn;
@@ -46,13 +46,6 @@ class Connection {
     if (frame !== undefined) this.ws.send(frame);
   }
 
-  /** Counts a client message; false past max_events_per_second. */
-  count(): boolean {
-    const now = Date.now();
-    if (now - this.windowStart >= 1000) { this.windowStart = now; this.events = 0; }
-    return ++this.events <= this.limits.max_events_per_second;
-  }
-
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
     this.seen = Date.now();
     let m: Message;
@@ -61,7 +54,8 @@ class Connection {
     if (m.event === 'phx_join') return this.join(m);
     const ch = this.channels.get(m.topic);
     if (!ch || (m.join_ref && ch.joinRef !== m.join_ref)) return this.push(reply(m, 'error', { reason: 'unmatched topic' }));
-    if (!this.count()) return ch.shutdown('Too many messages per second');
+    // max_events_per_second is the project's, counted over every API process.
+    if (!countEvent(this.project.ref, this.limits.max_events_per_second)) return ch.shutdown('Too many messages per second');
     switch (m.event) {
       case 'phx_leave': ch.close(); return this.push(reply(m, 'ok'));
       case 'access_token': return ch.accessToken(m.payload?.access_token);
@@ -79,6 +73,12 @@ class Connection {
     const sub = m.topic.slice('realtime:'.length);
     if (!sub) return fail(new ChannelError('TopicNameRequired', 'You must provide a topic name'));
     if (this.channels.size >= this.limits.max_channels_per_client) return this.push(reply(m, 'error', { reason: 'ChannelRateLimitReached: Too many channels' }));
+    if (await overLimit('joins', this.project.ref, this.limits.max_joins_per_second)) {
+      // As Supabase: the join is refused and the socket disconnected.
+      this.push(reply(m, 'error', { reason: 'ClientJoinRateLimitReached: Too many joins per second' }));
+      this.ws.close(1000, 'Too many joins per second');
+      return;
+    }
     const cfg = m.payload?.config ?? {};
     const token = typeof m.payload?.access_token === 'string' && !m.payload.access_token.startsWith('sb_') ? m.payload.access_token : this.apikey;
     let subscriber: Subscriber;
@@ -276,6 +276,26 @@ class Channel implements bus.Member {
 
 // ------------------------------------------------------------------------------------------------- upgrade
 
+/** Whether one more join or message of the project passes its per-second limit, counted in the control
+ *  database over every API process. The control database being away lets it pass. */
+async function overLimit(kind: 'joins', ref: string, limit: number): Promise<boolean> {
+  const r = await controlPool().query('select platform_private.rate_limit_hit($1, $2, 1) as wait', [`realtime:${kind}:${ref}`, limit]).catch(() => undefined);
+  return (r?.rows[0].wait ?? 0) > 0;
+}
+
+/** Counts a socket of the project unless max_concurrent_users is reached over every API process. */
+async function admit(ref: string, max: number): Promise<boolean> {
+  const r = await controlPool().query('select platform_private.realtime_connect($1, $2, $3) as ok', [PROCESS_ID, ref, max]).catch(() => undefined);
+  return r ? r.rows[0].ok === true : (connections.get(ref)?.size ?? 0) < max;
+}
+
+// A process that was presumed dead and is back: its sockets count again.
+onTick(async (_live, reborn) => {
+  if (!reborn) return;
+  const refs = [...connections.keys()];
+  await controlPool().query('select platform_private.realtime_set_clients($1, $2, $3)', [PROCESS_ID, refs, refs.map((r) => connections.get(r)!.size)]);
+});
+
 const PATH = /^\/realtime\/v1\/websocket\/?(?:\?|$)/;
 
 function refuse(socket: Duplex, status: number, body: object): void {
@@ -311,9 +331,9 @@ async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer):
   const project = g.project;
   try { verifyToken(project, apikey); } catch (e) { return refuse(socket, 403, { message: (e as ChannelError).reason }); }
   const limits = await realtimeSettings(project.ref);
-  const mine = connections.get(project.ref);
-  if ((mine?.size ?? 0) >= limits.max_concurrent_users) return refuse(socket, 429, { message: 'ConnectionRateLimitReached: Too many connected users' });
-  wss!.handleUpgrade(req, socket, head, (ws) => {
+  if (!await admit(project.ref, limits.max_concurrent_users)) return refuse(socket, 429, { error: 'Too many connected users' });
+  if (!wss) return refuse(socket, 503, { message: 'Realtime is unavailable' });
+  wss.handleUpgrade(req, socket, head, (ws) => {
     const conn = new Connection(ws, project, vsn, apikey, limits);
     recordSocket(project.id, req, t.rest);
     let set = connections.get(project.ref);
@@ -324,6 +344,7 @@ async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer):
     ws.on('close', () => {
       conn.close();
       set!.delete(conn);
+      void controlPool().query('select platform_private.realtime_disconnect($1, $2)', [PROCESS_ID, project.ref]).catch(() => {});
       if (!set!.size && connections.get(project.ref) === set) connections.delete(project.ref);
     });
   });
@@ -331,6 +352,7 @@ async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer):
 
 /** Serves realtime sockets on `server`; other upgrades are refused. */
 export async function attachRealtime(server: http.Server, databaseUrl: string): Promise<void> {
+  await startCluster(databaseUrl);
   await bus.startBus(databaseUrl);
   wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
   server.on('upgrade', (req, socket, head) => {
@@ -379,4 +401,5 @@ export async function stopRealtime(): Promise<void> {
   wss = undefined;
   await changes.stopAll();
   await bus.stopBus();
+  await stopCluster();
 }
