@@ -18,6 +18,9 @@ import { storageManagement } from './storage.ts';
 import { functionsManagement } from './functions.ts';
 import { secretsManagement } from './secrets.ts';
 import { storageCredentials } from './storage-credentials.ts';
+import { migrations } from './migrations.ts';
+import { advisors } from './advisors.ts';
+import { typegen } from './types.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -25,5 +28,6 @@ management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.use(accounts, tokens, organizations, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement);
+management.use(migrations, advisors, typegen);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
