@@ -121,7 +121,7 @@ test('advisors: another account gets 404; shadowing catalog names changes nothin
   }
   // Tables shadowing catalog names change nothing: the lint queries name pg_catalog's relations explicitly.
   await sql(p, `create table pg_class (id int primary key); create table pg_policy (id int primary key);
-    alter table pg_class enable row level security; alter table pg_policy enable row level security;
-    create policy r on pg_class for select using (true); create policy r on pg_policy for select using (true)`);
+    alter table public.pg_class enable row level security; alter table public.pg_policy enable row level security;
+    create policy r on public.pg_class for select using (true); create policy r on public.pg_policy for select using (true)`);
   assert.deepEqual(await lints(p, 'security'), []);
 });
