@@ -63,7 +63,7 @@ test('CLI: gen types typescript --project-id prints the types the Management API
   assert.match(stdout, /"mood": "happy" \| "sad"/);
 });
 
-test('CLI: db push applies local migrations; migration list and the Management API agree on the history', async () => {
+test('CLI: db push applies local migrations; migration list, migration repair and the Management API agree on the history', async () => {
   const p = await createProject();
   const { cli, workdir } = await cliFor(p);
   const url = await dbUrl(p);
@@ -96,4 +96,13 @@ test('CLI: db push applies local migrations; migration list and the Management A
   // Nothing left to push.
   const again = await cli('db', 'push', '--db-url', url, '--yes');
   assert.match(again.stdout + again.stderr, /up to date/i);
+
+  // migration repair edits the same history the API reads.
+  await cli('migration', 'repair', '--status', 'reverted', '29990102000000', '--db-url', url);
+  const repaired = await http('GET', `/v1/projects/${p.ref}/database/migrations`, { token: p.owner.token });
+  assert.deepEqual(repaired.body.map((m: { version: string }) => m.version), [viaApi.body.version, '29990101000000']);
+  await cli('migration', 'repair', '--status', 'applied', '29990102000000', '--db-url', url);
+  const restored = await http('GET', `/v1/projects/${p.ref}/database/migrations/29990102000000`, { token: p.owner.token });
+  assert.equal(restored.status, 200);
+  assert.equal(restored.body.name, 'gadgets');
 });
