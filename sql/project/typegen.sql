@@ -1,5 +1,6 @@
 -- What `GET /v1/projects/{ref}/types/typescript` renders (server/src/management/types.ts), read from the
--- catalog in one statement as the project owner. $1 text[]: the schemas to describe.
+-- catalog in one statement as the project owner. $1 text[]: the schemas to describe. Relationships come from
+-- the REST engine's schema cache (server/src/rest/schema-cache.ts), so the types name the embeds REST serves.
 with s as (
   select n.oid, n.nspname from pg_catalog.pg_namespace n where n.nspname = any($1::text[])
 ),
@@ -22,30 +23,6 @@ cols as (
   join pg_catalog.pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
   join pg_catalog.pg_type t on t.oid = a.atttypid
   left join pg_catalog.pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
-),
-uniques as (
-  select k.conrelid, array_agg(a.attname::text order by a.attnum) as cols
-  from pg_catalog.pg_constraint k
-  cross join lateral unnest(k.conkey) x(attnum)
-  join pg_catalog.pg_attribute a on a.attrelid = k.conrelid and a.attnum = x.attnum
-  where k.contype in ('p', 'u')
-  group by k.oid, k.conrelid
-),
-fks as (
-  select k.conname as foreign_key_name, r.nspname as schema, r.relname as relation, m.cols as columns,
-    rn.nspname as referenced_schema, rc.relname as referenced_relation, m.refs as referenced_columns,
-    exists (select 1 from uniques u where u.conrelid = k.conrelid and u.cols = m.cols) as is_one_to_one
-  from pg_catalog.pg_constraint k
-  join rels r on r.oid = k.conrelid
-  join pg_catalog.pg_class rc on rc.oid = k.confrelid
-  join pg_catalog.pg_namespace rn on rn.oid = rc.relnamespace
-  cross join lateral (
-    select array_agg(ca.attname::text order by o) as cols, array_agg(ra.attname::text order by o) as refs
-    from unnest(k.conkey, k.confkey) with ordinality u(c, rf, o)
-    join pg_catalog.pg_attribute ca on ca.attrelid = k.conrelid and ca.attnum = u.c
-    join pg_catalog.pg_attribute ra on ra.attrelid = k.confrelid and ra.attnum = u.rf
-  ) m
-  where k.contype = 'f' and k.conparentid = 0
 ),
 fns as (
   select p.oid, p.proname as name, s.nspname as schema,
@@ -93,6 +70,5 @@ select
   (select coalesce(jsonb_agg(nspname order by nspname), '[]') from s) as schemas,
   (select coalesce(jsonb_agg(jsonb_build_object('id', oid, 'name', relname, 'schema', nspname, 'kind', relkind, 'is_updatable', is_updatable)), '[]') from rels) as relations,
   (select coalesce(jsonb_agg(to_jsonb(cols)), '[]') from cols) as columns,
-  (select coalesce(jsonb_agg(to_jsonb(fks)), '[]') from fks) as relationships,
   (select coalesce(jsonb_agg(to_jsonb(fns) - 'oid'), '[]') from fns) as functions,
   (select coalesce(jsonb_agg(to_jsonb(types)), '[]') from types) as types

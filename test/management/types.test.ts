@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { createClient } from '@supabase/supabase-js';
 import { createProject, http, signup, sql } from '../helpers/platform.ts';
 
 const run = promisify(execFile);
@@ -56,6 +57,9 @@ export async function main() {
   const row: Tables<'todos'> | null = todo ? ({} as Tables<'todos'>) : null
   const open = await supabase.from('open_todos').select('id, title')
   const ids: (number | null)[] = (open.data ?? []).map((r) => r.id)
+  // Views take over their tables' relationships, as REST embeds them.
+  const embedded = await supabase.from('open_todos').select('id, profiles(name)')
+  const names: (string | undefined)[] = (embedded.data ?? []).map((r) => r.profiles?.name)
   const sum = await supabase.rpc('add', { a: 1, b: 2 })
   const n: number | null = sum.data
   const found = await supabase.rpc('search', { q: '%x%' })
@@ -67,7 +71,7 @@ export async function main() {
   const p: CompositeTypes<'point3'> = { x: 1, y: 2, z: null }
   const note: Tables<{ schema: 'other' }, 'notes'> = { id: 1, body: null }
   await supabase.schema('other').from('notes').select('body')
-  void [row, ids, n, titles, owners, status, all, p, note]
+  void [row, ids, names, n, titles, owners, status, all, p, note]
 
   // @ts-expect-error title is text, not a number
   await supabase.from('todos').insert({ title: 42, owner_id: 1 })
@@ -119,6 +123,12 @@ test('types: the generated Database type compiles against supabase-js, and wrong
   }
   // Overloads become a union of signatures.
   assert.match(types, /"search":\n\s+\| \{|"search":\n\s+\{[^]*?\n\s+\| \{/);
+  // The relationships the types name are the ones REST serves.
+  await sql(p, `insert into profiles (name) values ('ann'); insert into todos (title, owner_id) values ('t', 1)`);
+  const client = createClient<any>(p.url, p.serviceKey);
+  const { data, error } = await client.from('open_todos').select('id, profiles(name)');
+  assert.equal(error, null);
+  assert.deepEqual(data, [{ id: 1, profiles: { name: 'ann' } }]);
   const good = await compile(types, USAGE);
   assert.ok(good.ok, `${good.output}\n${types}`);
   // The check can fail: the same program against types where a column has the wrong type does not compile.

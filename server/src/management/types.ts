@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { Router } from 'express';
 import { errors } from '../errors.ts';
+import { loadSchemaCache, type ForeignKey } from '../rest/schema-cache.ts';
 import { param } from '../validate.ts';
 import { authenticate, scope } from './session.ts';
 import { findProject } from './projects.ts';
@@ -23,8 +24,13 @@ typegen.get('/projects/:ref/types/typescript', authenticate, scope('database', '
   if (schemas.length > 50 || schemas.some((s) => !SCHEMA_NAME.test(s))) throw errors.invalidPath('included_schemas must be a comma-separated list of schema names');
   const ref = param(req, 'ref');
   await findProject(res, ref);
-  const meta = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS }, async (c) => (await c.query(INTROSPECT, [schemas])).rows[0]);
-  res.json({ types: renderTypes(normalize(meta)) });
+  const catalog = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS }, async (c) => {
+    const meta = (await c.query(INTROSPECT, [schemas])).rows[0];
+    // Relationships, of tables and of views, exactly as the REST engine infers them for embedding.
+    const { fks } = await loadSchemaCache(c, schemas, '');
+    return normalize(meta, fks);
+  });
+  res.json({ types: renderTypes(catalog) });
 });
 
 // ---- the catalog, as typegen.sql returns it ----
@@ -47,13 +53,16 @@ interface PgType { id: number; name: string; schema: string; format: string; enu
 export interface Catalog { schemas: string[]; relations: Relation[]; columns: Column[]; relationships: Relationship[]; functions: Fn[]; types: PgType[] }
 
 // oids arrive as JSON strings; everything is compared as numbers.
-function normalize(m: Record<string, any>): Catalog {
+function normalize(m: Record<string, any>, fks: ForeignKey[]): Catalog {
   const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {
     schemas: m.schemas,
     relations: m.relations.map((r: any) => ({ ...r, id: n(r.id) })),
     columns: m.columns.map((c: any) => ({ ...c, table_id: n(c.table_id) })),
-    relationships: m.relationships,
+    relationships: fks.map((f) => ({
+      foreign_key_name: f.name, schema: f.schema, relation: f.table, columns: f.columns, is_one_to_one: f.unique,
+      referenced_schema: f.fschema, referenced_relation: f.ftable, referenced_columns: f.fcolumns,
+    })),
     functions: m.functions.map((f: any) => ({ ...f, return_type_id: n(f.return_type_id), return_type_relation_id: n(f.return_type_relation_id),
       prorows: n(f.prorows), args: f.args.map((a: any) => ({ ...a, type_id: n(a.type_id) })) })),
     types: m.types.map((t: any) => ({ ...t, id: n(t.id), type_relation_id: n(t.type_relation_id), attributes: t.attributes.map((a: any) => ({ ...a, type_id: n(a.type_id) })) })),
