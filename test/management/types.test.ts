@@ -114,15 +114,15 @@ test('types: the generated Database type compiles against supabase-js, and wrong
   assert.equal(res.status, 200);
   const types: string = res.body.types;
   // The shape supabase gen types emits.
-  for (const piece of ['export type Json =', 'export type Database = {', '"public": {', '"other": {', 'Tables: {', 'Views: {',
-    'Functions: {', 'Enums: {', 'CompositeTypes: {', '"todo_status": "open" | "done"', 'foreignKeyName: "todos_owner_id_fkey"',
+  for (const piece of ['export type Json =', 'export type Database = {', 'public: {', 'other: {', 'Tables: {', 'Views: {',
+    'Functions: {', 'Enums: {', 'CompositeTypes: {', 'todo_status: "open" | "done"', 'foreignKeyName: "todos_owner_id_fkey"',
     'referencedRelation: "profiles"', 'export type Tables<', 'export type TablesInsert<', 'export type TablesUpdate<',
-    'export type Enums<', 'export type CompositeTypes<', 'export const Constants = {', '"todo_status": ["open", "done"]',
-    '"id"?: never', '"status": Database["public"]["Enums"]["todo_status"]']) {
+    'export type Enums<', 'export type CompositeTypes<', 'export const Constants = {', 'todo_status: ["open", "done"]',
+    'id?: never', 'status: Database["public"]["Enums"]["todo_status"]']) {
     assert.ok(types.includes(piece), `missing ${piece}\n${types}`);
   }
   // Overloads become a union of signatures.
-  assert.match(types, /"search":\n\s+\| \{|"search":\n\s+\{[^]*?\n\s+\| \{/);
+  assert.match(types, /search:\n\s+\| \{[^]*?\n\s+\| \{/);
   // The relationships the types name are the ones REST serves.
   await sql(p, `insert into profiles (name) values ('ann'); insert into todos (title, owner_id) values ('t', 1)`);
   const client = createClient<any>(p.url, p.serviceKey);
@@ -132,7 +132,7 @@ test('types: the generated Database type compiles against supabase-js, and wrong
   const good = await compile(types, USAGE);
   assert.ok(good.ok, `${good.output}\n${types}`);
   // The check can fail: the same program against types where a column has the wrong type does not compile.
-  const broken = types.replace(/("title": )string/g, '$1number');
+  const broken = types.replace(/(title: )string/g, '$1number');
   const bad = await compile(broken, USAGE);
   assert.equal(bad.ok, false);
   assert.match(bad.output, /error TS/);
@@ -148,7 +148,7 @@ test('types: an empty schema, unknown schemas and bad input', async () => {
   // The project's internal schemas are there to read only if asked for; an unknown schema is simply absent.
   const none = await http('GET', `/v1/projects/${p.ref}/types/typescript?included_schemas=nope`, { token: p.owner.token });
   assert.equal(none.status, 200);
-  assert.ok(!none.body.types.includes('"nope"'));
+  assert.doesNotMatch(none.body.types, /nope/);
   const bad = await http('GET', `/v1/projects/${p.ref}/types/typescript?included_schemas=${encodeURIComponent('public;drop')}`, { token: p.owner.token });
   assert.equal(bad.status, 400);
   assert.equal(bad.body.code, 'invalid_path');

@@ -76,6 +76,8 @@ const JSON_TYPE = 25, JSONB = 3802, JSON_OID = 114;
 const SINGLE_UNNAMED_OK = new Set([JSON_OID, JSONB, JSON_TYPE]);
 const INPUT_MODES = new Set(['in', 'inout', 'variadic']);
 const q = JSON.stringify;
+/** A property name, quoted only where TypeScript needs it (as the Supabase CLI's output, formatted, has them). */
+const k = (name: string) => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : q(name));
 const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
 
 /** Lines indented by two spaces per level. */
@@ -118,7 +120,7 @@ export function renderTypes(cat: Catalog): string {
   }
   const tsOfId = (schema: string, id: number) => { const t = typesById.get(id); return t ? tsType(schema, t.name) : 'unknown'; };
   const field = (schema: string, c: Pick<Column, 'name' | 'format'>, isNullable: boolean, optional: boolean) =>
-    `${q(c.name)}${optional ? '?' : ''}: ${nullable(tsType(schema, c.format), isNullable)}`;
+    `${k(c.name)}${optional ? '?' : ''}: ${nullable(tsType(schema, c.format), isNullable)}`;
 
   const relationshipsOf = (r: Relation) => cat.relationships
     .filter((x) => x.schema === r.schema && x.relation === r.name && x.referenced_schema === r.schema)
@@ -143,7 +145,7 @@ export function renderTypes(cat: Catalog): string {
 
   function returns(schema: string, fn: Fn): string {
     const tableCols = fn.args.filter((a) => a.mode === 'table');
-    if (tableCols.length) return block(tableCols.map((a) => `${q(a.name)}: ${tsOfId(schema, a.type_id)}`), '');
+    if (tableCols.length) return block(tableCols.map((a) => `${k(a.name)}: ${tsOfId(schema, a.type_id)}`), '');
     const rel = fn.return_type_relation_id ? relationsById.get(fn.return_type_relation_id) : undefined;
     if (rel && rel.schema === schema) return block((columnsOf.get(rel.id) ?? []).map((c) => field(schema, c, c.is_nullable, false)), '');
     return tsOfId(schema, fn.return_type_id);
@@ -151,7 +153,7 @@ export function renderTypes(cat: Catalog): string {
 
   function signature(schema: string, fn: Fn): string {
     const args = inArgs(fn);
-    const argsTs = args.length ? `{ ${args.map((a) => `${q(a.name)}${a.has_default ? '?' : ''}: ${tsOfId(schema, a.type_id)}`).join('; ')} }` : 'never';
+    const argsTs = args.length ? `{ ${args.map((a) => `${k(a.name)}${a.has_default ? '?' : ''}: ${tsOfId(schema, a.type_id)}`).join('; ')} }` : 'never';
     const target = returnRelationName(fn);
     const many = fn.prorows !== null && fn.prorows > 1;
     let setof = '';
@@ -169,44 +171,44 @@ export function renderTypes(cat: Catalog): string {
   const schemaBlock = (schema: string) => {
     const fns = cat.functions.filter((f) => f.schema === schema && callable(f)).sort((a, b) => a.name.localeCompare(b.name));
     const computed = (r: Relation) => fns.filter((f) => f.argument_types === r.name)
-      .map((f) => `${q(f.name)}: ${nullable(returns(schema, f), true)}`);
+      .map((f) => `${k(f.name)}: ${nullable(returns(schema, f), true)}`);
     const tableLines = tables.filter((t) => t.schema === schema).sort(byName).map((t) => {
       const cols = columnsOf.get(t.id) ?? [];
-      const insert = cols.map((c) => (c.identity_generation === 'ALWAYS' || c.is_generated ? `${q(c.name)}?: never`
+      const insert = cols.map((c) => (c.identity_generation === 'ALWAYS' || c.is_generated ? `${k(c.name)}?: never`
         : field(schema, c, c.is_nullable, c.is_nullable || c.is_identity || c.has_default)));
-      const update = cols.map((c) => (c.identity_generation === 'ALWAYS' || c.is_generated ? `${q(c.name)}?: never` : field(schema, c, c.is_nullable, true)));
-      return `${q(t.name)}: ${block([
+      const update = cols.map((c) => (c.identity_generation === 'ALWAYS' || c.is_generated ? `${k(c.name)}?: never` : field(schema, c, c.is_nullable, true)));
+      return `${k(t.name)}: ${block([
         `Row: ${block([...cols.map((c) => field(schema, c, c.is_nullable, false)), ...computed(t)], '')}`,
         `Insert: ${block(insert, '')}`, `Update: ${block(update, '')}`, `Relationships: ${relationshipList(t)}`])}`;
     });
     const viewLines = views.filter((v) => v.schema === schema).sort(byName).map((v) => {
       const cols = columnsOf.get(v.id) ?? [];
-      const write = cols.map((c) => (c.is_updatable ? field(schema, c, true, true) : `${q(c.name)}?: never`));
-      return `${q(v.name)}: ${block([
+      const write = cols.map((c) => (c.is_updatable ? field(schema, c, true, true) : `${k(c.name)}?: never`));
+      return `${k(v.name)}: ${block([
         `Row: ${block([...cols.map((c) => field(schema, c, c.is_nullable, false)), ...computed(v)], '')}`,
         ...(v.is_updatable && v.kind === 'v' ? [`Insert: ${block(write, '')}`, `Update: ${block(write, '')}`] : []),
         `Relationships: ${relationshipList(v)}`])}`;
     });
     const grouped = new Map<string, Fn[]>();
     for (const f of fns) grouped.set(f.name, [...(grouped.get(f.name) ?? []), f]);
-    const fnLines = [...grouped].map(([name, list]) => `${q(name)}:\n${indent(list
+    const fnLines = [...grouped].map(([name, list]) => `${k(name)}:\n${indent(list
       .sort((a, b) => a.argument_types.localeCompare(b.argument_types) || a.return_type.localeCompare(b.return_type))
-      .map((f) => signature(schema, f)).join('\n| '))}`);
+      .map((f) => (list.length > 1 ? `| ${indent(signature(schema, f)).trimStart()}` : signature(schema, f))).join('\n'))}`);
     const enums = cat.types.filter((t) => t.schema === schema && t.enums.length).sort(byName);
     const composites = cat.types.filter((t) => t.schema === schema && t.attributes.length).sort(byName);
-    return `${q(schema)}: ${block([
+    return `${k(schema)}: ${block([
       `Tables: ${block(tableLines)}`,
       `Views: ${block(viewLines)}`,
       `Functions: ${block(fnLines)}`,
-      `Enums: ${block(enums.map((e) => `${q(e.name)}: ${e.enums.map((v) => q(v)).join(' | ')}`))}`,
-      `CompositeTypes: ${block(composites.map((t) => `${q(t.name)}: ${block(t.attributes.map((a) => `${q(a.name)}: ${nullable(tsOfId(schema, a.type_id), true)}`), '')}`))}`,
+      `Enums: ${block(enums.map((e) => `${k(e.name)}: ${e.enums.map((v) => q(v)).join(' | ')}`))}`,
+      `CompositeTypes: ${block(composites.map((t) => `${k(t.name)}: ${block(t.attributes.map((a) => `${k(a.name)}: ${nullable(tsOfId(schema, a.type_id), true)}`), '')}`))}`,
     ])}`;
   };
 
   // A value, not a type: its members are separated by commas.
   const values = (lines: string[]) => block(lines.map((l, i) => (i < lines.length - 1 ? `${l},` : l)), '');
-  const constants = schemas.map((s) => `${q(s)}: ${values([`Enums: ${values(cat.types.filter((t) => t.schema === s && t.enums.length).sort(byName)
-    .map((e) => `${q(e.name)}: [${e.enums.map((v) => q(v)).join(', ')}]`))}`])}`);
+  const constants = schemas.map((s) => `${k(s)}: ${values([`Enums: ${values(cat.types.filter((t) => t.schema === s && t.enums.length).sort(byName)
+    .map((e) => `${k(e.name)}: [${e.enums.map((v) => q(v)).join(', ')}]`))}`])}`);
 
   return `export type Json =
   | string
