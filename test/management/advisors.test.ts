@@ -124,4 +124,12 @@ test('advisors: another account gets 404; shadowing catalog names changes nothin
     alter table public.pg_class enable row level security; alter table public.pg_policy enable row level security;
     create policy r on public.pg_class for select using (true); create policy r on public.pg_policy for select using (true)`);
   assert.deepEqual(await lints(p, 'security'), []);
+  // Functions the owner defines in public cannot stand in for the built-ins the lint queries call.
+  await sql(p, `create function public.format(text, name, name) returns text language sql set search_path = '' as $$select 'hijacked'$$;
+    create function public.jsonb_build_object(text, name, text, name, text, text) returns jsonb language sql set search_path = '' as $$select '{"name": "hijacked"}'::jsonb$$;
+    create table exposed (id int primary key)`);
+  const found = await lints(p, 'security');
+  assert.equal(found.length, 1);
+  assert.equal(found[0].detail, 'Table `public.exposed` is exposed through the API but does not have row level security enabled.');
+  assert.equal(found[0].metadata.name, 'exposed');
 });

@@ -42,7 +42,7 @@ for (const category of ['security', 'performance'] as const) {
     const [{ db_schema: exposed }] = await callerQuery<{ db_schema: string }>(res, 'select db_schema from platform.rest_config($1)', [ref]);
     const roles = projectRoles(ref);
     const values = [INTERNAL_SCHEMAS, exposed.split(',').map((s) => s.trim()).filter(Boolean), roles.anon, roles.authenticated];
-    const lints = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS }, async (c) => {
+    const lints = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS, searchPath: 'pg_catalog' }, async (c) => {
       const found: unknown[] = [];
       for (const lint of LINTS[category]) found.push(...(await c.query(lint.sql, values.slice(0, lint.params))).rows);
       return found;

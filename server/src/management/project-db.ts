@@ -28,16 +28,17 @@ export async function checkDatabase(ref: string): Promise<string | undefined> {
 }
 
 /** Runs `fn` in one transaction in the project's database as its owner, with a statement timeout and the
- *  search_path pinned; a Postgres error the SQL causes becomes a 400 with Postgres's message and SQLSTATE and
+ *  search_path pinned (`public` for the owner's own SQL; `pg_catalog` for Loam's catalog queries, so no function
+ *  or operator the owner defines in public can stand in for a built-in one); a Postgres error the SQL causes becomes a 400 with Postgres's message and SQLSTATE and
  *  nothing it did is kept. Session state is discarded before the connection goes back to the pool. */
-export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolean; timeoutMs?: number },
+export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolean; timeoutMs?: number; searchPath?: 'public' | 'pg_catalog' },
   fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const { pool } = await ownerPool(ref);
   const client = await pool.connect();
   try {
     await client.query(`begin${opts.readOnly ? ' read only' : ''};
       set local statement_timeout = ${Math.floor(opts.timeoutMs ?? OWNER_TIMEOUT_MS)};
-      set local lock_timeout = '10s'; set local search_path = public`);
+      set local lock_timeout = '10s'; set local search_path = ${opts.searchPath ?? 'public'}`);
     const result = await fn(client);
     await client.query('commit');
     return result;

@@ -24,7 +24,7 @@ typegen.get('/projects/:ref/types/typescript', authenticate, scope('database', '
   if (schemas.length > 50 || schemas.some((s) => !SCHEMA_NAME.test(s))) throw errors.invalidPath('included_schemas must be a comma-separated list of schema names');
   const ref = param(req, 'ref');
   await findProject(res, ref);
-  const catalog = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS }, async (c) => {
+  const catalog = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS, searchPath: 'pg_catalog' }, async (c) => {
     const meta = (await c.query(INTROSPECT, [schemas])).rows[0];
     // Relationships, of tables and of views, exactly as the REST engine infers them for embedding.
     const { fks } = await loadSchemaCache(c, schemas, '');
