@@ -37,7 +37,12 @@ test('advisors: security lints appear for each problem and disappear when it is 
     create function mutable_path() returns int language sql as 'select 1';
     create view user_emails as select id, email from auth.users;
     grant select on user_emails to anon;
-    create extension if not exists pg_trgm schema public;`);
+    create extension if not exists pg_trgm schema public;
+    create table notes (id int primary key, owner uuid);
+    alter table notes enable row level security;
+    create policy by_role on notes for select using ((auth.jwt() -> 'user_metadata' ->> 'role') = 'admin');
+    create materialized view note_counts as select count(*) from notes;
+    create function definer() returns int language sql security definer set search_path = '' as 'select 1';`);
   const found = await lints(p, 'security');
   const expect = [
     ['rls_disabled_in_public', 'open_table', 'ERROR', 'RLS Disabled in Public'],
@@ -47,6 +52,10 @@ test('advisors: security lints appear for each problem and disappear when it is 
     ['function_search_path_mutable', 'mutable_path', 'WARN', 'Function Search Path Mutable'],
     ['auth_users_exposed', 'user_emails', 'ERROR', 'Exposed Auth Users'],
     ['extension_in_public', 'pg_trgm', 'WARN', 'Extension in Public'],
+    ['rls_references_user_metadata', 'notes', 'ERROR', 'RLS references user metadata'],
+    ['materialized_view_in_api', 'note_counts', 'WARN', 'Materialized View in API'],
+    ['anon_security_definer_function_executable', 'definer', 'WARN', 'Public Can Execute SECURITY DEFINER Function'],
+    ['authenticated_security_definer_function_executable', 'definer', 'WARN', 'Signed-In Users Can Execute SECURITY DEFINER Function'],
   ];
   for (const [name, object, level, title] of expect) {
     const l = find(found, name, object);
@@ -66,7 +75,10 @@ test('advisors: security lints appear for each problem and disappear when it is 
     alter view definer_view set (security_invoker = on);
     alter function mutable_path() set search_path = '';
     drop view user_emails;
-    drop extension pg_trgm;`);
+    drop extension pg_trgm;
+    alter policy by_role on notes using ((auth.jwt() -> 'app_metadata' ->> 'role') = 'admin');
+    revoke select on note_counts from anon, authenticated;
+    revoke execute on function definer() from public, anon, authenticated;`);
   assert.deepEqual((await lints(p, 'security')).map((l) => [l.name, l.metadata.name]), []);
 });
 
