@@ -11,7 +11,7 @@ rels as (
   where c.relkind in ('r', 'p', 'f', 'v', 'm') and not c.relispartition
 ),
 cols as (
-  select a.attrelid as table_id, a.attname as name,
+  select a.attrelid::int8 as table_id, a.attname as name,
     coalesce(bt.typname, t.typname) as format,
     not (a.attnotnull or (t.typtype = 'd' and t.typnotnull)) as is_nullable,
     a.attidentity in ('a', 'd') as is_identity,
@@ -27,12 +27,12 @@ cols as (
 fns as (
   select p.oid, p.proname as name, s.nspname as schema,
     pg_catalog.pg_get_function_arguments(p.oid) as argument_types,
-    p.prorettype as return_type_id, pg_catalog.pg_get_function_result(p.oid) as return_type,
-    nullif(rt.typrelid, 0) as return_type_relation_id,
+    p.prorettype::int8 as return_type_id, pg_catalog.pg_get_function_result(p.oid) as return_type,
+    nullif(rt.typrelid, 0)::int8 as return_type_relation_id,
     p.proretset as is_set_returning_function,
     case when p.proretset then nullif(p.prorows, 0) end as prorows,
     coalesce((
-      select jsonb_agg(jsonb_build_object('name', coalesce(a.name, ''), 'type_id', a.type_id,
+      select jsonb_agg(jsonb_build_object('name', coalesce(a.name, ''), 'type_id', a.type_id::int8,
         'mode', case a.mode when 'o' then 'out' when 'b' then 'inout' when 'v' then 'variadic' when 't' then 'table' else 'in' end,
         -- defaults belong to the last pronargdefaults input arguments
         'has_default', a.mode in ('i', 'b', 'v') and a.in_pos > p.pronargs - p.pronargdefaults) order by a.ord)
@@ -50,15 +50,15 @@ fns as (
 used as (
   select atttypid as id from pg_catalog.pg_attribute where attrelid in (select oid from rels)
   union select (a->>'type_id')::oid from fns, jsonb_array_elements(fns.args) a
-  union select return_type_id from fns
+  union select return_type_id::oid from fns
 ),
 types as (
-  select t.oid as id, t.typname as name, n.nspname as schema, pg_catalog.format_type(t.oid, null) as format,
+  select t.oid::int8 as id, t.typname as name, n.nspname as schema, pg_catalog.format_type(t.oid, null) as format,
     coalesce((select jsonb_agg(e.enumlabel order by e.enumsortorder) from pg_catalog.pg_enum e where e.enumtypid = t.oid), '[]') as enums,
-    coalesce((select jsonb_agg(jsonb_build_object('name', a.attname, 'type_id', a.atttypid) order by a.attnum)
+    coalesce((select jsonb_agg(jsonb_build_object('name', a.attname, 'type_id', a.atttypid::int8) order by a.attnum)
       from pg_catalog.pg_class c join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
       where c.oid = t.typrelid and c.relkind = 'c'), '[]') as attributes,
-    nullif(t.typrelid, 0) as type_relation_id
+    nullif(t.typrelid, 0)::int8 as type_relation_id
   from pg_catalog.pg_type t
   join pg_catalog.pg_namespace n on n.oid = t.typnamespace
   where t.oid in (select id from used)
@@ -68,7 +68,7 @@ types as (
 )
 select
   (select coalesce(jsonb_agg(nspname order by nspname), '[]') from s) as schemas,
-  (select coalesce(jsonb_agg(jsonb_build_object('id', oid, 'name', relname, 'schema', nspname, 'kind', relkind, 'is_updatable', is_updatable)), '[]') from rels) as relations,
+  (select coalesce(jsonb_agg(jsonb_build_object('id', oid::int8, 'name', relname, 'schema', nspname, 'kind', relkind, 'is_updatable', is_updatable)), '[]') from rels) as relations,
   (select coalesce(jsonb_agg(to_jsonb(cols)), '[]') from cols) as columns,
   (select coalesce(jsonb_agg(to_jsonb(fns) - 'oid'), '[]') from fns) as functions,
   (select coalesce(jsonb_agg(to_jsonb(types)), '[]') from types) as types

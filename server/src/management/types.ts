@@ -28,7 +28,7 @@ typegen.get('/projects/:ref/types/typescript', authenticate, scope('database', '
     const meta = (await c.query(INTROSPECT, [schemas])).rows[0];
     // Relationships, of tables and of views, exactly as the REST engine infers them for embedding.
     const { fks } = await loadSchemaCache(c, schemas, '');
-    return normalize(meta, fks);
+    return toCatalog(meta, fks);
   });
   res.json({ types: renderTypes(catalog) });
 });
@@ -52,20 +52,14 @@ interface Fn {
 interface PgType { id: number; name: string; schema: string; format: string; enums: string[]; attributes: { name: string; type_id: number }[]; type_relation_id: number | null }
 export interface Catalog { schemas: string[]; relations: Relation[]; columns: Column[]; relationships: Relationship[]; functions: Fn[]; types: PgType[] }
 
-// oids arrive as JSON strings; everything is compared as numbers.
-function normalize(m: Record<string, any>, fks: ForeignKey[]): Catalog {
-  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+/** The catalog as typegen.sql returns it (oids as numbers), with the REST engine's relationships. */
+function toCatalog(meta: Omit<Catalog, 'relationships'>, fks: ForeignKey[]): Catalog {
   return {
-    schemas: m.schemas,
-    relations: m.relations.map((r: any) => ({ ...r, id: n(r.id) })),
-    columns: m.columns.map((c: any) => ({ ...c, table_id: n(c.table_id) })),
+    ...meta,
     relationships: fks.map((f) => ({
       foreign_key_name: f.name, schema: f.schema, relation: f.table, columns: f.columns, is_one_to_one: f.unique,
       referenced_schema: f.fschema, referenced_relation: f.ftable, referenced_columns: f.fcolumns,
     })),
-    functions: m.functions.map((f: any) => ({ ...f, return_type_id: n(f.return_type_id), return_type_relation_id: n(f.return_type_relation_id),
-      prorows: n(f.prorows), args: f.args.map((a: any) => ({ ...a, type_id: n(a.type_id) })) })),
-    types: m.types.map((t: any) => ({ ...t, id: n(t.id), type_relation_id: n(t.type_relation_id), attributes: t.attributes.map((a: any) => ({ ...a, type_id: n(a.type_id) })) })),
   };
 }
 
