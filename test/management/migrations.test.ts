@@ -51,6 +51,12 @@ test('migrations: a failing migration is a 400 with the Postgres error, and noth
     assert.equal(res.status, 400, JSON.stringify(body));
     assert.match(res.body.message, message);
   }
+  // SQL that ends the transaction itself is refused and recorded nothing; the timeout still holds after it.
+  const commit = await http('POST', path(p), { token: p.owner.token, body: { name: 'sneaky', query: `commit;
+    do $$ begin if current_setting('statement_timeout') = '0' then raise exception 'no timeout after commit'; end if; end $$` } });
+  assert.equal(commit.status, 400);
+  assert.match(commit.body.message, /cannot end its own transaction/);
+  assert.deepEqual((await http('GET', path(p), { token: p.owner.token })).body.map((m: { name: string }) => m.name), ['one']);
   assert.equal((await http('DELETE', path(p, '?gte=abc'), { token: p.owner.token })).status, 400);
   assert.equal((await http('GET', path(p, '/12x'), { token: p.owner.token })).status, 400);
 });

@@ -43,6 +43,17 @@ async function columns(c: pg.PoolClient): Promise<Set<string>> {
   return new Set(rows.map((r) => r.attname));
 }
 
+/** Runs migration SQL in the caller's transaction, refusing SQL that ends it (COMMIT, ROLLBACK): what came
+ *  after would escape the all-or-nothing promise, so the request fails and records nothing. */
+async function runInTransaction(c: pg.PoolClient, sql: string): Promise<void> {
+  const xid = 'select pg_catalog.txid_current()::text as x';
+  const before = (await c.query(xid)).rows[0].x;
+  await c.query({ text: sql, queryMode: 'simple' } as pg.QueryConfig);
+  if ((await c.query(xid)).rows[0].x !== before) {
+    throw errors.invalidBody('A migration cannot end its own transaction (COMMIT or ROLLBACK): it runs in one transaction already');
+  }
+}
+
 migrations.get('/projects/:ref/database/migrations', async (req, res) => {
   await findProject(res, param(req, 'ref'));
   const rows = await ownerTransaction(param(req, 'ref'), { readOnly: true }, async (c) => (await exists(c))
@@ -70,7 +81,7 @@ async function apply(req: Request, res: Response, upsert: boolean): Promise<void
     const [prior] = key === null ? [] : (await c.query(
       'select version, name from supabase_migrations.schema_migrations where idempotency_key = $1', [key])).rows;
     if (prior && !upsert) return prior;
-    await c.query({ text: query, queryMode: 'simple' } as pg.QueryConfig);
+    await runInTransaction(c, query);
     const v = prior?.version ?? (await c.query(NEXT_VERSION)).rows[0].v;
     await c.query(`insert into supabase_migrations.schema_migrations
         (version, name, statements, rollback, created_by, idempotency_key) values ($1, $2, $3, $4, $5, $6)
@@ -98,7 +109,7 @@ migrations.delete('/projects/:ref/database/migrations', async (req, res) => {
       from supabase_migrations.schema_migrations where version ~ '^\\d{1,32}$' and version::numeric >= $1::numeric
       order by version::numeric desc`, [gte]);
     for (const r of rows) {
-      for (const statement of r.rollback ?? []) await c.query({ text: statement, queryMode: 'simple' } as pg.QueryConfig);
+      for (const statement of r.rollback ?? []) await runInTransaction(c, statement);
       await c.query('delete from supabase_migrations.schema_migrations where version = $1', [r.version]);
     }
     return rows.map((r) => r.version as string);

@@ -36,9 +36,10 @@ export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolea
   const { pool } = await ownerPool(ref);
   const client = await pool.connect();
   try {
-    await client.query(`begin${opts.readOnly ? ' read only' : ''};
-      set local statement_timeout = ${Math.floor(opts.timeoutMs ?? OWNER_TIMEOUT_MS)};
-      set local lock_timeout = '10s'; set local search_path = ${opts.searchPath ?? 'public'}`);
+    // The timeouts are session settings (reset by `discard all` below), so SQL that ends the transaction
+    // early (a COMMIT in a migration) does not run on without them.
+    await client.query(`set statement_timeout = ${Math.floor(opts.timeoutMs ?? OWNER_TIMEOUT_MS)}; set lock_timeout = '10s';
+      begin${opts.readOnly ? ' read only' : ''}; set local search_path = ${opts.searchPath ?? 'public'}`);
     const result = await fn(client);
     await client.query('commit');
     return result;

@@ -65,9 +65,9 @@ function toCatalog(meta: Omit<Catalog, 'relationships'>, fks: ForeignKey[]): Cat
 
 // ---- rendering ----
 
-const JSON_TYPE = 25, JSONB = 3802, JSON_OID = 114;
+const TEXT_OID = 25, JSON_OID = 114, JSONB_OID = 3802;
 // PostgREST calls a function with one unnamed argument only when it is json, jsonb or text.
-const SINGLE_UNNAMED_OK = new Set([JSON_OID, JSONB, JSON_TYPE]);
+const SINGLE_UNNAMED_OK = new Set([JSON_OID, JSONB_OID, TEXT_OID]);
 const INPUT_MODES = new Set(['in', 'inout', 'variadic']);
 const q = JSON.stringify;
 /** A property name, quoted only where TypeScript needs it (as the Supabase CLI's output, formatted, has them). */
