@@ -26,6 +26,9 @@ import { regions } from './regions.ts';
 import { projectConfigV2 } from './project-config.ts';
 import { signingKeys } from './signing-keys.ts';
 import { thirdPartyAuth } from './third-party-auth.ts';
+import { migrations } from './migrations.ts';
+import { advisors } from './advisors.ts';
+import { typegen } from './types.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -35,7 +38,8 @@ management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 management.post('/projects/:ref/mcp', mcpProjectKey);
 management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
-  databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth);
+  databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
+  migrations, advisors, typegen);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 

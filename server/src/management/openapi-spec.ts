@@ -516,6 +516,7 @@ const paths: Record<string, Record<string, Operation>> = {
   ...analyticsPaths(),
   ...mcpPaths(),
   ...databaseSettingsPaths(),
+  ...toolingPaths(),
   '/v1/projects/{ref}/functions': {
     get: op({ tag: 'Edge Functions', id: 'v1-list-all-functions', summary: 'The project\'s edge functions', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Function')), errors: [404] }),
     post: op({ tag: 'Edge Functions', id: 'v1-create-a-function', summary: 'Deploy a one-file function from a JSON body', scope: 'projects:write', params: [projectRef], body: ref('CreateFunctionBody'), status: 201, response: ref('Function'), errors: [404] }),
@@ -830,5 +831,54 @@ function databaseSettingsPaths(): Record<string, Record<string, Operation>> {
       get: op({ tag: 'Database', id: 'v1-get-a-snippet', summary: 'A SQL snippet with its SQL', scope: r,
         params: [{ name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }], response: fullSnippet, errors: [404] }),
     },
+  };
+}
+
+// Types, migration history and advisors: what the Supabase CLI and MCP server call (shapes as Supabase's).
+function toolingPaths(): Record<string, Record<string, Operation>> {
+  const version = (name: string, where: 'path' | 'query') => ({ name, in: where, required: true, schema: str({ pattern: '^\\d+$', example: '20250312000000' }) });
+  const idempotencyKey = { name: 'Idempotency-Key', in: 'header', required: false, description: 'POST: a key already recorded is not applied again. PUT: replaces the entry with this key.', schema: str({ maxLength: 256 }) };
+  const migrationBody = obj({ query: str({ minLength: 1 }), name: str({ maxLength: 1000 }), rollback: str({ description: 'SQL that undoes it, run by `DELETE ?gte=`.' }) }, ['query']);
+  const applied = obj({ version: str(), name: nullable(str()) });
+  const migration = obj({ version: str(), name: str(), statements: arrayOf(str()), rollback: arrayOf(str()), created_by: str(), idempotency_key: str() }, ['version']);
+  const lint = obj({
+    name: str({ example: 'rls_disabled_in_public' }), title: str(), level: str({ enum: ['ERROR', 'WARN', 'INFO'] }), facing: str({ enum: ['EXTERNAL'] }),
+    categories: arrayOf(str({ enum: ['PERFORMANCE', 'SECURITY'] })), description: str(), detail: str(), remediation: str(),
+    metadata: { type: 'object', additionalProperties: true, description: '`schema`, `name`, `type` of the object, and lint-specific keys.' }, cache_key: str(),
+  });
+  const advisors = (category: 'security' | 'performance') => op({
+    tag: 'Advisors', id: `v1-get-${category}-advisors`, summary: `The project's ${category} advisors`, scope: 'database:read', params: [projectRef],
+    response: obj({ lints: arrayOf(lint) }), errors: [404, 503],
+    description: 'Lint queries over the project\'s catalog, run as the owner in a read-only transaction with a statement timeout.',
+  });
+  const migrationsPath = '/v1/projects/{ref}/database/migrations';
+  return {
+    '/v1/projects/{ref}/types/typescript': {
+      get: op({
+        tag: 'Database', id: 'v1-generate-typescript-types', summary: 'TypeScript types of the project\'s schemas (as `supabase gen types typescript`)', scope: 'database:read',
+        params: [{ name: 'included_schemas', in: 'query', required: false, schema: str({ default: 'public', example: 'public,other' }) }, projectRef],
+        response: obj({ types: str() }), errors: [400, 404, 503],
+      }),
+    },
+    [migrationsPath]: {
+      get: op({ tag: 'Database', id: 'v1-list-migration-history', summary: 'Applied migrations, by version', scope: 'database:read', params: [projectRef],
+        response: arrayOf(obj({ version: str({ minLength: 1 }), name: str() }, ['version'])), errors: [404, 503],
+        description: 'Read from `supabase_migrations.schema_migrations` in the project database, the table the Supabase CLI keeps.' }),
+      post: op({ tag: 'Database', id: 'v1-apply-a-migration', summary: 'Apply a migration as the project owner and record it', scope: 'database:write', params: [projectRef, idempotencyKey],
+        body: migrationBody, response: applied, errors: [404, 503],
+        description: 'One transaction: a SQL error is 400 with Postgres\'s message and SQLSTATE, and nothing is applied or recorded.' }),
+      put: op({ tag: 'Database', id: 'v1-upsert-a-migration', summary: 'Apply a migration and record it, replacing the entry with the same Idempotency-Key', scope: 'database:write',
+        params: [projectRef, idempotencyKey], body: migrationBody, response: applied, errors: [404, 503] }),
+      delete: op({ tag: 'Database', id: 'v1-rollback-migrations', summary: 'Roll back the migrations at or after a version, newest first', scope: 'database:write',
+        params: [projectRef, version('gte', 'query')], response: obj({ message: str(), versions: arrayOf(str()) }), errors: [404, 503],
+        description: 'Runs each one\'s recorded rollback SQL and removes it from the history, in one transaction.' }),
+    },
+    [`${migrationsPath}/{version}`]: {
+      get: op({ tag: 'Database', id: 'v1-get-a-migration', summary: 'One entry of the migration history', scope: 'database:read', params: [projectRef, version('version', 'path')], response: migration, errors: [404, 503] }),
+      patch: op({ tag: 'Database', id: 'v1-patch-a-migration', summary: 'Change an entry\'s name or rollback SQL', scope: 'database:write', params: [projectRef, version('version', 'path')],
+        body: obj({ name: str(), rollback: str() }, []), response: ref('Message'), errors: [404, 503] }),
+    },
+    '/v1/projects/{ref}/advisors/security': { get: advisors('security') },
+    '/v1/projects/{ref}/advisors/performance': { get: advisors('performance') },
   };
 }

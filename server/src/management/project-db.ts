@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { loadRuntime, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { projectPool } from '../../../db/src/pools.ts';
 import { managementAddress } from '../../../db/src/servers.ts';
+import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
 import { errors } from '../errors.ts';
 
 export async function ownerPool(ref: string): Promise<{ pool: pg.Pool; project: ProjectRuntime }> {
@@ -25,3 +26,30 @@ export async function checkDatabase(ref: string): Promise<string | undefined> {
     return err instanceof Error ? err.message : String(err);
   }
 }
+
+/** Runs `fn` in one transaction in the project's database as its owner, with a statement timeout and the
+ *  search_path pinned (`public` for the owner's own SQL; `pg_catalog` for Loam's catalog queries, so no function
+ *  or operator the owner defines in public can stand in for a built-in one); a Postgres error the SQL causes becomes a 400 with Postgres's message and SQLSTATE and
+ *  nothing it did is kept. Session state is discarded before the connection goes back to the pool. */
+export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolean; timeoutMs?: number; searchPath?: 'public' | 'pg_catalog' },
+  fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const { pool } = await ownerPool(ref);
+  const client = await pool.connect();
+  try {
+    // The timeouts are session settings (reset by `discard all` below), so SQL that ends the transaction
+    // early (a COMMIT in a migration) does not run on without them.
+    await client.query(`set statement_timeout = ${Math.floor(opts.timeoutMs ?? OWNER_TIMEOUT_MS)}; set lock_timeout = '10s';
+      begin${opts.readOnly ? ' read only' : ''}; set local search_path = ${opts.searchPath ?? 'public'}`);
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    if (isPgError(err) && !isDatabaseUnavailable(err)) throw errors.sqlError(err.message, err.code!);
+    throw err;
+  } finally {
+    await client.query('discard all').then(() => client.release(), (e) => client.release(e));
+  }
+}
+
+const OWNER_TIMEOUT_MS = Number(process.env.LOAM_SQL_TIMEOUT_MS || 60_000);
