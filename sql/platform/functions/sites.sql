@@ -438,6 +438,7 @@ begin
   end if;
   update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
   perform platform_private.site_changed(v_site.project_id);
+  perform platform_private.queue_site_sweep(v_site.id);
   return v_site;
 end $$;
 
