@@ -57,7 +57,8 @@ export function repoUrlProblem(url: string, allowLocal: boolean): string | undef
   if (url.length > 2048 || /[\x00-\x20\x7f]/.test(url)) return 'repo_url must be a URL without spaces or control characters';
   if (url.startsWith('-')) return 'repo_url must not start with "-"';
   if (/^https:\/\/[^/]+\/.+/.test(url) || /^ssh:\/\/[^/]+\/.+/.test(url) || /^git@[A-Za-z0-9.-]+:[^/].*/.test(url)) return undefined;
-  if (allowLocal && (url.startsWith('file:///') || url.startsWith('/'))) return undefined;
+  // Local repositories, and plain http to this machine (a test's git server), only where the operator allows them.
+  if (allowLocal && (url.startsWith('file:///') || url.startsWith('/') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?\/.+/.test(url))) return undefined;
   return 'repo_url must be an https://, ssh:// or git@host:path URL';
 }
 
