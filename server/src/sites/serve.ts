@@ -107,10 +107,12 @@ function domainSite(host: string): Promise<string | undefined> {
   return subdomain;
 }
 
+let platformDomains: string[] | undefined;
 /** The names the platform answers to itself: never a site's custom domain. */
 export function isPlatformHost(host: string): boolean {
-  const own = [sitesSettings().domain, config.projectDomain, new URL(config.publicUrl).hostname].filter((d): d is string => !!d).map((d) => d.toLowerCase());
-  return own.some((d) => host === d || host.endsWith(`.${d}`));
+  platformDomains ??= [sitesSettings().domain, config.projectDomain, new URL(config.publicUrl).hostname]
+    .filter((d): d is string => !!d).map((d) => d.toLowerCase());
+  return platformDomains.some((d) => host === d || host.endsWith(`.${d}`));
 }
 
 /** Could `host` be a custom domain? Not an IP address, not a single label (localhost), not the platform's. */
@@ -153,7 +155,9 @@ async function route(req: Request): Promise<{ label: string; path: string; prefi
     if (!label.includes('.')) return { label, path: req.path, prefix: '' };
   }
   if (host && mayBeCustomDomain(host)) {
-    const subdomain = await domainSite(host);
+    // Unknown while the database is away: the request goes on to the platform's own routes (its health check
+    // and APIs answer for themselves), rather than every such host answering as a site.
+    const subdomain = await domainSite(host).catch(() => undefined);
     if (subdomain) return { label: subdomain, path: req.path, prefix: '' };
   }
   if (!req.url.startsWith('/sites/')) return undefined;
