@@ -140,7 +140,7 @@ test('a build that forks too much and one that allocates too much are killed, sa
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(alive('fork-bomb-5150'), false, 'no process of the fork bomb survives');
 
-  const hog = await sandboxed(w, ': memory-hog-6060; node -e "const a = []; setInterval(() => a.push(Buffer.alloc(16 << 20, 1)), 20)"', {}, log,
+  const hog = await sandboxed(w, ': memory-hog-6060; node -e "const a = []; setInterval(() => a.push(Buffer.alloc(8 << 20, 1)), 50)"', {}, log,
     Date.now() + 20_000, never, box({ memoryMb: 128 }));
   text = log.takePending();
   assert.equal(hog.ok, false);
