@@ -8,7 +8,8 @@
 // fresh tmpfs holding read-only binds of /usr and a few /etc files plus the build's own folder at /work
 // (pivot_root, the old root unmounted), a PID namespace (killing its first process kills every process of the
 // build) and an empty network namespace (no network, so no platform service is reachable) unless the operator
-// allows it (LOAM_BUILDS_NETWORK=1).
+// allows it (LOAM_BUILDS_NETWORK=1). Inside it, rlimits bound each process (memory, processes, file size) and a
+// watch over the process tree bounds the build as a whole (sandboxed(), run()).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
