@@ -696,7 +696,7 @@ as $$
 declare
   v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
 begin
-  if p_domain is not distinct from v_site.custom_domain then return v_site; end if;
+  if p_domain is null or p_domain is not distinct from v_site.custom_domain then return v_site; end if;
   if p_domain <> '' then perform platform_private.validate_domain(p_domain); end if;
   update platform.sites set custom_domain = nullif(p_domain, ''),
       custom_domain_token = case when p_domain = '' then null else replace(gen_random_uuid()::text, '-', '') end,
