@@ -15,6 +15,22 @@ export function envInt(name: string, fallback: number, min = 0): number {
 }
 const int = envInt;
 
+/** LOAM_DNS_SERVERS: the resolvers of Loam's own DNS lookups (server/src/dns.ts) — a comma-separated list of
+ *  `host:port` (an IPv4 address, or an IPv6 one as `[addr]:port`; port 53 when left out). Unset: the system's
+ *  resolvers. Read on each use (a test starts its DNS server first), an error when malformed. */
+export function dnsServers(env = process.env): string[] | undefined {
+  const raw = env.LOAM_DNS_SERVERS?.trim();
+  if (!raw) return undefined;
+  return raw.split(/[\s,]+/).filter(Boolean).map((entry) => {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3}))(?::(\d{1,5}))?$/.exec(entry);
+    const port = m?.[3] === undefined ? 53 : Number(m[3]);
+    if (!m || port < 1 || port > 65535 || (m[2] && m[2].split('.').some((o) => Number(o) > 255))) {
+      throw new Error(`LOAM_DNS_SERVERS must be a comma-separated list of host:port (IP addresses; IPv6 as [addr]:port), got "${entry}"`);
+    }
+    return m[1] ? `[${m[1]}]:${port}` : `${m[2]}:${port}`;
+  });
+}
+
 export interface Config {
   port: number;
   host: string;

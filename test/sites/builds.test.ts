@@ -4,6 +4,8 @@
 process.env.LOAM_BUILDS_ENABLED = '1';
 process.env.LOAM_BUILDS_ALLOW_LOCAL_REPOS = '1';
 process.env.LOAM_BUILDS_TIMEOUT_MS = '5000';
+process.env.LOAM_BUILDS_MAX_PROCESSES = '64';
+process.env.LOAM_BUILDS_MEMORY_MB = '192';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -47,7 +49,7 @@ async function build(): Promise<any> {
 }
 
 async function finished(id: string): Promise<any> {
-  const until = Date.now() + 20_000;
+  const until = Date.now() + 40_000;
   for (;;) {
     const b = (await http('GET', `${sitePath()}/builds/${id}`, { token: owner.token })).body;
     if (!['queued', 'running'].includes(b.status)) return { ...b, log: await logOf(id) };
@@ -138,6 +140,35 @@ test('a failing build, a cancelled one and one past its time limit change nothin
   assert.equal((await site(s.subdomain)).text, '<h1>built hello-secret</h1>\n');
   const list = (await http('GET', `${sitePath()}/builds`, { token: owner.token })).body;
   assert.deepEqual(list.slice(0, 3).map((x: any) => x.status), ['failed', 'cancelled', 'failed']);
+});
+
+test('a build that forks too much and one that allocates too much are killed, saying so; the live site is unchanged', async () => {
+  const live = (await http('GET', sitePath(), { token: owner.token })).body.live_deploy_id;
+  assert.ok(live);
+  // Room to reach the limits on a busy machine (the time limit is not what this test is about).
+  process.env.LOAM_BUILDS_TIMEOUT_MS = '30000';
+  try {
+    await http('PATCH', sitePath(), {
+      token: owner.token,
+      body: { build_command: `node -e "const { spawn } = require('child_process'); setInterval(() => { for (let i = 0; i < 8; i++) spawn('sleep', ['30']).on('error', () => {}); }, 5)"` },
+    });
+    const forks = await finished((await build()).id);
+    assert.equal(forks.status, 'failed');
+    assert.match(forks.error ?? '', /process limit/, forks.log.slice(-800));
+    assert.equal(forks.error, 'build started more than the build\'s process limit (64 processes and threads)');
+    assert.match(forks.log, /\[process limit reached: \d+ processes and threads, at most 64 allowed \(LOAM_BUILDS_MAX_PROCESSES\): build killed\]/);
+
+    await http('PATCH', sitePath(), { token: owner.token, body: { build_command: 'node -e "const a = []; setInterval(() => a.push(Buffer.alloc(8 << 20, 1)), 50)"' } });
+    const hog = await finished((await build()).id);
+    assert.equal(hog.status, 'failed');
+    assert.match(hog.error ?? '', /memory limit/, hog.log.slice(-800));
+    assert.equal(hog.error, 'build used more than the build\'s memory limit (192 MB)');
+    assert.match(hog.log, /\[memory limit reached: \d+ MB in use, at most 192 MB allowed \(LOAM_BUILDS_MEMORY_MB\): build killed\]/);
+  } finally {
+    process.env.LOAM_BUILDS_TIMEOUT_MS = '5000';
+  }
+  assert.equal((await http('GET', sitePath(), { token: owner.token })).body.live_deploy_id, live);
+  assert.equal((await site(s.subdomain)).text, '<h1>built hello-secret</h1>\n');
 });
 
 test('the webhook: a bad signature is refused, other branches are ignored, a signed push builds', async () => {

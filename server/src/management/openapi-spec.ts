@@ -287,6 +287,9 @@ const schemas: Record<string, Schema> = {
     build_env: { type: 'object', additionalProperties: str(), description: 'Names only: values are never returned.' },
     webhook_url: str(), webhook_secret: str({ description: 'Key of the push webhook\'s HMAC signature.' }),
     deploy_key_public: nullable(str()), has_repo_token: { type: 'boolean' },
+    custom_domain: nullable(str()), custom_domain_verified: { type: 'boolean', description: 'Only a verified custom domain is served.' },
+    custom_domain_verified_at: nullable(timestamp),
+    custom_domain_challenge: nullable(obj({ type: str({ enum: ['TXT'] }), name: str(), value: str() }, ['type', 'name', 'value'])),
     created_at: timestamp, updated_at: timestamp,
   }),
   CreateSiteBody: obj({
@@ -302,6 +305,7 @@ const schemas: Record<string, Schema> = {
     output_dir: str({ maxLength: 1024 }), auto_publish: { type: 'boolean' },
     build_env: { type: 'object', additionalProperties: str({ maxLength: 4096 }), description: 'Replaces the build\'s environment variables.' },
     repo_token: str({ maxLength: 4096, description: 'An https access token for a private repository (sent as `x-access-token`); write-only, empty to remove.' }),
+    custom_domain: str({ maxLength: 254, description: 'A domain of yours to serve the site at once verified (see `custom_domain_challenge`); empty to remove.' }),
   }, []),
   SiteDeploy: obj({
     id: str({ format: 'uuid' }), site_id: str({ format: 'uuid' }), version: str(), label: str(),
@@ -615,6 +619,12 @@ function sitePaths(): Record<string, Record<string, Operation>> {
     },
     [`${deploy}/rollback`]: {
       post: base({ id: 'v1-rollback-site-deploy', summary: 'Make an earlier published deploy live again', params: [projectRef, siteId, deployId], response: ref('Site'), errors: [404, 409] }),
+    },
+    [`${site}/custom-domain/verify`]: {
+      post: base({
+        id: 'v1-verify-site-custom-domain', summary: 'Verify the site\'s custom domain by its DNS TXT record', params: [projectRef, siteId], response: ref('Site'), errors: [404, 409, 422],
+        description: 'Looks up the TXT record `_loam-challenge.<domain>` (the site\'s `custom_domain_challenge`). Found: the domain is served for this site — and no longer for another site that held it, unless that site\'s record is still published too (409).',
+      }),
     },
     [`${site}/deploy-key`]: {
       post: base({

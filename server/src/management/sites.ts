@@ -17,7 +17,8 @@ import { blobStore, discard, siteUploadKey, stage } from '../storage/backend.ts'
 import { buildSettings, repoUrlProblem } from '../sites/build.ts';
 import { deployRules, precompress, storeSiteFile } from '../sites/deploys.ts';
 import { contentTypeOf, normalizeDeployPath } from '../sites/paths.ts';
-import { forgetSite } from '../sites/serve.ts';
+import { DnsLookupFailed, lookupTxt } from '../dns.ts';
+import { forgetDomain, forgetSite, isPlatformHost } from '../sites/serve.ts';
 import { deployLimits, type DeployLimits } from '../sites/settings.ts';
 import { siteUrls } from '../sites/urls.ts';
 import { inspectZip, ZipRefused } from '../sites/zip.ts';
@@ -25,6 +26,8 @@ import { body, bool, param, str } from '../validate.ts';
 import { asCaller, authenticate, callerQuery, scope } from './session.ts';
 
 type Row = Record<string, any>;
+
+const CHALLENGE_PREFIX = '_loam-challenge.';
 
 export function siteJson(s: Row, ref: string, creds?: Row) {
   return {
@@ -48,6 +51,11 @@ export function siteJson(s: Row, ref: string, creds?: Row) {
     webhook_url: `${config.publicUrl}/v1/projects/${ref}/sites/${s.id}/builds/webhook`,
     webhook_secret: s.webhook_secret,
     ...(creds ? { deploy_key_public: creds.deploy_key_public, has_repo_token: creds.has_repo_token } : {}),
+    custom_domain: s.custom_domain ?? null,
+    custom_domain_verified: !!s.custom_domain_verified_at,
+    custom_domain_verified_at: s.custom_domain_verified_at ?? null,
+    // What to publish to prove the domain is the owner's (the token is no secret: it goes into public DNS).
+    custom_domain_challenge: s.custom_domain ? { type: 'TXT', name: `${CHALLENGE_PREFIX}${s.custom_domain}`, value: s.custom_domain_token } : null,
     created_at: s.created_at,
     updated_at: s.updated_at,
   };
@@ -140,9 +148,20 @@ function buildFields(b: Record<string, unknown>) {
     str(b, 'output_dir', { max: 1024 }), bool(b, 'auto_publish'), env ? JSON.stringify(env) : null];
 }
 
+/** `custom_domain` of a PATCH: lowercased, without a trailing dot; empty removes it; the platform's own names are
+ *  refused (SQL checks the form). */
+function customDomain(b: Record<string, unknown>): string | undefined {
+  const raw = str(b, 'custom_domain', { max: 254 });
+  if (raw === undefined) return undefined;
+  const domain = raw.trim().toLowerCase().replace(/\.$/, '');
+  if (domain && isPlatformHost(domain)) throw new ApiError(400, 'invalid_domain', `${domain} is one of the platform's own domains`);
+  return domain;
+}
+
 sites.patch(`${base}/:site_id`, async (req, res) => {
   const b = body(req.body);
-  const [before] = await callerQuery<Row>(res, 'select subdomain from platform.get_site($1, $2)', ids(req));
+  const [before] = await callerQuery<Row>(res, 'select subdomain, custom_domain from platform.get_site($1, $2)', ids(req));
+  const domain = customDomain(b);
   const build = buildFields(b);
   const settings = siteSettings(b);
   // Write-only: never part of any answer.
@@ -153,16 +172,37 @@ sites.patch(`${base}/:site_id`, async (req, res) => {
     if (BUILD_KEYS.some((k) => b[k] !== undefined)) {
       row = (await c.query<Row>('select * from platform.update_site_build($1, $2, $3, $4, $5, $6, $7, $8, $9)', [...ids(req), ...build])).rows[0];
     }
+    if (domain !== undefined) row = (await c.query<Row>('select * from platform.set_site_domain($1, $2, $3)', [...ids(req), domain])).rows[0];
     if (token !== undefined) await c.query('select platform.set_site_repo_token($1, $2, $3)', [...ids(req), token]);
     return row;
   });
+  forgetDomain(before.custom_domain);
   forgetSite(before.subdomain);
   forgetSite(site.subdomain);
   res.json(siteJson(site, param(req, 'ref'), await credentials(res, req)));
 });
 
+// Proves the custom domain is the owner's: its TXT record `_loam-challenge.<domain>` must hold the site's token
+// (looked up through LOAM_DNS_SERVERS). SQL decides, and moves the domain from another site whose record is gone.
+sites.post(`${base}/:site_id/custom-domain/verify`, async (req, res) => {
+  const [site] = await callerQuery<Row>(res, 'select custom_domain from platform.get_site($1, $2)', ids(req));
+  let published: string[] = [];
+  if (site.custom_domain) {
+    try {
+      published = await lookupTxt(`${CHALLENGE_PREFIX}${site.custom_domain}`);
+    } catch (err) {
+      if (!(err instanceof DnsLookupFailed)) throw err;
+      throw new ApiError(422, 'domain_not_verified', `${err.message}: try again later`);
+    }
+  }
+  const [row] = await callerQuery<Row>(res, 'select * from platform.verify_site_domain($1, $2, $3)', [...ids(req), published]);
+  forgetDomain(row.custom_domain);
+  res.json(siteJson(row, param(req, 'ref'), await credentials(res, req)));
+});
+
 sites.delete(`${base}/:site_id`, async (req, res) => {
   const [site] = await callerQuery<Row>(res, 'select * from platform.delete_site($1, $2)', ids(req));
+  forgetDomain(site.custom_domain);
   forgetSite(site.subdomain);
   res.json(siteJson(site, param(req, 'ref')));
 });

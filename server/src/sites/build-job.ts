@@ -51,6 +51,8 @@ export async function runSiteBuild(buildId: string): Promise<void> {
     const check = (step: string, r: StepResult) => {
       if (r.cancelled) throw new BuildFailed('cancelled', 'the build was cancelled');
       if (r.timedOut) throw new BuildFailed('failed', `the build ran past its time limit (${settings.timeoutMs} ms)`);
+      if (r.limit === 'memory') throw new BuildFailed('failed', `${step} used more than the build's memory limit (${settings.memoryMb} MB)`);
+      if (r.limit === 'processes') throw new BuildFailed('failed', `${step} started more than the build's process limit (${settings.maxProcesses} processes and threads)`);
       if (!r.ok) throw new BuildFailed('failed', `${step} failed (exit code ${r.code})`);
     };
     const { rows: [creds] } = await pool.query<{ deploy_key_private: string | null; repo_token: string | null }>(
@@ -59,7 +61,7 @@ export async function runSiteBuild(buildId: string): Promise<void> {
       { deployKey: creds?.deploy_key_private, token: creds?.repo_token }));
     const env = Object.fromEntries(Object.entries(b.build_env ?? {}).filter(([, v]) => typeof v === 'string'));
     for (const [step, command] of [['install', b.install_command], ['build', b.build_command]] as const) {
-      if (command) check(step, await sandboxed(workdir, command, env, log, deadline, ac.signal, settings.network));
+      if (command) check(step, await sandboxed(workdir, command, env, log, deadline, ac.signal, settings));
     }
     const limits = deployLimits((await pool.query('select * from platform_private.site_plan_limits($1)', [b.site_id])).rows[0]);
     let files;

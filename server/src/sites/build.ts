@@ -8,7 +8,8 @@
 // fresh tmpfs holding read-only binds of /usr and a few /etc files plus the build's own folder at /work
 // (pivot_root, the old root unmounted), a PID namespace (killing its first process kills every process of the
 // build) and an empty network namespace (no network, so no platform service is reachable) unless the operator
-// allows it (LOAM_BUILDS_NETWORK=1).
+// allows it (LOAM_BUILDS_NETWORK=1). Inside it, rlimits bound each process (memory, processes, file size) and a
+// watch over the process tree bounds the build as a whole (sandboxed(), run()).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -26,6 +27,15 @@ export interface BuildSettings {
   /** Wall-clock limit of a whole build (clone, install and build together). */
   timeoutMs: number;
   maxLogBytes: number;
+  /** Resident memory of all of a build's processes together; past it the build is killed. */
+  memoryMb: number;
+  /** Processes and threads of a build at once; reaching it kills the build. */
+  maxProcesses: number;
+  /** Largest file a build may write (RLIMIT_FSIZE). */
+  maxFileMb: number;
+  /** When the worker runs as root, builds run as this user and group outside their sandbox (never as root). */
+  uid: number;
+  gid: number;
 }
 
 export function buildSettings(env = process.env): BuildSettings {
@@ -35,6 +45,11 @@ export function buildSettings(env = process.env): BuildSettings {
     network: env.LOAM_BUILDS_NETWORK === '1',
     timeoutMs: envInt('LOAM_BUILDS_TIMEOUT_MS', 10 * 60_000, 1000),
     maxLogBytes: envInt('LOAM_BUILDS_MAX_LOG_BYTES', 1024 * 1024, 1024),
+    memoryMb: envInt('LOAM_BUILDS_MEMORY_MB', 2048, 16),
+    maxProcesses: envInt('LOAM_BUILDS_MAX_PROCESSES', 256, 8),
+    maxFileMb: envInt('LOAM_BUILDS_MAX_FILE_MB', 1024, 1),
+    uid: envInt('LOAM_BUILDS_UID', 65534, 1),
+    gid: envInt('LOAM_BUILDS_GID', 65534, 1),
   };
 }
 
@@ -43,7 +58,8 @@ export function repoUrlProblem(url: string, allowLocal: boolean): string | undef
   if (url.length > 2048 || /[\x00-\x20\x7f]/.test(url)) return 'repo_url must be a URL without spaces or control characters';
   if (url.startsWith('-')) return 'repo_url must not start with "-"';
   if (/^https:\/\/[^/]+\/.+/.test(url) || /^ssh:\/\/[^/]+\/.+/.test(url) || /^git@[A-Za-z0-9.-]+:[^/].*/.test(url)) return undefined;
-  if (allowLocal && (url.startsWith('file:///') || url.startsWith('/'))) return undefined;
+  // Local repositories, and plain http to this machine (a test's git server), only where the operator allows them.
+  if (allowLocal && (url.startsWith('file:///') || url.startsWith('/') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?\/.+/.test(url))) return undefined;
   return 'repo_url must be an https://, ssh:// or git@host:path URL';
 }
 
@@ -74,7 +90,37 @@ export class BuildLog {
   }
 }
 
-export interface StepResult { ok: boolean; code: number | null; timedOut: boolean; cancelled: boolean }
+export interface StepResult {
+  ok: boolean; code: number | null; timedOut: boolean; cancelled: boolean;
+  /** The limit the build was killed at, if any. */
+  limit?: 'memory' | 'processes';
+}
+
+/** What a process tree holds: its processes' threads (each counts against RLIMIT_NPROC) and resident bytes. */
+export async function treeUsage(root: number): Promise<{ tasks: number; rssBytes: number }> {
+  let tasks = 0, rssBytes = 0;
+  const seen = new Set<number>();
+  let level = [root];
+  // Breadth-first through /proc/<pid>/task/<tid>/children; a process that exits meanwhile is skipped. Bounded:
+  // a pid is visited once, and the kernel caps the tree (RLIMIT_NPROC).
+  while (level.length && seen.size < 100_000) {
+    const next: number[] = [];
+    await Promise.all(level.map(async (pid) => {
+      if (seen.has(pid)) return;
+      seen.add(pid);
+      const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      tasks += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      rssBytes += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+      const tids = await fsp.readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+      for (const tid of tids) {
+        const children = await fsp.readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '');
+        for (const c of children.split(' ')) if (c.trim()) next.push(Number(c));
+      }
+    }));
+    level = next;
+  }
+  return { tasks, rssBytes };
+}
 
 interface RunOptions {
   args: string[];
@@ -83,15 +129,38 @@ interface RunOptions {
   log: BuildLog;
   deadline: number;
   signal: AbortSignal;
+  /** Watched every WATCH_MS: reaching either kills the whole group with a line in the log saying why. */
+  watch?: { maxTasks: number; maxRssBytes: number };
 }
 
-/** Runs a process as the leader of its own process group; on timeout or abort the whole group is killed. */
+const WATCH_MS = 100;
+
+/** Runs a process as the leader of its own process group; on timeout, abort or a limit the whole group is killed. */
 function run(o: RunOptions): Promise<StepResult> {
   return new Promise((resolve) => {
     const child = spawn(o.args[0], o.args.slice(1), { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let timedOut = false, cancelled = false;
+    let limit: StepResult['limit'];
     const killGroup = () => { try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ } };
     const timer = setTimeout(() => { timedOut = true; o.log.append('\n[time limit reached: build killed]\n'); killGroup(); }, Math.max(0, o.deadline - Date.now()));
+    // The kernel enforces the rlimits per process (a fork or an allocation fails); this watch sees the build as a
+    // whole, kills it when it reaches a limit and says so, instead of leaving it to fail in some obscure way.
+    let sampling = false;
+    const watcher = o.watch && child.pid ? setInterval(() => {
+      if (sampling || limit || !child.pid) return;
+      sampling = true;
+      treeUsage(child.pid).then(({ tasks, rssBytes }) => {
+        if (limit || child.exitCode !== null) return;
+        if (tasks >= o.watch!.maxTasks) {
+          limit = 'processes';
+          o.log.append(`\n[process limit reached: ${tasks} processes and threads, at most ${o.watch!.maxTasks} allowed (LOAM_BUILDS_MAX_PROCESSES): build killed]\n`);
+        } else if (rssBytes > o.watch!.maxRssBytes) {
+          limit = 'memory';
+          o.log.append(`\n[memory limit reached: ${Math.round(rssBytes / 1048576)} MB in use, at most ${Math.round(o.watch!.maxRssBytes / 1048576)} MB allowed (LOAM_BUILDS_MEMORY_MB): build killed]\n`);
+        }
+        if (limit) killGroup();
+      }).catch(() => {}).finally(() => { sampling = false; });
+    }, WATCH_MS) : undefined;
     const onAbort = () => { cancelled = true; o.log.append('\n[cancelled: build killed]\n'); killGroup(); };
     o.signal.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (c: Buffer) => o.log.append(c));
@@ -99,16 +168,18 @@ function run(o: RunOptions): Promise<StepResult> {
     child.on('error', (err) => o.log.append(`\n[could not start: ${err.message}]\n`));
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearInterval(watcher);
       o.signal.removeEventListener('abort', onAbort);
       // Whatever the leader left behind in its group goes too.
       killGroup();
-      resolve({ ok: code === 0 && !timedOut && !cancelled, code, timedOut, cancelled });
+      resolve({ ok: code === 0 && !timedOut && !cancelled && !limit, code, timedOut, cancelled, limit });
     });
     if (o.signal.aborted) onAbort();
   });
 }
 
-const SANDBOX = new URL('./sandbox.sh', import.meta.url).pathname;
+// Handed to `sh -c` as text: the build's user (below) need not be able to read Loam's own files.
+const SANDBOX = fs.readFileSync(new URL('./sandbox.sh', import.meta.url), 'utf8');
 const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
 
 export interface RepoCredentials { deployKey?: string | null; token?: string | null }
@@ -149,14 +220,39 @@ function runClone(workdir: string, source: string, branch: string, log: BuildLog
   });
 }
 
-/** A shell command of the site's, in the sandbox, in `/work/src`. */
-export function sandboxed(workdir: string, command: string, userEnv: Record<string, string>, log: BuildLog, deadline: number, signal: AbortSignal, network: boolean): Promise<StepResult> {
+export type SandboxSettings = Pick<BuildSettings, 'network' | 'memoryMb' | 'maxProcesses' | 'maxFileMb' | 'uid' | 'gid'>;
+
+const runsAsRoot = () => process.getuid?.() === 0;
+
+/** Gives the build's folder to the build's user (a worker running as root runs builds as LOAM_BUILDS_UID): the
+ *  clone's files are root's. Symlinks are changed, never followed. Done once: the folder's owner tells. */
+async function handToBuildUser(workdir: string, uid: number, gid: number): Promise<void> {
+  if ((await fsp.lstat(workdir)).uid === uid) return;
+  const walk = async (p: string): Promise<void> => {
+    const st = await fsp.lstat(p);
+    await fsp.lchown(p, uid, gid);
+    if (st.isDirectory()) for (const name of await fsp.readdir(p)) await walk(path.join(p, name));
+  };
+  await walk(workdir);
+}
+
+/** A shell command of the site's, in the sandbox, in `/work/src`, under the build's limits: per process the
+ *  kernel's (RLIMIT_AS — the memory limit plus room for address space runtimes reserve and never touch —
+ *  RLIMIT_NPROC a little above the process limit, RLIMIT_FSIZE), and for the whole build the watch in run().
+ *  RLIMIT_NPROC counts per user, and never root's: a worker running as root runs builds as another user. */
+export async function sandboxed(workdir: string, command: string, userEnv: Record<string, string>, log: BuildLog, deadline: number,
+  signal: AbortSignal, s: SandboxSettings): Promise<StepResult> {
   log.append(`$ ${command}\n`);
-  const ns = ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--kill-child', ...(network ? [] : ['--net'])];
+  const ns = ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--kill-child', ...(s.network ? [] : ['--net'])];
+  const asUser = runsAsRoot() ? ['setpriv', `--reuid=${s.uid}`, `--regid=${s.gid}`, '--clear-groups'] : [];
+  if (runsAsRoot()) await handToBuildUser(workdir, s.uid, s.gid);
   return run({
-    args: ['unshare', ...ns, '/bin/sh', SANDBOX],
-    env: { ...userEnv, ...BASE_ENV, HOME: '/work', CI: '1', LOAM_BUILD_WORKDIR: workdir, LOAM_BUILD_COMMAND: `cd /work/src && ${command}` },
-    cwd: workdir, log, deadline, signal,
+    args: [...asUser, 'unshare', ...ns, '/bin/sh', '-c', SANDBOX],
+    env: {
+      ...userEnv, ...BASE_ENV, HOME: '/work', CI: '1', LOAM_BUILD_WORKDIR: workdir, LOAM_BUILD_COMMAND: `cd /work/src && ${command}`,
+      LOAM_BUILD_RLIMITS: `--as=${(s.memoryMb + 1024) * 1048576} --nproc=${s.maxProcesses + 16} --fsize=${s.maxFileMb * 1048576}`,
+    },
+    cwd: workdir, log, deadline, signal, watch: { maxTasks: s.maxProcesses, maxRssBytes: s.memoryMb * 1048576 },
   });
 }
 

@@ -1,4 +1,4 @@
-# The build sandbox (see build.ts), run by `unshare --user --map-root-user --mount --pid --fork [--net]`:
+# The build sandbox (see build.ts), run as `sh -c` by `unshare --user --map-root-user --mount --pid --fork [--net]`:
 # a tmpfs root with read-only /usr, a few /etc files, /dev/{null,zero,random,urandom}, its own /proc and the
 # build's folder at /work; the old root is unmounted; the command runs with no capabilities and no_new_privs.
 set -eu
@@ -26,5 +26,8 @@ rmdir /.old
 cd /work
 # The command travels in a variable of this shell only: the build's environment is the site's and PATH/HOME.
 cmd="$LOAM_BUILD_COMMAND"
-unset LOAM_BUILD_WORKDIR LOAM_BUILD_COMMAND
-exec /usr/bin/setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all /bin/sh -c "$cmd"
+limits="$LOAM_BUILD_RLIMITS"
+unset LOAM_BUILD_WORKDIR LOAM_BUILD_COMMAND LOAM_BUILD_RLIMITS
+# The limits (soft and hard: nothing in the sandbox can raise them again), then no privileges, then the command.
+# shellcheck disable=SC2086
+exec /usr/bin/prlimit $limits /usr/bin/setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all /bin/sh -c "$cmd"

@@ -4,7 +4,9 @@
 // dropped at once in every process when the site changes (publish, rollback, staging, settings, deletion: a
 // NOTIFY, see below), and each deploy's manifest — which never changes once ready — is cached by deploy id. A
 // request reads the pointer once, so it is served wholly from the old version or wholly from the new one.
+import { isIP } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { config } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
 import { onProjectChanged } from '../../../db/src/projects.ts';
@@ -33,8 +35,15 @@ const MAX_MANIFESTS_CACHED = 100;
 const pointers = new Map<string, { at: number; row: Promise<SiteRow | undefined>; ref?: string }>();
 // A site's change (publish, rollback, staging, settings, deletion — its project's too) is announced on the
 // project channel (platform_private.site_changed): every process drops that project's sites at once.
-onProjectChanged((ref) => { for (const [sub, e] of pointers) if (e.ref === ref) pointers.delete(sub); });
+onProjectChanged((ref) => {
+  for (const [sub, e] of pointers) if (e.ref === ref) pointers.delete(sub);
+  // A verification may have moved a domain between projects, or made an unknown host a site's: drop them all.
+  domains.clear();
+});
 const manifests = new Map<string, Promise<Version>>();
+// Custom domains (verified only): host → the site's subdomain, or undefined for a host that is no site's. Cached
+// like the pointers, so a request to an unknown host costs one query per host every few seconds at most.
+const domains = new Map<string, { at: number; subdomain: Promise<string | undefined> }>();
 
 // Small files are kept in memory by their storage key: a key names bytes that never change (content-addressed),
 // so nothing ever invalidates an entry; the least recently used go past the budget.
@@ -84,6 +93,31 @@ function siteRow(subdomain: string): Promise<SiteRow | undefined> {
   return entry.row;
 }
 
+/** Drops what this process knows of a custom domain (verified, removed or moved to another site). */
+export function forgetDomain(host: string | null | undefined): void { if (host) domains.delete(host); }
+
+function domainSite(host: string): Promise<string | undefined> {
+  const hit = domains.get(host);
+  if (hit && Date.now() - hit.at < POINTER_TTL_MS) return hit.subdomain;
+  if (domains.size >= MAX_SITES_CACHED) domains.clear();
+  const subdomain = controlPool().query<{ subdomain: string }>('select subdomain from platform_private.site_for_domain($1)', [host])
+    .then((r) => r.rows[0]?.subdomain);
+  subdomain.catch(() => domains.delete(host));
+  domains.set(host, { at: Date.now(), subdomain });
+  return subdomain;
+}
+
+let platformDomains: string[] | undefined;
+/** The names the platform answers to itself: never a site's custom domain. */
+export function isPlatformHost(host: string): boolean {
+  platformDomains ??= [sitesSettings().domain, config.projectDomain, new URL(config.publicUrl).hostname]
+    .filter((d): d is string => !!d).map((d) => d.toLowerCase());
+  return platformDomains.some((d) => host === d || host.endsWith(`.${d}`));
+}
+
+/** Could `host` be a custom domain? Not an IP address, not a single label (localhost), not the platform's. */
+const mayBeCustomDomain = (host: string) => host.includes('.') && !isIP(host.replace(/^\[|\]$/g, '')) && !isPlatformHost(host);
+
 function version(deployId: string, headers: HeaderRule[] | null, redirects: RedirectRule[] | null): Promise<Version> {
   let v = manifests.get(deployId);
   if (v) {
@@ -111,15 +145,20 @@ function version(deployId: string, headers: HeaderRule[] | null, redirects: Redi
 
 const LABEL = /^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9](--staging)?$/;
 
-/** The site a request is for, and the path inside it (leading `/`), or undefined if it is not a site request. */
-function route(req: Request): { label: string; path: string; prefix: string } | undefined {
+/** The site a request is for, and the path inside it (leading `/`), or undefined if it is not a site request.
+ *  A verified custom domain is the site's whole host, live version only. */
+async function route(req: Request): Promise<{ label: string; path: string; prefix: string } | undefined> {
   const { domain } = sitesSettings();
-  if (domain) {
-    const host = req.hostname?.toLowerCase();
-    if (host && host.endsWith(`.${domain}`)) {
-      const label = host.slice(0, -domain.length - 1);
-      if (!label.includes('.')) return { label, path: req.path, prefix: '' };
-    }
+  const host = req.hostname?.toLowerCase();
+  if (domain && host && host.endsWith(`.${domain}`)) {
+    const label = host.slice(0, -domain.length - 1);
+    if (!label.includes('.')) return { label, path: req.path, prefix: '' };
+  }
+  if (host && mayBeCustomDomain(host)) {
+    // Unknown while the database is away: the request goes on to the platform's own routes (its health check
+    // and APIs answer for themselves), rather than every such host answering as a site.
+    const subdomain = await domainSite(host).catch(() => undefined);
+    if (subdomain) return { label: subdomain, path: req.path, prefix: '' };
   }
   if (!req.url.startsWith('/sites/')) return undefined;
   const m = /^\/sites\/([^/]+)(\/.*)?$/.exec(req.path);
@@ -215,7 +254,7 @@ function decodePath(raw: string): string | undefined {
 }
 
 async function serve(req: Request, res: Response, next: NextFunction) {
-  const r = route(req);
+  const r = await route(req);
   if (!r) return next();
   if (!LABEL.test(r.label)) return plain(res, 404, 'Site not found');
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'Method not allowed', { Allow: 'GET, HEAD' });

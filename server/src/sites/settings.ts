@@ -14,6 +14,10 @@ export interface SitesSettings {
   maxZipRatio: number;
   /** Most rules read from `_headers` and from `_redirects`. */
   maxRules: number;
+  /** Deploys of a site kept (besides the live and the staging one) when the sweep runs; older ones go. */
+  keepDeploys: number;
+  /** Stored files younger than this are never swept (an upload whose row is not recorded yet). */
+  blobGraceMs: number;
 }
 
 let settings: SitesSettings | undefined;
@@ -28,6 +32,8 @@ export function sitesSettings(): SitesSettings {
     maxFiles: envInt('LOAM_SITES_MAX_FILES', 5000, 1),
     maxZipRatio: envInt('LOAM_SITES_MAX_ZIP_RATIO', 100, 1),
     maxRules: envInt('LOAM_SITES_MAX_RULES', 200, 1),
+    keepDeploys: envInt('LOAM_SITES_KEEP_DEPLOYS', 20, 1),
+    blobGraceMs: envInt('LOAM_SITES_BLOB_GRACE_SECONDS', 3600, 0) * 1000,
   };
   return settings;
 }

@@ -38,6 +38,59 @@ create or replace function platform_private.site_changed(p_project_id bigint) re
   language sql volatile security definer set search_path = pg_catalog, pg_temp
 as $$ select null::void from (select pg_notify('loam_project_changed', platform_private.project_ref(p_project_id))) n $$;
 
+-- ---- the sweep of unreferenced files (server/src/sites/sweep.ts, job site__sweep)
+-- A file's bytes are shared by every deploy of the site holding its SHA-256. Whatever makes a deploy refer to
+-- bytes again takes this lock shared; the sweep takes it exclusively while it checks that a hash is unreferenced
+-- and deletes its bytes, so a deploy cannot start referring to bytes being deleted. Bytes just written (an upload
+-- whose row is not recorded yet) are protected by their age: the sweep leaves files younger than a grace period.
+create or replace function platform_private.lock_site_blobs(p_site_id uuid, p_exclusive boolean) returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_exclusive then perform pg_advisory_xact_lock(hashtextextended('loam-site-blobs:' || p_site_id, 0));
+  else perform pg_advisory_xact_lock_shared(hashtextextended('loam-site-blobs:' || p_site_id, 0)); end if;
+end $$;
+
+-- Debounced: one queued sweep per site (the job key), run when the site's deploys change.
+create or replace function platform_private.queue_site_sweep(p_site_id uuid) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  select null::void from (select graphile_worker.add_job('site__sweep', json_build_object('site_id', p_site_id),
+    queue_name := 'site:' || p_site_id, job_key := 'site__sweep:' || p_site_id, max_attempts := 3)) j
+$$;
+
+-- Deploys past the retention count go (their manifests with them): all but the newest p_keep, the live and the
+-- staging deploy, and deploys still being uploaded or unpacked (unless a day old: abandoned). Returns the ref of
+-- the site's project (null: the site is gone, its files go with site__purge) and how many deploys went.
+create or replace function platform_private.prune_site_deploys(p_site_id uuid, p_keep integer, out ref text, out removed integer)
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites;
+begin
+  select s.* into v_site from platform.sites s where s.id = p_site_id;
+  if not found then return; end if;
+  ref := platform_private.project_ref(v_site.project_id);
+  delete from platform.site_deploys d
+    where d.site_id = p_site_id
+      and d.id is distinct from v_site.live_deploy_id and d.id is distinct from v_site.staging_deploy_id
+      and (d.status in ('ready', 'failed') or d.created_at < now() - interval '1 day')
+      and d.id not in (select x.id from platform.site_deploys x where x.site_id = p_site_id order by x.created_at desc, x.id limit greatest(p_keep, 0));
+  get diagnostics removed = row_count;
+end $$;
+
+-- Of the given hashes, those no deploy of the site refers to. Holds the exclusive lock until the caller's
+-- transaction ends: the caller deletes their bytes before committing.
+create or replace function platform_private.unreferenced_site_blobs(p_site_id uuid, p_hashes text[]) returns text[]
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform platform_private.lock_site_blobs(p_site_id, true);
+  return coalesce((select array_agg(h order by h) from unnest(p_hashes) h
+    where not exists (select 1 from platform.site_files f join platform.site_deploys d on d.id = f.deploy_id
+                      where d.site_id = p_site_id and f.sha256 = h)), '{}');
+end $$;
+
 -- Names a site may not take: what the platform or a visitor would read as the platform's own.
 create or replace function platform_private.validate_subdomain(p_subdomain text) returns text
   language plpgsql immutable
@@ -220,6 +273,8 @@ begin
              where jsonb_typeof(e.value) <> 'string' or e.value #>> '{}' !~ '^[0-9a-f]{64}$') then
     raise exception 'manifest values must be lowercase hex SHA-256 digests' using errcode = 'LMV13';
   end if;
+  -- Copying rows of known files refers to their bytes again: not while the sweep is deleting unreferenced ones.
+  perform platform_private.lock_site_blobs(v_site.id, false);
   insert into platform.site_deploys (site_id, label, source, status)
     values (v_site.id, coalesce(p_label, ''), 'files', 'pending') returning * into v_deploy;
   insert into platform.site_files (deploy_id, path, sha256, size, content_type, br_size, gz_size)
@@ -256,6 +311,7 @@ declare
   v_deploy platform.site_deploys := platform_private.pending_deploy(p_ref, p_site_id, p_deploy_id);
   v_file platform.site_files;
 begin
+  perform platform_private.lock_site_blobs(v_deploy.site_id, false);
   insert into platform.site_files (deploy_id, path, sha256, size, content_type, br_size, gz_size)
     values (v_deploy.id, p_path, p_sha256, p_size, p_content_type, p_br_size, p_gz_size)
     on conflict (deploy_id, path) do update set sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type,
@@ -316,6 +372,7 @@ begin
     where id = p_deploy_id returning * into v_deploy;
   update platform.sites set staging_deploy_id = p_deploy_id, updated_at = now() where id = v_deploy.site_id;
   perform platform_private.site_changed((select project_id from platform.sites where id = v_deploy.site_id));
+  perform platform_private.queue_site_sweep(v_deploy.site_id);
   return v_deploy;
 end $$;
 
@@ -341,6 +398,7 @@ $$;
 create or replace function platform_private.add_deploy_files(p_deploy_id uuid, p_files jsonb) returns void
   language sql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
+  select platform_private.lock_site_blobs((select site_id from platform.site_deploys where id = p_deploy_id), false);
   insert into platform.site_files (deploy_id, path, sha256, size, content_type, br_size, gz_size)
   select p_deploy_id, f->>'path', f->>'sha256', (f->>'size')::bigint, f->>'content_type', (f->>'br_size')::bigint, (f->>'gz_size')::bigint
   from jsonb_array_elements(p_files) f
@@ -364,6 +422,7 @@ begin
   update platform.site_deploys set published_at = now() where id = v_deploy.id;
   update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
   perform platform_private.site_changed(v_site.project_id);
+  perform platform_private.queue_site_sweep(v_site.id);
   return v_site;
 end $$;
 
@@ -379,6 +438,7 @@ begin
   end if;
   update platform.sites set live_deploy_id = v_deploy.id, updated_at = now() where id = v_site.id returning * into v_site;
   perform platform_private.site_changed(v_site.project_id);
+  perform platform_private.queue_site_sweep(v_site.id);
   return v_site;
 end $$;
 
@@ -614,6 +674,81 @@ create or replace function platform_private.site_build_credentials_for_job(p_sit
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$ select k.deploy_key_private, k.repo_token from platform_private.site_build_secrets k where k.site_id = p_site_id $$;
 
+-- ---- custom domains
+
+create or replace function platform_private.validate_domain(p_domain text) returns text
+  language plpgsql immutable
+as $$
+begin
+  if p_domain is null or length(p_domain) > 253
+     or p_domain !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$' then
+    raise exception 'custom_domain must be a lowercase domain name such as www.example.com (letters, digits, hyphens and dots)'
+      using errcode = 'LMV40';
+  end if;
+  return p_domain;
+end $$;
+
+-- A new domain gets a new token and is not served until verified; the same domain again changes nothing; an
+-- empty one removes it. Checks that need the process's settings (the platform's own domains) are the API's.
+create or replace function platform.set_site_domain(p_ref text, p_site_id text, p_domain text) returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+begin
+  if p_domain is null or p_domain is not distinct from v_site.custom_domain then return v_site; end if;
+  if p_domain <> '' then perform platform_private.validate_domain(p_domain); end if;
+  update platform.sites set custom_domain = nullif(p_domain, ''),
+      custom_domain_token = case when p_domain = '' then null else replace(gen_random_uuid()::text, '-', '') end,
+      custom_domain_verified_at = null, updated_at = now()
+    where id = v_site.id returning * into v_site;
+  perform platform_private.site_changed(v_site.project_id);
+  return v_site;
+end $$;
+
+-- p_published: the values of the TXT records at `_loam-challenge.<domain>`, as the API's DNS lookup found them.
+-- The site's token must be among them. If another site holds the domain verified, its ownership is checked
+-- again against the same records: still published → 409 (both were published: the owner must remove one);
+-- gone → the domain moves to this site and the other stops serving it.
+create or replace function platform.verify_site_domain(p_ref text, p_site_id text, p_published text[]) returns platform.sites
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_site platform.sites := platform_private.site_for_member(p_ref, p_site_id);
+  v_holder platform.sites;
+begin
+  if v_site.custom_domain is null then
+    raise exception 'the site has no custom domain (set custom_domain first)' using errcode = 'LMN40';
+  end if;
+  if not (v_site.custom_domain_token = any (coalesce(p_published, '{}'))) then
+    raise exception 'no TXT record _loam-challenge.% with the value % was found', v_site.custom_domain, v_site.custom_domain_token
+      using errcode = 'LMD40';
+  end if;
+  -- Two verifications of one domain at once take turns.
+  perform pg_advisory_xact_lock(hashtextextended('loam-site-domain:' || v_site.custom_domain, 0));
+  select s.* into v_holder from platform.sites s
+    where s.custom_domain = v_site.custom_domain and s.custom_domain_verified_at is not null and s.id <> v_site.id for update;
+  if found then
+    if v_holder.custom_domain_token = any (p_published) then
+      raise exception 'the domain % is verified by another site whose TXT record is still published', v_site.custom_domain
+        using errcode = 'LMT40';
+    end if;
+    update platform.sites set custom_domain_verified_at = null, updated_at = now() where id = v_holder.id;
+    perform platform_private.site_changed(v_holder.project_id);
+  end if;
+  update platform.sites set custom_domain_verified_at = now(), updated_at = now() where id = v_site.id returning * into v_site;
+  perform platform_private.site_changed(v_site.project_id);
+  return v_site;
+end $$;
+
+-- For serving (the platform's own connection): the site a verified custom domain names.
+create or replace function platform_private.site_for_domain(p_host text) returns table (subdomain text, ref text)
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+  select s.subdomain, p.ref from platform.sites s join platform.projects p on p.id = s.project_id and p.deleted_at is null
+  where s.custom_domain = p_host and s.custom_domain_verified_at is not null
+$$;
+
 comment on function platform.get_site(text, text) is 'A site of a project the caller is a member of.';
 comment on function platform.update_site(text, text, text, text, boolean, text) is 'Changes a site''s subdomain, name, SPA mode or 404 page.';
 comment on function platform.delete_site(text, text) is 'Deletes a site; its files are removed by a job.';
@@ -636,3 +771,5 @@ comment on function platform.cancel_site_build(text, text, text) is 'Cancels a q
 comment on function platform.set_site_deploy_key(text, text, text, text) is 'Stores a site''s SSH deploy key (the private half is never read back).';
 comment on function platform.set_site_repo_token(text, text, text) is 'Stores (or, empty, removes) a site''s https repository token; never read back.';
 comment on function platform.site_build_credentials(text, text) is 'The public deploy key of a site and whether it has a repository token.';
+comment on function platform.set_site_domain(text, text, text) is 'Sets (empty: removes) a site''s custom domain; it is served once verified.';
+comment on function platform.verify_site_domain(text, text, text[]) is 'Marks a site''s custom domain verified when its TXT record is published (the API looks it up).';
