@@ -3,6 +3,7 @@
 // requests, p50), and throughput (keep-alive load from a separate process, interleaved rounds).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,7 +70,17 @@ const scenarios: Scenario[] = [
   { name: 'Loam /functions/v1', method: 'GET', url: fnUrl, headers },
 ];
 const results = new Map<string, LoadResult[]>(scenarios.map((s) => [s.name, []]));
-for (let r = 0; r < ROUNDS; r++) for (const s of scenarios) results.get(s.name)!.push(await load(s, SECONDS, CONNECTIONS));
+// BENCH_CPU_PROF=<file>: a CPU profile of Loam's process during the Loam rounds (open it in Chrome's devtools).
+const profiler = process.env.BENCH_CPU_PROF ? new inspector.Session() : undefined;
+const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => profiler!.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+if (profiler) { profiler.connect(); await post('Profiler.enable'); }
+for (let r = 0; r < ROUNDS; r++) {
+  for (const s of scenarios) {
+    if (profiler && s === scenarios[1]) await post('Profiler.start');
+    results.get(s.name)!.push(await load(s, SECONDS, CONNECTIONS));
+    if (profiler && s === scenarios[1]) fs.appendFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await post('Profiler.stop')).profile) + '\n');
+  }
+}
 const summary = scenarios.map((s) => {
   const rs = results.get(s.name)!;
   return { name: s.name, rps: median(rs.map((x) => x.rps)), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), errors: rs.reduce((a, x) => a + x.errors, 0) };
