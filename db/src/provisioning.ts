@@ -206,7 +206,7 @@ export async function setConnectionsAllowed(address: ServerAddress, p: ProjectRu
 export async function dropProjectDatabase(address: ServerAddress, p: ProjectRuntime): Promise<void> {
   await closeProjectPools(p.db_name);
   const r = projectRoles(p.ref);
-  const roles = [r.authenticator, r.mgmt, r.owner, ...API_ROLES.map((a) => r[a])];
+  const roles = [r.authenticator, r.mgmt, r.functions, r.owner, ...API_ROLES.map((a) => r[a])];
   await withClient(address, 'postgres', async (c) => {
     await c.query(`drop database if exists ${ident(c, p.db_name)} with (force)`);
     const { rows } = await c.query(`select distinct d.datname from pg_shdepend s join pg_database d on d.oid = s.dbid

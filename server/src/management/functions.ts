@@ -8,6 +8,7 @@ import { Router, type Request, type Response } from 'express';
 import { forgetRuntime } from '../../../db/src/projects.ts';
 import { ApiError, errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
+import { functionSettings } from '../functions/settings.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 
 export const functionsManagement = Router();
@@ -15,7 +16,6 @@ functionsManagement.use('/projects/:ref/functions', authenticate, scope('project
 
 const MAX_BUNDLE_BYTES = 20 * 1024 * 1024;
 const MAX_FILES = 1000;
-const DEPLOY_WAIT_MS = 60_000;
 
 interface FunctionRow {
   uuid: string; slug: string; name: string; verify_jwt: boolean; entrypoint_path: string | null;
@@ -111,8 +111,11 @@ function slugOf(req: Request): string {
 }
 
 /** Records the version and waits for its validation; a failure is a 400 that says why (the live version
- *  keeps serving). */
-async function deploy(res: Response, ref: string, slug: string, m: Record<string, unknown>, files: Map<string, Buffer>) {
+ *  keeps serving). The wait is bounded (LOAM_FUNCTIONS_DEPLOY_WAIT_MS): a validation that takes longer (a big
+ *  npm graph on a cold cache) goes on in its job, and the answer is a 201 with the new version's number, as
+ *  Supabase's deploy answers; the version serves once it validated. A bundle-only deploy (`bundleOnly=true`)
+ *  validates without going live: `PUT …/functions` makes it live. */
+async function deploy(res: Response, ref: string, slug: string, m: Record<string, unknown>, files: Map<string, Buffer>, goLive = true) {
   if (files.size === 0) throw errors.invalidBody('a deploy needs at least one file');
   const entry = bundlePath(str(m, 'entrypoint_path', { required: true, max: 2048 }), 'entrypoint_path');
   const importMapRaw = str(m, 'import_map_path', { max: 2048 });
@@ -125,26 +128,62 @@ async function deploy(res: Response, ref: string, slug: string, m: Record<string
   const contents = paths.map((p) => files.get(p)!);
   const hashes = contents.map((c) => crypto.createHash('sha256').update(c).digest());
   const [{ version_id }] = await callerQuery<{ version_id: string }>(res,
-    'select platform.deploy_function($1, $2, $3, $4, $5, $6, $7, $8, $9) as version_id',
-    [ref, slug, name ?? null, entry, importMap, verifyJwt ?? null, paths, hashes, contents]);
-  const until = Date.now() + DEPLOY_WAIT_MS;
-  for (let delay = 20; Date.now() < until; delay = Math.min(delay * 2, 250)) {
-    const [v] = await callerQuery<{ status: string; error: string | null }>(res,
+    'select platform.deploy_function($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) as version_id',
+    [ref, slug, name ?? null, entry, importMap, verifyJwt ?? null, paths, hashes, contents, goLive]);
+  const until = Date.now() + functionSettings().deployWaitMs;
+  let version = 0;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+    const [v] = await callerQuery<{ status: string; error: string | null; version: number }>(res,
       'select * from platform.function_version_status($1, $2)', [ref, version_id]);
     if (v?.status === 'FAILED') throw new ApiError(400, 'function_deploy_failed', `Failed to deploy ${slug}: ${v.error ?? 'validation failed'}`);
-    if (v?.status === 'READY') break;
-    await new Promise((r) => setTimeout(r, delay));
+    version = v?.version ?? version;
+    if (v?.status === 'READY' || Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, until - Date.now()))));
   }
   // Other processes hear of the new live version through NOTIFY; this one forgets its routes at once.
   forgetRuntime(ref);
-  res.status(201).json(functionJson(await findFunction(res, ref, slug)));
+  const f = functionJson(await findFunction(res, ref, slug));
+  res.status(201).json({
+    ...f, version,
+    ...(goLive ? {} : { verify_jwt: verifyJwt ?? f.verify_jwt, entrypoint_path: entry, import_map_path: importMap ?? undefined, import_map: importMap !== null }),
+  });
 }
 
 functionsManagement.post('/projects/:ref/functions/deploy', async (req, res) => {
   const ref = param(req, 'ref');
   const slug = slugOf(req);
+  const bundleOnly = req.query.bundleOnly ?? req.query.bundle_only;
+  if (bundleOnly !== undefined && bundleOnly !== 'true' && bundleOnly !== 'false') throw errors.invalidBody('bundleOnly must be true or false');
   const { metadata, files } = await readMultipart(req);
-  await deploy(res, ref, slug, metadata, files);
+  await deploy(res, ref, slug, metadata, files, bundleOnly !== 'true');
+});
+
+// Bulk update (Supabase's `PUT …/functions`): the CLI deploys several functions bundle-only, then makes them
+// live together with this. Only `slug`, `version`, `name` and `verify_jwt` of each item matter here.
+functionsManagement.put('/projects/:ref/functions', async (req, res) => {
+  const ref = param(req, 'ref');
+  const list = req.body;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 100) throw errors.invalidBody('expected an array of 1 to 100 functions');
+  const slugs: string[] = [];
+  const versions: number[] = [];
+  const names: (string | null)[] = [];
+  const verify: (boolean | null)[] = [];
+  for (const raw of list) {
+    const item = body(raw);
+    const slug = str(item, 'slug', { required: true, max: 128 });
+    if (slugs.includes(slug)) throw errors.invalidBody(`function ${slug} is given twice`);
+    if (!Number.isSafeInteger(item.version) || (item.version as number) < 1) throw errors.invalidBody(`function ${slug}: version must be a positive integer`);
+    slugs.push(slug);
+    versions.push(item.version as number);
+    names.push(str(item, 'name', { max: 256 }) ?? null);
+    verify.push(bool(item, 'verify_jwt') ?? null);
+  }
+  const touched = await callerQuery<{ slug: string }>(res, 'select platform.bulk_update_functions($1, $2, $3, $4, $5) as slug',
+    [ref, slugs, versions, names, verify]);
+  forgetRuntime(ref);
+  const rows = await callerQuery<FunctionRow>(res, 'select * from platform.list_functions($1)', [ref]);
+  const wanted = new Set(touched.map((t) => t.slug));
+  res.json({ functions: rows.filter((r) => wanted.has(r.slug)).map(functionJson) });
 });
 
 // The older create call: the source as a string in a JSON body (`body`), one file.
