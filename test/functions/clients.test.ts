@@ -100,6 +100,58 @@ test('the Supabase CLI and MCP server manage edge functions and secrets', async 
       assert.equal(del.code, 0, del.err);
       assert.equal((await invoke(a, 'hello-cli')).status, 404);
     });
+
+    await test('MCP server: deploy_edge_function, list_edge_functions, get_edge_function', async () => {
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [path.join(root, 'node_modules/@supabase/mcp-server-supabase/dist/cli.js'), '--api-url', new URL(a.url).origin,
+          '--access-token', a.owner.token, '--features', 'functions'],
+        env: { PATH: process.env.PATH ?? '', HOME: home, DO_NOT_TRACK: '1' },
+        stderr: 'pipe',
+      });
+      let stderr = '';
+      transport.stderr?.on('data', (c) => { stderr += c; });
+      const client = new Client({ name: 'loam-test', version: '1.0.0' });
+      await client.connect(transport);
+      const call = async (name: string, args: Record<string, unknown>) => {
+        const r = await client.callTool({ name, arguments: args }) as { isError?: boolean; content: { type: string; text: string }[] };
+        const text = r.content.map((c) => c.text).join('');
+        assert.ok(!r.isError, `${name}: ${text}\n${stderr}`);
+        return JSON.parse(text);
+      };
+      try {
+        const tools = (await client.listTools()).tools.map((t) => t.name);
+        for (const t of ['list_edge_functions', 'get_edge_function', 'deploy_edge_function']) assert.ok(tools.includes(t), t);
+        const deployed = await call('deploy_edge_function', {
+          project_id: a.ref, name: 'from-mcp', entrypoint_path: 'index.ts', verify_jwt: false,
+          files: [
+            { name: 'index.ts', content: `import { word } from './word.ts';\nDeno.serve(() => new Response(word));` },
+            { name: 'word.ts', content: `export const word = 'mcp';` },
+          ],
+        });
+        assert.equal(deployed.slug, 'from-mcp');
+        assert.equal(deployed.version, 1);
+        assert.equal((await invoke(a, 'from-mcp')).text, 'mcp');
+        const list = await call('list_edge_functions', { project_id: a.ref });
+        const mine = list.functions.find((f: { slug: string }) => f.slug === 'from-mcp');
+        assert.equal(mine.entrypoint_path, 'index.ts', 'the MCP server reads our paths back as bundle paths');
+        const one = await call('get_edge_function', { project_id: a.ref, function_slug: 'from-mcp' });
+        assert.equal(one.entrypoint_path, 'index.ts');
+        assert.deepEqual(one.files.map((f: { name: string; content: string }) => [f.name, f.content]).sort(), [
+          ['index.ts', `import { word } from './word.ts';\nDeno.serve(() => new Response(word));`],
+          ['word.ts', `export const word = 'mcp';`],
+        ]);
+        // A second deploy through the MCP server is a new version.
+        const again = await call('deploy_edge_function', {
+          project_id: a.ref, name: 'from-mcp', entrypoint_path: 'index.ts', verify_jwt: false,
+          files: [{ name: 'index.ts', content: `Deno.serve(() => new Response('mcp v2'));` }],
+        });
+        assert.equal(again.version, 2);
+        assert.equal((await invoke(a, 'from-mcp')).text, 'mcp v2');
+      } finally {
+        await client.close();
+      }
+    });
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
   }

@@ -23,19 +23,25 @@ interface FunctionRow {
   last_status: string | null; last_error: string | null;
 }
 
-function functionJson(f: FunctionRow) {
+/** Where Supabase's API places a deployment's files, as a file URL (`file:///tmp/user_fn_<ref>_<id>_<version>/source/
+ *  index.ts`): the MCP server turns these back into bundle paths with that exact prefix, and fails on anything
+ *  that is not a file URL. */
+const deploymentPath = (ref: string, f: FunctionRow, version: number, p: string) =>
+  `file:///tmp/user_fn_${ref}_${f.uuid}_${version}/source/${p}`;
+
+function functionJson(ref: string, f: FunctionRow, version = f.live_version ?? 0) {
   return {
     id: f.uuid,
     slug: f.slug,
     name: f.name,
     status: 'ACTIVE',
-    version: f.live_version ?? 0,
+    version,
     created_at: f.created_at.getTime(),
     updated_at: f.updated_at.getTime(),
     verify_jwt: f.verify_jwt,
     import_map: f.import_map_path !== null,
-    entrypoint_path: f.entrypoint_path ?? undefined,
-    import_map_path: f.import_map_path ?? undefined,
+    entrypoint_path: f.entrypoint_path === null ? undefined : deploymentPath(ref, f, version, f.entrypoint_path),
+    import_map_path: f.import_map_path === null ? undefined : deploymentPath(ref, f, version, f.import_map_path),
   };
 }
 
@@ -50,7 +56,8 @@ async function findFunction(res: Response, ref: string, slug: string): Promise<F
  *  the CLI sends absolute paths. */
 export function bundlePath(raw: string, what = 'file name'): string {
   let p = raw.startsWith('file://') ? raw.slice('file://'.length) : raw;
-  p = p.replace(/^\/+/, '').replace(/^(\.\/)+/, '');
+  // A path as this API answers it (deploymentPath) names the same bundle file.
+  p = p.replace(/^\/tmp\/user_fn_[^/]+\/source\//, '').replace(/^\/+/, '').replace(/^(\.\/)+/, '');
   const segments = p.split('/');
   if (!p || p.length > 1024 || /[\0\\]/.test(p) || segments.some((s) => s === '' || s === '.' || s === '..')) {
     throw errors.invalidBody(`${what} "${raw.slice(0, 100)}" is not a valid relative path`);
@@ -81,8 +88,18 @@ function readMultipart(req: Request): Promise<Bundle> {
         metadata = body(m);
       } catch (e) { fail(e instanceof ApiError ? e : errors.invalidBody('metadata must be a JSON object')); }
     });
-    form.on('file', (_name, stream, info) => {
+    form.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];
+      if (name === 'metadata') {
+        // The MCP server sends the metadata as a JSON blob (a file part) rather than a field.
+        let size = 0;
+        stream.on('data', (c: Buffer) => { size += c.length; if (size <= 64 * 1024) chunks.push(c); });
+        stream.on('end', () => {
+          if (size > 64 * 1024) return fail(errors.invalidBody('metadata may hold at most 65536 bytes'));
+          try { metadata = body(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch (e) { fail(e instanceof ApiError ? e : errors.invalidBody('metadata must be a JSON object')); }
+        });
+        return;
+      }
       stream.on('data', (c: Buffer) => {
         total += c.length;
         if (total > MAX_BUNDLE_BYTES) { fail(new ApiError(413, 'payload_too_large', `a function bundle may hold at most ${MAX_BUNDLE_BYTES} bytes`)); stream.resume(); return; }
@@ -142,11 +159,11 @@ async function deploy(res: Response, ref: string, slug: string, m: Record<string
   }
   // Other processes hear of the new live version through NOTIFY; this one forgets its routes at once.
   forgetRuntime(ref);
-  const f = functionJson(await findFunction(res, ref, slug));
-  res.status(201).json({
-    ...f, version,
-    ...(goLive ? {} : { verify_jwt: verifyJwt ?? f.verify_jwt, entrypoint_path: entry, import_map_path: importMap ?? undefined, import_map: importMap !== null }),
-  });
+  const row = await findFunction(res, ref, slug);
+  // The answer describes the version just deployed (live or not yet).
+  res.status(201).json(functionJson(ref, {
+    ...row, entrypoint_path: entry, import_map_path: importMap, verify_jwt: verifyJwt ?? row.verify_jwt,
+  }, version));
 }
 
 functionsManagement.post('/projects/:ref/functions/deploy', async (req, res) => {
@@ -183,7 +200,7 @@ functionsManagement.put('/projects/:ref/functions', async (req, res) => {
   forgetRuntime(ref);
   const rows = await callerQuery<FunctionRow>(res, 'select * from platform.list_functions($1)', [ref]);
   const wanted = new Set(touched.map((t) => t.slug));
-  res.json({ functions: rows.filter((r) => wanted.has(r.slug)).map(functionJson) });
+  res.json({ functions: rows.filter((r) => wanted.has(r.slug)).map((r) => functionJson(ref, r)) });
 });
 
 // The older create call: the source as a string in a JSON body (`body`), one file.
@@ -196,12 +213,13 @@ functionsManagement.post('/projects/:ref/functions', async (req, res) => {
 });
 
 functionsManagement.get('/projects/:ref/functions', async (req, res) => {
-  const rows = await callerQuery<FunctionRow>(res, 'select * from platform.list_functions($1)', [param(req, 'ref')]);
-  res.json(rows.map(functionJson));
+  const ref = param(req, 'ref');
+  const rows = await callerQuery<FunctionRow>(res, 'select * from platform.list_functions($1)', [ref]);
+  res.json(rows.map((r) => functionJson(ref, r)));
 });
 
 functionsManagement.get('/projects/:ref/functions/:function_slug', async (req, res) => {
-  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
+  res.json(functionJson(param(req, 'ref'), await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
 });
 
 functionsManagement.patch('/projects/:ref/functions/:function_slug', async (req, res) => {
@@ -210,7 +228,7 @@ functionsManagement.patch('/projects/:ref/functions/:function_slug', async (req,
   const verifyJwt = bool(b, 'verify_jwt');
   await callerQuery(res, 'select platform.update_function($1, $2, $3, $4)', [param(req, 'ref'), param(req, 'function_slug'), name ?? null, verifyJwt ?? null]);
   forgetRuntime(param(req, 'ref'));
-  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
+  res.json(functionJson(param(req, 'ref'), await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
 });
 
 functionsManagement.delete('/projects/:ref/functions/:function_slug', async (req, res) => {
