@@ -74,11 +74,30 @@ const results = new Map<string, LoadResult[]>(scenarios.map((s) => [s.name, []])
 const profiler = process.env.BENCH_CPU_PROF ? new inspector.Session() : undefined;
 const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => profiler!.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
 if (profiler) { profiler.connect(); await post('Profiler.enable'); }
+// CPU time per request of each process serving it (from /proc, so it does not depend on how busy the machine
+// is): Deno alone when direct; Loam's process plus its Deno worker through Loam. On an idle machine with
+// enough cores, throughput follows the busiest process; on two shared cores, the sum.
+const TICK_US = 1e6 / 100; // USER_HZ
+const cpuOf = (pid: number) => { try { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * TICK_US; } catch { return 0; } };
+const children = (pid: number) => fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+const workerPids = () => children(process.pid).filter((c) => { try { return fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'deno'; } catch { return false; } });
+const cpu = { direct: 0, loam: 0, worker: 0, directReqs: 0, loamReqs: 0 };
 for (let r = 0; r < ROUNDS; r++) {
   for (const s of scenarios) {
-    if (profiler && s === scenarios[1]) await post('Profiler.start');
-    results.get(s.name)!.push(await load(s, SECONDS, CONNECTIONS));
-    if (profiler && s === scenarios[1]) fs.appendFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await post('Profiler.stop')).profile) + '\n');
+    const isLoam = s === scenarios[1];
+    if (profiler && isLoam) await post('Profiler.start');
+    const before = { direct: cpuOf(direct.pid!), loam: cpuOf(process.pid), worker: workerPids().reduce((a, p) => a + cpuOf(p), 0) };
+    const result = await load(s, SECONDS, CONNECTIONS);
+    results.get(s.name)!.push(result);
+    if (isLoam) {
+      cpu.loam += cpuOf(process.pid) - before.loam;
+      cpu.worker += workerPids().reduce((a, p) => a + cpuOf(p), 0) - before.worker;
+      cpu.loamReqs += result.requests;
+    } else {
+      cpu.direct += cpuOf(direct.pid!) - before.direct;
+      cpu.directReqs += result.requests;
+    }
+    if (profiler && isLoam) fs.appendFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await post('Profiler.stop')).profile) + '\n');
   }
 }
 const summary = scenarios.map((s) => {
@@ -94,6 +113,9 @@ const ratio = summary[1].rps / summary[0].rps;
 const overhead = latLoam - latDirect;
 console.log(`\ncold start (median of ${cold.length}): ${median(cold).toFixed(1)} ms  [${cold.map((c) => c.toFixed(0)).join(', ')}]`);
 console.log(`sequential p50: direct ${latDirect.toFixed(3)} ms, Loam ${latLoam.toFixed(3)} ms, overhead ${overhead.toFixed(3)} ms`);
+const per = (us: number, n: number) => (n ? us / n : 0).toFixed(1);
+console.log(`CPU per request: Deno directly ${per(cpu.direct, cpu.directReqs)} µs; through Loam ${per(cpu.loam, cpu.loamReqs)} µs (Loam) + ${per(cpu.worker, cpu.loamReqs)} µs (its Deno worker)`);
+console.log(`load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
 const target = (name: string, ok: boolean, text: string) => console.log(`${ok ? 'PASS' : 'MISS'}  ${name}: ${text}`);
 console.log('');
 target('cold start ≤ 300 ms', median(cold) <= 300, `${median(cold).toFixed(1)} ms`);

@@ -203,8 +203,13 @@ function proxy(req: IncomingMessage, res: ServerResponse, worker: FunctionWorker
       worker.kill('wall clock limit exceeded');
     }, Math.max(0, wall - (Date.now() - started)));
     const upstream = http.request({ socketPath: worker.socket, agent: worker.agent, method: req.method, path, headers }, (up) => {
-      const out: Record<string, string | string[]> = {};
-      for (const k in up.headers) if (!HOP.has(k) || k === 'content-length') out[k] = up.headers[k] as string | string[];
+      // The function's headers as it sent them (names, order, repeats), without hop-by-hop ones.
+      const raw = up.rawHeaders;
+      const out: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const k = raw[i].toLowerCase();
+        if (!HOP.has(k) || k === 'content-length') out.push(raw[i], raw[i + 1]);
+      }
       res.writeHead(up.statusCode ?? 502, out);
       // Event streams get their headers at once; other answers go out with their first bytes (one write).
       if (/^text\/event-stream/.test(String(up.headers['content-type'] ?? ''))) res.flushHeaders();
