@@ -80,7 +80,7 @@ function verifiedRole(token: string, project: ProjectRuntime): boolean {
 const PATH = /^\/project\/([^/?]+)\/functions\/v1(?=[/?]|$)(.*)$/;
 const HOST_PATH = /^\/functions\/v1(?=[/?]|$)(.*)$/;
 
-/** The project ref, the URL relative to `/functions/v1`, and the public path prefix; undefined to decline. */
+/** The project ref and the URL relative to `/functions/v1`; undefined to decline. */
 function match(req: IncomingMessage): { ref: string; url: string } | undefined {
   const url = req.url ?? '';
   const domain = config.projectDomain;

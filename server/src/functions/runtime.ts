@@ -108,14 +108,14 @@ export class FunctionWorker {
     this.output = (this.output + text).slice(-OUTPUT_MAX);
   }
 
-  /** Resident memory beyond twice the heap limit (plus Deno's own ~64 MB) means memory outside the V8 heap
-   *  (buffers, wasm) is growing: the worker is stopped. */
   private touch() {
     const now = new Date();
     this.touched = now.getTime();
     if (this.dir) fs.utimes(this.dir, now, now, () => {});
   }
 
+  /** Resident memory beyond twice the heap limit (plus Deno's own ~64 MB) means memory outside the V8 heap
+   *  (buffers, wasm) is growing: the worker is stopped. The version's folder is touched here too. */
   private checkMemory() {
     if (this.dead || !this.proc?.pid) return;
     if (Date.now() - this.touched > 5_000) this.touch();
