@@ -16,6 +16,7 @@ import { checkProject } from '../project/resolve.ts';
 import { sitesSettings } from '../sites/settings.ts';
 import { functionEnv } from './env.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
+import { bodilessRequest } from './upstream.ts';
 
 interface Route { functionId: string; versionId: string; version: number; verifyJwt: boolean }
 
@@ -202,6 +203,32 @@ function proxy(req: IncomingMessage, res: ServerResponse, worker: FunctionWorker
       // A function past its wall clock may be stuck in a loop that no request can interrupt: its worker goes.
       worker.kill('wall clock limit exceeded');
     }, Math.max(0, wall - (Date.now() - started)));
+    const lost = async () => {
+      // The worker's socket failed under a request: the worker is dying or broken. Its exit (and why) is known
+      // a moment later; no later request may be handed to it either way.
+      await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
+      worker.kill('connection to the function was lost');
+      const reason = worker.exitReason;
+      if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
+      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
+      finish();
+    };
+    if (!hasBody) {
+      let head = `${req.method} ${path} HTTP/1.1\r\n`;
+      for (const k in headers) {
+        if (k === 'expect') continue;
+        const v = headers[k];
+        if (Array.isArray(v)) for (const x of v) head += `${k}: ${x}\r\n`;
+        else if (v !== undefined) head += `${k}: ${v}\r\n`;
+      }
+      const abandon = bodilessRequest(worker.upstream, `${head}\r\n`, req.method === 'HEAD', res, (err) => {
+        if (!err) return finish();
+        if (aborted) return finish();
+        void lost();
+      });
+      res.on('close', () => { if (!res.writableFinished) { aborted = true; abandon(); finish(); } });
+      return;
+    }
     const upstream = http.request({ socketPath: worker.socket, agent: worker.agent, method: req.method, path, headers }, (up) => {
       // The function's headers as it sent them (names, order, repeats), without hop-by-hop ones.
       const raw = up.rawHeaders;
@@ -224,19 +251,8 @@ function proxy(req: IncomingMessage, res: ServerResponse, worker: FunctionWorker
       up.on('error', () => { res.destroy(); finish(); });
       up.on('aborted', () => { res.destroy(); finish(); });
     });
-    upstream.on('error', async () => {
-      if (aborted) return finish();
-      // The worker's socket failed under a request: the worker is dying or broken. Its exit (and why) is known
-      // a moment later; no later request may be handed to it either way.
-      await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
-      worker.kill('connection to the function was lost');
-      const reason = worker.exitReason;
-      if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
-      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
-      finish();
-    });
+    upstream.on('error', () => { if (aborted) finish(); else void lost(); });
     res.on('close', () => { if (!res.writableFinished) { aborted = true; upstream.destroy(); finish(); } });
-    if (!hasBody) { upstream.end(); return; }
     let received = 0;
     req.on('data', (c: Buffer) => {
       received += c.length;

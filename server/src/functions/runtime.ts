@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { materialize, pruneVersions, removeProject, sandbox, type VersionInfo } from './code.ts';
 import { functionSettings, type FunctionSettings } from './settings.ts';
+import { UpstreamSockets } from './upstream.ts';
 
 const BOOT_TIMEOUT_MS = 15_000;
 const BOOT_FAILURE_MS = 5_000;
@@ -23,6 +24,8 @@ export class WorkerError extends Error {
 
 export class FunctionWorker {
   readonly agent: http.Agent;
+  /** Keep-alive connections for requests without a body (upstream.ts); the agent serves the others. */
+  readonly upstream: UpstreamSockets;
   inflight = 0;
   lastUsed = Date.now();
   /** No new requests: it exits once the ones in flight finish. */
@@ -51,6 +54,7 @@ export class FunctionWorker {
   constructor(pool: WorkerPool, ref: string, slug: string, versionId: string, envDigest: string, socket: string, env: Record<string, string>) {
     this.pool = pool; this.ref = ref; this.slug = slug; this.versionId = versionId; this.envDigest = envDigest; this.socket = socket;
     this.agent = new http.Agent({ keepAlive: true });
+    this.upstream = new UpstreamSockets(socket);
     this.ready = this.start(env);
     this.ready.catch((err) => {
       this.kill('failed to boot');
@@ -137,6 +141,7 @@ export class FunctionWorker {
     this.exitedResolve();
     clearInterval(this.watchdog);
     this.agent.destroy();
+    this.upstream.close();
     this.pool.forget(this);
     this.pool.prune(this.ref);
     fs.rm(this.socket, { force: true }, () => {});
