@@ -69,6 +69,39 @@ test('function routes on the fast path and through Express', async () => {
     assert.equal(wrong.json.code, 'UNAUTHORIZED_INVALID_API_KEY');
   });
 
+  await test('answers of every framing pass through whole: HEAD, 204, large with a length, long chunked streams, close-delimited', async () => {
+    const SHAPES = `Deno.serve((req) => {
+      const p = new URL(req.url).pathname;
+      if (p.endsWith('/empty')) return new Response(null, { status: 204, headers: { 'x-empty': '1' } });
+      if (p.endsWith('/big')) return new Response(new Uint8Array(3 * 1024 * 1024).fill(97));
+      if (p.endsWith('/chunks')) {
+        let i = 0;
+        return new Response(new ReadableStream({ pull(c) { if (i === 500) return c.close(); c.enqueue(new TextEncoder().encode('chunk ' + i++ + '\\n')); } }));
+      }
+      if (p.endsWith('/close')) return new Response('closing', { headers: { connection: 'close' } });
+      return new Response('hello', { headers: { 'x-head': 'yes' } });
+    });`;
+    assert.equal((await deploy(a, 'shapes', { 'index.ts': SHAPES }, { verify_jwt: false })).status, 201);
+    const base = `/project/${a.ref}/functions/v1/shapes`;
+    const head = await request(base, key, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['x-head'], 'yes');
+    assert.equal(head.json, '');
+    const empty = await request(`${base}/empty`, key);
+    assert.equal(empty.status, 204);
+    assert.equal(empty.headers['x-empty'], '1');
+    const big = await request(`${base}/big`, key);
+    assert.equal(big.status, 200);
+    assert.equal(big.json.length, 3 * 1024 * 1024);
+    assert.ok(/^a+$/.test(big.json));
+    const chunks = await request(`${base}/chunks`, key);
+    assert.equal(chunks.json, Array.from({ length: 500 }, (_, i) => `chunk ${i}\n`).join(''));
+    for (let i = 0; i < 3; i++) assert.equal((await request(`${base}/close`, key)).json, 'closing', 'a closed connection is not reused');
+    // Many at once over the pooled connections, each answer its own.
+    const many = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${base}/${i % 2 ? 'chunks' : 'x'}`, key)));
+    for (const [i, r] of many.entries()) assert.equal(r.json, i % 2 ? chunks.json : 'hello');
+  });
+
   await test('unknown projects and paths', async () => {
     const unknown = await request('/project/aaaaaaaaaaaaaaaaaaaa/functions/v1/echo', key);
     assert.equal(unknown.status, 404);
