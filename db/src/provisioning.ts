@@ -206,7 +206,7 @@ export async function setConnectionsAllowed(address: ServerAddress, p: ProjectRu
 export async function dropProjectDatabase(address: ServerAddress, p: ProjectRuntime): Promise<void> {
   await closeProjectPools(p.db_name);
   const r = projectRoles(p.ref);
-  const roles = [r.authenticator, r.mgmt, r.owner, ...API_ROLES.map((a) => r[a])];
+  const roles = [r.authenticator, r.mgmt, r.functions, r.owner, ...API_ROLES.map((a) => r[a])];
   await withClient(address, 'postgres', async (c) => {
     // WITH (FORCE) does not end a session that uses a logical slot (realtime's): ending it drops its temporary slot.
     await c.query('select pg_terminate_backend(active_pid, 5000) from pg_replication_slots where database = $1 and active_pid is not null', [p.db_name]);

@@ -10,6 +10,8 @@ export interface ProjectRoles {
   anon: string;
   authenticated: string;
   service_role: string;
+  /** LOGIN, member of the owner: SUPABASE_DB_URL of the project's edge functions (server/src/functions/db-login.ts). */
+  functions: string;
 }
 
 export function projectRoles(ref: string): ProjectRoles {
@@ -20,6 +22,7 @@ export function projectRoles(ref: string): ProjectRoles {
     anon: `${ref}_anon`,
     authenticated: `${ref}_authenticated`,
     service_role: `${ref}_service_role`,
+    functions: `${ref}_functions`,
   };
 }
 

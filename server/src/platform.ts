@@ -6,7 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedde
 import { migrate, projectsBehind } from '../../db/src/migrate.ts';
 import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
-import { stopFunctions } from './functions/invoke.ts';
+import { functionsBeforeExpress, stopFunctions } from './functions/invoke.ts';
 import { stopRequestLog } from './request-log.ts';
 import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
@@ -58,9 +58,10 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   let url = '';
   if (opts.api !== false) {
     await listenForProjectChanges(databaseUrl);
-    // GraphQL POSTs are served on plain Node first (graphql/raw.ts); whatever it declines goes to Express.
+    // GraphQL POSTs (graphql/raw.ts) and function calls (functions/invoke.ts) are served on plain Node first;
+    // whatever they decline goes to Express.
     const app = createApp();
-    server = http.createServer((req, res) => { if (!graphqlBeforeExpress(req, res)) app(req, res); });
+    server = http.createServer((req, res) => { if (!graphqlBeforeExpress(req, res) && !functionsBeforeExpress(req, res)) app(req, res); });
     server.keepAliveTimeout = 65_000;
     await attachRealtime(server, databaseUrl);
     const port = opts.port ?? config.port;

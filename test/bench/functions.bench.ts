@@ -3,6 +3,7 @@
 // requests, p50), and throughput (keep-alive load from a separate process, interleaved rounds).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,7 +70,44 @@ const scenarios: Scenario[] = [
   { name: 'Loam /functions/v1', method: 'GET', url: fnUrl, headers },
 ];
 const results = new Map<string, LoadResult[]>(scenarios.map((s) => [s.name, []]));
-for (let r = 0; r < ROUNDS; r++) for (const s of scenarios) results.get(s.name)!.push(await load(s, SECONDS, CONNECTIONS));
+// BENCH_CPU_PROF=<file>: a CPU profile of Loam's process during the Loam rounds (open it in Chrome's devtools).
+const profiler = process.env.BENCH_CPU_PROF ? new inspector.Session() : undefined;
+const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => profiler!.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+if (profiler) { profiler.connect(); await post('Profiler.enable'); }
+// CPU time per request of each process serving it (from /proc, so it does not depend on how busy the machine
+// is): Deno alone when direct; Loam's process plus its Deno worker through Loam. On an idle machine with
+// enough cores, throughput follows the busiest process; on two shared cores, the sum.
+const TICK_US = 1e6 / 100; // USER_HZ
+const cpuOf = (pid: number) => { try { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * TICK_US; } catch { return 0; } };
+const children = (pid: number) => fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+const workerPids = () => children(process.pid).filter((c) => { try { return fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'deno'; } catch { return false; } });
+const cpu = { direct: 0, loam: 0, worker: 0, directReqs: 0, loamReqs: 0, idlePerSec: 0 };
+// What Loam's process spends with no requests at all (its job runner, timers), subtracted below.
+{
+  const t = performance.now();
+  const c = cpuOf(process.pid);
+  await new Promise((r) => setTimeout(r, 2000));
+  cpu.idlePerSec = (cpuOf(process.pid) - c) / ((performance.now() - t) / 1000);
+}
+for (let r = 0; r < ROUNDS; r++) {
+  for (const s of scenarios) {
+    const isLoam = s === scenarios[1];
+    if (profiler && isLoam) await post('Profiler.start');
+    const before = { direct: cpuOf(direct.pid!), loam: cpuOf(process.pid), worker: workerPids().reduce((a, p) => a + cpuOf(p), 0) };
+    const t = performance.now();
+    const result = await load(s, SECONDS, CONNECTIONS);
+    results.get(s.name)!.push(result);
+    if (isLoam) {
+      cpu.loam += cpuOf(process.pid) - before.loam - cpu.idlePerSec * (performance.now() - t) / 1000;
+      cpu.worker += workerPids().reduce((a, p) => a + cpuOf(p), 0) - before.worker;
+      cpu.loamReqs += result.requests;
+    } else {
+      cpu.direct += cpuOf(direct.pid!) - before.direct;
+      cpu.directReqs += result.requests;
+    }
+    if (profiler && isLoam) fs.appendFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await post('Profiler.stop')).profile) + '\n');
+  }
+}
 const summary = scenarios.map((s) => {
   const rs = results.get(s.name)!;
   return { name: s.name, rps: median(rs.map((x) => x.rps)), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), errors: rs.reduce((a, x) => a + x.errors, 0) };
@@ -83,6 +121,9 @@ const ratio = summary[1].rps / summary[0].rps;
 const overhead = latLoam - latDirect;
 console.log(`\ncold start (median of ${cold.length}): ${median(cold).toFixed(1)} ms  [${cold.map((c) => c.toFixed(0)).join(', ')}]`);
 console.log(`sequential p50: direct ${latDirect.toFixed(3)} ms, Loam ${latLoam.toFixed(3)} ms, overhead ${overhead.toFixed(3)} ms`);
+const per = (us: number, n: number) => (n ? us / n : 0).toFixed(1);
+console.log(`CPU per request: Deno directly ${per(cpu.direct, cpu.directReqs)} µs; through Loam ${per(cpu.loam, cpu.loamReqs)} µs (Loam, less its idle ${(cpu.idlePerSec / 1000).toFixed(1)} ms/s) + ${per(cpu.worker, cpu.loamReqs)} µs (its Deno worker)`);
+console.log(`load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
 const target = (name: string, ok: boolean, text: string) => console.log(`${ok ? 'PASS' : 'MISS'}  ${name}: ${text}`);
 console.log('');
 target('cold start ≤ 300 ms', median(cold) <= 300, `${median(cold).toFixed(1)} ms`);

@@ -22,7 +22,7 @@ Deno.serve(async (req) => {
       { headers: { 'content-type': 'text/event-stream' } });
   }
   if (url.pathname.endsWith('/env')) {
-    const names = ['FOO', 'SUPABASE_URL', 'SUPABASE_ANON_KEY', 'SUPABASE_SERVICE_ROLE_KEY'];
+    const names = ['FOO', 'SUPABASE_URL', 'SUPABASE_ANON_KEY', 'SUPABASE_SERVICE_ROLE_KEY', 'SUPABASE_DB_URL'];
     return Response.json(Object.fromEntries(names.map((n) => [n, Deno.env.get(n) ?? null])));
   }
   const body = req.headers.get('content-type')?.includes('json') ? await req.json() : await req.text();
@@ -127,6 +127,7 @@ test('deploy, invoke, redeploy, verify_jwt, secrets, logs, delete', async () => 
     assert.equal(env.SUPABASE_URL, a.url);
     assert.equal(env.SUPABASE_ANON_KEY, a.anonKey);
     assert.equal(env.SUPABASE_SERVICE_ROLE_KEY, a.serviceKey);
+    assert.match(env.SUPABASE_DB_URL, new RegExp(`^postgresql://${a.ref}_functions:[^@]+@[^/]+/${a.ref}$`));
     await http('POST', `/v1/projects/${a.ref}/secrets`, { token: a.owner.token, body: [{ name: 'FOO', value: 'baz' }] });
     assert.equal((await invoke(a, 'hello/env')).json.FOO, 'baz');
     await http('DELETE', `/v1/projects/${a.ref}/secrets`, { token: a.owner.token, body: ['FOO'] });

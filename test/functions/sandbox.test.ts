@@ -98,7 +98,7 @@ test('the sandbox and the limits', async () => {
   });
 
   await test('environment: its own only', async () => {
-    assert.equal((await invoke(a, 'probe/env')).json.value, 'SUPABASE_ANON_KEY,SUPABASE_SERVICE_ROLE_KEY,SUPABASE_URL');
+    assert.equal((await invoke(a, 'probe/env')).json.value, 'SUPABASE_ANON_KEY,SUPABASE_DB_URL,SUPABASE_SERVICE_ROLE_KEY,SUPABASE_URL');
     assert.equal((await invoke(a, 'probe/getenv?p=B_SECRET')).json.value, 'unset');
     assert.equal((await invoke(a, 'probe/getenv?p=DATABASE_URL')).json.value, 'unset');
     await refused('Deno\'s own variables', 'getenv?p=DENO_DIR');

@@ -72,6 +72,39 @@ export function baseEnv(base: string, ref: string, files: string[]): Record<stri
   return env;
 }
 
+/** Removes the unpacked folders of a project's versions that nothing may run any more: neither live nor waiting
+ *  for validation, not in `busy` (versions this process runs), and untouched for `graceMs` — a worker touches
+ *  its folder every few seconds while it runs (runtime.ts), so a version still finishing requests in another
+ *  process keeps its files. Half-written scratch folders older than an hour go too. */
+export async function pruneVersions(base: string, ref: string, busy: ReadonlySet<string>, graceMs: number): Promise<{ removed: string[]; waiting: number }> {
+  const removed: string[] = [];
+  let waiting = 0;
+  if (!/^[a-z]{20}$/.test(ref)) return { removed, waiting };
+  const dir = projectDir(base, ref);
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return { removed, waiting }; }
+  const { rows } = await controlPool().query<{ id: string }>('select id from platform_private.function_versions_in_use($1) as id', [ref]);
+  const keep = new Set(rows.map((r) => String(r.id)));
+  const now = Date.now();
+  for (const name of names) {
+    const m = /^v(\d+)(\.tmp-.*)?$/.exec(name);
+    if (!m || (!m[2] && (keep.has(m[1]) || busy.has(m[1])))) continue;
+    const full = path.join(dir, name);
+    let age: number;
+    try { age = now - fs.statSync(full).mtimeMs; } catch { continue; }
+    if (age < (m[2] ? 3_600_000 : graceMs)) { if (!m[2]) waiting++; continue; }
+    fs.rmSync(full, { recursive: true, force: true });
+    removed.push(name);
+  }
+  return { removed, waiting };
+}
+
+/** A version's folder, if unpacked: removed at once (a version that failed validation never runs). */
+export function removeVersion(base: string, ref: string, versionId: string | number): void {
+  if (!/^[a-z]{20}$/.test(ref)) return;
+  fs.rmSync(path.join(projectDir(base, ref), `v${versionId}`), { recursive: true, force: true });
+}
+
 export function removeProject(base: string, ref: string): void {
   if (!/^[a-z]{20}$/.test(ref)) return;
   fs.rmSync(projectDir(base, ref), { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { controlPool } from '../../../db/src/pools.ts';
 import { loadRuntime } from '../../../db/src/projects.ts';
 import { projectKeys } from '../project/jwt.ts';
 import { projectBaseUrl } from '../project/urls.ts';
+import { functionsDbUrl } from './db-login.ts';
 import { decryptSecret, RESERVED_ENV } from './secrets.ts';
 
 export async function functionEnv(ref: string): Promise<Record<string, string>> {
@@ -18,6 +19,9 @@ export async function functionEnv(ref: string): Promise<Record<string, string>> 
     const keys = projectKeys(ref, project.jwt_secret, new Date(project.jwt_secret_created_at ?? 0));
     env.SUPABASE_ANON_KEY = keys.anon;
     env.SUPABASE_SERVICE_ROLE_KEY = keys.service_role;
+  }
+  if (project) {
+    try { env.SUPABASE_DB_URL = await functionsDbUrl(project); } catch (err) { console.error(`[loam] SUPABASE_DB_URL of ${ref}: ${(err as Error).message}`); }
   }
   return env;
 }

@@ -4,14 +4,20 @@
 // streaming both ways, with the body limit and the wall-clock limit. The function sees the path from its slug
 // on (`/<slug>/sub/path?query`), as on Supabase.
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { Request, RequestHandler, Response } from 'express';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import { config } from '../../../db/src/config.ts';
+import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
-import { identifyToken } from '../project/keys.ts';
+import { errors } from '../errors.ts';
+import { identifyToken, keyGate, NO_API_KEY } from '../project/keys.ts';
+import { checkProject } from '../project/resolve.ts';
+import { sitesSettings } from '../sites/settings.ts';
 import { isApiKey } from '../project/keyring.ts';
 import { functionEnv } from './env.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
+import { bodilessRequest } from './upstream.ts';
 
 interface Route { functionId: string; versionId: string; version: number; verifyJwt: boolean }
 
@@ -49,9 +55,11 @@ function watchProjects() {
   });
 }
 
-const send = (res: Response, status: number, code: string, message: string) => {
+const send = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
   if (res.headersSent) { res.destroy(); return; }
-  res.status(status).set('Access-Control-Allow-Origin', '*').json({ code, message });
+  const body = JSON.stringify({ code, message });
+  res.writeHead(status, { ...headers, 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 };
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
@@ -65,14 +73,81 @@ function verifiedRole(token: string, project: ProjectRuntime): boolean {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Served on plain Node, before Express (as graphql/raw.ts does for GraphQL): a function call needs the key gate,
+// the project gate and a proxy, and Express' per-request work would cost more than all three. Requests it
+// declines (a proxied host, a site host) reach Express, whose data plane ends in `functionsArea` below: the
+// same invoke().
+
+const PATH = /^\/project\/([^/?]+)\/functions\/v1(?=[/?]|$)(.*)$/;
+const HOST_PATH = /^\/functions\/v1(?=[/?]|$)(.*)$/;
+
+/** The project ref and the URL relative to `/functions/v1`; undefined to decline. */
+function match(req: IncomingMessage): { ref: string; url: string } | undefined {
+  const url = req.url ?? '';
+  const domain = config.projectDomain;
+  if (domain) {
+    // Express reads the host from X-Forwarded-Host when the proxy is trusted: leave such requests to it.
+    if (req.headers['x-forwarded-host'] !== undefined) return undefined;
+    const host = (req.headers.host ?? '').toLowerCase();
+    const colon = host.indexOf(':', host.startsWith('[') ? host.indexOf(']') + 1 : 0);
+    const hostname = colon === -1 ? host : host.slice(0, colon);
+    if (hostname.endsWith(`.${domain}`)) {
+      const sites = sitesSettings().domain;
+      if (sites && hostname.endsWith(`.${sites}`)) return undefined; // sites are served first, by Express
+      const m = HOST_PATH.exec(url);
+      return m ? { ref: hostname.slice(0, -domain.length - 1), url: m[1] } : undefined;
+    }
+  }
+  if (!url.startsWith('/project/')) return undefined;
+  const m = PATH.exec(url);
+  return m ? { ref: m[1], url: m[2] } : undefined;
+}
+
+/** Serves the request and returns true, or returns false without touching it (the caller hands it to Express). */
+export function functionsBeforeExpress(req: IncomingMessage, res: ServerResponse): boolean {
+  const target = match(req);
+  if (!target) return false;
+  void serve(req, res, target.ref, target.url).catch((err: unknown) => failed(res, err));
+  return true;
+}
+
+function failed(res: ServerResponse, err: unknown) {
+  if (isDatabaseUnavailable(err)) {
+    const e = errors.databaseUnavailable();
+    return send(res, e.status, e.code, e.message, e.headers);
+  }
+  console.error('functions: unexpected error:', err);
+  send(res, 500, 'INTERNAL_ERROR', 'An internal error occurred');
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, ref: string, url: string): Promise<void> {
+  // The gateway's key check, as dataPlane() in project/resolve.ts makes it for Express' routes.
+  const admitted = keyGate(req.method ?? 'GET', `/functions/v1${url}`, req.headers);
+  if (admitted === undefined) {
+    const body = JSON.stringify(NO_API_KEY.body);
+    res.writeHead(NO_API_KEY.status, { ...NO_API_KEY.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    return void res.end(body);
+  }
+  const g = await checkProject(ref, req.headers);
+  if (!('project' in g)) {
+    const body = JSON.stringify(g.body);
+    res.writeHead(g.status, { ...g.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    return void res.end(body);
+  }
+  const tail = admitted.slice('/functions/v1'.length);
+  const publicPath = (req.url ?? '').split('?')[0];
+  await invoke(req, res, g.project, tail.startsWith('/') ? tail : `/${tail}`, publicPath);
+}
+
+/** Express' route (data plane area `functions`), for the requests the fast path declines. */
 export const functionsArea: RequestHandler = (req, res, next) => {
-  invoke(req, res).catch(next);
+  invoke(req, res, res.locals.project as ProjectRuntime, req.url, req.originalUrl.split('?')[0]).catch(next);
 };
 
-async function invoke(req: Request, res: Response): Promise<void> {
+async function invoke(req: IncomingMessage, res: ServerResponse, project: ProjectRuntime, url: string, publicPath: string): Promise<void> {
   watchProjects();
-  const project = res.locals.project as ProjectRuntime;
-  const m = /^\/([A-Za-z][A-Za-z0-9_-]*)(\/[^?]*)?(\?.*)?$/.exec(req.url);
+  const m = /^\/([A-Za-z][A-Za-z0-9_-]*)(\/[^?]*)?(\?.*)?$/.exec(url);
   const route = m ? (await routes.get(project.ref)).get(m[1]) : undefined;
   if (!m || !route) return send(res, 404, 'NOT_FOUND', 'Requested function was not found');
   const apikey = req.headers.apikey;
@@ -88,13 +163,13 @@ async function invoke(req: Request, res: Response): Promise<void> {
   const p = workerPool();
   const max = p.settings.maxBodyBytes;
   const length = Number(req.headers['content-length'] ?? 0);
-  if (length > max) return send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${max} bytes`);
+  if (length > max) return send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${max} bytes`, { Connection: 'close' });
   const { env, digest } = await envs.get(project.ref);
   let worker: FunctionWorker;
   try {
     worker = p.acquire(project.ref, m[1], route.versionId, env, digest);
   } catch (err) {
-    if (err instanceof WorkerError) { res.set('Retry-After', '1'); return send(res, err.status, err.code, err.message); }
+    if (err instanceof WorkerError) return send(res, err.status, err.code, err.message, { 'Retry-After': '1' });
     throw err;
   }
   const started = Date.now();
@@ -108,16 +183,20 @@ async function invoke(req: Request, res: Response): Promise<void> {
     throw err;
   }
   await proxy(req, res, worker, `/${m[1]}${m[2] ?? ''}${m[3] ?? ''}`, started, max).finally(release);
-  record(route, req, res.statusCode, Date.now() - started, worker.output);
+  record(route, req.method ?? 'GET', publicPath, res.statusCode, Date.now() - started, worker.output);
 }
 
-function proxy(req: Request, res: Response, worker: FunctionWorker, path: string, started: number, maxBody: number): Promise<void> {
+function proxy(req: IncomingMessage, res: ServerResponse, worker: FunctionWorker, path: string, started: number, maxBody: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const headers: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = v;
+    for (const k in req.headers) if (!HOP.has(k)) headers[k] = req.headers[k];
     headers.host = req.headers.host ?? 'localhost';
-    headers['x-forwarded-for'] = req.ip ?? '';
-    headers['x-forwarded-proto'] = req.protocol;
+    const remote = req.socket.remoteAddress ?? '';
+    const xff = req.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = xff ? `${xff}, ${remote}` : remote;
+    headers['x-forwarded-proto'] ??= 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    if (req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] === undefined) headers['content-length'] = req.headers['content-length'];
     let done = false;
     let aborted = false;
     const finish = () => { if (!done) { done = true; clearTimeout(timer); resolve(); } };
@@ -126,9 +205,40 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
       // A function past its wall clock may be stuck in a loop that no request can interrupt: its worker goes.
       worker.kill('wall clock limit exceeded');
     }, Math.max(0, wall - (Date.now() - started)));
+    const lost = async () => {
+      // The worker's socket failed under a request: the worker is dying or broken. Its exit (and why) is known
+      // a moment later; no later request may be handed to it either way.
+      await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
+      worker.kill('connection to the function was lost');
+      const reason = worker.exitReason;
+      if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
+      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
+      finish();
+    };
+    if (!hasBody) {
+      let head = `${req.method} ${path} HTTP/1.1\r\n`;
+      for (const k in headers) {
+        if (k === 'expect') continue;
+        const v = headers[k];
+        if (Array.isArray(v)) for (const x of v) head += `${k}: ${x}\r\n`;
+        else if (v !== undefined) head += `${k}: ${v}\r\n`;
+      }
+      const abandon = bodilessRequest(worker.upstream, `${head}\r\n`, req.method === 'HEAD', res, (err) => {
+        if (!err) return finish();
+        if (aborted) return finish();
+        void lost();
+      });
+      res.on('close', () => { if (!res.writableFinished) { aborted = true; abandon(); finish(); } });
+      return;
+    }
     const upstream = http.request({ socketPath: worker.socket, agent: worker.agent, method: req.method, path, headers }, (up) => {
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP.has(k) || k === 'content-length') out[k] = v as string | string[];
+      // The function's headers as it sent them (names, order, repeats), without hop-by-hop ones.
+      const raw = up.rawHeaders;
+      const out: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const k = raw[i].toLowerCase();
+        if (!HOP.has(k) || k === 'content-length') out.push(raw[i], raw[i + 1]);
+      }
       res.writeHead(up.statusCode ?? 502, out);
       // Event streams get their headers at once; other answers go out with their first bytes (one write).
       if (/^text\/event-stream/.test(String(up.headers['content-type'] ?? ''))) res.flushHeaders();
@@ -143,17 +253,7 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
       up.on('error', () => { res.destroy(); finish(); });
       up.on('aborted', () => { res.destroy(); finish(); });
     });
-    upstream.on('error', async () => {
-      if (aborted) return finish();
-      // The worker's socket failed under a request: the worker is dying or broken. Its exit (and why) is known
-      // a moment later; no later request may be handed to it either way.
-      await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
-      worker.kill('connection to the function was lost');
-      const reason = worker.exitReason;
-      if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
-      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
-      finish();
-    });
+    upstream.on('error', () => { if (aborted) finish(); else void lost(); });
     res.on('close', () => { if (!res.writableFinished) { aborted = true; upstream.destroy(); finish(); } });
     let received = 0;
     req.on('data', (c: Buffer) => {
@@ -163,8 +263,7 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
         aborted = true;
         upstream.destroy();
         // The client is still sending: answer, then close the connection rather than read the rest.
-        if (!res.headersSent) res.set('Connection', 'close');
-        send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${maxBody} bytes`);
+        send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${maxBody} bytes`, { Connection: 'close' });
         res.once('finish', () => req.socket.destroy());
         req.pause();
         finish();
@@ -175,19 +274,29 @@ function proxy(req: Request, res: Response, worker: FunctionWorker, path: string
 }
 
 // Invocation records are written in batches (one statement per half second at most), so logging costs a
-// request nothing; past 2,000 waiting records new ones are dropped rather than buffered without bound.
-const pending: { f: string; v: number; m: string; p: string; s: number; d: number; o: string }[] = [];
+// request nothing. The database keeps the last 100 records of each function (record_function_logs), so a batch
+// holds no more than that per function either: under load, rows that would be deleted at once are never
+// written. Past 2,000 functions waiting, records of further functions are dropped rather than buffered.
+const KEEP_PER_FUNCTION = 100;
+interface LogRecord { f: string; v: number; m: string; p: string; s: number; d: number; o: string }
+const pending = new Map<string, LogRecord[]>();
 let flushTimer: NodeJS.Timeout | undefined;
 
-function record(route: Route, req: Request, status: number, ms: number, output: string) {
-  if (pending.length >= 2000) return;
-  pending.push({ f: route.functionId, v: route.version, m: req.method, p: req.originalUrl.split('?')[0], s: status, d: ms, o: output });
+function record(route: Route, method: string, path: string, status: number, ms: number, output: string) {
+  let list = pending.get(route.functionId);
+  if (!list) {
+    if (pending.size >= 2000) return;
+    pending.set(route.functionId, list = []);
+  }
+  if (list.length >= KEEP_PER_FUNCTION) list.shift();
+  list.push({ f: route.functionId, v: route.version, m: method, p: path, s: status, d: ms, o: output });
   flushTimer ??= setTimeout(flushLogs, 500);
 }
 
 function flushLogs(): Promise<void> {
   flushTimer = undefined;
-  const batch = pending.splice(0);
+  const batch = [...pending.values()].flat();
+  pending.clear();
   if (!batch.length) return Promise.resolve();
   return controlPool().query('select platform_private.record_function_logs($1, $2, $3, $4, $5, $6, $7)', [
     batch.map((x) => x.f), batch.map((x) => x.v), batch.map((x) => x.m), batch.map((x) => x.p), batch.map((x) => x.s),

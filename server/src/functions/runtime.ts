@@ -7,8 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { materialize, removeProject, sandbox, type VersionInfo } from './code.ts';
+import { materialize, pruneVersions, removeProject, sandbox, type VersionInfo } from './code.ts';
 import { functionSettings, type FunctionSettings } from './settings.ts';
+import { UpstreamSockets } from './upstream.ts';
 
 const BOOT_TIMEOUT_MS = 15_000;
 const BOOT_FAILURE_MS = 5_000;
@@ -23,6 +24,8 @@ export class WorkerError extends Error {
 
 export class FunctionWorker {
   readonly agent: http.Agent;
+  /** Keep-alive connections for requests without a body (upstream.ts); the agent serves the others. */
+  readonly upstream: UpstreamSockets;
   inflight = 0;
   lastUsed = Date.now();
   /** No new requests: it exits once the ones in flight finish. */
@@ -33,6 +36,9 @@ export class FunctionWorker {
   output = '';
   private proc: ChildProcess | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  /** The version's unpacked folder, touched while the worker runs so no process prunes it (code.ts). */
+  private dir: string | undefined;
+  private touched = 0;
   readonly ready: Promise<void>;
   private exitedResolve!: () => void;
   /** Settles when the worker is gone. */
@@ -48,6 +54,7 @@ export class FunctionWorker {
   constructor(pool: WorkerPool, ref: string, slug: string, versionId: string, envDigest: string, socket: string, env: Record<string, string>) {
     this.pool = pool; this.ref = ref; this.slug = slug; this.versionId = versionId; this.envDigest = envDigest; this.socket = socket;
     this.agent = new http.Agent({ keepAlive: true });
+    this.upstream = new UpstreamSockets(socket);
     this.ready = this.start(env);
     this.ready.catch((err) => {
       this.kill('failed to boot');
@@ -60,6 +67,8 @@ export class FunctionWorker {
     const v: VersionInfo | undefined = await materialize(s.dir, this.versionId);
     if (!v) throw new WorkerError(404, 'NOT_FOUND', 'Requested function was not found');
     if (this.dead) throw new WorkerError(503, 'BOOT_ERROR', 'Function worker was stopped while starting');
+    this.dir = v.dir;
+    this.touch();
     fs.rmSync(this.socket, { force: true });
     const { args, env: childEnv } = sandbox(v, s, env, this.socket);
     const proc = spawn(s.denoPath, args, {
@@ -103,10 +112,17 @@ export class FunctionWorker {
     this.output = (this.output + text).slice(-OUTPUT_MAX);
   }
 
+  private touch() {
+    const now = new Date();
+    this.touched = now.getTime();
+    if (this.dir) fs.utimes(this.dir, now, now, () => {});
+  }
+
   /** Resident memory beyond twice the heap limit (plus Deno's own ~64 MB) means memory outside the V8 heap
-   *  (buffers, wasm) is growing: the worker is stopped. */
+   *  (buffers, wasm) is growing: the worker is stopped. The version's folder is touched here too. */
   private checkMemory() {
     if (this.dead || !this.proc?.pid) return;
+    if (Date.now() - this.touched > 5_000) this.touch();
     fs.readFile(`/proc/${this.proc.pid}/status`, 'utf8', (err, status) => {
       if (err) return;
       const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -125,7 +141,9 @@ export class FunctionWorker {
     this.exitedResolve();
     clearInterval(this.watchdog);
     this.agent.destroy();
+    this.upstream.close();
     this.pool.forget(this);
+    this.pool.prune(this.ref);
     fs.rm(this.socket, { force: true }, () => {});
   }
 
@@ -228,6 +246,23 @@ export class WorkerPool {
     if (this.workers.get(key) === w) this.workers.delete(key);
   }
 
+  // Old versions' folders go once no worker here runs them (and none elsewhere touched them lately).
+  private readonly pruning = new Map<string, NodeJS.Timeout>();
+
+  prune(ref: string, delay = 200) {
+    if (this.pruning.has(ref)) return;
+    this.pruning.set(ref, setTimeout(() => {
+      this.pruning.delete(ref);
+      const busy = new Set(this.live().filter((w) => w.ref === ref).map((w) => w.versionId));
+      pruneVersions(this.settings.dir, ref, busy, this.settings.pruneGraceMs).then(({ waiting }) => {
+        // Folders left for their grace period: look again once it is over.
+        if (waiting && !this.stopped) this.prune(ref, this.settings.pruneGraceMs + 1_000);
+      }, () => {});
+    }, delay).unref());
+  }
+
+  private stopped = false;
+
   private sweep() {
     const now = Date.now();
     for (const w of this.live()) if (w.inflight === 0 && now - w.lastUsed > this.settings.idleMs) w.kill('idle');
@@ -244,7 +279,10 @@ export class WorkerPool {
   }
 
   stopAll() {
+    this.stopped = true;
     clearInterval(this.sweeper);
+    for (const t of this.pruning.values()) clearTimeout(t);
+    this.pruning.clear();
     this.sweeper = undefined;
     for (const w of this.live()) w.kill('Loam is stopping');
     fs.rmSync(this.settings.socketDir, { recursive: true, force: true });

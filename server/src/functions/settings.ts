@@ -20,6 +20,12 @@ export interface FunctionSettings {
   denoPath: string;
   /** Hosts functions may not reach (Deno --deny-net). */
   denyNet: string[];
+  /** How long a deploy request waits for its validation before answering with the version still validating. */
+  deployWaitMs: number;
+  /** How long an unpacked version folder nothing uses is kept (workers touch theirs every few seconds). */
+  pruneGraceMs: number;
+  /** Connections the project's `<ref>_functions` login (SUPABASE_DB_URL) may hold at once. */
+  dbConnectionLimit: number;
 }
 
 export function functionSettings(env = process.env): FunctionSettings {
@@ -34,6 +40,9 @@ export function functionSettings(env = process.env): FunctionSettings {
     socketDir: os.tmpdir(),
     denoPath: env.LOAM_DENO_PATH || denoBinary(),
     denyNet: (env.LOAM_FUNCTIONS_DENY_NET ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    deployWaitMs: envInt('LOAM_FUNCTIONS_DEPLOY_WAIT_MS', 60_000, 0),
+    pruneGraceMs: envInt('LOAM_FUNCTIONS_PRUNE_GRACE_MS', 60_000, 0),
+    dbConnectionLimit: envInt('LOAM_FUNCTIONS_DB_CONNECTION_LIMIT', 10, 1),
   };
 }
 

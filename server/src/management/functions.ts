@@ -8,6 +8,7 @@ import { Router, type Request, type Response } from 'express';
 import { forgetRuntime } from '../../../db/src/projects.ts';
 import { ApiError, errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
+import { functionSettings } from '../functions/settings.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 
 export const functionsManagement = Router();
@@ -15,7 +16,6 @@ functionsManagement.use('/projects/:ref/functions', authenticate, scope('project
 
 const MAX_BUNDLE_BYTES = 20 * 1024 * 1024;
 const MAX_FILES = 1000;
-const DEPLOY_WAIT_MS = 60_000;
 
 interface FunctionRow {
   uuid: string; slug: string; name: string; verify_jwt: boolean; entrypoint_path: string | null;
@@ -23,19 +23,25 @@ interface FunctionRow {
   last_status: string | null; last_error: string | null;
 }
 
-function functionJson(f: FunctionRow) {
+/** Where Supabase's API places a deployment's files, as a file URL (`file:///tmp/user_fn_<ref>_<id>_<version>/source/
+ *  index.ts`): the MCP server turns these back into bundle paths with that exact prefix, and fails on anything
+ *  that is not a file URL. */
+const deploymentPath = (ref: string, f: FunctionRow, version: number, p: string) =>
+  `file:///tmp/user_fn_${ref}_${f.uuid}_${version}/source/${p}`;
+
+function functionJson(ref: string, f: FunctionRow, version = f.live_version ?? 0) {
   return {
     id: f.uuid,
     slug: f.slug,
     name: f.name,
     status: 'ACTIVE',
-    version: f.live_version ?? 0,
+    version,
     created_at: f.created_at.getTime(),
     updated_at: f.updated_at.getTime(),
     verify_jwt: f.verify_jwt,
     import_map: f.import_map_path !== null,
-    entrypoint_path: f.entrypoint_path ?? undefined,
-    import_map_path: f.import_map_path ?? undefined,
+    entrypoint_path: f.entrypoint_path === null ? undefined : deploymentPath(ref, f, version, f.entrypoint_path),
+    import_map_path: f.import_map_path === null ? undefined : deploymentPath(ref, f, version, f.import_map_path),
   };
 }
 
@@ -50,7 +56,8 @@ async function findFunction(res: Response, ref: string, slug: string): Promise<F
  *  the CLI sends absolute paths. */
 export function bundlePath(raw: string, what = 'file name'): string {
   let p = raw.startsWith('file://') ? raw.slice('file://'.length) : raw;
-  p = p.replace(/^\/+/, '').replace(/^(\.\/)+/, '');
+  // A path as this API answers it (deploymentPath) names the same bundle file.
+  p = p.replace(/^\/tmp\/user_fn_[^/]+\/source\//, '').replace(/^\/+/, '').replace(/^(\.\/)+/, '');
   const segments = p.split('/');
   if (!p || p.length > 1024 || /[\0\\]/.test(p) || segments.some((s) => s === '' || s === '.' || s === '..')) {
     throw errors.invalidBody(`${what} "${raw.slice(0, 100)}" is not a valid relative path`);
@@ -83,15 +90,13 @@ function readMultipart(req: Request): Promise<Bundle> {
     });
     form.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];
-      // The MCP server sends the metadata as a JSON blob part (with a file name), not as a plain field.
       if (name === 'metadata') {
+        // The MCP server sends the metadata as a JSON blob (a file part) rather than a field.
         let size = 0;
         stream.on('data', (c: Buffer) => { size += c.length; if (size <= 64 * 1024) chunks.push(c); });
         stream.on('end', () => {
-          try { metadata = body(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch (e) {
-            fail(e instanceof ApiError ? e : errors.invalidBody('metadata must be a JSON object'));
-          }
-          if (size > 64 * 1024) fail(errors.invalidBody('metadata must be at most 65536 bytes'));
+          if (size > 64 * 1024) return fail(errors.invalidBody('metadata may hold at most 65536 bytes'));
+          try { metadata = body(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch (e) { fail(e instanceof ApiError ? e : errors.invalidBody('metadata must be a JSON object')); }
         });
         return;
       }
@@ -123,8 +128,11 @@ function slugOf(req: Request): string {
 }
 
 /** Records the version and waits for its validation; a failure is a 400 that says why (the live version
- *  keeps serving). */
-async function deploy(res: Response, ref: string, slug: string, m: Record<string, unknown>, files: Map<string, Buffer>) {
+ *  keeps serving). The wait is bounded (LOAM_FUNCTIONS_DEPLOY_WAIT_MS): a validation that takes longer (a big
+ *  npm graph on a cold cache) goes on in its job, and the answer is a 201 with the new version's number, as
+ *  Supabase's deploy answers; the version serves once it validated. A bundle-only deploy (`bundleOnly=true`)
+ *  validates without going live: `PUT …/functions` makes it live. */
+async function deploy(res: Response, ref: string, slug: string, m: Record<string, unknown>, files: Map<string, Buffer>, goLive = true) {
   if (files.size === 0) throw errors.invalidBody('a deploy needs at least one file');
   const entry = bundlePath(str(m, 'entrypoint_path', { required: true, max: 2048 }), 'entrypoint_path');
   const importMapRaw = str(m, 'import_map_path', { max: 2048 });
@@ -137,26 +145,62 @@ async function deploy(res: Response, ref: string, slug: string, m: Record<string
   const contents = paths.map((p) => files.get(p)!);
   const hashes = contents.map((c) => crypto.createHash('sha256').update(c).digest());
   const [{ version_id }] = await callerQuery<{ version_id: string }>(res,
-    'select platform.deploy_function($1, $2, $3, $4, $5, $6, $7, $8, $9) as version_id',
-    [ref, slug, name ?? null, entry, importMap, verifyJwt ?? null, paths, hashes, contents]);
-  const until = Date.now() + DEPLOY_WAIT_MS;
-  for (let delay = 20; Date.now() < until; delay = Math.min(delay * 2, 250)) {
-    const [v] = await callerQuery<{ status: string; error: string | null }>(res,
+    'select platform.deploy_function($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) as version_id',
+    [ref, slug, name ?? null, entry, importMap, verifyJwt ?? null, paths, hashes, contents, goLive]);
+  const until = Date.now() + functionSettings().deployWaitMs;
+  let version = 0;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+    const [v] = await callerQuery<{ status: string; error: string | null; version: number }>(res,
       'select * from platform.function_version_status($1, $2)', [ref, version_id]);
     if (v?.status === 'FAILED') throw new ApiError(400, 'function_deploy_failed', `Failed to deploy ${slug}: ${v.error ?? 'validation failed'}`);
-    if (v?.status === 'READY') break;
-    await new Promise((r) => setTimeout(r, delay));
+    version = v?.version ?? version;
+    if (v?.status === 'READY' || Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, until - Date.now()))));
   }
   // Other processes hear of the new live version through NOTIFY; this one forgets its routes at once.
   forgetRuntime(ref);
-  res.status(201).json(functionJson(await findFunction(res, ref, slug)));
+  const row = await findFunction(res, ref, slug);
+  // The answer describes the version just deployed (live or not yet).
+  res.status(201).json(functionJson(ref, {
+    ...row, entrypoint_path: entry, import_map_path: importMap, verify_jwt: verifyJwt ?? row.verify_jwt,
+  }, version));
 }
 
 functionsManagement.post('/projects/:ref/functions/deploy', async (req, res) => {
   const ref = param(req, 'ref');
   const slug = slugOf(req);
+  const bundleOnly = req.query.bundleOnly ?? req.query.bundle_only;
+  if (bundleOnly !== undefined && bundleOnly !== 'true' && bundleOnly !== 'false') throw errors.invalidBody('bundleOnly must be true or false');
   const { metadata, files } = await readMultipart(req);
-  await deploy(res, ref, slug, metadata, files);
+  await deploy(res, ref, slug, metadata, files, bundleOnly !== 'true');
+});
+
+// Bulk update (Supabase's `PUT …/functions`): the CLI deploys several functions bundle-only, then makes them
+// live together with this. Only `slug`, `version`, `name` and `verify_jwt` of each item matter here.
+functionsManagement.put('/projects/:ref/functions', async (req, res) => {
+  const ref = param(req, 'ref');
+  const list = req.body;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 100) throw errors.invalidBody('expected an array of 1 to 100 functions');
+  const slugs: string[] = [];
+  const versions: number[] = [];
+  const names: (string | null)[] = [];
+  const verify: (boolean | null)[] = [];
+  for (const raw of list) {
+    const item = body(raw);
+    const slug = str(item, 'slug', { required: true, max: 128 });
+    if (slugs.includes(slug)) throw errors.invalidBody(`function ${slug} is given twice`);
+    if (!Number.isSafeInteger(item.version) || (item.version as number) < 1) throw errors.invalidBody(`function ${slug}: version must be a positive integer`);
+    slugs.push(slug);
+    versions.push(item.version as number);
+    names.push(str(item, 'name', { max: 256 }) ?? null);
+    verify.push(bool(item, 'verify_jwt') ?? null);
+  }
+  const touched = await callerQuery<{ slug: string }>(res, 'select platform.bulk_update_functions($1, $2, $3, $4, $5) as slug',
+    [ref, slugs, versions, names, verify]);
+  forgetRuntime(ref);
+  const rows = await callerQuery<FunctionRow>(res, 'select * from platform.list_functions($1)', [ref]);
+  const wanted = new Set(touched.map((t) => t.slug));
+  res.json({ functions: rows.filter((r) => wanted.has(r.slug)).map((r) => functionJson(ref, r)) });
 });
 
 // The older create call: the source as a string in a JSON body (`body`), one file.
@@ -169,12 +213,13 @@ functionsManagement.post('/projects/:ref/functions', async (req, res) => {
 });
 
 functionsManagement.get('/projects/:ref/functions', async (req, res) => {
-  const rows = await callerQuery<FunctionRow>(res, 'select * from platform.list_functions($1)', [param(req, 'ref')]);
-  res.json(rows.map(functionJson));
+  const ref = param(req, 'ref');
+  const rows = await callerQuery<FunctionRow>(res, 'select * from platform.list_functions($1)', [ref]);
+  res.json(rows.map((r) => functionJson(ref, r)));
 });
 
 functionsManagement.get('/projects/:ref/functions/:function_slug', async (req, res) => {
-  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
+  res.json(functionJson(param(req, 'ref'), await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
 });
 
 functionsManagement.patch('/projects/:ref/functions/:function_slug', async (req, res) => {
@@ -183,7 +228,7 @@ functionsManagement.patch('/projects/:ref/functions/:function_slug', async (req,
   const verifyJwt = bool(b, 'verify_jwt');
   await callerQuery(res, 'select platform.update_function($1, $2, $3, $4)', [param(req, 'ref'), param(req, 'function_slug'), name ?? null, verifyJwt ?? null]);
   forgetRuntime(param(req, 'ref'));
-  res.json(functionJson(await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
+  res.json(functionJson(param(req, 'ref'), await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
 });
 
 functionsManagement.delete('/projects/:ref/functions/:function_slug', async (req, res) => {

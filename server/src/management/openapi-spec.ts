@@ -256,6 +256,11 @@ const schemas: Record<string, Schema> = {
   }, ['metadata']),
   CreateFunctionBody: obj({ slug: str({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$' }), name: str(), body: str({ description: 'The source of index.ts.' }), verify_jwt: { type: 'boolean' } }, ['slug', 'body']),
   UpdateFunctionBody: obj({ name: str(), verify_jwt: { type: 'boolean' } }, []),
+  BulkUpdateFunctionBody: arrayOf(obj({
+    id: str(), slug: str({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$' }), name: str(), status: str({ enum: ['ACTIVE', 'REMOVED', 'THROTTLED'] }),
+    version: { type: 'integer' }, created_at: { type: 'integer' }, verify_jwt: { type: 'boolean' }, import_map: { type: 'boolean' },
+    entrypoint_path: str(), import_map_path: str(), ezbr_sha256: str(),
+  }, ['slug', 'version'])),
   FunctionLogs: obj({ result: arrayOf(obj({ at: timestamp, version: { type: 'integer' }, method: str(), path: str(), status: { type: 'integer' }, duration_ms: { type: 'integer' }, output: str() })) }),
   Secret: obj({ name: str(), value: str({ description: 'SHA-256 (hex) of the value; the value itself is never returned.' }), updated_at: timestamp }),
   CreateSecretsBody: arrayOf(obj({ name: str({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), value: str() })),
@@ -524,9 +529,10 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/projects/{ref}/functions': {
     get: op({ tag: 'Edge Functions', id: 'v1-list-all-functions', summary: 'The project\'s edge functions', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Function')), errors: [404] }),
     post: op({ tag: 'Edge Functions', id: 'v1-create-a-function', summary: 'Deploy a one-file function from a JSON body', scope: 'projects:write', params: [projectRef], body: ref('CreateFunctionBody'), status: 201, response: ref('Function'), errors: [404] }),
+    put: op({ tag: 'Edge Functions', id: 'v1-bulk-update-functions', summary: 'Make validated versions of several functions live together, with their names and verify_jwt', description: 'What the Supabase CLI sends after deploying several functions with `bundleOnly=true`. Each item needs `slug` and `version` (a READY version); otherwise nothing changes (404 `function_version_not_found`, 400 `function_version_not_ready`).', scope: 'projects:write', params: [projectRef], body: ref('BulkUpdateFunctionBody'), response: obj({ functions: arrayOf(ref('Function')) }, ['functions']), errors: [400, 404] }),
   },
   '/v1/projects/{ref}/functions/deploy': {
-    post: op({ tag: 'Edge Functions', id: 'v1-deploy-a-function', summary: 'Deploy a new version of a function (multipart: metadata + files)', description: 'Validated by a job before it serves; a failing version answers 400 `function_deploy_failed` and the live version keeps serving.', scope: 'projects:write', params: [projectRef, { name: 'slug', in: 'query', required: true, schema: str() }], body: ref('FunctionDeployBody'), multipart: true, status: 201, response: ref('Function'), errors: [404] }),
+    post: op({ tag: 'Edge Functions', id: 'v1-deploy-a-function', summary: 'Deploy a new version of a function (multipart: metadata + files)', description: 'Validated by a job before it serves; a failing version answers 400 `function_deploy_failed` and the live version keeps serving. The request waits for the verdict at most LOAM_FUNCTIONS_DEPLOY_WAIT_MS (60 s), then answers 201 with the new version number while validation goes on. With `bundleOnly=true` the version validates but does not go live until `PUT …/functions`.', scope: 'projects:write', params: [projectRef, { name: 'slug', in: 'query', required: true, schema: str() }, { name: 'bundleOnly', in: 'query', required: false, schema: { type: 'boolean' } }], body: ref('FunctionDeployBody'), multipart: true, status: 201, response: ref('Function'), errors: [404] }),
   },
   '/v1/projects/{ref}/functions/{function_slug}': {
     get: op({ tag: 'Edge Functions', id: 'v1-get-a-function', summary: 'One edge function', scope: 'projects:read', params: [projectRef, functionSlug], response: ref('Function'), errors: [404] }),

@@ -36,8 +36,11 @@ comment on function platform.list_functions(text, text) is 'The edge functions o
 
 -- Records a deploy: the function (created on first deploy), a new PENDING version with its files, and the
 -- job that validates it. Nothing serves the version until that job says READY.
+-- The signature before bundle-only deploys (p_go_live): an overload of it would make calls ambiguous.
+drop function if exists platform.deploy_function(text, text, text, text, text, boolean, text[], bytea[], bytea[]);
 create or replace function platform.deploy_function(p_ref text, p_slug text, p_name text, p_entrypoint text,
-  p_import_map text, p_verify_jwt boolean, p_paths text[], p_hashes bytea[], p_contents bytea[])
+  p_import_map text, p_verify_jwt boolean, p_paths text[], p_hashes bytea[], p_contents bytea[],
+  p_go_live boolean default true)
   returns bigint
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
@@ -59,8 +62,8 @@ begin
   -- The row lock taken above serialises concurrent deploys of one function: version numbers never collide.
   update platform.functions set version_count = version_count + 1 where id = v_function.id
     returning * into v_function;
-  insert into platform.function_versions (function_id, version, entrypoint_path, import_map_path, verify_jwt)
-    values (v_function.id, v_function.version_count, p_entrypoint, p_import_map, p_verify_jwt)
+  insert into platform.function_versions (function_id, version, entrypoint_path, import_map_path, verify_jwt, go_live)
+    values (v_function.id, v_function.version_count, p_entrypoint, p_import_map, p_verify_jwt, coalesce(p_go_live, true))
     returning id into v_version_id;
   insert into platform_private.function_blobs (project_id, sha256, content)
     select v_project.id, h, c from unnest(p_hashes, p_contents) as t(h, c)
@@ -74,17 +77,18 @@ begin
     job_key := 'function__deploy:' || v_version_id, max_attempts := 3);
   return v_version_id;
 end $$;
-comment on function platform.deploy_function(text, text, text, text, text, boolean, text[], bytea[], bytea[]) is
-  'Deploys a new version of an edge function (validated by a job before it serves).';
+comment on function platform.deploy_function(text, text, text, text, text, boolean, text[], bytea[], bytea[], boolean) is
+  'Deploys a new version of an edge function (validated by a job before it serves; bundle-only versions wait for PUT …/functions).';
 
 -- The state of one version, for a deploy request waiting on its job.
+drop function if exists platform.function_version_status(text, bigint);
 create or replace function platform.function_version_status(p_ref text, p_version_id bigint)
-  returns table (status text, error text)
+  returns table (status text, error text, version integer)
   language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
 begin
   return query
-  select v.status, v.error from platform.project_for_member(p_ref) p
+  select v.status, v.error, v.version from platform.project_for_member(p_ref) p
     join platform.functions f on f.project_id = p.id
     join platform.function_versions v on v.function_id = f.id and v.id = p_version_id;
 end $$;
@@ -116,6 +120,51 @@ begin
     where f.project_id = v_project.id and vf.sha256 = b.sha256);
   perform pg_notify('loam_project_changed', p_ref);
 end $$;
+
+-- PUT /v1/projects/{ref}/functions: makes the given versions live together (the CLI deploys several functions
+-- bundle-only, then sends this), and sets their names and verify_jwt. Every version named must exist and have
+-- validated (READY); otherwise nothing changes. Returns the functions touched.
+create or replace function platform.bulk_update_functions(p_ref text, p_slugs text[], p_versions integer[],
+  p_names text[], p_verify_jwt boolean[])
+  returns setof text
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+  r record;
+  v platform.function_versions;
+begin
+  for r in select * from unnest(p_slugs, p_versions, p_names, p_verify_jwt) as t(slug, version, name, verify_jwt) loop
+    select fv.* into v from platform.functions f join platform.function_versions fv on fv.function_id = f.id
+      where f.project_id = v_project.id and f.slug = r.slug and fv.version = r.version
+      for update of f;
+    if not found then
+      raise exception 'function % has no version %', r.slug, r.version using errcode = 'LMN20';
+    end if;
+    if v.status <> 'READY' then
+      raise exception 'version % of function % is %, not READY%', r.version, r.slug, v.status,
+        coalesce(': ' || v.error, '') using errcode = 'LMV20';
+    end if;
+    update platform.functions f set live_version_id = v.id, entrypoint_path = v.entrypoint_path,
+      import_map_path = v.import_map_path, name = coalesce(nullif(r.name, ''), f.name),
+      verify_jwt = coalesce(r.verify_jwt, v.verify_jwt, f.verify_jwt), updated_at = now()
+      where f.id = v.function_id;
+    return next r.slug;
+  end loop;
+  perform pg_notify('loam_project_changed', p_ref);
+end $$;
+comment on function platform.bulk_update_functions(text, text[], integer[], text[], boolean[]) is
+  'Makes the given validated versions of a project''s edge functions live, with their names and verify_jwt.';
+
+-- The versions whose unpacked folders may still be needed: live ones, and ones not yet judged.
+create or replace function platform_private.function_versions_in_use(p_ref text)
+  returns setof bigint
+  language sql stable
+as $$
+  select v.id from platform.projects p join platform.functions f on f.project_id = p.id
+    join platform.function_versions v on v.function_id = f.id
+  where p.ref = p_ref and (v.id = f.live_version_id or v.status = 'PENDING')
+$$;
 
 -- The files of the live version (or of p_version when given), for GET …/body.
 create or replace function platform.function_files(p_ref text, p_slug text)
@@ -216,7 +265,7 @@ begin
   update platform.function_versions set status = case when p_ok then 'READY' else 'FAILED' end,
     error = left(p_error, 4000), finished_at = now()
     where id = p_version_id and status = 'PENDING' returning * into v;
-  if not found or not p_ok then return; end if;
+  if not found or not p_ok or not v.go_live then return; end if;
   update platform.functions f set live_version_id = v.id, entrypoint_path = v.entrypoint_path,
     import_map_path = v.import_map_path, verify_jwt = coalesce(v.verify_jwt, f.verify_jwt), updated_at = now()
     where f.id = v.function_id and (f.live_version_id is null
@@ -268,4 +317,5 @@ as $$
   delete from platform.functions f using platform.projects p where p.id = f.project_id and p.ref = p_ref;
   delete from platform_private.function_blobs b using platform.projects p where p.id = b.project_id and p.ref = p_ref;
   delete from platform_private.function_secrets s using platform.projects p where p.id = s.project_id and p.ref = p_ref;
+  delete from platform_private.function_db_logins l using platform.projects p where p.id = l.project_id and p.ref = p_ref;
 $$;

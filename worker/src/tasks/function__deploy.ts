@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { Task } from 'graphile-worker';
 import { controlPool } from '../../../db/src/pools.ts';
-import { materialize, sandbox } from '../../../server/src/functions/code.ts';
+import { materialize, removeVersion, sandbox } from '../../../server/src/functions/code.ts';
 import { functionEnv } from '../../../server/src/functions/env.ts';
 import { functionSettings } from '../../../server/src/functions/settings.ts';
 
@@ -44,6 +44,9 @@ const task: Task = async (payload) => {
     error = (e as Error).message;
   }
   await controlPool().query('select platform_private.finish_function_version($1, $2, $3)', [versionId, ok, error]);
+  // A failed version never runs: its folder goes now. Folders of versions this deploy made old are pruned by
+  // the API processes, which know which versions their workers still run (runtime.ts WorkerPool.prune).
+  if (!ok) removeVersion(settings.dir, v.ref, versionId);
 };
 
 export default task;
