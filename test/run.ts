@@ -30,6 +30,7 @@ let cleanup: () => Promise<void>;
 const env: NodeJS.ProcessEnv = {
   ...process.env, LOAM_RATE_LIMIT_PER_MINUTE: '100000', LOAM_BCRYPT_ROUNDS: '4', PORT: '0',
   LOAM_BUILDS_ENABLED: '1', LOAM_BUILDS_ALLOW_LOCAL_REPOS: '1', LOAM_BUILDS_TIMEOUT_MS: '5000',
+  LOAM_BUILDS_MAX_PROCESSES: '64', LOAM_BUILDS_MEMORY_MB: '192',
 };
 
 if (process.env.DATABASE_URL) {

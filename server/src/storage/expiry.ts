@@ -12,8 +12,7 @@ export const tusDirectory = (ref: string) => path.join(storageSettings().fileRoo
 
 /** Removes the project's abandoned uploads; `c` runs as the project's service role. Resolves with how many went
  *  and, if uploads remain, in how many seconds the oldest of them is abandoned. */
-export async function expireUploads(ref: string, c: pg.ClientBase): Promise<{ removed: number; nextInSeconds?: number }> {
-  const age = storageSettings().uploadExpiry;
+export async function expireUploads(ref: string, c: pg.ClientBase, age = storageSettings().uploadExpiry): Promise<{ removed: number; nextInSeconds?: number }> {
   const { rows: parts } = await c.query<{ version: string }>(
     `delete from storage.s3_multipart_uploads_parts where upload_id in
        (select id from storage.s3_multipart_uploads where created_at < now() - make_interval(secs => $1)) returning version`, [age]);

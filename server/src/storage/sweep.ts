@@ -27,9 +27,10 @@ export async function queueSweep(ref: string): Promise<void> {
 }
 
 /** Asks for the removal of the project's abandoned uploads once an upload started now would be abandoned
- *  (worker task storage_uploads__expire; an earlier pending one is kept). */
-export async function queueUploadExpiry(ref: string, afterSeconds = storageSettings().uploadExpiry): Promise<void> {
-  await controlPool().query('select platform_private.queue_storage_upload_expiry($1, make_interval(secs => $2))', [ref, afterSeconds]).catch((err) => {
+ *  (worker task storage_uploads__expire; an earlier pending one is kept). `age` (seconds) travels with the job, so
+ *  the worker that runs it applies the expiry of the process that took the upload. */
+export async function queueUploadExpiry(ref: string, afterSeconds?: number, age = storageSettings().uploadExpiry): Promise<void> {
+  await controlPool().query('select platform_private.queue_storage_upload_expiry($1, make_interval(secs => $2), $3)', [ref, afterSeconds ?? age, age]).catch((err) => {
     console.error(`[storage] could not queue the expiry of ${ref}'s uploads:`, err);
   });
 }

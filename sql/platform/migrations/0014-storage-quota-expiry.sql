@@ -55,11 +55,12 @@ $$;
 
 -- Queues the expiry of a project's abandoned uploads (worker task storage_uploads__expire) for when the oldest
 -- upload would be abandoned. One pending job per project: queueing again keeps the earlier time.
-create function platform_private.queue_storage_upload_expiry(p_ref text, p_delay interval) returns void
+-- p_age: seconds after which an upload counts as abandoned, as the API process that took the upload was set.
+create function platform_private.queue_storage_upload_expiry(p_ref text, p_delay interval, p_age integer) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 begin
-  perform graphile_worker.add_job('storage_uploads__expire', json_build_object('ref', p_ref),
+  perform graphile_worker.add_job('storage_uploads__expire', json_build_object('ref', p_ref, 'age', p_age),
     run_at := now() + greatest(p_delay, interval '0'), job_key := 'storage_uploads__expire:' || p_ref,
     job_key_mode := 'preserve_run_at', max_attempts := 5);
 end $$;

@@ -9,15 +9,15 @@ import { expireUploads } from '../../../server/src/storage/expiry.ts';
 import { queueUploadExpiry } from '../../../server/src/storage/sweep.ts';
 
 const task: Task = async (payload, helpers) => {
-  const { ref } = payload as { ref: string };
+  const { ref, age } = payload as { ref: string; age?: number };
   const project = await loadRuntime(ref);
   if (!project || project.deleted || project.status !== 'ACTIVE_HEALTHY' || !project.database_server_id) return;
   // As the project's service role: the multipart tables are the owner's, so nothing stronger may touch them.
   const pool = projectPool(await authenticatorAddress(project), project.db_name, { max: 1 });
-  const { removed, nextInSeconds } = await withContext(pool, apiRoleContext(project, 'service_role'), (c) => expireUploads(ref, c));
+  const { removed, nextInSeconds } = await withContext(pool, apiRoleContext(project, 'service_role'), (c) => expireUploads(ref, c, age));
   if (removed) helpers.logger.info(`storage: removed ${removed} abandoned upload(s) of ${ref}`);
   // graphile-worker clears the key of this running job, so this queues a new one.
-  if (nextInSeconds !== undefined) await queueUploadExpiry(ref, nextInSeconds);
+  if (nextInSeconds !== undefined) await queueUploadExpiry(ref, nextInSeconds, age);
 };
 
 export default task;
