@@ -14,7 +14,7 @@ import { ownerTransaction } from '../management/project-db.ts';
 import { name, qualified, ident } from '../management/table-sql.ts';
 import { checkProject } from '../project/resolve.ts';
 import { signSession } from '../project/signing.ts';
-import { keyGate, NO_API_KEY } from '../project/keys.ts';
+import { identifyToken, NO_API_KEY } from '../project/keys.ts';
 import { body, param, str } from '../validate.ts';
 
 export const rowLogin = Router();
@@ -25,11 +25,17 @@ const invalid = () => new ApiError(400, 'invalid_credentials', 'Invalid login cr
 interface Found { key: string | null; hash: string | null; role: string }
 
 rowLogin.post('/data/:ref/:table/login', async (req, res) => {
-  if (keyGate(req.method, '/', req.headers) === undefined) return void res.status(NO_API_KEY.status).set(NO_API_KEY.headers).json(NO_API_KEY.body);
+  if (!req.headers.apikey) return void res.status(NO_API_KEY.status).set(NO_API_KEY.headers).json(NO_API_KEY.body);
   const ref = param(req, 'ref');
   const gate = await checkProject(ref, req.headers);
   if (!('project' in gate)) return void res.status(gate.status).set(gate.headers).json(gate.body);
   const p = gate.project;
+  // The gate checks new-style keys only; a legacy JWT key must verify with this project's keys too.
+  try {
+    identifyToken(String(req.headers.apikey ?? ''), p);
+  } catch {
+    return void res.status(401).set({ 'Access-Control-Allow-Origin': '*' }).json({ message: 'Invalid API key', code: 'invalid_api_key' });
+  }
   const b = body(req.body);
   const identifier = str(b, 'identifier', { required: true, max: 1000 });
   const password = str(b, 'password', { required: true, max: 1000 });
