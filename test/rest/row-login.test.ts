@@ -67,6 +67,17 @@ test('password column: written through REST, stored as a bcrypt hash elsewhere, 
     const { rows: [fn] } = await c.query(`select pg_get_userbyid(proowner) as owner, prosecdef from pg_proc where proname = 'store_password'`);
     assert.deepEqual(fn, { owner: p.ref, prosecdef: true });
   } finally { await c.end(); }
+  // An upsert cannot replace an existing row's password: the skipped insert (ignore-duplicates) stores
+  // nothing, and the merge needs an update the caller may not make.
+  const annId = made.body[0].id;
+  for (const resolution of ['ignore-duplicates', 'merge-duplicates']) {
+    const res = await fetch(`${p.url}/rest/v1/members?on_conflict=id`, { method: 'POST',
+      headers: { apikey: p.anonKey, 'content-type': 'application/json', prefer: `resolution=${resolution},return=minimal` },
+      body: JSON.stringify({ id: annId, email: 'ann@example.com', secret: 'evil-pass' }) });
+    assert.ok(res.status === 201 || res.status === 401 || res.status === 403, `${resolution}: ${res.status}`);
+  }
+  assert.equal((await login(p, 'members', { identifier: 'ann@example.com', password: 'evil-pass' })).status, 400);
+  assert.equal((await login(p, 'members', { identifier: 'ann@example.com', password: 'ann-pass-1' })).status, 200);
   // The API roles cannot reach the hashes.
   const schema = await fetch(`${p.url}/rest/v1/passwords`, { headers: { apikey: p.serviceKey, authorization: `Bearer ${p.serviceKey}`, 'accept-profile': 'row_auth' } });
   assert.equal(schema.status, 406);

@@ -72,6 +72,8 @@ export function columnSpec(raw: unknown, i: number): ColumnSpec {
   }
   if (col.type === 'password') {
     col.identifier = name(col.identifier, `columns[${i}].identifier`);
+    // Its triggers are named after it (`<name>_hash`, `<name>_store`), within Postgres's 63 bytes.
+    if (Buffer.byteLength(col.name) > MAX_NAME_BYTES - 6) throw errors.invalidBody(`columns[${i}].name of a password column must be at most ${MAX_NAME_BYTES - 6} bytes`);
     if (col.role !== undefined && !LOGIN_ROLES.includes(col.role)) throw errors.invalidBody(`columns[${i}].role must be one of ${LOGIN_ROLES.join(', ')}`);
     if (col.primary_key || col.unique || col.index || col.default !== undefined || col.default_expression !== undefined) {
       throw errors.invalidBody(`columns[${i}]: a password column takes no primary_key, unique, index or default (it always reads as null)`);
@@ -105,8 +107,8 @@ export const indexSql = (table: string, columns: string[], unique = false) =>
   `create ${unique ? 'unique ' : ''}index on ${qualified(table)} (${columns.map(ident).join(', ')});`;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Password columns. The hash never lives in the table: a trigger moves what a write puts in the column into
-// row_auth.passwords (bcrypt, by pgcrypto) and leaves the column null, so every read — REST, GraphQL, `select *`
+// Password columns. The hash never lives in the table: triggers move what a write puts in the column into
+// row_auth.passwords (bcrypt, by pgcrypto) and leave the column null, so every read — REST, GraphQL, `select *`
 // — returns null, and no API role can read row_auth at all. Everything is owned by the project owner.
 
 /** The schema, tables and trigger function password columns share; `crypto` is pgcrypto's schema. Idempotent. */
@@ -125,23 +127,36 @@ create or replace function row_auth.store_password() returns trigger language pl
 declare
   col text := tg_argv[0];
   key_col text := tg_argv[1];
-  pw text;
+  pending jsonb := coalesce(nullif(current_setting('row_auth.pending', true), ''), '{}')::jsonb;
+  slot text;
 begin
+  -- Hashed before the write, stored after it: a row that is never written (an upsert's ON CONFLICT DO NOTHING,
+  -- an insert that turns into an update the caller may not make) fires no AFTER trigger, so it cannot replace
+  -- the hash of a row that exists.
+  if tg_when = 'BEFORE' then
+    if (to_jsonb(new) ->> col) is not null then
+      slot := tg_relid::text || '/' || col || '/' || coalesce(to_jsonb(new) ->> key_col, '');
+      pending := jsonb_set(pending, array[slot], to_jsonb(${ident(schema)}.crypt(to_jsonb(new) ->> col, ${ident(schema)}.gen_salt('bf', 10))));
+      perform set_config('row_auth.pending', pending::text, true);
+      new := jsonb_populate_record(new, jsonb_build_object(col, null));
+    end if;
+    return new;
+  end if;
   if tg_op = 'DELETE' then
-    delete from row_auth.passwords where table_name = tg_relid and row_key = to_jsonb(old) ->> key_col;
-    return old;
+    delete from row_auth.passwords where table_name = tg_relid and column_name = col and row_key = to_jsonb(old) ->> key_col;
+    return null;
   end if;
   if tg_op = 'UPDATE' and (to_jsonb(old) ->> key_col) is distinct from (to_jsonb(new) ->> key_col) then
     update row_auth.passwords set row_key = to_jsonb(new) ->> key_col
-      where table_name = tg_relid and row_key = to_jsonb(old) ->> key_col;
+      where table_name = tg_relid and column_name = col and row_key = to_jsonb(old) ->> key_col;
   end if;
-  pw := to_jsonb(new) ->> col;
-  if pw is not null then
-    insert into row_auth.passwords values (tg_relid, col, to_jsonb(new) ->> key_col, ${ident(schema)}.crypt(pw, ${ident(schema)}.gen_salt('bf', 10)))
+  slot := tg_relid::text || '/' || col || '/' || coalesce(to_jsonb(new) ->> key_col, '');
+  if pending ? slot then
+    insert into row_auth.passwords values (tg_relid, col, to_jsonb(new) ->> key_col, pending ->> slot)
       on conflict (table_name, column_name, row_key) do update set hash = excluded.hash;
-    new := jsonb_populate_record(new, jsonb_build_object(col, null));
+    perform set_config('row_auth.pending', (pending - slot)::text, true);
   end if;
-  return new;
+  return null;
 end $fn$;
 revoke all on function row_auth.store_password() from public;
 comment on function row_auth.store_password() is 'Hashes what a write puts in a password column into row_auth.passwords and stores null in the column.';`;
@@ -153,7 +168,7 @@ export function passwordColumnSql(table: string, col: ColumnSpec, key: string): 
   const args = `${literal(col.name)}, ${literal(key)}`;
   return `create trigger ${ident(`${col.name}_hash`)} before insert or update on ${t}
   for each row execute function row_auth.store_password(${args});
-create trigger ${ident(`${col.name}_forget`)} after delete on ${t}
+create trigger ${ident(`${col.name}_store`)} after insert or update or delete on ${t}
   for each row execute function row_auth.store_password(${args});
 insert into row_auth.logins (table_name, key_column, identifier_column, password_column, role)
   values (${literal(t)}::regclass, ${literal(key)}, ${literal(col.identifier!)}, ${literal(col.name)}, ${literal(col.role ?? 'authenticated')});`;
