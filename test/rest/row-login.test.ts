@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { createClient } from '@supabase/supabase-js';
 import { createProject, http, ownerClient, type Project } from '../helpers/platform.ts';
+import { gql } from '../graphql/helpers.ts';
 
 let p: Project;
 let other: Project;
@@ -78,6 +79,15 @@ test('password column: written through REST, stored as a bcrypt hash elsewhere, 
   }
   assert.equal((await login(p, 'members', { identifier: 'ann@example.com', password: 'evil-pass' })).status, 400);
   assert.equal((await login(p, 'members', { identifier: 'ann@example.com', password: 'ann-pass-1' })).status, 200);
+  // GraphQL writes go through the same trigger.
+  const created = await gql(p, 'mutation { createMember(input: {member: {email: "dee@example.com", secret: "dee-pass-1"}}) { member { email secret } } }',
+    { key: p.serviceKey, token: p.serviceKey });
+  assert.deepEqual(created.body.data?.createMember?.member, { email: 'dee@example.com', secret: null }, JSON.stringify(created.body));
+  assert.equal((await login(p, 'members', { identifier: 'dee@example.com', password: 'dee-pass-1' })).status, 200);
+  // The builder reads the column back as a password column.
+  const described = await http('GET', `/v1/projects/${p.ref}/tables/members`, { token: p.owner.token });
+  assert.deepEqual(described.body.columns.find((x: { name: string }) => x.name === 'secret'),
+    { name: 'secret', type: 'password', identifier: 'email', role: 'authenticated', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null });
   // The API roles cannot reach the hashes.
   const schema = await fetch(`${p.url}/rest/v1/passwords`, { headers: { apikey: p.serviceKey, authorization: `Bearer ${p.serviceKey}`, 'accept-profile': 'row_auth' } });
   assert.equal(schema.status, 406);
@@ -162,7 +172,10 @@ test('dropping the table removes its hashes and login settings', async () => {
   const c = await ownerClient(p);
   try {
     assert.equal((await http('DELETE', `/v1/projects/${p.ref}/tables/diary`, { token: p.owner.token })).status, 200);
-    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/tables/members`, { token: p.owner.token })).status, 200);
+    // A renamed table keeps its logins (they are keyed by the table, not its name).
+    assert.equal((await http('PATCH', `/v1/projects/${p.ref}/tables/members`, { token: p.owner.token, body: { name: 'people' } })).status, 200);
+    assert.equal((await login(p, 'people', { identifier: 'ann@example.com', password: 'ann-pass-2' })).status, 200);
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/tables/people`, { token: p.owner.token })).status, 200);
     const { rows: [n] } = await c.query('select (select count(*) from row_auth.passwords)::int as hashes, (select count(*) from row_auth.logins)::int as logins');
     assert.deepEqual(n, { hashes: 0, logins: 0 });
   } finally { await c.end(); }
