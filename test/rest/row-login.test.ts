@@ -180,4 +180,27 @@ test('dropping the table removes its hashes and login settings', async () => {
     assert.deepEqual(n, { hashes: 0, logins: 0 });
   } finally { await c.end(); }
   assert.equal((await login(p, 'members', { identifier: 'ann@example.com', password: 'ann-pass-2' })).status, 404);
+
+  // Rolling the builder's migrations back through the history undoes a password column and a table cleanly.
+  const made = await http('POST', `/v1/projects/${p.ref}/tables`, { token: p.owner.token, body: {
+    name: 'staff', columns: [{ name: 'login', type: 'text', unique: true }], policies: ['public read'] } });
+  assert.equal(made.status, 201);
+  const added = await http('POST', `/v1/projects/${p.ref}/tables/staff/columns`, { token: p.owner.token, body: { name: 'pin', type: 'password', identifier: 'login', role: 'anon' } });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
+  const c2 = await ownerClient(p);
+  try {
+    await c2.query(`insert into public.staff (login, pin) values ('kim', '1234')`);
+    const kim = await login(p, 'staff', { identifier: 'kim', password: '1234' });
+    assert.equal(claims(kim.body.access_token).role, 'anon');
+    const history = (await http('GET', `/v1/projects/${p.ref}/database/migrations`, { token: p.owner.token })).body;
+    const [addPin, createStaff] = [history.at(-1), history.at(-2)];
+    assert.deepEqual([createStaff.name, addPin.name], ['create table staff', 'add column pin to staff']);
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${addPin.version}`, { token: p.owner.token })).status, 200);
+    assert.equal((await login(p, 'staff', { identifier: 'kim', password: '1234' })).status, 404);
+    const { rows: [left] } = await c2.query(`select (select count(*) from row_auth.passwords)::int as hashes,
+      (select count(*) from pg_trigger where tgrelid = 'public.staff'::regclass and not tgisinternal)::int as triggers`);
+    assert.deepEqual(left, { hashes: 0, triggers: 0 });
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${createStaff.version}`, { token: p.owner.token })).status, 200);
+    assert.equal((await c2.query(`select to_regclass('public.staff') as t`)).rows[0].t, null);
+  } finally { await c2.end(); }
 });

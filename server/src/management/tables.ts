@@ -95,10 +95,10 @@ async function passwordSql(c: pg.PoolClient, table: string, cols: ColumnSpec[]):
 async function columnsSql(c: pg.PoolClient, cols: ColumnSpec[]): Promise<string[]> {
   const out: string[] = [];
   for (const col of cols) {
-    out.push(columnSql(col, col.type === 'references' ? await (async () => {
-      await exists(c, col.references!).catch(() => { throw errors.invalidBody(`referenced table "${col.references}" does not exist`); });
-      return primaryKey(c, col.references!);
-    })() : undefined));
+    if (col.type !== 'references') { out.push(columnSql(col)); continue; }
+    const { rows: [r] } = await c.query('select to_regclass($1) is not null as ok', [qualified(col.references!)]);
+    if (!r.ok) throw errors.invalidBody(`referenced table "${col.references}" does not exist`);
+    out.push(columnSql(col, await primaryKey(c, col.references!)));
   }
   return out;
 }
@@ -129,6 +129,14 @@ function indexSpec(raw: unknown, i: number): { columns: string[]; unique: boolea
   const r = raw as Record<string, unknown>;
   if (r.unique !== undefined && typeof r.unique !== 'boolean') throw errors.invalidBody(`indexes[${i}].unique must be a boolean`);
   return { columns: list(r.columns, `indexes[${i}].columns`, 32, (v, j) => name(v, `indexes[${i}].columns[${j}]`), 1), unique: r.unique === true };
+}
+
+/** Dropping a table, with its password hashes and login settings (keyed by the table, not tied by a foreign key). */
+function dropSql(table: string, rowAuth: boolean): string {
+  const t = qualified(table);
+  return `${rowAuth ? `delete from row_auth.passwords where table_name = ${literal(t)}::regclass;
+delete from row_auth.logins where table_name = ${literal(t)}::regclass;
+` : ''}drop table ${t};`;
 }
 
 /** Runs the builder's SQL as the owner and records it as one migration; `then` reads the result back. */
@@ -165,6 +173,7 @@ tables.post('/projects/:ref/tables', async (req, res) => {
   const indexes = list(b.indexes, 'indexes', MAX_INDEXES, indexSpec);
   const rules = list(b.policies, 'policies', MAX_POLICIES, parsePolicy);
   if (cols.filter((x) => x.primary_key).length > 1) throw errors.invalidBody('only one column can be the primary key');
+  if (cols.filter((x) => x.type === 'password').length > 1) throw errors.invalidBody('a table can have one password column');
   const t = qualified(table);
   const [created] = await change(res, param(req, 'ref'), `create table ${table}`, async (c, run) => {
     // Like the dashboard: a table without a primary key gets an identity `id`.
@@ -176,7 +185,7 @@ tables.post('/projects/:ref/tables', async (req, res) => {
       ...indexes.map((x) => indexSql(table, x.columns, x.unique))].join('\n'));
     await run(await passwordSql(c, table, cols));
     await run((await policiesSql(c, table, rules)).join('\n'));
-    return `drop table ${t};`;
+    return dropSql(table, cols.some((x) => x.type === 'password'));
   }, (c) => describe(c, table));
   res.status(201).json(created);
 });
@@ -201,13 +210,7 @@ tables.delete('/projects/:ref/tables/:name', async (req, res) => {
   await change(res, param(req, 'ref'), `drop table ${table}`, async (c, run) => {
     await exists(c, table);
     const { rows: [ra] } = await c.query(`select to_regclass('row_auth.logins') is not null as ok`);
-    const t = qualified(table);
-    // Password hashes and login settings go with the table (they are keyed by it, not tied by a foreign key).
-    if (ra.ok) {
-      await run(`delete from row_auth.passwords where table_name = ${literal(t)}::regclass;
-delete from row_auth.logins where table_name = ${literal(t)}::regclass;`);
-    }
-    await run(`drop table ${t};`);
+    await run(dropSql(table, ra.ok));
     return undefined;
   }, async () => undefined);
   res.json({ message: `Table ${table} dropped` });
@@ -222,7 +225,12 @@ tables.post('/projects/:ref/tables/:name/columns', async (req, res) => {
     const [def] = await columnsSql(c, [col]);
     await run(`alter table ${qualified(table)} add column ${def};${col.index ? `\n${indexSql(table, [col.name])}` : ''}`);
     await run(await passwordSql(c, table, [col]));
-    return `alter table ${qualified(table)} drop column ${ident(col.name)};`;
+    const t = qualified(table);
+    return `${col.type === 'password' ? `drop trigger ${ident(`${col.name}_hash`)} on ${t};
+drop trigger ${ident(`${col.name}_store`)} on ${t};
+delete from row_auth.passwords where table_name = ${literal(t)}::regclass and column_name = ${literal(col.name)};
+delete from row_auth.logins where table_name = ${literal(t)}::regclass;
+` : ''}alter table ${t} drop column ${ident(col.name)};`;
   }, (c) => describe(c, table));
   res.status(201).json(t);
 });
