@@ -72,7 +72,7 @@ export function columnSpec(raw: unknown, i: number): ColumnSpec {
   }
   if (col.type === 'password') {
     col.identifier = name(col.identifier, `columns[${i}].identifier`);
-    // Its triggers are named after it (`<name>_hash`, `<name>_store`), within Postgres's 63 bytes.
+    // Its triggers are named after it (`<name>_hash`, `_store`, `_clear`), within Postgres's 63 bytes.
     if (Buffer.byteLength(col.name) > MAX_NAME_BYTES - 6) throw errors.invalidBody(`columns[${i}].name of a password column must be at most ${MAX_NAME_BYTES - 6} bytes`);
     if (col.role !== undefined && !LOGIN_ROLES.includes(col.role)) throw errors.invalidBody(`columns[${i}].role must be one of ${LOGIN_ROLES.join(', ')}`);
     if (col.primary_key || col.unique || col.index || col.default !== undefined || col.default_expression !== undefined) {
@@ -130,6 +130,13 @@ declare
   pending jsonb := coalesce(nullif(current_setting('row_auth.pending', true), ''), '{}')::jsonb;
   slot text;
 begin
+  -- After the statement: what it hashed for rows it never wrote is forgotten (only this column's, so a statement
+  -- nested in a trigger does not drop what its outer statement still has to store).
+  if tg_level = 'STATEMENT' then
+    perform set_config('row_auth.pending', (pending - array(select k from jsonb_object_keys(pending) k
+      where starts_with(k, tg_relid::text || '/' || col || '/')))::text, true);
+    return null;
+  end if;
   -- Hashed before the write, stored after it: a row that is never written (an upsert's ON CONFLICT DO NOTHING,
   -- an insert that turns into an update the caller may not make) fires no AFTER trigger, so it cannot replace
   -- the hash of a row that exists.
@@ -170,6 +177,8 @@ export function passwordColumnSql(table: string, col: ColumnSpec, key: string): 
   for each row execute function row_auth.store_password(${args});
 create trigger ${ident(`${col.name}_store`)} after insert or update or delete on ${t}
   for each row execute function row_auth.store_password(${args});
+create trigger ${ident(`${col.name}_clear`)} after insert or update on ${t}
+  for each statement execute function row_auth.store_password(${args});
 insert into row_auth.logins (table_name, key_column, identifier_column, password_column, role)
   values (${literal(t)}::regclass, ${literal(key)}, ${literal(col.identifier!)}, ${literal(col.name)}, ${literal(col.role ?? 'authenticated')});`;
 }

@@ -228,6 +228,7 @@ tables.post('/projects/:ref/tables/:name/columns', async (req, res) => {
     const t = qualified(table);
     return `${col.type === 'password' ? `drop trigger ${ident(`${col.name}_hash`)} on ${t};
 drop trigger ${ident(`${col.name}_store`)} on ${t};
+drop trigger ${ident(`${col.name}_clear`)} on ${t};
 delete from row_auth.passwords where table_name = ${literal(t)}::regclass and column_name = ${literal(col.name)};
 delete from row_auth.logins where table_name = ${literal(t)}::regclass;
 ` : ''}alter table ${t} drop column ${ident(col.name)};`;
