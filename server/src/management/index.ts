@@ -29,6 +29,8 @@ import { thirdPartyAuth } from './third-party-auth.ts';
 import { migrations } from './migrations.ts';
 import { advisors } from './advisors.ts';
 import { typegen } from './types.ts';
+import { tables } from './tables.ts';
+import { rowLogin } from '../data/row-login.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -39,7 +41,7 @@ management.post('/projects/:ref/mcp', mcpProjectKey);
 management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen);
+  migrations, advisors, typegen, tables, rowLogin);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 

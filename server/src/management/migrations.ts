@@ -82,15 +82,23 @@ async function apply(req: Request, res: Response, upsert: boolean): Promise<void
       'select version, name from supabase_migrations.schema_migrations where idempotency_key = $1', [key])).rows;
     if (prior && !upsert) return prior;
     await runInTransaction(c, query);
-    const v = prior?.version ?? (await c.query(NEXT_VERSION)).rows[0].v;
-    await c.query(`insert into supabase_migrations.schema_migrations
-        (version, name, statements, rollback, created_by, idempotency_key) values ($1, $2, $3, $4, $5, $6)
-      on conflict (version) do update set name = excluded.name, statements = excluded.statements,
-        rollback = excluded.rollback, created_by = excluded.created_by, idempotency_key = excluded.idempotency_key`,
-    [v, name, [query], rollback === undefined ? null : [rollback], caller(res).accountId, key]);
-    return { version: v, name };
+    return recordMigration(c, { name, query, rollback, createdBy: caller(res).accountId, key, version: prior?.version });
   });
   res.json(entry);
+}
+
+/** Records SQL already run in `c`'s transaction as the next migration (or as `version`, replacing it), so
+ *  Loam's own generated SQL (the table builder) lands in the same history the CLI reads. */
+export async function recordMigration(c: pg.PoolClient, m: { name: string | null; query: string; rollback?: string;
+  createdBy: string | null; key?: string | null; version?: string }): Promise<{ version: string; name: string | null }> {
+  await c.query(ENSURE_TABLE);
+  const v = m.version ?? (await c.query(NEXT_VERSION)).rows[0].v;
+  await c.query(`insert into supabase_migrations.schema_migrations
+      (version, name, statements, rollback, created_by, idempotency_key) values ($1, $2, $3, $4, $5, $6)
+    on conflict (version) do update set name = excluded.name, statements = excluded.statements,
+      rollback = excluded.rollback, created_by = excluded.created_by, idempotency_key = excluded.idempotency_key`,
+  [v, m.name, [m.query], m.rollback === undefined ? null : [m.rollback], m.createdBy, m.key ?? null]);
+  return { version: v, name: m.name };
 }
 
 migrations.post('/projects/:ref/database/migrations', (req, res) => apply(req, res, false));

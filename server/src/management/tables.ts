@@ -1,0 +1,254 @@
+// The table builder (`/v1/projects/{ref}/tables`): tables, columns, indexes and RLS policies from JSON, without
+// SQL. Each change is compiled (table-sql.ts) to plain DDL, run in the project database as its owner and recorded
+// in the migration history with the SQL it ran, so psql, `supabase migration list` and `db pull` see exactly
+// what the owner would have written by hand. Tables live in `public`.
+import { Router, type Response } from 'express';
+import type pg from 'pg';
+import { errors } from '../errors.ts';
+import { body, param, str } from '../validate.ts';
+import { recordMigration } from './migrations.ts';
+import { ownerTransaction } from './project-db.ts';
+import { findProject } from './projects.ts';
+import { authenticate, caller, scope } from './session.ts';
+import {
+  columnSpec, columnSql, ident, indexSql, literal, name, parsePolicy, passwordColumnSql, policySql, qualified, rowAuthSql,
+  type ColumnSpec, type PolicyRule,
+} from './table-sql.ts';
+
+export const tables = Router();
+tables.use('/projects/:ref/tables', authenticate, scope('database'));
+
+const MAX_COLUMNS = 200;
+const MAX_POLICIES = 50;
+const MAX_INDEXES = 50;
+
+// One table as JSON, read from the catalog (so a table made or changed over psql reads the same way).
+const DESCRIBE = `select c.relname as name, obj_description(c.oid, 'pg_class') as comment, c.relrowsecurity as rls_enabled,
+  (select coalesce(jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+      'not_null', a.attnotnull, 'default', pg_get_expr(d.adbin, d.adrelid), 'identity', a.attidentity <> '',
+      'primary_key', exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary and a.attnum = any (i.indkey)),
+      'unique', exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisunique and i.indnkeyatts = 1 and i.indkey[0] = a.attnum),
+      'references', (select r.relname from pg_constraint f join pg_class r on r.oid = f.confrelid where f.conrelid = c.oid and f.contype = 'f' and f.conkey = array[a.attnum]))
+    order by a.attnum), '[]') from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+  (select coalesce(jsonb_agg(pg_get_indexdef(i.indexrelid) order by i.indexrelid), '[]') from pg_index i where i.indrelid = c.oid) as indexes,
+  (select coalesce(jsonb_agg(jsonb_build_object('name', p.policyname, 'command', p.cmd, 'roles', p.roles, 'using', p.qual, 'check', p.with_check)
+    order by p.policyname), '[]') from pg_policies p where p.schemaname = 'public' and p.tablename = c.relname) as policies
+  from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')`;
+
+interface Login { table_name: string; password_column: string; identifier_column: string; role: string }
+
+async function logins(c: pg.PoolClient): Promise<Login[]> {
+  const { rows: [has] } = await c.query(`select to_regclass('row_auth.logins') is not null as ok`);
+  if (!has.ok) return [];
+  return (await c.query(`select c.relname as table_name, l.password_column, l.identifier_column, l.role
+    from row_auth.logins l join pg_class c on c.oid = l.table_name where c.relnamespace = 'public'::regnamespace`)).rows;
+}
+
+async function describe(c: pg.PoolClient, table?: string) {
+  const { rows } = await c.query(`${DESCRIBE}${table === undefined ? '' : ' and c.relname = $1'} order by c.relname`, table === undefined ? [] : [table]);
+  const all = await logins(c);
+  for (const t of rows) {
+    const login = all.find((l) => l.table_name === t.name);
+    if (!login) continue;
+    const col = t.columns.find((x: { name: string }) => x.name === login.password_column);
+    if (col) Object.assign(col, { type: 'password', identifier: login.identifier_column, role: login.role });
+  }
+  return rows;
+}
+
+async function exists(c: pg.PoolClient, table: string): Promise<void> {
+  const { rows: [r] } = await c.query('select to_regclass($1) is not null as ok', [qualified(table)]);
+  if (!r.ok) throw errors.notFound('Table');
+}
+
+async function primaryKey(c: pg.PoolClient, table: string): Promise<{ column: string; type: string }> {
+  const { rows } = await c.query(`select a.attname as column, format_type(a.atttypid, a.atttypmod) as type
+    from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any (i.indkey)
+    where i.indrelid = to_regclass($1) and i.indisprimary`, [qualified(table)]);
+  if (rows.length !== 1) throw errors.invalidBody(`table "${table}" must have a primary key of one column`);
+  return rows[0];
+}
+
+async function columnType(c: pg.PoolClient, table: string, column: string): Promise<string | undefined> {
+  const { rows } = await c.query(`select format_type(atttypid, atttypmod) as type from pg_attribute
+    where attrelid = to_regclass($1) and attname = $2 and attnum > 0 and not attisdropped`, [qualified(table), column]);
+  return rows[0]?.type;
+}
+
+/** The SQL of new password columns, after checking that each identifier column is unique (one row per login). */
+async function passwordSql(c: pg.PoolClient, table: string, cols: ColumnSpec[]): Promise<string> {
+  const pw = cols.filter((x) => x.type === 'password');
+  if (!pw.length) return '';
+  const key = await primaryKey(c, table);
+  const { rows: [crypto] } = await c.query(`select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pgcrypto'`);
+  const out = [rowAuthSql(crypto?.nspname ?? null)];
+  for (const col of pw) {
+    const { rows: [u] } = await c.query(`select exists (select 1 from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+      where i.indrelid = to_regclass($1) and i.indisunique and i.indnkeyatts = 1 and a.attname = $2) as ok`, [qualified(table), col.identifier]);
+    if (!u.ok) throw errors.invalidBody(`identifier column "${col.identifier}" must exist and be unique (or the primary key)`);
+    out.push(passwordColumnSql(table, col, key.column));
+  }
+  return out.join('\n');
+}
+
+async function columnsSql(c: pg.PoolClient, cols: ColumnSpec[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const col of cols) {
+    if (col.type !== 'references') { out.push(columnSql(col)); continue; }
+    const { rows: [r] } = await c.query('select to_regclass($1) is not null as ok', [qualified(col.references!)]);
+    if (!r.ok) throw errors.invalidBody(`referenced table "${col.references}" does not exist`);
+    out.push(columnSql(col, await primaryKey(c, col.references!)));
+  }
+  return out;
+}
+
+async function policiesSql(c: pg.PoolClient, table: string, rules: PolicyRule[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const rule of rules) {
+    let uuid = false;
+    if (rule.column) {
+      const type = await columnType(c, table, rule.column);
+      if (!type) throw errors.invalidBody(`policy "${rule.text}": column "${rule.column}" does not exist`);
+      uuid = type === 'uuid';
+    }
+    out.push(policySql(table, rule, uuid));
+  }
+  return out;
+}
+
+function list<T>(raw: unknown, what: string, max: number, item: (v: unknown, i: number) => T, min = 0): T[] {
+  if (raw === undefined || raw === null) raw = [];
+  if (!Array.isArray(raw)) throw errors.invalidBody(`${what} must be an array`);
+  if (raw.length < min || raw.length > max) throw errors.invalidBody(`${what} must have ${min} to ${max} items`);
+  return raw.map(item);
+}
+
+function indexSpec(raw: unknown, i: number): { columns: string[]; unique: boolean } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw errors.invalidBody(`indexes[${i}] must be an object`);
+  const r = raw as Record<string, unknown>;
+  if (r.unique !== undefined && typeof r.unique !== 'boolean') throw errors.invalidBody(`indexes[${i}].unique must be a boolean`);
+  return { columns: list(r.columns, `indexes[${i}].columns`, 32, (v, j) => name(v, `indexes[${i}].columns[${j}]`), 1), unique: r.unique === true };
+}
+
+/** Dropping a table, with its password hashes and login settings (keyed by the table, not tied by a foreign key). */
+function dropSql(table: string, rowAuth: boolean): string {
+  const t = qualified(table);
+  return `${rowAuth ? `delete from row_auth.passwords where table_name = ${literal(t)}::regclass;
+delete from row_auth.logins where table_name = ${literal(t)}::regclass;
+` : ''}drop table ${t};`;
+}
+
+/** Runs the builder's SQL as the owner and records it as one migration; `then` reads the result back. */
+async function change<T>(res: Response, ref: string, label: string, build: (c: pg.PoolClient, run: (sql: string) => Promise<void>) => Promise<string | undefined>,
+  then: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  await findProject(res, ref);
+  return ownerTransaction(ref, { searchPath: 'pg_catalog' }, async (c) => {
+    const ran: string[] = [];
+    const run = async (sql: string) => { if (sql) { await c.query(sql); ran.push(sql); } };
+    const rollback = await build(c, run);
+    await recordMigration(c, { name: label, query: ran.join('\n'), rollback, createdBy: caller(res).accountId });
+    return then(c);
+  });
+}
+
+tables.get('/projects/:ref/tables', async (req, res) => {
+  await findProject(res, param(req, 'ref'));
+  res.json(await ownerTransaction(param(req, 'ref'), { readOnly: true, searchPath: 'pg_catalog' }, (c) => describe(c)));
+});
+
+tables.get('/projects/:ref/tables/:name', async (req, res) => {
+  const table = name(param(req, 'name'), 'name');
+  await findProject(res, param(req, 'ref'));
+  const [t] = await ownerTransaction(param(req, 'ref'), { readOnly: true, searchPath: 'pg_catalog' }, (c) => describe(c, table));
+  if (!t) throw errors.notFound('Table');
+  res.json(t);
+});
+
+tables.post('/projects/:ref/tables', async (req, res) => {
+  const b = body(req.body);
+  const table = name(b.name, 'name');
+  const comment = str(b, 'comment', { max: 10_000 });
+  const cols = list(b.columns, 'columns', MAX_COLUMNS, columnSpec, 1);
+  const indexes = list(b.indexes, 'indexes', MAX_INDEXES, indexSpec);
+  const rules = list(b.policies, 'policies', MAX_POLICIES, parsePolicy);
+  if (cols.filter((x) => x.primary_key).length > 1) throw errors.invalidBody('only one column can be the primary key');
+  if (cols.filter((x) => x.type === 'password').length > 1) throw errors.invalidBody('a table can have one password column');
+  const t = qualified(table);
+  const [created] = await change(res, param(req, 'ref'), `create table ${table}`, async (c, run) => {
+    // Like the dashboard: a table without a primary key gets an identity `id`.
+    const defs = cols.some((x) => x.primary_key) ? [] : ['id bigint generated by default as identity primary key'];
+    defs.push(...await columnsSql(c, cols));
+    await run(`create table ${t} (\n  ${defs.join(',\n  ')}\n);\nalter table ${t} enable row level security;`
+      + (comment === undefined ? '' : `\ncomment on table ${t} is ${literal(comment)};`));
+    await run([...cols.filter((x) => x.index).map((x) => indexSql(table, [x.name])),
+      ...indexes.map((x) => indexSql(table, x.columns, x.unique))].join('\n'));
+    await run(await passwordSql(c, table, cols));
+    await run((await policiesSql(c, table, rules)).join('\n'));
+    return dropSql(table, cols.some((x) => x.type === 'password'));
+  }, (c) => describe(c, table));
+  res.status(201).json(created);
+});
+
+tables.patch('/projects/:ref/tables/:name', async (req, res) => {
+  const table = name(param(req, 'name'), 'name');
+  const b = body(req.body);
+  const rename = b.name === undefined ? undefined : name(b.name, 'name');
+  const comment = str(b, 'comment', { max: 10_000 });
+  if (rename === undefined && comment === undefined) throw errors.invalidBody('give name and/or comment');
+  const [t] = await change(res, param(req, 'ref'), `alter table ${table}`, async (c, run) => {
+    await exists(c, table);
+    if (comment !== undefined) await run(`comment on table ${qualified(table)} is ${literal(comment)};`);
+    if (rename !== undefined && rename !== table) await run(`alter table ${qualified(table)} rename to ${ident(rename)};`);
+    return undefined;
+  }, (c) => describe(c, rename ?? table));
+  res.json(t);
+});
+
+tables.delete('/projects/:ref/tables/:name', async (req, res) => {
+  const table = name(param(req, 'name'), 'name');
+  await change(res, param(req, 'ref'), `drop table ${table}`, async (c, run) => {
+    await exists(c, table);
+    const { rows: [ra] } = await c.query(`select to_regclass('row_auth.logins') is not null as ok`);
+    await run(dropSql(table, ra.ok));
+    return undefined;
+  }, async () => undefined);
+  res.json({ message: `Table ${table} dropped` });
+});
+
+tables.post('/projects/:ref/tables/:name/columns', async (req, res) => {
+  const table = name(param(req, 'name'), 'name');
+  const col = columnSpec(body(req.body), 0);
+  const [t] = await change(res, param(req, 'ref'), `add column ${col.name} to ${table}`, async (c, run) => {
+    await exists(c, table);
+    if (col.primary_key) throw errors.invalidBody('a column added to a table cannot be its primary key');
+    const [def] = await columnsSql(c, [col]);
+    await run(`alter table ${qualified(table)} add column ${def};${col.index ? `\n${indexSql(table, [col.name])}` : ''}`);
+    await run(await passwordSql(c, table, [col]));
+    const t = qualified(table);
+    return `${col.type === 'password' ? `drop trigger ${ident(`${col.name}_hash`)} on ${t};
+drop trigger ${ident(`${col.name}_store`)} on ${t};
+drop trigger ${ident(`${col.name}_clear`)} on ${t};
+delete from row_auth.passwords where table_name = ${literal(t)}::regclass and column_name = ${literal(col.name)};
+delete from row_auth.logins where table_name = ${literal(t)}::regclass;
+` : ''}alter table ${t} drop column ${ident(col.name)};`;
+  }, (c) => describe(c, table));
+  res.status(201).json(t);
+});
+
+// Replaces every policy of the table with those the shorthand describes (RLS stays on: an empty list leaves the
+// table readable by service_role only).
+tables.put('/projects/:ref/tables/:name/policies', async (req, res) => {
+  const table = name(param(req, 'name'), 'name');
+  const rules = list(body(req.body).policies, 'policies', MAX_POLICIES, parsePolicy);
+  if (new Set(rules.map((r) => r.text.toLowerCase())).size !== rules.length) throw errors.invalidBody('policies must not repeat');
+  const [t] = await change(res, param(req, 'ref'), `policies of ${table}`, async (c, run) => {
+    await exists(c, table);
+    const t = qualified(table);
+    const { rows } = await c.query('select polname from pg_policy where polrelid = to_regclass($1) order by polname', [t]);
+    await run([...rows.map((r) => `drop policy ${ident(r.polname)} on ${t};`),
+      `alter table ${t} enable row level security;`, ...await policiesSql(c, table, rules)].join('\n'));
+    return undefined;
+  }, (c) => describe(c, table));
+  res.json(t);
+});
