@@ -115,7 +115,7 @@ describe('TOTP enrolment', () => {
     const c = await signedIn(email);
     const { data, error } = await c.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'long' });
     assert.equal(error, null);
-    assert.match(data!.totp.qr_code, /^<svg[\s\S]*<\/svg>$/);
+    assert.match(data!.totp.qr_code, /^data:image\/svg\+xml;utf-8,<svg[\s\S]*<\/svg>$/);
     assert.ok(data!.totp.uri.includes(encodeURIComponent(email)));
     assert.equal(await factors(c), 1);
 
