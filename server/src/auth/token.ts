@@ -1,8 +1,9 @@
-// POST /token: grant_type password, refresh_token or pkce — each ends in a new (or rotated) session.
+// POST /token: grant_type password, refresh_token, pkce or id_token (oauth.ts) — each ends in a new (or rotated) session.
 import { Router, type Request } from 'express';
 import { authCall } from './db.ts';
 import { authErrors, validation } from './errors.ts';
 import { limitIp } from './limits.ts';
+import { idTokenGrant } from './oauth.ts';
 import { ctx, params, str, type Ctx, type Params } from './params.ts';
 import { comparePassword } from './passwords.ts';
 import { tokenResponse, type SessionData } from './session.ts';
@@ -45,7 +46,7 @@ async function pkceGrant(c: Ctx, b: Params): Promise<SessionData> {
 }
 
 const grants: Record<string, (c: Ctx, b: Params) => Promise<SessionData>> = {
-  password, refresh_token: refresh, pkce: pkceGrant,
+  password, refresh_token: refresh, pkce: pkceGrant, id_token: (c, b) => idTokenGrant(c, b),
 };
 
 token.post('/token', async (req: Request, res) => {

@@ -10,6 +10,13 @@ as $$
     'disable_signup', false,
     'external_email_enabled', true,
     'external_anonymous_users_enabled', false,
+    -- OAuth / OIDC providers (server/src/auth/oauth.ts): keycloak (any OIDC issuer at external_keycloak_url) and
+    -- google; client ids may be a comma-separated list (the first is used for /authorize, all for id_token).
+    'external_keycloak_enabled', false, 'external_keycloak_client_id', null, 'external_keycloak_secret', null,
+    'external_keycloak_url', null,
+    'external_google_enabled', false, 'external_google_client_id', null, 'external_google_secret', null,
+    'external_google_skip_nonce_check', false,
+    'security_manual_linking_enabled', false,
     'mailer_autoconfirm', false,
     'mailer_secure_email_change_enabled', true,
     'mailer_otp_exp', 3600,
