@@ -21,6 +21,8 @@ const providerSettings = (issuer: string, clientIds = 'loam,native-app') => ({
 });
 
 before(async () => {
+  // The provider runs on this machine: allow a loopback issuer (as an operator would for one on its network).
+  process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1';
   const { url } = await loam();
   [p, other] = await Promise.all([authProject(), authProject()]);
   idp = await startIdp([
@@ -29,7 +31,7 @@ before(async () => {
   ]);
   await configure(p, providerSettings(idp.issuer));
 });
-after(() => idp?.close());
+after(async () => { delete process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE; await idp?.close(); });
 
 const account = (email = newEmail()) => ({ sub: `kc-${crypto.randomBytes(6).toString('hex')}`, email, name: 'Kay Cloak' });
 
@@ -55,6 +57,24 @@ describe('disabled and unknown providers (GoTrue words)', () => {
     assert.equal(error?.message, 'Provider (issuer "https://accounts.google.com") is not enabled');
     const linking = await authHttp(other, 'GET', '/user/identities/authorize?provider=keycloak', { token: other.anonKey });
     assert.equal(linking.status, 403); // no user: GoTrue asks for one before anything else
+  });
+});
+
+describe('the provider URL is the tenant\'s', () => {
+  it('Loam never fetches it from a private or loopback address (unless the operator allows it)', async () => {
+    const q = await authProject(providerSettings(idp.issuer.replace('127.0.0.1', 'localhost')));
+    delete process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE;
+    try {
+      const res = await authHttp(q, 'GET', '/authorize?provider=keycloak');
+      assert.equal(res.status, 502);
+      assert.match(res.body.message, /private or loopback/);
+      const literal = await authProject(providerSettings('http://169.254.169.254/latest'));
+      const meta = await authHttp(literal, 'GET', '/authorize?provider=keycloak');
+      assert.equal(meta.status, 502);
+      assert.match(meta.body.message, /private or loopback/);
+    } finally {
+      process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1';
+    }
   });
 });
 

@@ -7,8 +7,9 @@
 // provider, signature, issuer, audience) are openid-client's and jose's; the accounts are SQL (0009-auth-oauth.sql).
 import crypto from 'node:crypto';
 import { Router, type Request } from 'express';
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch as joseFetch, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import { guardedFetch } from '../project/keyring.ts';
 import type { AuthConfig } from './config.ts';
 import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
@@ -51,9 +52,10 @@ function discover(pr: Provider): Promise<oidc.Configuration> {
   if (hit && Date.now() - hit.at < 600_000) return hit.config;
   if (discovered.size >= 200) discovered.delete(discovered.keys().next().value!);
   const url = new URL(pr.issuer);
+  // Every request to the provider goes through guardedFetch: the URL is the tenant's, so never an address inside.
   const config = oidc.discovery(url, pr.clientIds[0], pr.secret, undefined, {
-    timeout: 5, execute: url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [],
-  });
+    timeout: 5, execute: url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [], [oidc.customFetch]: guardedFetch as oidc.CustomFetch,
+  }).then((c) => { c[oidc.customFetch] = guardedFetch as oidc.CustomFetch; return c; });
   config.catch(() => discovered.delete(key));
   discovered.set(key, { at: Date.now(), config });
   return config;
@@ -63,7 +65,10 @@ async function providerConfig(pr: Provider): Promise<oidc.Configuration> {
   try {
     return await discover(pr);
   } catch (err) {
-    throw new AuthError(502, 'unexpected_failure', `Error getting the provider's OpenID configuration: ${(err as Error).message}`, {}, err);
+    // openid-client wraps a failed request ("something went wrong"); the cause says what.
+    const e = err as Error & { cause?: unknown };
+    const why = e.cause instanceof Error ? e.cause.message : e.message;
+    throw new AuthError(502, 'unexpected_failure', `Error getting the provider's OpenID configuration: ${why}`, {}, err);
   }
 }
 
@@ -209,7 +214,7 @@ function jwks(uri: string) {
   let set = jwksSets.get(uri);
   if (!set) {
     if (jwksSets.size >= 200) jwksSets.delete(jwksSets.keys().next().value!);
-    set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+    set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000, [joseFetch]: guardedFetch as never });
     jwksSets.set(uri, set);
   }
   return set;
