@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import { loam, type Project } from '../helpers/platform.ts';
+import { http, loam, type Project } from '../helpers/platform.ts';
 import { PASSWORD, authHttp, authProject, client, configure, newEmail } from './helpers.ts';
 import { startIdp, type Idp } from './oidc-idp.ts';
 
@@ -231,6 +231,20 @@ describe('identity linking', () => {
     const refused = await fetch(cb, { redirect: 'manual' });
     assert.equal(refused.status, 422);
     assert.equal((await refused.json()).error_code, 'identity_already_exists');
+
+    // Linking with an ID token (supabase-js linkIdentity({ provider, token })): needs a signed-in user.
+    const c3 = client(p);
+    const email3 = newEmail();
+    await authHttp(p, 'POST', '/admin/users', { token: p.serviceKey, apikey: p.serviceKey, body: { email: email3, password: PASSWORD, email_confirm: true } });
+    await c3.auth.signInWithPassword({ email: email3, password: PASSWORD });
+    idp.signInAs(account(newEmail()));
+    const idToken = await nativeIdToken();
+    const noUser = await http('POST', `/project/${p.ref}/auth/v1/token?grant_type=id_token`, { body: { provider: 'keycloak', id_token: idToken, link_identity: true }, headers: { apikey: p.anonKey } });
+    assert.deepEqual(noUser.body, { error: 'invalid request', error_description: 'Linking requires a valid user access token in Authorization' });
+    const linked = await c3.auth.linkIdentity({ provider: 'keycloak', token: idToken });
+    assert.equal(linked.error, null);
+    assert.equal(linked.data.user!.email, email3);
+    assert.deepEqual((await c3.auth.getUserIdentities()).data!.identities.map((i) => i.provider).sort(), ['email', 'keycloak']);
 
     const keycloak = ids!.identities.find((i) => i.provider === 'keycloak')!;
     assert.equal((await c.auth.unlinkIdentity(keycloak)).error, null);

@@ -14,7 +14,7 @@ import type { AuthConfig } from './config.ts';
 import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, OAuthFlowError, validation } from './errors.ts';
-import { ctx, pkce, str, type Ctx, type Params } from './params.ts';
+import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
 
 export const oauth = Router();
@@ -174,12 +174,18 @@ oauth.get('/callback', async (req, res) => {
 });
 
 /** grant_type=id_token (supabase-js signInWithIdToken): GoTrue's checks and words. */
-export async function idTokenGrant(c: Ctx, b: Params, linkingTargetId: string | null = null): Promise<SessionData> {
+export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<SessionData> {
   const idToken = str(b, 'id_token');
   if (!idToken) throw new OAuthFlowError('invalid request', 'id_token required');
   const name = str(b, 'provider');
   const iss = str(b, 'issuer');
   if (!name && (!str(b, 'client_id') || !iss)) throw new OAuthFlowError('invalid request', 'provider or client_id and issuer required');
+  // linkIdentity({ provider, token }): the identity joins the signed-in user.
+  let linkingTargetId: string | null = null;
+  if (bool(b, 'link_identity')) {
+    if (!req.get('authorization')) throw new OAuthFlowError('invalid request', 'Linking requires a valid user access token in Authorization');
+    linkingTargetId = userCaller(req, c.p).userId;
+  }
   const known = name ?? Object.keys(PROVIDERS).find((n) => PROVIDERS[n](c.cfg) === iss?.replace(/\/$/, ''));
   if (!known || !PROVIDERS[known]) throw validation(`Custom OIDC provider "${name ?? iss}" not allowed`);
   const issuerUrl = PROVIDERS[known](c.cfg) ?? '';

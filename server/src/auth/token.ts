@@ -45,8 +45,8 @@ async function pkceGrant(c: Ctx, b: Params): Promise<SessionData> {
   return authCall<SessionData>(c.p, 'select auth.exchange_code($1, $2, $3, $4)', [code, verifier, c.ip, c.userAgent]);
 }
 
-const grants: Record<string, (c: Ctx, b: Params) => Promise<SessionData>> = {
-  password, refresh_token: refresh, pkce: pkceGrant, id_token: (c, b) => idTokenGrant(c, b),
+const grants: Record<string, (c: Ctx, b: Params, req: Request) => Promise<SessionData>> = {
+  password, refresh_token: refresh, pkce: pkceGrant, id_token: idTokenGrant,
 };
 
 token.post('/token', async (req: Request, res) => {
@@ -54,5 +54,5 @@ token.post('/token', async (req: Request, res) => {
   if (!grant) throw authErrors.unsupportedGrant();
   const c = await ctx(req, res);
   await limitIp(c.p.ref, c.cfg, 'token', c.ip);
-  res.json(await tokenResponse(c.p, c.cfg, await grant(c, params(req))));
+  res.json(await tokenResponse(c.p, c.cfg, await grant(c, params(req), req)));
 });
