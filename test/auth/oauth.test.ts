@@ -33,6 +33,13 @@ before(async () => {
 });
 after(async () => { delete process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE; await idp?.close(); });
 
+/** A callback's redirect (not followed) and the error fields GoTrue puts in its query. */
+async function callbackAnswer(url: string): Promise<{ status: number; to: URL }> {
+  const res = await fetch(url, { redirect: 'manual' });
+  await res.body?.cancel();
+  return { status: res.status, to: new URL(res.headers.get('location') ?? 'about:blank') };
+}
+
 const account = (email = newEmail()) => ({ sub: `kc-${crypto.randomBytes(6).toString('hex')}`, email, name: 'Kay Cloak' });
 
 /** An ID token for the native app (as a mobile app would get one from the provider), with a hashed nonce. */
@@ -135,29 +142,41 @@ describe('signInWithOAuth', () => {
   });
 
   it('a callback with an unknown or replayed state is refused; so is a state from another project', async () => {
-    const bogus = await authHttp(p, 'GET', `/callback?state=${crypto.randomUUID()}&code=abc`);
-    assert.deepEqual([bogus.status, bogus.body], [400, { code: 'bad_oauth_state', message: 'OAuth callback with invalid state' }]);
-    const missing = await authHttp(p, 'GET', '/callback?code=abc');
-    assert.equal(missing.body.code, 'bad_oauth_state');
+    const { url } = await loam();
+    const base = `${url}/project/${p.ref}/auth/v1/callback`;
+    const bogus = await callbackAnswer(`${base}?state=${crypto.randomUUID()}&code=abc`);
+    assert.equal(bogus.status, 302);
+    assert.equal(bogus.to.origin, APP);
+    assert.equal(bogus.to.searchParams.get('error'), 'invalid_request');
+    assert.equal(bogus.to.searchParams.get('error_code'), 'bad_oauth_state');
+    assert.equal(bogus.to.searchParams.get('error_description'), 'OAuth callback with invalid state');
+    assert.equal(new URLSearchParams(bogus.to.hash.slice(1)).get('error_code'), 'bad_oauth_state');
+    assert.equal((await callbackAnswer(`${base}?code=abc`)).to.searchParams.get('error_code'), 'bad_oauth_state');
 
     idp.signInAs(account());
-    const { url } = await loam();
-    const start = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { skipBrowserRedirect: true } });
-    const callback = await idp.follow(start.data.url!, `${url}/project/${p.ref}/auth/v1/callback`);
-    const first = await fetch(callback, { redirect: 'manual' });
-    assert.equal(first.status, 302);
-    await first.body?.cancel();
-    const replay = await fetch(callback, { redirect: 'manual' });
-    assert.equal(replay.status, 400);
-    assert.equal((await replay.json()).error_code, 'bad_oauth_state');
+    const start = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { redirectTo: `${APP}/here`, skipBrowserRedirect: true } });
+    const callback = await idp.follow(start.data.url!, base);
+    const first = await callbackAnswer(callback);
+    assert.ok(new URLSearchParams(first.to.hash.slice(1)).get('access_token'));
+    const replay = await callbackAnswer(callback);
+    assert.equal(replay.to.searchParams.get('error_code'), 'bad_oauth_state');
+    assert.equal(new URLSearchParams(replay.to.hash.slice(1)).get('access_token'), null);
+
+    // A provider's refusal comes back to the app in GoTrue's form.
+    const denied = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { redirectTo: `${APP}/here`, skipBrowserRedirect: true } });
+    const state = new URL((await callbackAnswer(denied.data.url!)).to).searchParams.get('state');
+    const refusal = await callbackAnswer(`${base}?state=${state}&error=access_denied&error_description=no+thanks`);
+    assert.equal(refusal.to.pathname, '/here');
+    assert.equal(refusal.to.searchParams.get('error'), 'access_denied');
+    assert.equal(refusal.to.searchParams.get('error_description'), 'no thanks');
 
     // Project B has the provider too, but A's state means nothing there.
     await configure(other, providerSettings(idp.issuer));
     const startA = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { skipBrowserRedirect: true } });
-    const cbA = new URL(await idp.follow(startA.data.url!, `${url}/project/${p.ref}/auth/v1/callback`));
-    const onB = await fetch(`${url}/project/${other.ref}/auth/v1/callback${cbA.search}`, { redirect: 'manual' });
-    assert.equal(onB.status, 400);
-    assert.equal((await onB.json()).error_code, 'bad_oauth_state');
+    const cbA = new URL(await idp.follow(startA.data.url!, base));
+    const onB = await callbackAnswer(`${url}/project/${other.ref}/auth/v1/callback${cbA.search}`);
+    assert.equal(onB.to.searchParams.get('error_code'), 'bad_oauth_state');
+    assert.equal(new URLSearchParams(onB.to.hash.slice(1)).get('access_token'), null);
   });
 });
 
@@ -228,9 +247,9 @@ describe('identity linking', () => {
     const taken = await c2.auth.linkIdentity({ provider: 'keycloak', options: { skipBrowserRedirect: true } });
     const { url } = await loam();
     const cb = await idp.follow(taken.data.url!, `${url}/project/${p.ref}/auth/v1/callback`);
-    const refused = await fetch(cb, { redirect: 'manual' });
-    assert.equal(refused.status, 422);
-    assert.equal((await refused.json()).error_code, 'identity_already_exists');
+    const refused = await callbackAnswer(cb);
+    assert.equal(refused.to.searchParams.get('error_code'), 'identity_already_exists');
+    assert.equal(refused.to.searchParams.get('error_description'), 'Identity is already linked to another user');
 
     // Linking with an ID token (supabase-js linkIdentity({ provider, token })): needs a signed-in user.
     const c3 = client(p);

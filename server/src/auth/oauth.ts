@@ -6,14 +6,14 @@
 // /user/identities/{id} unlinks. The provider's metadata, tokens and ID token checks (state, nonce, PKCE to the
 // provider, signature, issuer, audience) are openid-client's and jose's; the accounts are SQL (0009-auth-oauth.sql).
 import crypto from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { createRemoteJWKSet, customFetch as joseFetch, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { guardedFetch } from '../project/keyring.ts';
 import type { AuthConfig } from './config.ts';
 import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
-import { AuthError, OAuthFlowError, validation } from './errors.ts';
+import { AuthError, OAuthFlowError, toAuthError, validation } from './errors.ts';
 import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
 
@@ -133,18 +133,35 @@ function withParams(base: string, values: Record<string, string>, where: 'search
   return url.href;
 }
 
+// GoTrue's names for an error's HTTP status in an OAuth redirect (oauthErrorMap).
+const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 401: 'unauthorized_client', 403: 'access_denied', 500: 'server_error', 503: 'temporarily_unavailable' };
+
+// The callback answers every outcome with a redirect, as GoTrue does: to the flow's redirect_to (else the site
+// URL) with the session, the PKCE code, or `error`, `error_code`, `error_description` in the query and fragment.
 oauth.get('/callback', async (req, res) => {
   const c = await ctx(req, res);
+  const target = { base: c.cfg.site_url };
+  try {
+    await callback(req, res, c, target);
+  } catch (err) {
+    const e = toAuthError(err);
+    if (e.status >= 500) console.error(err);
+    const error = e instanceof OAuthFlowError ? e.error
+      : e.code === 'signup_disabled' || e.code === 'user_banned' ? 'access_denied' : OAUTH_ERRORS[e.status] ?? 'server_error';
+    const fields: Record<string, string> = { error, error_description: e.message, ...(e instanceof OAuthFlowError ? {} : { error_code: e.code }) };
+    const url = new URL(withParams(target.base, fields, 'search'));
+    url.hash = new URLSearchParams({ ...fields, sb: '' }).toString();
+    res.redirect(302, url.href);
+  }
+});
+
+async function callback(req: Request, res: Response, c: Ctx, target: { base: string }): Promise<void> {
   const state = query(req, 'state');
   if (!isUuid(state)) throw new AuthError(400, 'bad_oauth_state', 'OAuth state parameter missing');
   const flow = await authCall(c.p, 'select auth.oauth_flow($1)', [state]);
+  target.base = flow.referrer || c.cfg.site_url;
   const providerError = query(req, 'error');
-  if (providerError) {
-    const to = withParams(flow.referrer || c.cfg.site_url, {
-      error: providerError, error_code: 'provider_error', error_description: query(req, 'error_description') ?? providerError,
-    }, flow.pkce ? 'search' : 'hash');
-    return void res.redirect(302, to);
-  }
+  if (providerError) throw new OAuthFlowError(providerError, query(req, 'error_description') ?? providerError);
   const pr = provider(c.cfg, flow.provider);
   const config = await providerConfig(pr);
   const current = new URL(callbackUrl(c));
@@ -158,20 +175,20 @@ oauth.get('/callback', async (req, res) => {
     const idClaims = tokens.claims()!;
     claims = { ...idClaims, ...await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub) };
   } catch (err) {
-    throw new AuthError(400, 'bad_oauth_callback', `Error exchanging the code with the provider: ${(err as Error).message}`, {}, err);
+    const e = err as Error & { cause?: unknown };
+    throw new AuthError(400, 'bad_oauth_callback', `Error exchanging the code with the provider: ${e.cause instanceof Error ? e.cause.message : e.message}`, {}, err);
   }
   const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{
     ...signinParams(c, pr, claims), flow_id: state, provider_token: tokens.access_token, provider_refresh_token: tokens.refresh_token ?? null,
   }]);
-  const base = r.referrer || c.cfg.site_url;
-  if (r.code) return void res.redirect(302, withParams(base, { code: r.code }, 'search'));
+  if (r.code) return void res.redirect(302, withParams(target.base, { code: r.code }, 'search'));
   const t = await tokenResponse(c.p, c.cfg, r as SessionData);
-  res.redirect(302, withParams(base, {
+  res.redirect(302, withParams(target.base, {
     access_token: t.access_token, expires_at: String(t.expires_at), expires_in: String(t.expires_in),
     provider_token: tokens.access_token, ...(tokens.refresh_token ? { provider_refresh_token: tokens.refresh_token } : {}),
     refresh_token: t.refresh_token, token_type: 'bearer',
   }, 'hash'));
-});
+}
 
 /** grant_type=id_token (supabase-js signInWithIdToken): GoTrue's checks and words. */
 export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<SessionData> {
