@@ -134,6 +134,21 @@ describe('signInWithOAuth', () => {
     assert.ok((await c.auth.exchangeCodeForSession(code)).error);
   });
 
+  it('a sign-up in someone else\'s name (unconfirmed) loses its password when the owner signs in with the provider', async () => {
+    const victim = account();
+    const attacker = client(p);
+    assert.equal((await attacker.auth.signUp({ email: victim.email, password: 'attacker password 1' })).error, null);
+    idp.signInAs(victim);
+    const c = client(p);
+    const { data } = await c.auth.signInWithOAuth({ provider: 'keycloak', options: { skipBrowserRedirect: true } });
+    const f = new URLSearchParams(new URL(await idp.follow(data.url!, APP)).hash.slice(1));
+    const { data: s } = await c.auth.getUser(f.get('access_token')!);
+    assert.equal(s.user!.email, victim.email);
+    assert.deepEqual(s.user!.identities!.map((i) => i.provider), ['keycloak']);
+    const stolen = await attacker.auth.signInWithPassword({ email: victim.email, password: 'attacker password 1' });
+    assert.equal(stolen.error?.code, 'invalid_credentials');
+  });
+
   it('redirect_to outside the allow list lands on the site URL', async () => {
     idp.signInAs(account());
     const { data } = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { redirectTo: 'https://evil.example.net/steal', skipBrowserRedirect: true } });

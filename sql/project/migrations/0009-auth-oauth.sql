@@ -136,6 +136,13 @@ begin
   else
     update auth.identities set identity_data = v_data, last_sign_in_at = now(), updated_at = now() where id = v_identity.id;
   end if;
+  if v_target is null and v_email is not null and v_user.email_confirmed_at is null then
+    -- GoTrue: an account whose address nobody proved yet keeps nothing an earlier sign-up put there (its
+    -- password, its metadata, its other identities), so a sign-up made in someone else's name cannot take over
+    -- their provider sign-in.
+    update auth.users set encrypted_password = null, raw_user_meta_data = '{}' where id = v_user.id;
+    delete from auth.identities where user_id = v_user.id and not (provider = v_provider and provider_id = p ->> 'sub');
+  end if;
   update auth.users set
       raw_user_meta_data = coalesce(raw_user_meta_data, '{}') || v_data,
       raw_app_meta_data = coalesce(raw_app_meta_data, '{}') || jsonb_build_object('providers',
