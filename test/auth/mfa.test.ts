@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { base32, totp } from '../../server/src/auth/mfa.ts';
-import { qrMatrix } from '../../server/src/auth/qr.ts';
+import { QrTooLong, dataModules, qrMatrix, totalCodewords } from '../../server/src/auth/qr.ts';
 import type { Project } from '../helpers/platform.ts';
 import { PASSWORD, authHttp, authProject, client, newEmail } from './helpers.ts';
 
@@ -36,7 +36,8 @@ describe('QR codes', () => {
   const zbar = (() => { try { execFileSync('zbarimg', ['--version']); return true; } catch { return false; } })();
   it('decode back to their text (checked with zbarimg when it is installed)', { skip: !zbar && 'zbarimg is not installed' }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qr-'));
-    for (const text of ['hello', 'x'.repeat(100), `otpauth://totp/app.example.com:${'a'.repeat(40)}@example.com?algorithm=SHA1&digits=6&issuer=app.example.com&period=30&secret=${'A'.repeat(32)}`, 'z'.repeat(210)]) {
+    for (const text of ['hello', 'x'.repeat(100), `otpauth://totp/app.example.com:${'a'.repeat(40)}@example.com?algorithm=SHA1&digits=6&issuer=app.example.com&period=30&secret=${'A'.repeat(32)}`, 'z'.repeat(210),
+      ...[260, 330, 400, 470, 540, 610, 666].map((n) => 'otpauth://'.padEnd(n, 'q9%'))]) {
       const m = qrMatrix(text);
       const scale = 4, q = 4, n = (m.length + 2 * q) * scale;
       let pbm = `P1\n${n} ${n}\n`;
@@ -59,7 +60,15 @@ describe('QR codes', () => {
   it('picks the smallest version that fits and refuses what does not', () => {
     assert.equal(qrMatrix('hello').length, 21);
     assert.equal(qrMatrix('z'.repeat(213)).length, 57);
-    assert.throws(() => qrMatrix('z'.repeat(214)), /too long/);
+    assert.equal(qrMatrix('z'.repeat(214)).length, 61);
+    assert.equal(qrMatrix('z'.repeat(666)).length, 97);
+    assert.throws(() => qrMatrix('z'.repeat(667)), QrTooLong);
+  });
+
+  it('has tables that agree with the symbol geometry in every version', () => {
+    // The modules left for data are the codewords' bits plus the standard remainder bits of the version.
+    const remainder = (v: number) => (v === 1 ? 0 : v <= 6 ? 7 : v <= 13 ? 0 : 3);
+    for (let v = 1; v <= 20; v++) assert.equal(dataModules(v), totalCodewords(v) * 8 + remainder(v), `version ${v}`);
   });
 });
 

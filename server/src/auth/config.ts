@@ -9,6 +9,8 @@ export interface AuthConfig {
   disable_signup: boolean;
   external_email_enabled: boolean;
   external_anonymous_users_enabled: boolean;
+  security_manual_linking_enabled: boolean;
+  [external: `external_${string}`]: unknown;
   mailer_autoconfirm: boolean;
   mailer_secure_email_change_enabled: boolean;
   mailer_otp_exp: number;

@@ -18,6 +18,15 @@ export class AuthError extends Error {
   }
 }
 
+/** GoTrue's OAuthError (id_token grant, OAuth flows): 400 `{error, error_description}`. */
+export class OAuthFlowError extends AuthError {
+  readonly error: string;
+  constructor(error: string, description: string) {
+    super(400, 'oauth_error', description);
+    this.error = error;
+  }
+}
+
 const e = (status: number, code: string) => (message: string) => new AuthError(status, code, message);
 export const validation = e(400, 'validation_failed');
 
@@ -95,6 +104,7 @@ const API_VERSION = '2024-01-01';
 const versioned = (req: Request) => (req.get('x-supabase-api-version') ?? '') >= API_VERSION;
 
 export function sendAuthError(req: Request, res: Response, err: AuthError): void {
+  if (err instanceof OAuthFlowError) return void res.status(400).json({ error: err.error, error_description: err.message });
   res.set('x-sb-error-code', err.code);
   if (versioned(req)) {
     res.set('x-supabase-api-version', API_VERSION);

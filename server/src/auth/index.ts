@@ -13,6 +13,7 @@ import { authConfig } from './config.ts';
 import { email } from './email.ts';
 import { authErrors, renderAuthErrors, validation } from './errors.ts';
 import { mfa } from './mfa.ts';
+import { oauth } from './oauth.ts';
 import { signup } from './signup.ts';
 import { token } from './token.ts';
 import { user } from './user.ts';
@@ -72,12 +73,13 @@ auth.use(jsonParser({ limit: '1mb' }, () => authErrors.badJson(tooDeepMessage())
 auth.get('/settings', async (_req, res) => {
   const cfg = await authConfig(project(res).ref);
   res.json({
-    external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled, phone: false },
+    external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled, phone: false,
+      keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true },
     disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: false,
     sms_provider: '', saml_enabled: false, passkeys_enabled: false,
   });
 });
 
-auth.use(signup, token, user, email, mfa, admin);
+auth.use(signup, token, user, email, mfa, oauth, admin);
 auth.use(() => { throw authErrors.notFound(); });
 auth.use(renderAuthErrors);

@@ -6,7 +6,7 @@ import { Router, type Request } from 'express';
 import { authCall } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { ctx, params, str, type Ctx } from './params.ts';
-import { qrSvg } from './qr.ts';
+import { QrTooLong, qrSvg } from './qr.ts';
 import { isUuid, requireAdmin, tokenResponse, userCaller, type SessionData, type UserCaller } from './session.ts';
 
 export const mfa = Router();
@@ -73,12 +73,20 @@ mfa.post('/factors', async (req, res) => {
   if (type !== 'totp') throw validation('factor_type needs to be totp, phone, or webauthn');
   const issuer = str(b, 'issuer') || new URL(c.cfg.site_url).host;
   const secret = base32(crypto.randomBytes(20));
-  const factor = await authCall(c.p, 'select auth.mfa_enroll($1, $2, $3, $4, $5)',
-    [who.userId, who.sessionId, str(b, 'friendly_name') ?? '', secret, c.ip]);
   const account = String(who.claims.email ?? '');
   const label = encodeURIComponent(issuer) + ':' + encodeURIComponent(account);
   const uri = `otpauth://totp/${label}?algorithm=SHA1&digits=6&issuer=${encodeURIComponent(issuer)}&period=30&secret=${secret}`;
-  res.json({ ...factor, totp: { qr_code: qrSvg(uri), secret, uri } });
+  // The QR code first: a URI no QR code can hold is refused before any factor exists.
+  let qr: string;
+  try {
+    qr = qrSvg(uri);
+  } catch (err) {
+    if (err instanceof QrTooLong) throw validation('The issuer and email are too long to fit in a QR code');
+    throw err;
+  }
+  const factor = await authCall(c.p, 'select auth.mfa_enroll($1, $2, $3, $4, $5)',
+    [who.userId, who.sessionId, str(b, 'friendly_name') ?? '', secret, c.ip]);
+  res.json({ ...factor, totp: { qr_code: qr, secret, uri } });
 });
 
 mfa.post('/factors/:factor_id/challenge', async (req, res) => {

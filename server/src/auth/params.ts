@@ -41,11 +41,15 @@ export function obj(b: Params, key: string): Record<string, unknown> | undefined
   return v as Record<string, unknown>;
 }
 
+// The format GoTrue accepts (the checkmail library's): a local part of atext characters and dots, a domain of
+// dot-separated labels of letters, digits and inner hyphens (63 characters at most), no TLD required.
+const EMAIL_FORMAT = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
 export function email(raw: string | undefined): string {
   const v = (raw ?? '').trim();
   if (!v) throw validation('An email address is required');
   if (v.length > 255) throw validation('An email address is too long');
-  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)) throw validation('Unable to validate email address: invalid format');
+  if (!EMAIL_FORMAT.test(v)) throw validation('Unable to validate email address: invalid format');
   return v.toLowerCase();
 }
 

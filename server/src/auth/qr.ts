@@ -1,14 +1,38 @@
-// A QR code encoder (ISO/IEC 18004: byte mode, error correction level M, versions 1–10, up to 213 bytes —
-// enough for an otpauth:// URI) and its SVG rendering, for the TOTP enrollment response. Written here rather
-// than added as a dependency: it is small, and an authenticator app only needs a plain, correct symbol.
+// A QR code encoder (ISO/IEC 18004: byte mode, error correction level M, versions 1–20, up to 666 bytes —
+// enough for an otpauth:// URI) and its SVG rendering, for the TOTP enrollment response. Kept here until a
+// maintained QR library joins the dependencies (none is installed yet); test/auth/qr.test.ts checks its tables
+// against the symbol geometry.
 
-// Level M per version: [data codewords per block for each block], EC codewords per block.
-const BLOCKS: [number[], number][] = [
-  [[16], 10], [[28], 16], [[44], 26], [[32, 32], 18], [[43, 43], 24],
-  [[27, 27, 27, 27], 16], [[31, 31, 31, 31], 18], [[38, 38, 39, 39], 22],
-  [[36, 36, 36, 37, 37], 22], [[43, 43, 43, 43, 44], 26],
+// Level M per version (ISO/IEC 18004 table 9): n1 blocks of d1 data codewords, n2 blocks of d2, and the EC
+// codewords per block. Versions 1–20: up to 666 bytes, more than an otpauth:// URI with a 255-character email and
+// a long issuer needs.
+const LEVEL_M: [number, number, number, number, number][] = [
+  [1, 16, 0, 0, 10],
+  [1, 28, 0, 0, 16],
+  [1, 44, 0, 0, 26],
+  [2, 32, 0, 0, 18],
+  [2, 43, 0, 0, 24],
+  [4, 27, 0, 0, 16],
+  [4, 31, 0, 0, 18],
+  [2, 38, 2, 39, 22],
+  [3, 36, 2, 37, 22],
+  [4, 43, 1, 44, 26],
+  [1, 50, 4, 51, 30],
+  [6, 36, 2, 37, 22],
+  [8, 37, 1, 38, 22],
+  [4, 40, 5, 41, 24],
+  [5, 41, 5, 42, 24],
+  [7, 45, 3, 46, 28],
+  [10, 46, 1, 47, 28],
+  [9, 43, 4, 44, 26],
+  [3, 44, 11, 45, 26],
+  [3, 41, 13, 42, 26],
 ];
-const ALIGNMENT: number[][] = [[], [6, 18], [6, 22], [6, 26], [6, 30], [6, 34], [6, 22, 38], [6, 24, 42], [6, 26, 46], [6, 28, 50]];
+const BLOCKS: [number[], number][] = LEVEL_M.map(([n1, d1, n2, d2, ec]) =>
+  [[...new Array<number>(n1).fill(d1), ...new Array<number>(n2).fill(d2)], ec]);
+const ALIGNMENT: number[][] = [[], [6, 18], [6, 22], [6, 26], [6, 30], [6, 34], [6, 22, 38], [6, 24, 42], [6, 26, 46], [6, 28, 50],
+  [6, 30, 54], [6, 32, 58], [6, 34, 62], [6, 26, 46, 66], [6, 26, 48, 70], [6, 26, 50, 74], [6, 30, 54, 78], [6, 30, 56, 82],
+  [6, 30, 58, 86], [6, 34, 62, 90]];
 
 function gfMul(x: number, y: number): number {
   let z = 0;
@@ -190,12 +214,30 @@ class QrSymbol {
   }
 }
 
+export class QrTooLong extends Error {
+  constructor() { super('text too long for a QR code of version 20'); }
+}
+
+/** How many modules of a symbol of `version` carry data (all but the function patterns): the codewords' bits
+ *  plus the 0, 3, 4 or 7 remainder bits. A check of the tables above. */
+export function dataModules(version: number): number {
+  const s = new QrSymbol(version);
+  s.drawFunctionPatterns();
+  return s.fixed.reduce((a, row) => a + row.filter((f) => !f).length, 0);
+}
+
+/** Data plus EC codewords of `version` per the tables. */
+export function totalCodewords(version: number): number {
+  const [blocks, ec] = BLOCKS[version - 1];
+  return blocks.reduce((a, b) => a + b + ec, 0);
+}
+
 /** The modules of a QR code for `text` (true = dark), without the quiet zone. */
 export function qrMatrix(text: string): boolean[][] {
   const bytes = new TextEncoder().encode(text);
   const version = BLOCKS.findIndex(([blocks], v) =>
     4 + (v + 1 < 10 ? 8 : 16) + bytes.length * 8 <= blocks.reduce((a, b) => a + b, 0) * 8) + 1;
-  if (version === 0) throw new Error('text too long for a QR code of version 10');
+  if (version === 0) throw new QrTooLong();
   const words = codewords(bytes, version);
   let best: QrSymbol | undefined;
   let bestScore = Infinity;

@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import pg from 'pg';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { identify } from '../project/keys.ts';
-import type { Claims } from '../project/jwt.ts';
+import { JwtError, type Claims } from '../project/jwt.ts';
 import { isApiKey } from '../project/keyring.ts';
 import { signSession } from '../project/signing.ts';
 import { projectBaseUrl } from '../project/urls.ts';
@@ -99,7 +99,16 @@ export function userCaller(req: Request, p: ProjectRuntime): UserCaller {
   return { userId: claims.sub, sessionId: (sid as string | undefined) ?? null, claims };
 }
 
-/** Admin endpoints need the service_role key. */
+/** Admin endpoints need a token of one of GoTrue's admin roles: service_role, or supabase_admin. The data plane
+ *  serves no supabase_admin role (identify() refuses it once the token is verified), but a valid token with it is
+ *  an admin's here, as in GoTrue; auth's own statements run as the project's service role either way. */
 export function requireAdmin(req: Request, p: ProjectRuntime): void {
-  if (bearerClaims(req, p).role !== 'service_role') throw authErrors.notAdmin();
+  let role: unknown;
+  try {
+    role = bearerClaims(req, p).role;
+  } catch (err) {
+    if (!(err instanceof JwtError && err.reason === 'role' && err.detail === 'supabase_admin')) throw err;
+    role = 'supabase_admin';
+  }
+  if (role !== 'service_role' && role !== 'supabase_admin') throw authErrors.notAdmin();
 }

@@ -1,8 +1,9 @@
-// POST /token: grant_type password, refresh_token or pkce — each ends in a new (or rotated) session.
+// POST /token: grant_type password, refresh_token, pkce or id_token (oauth.ts) — each ends in a new (or rotated) session.
 import { Router, type Request } from 'express';
 import { authCall } from './db.ts';
 import { authErrors, validation } from './errors.ts';
 import { limitIp } from './limits.ts';
+import { idTokenGrant } from './oauth.ts';
 import { ctx, params, str, type Ctx, type Params } from './params.ts';
 import { comparePassword } from './passwords.ts';
 import { tokenResponse, type SessionData } from './session.ts';
@@ -44,8 +45,8 @@ async function pkceGrant(c: Ctx, b: Params): Promise<SessionData> {
   return authCall<SessionData>(c.p, 'select auth.exchange_code($1, $2, $3, $4)', [code, verifier, c.ip, c.userAgent]);
 }
 
-const grants: Record<string, (c: Ctx, b: Params) => Promise<SessionData>> = {
-  password, refresh_token: refresh, pkce: pkceGrant,
+const grants: Record<string, (c: Ctx, b: Params, req: Request) => Promise<SessionData>> = {
+  password, refresh_token: refresh, pkce: pkceGrant, id_token: idTokenGrant,
 };
 
 token.post('/token', async (req: Request, res) => {
@@ -53,5 +54,5 @@ token.post('/token', async (req: Request, res) => {
   if (!grant) throw authErrors.unsupportedGrant();
   const c = await ctx(req, res);
   await limitIp(c.p.ref, c.cfg, 'token', c.ip);
-  res.json(await tokenResponse(c.p, c.cfg, await grant(c, params(req))));
+  res.json(await tokenResponse(c.p, c.cfg, await grant(c, params(req), req)));
 });

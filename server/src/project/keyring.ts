@@ -245,6 +245,39 @@ export function fetchJson(raw: string): Promise<unknown> {
   });
 }
 
+/** fetch() for an OAuth / OIDC provider's endpoints (auth/oauth.ts, through openid-client and jose), under the
+ *  rules above: http(s), public addresses only (checked at connection time), 5 s, 1 MiB; redirects not followed. */
+export function guardedFetch(raw: string | URL, init: { method?: string; headers?: HeadersInit; body?: unknown } = {}): Promise<Response> {
+  const href = String(raw);
+  const problem = urlProblem(href);
+  if (problem) return Promise.reject(new FetchRefused(`${href} ${problem}`));
+  const u = new URL(href);
+  const mod = u.protocol === 'https:' ? https : http;
+  const headers = Object.fromEntries(new Headers(init.headers).entries());
+  const body = init.body === undefined || init.body === null ? undefined : String(init.body);
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method: init.method ?? 'GET', headers, lookup: guardedLookup, timeout: FETCH_TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 4 * MAX_BYTES) { req.destroy(new FetchRefused(`${href} sent more than ${4 * MAX_BYTES} bytes`)); return; }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        const status = res.statusCode ?? 502;
+        resolve(new Response([101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks), { status, headers: h }));
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new FetchRefused(`${href} did not answer within ${FETCH_TIMEOUT_MS} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 export interface ResolvedJwks { keys: JWK[]; resolvedAt: Date }
 
 function jwksOf(doc: unknown): JWK[] {

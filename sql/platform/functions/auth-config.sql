@@ -57,6 +57,14 @@ as $$
       E'<h2>Confirm it is you</h2>\n<p>Enter this code: {{ .Token }}</p>',
     'mailer_templates_email_change_content',
       E'<h2>Confirm your new email address</h2>\n<p><a href="{{ .ConfirmationURL }}">Change your email from {{ .Email }} to {{ .NewEmail }}</a></p>\n<p>Or enter this code: {{ .Token }}</p>')
+  -- OAuth / OIDC providers (server/src/auth/oauth.ts): keycloak (any OIDC issuer at external_keycloak_url) and
+  -- google; client ids may be a comma-separated list (the first is used for /authorize, all for id_token).
+  || jsonb_build_object(
+    'external_keycloak_enabled', false, 'external_keycloak_client_id', null, 'external_keycloak_secret', null,
+    'external_keycloak_url', null,
+    'external_google_enabled', false, 'external_google_client_id', null, 'external_google_secret', null,
+    'external_google_skip_nonce_check', false,
+    'security_manual_linking_enabled', false)
 $$;
 
 -- Everything the data plane needs, secrets included (read by the platform itself, never by a caller).
