@@ -119,7 +119,7 @@ describe('TOTP enrolment', () => {
     assert.ok(data!.totp.uri.includes(encodeURIComponent(email)));
     assert.equal(await factors(c), 1);
 
-    const huge = await c.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'huge', issuer: 'i'.repeat(400) });
+    const huge = await c.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'huge', issuer: 'i'.repeat(1200) });
     assert.equal(huge.error?.status, 400);
     assert.equal(huge.error?.code, 'validation_failed');
     assert.equal(await factors(c), 1);

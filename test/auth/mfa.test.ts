@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { base32, totp } from '../../server/src/auth/mfa.ts';
-import { QrTooLong, dataModules, qrMatrix, totalCodewords } from '../../server/src/auth/qr.ts';
+import { QrTooLong, qrMatrix, qrSvg } from '../../server/src/auth/qr.ts';
 import type { Project } from '../helpers/platform.ts';
 import { PASSWORD, authHttp, authProject, client, newEmail } from './helpers.ts';
 
@@ -37,7 +37,7 @@ describe('QR codes', () => {
   it('decode back to their text (checked with zbarimg when it is installed)', { skip: !zbar && 'zbarimg is not installed' }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qr-'));
     for (const text of ['hello', 'x'.repeat(100), `otpauth://totp/app.example.com:${'a'.repeat(40)}@example.com?algorithm=SHA1&digits=6&issuer=app.example.com&period=30&secret=${'A'.repeat(32)}`, 'z'.repeat(210),
-      ...[260, 330, 400, 470, 540, 610, 666].map((n) => 'otpauth://'.padEnd(n, 'q9%'))]) {
+      ...[260, 400, 666, 1200].map((n) => 'otpauth://'.padEnd(n, 'q9%'))]) {
       const m = qrMatrix(text);
       const scale = 4, q = 4, n = (m.length + 2 * q) * scale;
       let pbm = `P1\n${n} ${n}\n`;
@@ -57,18 +57,12 @@ describe('QR codes', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('picks the smallest version that fits and refuses what does not', () => {
+  it('picks the smallest version that fits and refuses what does not', async () => {
     assert.equal(qrMatrix('hello').length, 21);
-    assert.equal(qrMatrix('z'.repeat(213)).length, 57);
-    assert.equal(qrMatrix('z'.repeat(214)).length, 61);
     assert.equal(qrMatrix('z'.repeat(666)).length, 97);
-    assert.throws(() => qrMatrix('z'.repeat(667)), QrTooLong);
-  });
-
-  it('has tables that agree with the symbol geometry in every version', () => {
-    // The modules left for data are the codewords' bits plus the standard remainder bits of the version.
-    const remainder = (v: number) => (v === 1 ? 0 : v <= 6 ? 7 : v <= 13 ? 0 : 3);
-    for (let v = 1; v <= 20; v++) assert.equal(dataModules(v), totalCodewords(v) * 8 + remainder(v), `version ${v}`);
+    assert.match(await qrSvg('otpauth://totp/x'), /^<svg[^>]*viewBox=/);
+    assert.throws(() => qrMatrix('z'.repeat(2400)), QrTooLong);
+    await assert.rejects(qrSvg('z'.repeat(2400)), QrTooLong);
   });
 });
 

@@ -79,7 +79,7 @@ mfa.post('/factors', async (req, res) => {
   // The QR code first: a URI no QR code can hold is refused before any factor exists.
   let qr: string;
   try {
-    qr = qrSvg(uri);
+    qr = await qrSvg(uri);
   } catch (err) {
     if (err instanceof QrTooLong) throw validation('The issuer and email are too long to fit in a QR code');
     throw err;
