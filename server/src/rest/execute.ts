@@ -34,11 +34,17 @@ export interface Result {
   total: number | null;
   offset: number;
   headers: Record<string, string>;
+  /** The body is already text/csv. */
+  csv?: boolean;
   /** Primary-key filter of the first written row, for Location. */
   location?: string;
 }
 
-interface MainRow { total_result_set: string | null; page_total: string; body: string; response_headers: string | null; response_status: string | null; schema_version: string }
+interface MainRow {
+  total_result_set: string | null; page_total: string; body: string; response_headers: string | null; response_status: string | null; schema_version: string;
+  /** Upserts only: how many rows were inserted rather than updated. */
+  response_inserted?: number | null;
+}
 
 /** A planned request: its one statement, and how to turn the statement's row into a Result (or an error). */
 interface Prepared {
@@ -265,13 +271,17 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
   let location: ((body: string) => string | undefined) | undefined;
   const isRead = req.action === 'read' || req.action === 'head';
   let representation = true;
+  let countRows = false;
+  // text/csv is rendered by the statement itself, as PostgREST does (each row in Postgres' record text format).
+  let csv = req.accept === 'csv';
+  let upsert: string | undefined;
   if (isRead) {
     const table = findTable(cache, req.schema, req.target);
     const root = planRead(cache, req, table);
     const range = pageRange(req, settings);
     let exact = req.prefer.count === 'exact';
     if (planned !== undefined && req.prefer.count === 'estimated' && (settings.maxRows === null || planned <= settings.maxRows)) exact = true;
-    query = readSql(root, range, { count: exact, stripNulls });
+    query = readSql(root, range, { count: exact, stripNulls, csv });
     offset = range.offset;
   } else if (req.action === 'rpc') {
     const rpc = planRpc(cache, req);
@@ -280,10 +290,14 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
     if (!f.returnsVoid && f.isComposite) root = planRead(cache, req, rpcColumnsTable(f, rpc.returnTable));
     if (strictMax && !f.returnsSet) throw restErrors.maxAffectedRpc();
     const range = f.returnsSet ? pageRange(req, settings, false) : { offset: 0 };
-    query = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet });
+    const rpcCsv = csv && !!root && f.returnsSet;
+    query = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet, csv: rpcCsv });
+    if (!rpcCsv) csv = false;
     offset = range.offset;
     if (f.returnsVoid) status = 204;
     scalar = !f.returnsSet;
+    // A function returning one value: its total is its one row, whichever count was asked for.
+    countRows = scalar && !!req.prefer.count;
     if (f.volatility !== 'v') readOnly = true;
   } else {
     const table = findTable(cache, req.schema, req.target);
@@ -291,8 +305,12 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
     const root = planRead(cache, req, table);
     representation = req.prefer.return === 'representation';
     const headersOnly = req.prefer.return === 'headers-only';
-    query = writeSql(mutation, root, { representation, returnPk: headersOnly, count: false, stripNulls, single: false });
+    query = writeSql(mutation, root, { representation, returnPk: headersOnly, count: false, stripNulls, single: false, csv: csv && representation });
+    if (!representation) csv = false;
     status = req.action === 'insert' ? 201 : representation ? 200 : 204;
+    upsert = mutation.resolution === 'merge-duplicates' && !!mutation.onConflict?.length ? req.action : undefined;
+    // As PostgREST: a write's total is the number of rows it touched, for count=exact and count=estimated.
+    countRows = req.prefer.count === 'exact' || req.prefer.count === 'estimated';
     if (headersOnly && table.pk.length) {
       location = (body) => {
         const first = (JSON.parse(body || '[]') as Record<string, unknown>[])[0];
@@ -305,7 +323,12 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
     query, inspect, readOnly,
     finish(row) {
       const result: Result = { status, body: row.body, pageTotal: Number(row.page_total), total: planned ?? null, offset, headers: {} };
+      if (csv) { result.body = csvHeader(row.body); result.csv = true; }
       if (row.total_result_set !== null) result.total = Number(row.total_result_set);
+      else if (countRows) result.total = result.pageTotal;
+      // An upsert that only updated: 200 (POST with merge-duplicates, and PUT) instead of 201.
+      if (upsert === 'insert' && !(Number(row.response_inserted ?? 0) > 0)) result.status = 200;
+      if (upsert === 'upsert' && representation && Number(row.response_inserted ?? 0) > 0) result.status = 201;
       if (location) { result.location = location(row.body); result.body = ''; }
       if (!representation) result.body = '';
       if (strictMax && !isRead && result.pageTotal > req.prefer.maxAffected!) throw restErrors.maxAffected(result.pageTotal);
@@ -319,6 +342,14 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
       return result;
     },
   };
+}
+
+/** The statement sends the first row as JSON, a newline, then the CSV rows: the header is the first row's keys
+ *  (unquoted, as PostgREST writes them; empty when there is no row). */
+function csvHeader(body: string): string {
+  const nl = body.indexOf('\n');
+  const first = body.slice(0, nl);
+  return (first ? Object.keys(JSON.parse(first) as object).join(',') : '') + body.slice(nl);
 }
 
 function gucHeaders(text: string): Record<string, string> {

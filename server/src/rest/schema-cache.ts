@@ -25,6 +25,11 @@ export interface Func {
   /** Set when the function returns rows of a table/view/composite type. */
   returnRelation: { schema: string; name: string } | null;
   isComposite: boolean; returnsVoid: boolean; volatility: 'i' | 's' | 'v'; comment: string | null;
+  /** The planner's row estimate (`ROWS n`): a set-returning function declared `ROWS 1` embeds as to-one. */
+  rows: number;
+  /** Callable through /rpc: every input parameter named, or a single unnamed bytea/json/jsonb/text/xml one
+   *  (PostgREST leaves other functions out of its routine cache). */
+  callable: boolean;
 }
 
 export interface SchemaCache {
@@ -52,9 +57,13 @@ select json_build_object(
       'insertable', r.kind in ('r','p','f') or pg_relation_is_updatable(r.oid::regclass, false) & 8 = 8,
       'columns', (select coalesce(json_agg(json_build_object(
             'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', not a.attnotnull,
-            'default', pg_get_expr(d.adbin, d.adrelid), 'generated', a.attgenerated <> '' or a.attidentity = 'a')
+            -- As PostgREST reads it: a BY DEFAULT identity defaults to its sequence, a domain to its own default.
+            'default', case when a.attidentity = 'd' then format('nextval(%L)', pg_get_serial_sequence(format('%I.%I', r.schema, r.name), a.attname))
+              when d.adbin is null and ty.typbasetype <> 0 then pg_get_expr(ty.typdefaultbin, 0)
+              else pg_get_expr(d.adbin, d.adrelid) end, 'generated', a.attgenerated <> '' or a.attidentity = 'a')
             order by a.attnum), '[]')
           from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+          join pg_type ty on ty.oid = a.atttypid
           where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped),
       'pk', (select coalesce(json_agg(a.attname order by k.i), '[]') from pg_constraint co
           cross join lateral unnest(co.conkey) with ordinality k(attnum, i)
@@ -91,7 +100,11 @@ select json_build_object(
       'returnRelation', case when t.typrelid <> 0 then json_build_object('schema', tn.nspname, 'name', tc.relname) end,
       'isComposite', t.typrelid <> 0 or p.prorettype = 'record'::regtype,
       'returnsVoid', p.prorettype = 'void'::regtype,
-      'volatility', p.provolatile, 'comment', obj_description(p.oid, 'pg_proc'))), '[]')
+      'volatility', p.provolatile, 'comment', obj_description(p.oid, 'pg_proc'), 'rows', p.prorows,
+      'callable', (select case count(*) filter (where coalesce(p.proargnames[i], '') = '')
+            when 0 then true when 1 then bool_and(coalesce(p.proallargtypes[i], p.proargtypes[i - 1]) in ('bytea'::regtype, 'json'::regtype, 'jsonb'::regtype, 'text'::regtype, 'xml'::regtype)) filter (where coalesce(p.proargnames[i], '') = '') else false end
+          from generate_series(1, coalesce(array_length(p.proallargtypes, 1), p.pronargs)) i
+          where coalesce(p.proargmodes[i], 'i') in ('i', 'b', 'v'))) order by p.oid), '[]')
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     join pg_type t on t.oid = p.prorettype join pg_namespace tn on tn.oid = t.typnamespace
     left join pg_class tc on tc.oid = t.typrelid
