@@ -49,6 +49,7 @@ function toCsv(json: string): string {
 }
 
 export function render(res: Response, req: ApiRequest, r: Result): void {
+  if (r.plan) return send(res, 200, { ...r.headers }, r.body);
   const headers: Record<string, string> = {};
   let status = r.status;
   const isRead = req.action === 'read' || req.action === 'head';

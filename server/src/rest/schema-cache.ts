@@ -32,8 +32,19 @@ export interface Func {
   callable: boolean;
 }
 
+/** PostgREST's in-database settings, as the project owner set them (absent: the project's own settings apply). */
+export interface DbConfig {
+  aggregates?: boolean;
+  planEnabled?: boolean;
+  txEnd?: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override';
+  maxRows?: number | null;
+  /** The pre-request function, quoted (`"schema"."name"`). */
+  preRequest?: string;
+}
+
 export interface SchemaCache {
   version: string;
+  config: DbConfig;
   schemas: string[];
   tables: Map<string, Table>;
   fks: ForeignKey[];
@@ -126,12 +137,41 @@ select json_build_object(
       'columns', (select json_agg(a.attname order by k.i) from unnest(co.conkey) with ordinality k(attnum, i)
                   join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum))), '[]')
     from pg_constraint co join pg_class c on c.oid = co.conrelid join pg_namespace n on n.oid = c.relnamespace
-    where co.contype = 'p' and n.nspname not in ('pg_catalog', 'information_schema'))
+    where co.contype = 'p' and n.nspname not in ('pg_catalog', 'information_schema')),
+  -- The owner's in-database configuration (PostgREST's \`alter role authenticator set pgrst.*\`): what the project
+  -- owner set on its own role, for every database or for this one (which wins).
+  'config', (select coalesce(json_object_agg(split_part(c, '=', 1), substr(c, strpos(c, '=') + 1) order by s.setdatabase), '{}')
+    from pg_db_role_setting s cross join lateral unnest(s.setconfig) c
+    where s.setrole = to_regrole($2) and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+      and c like 'pgrst.%')
 ) as cache`;
 
-export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string): Promise<SchemaCache> {
-  const { rows } = await client.query(CATALOG_SQL, [schemas]);
-  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; views: RawView[]; relations: RawRelation[]; pks: RawPk[] };
+const BOOL: Record<string, boolean> = { true: true, on: true, yes: true, '1': true, false: false, off: false, no: false, '0': false };
+const TX_END = ['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'];
+
+/** `pgrst.*` values → DbConfig; values PostgREST would not accept are left out (the project's settings apply). */
+export function dbConfig(raw: Record<string, string>): DbConfig {
+  const out: DbConfig = {};
+  const b = (k: string) => BOOL[(raw[k] ?? '').trim().toLowerCase()];
+  if (b('pgrst.db_aggregates_enabled') !== undefined) out.aggregates = b('pgrst.db_aggregates_enabled');
+  if (b('pgrst.db_plan_enabled') !== undefined) out.planEnabled = b('pgrst.db_plan_enabled');
+  const tx = raw['pgrst.db_tx_end']?.trim().toLowerCase();
+  if (tx && TX_END.includes(tx)) out.txEnd = tx as DbConfig['txEnd'];
+  const max = raw['pgrst.db_max_rows']?.trim();
+  if (max === '') out.maxRows = null;
+  else if (max && /^\d{1,9}$/.test(max) && Number(max) > 0) out.maxRows = Number(max);
+  const pre = raw['pgrst.db_pre_request']?.trim();
+  const m = pre ? /^(?:("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)$/.exec(pre) : null;
+  if (m) {
+    const part = (x: string) => (x.startsWith('"') ? x : `"${x.toLowerCase()}"`);
+    out.preRequest = m[1] ? `${part(m[1])}.${part(m[2])}` : part(m[2]);
+  }
+  return out;
+}
+
+export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string, owner?: string): Promise<SchemaCache> {
+  const { rows } = await client.query(CATALOG_SQL, [schemas, owner ?? null]);
+  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; views: RawView[]; relations: RawRelation[]; pks: RawPk[]; config: Record<string, string> };
   const tables = new Map<string, Table>();
   for (const t of raw.tables) tables.set(key(t.schema, t.name), t);
   const exposed = (schema: string) => schemas.includes(schema);
@@ -150,7 +190,7 @@ export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], 
       if (type === t.name || type === `${t.schema}.${t.name}`) (t.computed ??= {})[f.name] = { schema: f.schema, name: f.name };
     }
   }
-  return { version, schemas, tables, fks, funcs };
+  return { version, config: dbConfig(raw.config ?? {}), schemas, tables, fks, funcs };
 }
 
 // One cache per project; concurrent requests that see a new version share one load. `ready` holds the last
