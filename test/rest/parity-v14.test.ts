@@ -237,3 +237,54 @@ test('two embeds of the same table without aliases are 400 42712', async () => {
   const aliased = await rest(p, 'GET', '/clients?select=id,a:projects(id),b:projects(name)&id=eq.2');
   assert.deepEqual(aliased.body, [{ id: 2, a: [{ id: 3 }], b: [{ name: 'IOS' }] }]);
 });
+
+const planAccept = (extra = '') => ({ Accept: `application/vnd.pgrst.plan+json${extra}` });
+
+test('query plans: refused as PostgREST refuses them until db_plan_enabled, then JSON or text with options', async () => {
+  const off = await rest(p, 'GET', '/projects?id=in.(1,2,3)', { headers: { Accept: 'application/vnd.pgrst.plan' } });
+  assert.equal(off.status, 406);
+  assert.deepEqual(off.body, err('PGRST107', 'None of these media types are available: application/vnd.pgrst.plan+text; for="application/json"'));
+  const offDelete = await rest(p, 'DELETE', '/projects?id=in.(1,2,3)', { headers: { Accept: 'application/vnd.pgrst.plan' } });
+  assert.equal(offDelete.status, 406);
+  const on = await http('PATCH', `/v1/projects/${p.ref}/postgrest`, { token: p.owner.token, body: { db_plan_enabled: true } });
+  assert.equal(on.status, 200);
+  assert.equal(on.body.db_plan_enabled, true);
+  const json = await rest(p, 'GET', '/projects?id=in.(1,2,3)', { headers: planAccept() });
+  assert.equal(json.status, 200);
+  assert.equal(json.headers.get('content-type'), 'application/vnd.pgrst.plan+json; for="application/json"; charset=utf-8');
+  assert.ok(json.body[0].Plan['Total Cost'] > 0);
+  assert.equal(json.headers.get('content-range'), null);
+  const verbose = await rest(p, 'GET', '/projects', { headers: planAccept('; options=verbose') });
+  assert.equal(verbose.headers.get('content-type'), 'application/vnd.pgrst.plan+json; for="application/json"; options=verbose; charset=utf-8');
+  assert.ok(verbose.body[0]['Query Identifier'] !== undefined || verbose.body[0].Plan.Output, JSON.stringify(verbose.body[0]).slice(0, 300));
+  const buffers = await rest(p, 'GET', '/projects', { headers: planAccept('; options=analyze|buffers|wal|settings') });
+  assert.equal(buffers.headers.get('content-type'), 'application/vnd.pgrst.plan+json; for="application/json"; options=analyze|settings|buffers|wal; charset=utf-8');
+  assert.match(JSON.stringify(buffers.body), /Shared Hit Blocks/);
+  assert.match(JSON.stringify(buffers.body), /WAL Records/);
+  const text = await rest(p, 'GET', '/projects?id=in.(1,2,3)', { headers: { Accept: 'application/vnd.pgrst.plan' } });
+  assert.equal(text.status, 200);
+  assert.equal(text.headers.get('content-type'), 'application/vnd.pgrst.plan+text; for="application/json"; charset=utf-8');
+  assert.equal(text.body.slice(0, 9), 'Aggregate');
+  const obj = await rest(p, 'GET', '/projects?id=eq.1', { headers: { Accept: 'application/vnd.pgrst.plan+json; for="application/vnd.pgrst.object"' } });
+  assert.equal(obj.headers.get('content-type'), 'application/vnd.pgrst.plan+json; for="application/vnd.pgrst.object+json"; charset=utf-8');
+  // ANALYZE runs a write, and rolls it back.
+  const ins = await rest(p, 'POST', '/items', { headers: planAccept('; options=analyze'), body: { id: 100 } });
+  assert.equal(ins.status, 200);
+  assert.ok(ins.body[0].Plan);
+  assert.deepEqual((await rest(p, 'GET', '/items?id=eq.100')).body, []);
+  await http('PATCH', `/v1/projects/${p.ref}/postgrest`, { token: p.owner.token, body: { db_plan_enabled: false } });
+});
+
+test('PATCH /v1/projects/{ref}/postgrest refuses unknown keys and schemas that do not exist', async () => {
+  const patch = (body: unknown) => http('PATCH', `/v1/projects/${p.ref}/postgrest`, { token: p.owner.token, body });
+  const unknown = await patch({ db_schema: 'public', db_shema: 'api' });
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.body.message, 'property db_shema should not exist');
+  const missing = await patch({ db_schema: 'public, nowhere' });
+  assert.equal(missing.status, 400);
+  assert.equal(missing.body.message, 'db_schema: the schema "nowhere" does not exist in the project\'s database');
+  const after = await http('GET', `/v1/projects/${p.ref}/postgrest`, { token: p.owner.token });
+  assert.equal(after.body.db_schema, 'public');
+  const pool = await patch({ db_pool: null, max_rows: 1000 });
+  assert.equal(pool.status, 200);
+});
