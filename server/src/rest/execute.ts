@@ -189,7 +189,7 @@ export async function inTransaction<T>(pool: pg.Pool, ref: string, ctx: RequestC
   let version = '';
   return withContext(pool, ctx, async (client) => {
     observeSchemaVersion(ref, version);
-    const cache = await cachedSchema(ref, version, settings.schemas, () => loadSchemaCache(client, settings.schemas, version, ref));
+    const cache = await cachedSchema(ref, version, settings.schemas, () => loadSchemaCache(client, settings.schemas, version));
     return fn(client, cache);
   }, {
     readOnly: req.readOnly,
@@ -341,7 +341,7 @@ function prepare(cache: SchemaCache, req: ApiRequest, projectSettings: RestSetti
     const range = pageRange(req, settings);
     let exact = req.prefer.count === 'exact';
     if (planned !== undefined && req.prefer.count === 'estimated' && (settings.maxRows === null || planned <= settings.maxRows)) exact = true;
-    query = readSql(root, range, { count: exact, stripNulls, csv });
+    query = readSql(root, range, { count: exact, stripNulls, csv, geojson: req.accept === 'geojson' });
     offset = range.offset;
   } else if (req.action === 'rpc') {
     const rpc = planRpc(cache, req);
@@ -351,7 +351,7 @@ function prepare(cache: SchemaCache, req: ApiRequest, projectSettings: RestSetti
     if (strictMax && !f.returnsSet) throw restErrors.maxAffectedRpc();
     const range = f.returnsSet ? pageRange(req, settings, false) : { offset: 0 };
     const rpcCsv = csv && !!root && f.returnsSet;
-    query = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet, csv: rpcCsv });
+    query = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet, csv: rpcCsv, geojson: req.accept === 'geojson' && !!root && f.returnsSet });
     if (!rpcCsv) csv = false;
     offset = range.offset;
     if (f.returnsVoid) status = 204;
@@ -365,7 +365,7 @@ function prepare(cache: SchemaCache, req: ApiRequest, projectSettings: RestSetti
     const root = planRead(cache, req, table);
     representation = req.prefer.return === 'representation';
     const headersOnly = req.prefer.return === 'headers-only';
-    query = writeSql(mutation, root, { representation, returnPk: headersOnly, count: false, stripNulls, single: false, csv: csv && representation });
+    query = writeSql(mutation, root, { representation, returnPk: headersOnly, count: false, stripNulls, single: false, csv: csv && representation, geojson: req.accept === 'geojson' && representation });
     if (!representation) csv = false;
     status = req.action === 'insert' ? 201 : representation ? 200 : 204;
     upsert = mutation.resolution === 'merge-duplicates' && !!mutation.onConflict?.length ? req.action : undefined;

@@ -19,6 +19,8 @@ export interface ReadOptions {
   single?: boolean;
   /** text/csv: the first row as JSON (for the header), a newline, then each row in record text format. */
   csv?: boolean;
+  /** application/geo+json: a FeatureCollection of the rows (PostGIS). */
+  geojson?: boolean;
 }
 
 const OPERATORS: Record<string, string> = {
@@ -238,6 +240,8 @@ const GUCS = `nullif(current_setting('response.headers', true), '') as response_
   `(select version::text from _loam.schema_state) as schema_version`;
 
 function bodySql(opts: ReadOptions): string {
+  // Resolved through the search path (extensions is on it), as PostgREST calls it.
+  if (opts.geojson) return `json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(ST_AsGeoJSON("pgrst_t")::json), '[]'))::text`;
   if (opts.csv) {
     return `coalesce((array_agg(row_to_json("pgrst_t")))[1]::text, '') || E'\\n' || ` +
       `coalesce(string_agg(substring("pgrst_t"::text, 2, length("pgrst_t"::text) - 2), E'\\n'), '')`;

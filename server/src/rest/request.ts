@@ -47,7 +47,7 @@ export interface Preferences {
 }
 
 export type Action = 'read' | 'head' | 'insert' | 'update' | 'delete' | 'upsert' | 'rpc' | 'openapi' | 'options';
-export type MediaType = 'json' | 'object' | 'csv' | 'text' | 'stripped' | 'object-stripped' | 'openapi';
+export type MediaType = 'json' | 'object' | 'csv' | 'text' | 'stripped' | 'object-stripped' | 'openapi' | 'geojson';
 
 export interface ApiRequest {
   action: Action;
@@ -80,7 +80,7 @@ export interface PlanRequest { format: 'json' | 'text'; options: string[]; mime:
 const PLAN_OPTIONS = ['analyze', 'verbose', 'settings', 'buffers', 'wal'];
 const MIME: Partial<Record<MediaType, string>> = {
   json: 'application/json', stripped: 'application/vnd.pgrst.array+json;nulls=stripped', object: 'application/vnd.pgrst.object+json',
-  'object-stripped': 'application/vnd.pgrst.object+json;nulls=stripped', csv: 'text/csv', text: 'text/plain',
+  'object-stripped': 'application/vnd.pgrst.object+json;nulls=stripped', csv: 'text/csv', text: 'text/plain', geojson: 'application/geo+json',
 };
 
 /** The plan media type, read as PostgREST reads it: `for` names the media type planned for (JSON when absent),
@@ -464,6 +464,8 @@ function parseAccept(accept: string | undefined, action: Action): MediaType {
       case 'application/vnd.pgrst.object+json': case 'application/vnd.pgrst.object':
         return stripped ? 'object-stripped' : 'object';
       case 'text/csv': return 'csv';
+      // PostGIS' ST_AsGeoJSON renders it; without PostGIS the statement fails as PostgREST's does (42883).
+      case 'application/geo+json': return 'geojson';
       case 'text/plain': if (action === 'rpc') return 'text'; break;
       case 'application/openapi+json': if (action === 'openapi') return 'openapi'; break;
     }

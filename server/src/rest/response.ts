@@ -11,6 +11,7 @@ const CONTENT_TYPES: Record<string, string> = {
   object: 'application/vnd.pgrst.object+json; charset=utf-8',
   'object-stripped': 'application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
+  geojson: 'application/geo+json; charset=utf-8',
   text: 'text/plain; charset=utf-8',
   openapi: 'application/openapi+json; charset=utf-8',
 };

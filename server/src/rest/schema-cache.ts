@@ -138,12 +138,11 @@ select json_build_object(
                   join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum))), '[]')
     from pg_constraint co join pg_class c on c.oid = co.conrelid join pg_namespace n on n.oid = c.relnamespace
     where co.contype = 'p' and n.nspname not in ('pg_catalog', 'information_schema')),
-  -- The owner's in-database configuration (PostgREST's \`alter role authenticator set pgrst.*\`): what the project
-  -- owner set on its own role, for every database or for this one (which wins).
-  'config', (select coalesce(json_object_agg(split_part(c, '=', 1), substr(c, strpos(c, '=') + 1) order by s.setdatabase), '{}')
-    from pg_db_role_setting s cross join lateral unnest(s.setconfig) c
-    where s.setrole = to_regrole($2) and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
-      and c like 'pgrst.%')
+  -- The owner's in-database configuration (PostgREST's \`alter role authenticator set pgrst.*\`) is the table
+  -- pgrst.config, which the owner owns; it is read (as the request's role) only when that role may read it.
+  'configReadable', exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'pgrst' and c.relname = 'config' and c.relkind in ('r', 'v', 'm', 'p')
+      and has_schema_privilege(n.oid, 'usage') and has_table_privilege(c.oid, 'select'))
 ) as cache`;
 
 const BOOL: Record<string, boolean> = { true: true, on: true, yes: true, '1': true, false: false, off: false, no: false, '0': false };
@@ -169,9 +168,14 @@ export function dbConfig(raw: Record<string, string>): DbConfig {
   return out;
 }
 
-export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string, owner?: string): Promise<SchemaCache> {
-  const { rows } = await client.query(CATALOG_SQL, [schemas, owner ?? null]);
-  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; views: RawView[]; relations: RawRelation[]; pks: RawPk[]; config: Record<string, string> };
+export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string): Promise<SchemaCache> {
+  const { rows } = await client.query(CATALOG_SQL, [schemas]);
+  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; views: RawView[]; relations: RawRelation[]; pks: RawPk[]; configReadable: boolean };
+  const config: Record<string, string> = {};
+  if (raw.configReadable) {
+    const r = await client.query<{ key: string; value: string }>('select key::text as key, value::text as value from pgrst.config limit 100');
+    for (const { key: k, value } of r.rows) if (k && value !== null) config[k.startsWith('pgrst.') ? k : `pgrst.${k}`] = value;
+  }
   const tables = new Map<string, Table>();
   for (const t of raw.tables) tables.set(key(t.schema, t.name), t);
   const exposed = (schema: string) => schemas.includes(schema);
@@ -190,7 +194,7 @@ export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], 
       if (type === t.name || type === `${t.schema}.${t.name}`) (t.computed ??= {})[f.name] = { schema: f.schema, name: f.name };
     }
   }
-  return { version, config: dbConfig(raw.config ?? {}), schemas, tables, fks, funcs };
+  return { version, config: dbConfig(config), schemas, tables, fks, funcs };
 }
 
 // One cache per project; concurrent requests that see a new version share one load. `ready` holds the last
