@@ -362,3 +362,25 @@ test('application/geo+json through PostGIS; the extensions schema exists', async
   const none = await rest(p, 'GET', '/shops?id=gt.3', { headers: { Accept: 'application/geo+json' } });
   assert.deepEqual(none.body, { type: 'FeatureCollection', features: [] });
 });
+
+test('one project\'s pgrst.config does not reach another project', async () => {
+  const { ownerClient } = await import('../helpers/platform.ts');
+  const other = await createProject();
+  await sql(other, 'create table things (id int primary key); insert into things select generate_series(1, 3); grant select on things to anon;');
+  await sql(p, 'create table things (id int primary key); insert into things select generate_series(1, 3); grant select on things to anon;');
+  const c = await ownerClient(p);
+  c.on('error', () => {});
+  try {
+    await rest(p, 'GET', '/things');
+    await c.query(`insert into pgrst.config values ('db_max_rows', '1')`);
+    await c.query(`notify pgrst, 'reload config'`);
+    for (let i = 0; i < 100 && (await rest(p, 'GET', '/things')).body.length !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await rest(p, 'GET', '/things')).body.length, 1);
+    assert.equal((await rest(other, 'GET', '/things')).body.length, 3);
+    // Project A's owner cannot even connect to project B's database, where B's settings live.
+    await assert.rejects(ownerClient(p, other.ref));
+    await c.query('delete from pgrst.config');
+  } finally {
+    await c.end();
+  }
+});
