@@ -95,7 +95,7 @@ function handOverSql(c: pg.ClientBase, p: ProjectRuntime): string {
 do $$
 declare o record;
 begin
-  for o in select n.nspname from pg_namespace n where n.nspname in ('public', 'auth', 'storage', 'realtime', 'extensions', 'pgrst')
+  for o in select n.nspname from pg_namespace n where n.nspname in ('public', 'auth', 'storage', 'realtime', 'extensions', 'graphql_public', 'pgrst')
              and pg_get_userbyid(n.nspowner) not in (${keep}) loop
     execute format('alter schema %I owner to ${owner}', o.nspname);
   end loop;

@@ -5,6 +5,10 @@
 -- extensions there with no more rights than its own.
 create schema if not exists extensions;
 grant usage on schema extensions to anon, authenticated, service_role;
+-- Supabase projects also have `graphql_public`, which the CLI's default config.toml exposes through the REST
+-- API (Loam's GraphQL is served at /graphql/v1 and needs nothing in it).
+create schema if not exists graphql_public;
+grant usage on schema graphql_public to anon, authenticated, service_role;
 comment on schema extensions is 'Extensions (create extension … schema extensions); on the REST search path, not exposed.';
 
 -- The project's in-database REST configuration, PostgREST's `alter role authenticator set pgrst.<key>` for a
