@@ -9,6 +9,7 @@ const SCHEMA = `
 create table tiobe_pls (name text primary key, rank int);
 insert into tiobe_pls values ('Java', 1), ('C', 2);
 create table items (id int primary key);
+create table no_pk (a text, b text);
 insert into items select generate_series(1, 5);
 create table clients (id int primary key, name text);
 create table projects (id int primary key, name text, client_id int references clients(id));
@@ -185,6 +186,11 @@ test('an upsert that only updates answers 200; one that inserts answers 201 (Ups
   const putOld = await rest(p, 'PUT', '/tiobe_pls?name=eq.Go', { headers: { Prefer: 'return=representation' }, body: [{ name: 'Go', rank: 13 }] });
   assert.equal(putOld.status, 200);
   assert.deepEqual(putOld.body, [{ name: 'Go', rank: 13 }]);
+  // A table without a primary key: the resolution is ignored, and not listed as applied.
+  const noPk = await rest(p, 'POST', '/no_pk', { headers: { Prefer: 'return=representation, resolution=merge-duplicates' }, body: [{ a: '1', b: '0' }] });
+  assert.equal(noPk.status, 201);
+  assert.deepEqual(noPk.body, [{ a: '1', b: '0' }]);
+  assert.equal(noPk.headers.get('preference-applied'), 'return=representation');
   // ignore-duplicates stays 201.
   const ignore = await rest(p, 'POST', '/tiobe_pls', { headers: { Prefer: 'resolution=ignore-duplicates' }, body: [{ name: 'Go', rank: 1 }] });
   assert.equal(ignore.status, 201);

@@ -354,6 +354,9 @@ export function planMutation(cache: SchemaCache, req: ApiRequest, table: Table):
   const columns = names.map((n) => table.columns.find((c) => c.name === n) ?? (() => { throw restErrors.noColumn(table.name, n); })());
   if (kind === 'update' && rows.length > 1) throw restErrors.invalidBody('Empty or invalid json');
   const plan: MutationPlan = { kind, table, columns, rows, missingDefault: req.prefer.missing === 'default' };
+  // A table without a primary key and no on_conflict: PostgREST ignores the resolution (and does not list it
+  // in Preference-Applied).
+  if (kind === 'insert' && req.prefer.resolution && !req.onConflict && !table.pk.length) req.prefer.resolution = undefined;
   if (kind === 'insert' && req.prefer.resolution) {
     plan.resolution = req.prefer.resolution;
     plan.onConflict = req.onConflict ?? table.pk;
