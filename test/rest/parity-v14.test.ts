@@ -145,8 +145,6 @@ test('Prefer: count on writes and on a function returning one value fills Conten
   assert.equal(delMin.status, 204);
   assert.equal(delMin.headers.get('content-range'), '*/*');
   // UpdateSpec: the range of the touched rows, with the total.
-  const upd = await rest(p, 'PATCH', '/items?id=lte.2', { headers: { Prefer: 'count=exact' }, body: { id: 1 } as object }).catch(() => undefined);
-  void upd;
   const upd2 = await rest(p, 'PATCH', '/tiobe_pls?rank=gte.1', { headers: { Prefer: 'count=exact' }, body: { rank: 5 } });
   assert.equal(upd2.status, 204);
   assert.equal(upd2.headers.get('content-range'), '0-1/2');
