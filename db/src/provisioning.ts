@@ -95,13 +95,13 @@ function handOverSql(c: pg.ClientBase, p: ProjectRuntime): string {
 do $$
 declare o record;
 begin
-  for o in select n.nspname from pg_namespace n where n.nspname in ('public', 'auth', 'storage', 'realtime')
+  for o in select n.nspname from pg_namespace n where n.nspname in ('public', 'auth', 'storage', 'realtime', 'extensions', 'graphql_public', 'pgrst')
              and pg_get_userbyid(n.nspowner) not in (${keep}) loop
     execute format('alter schema %I owner to ${owner}', o.nspname);
   end loop;
   -- Tables, views and free-standing sequences; a sequence that belongs to a table follows its table.
   for o in select c.oid::regclass as name, c.relkind from pg_class c
-             where c.relnamespace in ('auth'::regnamespace, 'storage'::regnamespace, to_regnamespace('realtime'))
+             where c.relnamespace in ('auth'::regnamespace, 'storage'::regnamespace, to_regnamespace('realtime'), to_regnamespace('pgrst'))
                and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
                and pg_get_userbyid(c.relowner) not in (${keep})
                and not (c.relkind = 'S' and exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass

@@ -12,7 +12,7 @@ const col = (name: string, type = 'integer') => ({ name, type, nullable: true, d
 const authors: Table = { schema: 'public', name: 'authors', kind: 'r', comment: null, columns: [col('id'), col('name', 'text')], pk: ['id'], uniques: [['id']], insertable: true };
 const books: Table = { schema: 'public', name: 'books', kind: 'r', comment: null, columns: [col('id'), col('title', 'text'), col('author_id')], pk: ['id'], uniques: [['id']], insertable: true };
 const cache: SchemaCache = {
-  version: '1', schemas: ['public'],
+  version: '1', config: {}, schemas: ['public'],
   tables: new Map([['public.authors', authors], ['public.books', books]]),
   fks: [{ name: 'books_author_id_fkey', schema: 'public', table: 'books', columns: ['author_id'], fschema: 'public', ftable: 'authors', fcolumns: ['id'], unique: false }],
   funcs: new Map(),
@@ -56,9 +56,12 @@ test('insert with upsert', () => {
   const m = planMutation(cache, r, books);
   const q = writeSql(m, planRead(cache, r, books), { representation: false, returnPk: false, count: false, stripNulls: false });
   assert.equal(q.text,
-    'with "pgrst_source" as (insert into "public"."books" as "books" ("id", "title") select "pgrst_body"."id", "pgrst_body"."title" from json_populate_recordset(null::"public"."books", $1::json) as "pgrst_body" ' +
-    'on conflict ("id") do update set "id" = excluded."id", "title" = excluded."title" returning 1) ' +
-    'select null::bigint as total_result_set, count(*) as page_total, \'\' as body, nullif(current_setting(\'response.headers\', true), \'\') as response_headers, nullif(current_setting(\'response.status\', true), \'\') as response_status, (select version::text from _loam.schema_state) as schema_version from "pgrst_source"');
+    'with "pgrst_source" as (insert into "public"."books" as "books" ("id", "title") select * from (select "pgrst_body"."id", "pgrst_body"."title" from json_populate_recordset(null::"public"."books", $1::json) as "pgrst_body") as "pgrst_src" ' +
+    'where set_config(\'pgrst.inserted\', (coalesce(nullif(current_setting(\'pgrst.inserted\', true), \'\')::int, 0) + 1)::text, true) <> \'0\' ' +
+    'on conflict ("id") do update set "id" = excluded."id", "title" = excluded."title" ' +
+    'where set_config(\'pgrst.inserted\', (coalesce(nullif(current_setting(\'pgrst.inserted\', true), \'\')::int, 0) - 1)::text, true) <> \'-1\' returning 1) ' +
+    'select null::bigint as total_result_set, count(*) as page_total, \'\' as body, nullif(current_setting(\'response.headers\', true), \'\') as response_headers, nullif(current_setting(\'response.status\', true), \'\') as response_status, (select version::text from _loam.schema_state) as schema_version, ' +
+    'nullif(current_setting(\'pgrst.inserted\', true), \'\')::int as response_inserted from "pgrst_source"');
   assert.deepEqual(q.params, ['[{"id":1,"title":"x"}]']);
 });
 

@@ -21,7 +21,7 @@ test('defaults in Supabase shape', async () => {
   const r = await settings();
   assert.equal(r.status, 200);
   const { rate_limit_per_minute: rate, ...rest } = r.body;
-  assert.deepEqual(rest, { db_schema: 'public', db_extra_search_path: 'public, extensions', max_rows: 1000, db_pool: null, db_pool_acquisition_timeout: null, db_aggregates_enabled: false });
+  assert.deepEqual(rest, { db_schema: 'public', db_extra_search_path: 'public, extensions', max_rows: 1000, db_pool: null, db_pool_acquisition_timeout: null, db_aggregates_enabled: false, db_plan_enabled: false });
   assert.equal(rate, Number(process.env.LOAM_REST_RATE_LIMIT_PER_MINUTE || 60_000));
 });
 

@@ -235,6 +235,7 @@ const schemas: Record<string, Schema> = {
     db_pool: nullable({ type: 'integer' }),
     db_aggregates_enabled: { type: 'boolean', description: 'Loam: aggregate functions in `select`.' },
     rate_limit_per_minute: { type: 'integer', description: 'Loam: data-plane requests per minute for the project.' },
+    db_plan_enabled: { type: 'boolean', description: 'Loam: `Accept: application/vnd.pgrst.plan` returns the query plan (PostgREST\'s db-plan-enabled).' },
   }),
   UpdatePostgrestConfigBody: obj({
     db_schema: str({ maxLength: 1000 }),
@@ -242,6 +243,8 @@ const schemas: Record<string, Schema> = {
     max_rows: nullable({ type: 'integer', minimum: 1, maximum: 1000000 }),
     db_aggregates_enabled: { type: 'boolean' },
     rate_limit_per_minute: { type: 'integer', minimum: 1, maximum: 10000000 },
+    db_pool: nullable({ type: 'integer', description: 'Accepted for Supabase clients; Loam has no per-project pool size.' }),
+    db_plan_enabled: { type: 'boolean' },
   }, []),
   AuthConfig: { type: 'object', additionalProperties: true, description: 'Supabase\'s auth settings (`AuthConfigResponse`), with the SMTP password left out.' },
   Function: obj({
@@ -508,7 +511,7 @@ const paths: Record<string, Record<string, Operation>> = {
   },
   '/v1/projects/{ref}/postgrest': {
     get: op({ tag: 'REST config', id: 'v1-get-postgrest-service-config', summary: 'The project\'s REST API settings', scope: 'projects:read', params: [projectRef], response: ref('PostgrestConfig'), errors: [404] }),
-    patch: op({ tag: 'REST config', id: 'v1-update-postgrest-service-config', summary: 'Change the project\'s REST API settings', scope: 'projects:write', params: [projectRef], body: ref('UpdatePostgrestConfigBody'), response: ref('PostgrestConfig'), errors: [404] }),
+    patch: op({ tag: 'REST config', id: 'v1-update-postgrest-service-config', summary: 'Change the project\'s REST API settings', scope: 'projects:write', params: [projectRef], body: ref('UpdatePostgrestConfigBody'), response: ref('PostgrestConfig'), errors: [400, 404] }),
   },
   '/v1/projects/{ref}/config/storage': {
     get: op({ tag: 'Storage', id: 'v1-get-storage-config', summary: 'The project\'s storage settings', scope: 'projects:read', params: [projectRef], response: ref('StorageConfig'), errors: [404] }),

@@ -59,6 +59,7 @@ export const restErrors = {
   ambiguousRelationship: (parent: string, child: string, details: unknown[], hint: string) => E(300, 'PGRST201',
     `Could not embed because more than one relationship was found for '${parent}' and '${child}'`, details,
     `Try changing '${child}' to one of the following: ${hint}. Find the desired relationship in the 'details' key.`),
+  duplicateAlias: (name: string) => E(400, '42712', `table name "${name}" specified more than once`),
   noFunction: (message: string, details: string, hint: string | null) => E(404, 'PGRST202', message, details, hint),
   ambiguousFunction: (list: string) => E(300, 'PGRST203', `Could not choose the best candidate function between: ${list}`, null,
     'Try renaming the parameters or the function itself in the database so function overloading can be resolved'),

@@ -34,11 +34,19 @@ export interface Result {
   total: number | null;
   offset: number;
   headers: Record<string, string>;
+  /** The body is already text/csv. */
+  csv?: boolean;
+  /** The body is a query plan: sent as it is, with only its Content-Type. */
+  plan?: boolean;
   /** Primary-key filter of the first written row, for Location. */
   location?: string;
 }
 
-interface MainRow { total_result_set: string | null; page_total: string; body: string; response_headers: string | null; response_status: string | null; schema_version: string }
+interface MainRow {
+  total_result_set: string | null; page_total: string; body: string; response_headers: string | null; response_status: string | null; schema_version: string;
+  /** Upserts only: how many rows were inserted rather than updated. */
+  response_inserted?: number | null;
+}
 
 /** A planned request: its one statement, and how to turn the statement's row into a Result (or an error). */
 interface Prepared {
@@ -49,6 +57,40 @@ interface Prepared {
   /** A read-only transaction: GET/HEAD, and functions declared STABLE or IMMUTABLE whatever the method (as
    *  PostgREST runs them). */
   readOnly: boolean;
+  /** End the transaction with ROLLBACK (Prefer: tx=rollback, or the owner's pgrst.db_tx_end). */
+  rollback: boolean;
+  /** `select <pre-request function>()`, run after the context and before the statement. */
+  preRequest?: string;
+}
+
+/** The project's settings with the owner's in-database configuration over them; merged once per schema load. */
+const merged = new WeakMap<SchemaCache, { base: RestSettings; value: RestSettings }>();
+export function withDbConfig(cache: SchemaCache, settings: RestSettings): RestSettings {
+  const hit = merged.get(cache);
+  if (hit && hit.base === settings) return hit.value;
+  const c = cache.config;
+  const value: RestSettings = {
+    ...settings,
+    aggregates: c.aggregates ?? settings.aggregates,
+    planEnabled: c.planEnabled ?? settings.planEnabled,
+    maxRows: c.maxRows !== undefined ? c.maxRows : settings.maxRows,
+  };
+  merged.set(cache, { base: settings, value });
+  return value;
+}
+
+/** Commit or roll back, as PostgREST decides with db-tx-end: without it, Prefer: tx decides; `…-allow-override`
+ *  lets Prefer: tx choose; otherwise the setting decides and a tx preference is not applied. */
+function endsInRollback(cache: SchemaCache, req: ApiRequest): boolean {
+  const end = cache.config.txEnd;
+  if (!end) return req.prefer.tx === 'rollback';
+  if (end.endsWith('allow-override') && req.prefer.tx) return req.prefer.tx === 'rollback';
+  if (req.prefer.tx) {
+    req.prefer.invalid.push(`tx=${req.prefer.tx}`);
+    req.prefer.tx = undefined;
+    if (req.prefer.handling === 'strict') throw restErrors.invalidPrefs(req.prefer.invalid);
+  }
+  return end.startsWith('rollback');
 }
 
 export function requestContext(project: ProjectRuntime, who: Identity, req: ApiRequest, settings: RestSettings,
@@ -75,6 +117,7 @@ export async function execute(project: ProjectRuntime, who: Identity, req: ApiRe
   if (req.prefer.timezone !== undefined) await checkTimezone(project, pool, req);
   const ctx = requestContext(project, who, req, settings, httpHeaders, path);
   const cached = peekSchema(project.ref, settings.schemas);
+  if (req.plan) return explain(pool, project.ref, ctx, req, settings);
   const needsClient = req.prefer.count === 'planned' || req.prefer.count === 'estimated';
   // The hot path, when this process already knows the project's schema (see the module comment).
   if (cached && !needsClient) {
@@ -92,15 +135,33 @@ export async function execute(project: ProjectRuntime, who: Identity, req: ApiRe
       if (fresh || !req.readOnly) return out.result();
     }
   }
+  let rollback = false;
   return inTransaction(pool, project.ref, ctx, req, settings, async (client, cache) => {
     let planned: number | undefined;
     if (needsClient && (req.action === 'read' || req.action === 'head')) {
       planned = await plannedCount(client, planRead(cache, req, findTable(cache, req.schema, req.target)));
     }
     const p = prepare(cache, req, settings, planned);
+    rollback = p.rollback;
+    if (p.preRequest) await client.query(p.preRequest);
     const row = (await client.query<MainRow>(p.query.text, p.query.params)).rows[0];
     return p.finish(row);
-  });
+  }, () => rollback);
+}
+
+/** `Accept: application/vnd.pgrst.plan`: EXPLAIN of the statement the request would run, in a transaction that
+ *  is always rolled back (ANALYZE executes it). */
+async function explain(pool: pg.Pool, ref: string, ctx: RequestContext, req: ApiRequest, settings: RestSettings): Promise<Result> {
+  const plan = req.plan!;
+  return inTransaction(pool, ref, ctx, req, settings, async (client, cache) => {
+    // As PostgREST with db-plan-enabled off: the plan media type is simply not offered.
+    if (!withDbConfig(cache, settings).planEnabled) throw restErrors.mediaType([plan.mime]);
+    const q = prepare(cache, req, settings).query;
+    const opts = [`format ${plan.format}`, ...plan.options].join(', ');
+    const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`explain (${opts}) ${q.text}`, q.params);
+    const body = plan.format === 'json' ? JSON.stringify(rows[0]['QUERY PLAN']) : rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+    return { status: 200, body, pageTotal: 0, total: null, offset: 0, headers: { 'Content-Type': `${plan.mime}; charset=utf-8` }, plan: true };
+  }, () => true);
 }
 
 // The time zone names of each database server (pg_timezone_names), read once per process: PostgREST accepts exactly these
@@ -124,7 +185,7 @@ async function checkTimezone(project: ProjectRuntime, pool: pg.Pool, req: ApiReq
 
 /** The slow path's transaction: context and version in one round trip, the cache (re)loaded when needed. */
 export async function inTransaction<T>(pool: pg.Pool, ref: string, ctx: RequestContext, req: ApiRequest, settings: RestSettings,
-  fn: (client: pg.ClientBase, cache: SchemaCache) => Promise<T>): Promise<T> {
+  fn: (client: pg.ClientBase, cache: SchemaCache) => Promise<T>, rollback: () => boolean = () => req.prefer.tx === 'rollback'): Promise<T> {
   let version = '';
   return withContext(pool, ctx, async (client) => {
     observeSchemaVersion(ref, version);
@@ -132,7 +193,8 @@ export async function inTransaction<T>(pool: pg.Pool, ref: string, ctx: RequestC
     return fn(client, cache);
   }, {
     readOnly: req.readOnly,
-    rollback: req.prefer.tx === 'rollback',
+    // Read when the transaction ends: `fn` decides it (the owner's db_tx_end is known once the cache is).
+    get rollback() { return rollback(); },
     alsoQuery: SCHEMA_VERSION_SQL,
     onContext: (row) => { version = String(row.schema_version); },
   });
@@ -203,7 +265,7 @@ interface Outcome { version: string; result: () => Result }
  *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
 async function batch(client: pg.ClientBase, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<Outcome> {
   const endNow = !p.inspect;
-  const end = req.prefer.tx === 'rollback' ? 'rollback' : 'commit';
+  const end = p.rollback ? 'rollback' : 'commit';
   // Every message of the batch goes out in one write (pg writes each protocol message on its own, and a dozen
   // small writes per request cost more CPU than the query); being written in one synchronous step also keeps a
   // batch contiguous on a shared connection.
@@ -211,16 +273,17 @@ async function batch(client: pg.ClientBase, ctx: RequestContext, req: ApiRequest
   socket?.cork?.();
   const begin = client.query(p.readOnly ? 'begin read only' : 'begin');
   const context = client.query(contextStatement(ctx));
+  const pre = p.preRequest ? client.query(p.preRequest) : undefined;
   const main = client.query<MainRow>({ name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params });
   const done = endNow ? client.query(end) : undefined;
   socket?.uncork?.();
-  const settled = await Promise.allSettled([begin, context, main, done]);
+  const settled = await Promise.allSettled([begin, context, pre, main, done]);
   const firstError = settled.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
   if (firstError) {
     if (!endNow) await client.query('rollback');
     throw firstError.reason;
   }
-  const row = (settled[2] as PromiseFulfilledResult<pg.QueryResult<MainRow>>).value.rows[0];
+  const row = (settled[3] as PromiseFulfilledResult<pg.QueryResult<MainRow>>).value.rows[0];
   const version = String(row.schema_version);
   if (endNow) return { version, result: () => p.finish(row) };
   let result: Result;
@@ -253,7 +316,10 @@ async function plannedCount(client: pg.ClientBase, root: ReadNode): Promise<numb
 }
 
 /** Plans the request and builds its statement; `finish` applies PostgREST's rules to the returned row. */
-function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, planned?: number): Prepared {
+function prepare(cache: SchemaCache, req: ApiRequest, projectSettings: RestSettings, planned?: number): Prepared {
+  const settings = withDbConfig(cache, projectSettings);
+  req.aggregatesEnabled = settings.aggregates;
+  const rollback = endsInRollback(cache, req);
   const single = req.accept === 'object' || req.accept === 'object-stripped';
   const stripNulls = req.accept === 'stripped' || req.accept === 'object-stripped';
   const strictMax = req.prefer.maxAffected !== undefined && req.prefer.handling === 'strict';
@@ -265,13 +331,17 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
   let location: ((body: string) => string | undefined) | undefined;
   const isRead = req.action === 'read' || req.action === 'head';
   let representation = true;
+  let countRows = false;
+  // text/csv is rendered by the statement itself, as PostgREST does (each row in Postgres' record text format).
+  let csv = req.accept === 'csv';
+  let upsert: string | undefined;
   if (isRead) {
     const table = findTable(cache, req.schema, req.target);
     const root = planRead(cache, req, table);
     const range = pageRange(req, settings);
     let exact = req.prefer.count === 'exact';
     if (planned !== undefined && req.prefer.count === 'estimated' && (settings.maxRows === null || planned <= settings.maxRows)) exact = true;
-    query = readSql(root, range, { count: exact, stripNulls });
+    query = readSql(root, range, { count: exact, stripNulls, csv, geojson: req.accept === 'geojson' });
     offset = range.offset;
   } else if (req.action === 'rpc') {
     const rpc = planRpc(cache, req);
@@ -280,10 +350,14 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
     if (!f.returnsVoid && f.isComposite) root = planRead(cache, req, rpcColumnsTable(f, rpc.returnTable));
     if (strictMax && !f.returnsSet) throw restErrors.maxAffectedRpc();
     const range = f.returnsSet ? pageRange(req, settings, false) : { offset: 0 };
-    query = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet });
+    const rpcCsv = csv && !!root && f.returnsSet;
+    query = rpcSql(rpc, root, range, { count: req.prefer.count === 'exact' && f.returnsSet, stripNulls, single: !f.returnsSet, csv: rpcCsv, geojson: req.accept === 'geojson' && !!root && f.returnsSet });
+    if (!rpcCsv) csv = false;
     offset = range.offset;
     if (f.returnsVoid) status = 204;
     scalar = !f.returnsSet;
+    // A function returning one value: its total is its one row, whichever count was asked for.
+    countRows = scalar && !!req.prefer.count;
     if (f.volatility !== 'v') readOnly = true;
   } else {
     const table = findTable(cache, req.schema, req.target);
@@ -291,8 +365,12 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
     const root = planRead(cache, req, table);
     representation = req.prefer.return === 'representation';
     const headersOnly = req.prefer.return === 'headers-only';
-    query = writeSql(mutation, root, { representation, returnPk: headersOnly, count: false, stripNulls, single: false });
+    query = writeSql(mutation, root, { representation, returnPk: headersOnly, count: false, stripNulls, single: false, csv: csv && representation, geojson: req.accept === 'geojson' && representation });
+    if (!representation) csv = false;
     status = req.action === 'insert' ? 201 : representation ? 200 : 204;
+    upsert = mutation.resolution === 'merge-duplicates' && !!mutation.onConflict?.length ? req.action : undefined;
+    // As PostgREST: a write's total is the number of rows it touched, for count=exact and count=estimated.
+    countRows = req.prefer.count === 'exact' || req.prefer.count === 'estimated';
     if (headersOnly && table.pk.length) {
       location = (body) => {
         const first = (JSON.parse(body || '[]') as Record<string, unknown>[])[0];
@@ -302,10 +380,16 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
   }
   const inspect = !readOnly && (single || strictMax);
   return {
-    query, inspect, readOnly,
+    query, inspect, readOnly, rollback,
+    preRequest: cache.config.preRequest ? `select ${cache.config.preRequest}()` : undefined,
     finish(row) {
       const result: Result = { status, body: row.body, pageTotal: Number(row.page_total), total: planned ?? null, offset, headers: {} };
+      if (csv) { result.body = csvHeader(row.body); result.csv = true; }
       if (row.total_result_set !== null) result.total = Number(row.total_result_set);
+      else if (countRows) result.total = result.pageTotal;
+      // An upsert that only updated: 200 (POST with merge-duplicates, and PUT) instead of 201.
+      if (upsert === 'insert' && !(Number(row.response_inserted ?? 0) > 0)) result.status = 200;
+      if (upsert === 'upsert' && representation && Number(row.response_inserted ?? 0) > 0) result.status = 201;
       if (location) { result.location = location(row.body); result.body = ''; }
       if (!representation) result.body = '';
       if (strictMax && !isRead && result.pageTotal > req.prefer.maxAffected!) throw restErrors.maxAffected(result.pageTotal);
@@ -319,6 +403,14 @@ function prepare(cache: SchemaCache, req: ApiRequest, settings: RestSettings, pl
       return result;
     },
   };
+}
+
+/** The statement sends the first row as JSON, a newline, then the CSV rows: the header is the first row's keys
+ *  (unquoted, as PostgREST writes them; empty when there is no row). */
+function csvHeader(body: string): string {
+  const nl = body.indexOf('\n');
+  const first = body.slice(0, nl);
+  return (first ? Object.keys(JSON.parse(first) as object).join(',') : '') + body.slice(nl);
 }
 
 function gucHeaders(text: string): Record<string, string> {

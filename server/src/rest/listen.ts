@@ -23,7 +23,8 @@ export function watchReloads(ref: string, address: ServerAddress, database: stri
   client.on('end', () => { if (listeners.get(ref) === entry) listeners.delete(ref); });
   client.on('notification', (msg) => {
     const payload = (msg.payload ?? '').trim();
-    if (payload === '' || payload === 'reload schema') {
+    // 'reload config' re-reads the owner's pgrst.* settings, which are read with the schema.
+    if (payload === '' || payload === 'reload schema' || payload === 'reload config') {
       forgetSchema(ref);
       schemaChanged(ref);
     }

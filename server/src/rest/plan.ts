@@ -167,7 +167,7 @@ function computedRelationships(cache: SchemaCache, parent: Table, name: string):
     if (argType !== parent.name && argType !== `${parent.schema}.${parent.name}`) continue;
     const target = cache.tables.get(key(f.returnRelation.schema, f.returnRelation.name));
     if (!target) continue;
-    out.push({ child: target, self: false, label: f.name, rel: { cardinality: 'computed', pairs: [], func: f, toOne: !f.returnsSet } });
+    out.push({ child: target, self: false, label: f.name, rel: { cardinality: 'computed', pairs: [], func: f, toOne: !f.returnsSet || f.rows === 1 } });
   }
   return out;
 }
@@ -229,6 +229,7 @@ function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: Sel
     limit: scope.limit, offset: scope.offset, join: 'left', spread: false, hasAggregates: false, treeEmbeds: new Map(),
   };
   const embedNames = new Set<string>();
+  const laterals = new Set<string>();
   for (const item of select) {
     switch (item.kind) {
       case 'star':
@@ -260,6 +261,11 @@ function planNode(cache: SchemaCache, req: ApiRequest, table: Table, select: Sel
         if (item.spread && !rel.toOne && aggregates(sub)) {
           throw restErrors.notImplemented('Aggregates are not implemented for one-to-many or many-to-many spreads.');
         }
+        // PostgREST names each embed's subquery `<parent>_<alias or name>_<depth>`: the same name twice at one
+        // level is Postgres' 42712 there, and the same error here.
+        const lateral = `${table.name}_${outName}_${path ? path.split('.').length + 1 : 1}`;
+        if (laterals.has(lateral)) throw restErrors.duplicateAlias(lateral);
+        laterals.add(lateral);
         embedNames.add(outName);
         node.items.push({ kind: 'embed', node: sub });
       }
@@ -348,6 +354,9 @@ export function planMutation(cache: SchemaCache, req: ApiRequest, table: Table):
   const columns = names.map((n) => table.columns.find((c) => c.name === n) ?? (() => { throw restErrors.noColumn(table.name, n); })());
   if (kind === 'update' && rows.length > 1) throw restErrors.invalidBody('Empty or invalid json');
   const plan: MutationPlan = { kind, table, columns, rows, missingDefault: req.prefer.missing === 'default' };
+  // A table without a primary key and no on_conflict: PostgREST ignores the resolution (and does not list it
+  // in Preference-Applied).
+  if (kind === 'insert' && req.prefer.resolution && !req.onConflict && !table.pk.length) req.prefer.resolution = undefined;
   if (kind === 'insert' && req.prefer.resolution) {
     plan.resolution = req.prefer.resolution;
     plan.onConflict = req.onConflict ?? table.pk;
@@ -377,9 +386,22 @@ function planPut(req: ApiRequest, table: Table, rows: Record<string, unknown>[],
 
 // ---- functions --------------------------------------------------------------------------------------
 
+/** The type a POST body of this media type can feed into a function's single unnamed parameter. */
+const RAW_PARAM_TYPES: Record<string, string[]> = {
+  'application/json': ['json', 'jsonb'], '': ['json', 'jsonb'],
+  'text/plain': ['text'], 'text/xml': ['xml'], 'application/octet-stream': ['bytea'],
+};
+const RAW_MEDIA: Record<string, string> = { 'text/plain': 'text', 'text/xml': 'xml', 'application/octet-stream': 'bytea' };
+
+const inParams = (f: Func) => f.params.filter((p) => p.mode === 'i' || p.mode === 'b' || p.mode === 'v');
+
+/** PostgREST's function lookup: the overloads whose parameters the argument names fit (every required one given,
+ *  nothing unknown); when none does, a POST falls back to the overload with a single unnamed parameter of the
+ *  body's media type. More than one candidate either way is ambiguous (300 PGRST203). */
 export function planRpc(cache: SchemaCache, req: ApiRequest): RpcPlan {
-  const all = cache.funcs.get(key(req.schema, req.target)) ?? [];
-  const body = req.body as Record<string, unknown> | undefined;
+  const all = (cache.funcs.get(key(req.schema, req.target)) ?? []).filter((f) => f.callable !== false);
+  const body = req.body;
+  const post = req.method === 'POST';
   let args: Record<string, unknown> = {};
   let raw: { value: unknown } | undefined;
   if (req.readOnly) {
@@ -389,30 +411,52 @@ export function planRpc(cache: SchemaCache, req: ApiRequest): RpcPlan {
     }
   } else if (body && typeof body === 'object' && '__raw' in body) {
     raw = { value: (body as { __raw: unknown }).__raw };
-  } else if (body === undefined) args = {};
-  else if (typeof body === 'object' && !Array.isArray(body) && body !== null) args = body;
-  else raw = { value: body };
+  } else if (Array.isArray(body)) {
+    // A CSV (or JSON array) body: its column names are the argument names, its first row the values.
+    for (const row of body) if (row && typeof row === 'object') for (const k of Object.keys(row)) args[k] ??= undefined;
+    if (body[0] && typeof body[0] === 'object') Object.assign(args, body[0]);
+  } else if (body && typeof body === 'object') args = body as Record<string, unknown>;
+  else if (body !== undefined) raw = { value: body };
   const keys = Object.keys(args);
-  const inParams = (f: Func) => f.params.filter((p) => p.mode === 'i' || p.mode === 'b' || p.mode === 'v');
-  const candidates = all.filter((f) => {
+  const rawMedia = post && !req.readOnly ? RAW_MEDIA[req.contentType] : undefined;
+  const fits = (f: Func) => {
     const ps = inParams(f);
-    if (req.readOnly === false && req.method === 'POST' && ps.length === 1 && ps[0].name === '') {
-      const t = ps[0].type;
-      if (raw) return ['text', 'xml', 'bytea', 'json', 'jsonb'].includes(t);
-      return t === 'json' || t === 'jsonb';
-    }
-    if (raw) return false;
-    if (!keys.every((k) => ps.some((p) => p.name === k))) return false;
-    return ps.every((p) => p.hasDefault || keys.includes(p.name));
-  });
-  if (candidates.length === 0) {
-    const fn = `${req.schema}.${req.target}`;
-    const singleRaw = !!raw && req.method === 'POST';
-    const message = `Could not find the function ${fn}${singleRaw ? '' : keys.length ? `(${keys.join(', ')})` : ' without parameters'} in the schema cache`;
-    const details = `Searched for the function ${fn}${keys.length ? ` with parameter${keys.length > 1 ? 's' : ''} ${keys.join(', ')}` : ' without parameters'}${req.method === 'POST' && !raw ? ' or with a single unnamed json/jsonb parameter' : ''}, but no matches were found in the schema cache.`;
-    let hint: string | null = null;
+    if (!ps.length) return !keys.length && !rawMedia && !raw;
+    if (raw || rawMedia) return false;
+    return keys.every((k) => ps.some((p) => p.name === k)) && ps.every((p) => p.hasDefault || keys.includes(p.name));
+  };
+  const fallback = (f: Func) => {
+    const ps = inParams(f);
+    return post && !req.readOnly && ps.length === 1 && ps[0].name === '' && (RAW_PARAM_TYPES[req.contentType] ?? []).includes(ps[0].type);
+  };
+  const named = all.filter(fits);
+  const candidates = named.length ? named : all.filter(fallback);
+  if (candidates.length === 0) throw noFunction(cache, req, all, keys, rawMedia);
+  if (candidates.length > 1) {
+    throw restErrors.ambiguousFunction(candidates.map((f) =>
+      `${f.schema}.${f.name}(${inParams(f).map((p) => `${p.name} => ${p.type}`).join(', ')})`).join(', '));
+  }
+  const func = candidates[0];
+  const plan: RpcPlan = { func, args };
+  const ps = inParams(func);
+  if (!named.length) plan.single = raw ?? { value: body ?? {} };
+  else if (ps.length === 1 && ps[0].name === '') plan.single = { value: args[''] };
+  if (func.returnRelation) plan.returnTable = cache.tables.get(key(func.returnRelation.schema, func.returnRelation.name));
+  return plan;
+}
+
+/** PGRST202 in PostgREST's words: what was searched for, and the closest function name or parameter set. */
+function noFunction(cache: SchemaCache, req: ApiRequest, all: Func[], keys: string[], rawMedia: string | undefined) {
+  const fn = `${req.schema}.${req.target}`;
+  const listed = keys.length ? `(${keys.join(', ')})` : ' without parameters';
+  const message = `Could not find the function ${fn}${rawMedia ? '' : listed} in the schema cache`;
+  const searched = keys.length ? ` with parameter${keys.length > 1 ? 's' : ''} ${keys.join(', ')}` : ' without parameters';
+  const json = req.method === 'POST' && !req.readOnly && RAW_PARAM_TYPES[req.contentType]?.[0] === 'json';
+  const details = `Searched for the function ${fn}${rawMedia ? ` with a single unnamed ${rawMedia} parameter` : searched + (json ? ' or with a single unnamed json/jsonb parameter' : '')}, but no matches were found in the schema cache.`;
+  let hint: string | null = null;
+  if (!rawMedia) {
     if (!all.length) {
-      const names = [...cache.funcs.values()].flat().filter((f) => f.schema === req.schema).map((f) => f.name);
+      const names = [...cache.funcs.values()].flat().filter((f) => f.schema === req.schema && f.callable !== false).map((f) => f.name);
       const g = closest(req.target, names, 0.75);
       if (g) hint = `Perhaps you meant to call the function ${req.schema}.${g}`;
     } else {
@@ -420,24 +464,8 @@ export function planRpc(cache: SchemaCache, req: ApiRequest): RpcPlan {
       const g = closest(`(${[...keys].sort().join(', ')})`, sets, 0.33);
       if (g) hint = `Perhaps you meant to call the function ${req.schema}.${req.target}${g}`;
     }
-    throw restErrors.noFunction(message, details, hint);
   }
-  let func = candidates[0];
-  if (candidates.length > 1) {
-    // Prefer the candidate that uses every given argument with the fewest defaults left over.
-    const exact = candidates.filter((f) => inParams(f).length === keys.length);
-    if (exact.length === 1) func = exact[0];
-    else {
-      throw restErrors.ambiguousFunction(candidates.map((f) =>
-        `${f.schema}.${f.name}(${inParams(f).map((p) => `${p.name} => ${p.type}`).join(', ')})`).sort().join(', '));
-    }
-  }
-  // GET runs in a read-only transaction: a volatile function that writes fails there with 25006 (405).
-  const ps = inParams(func);
-  const plan: RpcPlan = { func, args };
-  if (ps.length === 1 && ps[0].name === '') plan.single = raw ?? { value: body ?? {} };
-  if (func.returnRelation) plan.returnTable = cache.tables.get(key(func.returnRelation.schema, func.returnRelation.name));
-  return plan;
+  return restErrors.noFunction(message, details, hint);
 }
 
 export type { Column, Table, Func };

@@ -17,6 +17,10 @@ export interface ReadOptions {
   stripNulls: boolean;
   /** Singular output (function returning one composite or scalar). */
   single?: boolean;
+  /** text/csv: the first row as JSON (for the header), a newline, then each row in record text format. */
+  csv?: boolean;
+  /** application/geo+json: a FeatureCollection of the rows (PostGIS). */
+  geojson?: boolean;
 }
 
 const OPERATORS: Record<string, string> = {
@@ -236,6 +240,12 @@ const GUCS = `nullif(current_setting('response.headers', true), '') as response_
   `(select version::text from _loam.schema_state) as schema_version`;
 
 function bodySql(opts: ReadOptions): string {
+  // Resolved through the search path (extensions is on it), as PostgREST calls it.
+  if (opts.geojson) return `json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(ST_AsGeoJSON("pgrst_t")::json), '[]'))::text`;
+  if (opts.csv) {
+    return `coalesce((array_agg(row_to_json("pgrst_t")))[1]::text, '') || E'\\n' || ` +
+      `coalesce(string_agg(substring("pgrst_t"::text, 2, length("pgrst_t"::text) - 2), E'\\n'), '')`;
+  }
   const row = opts.stripNulls ? 'json_strip_nulls(row_to_json("pgrst_t"))' : '"pgrst_t"';
   if (opts.single) return `coalesce((json_agg(${row})->0)::text, 'null')`;
   return `coalesce(json_agg(${row}), '[]')::text`;
@@ -264,6 +274,9 @@ export function countPlanSql(root: ReadNode): CompiledSql {
 
 export interface WriteOptions extends ReadOptions { representation: boolean; returnPk: boolean }
 
+const INSERTED = `nullif(current_setting('pgrst.inserted', true), '')::int`;
+const insertedCounter = (op: '+' | '-') => `set_config('pgrst.inserted', (coalesce(${INSERTED}, 0) ${op} 1)::text, true)`;
+
 function mutationStatement(b: SqlBuilder, m: MutationPlan, root: ReadNode, returning: string): string {
   const t = m.table;
   const target = qi(t.schema, t.name);
@@ -284,11 +297,15 @@ function mutationStatement(b: SqlBuilder, m: MutationPlan, root: ReadNode, retur
       } else {
         source = `select ${cols.map((c) => `"pgrst_body".${c}`).join(', ')} from json_populate_recordset(null::${target}, ${b.param(JSON.stringify(m.rows))}::json) as "pgrst_body"`;
       }
+      const merge = !!m.onConflict?.length && m.resolution === 'merge-duplicates';
+      // An upsert counts its rows in a transaction-local setting: +1 for each source row, -1 for each one that
+      // updates instead; what is left is the number inserted (200 rather than 201 when nothing was).
+      if (merge) source = `select * from (${source}) as "pgrst_src" where ${insertedCounter('+')} <> '0'`;
       let sql = `insert into ${target} as ${alias} (${cols.join(', ')}) ${source}`;
       if (m.onConflict?.length) {
         const conflict = `(${m.onConflict.map(ident).join(', ')})`;
         if (m.resolution === 'ignore-duplicates') sql += ` on conflict ${conflict} do nothing`;
-        else if (m.resolution === 'merge-duplicates') sql += ` on conflict ${conflict} do update set ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+        else if (merge) sql += ` on conflict ${conflict} do update set ${cols.map((c) => `${c} = excluded.${c}`).join(', ')} where ${insertedCounter('-')} <> '-1'`;
       }
       return `${sql} returning ${returning}`;
     }
@@ -339,7 +356,8 @@ export function writeSql(m: MutationPlan, root: ReadNode, opts: WriteOptions): C
     from = `(select ${pk} from "pgrst_source") as "pgrst_t"`;
     body = `coalesce(json_agg("pgrst_t"), '[]')::text`;
   }
-  const text = `with "pgrst_source" as (${cte}) select null::bigint as total_result_set, count(*) as page_total, ${body} as body, ${GUCS} from ${from}`;
+  const inserted = m.resolution === 'merge-duplicates' && m.onConflict?.length ? INSERTED : 'null::int';
+  const text = `with "pgrst_source" as (${cte}) select null::bigint as total_result_set, count(*) as page_total, ${body} as body, ${GUCS}, ${inserted} as response_inserted from ${from}`;
   return { text, params: b.params };
 }
 

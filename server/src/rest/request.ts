@@ -47,7 +47,7 @@ export interface Preferences {
 }
 
 export type Action = 'read' | 'head' | 'insert' | 'update' | 'delete' | 'upsert' | 'rpc' | 'openapi' | 'options';
-export type MediaType = 'json' | 'object' | 'csv' | 'text' | 'stripped' | 'object-stripped' | 'openapi';
+export type MediaType = 'json' | 'object' | 'csv' | 'text' | 'stripped' | 'object-stripped' | 'openapi' | 'geojson';
 
 export interface ApiRequest {
   action: Action;
@@ -71,6 +71,35 @@ export interface ApiRequest {
   readOnly: boolean;
   /** Set by the handler from the project's settings. */
   aggregatesEnabled?: boolean;
+  /** `Accept: application/vnd.pgrst.plan[+json|+text]; for="…"; options=…`: answer with the statement's plan. */
+  plan?: PlanRequest;
+}
+
+export interface PlanRequest { format: 'json' | 'text'; options: string[]; mime: string }
+
+const PLAN_OPTIONS = ['analyze', 'verbose', 'settings', 'buffers', 'wal'];
+const MIME: Partial<Record<MediaType, string>> = {
+  json: 'application/json', stripped: 'application/vnd.pgrst.array+json;nulls=stripped', object: 'application/vnd.pgrst.object+json',
+  'object-stripped': 'application/vnd.pgrst.object+json;nulls=stripped', csv: 'text/csv', text: 'text/plain', geojson: 'application/geo+json',
+};
+
+/** The plan media type, read as PostgREST reads it: `for` names the media type planned for (JSON when absent),
+ *  `options` any of analyze|verbose|settings|buffers|wal, listed back in that order. */
+function parsePlan(t: string, action: Action): { type: MediaType; plan: PlanRequest } | undefined {
+  const [base, ...params] = t.split(';');
+  const m = /^application\/vnd\.pgrst\.plan(\+json|\+text)?$/i.exec(base.trim());
+  if (!m) return undefined;
+  const p: Record<string, string> = {};
+  for (const x of params) {
+    const i = x.indexOf('=');
+    if (i > 0) p[x.slice(0, i).trim().toLowerCase()] = x.slice(i + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  const type = p.for ? parseAccept(p.for, action) : 'json';
+  const given = (p.options ?? '').split('|');
+  const options = PLAN_OPTIONS.filter((o) => given.includes(o));
+  const format = m[1]?.toLowerCase() === '+json' ? 'json' : 'text';
+  const mime = `application/vnd.pgrst.plan+${format}; for="${MIME[type] ?? 'application/json'}"${options.length ? `; options=${options.join('|')}` : ''}`;
+  return { type, plan: { format, options, mime } };
 }
 
 const OPS = new Set<string>(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch', 'in', 'is',
@@ -435,6 +464,8 @@ function parseAccept(accept: string | undefined, action: Action): MediaType {
       case 'application/vnd.pgrst.object+json': case 'application/vnd.pgrst.object':
         return stripped ? 'object-stripped' : 'object';
       case 'text/csv': return 'csv';
+      // PostGIS' ST_AsGeoJSON renders it; without PostGIS the statement fails as PostgREST's does (42883).
+      case 'application/geo+json': return 'geojson';
       case 'text/plain': if (action === 'rpc') return 'text'; break;
       case 'application/openapi+json': if (action === 'openapi') return 'openapi'; break;
     }
@@ -520,11 +551,14 @@ export function parseRequest(raw: RawRequest, exposedSchemas: string[]): ApiRequ
   const req: ApiRequest = {
     action, method, target, schema, select: [{ kind: 'star' }], scopes: new Map(), rpcArgs: [],
     prefer: parsePrefer(raw.headerAll('prefer')),
-    accept: parseAccept(raw.header('accept'), action),
+    accept: 'json',
     contentType: (raw.header('content-type') ?? 'application/json').split(';')[0].trim().toLowerCase(),
     range: (method === 'GET' || method === 'HEAD') ? parseRange(raw.header('range')) : undefined,
     readOnly: method === 'GET' || method === 'HEAD',
   };
+  const accept = raw.header('accept');
+  const plan = accept ? parsePlan(accept.split(',')[0], action) : undefined;
+  if (plan) { req.accept = plan.type; req.plan = plan.plan; } else req.accept = parseAccept(accept, action);
   scope(req.scopes, '');
   const isRpcRead = action === 'rpc' && req.readOnly;
 

@@ -11,6 +11,7 @@ const CONTENT_TYPES: Record<string, string> = {
   object: 'application/vnd.pgrst.object+json; charset=utf-8',
   'object-stripped': 'application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
+  geojson: 'application/geo+json; charset=utf-8',
   text: 'text/plain; charset=utf-8',
   openapi: 'application/openapi+json; charset=utf-8',
 };
@@ -25,7 +26,7 @@ function preferenceApplied(req: ApiRequest): string | undefined {
   const p = req.prefer;
   const out: string[] = [];
   if (p.resolution && req.action === 'insert') out.push(`resolution=${p.resolution}`);
-  if (p.missing && ['insert', 'upsert'].includes(req.action)) out.push(`missing=${p.missing}`);
+  if (p.missing && ['insert', 'update'].includes(req.action)) out.push(`missing=${p.missing}`);
   if (p.return && !['read', 'head'].includes(req.action)) out.push(`return=${p.return}`);
   if (p.count) out.push(`count=${p.count}`);
   if (p.tx) out.push(`tx=${p.tx}`);
@@ -49,6 +50,7 @@ function toCsv(json: string): string {
 }
 
 export function render(res: Response, req: ApiRequest, r: Result): void {
+  if (r.plan) return send(res, 200, { ...r.headers }, r.body);
   const headers: Record<string, string> = {};
   let status = r.status;
   const isRead = req.action === 'read' || req.action === 'head';
@@ -61,9 +63,9 @@ export function render(res: Response, req: ApiRequest, r: Result): void {
       if (r.pageTotal < r.total && status === 200) status = 206;
     }
     headers['Content-Range'] = contentRange(lower, r.pageTotal, r.total);
-  } else if (req.action === 'insert') {
+  } else if (req.action === 'insert' || req.action === 'delete') {
     headers['Content-Range'] = `*/${r.total === null ? '*' : r.total}`;
-  } else {
+  } else if (req.action === 'update') {
     headers['Content-Range'] = contentRange(0, r.pageTotal, r.total);
   }
   const applied = preferenceApplied(req);
@@ -77,7 +79,7 @@ export function render(res: Response, req: ApiRequest, r: Result): void {
     return;
   }
   const type = req.accept;
-  if (type === 'csv') body = toCsv(body);
+  if (type === 'csv' && !r.csv) body = toCsv(body);
   else if ((type === 'object' || type === 'object-stripped') && body.startsWith('[')) body = body.slice(1, -1);
   if (type === 'text' && req.action === 'rpc') {
     const v = JSON.parse(body);

@@ -25,10 +25,26 @@ export interface Func {
   /** Set when the function returns rows of a table/view/composite type. */
   returnRelation: { schema: string; name: string } | null;
   isComposite: boolean; returnsVoid: boolean; volatility: 'i' | 's' | 'v'; comment: string | null;
+  /** The planner's row estimate (`ROWS n`): a set-returning function declared `ROWS 1` embeds as to-one. */
+  rows: number;
+  /** Callable through /rpc: every input parameter named, or a single unnamed bytea/json/jsonb/text/xml one
+   *  (PostgREST leaves other functions out of its routine cache). */
+  callable: boolean;
+}
+
+/** PostgREST's in-database settings, as the project owner set them (absent: the project's own settings apply). */
+export interface DbConfig {
+  aggregates?: boolean;
+  planEnabled?: boolean;
+  txEnd?: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override';
+  maxRows?: number | null;
+  /** The pre-request function, quoted (`"schema"."name"`). */
+  preRequest?: string;
 }
 
 export interface SchemaCache {
   version: string;
+  config: DbConfig;
   schemas: string[];
   tables: Map<string, Table>;
   fks: ForeignKey[];
@@ -52,9 +68,13 @@ select json_build_object(
       'insertable', r.kind in ('r','p','f') or pg_relation_is_updatable(r.oid::regclass, false) & 8 = 8,
       'columns', (select coalesce(json_agg(json_build_object(
             'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', not a.attnotnull,
-            'default', pg_get_expr(d.adbin, d.adrelid), 'generated', a.attgenerated <> '' or a.attidentity = 'a')
+            -- As PostgREST reads it: a BY DEFAULT identity defaults to its sequence, a domain to its own default.
+            'default', case when a.attidentity = 'd' then format('nextval(%L)', pg_get_serial_sequence(format('%I.%I', r.schema, r.name), a.attname))
+              when d.adbin is null and ty.typbasetype <> 0 then pg_get_expr(ty.typdefaultbin, 0)
+              else pg_get_expr(d.adbin, d.adrelid) end, 'generated', a.attgenerated <> '' or a.attidentity = 'a')
             order by a.attnum), '[]')
           from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+          join pg_type ty on ty.oid = a.atttypid
           where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped),
       'pk', (select coalesce(json_agg(a.attname order by k.i), '[]') from pg_constraint co
           cross join lateral unnest(co.conkey) with ordinality k(attnum, i)
@@ -91,7 +111,11 @@ select json_build_object(
       'returnRelation', case when t.typrelid <> 0 then json_build_object('schema', tn.nspname, 'name', tc.relname) end,
       'isComposite', t.typrelid <> 0 or p.prorettype = 'record'::regtype,
       'returnsVoid', p.prorettype = 'void'::regtype,
-      'volatility', p.provolatile, 'comment', obj_description(p.oid, 'pg_proc'))), '[]')
+      'volatility', p.provolatile, 'comment', obj_description(p.oid, 'pg_proc'), 'rows', p.prorows,
+      'callable', (select case count(*) filter (where coalesce(p.proargnames[i], '') = '')
+            when 0 then true when 1 then bool_and(coalesce(p.proallargtypes[i], p.proargtypes[i - 1]) in ('bytea'::regtype, 'json'::regtype, 'jsonb'::regtype, 'text'::regtype, 'xml'::regtype)) filter (where coalesce(p.proargnames[i], '') = '') else false end
+          from generate_series(1, coalesce(array_length(p.proallargtypes, 1), p.pronargs)) i
+          where coalesce(p.proargmodes[i], 'i') in ('i', 'b', 'v'))) order by p.oid), '[]')
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     join pg_type t on t.oid = p.prorettype join pg_namespace tn on tn.oid = t.typnamespace
     left join pg_class tc on tc.oid = t.typrelid
@@ -113,12 +137,45 @@ select json_build_object(
       'columns', (select json_agg(a.attname order by k.i) from unnest(co.conkey) with ordinality k(attnum, i)
                   join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum))), '[]')
     from pg_constraint co join pg_class c on c.oid = co.conrelid join pg_namespace n on n.oid = c.relnamespace
-    where co.contype = 'p' and n.nspname not in ('pg_catalog', 'information_schema'))
+    where co.contype = 'p' and n.nspname not in ('pg_catalog', 'information_schema')),
+  -- The owner's in-database configuration (PostgREST's \`alter role authenticator set pgrst.*\`) is the table
+  -- pgrst.config, which the owner owns; it is read (as the request's role) only when that role may read it.
+  'configReadable', exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'pgrst' and c.relname = 'config' and c.relkind in ('r', 'v', 'm', 'p')
+      and has_schema_privilege(n.oid, 'usage') and has_table_privilege(c.oid, 'select'))
 ) as cache`;
+
+const BOOL: Record<string, boolean> = { true: true, on: true, yes: true, '1': true, false: false, off: false, no: false, '0': false };
+const TX_END = ['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'];
+
+/** `pgrst.*` values → DbConfig; values PostgREST would not accept are left out (the project's settings apply). */
+export function dbConfig(raw: Record<string, string>): DbConfig {
+  const out: DbConfig = {};
+  const b = (k: string) => BOOL[(raw[k] ?? '').trim().toLowerCase()];
+  if (b('pgrst.db_aggregates_enabled') !== undefined) out.aggregates = b('pgrst.db_aggregates_enabled');
+  if (b('pgrst.db_plan_enabled') !== undefined) out.planEnabled = b('pgrst.db_plan_enabled');
+  const tx = raw['pgrst.db_tx_end']?.trim().toLowerCase();
+  if (tx && TX_END.includes(tx)) out.txEnd = tx as DbConfig['txEnd'];
+  const max = raw['pgrst.db_max_rows']?.trim();
+  if (max === '') out.maxRows = null;
+  else if (max && /^\d{1,9}$/.test(max) && Number(max) > 0) out.maxRows = Number(max);
+  const pre = raw['pgrst.db_pre_request']?.trim();
+  const m = pre ? /^(?:("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)$/.exec(pre) : null;
+  if (m) {
+    const part = (x: string) => (x.startsWith('"') ? x : `"${x.toLowerCase()}"`);
+    out.preRequest = m[1] ? `${part(m[1])}.${part(m[2])}` : part(m[2]);
+  }
+  return out;
+}
 
 export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], version: string): Promise<SchemaCache> {
   const { rows } = await client.query(CATALOG_SQL, [schemas]);
-  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; views: RawView[]; relations: RawRelation[]; pks: RawPk[] };
+  const raw = rows[0].cache as { tables: Table[]; fks: ForeignKey[]; funcs: Func[]; views: RawView[]; relations: RawRelation[]; pks: RawPk[]; configReadable: boolean };
+  const config: Record<string, string> = {};
+  if (raw.configReadable) {
+    const r = await client.query<{ key: string; value: string }>('select key::text as key, value::text as value from pgrst.config limit 100');
+    for (const { key: k, value } of r.rows) if (k && value !== null) config[k.startsWith('pgrst.') ? k : `pgrst.${k}`] = value;
+  }
   const tables = new Map<string, Table>();
   for (const t of raw.tables) tables.set(key(t.schema, t.name), t);
   const exposed = (schema: string) => schemas.includes(schema);
@@ -137,7 +194,7 @@ export async function loadSchemaCache(client: pg.ClientBase, schemas: string[], 
       if (type === t.name || type === `${t.schema}.${t.name}`) (t.computed ??= {})[f.name] = { schema: f.schema, name: f.name };
     }
   }
-  return { version, schemas, tables, fks, funcs };
+  return { version, config: dbConfig(config), schemas, tables, fks, funcs };
 }
 
 // One cache per project; concurrent requests that see a new version share one load. `ready` holds the last

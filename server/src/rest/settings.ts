@@ -9,6 +9,8 @@ export interface RestSettings {
   extraSearchPath: string[];
   maxRows: number | null;
   aggregates: boolean;
+  /** `Accept: application/vnd.pgrst.plan` answers with the plan (PostgREST's db-plan-enabled). */
+  planEnabled: boolean;
   rateLimitPerMinute: number;
 }
 
@@ -17,7 +19,7 @@ export interface RestSettings {
 export const DEFAULT_RATE_LIMIT = envInt('LOAM_REST_RATE_LIMIT_PER_MINUTE', 60_000, 1);
 
 export const DEFAULT_SETTINGS: RestSettings = {
-  schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false, rateLimitPerMinute: DEFAULT_RATE_LIMIT,
+  schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false, planEnabled: false, rateLimitPerMinute: DEFAULT_RATE_LIMIT,
 };
 
 const split = (s: string | null | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -29,6 +31,7 @@ export function settingsFromRow(row: Record<string, unknown> | undefined): RestS
     extraSearchPath: split(row.db_extra_search_path as string),
     maxRows: row.max_rows === null || row.max_rows === undefined ? null : Number(row.max_rows),
     aggregates: Boolean(row.aggregates_enabled),
+    planEnabled: Boolean(row.plan_enabled),
     rateLimitPerMinute: row.rate_limit_per_minute === null || row.rate_limit_per_minute === undefined ? DEFAULT_RATE_LIMIT : Number(row.rate_limit_per_minute),
   };
 }
