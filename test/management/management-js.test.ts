@@ -17,8 +17,8 @@
 //   JIT access, read replicas, disk (getDiskUtilization, modifyDatabaseDisk, getProjectDiskAutoscaleConfig),
 //     Postgres upgrades, pgsodium, pgbouncer config, login roles (createLoginRole, deleteLoginRoles), project claim
 //     tokens, OAuth apps (authorizeUser, exchangeOauthToken, revokeToken), add-on changes (applyProjectAddon,
-//     removeProjectAddon), shutdownRealtime, enableDatabaseWebhook, getDatabaseMetadata, readOnlyQuery,
-//     getAllProjectsForOrganization, getProjectFunctionCombinedStats: not built.
+//     removeProjectAddon), shutdownRealtime, enableDatabaseWebhook, getDatabaseMetadata,
+//     getProjectFunctionCombinedStats: not built.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -68,6 +68,13 @@ test('organizations and projects', async () => {
   await waitForStatus(p.owner.token, ref, 'ACTIVE_HEALTHY', 60_000);
   assert.ok((await api.listAllProjects()).data.some((x) => x.id === ref));
   assert.equal((await api.getProject(ref)).data.status, 'ACTIVE_HEALTHY');
+  const page = await api.getAllProjectsForOrganization(p.owner.org, { sort: 'name_asc', limit: 1, search: 'mgmt' });
+  assert.deepEqual(page.data.pagination, { count: 1, limit: 1, offset: 0 });
+  assert.deepEqual(page.data.projects.map((x) => [x.ref, x.name, x.region, x.status, x.is_branch]), [[ref, 'mgmt-js', 'eu-west-2', 'ACTIVE_HEALTHY', false]]);
+  const all = await api.getAllProjectsForOrganization(p.owner.org, { sort: 'created_asc' });
+  assert.deepEqual(all.data.projects.map((x) => x.ref), [p.ref, ref]);
+  assert.equal((await api.getAllProjectsForOrganization(p.owner.org, { statuses: 'INACTIVE' })).data.pagination.count, 0);
+  await assert.rejects(api.getAllProjectsForOrganization(p.owner.org, { limit: 101 }), (e: { status?: number }) => e.status === 400);
   assert.equal((await api.updateAProject(ref, { name: 'renamed' })).data.name, 'renamed');
   const health = await api.getServicesHealth(ref, { services: ['db', 'rest', 'auth'] });
   assert.deepEqual(health.data.map((s) => [s.name, s.healthy]).sort(), [['auth', true], ['db', true], ['rest', true]]);
@@ -82,6 +89,10 @@ test('organizations and projects', async () => {
 test('database: query, migrations, types, advisors, password', async () => {
   const q = await api.runAQuery(p.ref, { query: 'create table notes (id bigint primary key, body text); select 1 as one' });
   assert.deepEqual(q.data, [{ one: 1 }]);
+  const ro = await api.readOnlyQuery(p.ref, { query: 'select count(*)::int as n from notes where id > $1', parameters: [0] });
+  assert.deepEqual(ro.data, [{ n: 0 }]);
+  await assert.rejects(api.readOnlyQuery(p.ref, { query: "insert into notes values (1, 'x')" }),
+    (e: { status?: number; message: string }) => e.status === 400 && /read-only transaction/.test(JSON.stringify(e)));
   assert.deepEqual((await api.listMigrationHistory(p.ref)).data, []);
   await api.applyAMigration(p.ref, { name: 'add_tags', query: 'create table tags (id bigint primary key, note_id bigint references notes (id))' });
   await api.upsertAMigration(p.ref, { name: 'add_index', query: 'create index on tags (note_id)' }, { headers: { 'Idempotency-Key': 'mgmt-js-1' } });
@@ -230,6 +241,7 @@ test('another account\'s token reaches none of the project through the client', 
   const other = await createProject();
   const theirs = new SupabaseManagementAPI({ accessToken: other.owner.token, baseUrl: (await loam()).url });
   for (const call of [() => theirs.getProject(p.ref), () => theirs.runAQuery(p.ref, { query: 'select 1' }), () => theirs.listMigrationHistory(p.ref),
+    () => theirs.readOnlyQuery(p.ref, { query: 'select 1' }), () => theirs.getAllProjectsForOrganization(p.owner.org, {}),
     () => theirs.getProjectApiKeys(p.ref, { reveal: true }), () => theirs.generateTypescriptTypes(p.ref, {}), () => theirs.getPostgresConfig(p.ref)]) {
     await assert.rejects(call(), (e: { status?: number }) => e.status === 404);
   }

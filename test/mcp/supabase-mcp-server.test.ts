@@ -258,6 +258,18 @@ test('another account\'s token sees none of the project', async () => {
   } finally { await theirs.close(); }
 });
 
+test('--read-only: the server hides write tools and its SQL runs in Loam\'s read-only transactions', async () => {
+  const ro = await start(project.owner.token, ['--read-only']);
+  try {
+    const names = (await ro.listTools()).tools.map((t) => t.name);
+    assert.ok(!names.includes('apply_migration') && !names.includes('deploy_edge_function'), names.join());
+    assert.deepEqual(wrapped(await ok(ro, 'execute_sql', { ...id, query: 'select count(*)::int as n from items' })), [{ n: 1 }]);
+    const write = await call(ro, 'execute_sql', { ...id, query: 'delete from items' });
+    assert.match(write.text, /read-only transaction/);
+    assert.deepEqual(await sql(project, 'select count(*)::int as n from items'), [{ n: 1 }]);
+  } finally { await ro.close(); }
+});
+
 test('pause_project and restore_project', async () => {
   await ok(client, 'pause_project', id);
   await waitForStatus(project.owner.token, project.ref, 'INACTIVE');

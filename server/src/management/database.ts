@@ -1,5 +1,5 @@
 // A project's database through the Management API: run SQL as the owner; change the owner's password.
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import pg from 'pg';
 import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
 import { setOwnerPassword } from '../../../db/src/provisioning.ts';
@@ -30,10 +30,14 @@ export const database = Router();
 // A read-only query may read (scope database:read); any other needs database:write.
 const queryScope: RequestHandler = (req, res, next) => scope('database', bool(body(req.body), 'read_only') ? 'read' : 'write')(req, res, next);
 
-database.post('/projects/:ref/database/query', authenticate, queryScope, async (req, res) => {
+database.post('/projects/:ref/database/query', authenticate, queryScope,
+  (req, res) => runQuery(req, res, bool(body(req.body), 'read_only') ?? false));
+// Supabase's read-only endpoint: the same as `read_only: true` (one statement, in a read-only transaction).
+database.post('/projects/:ref/database/query/read-only', authenticate, scope('database', 'read'), (req, res) => runQuery(req, res, true));
+
+async function runQuery(req: Request, res: Response, readOnly: boolean) {
   const b = body(req.body);
   const sql = str(b, 'query', { required: true, min: 1, max: 1_000_000 });
-  const readOnly = bool(b, 'read_only') ?? false;
   const params = b.parameters;
   if (params !== undefined && !Array.isArray(params)) throw errors.invalidBody('parameters must be an array');
   await findProject(res, param(req, "ref"));
@@ -65,7 +69,7 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
     await client.query('discard all').then(() => client.release(), (e) => client.release(e));
   }
   res.status(201).json(rows);
-});
+}
 
 database.patch('/projects/:ref/database/password', authenticate, scope('database', 'write'), async (req, res) => {
   const password = str(body(req.body), 'password', { required: true, min: 8, max: 128 });
