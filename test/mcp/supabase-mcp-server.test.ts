@@ -4,7 +4,8 @@
 //   account:     list_organizations, get_organization, list_projects, get_project, get_cost, confirm_cost,
 //                create_project (a Supabase region code), pause_project, restore_project
 //   database:    list_tables (compact and verbose), list_extensions, list_migrations, apply_migration, execute_sql
-//   debugging:   get_logs (every service), get_advisors (security and performance), query_logs when offered
+//   debugging:   get_logs (every service; listed hidden, as 0.13 offers query_logs instead), query_logs,
+//                get_advisors (security and performance)
 //   development: get_project_url, get_publishable_keys (legacy anon and sb_publishable_ keys), generate_typescript_types
 //   functions:   deploy_edge_function, list_edge_functions, get_edge_function
 //   storage:     list_storage_buckets, get_storage_config, update_storage_config
@@ -89,7 +90,7 @@ test('tool list: every group Loam serves is offered', async () => {
     'pause_project', 'restore_project', 'list_tables', 'list_extensions', 'list_migrations', 'apply_migration', 'execute_sql',
     'get_advisors', 'get_project_url', 'get_publishable_keys', 'generate_typescript_types', 'list_edge_functions',
     'get_edge_function', 'deploy_edge_function', 'list_storage_buckets', 'get_storage_config', 'update_storage_config',
-    'list_branches']) assert.ok(names.includes(n), `${n} in ${names}`);
+    'list_branches', 'query_logs']) assert.ok(names.includes(n), `${n} in ${names}`);
 });
 
 test('account tools: organizations and projects', async () => {
@@ -218,7 +219,7 @@ test('storage tools: buckets and storage config', async () => {
   assert.equal((await ok(client, 'get_storage_config', id)).json.fileSizeLimit, 1_000_000);
 });
 
-test('logs: get_logs for every service reads Loam\'s logs of the project', async () => {
+test('logs: get_logs for every service and query_logs read Loam\'s logs of the project', async () => {
   await http('GET', `/project/${project.ref}/rest/v1/items`, { headers: { apikey: project.anonKey } });
   const logs = async (service: string) => wrapped(await ok(client, 'get_logs', { ...id, service })).result as any[];
   await until('the API request in the api log', async () => (await logs('api')).find((x) => x.path === '/rest/v1/items' && x.method === 'GET'));
@@ -228,11 +229,9 @@ test('logs: get_logs for every service reads Loam\'s logs of the project', async
   for (const service of ['edge-function-runtime', 'auth', 'storage', 'realtime', 'branch-action']) {
     assert.ok(Array.isArray(await logs(service)), service);
   }
-  const names = (await client.listTools()).tools.map((t) => t.name);
-  if (names.includes('query_logs')) {
-    const r = await ok(client, 'query_logs', { ...id, sql: "select id, timestamp, log_attributes['request.path'] as path from logs where source = 'edge_logs' order by timestamp desc limit 5" });
-    assert.ok((wrapped(r).result as any[]).some((x) => x.path === '/rest/v1/items'), r.text);
-  }
+  // query_logs: the server's own ClickHouse-style query over the unified log stream.
+  const r = await ok(client, 'query_logs', { ...id, sql: "select id, timestamp, log_attributes['request.path'] as path from logs where source = 'edge_logs' order by timestamp desc limit 5" });
+  assert.ok((wrapped(r).result as any[]).some((x) => x.path === '/rest/v1/items'), r.text);
 });
 
 test('branching tools: not built, Loam answers 404', async () => {
