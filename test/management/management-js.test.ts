@@ -15,10 +15,9 @@
 //   SSO providers (listAllSsoProvider, createASsoProvider, getASsoProvider, updateASsoProvider, deleteASsoProvider):
 //     no SAML.
 //   JIT access, read replicas, disk (getDiskUtilization, modifyDatabaseDisk, getProjectDiskAutoscaleConfig),
-//     Postgres upgrades, pgsodium, pgbouncer config, login roles (createLoginRole, deleteLoginRoles), project claim
+//     Postgres upgrades, pgsodium, login roles (createLoginRole, deleteLoginRoles), project claim
 //     tokens, OAuth apps (authorizeUser, exchangeOauthToken, revokeToken), add-on changes (applyProjectAddon,
-//     removeProjectAddon), shutdownRealtime, enableDatabaseWebhook, getDatabaseMetadata,
-//     getProjectFunctionCombinedStats: not built.
+//     removeProjectAddon), shutdownRealtime, enableDatabaseWebhook, getProjectFunctionCombinedStats: not built.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -93,6 +92,10 @@ test('database: query, migrations, types, advisors, password', async () => {
   assert.deepEqual(ro.data, [{ n: 0 }]);
   await assert.rejects(api.readOnlyQuery(p.ref, { query: "insert into notes values (1, 'x')" }),
     (e: { status?: number; message: string }) => e.status === 400 && /read-only transaction/.test(JSON.stringify(e)));
+  const context = await api.getDatabaseMetadata(p.ref);
+  assert.equal(context.data.databases[0].name, p.ref);
+  const schemas = context.data.databases[0].schemas.map((x) => x.name);
+  assert.ok(schemas.includes('public') && schemas.includes('auth') && !schemas.includes('pg_catalog'), schemas.join());
   assert.deepEqual((await api.listMigrationHistory(p.ref)).data, []);
   await api.applyAMigration(p.ref, { name: 'add_tags', query: 'create table tags (id bigint primary key, note_id bigint references notes (id))' });
   await api.upsertAMigration(p.ref, { name: 'add_index', query: 'create index on tags (note_id)' }, { headers: { 'Idempotency-Key': 'mgmt-js-1' } });
@@ -124,6 +127,8 @@ test('database settings: postgres config, pooler, SSL, read-only, network rules 
   const pooler = await api.getPoolerConfig(p.ref);
   assert.ok(pooler.data.length >= 1);
   assert.match(pooler.data[0].connection_string, /^postgres(ql)?:\/\//);
+  const pgbouncer = await api.getProjectPgbouncerConfig(p.ref);
+  assert.deepEqual(pgbouncer.data, { pool_mode: 'session', connection_string: pooler.data[0].connection_string });
   // Loam has no pooler of its own: a pool size is refused, null (Supabase's "use the default") is accepted.
   assert.equal((await api.updatePoolerConfig(p.ref, { default_pool_size: null })).status, 200);
   await assert.rejects(api.updatePoolerConfig(p.ref, { default_pool_size: 30 }), (e: { status?: number }) => e.status === 400);
@@ -241,7 +246,7 @@ test('another account\'s token reaches none of the project through the client', 
   const other = await createProject();
   const theirs = new SupabaseManagementAPI({ accessToken: other.owner.token, baseUrl: (await loam()).url });
   for (const call of [() => theirs.getProject(p.ref), () => theirs.runAQuery(p.ref, { query: 'select 1' }), () => theirs.listMigrationHistory(p.ref),
-    () => theirs.readOnlyQuery(p.ref, { query: 'select 1' }), () => theirs.getAllProjectsForOrganization(p.owner.org, {}),
+    () => theirs.readOnlyQuery(p.ref, { query: 'select 1' }), () => theirs.getDatabaseMetadata(p.ref), () => theirs.getProjectPgbouncerConfig(p.ref), () => theirs.getAllProjectsForOrganization(p.owner.org, {}),
     () => theirs.getProjectApiKeys(p.ref, { reveal: true }), () => theirs.generateTypescriptTypes(p.ref, {}), () => theirs.getPostgresConfig(p.ref)]) {
     await assert.rejects(call(), (e: { status?: number }) => e.status === 404);
   }

@@ -71,6 +71,17 @@ async function runQuery(req: Request, res: Response, readOnly: boolean) {
   res.status(201).json(rows);
 }
 
+// The project's database and its schemas (Supabase's context for tools that write SQL), as the owner sees them.
+database.get('/projects/:ref/database/context', authenticate, scope('database', 'read'), async (req, res) => {
+  const ref = param(req, 'ref');
+  await findProject(res, ref);
+  const { pool } = await ownerPool(ref);
+  const { rows } = await pool.query<{ name: string }>(
+    `select nspname as name from pg_catalog.pg_namespace
+     where nspname !~ '^pg_' and nspname <> 'information_schema' and has_schema_privilege(oid, 'usage') order by nspname`);
+  res.json({ databases: [{ name: ref, schemas: rows }] });
+});
+
 database.patch('/projects/:ref/database/password', authenticate, scope('database', 'write'), async (req, res) => {
   const password = str(body(req.body), 'password', { required: true, min: 8, max: 128 });
   const verifier = scramVerifier(password);

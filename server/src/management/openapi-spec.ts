@@ -523,6 +523,12 @@ const paths: Record<string, Record<string, Operation>> = {
       description: 'The same as `POST …/database/query` with `read_only: true`: one statement (with `parameters`), as the owner, in a read-only transaction.',
     }),
   },
+  '/v1/projects/{ref}/database/context': {
+    get: op({
+      tag: 'Database', id: 'v1-get-database-metadata', summary: 'The project\'s database and the schemas its owner can use', scope: 'database:read', params: [projectRef], errors: [404, 503],
+      response: obj({ databases: arrayOf(obj({ name: str(), schemas: arrayOf(obj({ name: str() })) })) }),
+    }),
+  },
   '/v1/projects/{ref}/database/password': {
     patch: op({ tag: 'Database', id: 'v1-update-database-password', summary: 'Change the owner login\'s database password', scope: 'database:write', params: [projectRef], body: ref('UpdatePasswordBody'), response: ref('Message'), errors: [404] }),
   },
@@ -813,7 +819,13 @@ function databaseSettingsPaths(): Record<string, Record<string, Operation>> {
         body: { ...postgresConfig, additionalProperties: false }, response: postgresConfig, errors: [404, 503],
         description: 'Applied with `ALTER DATABASE … SET` (new sessions see them). Server-wide and superuser-only settings (max_connections, shared_buffers, session_replication_role, …) are refused with 400 `invalid_postgres_config` naming them.' }),
     },
-    '/v1/projects/{ref}/config/database/pooler': {
+    '/v1/projects/{ref}/config/database/pgbouncer': {
+    get: op({
+      tag: 'Database', id: 'v1-get-project-pgbouncer-config', summary: 'The connection clients should use (Loam has no PgBouncer: direct, session mode)', scope: r, params: [projectRef], errors: [404, 503],
+      response: obj({ pool_mode: str({ enum: ['session'] }), connection_string: str() }),
+    }),
+  },
+  '/v1/projects/{ref}/config/database/pooler': {
       get: op({ tag: 'Database', id: 'v1-get-pooler-config', summary: 'The connection string clients should use', scope: r, params: [projectRef], errors: [404, 503],
         description: 'Loam has no pooler: the project\'s own login, direct, in session mode; `?sslmode=require` when the server offers TLS.',
         response: arrayOf(obj({ identifier: str(), database_type: str({ enum: ['PRIMARY'] }), is_using_scram_auth: { type: 'boolean' }, db_user: str(), db_host: str(),
