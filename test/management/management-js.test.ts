@@ -92,6 +92,9 @@ test('database: query, migrations, types, advisors, password', async () => {
   assert.deepEqual(ro.data, [{ n: 0 }]);
   await assert.rejects(api.readOnlyQuery(p.ref, { query: "insert into notes values (1, 'x')" }),
     (e: { status?: number; message: string }) => e.status === 400 && /read-only transaction/.test(JSON.stringify(e)));
+  // Parameters that do not match the statement are the caller's mistake: 400, not "database unavailable".
+  await assert.rejects(api.readOnlyQuery(p.ref, { query: 'select 1', parameters: [1, 2] }), (e: { status?: number }) => e.status === 400);
+  await assert.rejects(api.runAQuery(p.ref, { query: 'select 1', parameters: [1, 2] }), (e: { status?: number }) => e.status === 400);
   const context = await api.getDatabaseMetadata(p.ref);
   assert.equal(context.data.databases[0].name, p.ref);
   const schemas = context.data.databases[0].schemas.map((x) => x.name);

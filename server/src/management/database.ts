@@ -59,7 +59,8 @@ async function runQuery(req: Request, res: Response, readOnly: boolean) {
   } catch (err) {
     await client.query('rollback').catch(() => {});
     // A session ended under the query (the project was paused or deleted) is the database's state, not the SQL's.
-    if (isPgError(err) && !isDatabaseUnavailable(err)) {
+    // A protocol violation here is the caller's: `parameters` that do not match the statement's placeholders.
+    if (isPgError(err) && (!isDatabaseUnavailable(err) || err.code === '08P01')) {
       recordPostgresError(project.id, err);
       throw errors.sqlError(err.message, err.code!);
     }
