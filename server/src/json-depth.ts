@@ -48,9 +48,10 @@ export function valueTooDeep(value: unknown, max = JSON_MAX_DEPTH): boolean {
 
 /** express.json with the depth limit: a deeper body fails with `tooDeepError()`, the API's own 400 (body-parser
  *  passes the thrown error on to the API's error renderer unchanged, since it carries a status). */
-export function jsonParser(opts: { limit: string }, tooDeepError: () => Error & { status?: number }): RequestHandler {
+export function jsonParser(opts: { limit: string; type?: string[] }, tooDeepError: () => Error & { status?: number }): RequestHandler {
   return express.json({
     limit: opts.limit,
+    ...(opts.type ? { type: opts.type } : {}),
     verify: (_req, _res, buf) => {
       if (tooDeep(buf)) {
         const err = tooDeepError();

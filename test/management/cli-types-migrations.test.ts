@@ -46,10 +46,11 @@ async function cliFor(p: Project): Promise<Cli> {
   };
 }
 
-/** The owner's psql login, as a percent-encoded connection string (what `--db-url` takes). */
+/** The owner's psql login, as a percent-encoded connection string (what `--db-url` takes), over TLS: the
+ *  embedded server accepts it (README: "Using the Supabase CLI and MCP with Loam"). */
 async function dbUrl(p: Project): Promise<string> {
   const u = new URL((await loam()).databaseUrl);
-  return `postgresql://${encodeURIComponent(p.ref)}:${encodeURIComponent(p.dbPass)}@${u.hostname}:${u.port || 5432}/${p.ref}?sslmode=disable`;
+  return `postgresql://${encodeURIComponent(p.ref)}:${encodeURIComponent(p.dbPass)}@${u.hostname}:${u.port || 5432}/${p.ref}?sslmode=require`;
 }
 
 test('CLI: gen types typescript --project-id prints the types the Management API generates', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createProject, http, loam, sql, type Project } from '../helpers/platform.ts';
+import { createProject, http, loam, sql, waitForStatus, type Project } from '../helpers/platform.ts';
 
 async function connect(path: string, token?: string): Promise<Client> {
   const { url } = await loam();
@@ -82,6 +82,36 @@ test('development tools: project URL, keys, project info', async () => {
   assert.equal(info.anon_key, project.anonKey);
 });
 
+test('migrations, advisors and types: apply_migration records, list_migrations lists, get_advisors lints, generate_typescript_types', async () => {
+  assert.deepEqual(await ok(client, 'list_migrations'), []);
+  await ok(client, 'apply_migration', { name: 'create_comments', query: 'create table comments (id bigint primary key, todo_id bigint references todos (id), body text)' });
+  const listed = await ok(client, 'list_migrations');
+  assert.deepEqual(listed.map((m: any) => m.name), ['create_comments']);
+  assert.match(listed[0].version, /^\d{14}$/);
+  assert.deepEqual(await sql(project, 'select name from supabase_migrations.schema_migrations'), [{ name: 'create_comments' }]);
+  const broken = await call(client, 'apply_migration', { name: 'broken', query: 'create table comments (id int)' });
+  assert.equal(broken.isError, true);
+  assert.match(broken.text, /already exists/);
+  assert.equal((await ok(client, 'list_migrations')).length, 1);
+
+  const security = await ok(client, 'get_advisors', { type: 'security' });
+  const rls = security.lints.filter((l: any) => l.name === 'rls_disabled_in_public');
+  assert.deepEqual(rls.map((l: any) => l.metadata.name), ['comments']);
+  assert.equal(rls[0].level, 'ERROR');
+  assert.deepEqual(rls[0].categories, ['SECURITY']);
+  assert.equal(typeof rls[0].cache_key, 'string');
+  const performance = await ok(client, 'get_advisors', { type: 'performance' });
+  assert.ok(performance.lints.some((l: any) => l.name === 'unindexed_foreign_keys' && l.metadata.name === 'comments'), JSON.stringify(performance));
+  const bad = await call(client, 'get_advisors', { type: 'cost' });
+  assert.equal(bad.isError, true);
+
+  const { types } = await ok(client, 'generate_typescript_types');
+  assert.match(types, /export type Database = \{/);
+  assert.match(types, /comments: \{\s*Row: \{\s*body: string \| null\s*id: number\s*todo_id: number \| null/);
+  assert.match(types, /referencedRelation: "todos"/);
+  await sql(project, 'drop table comments');
+});
+
 test('auth users: create, list, delete through the project\'s auth admin API', async () => {
   const user = await ok(client, 'create_auth_user', { email: 'mcp-user@example.com', password: 'a long password 1' });
   assert.equal(user.email, 'mcp-user@example.com');
@@ -124,7 +154,8 @@ test('another account: its token cannot open this project\'s endpoint, nor reach
   try {
     const projects = await ok(platform, 'list_projects');
     assert.deepEqual(projects.map((p: any) => p.ref), [other.ref]);
-    for (const [name, args] of [['execute_sql', { query: 'select 1' }], ['list_tables', {}], ['get_anon_key', {}], ['list_auth_users', {}]] as const) {
+    for (const [name, args] of [['execute_sql', { query: 'select 1' }], ['list_tables', {}], ['get_anon_key', {}], ['list_auth_users', {}], ['list_migrations', {}],
+      ['apply_migration', { name: 'evil', query: 'drop table todos' }], ['get_advisors', { type: 'security' }], ['generate_typescript_types', {}]] as const) {
       const r = await call(platform, name, { project_id: project.ref, ...args });
       assert.equal(r.isError, true, name);
       assert.match(r.text, /^404: Project not found/, name);
@@ -166,6 +197,11 @@ test('the platform endpoint: account tools, and GET answers the connection confi
     assert.equal(orgs[0].id, project.owner.org);
     assert.equal((await ok(platform, 'get_organization', { id: project.owner.org })).id, project.owner.org);
     assert.equal((await ok(platform, 'get_project', { id: project.ref })).status, 'ACTIVE_HEALTHY');
+    // create_project takes Supabase's region codes.
+    const created = await ok(platform, 'create_project', { name: 'mcp made', organization_id: project.owner.org, region: 'ap-southeast-1' });
+    assert.equal(created.region, 'ap-southeast-1');
+    await waitForStatus(project.owner.token, created.id, 'ACTIVE_HEALTHY', 60_000);
+    assert.equal((await http('DELETE', `/v1/projects/${created.id}`, { token: project.owner.token })).status, 200);
   } finally { await platform.close(); }
   const { url } = await loam();
   const cfg = await http('GET', `/v1/projects/${project.ref}/mcp`, { token: project.owner.token });

@@ -115,17 +115,27 @@ databaseSettings.put('/projects/:ref/config/database/postgres', db, async (req, 
 
 /** The connection clients should use. Loam has no pooler in front of Postgres: the project's own login, direct,
  *  in session mode; with TLS where the server offers it. */
-databaseSettings.get('/projects/:ref/config/database/pooler', db, async (req, res) => {
-  const ref = param(req, 'ref');
+async function connection(res: Response, ref: string) {
   const tls = await onServer(res, ref, async (c) => (await c.query(`select current_setting('ssl') = 'on' as on`)).rows[0].on as boolean);
   const { database } = projectJson(await findProject(res, ref));
   const url = `postgresql://${ref}:[YOUR-PASSWORD]@${database.host}:${database.port}/${ref}${tls ? '?sslmode=require' : ''}`;
+  return { tls, url, host: database.host, port: database.port };
+}
+
+databaseSettings.get('/projects/:ref/config/database/pooler', db, async (req, res) => {
+  const ref = param(req, 'ref');
+  const { tls, url, host, port } = await connection(res, ref);
   res.json([{
     identifier: ref, database_type: 'PRIMARY', is_using_scram_auth: true,
-    db_user: ref, db_host: database.host, db_port: database.port, db_name: ref,
+    db_user: ref, db_host: host, db_port: port, db_name: ref,
     connection_string: url, connectionString: url,
     default_pool_size: null, max_client_conn: null, pool_mode: 'session', ssl: tls,
   }]);
+});
+
+// Supabase's older PgBouncer view of the same thing: no PgBouncer, the direct session-mode connection.
+databaseSettings.get('/projects/:ref/config/database/pgbouncer', db, async (req, res) => {
+  res.json({ pool_mode: 'session', connection_string: (await connection(res, param(req, 'ref'))).url });
 });
 
 databaseSettings.patch('/projects/:ref/config/database/pooler', db, async (req, res) => {

@@ -1,5 +1,5 @@
 // A project's database through the Management API: run SQL as the owner; change the owner's password.
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import pg from 'pg';
 import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
 import { setOwnerPassword } from '../../../db/src/provisioning.ts';
@@ -30,10 +30,14 @@ export const database = Router();
 // A read-only query may read (scope database:read); any other needs database:write.
 const queryScope: RequestHandler = (req, res, next) => scope('database', bool(body(req.body), 'read_only') ? 'read' : 'write')(req, res, next);
 
-database.post('/projects/:ref/database/query', authenticate, queryScope, async (req, res) => {
+database.post('/projects/:ref/database/query', authenticate, queryScope,
+  (req, res) => runQuery(req, res, bool(body(req.body), 'read_only') ?? false));
+// Supabase's read-only endpoint: the same as `read_only: true` (one statement, in a read-only transaction).
+database.post('/projects/:ref/database/query/read-only', authenticate, scope('database', 'read'), (req, res) => runQuery(req, res, true));
+
+async function runQuery(req: Request, res: Response, readOnly: boolean) {
   const b = body(req.body);
   const sql = str(b, 'query', { required: true, min: 1, max: 1_000_000 });
-  const readOnly = bool(b, 'read_only') ?? false;
   const params = b.parameters;
   if (params !== undefined && !Array.isArray(params)) throw errors.invalidBody('parameters must be an array');
   await findProject(res, param(req, "ref"));
@@ -55,7 +59,8 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
   } catch (err) {
     await client.query('rollback').catch(() => {});
     // A session ended under the query (the project was paused or deleted) is the database's state, not the SQL's.
-    if (isPgError(err) && !isDatabaseUnavailable(err)) {
+    // A protocol violation here is the caller's: `parameters` that do not match the statement's placeholders.
+    if (isPgError(err) && (!isDatabaseUnavailable(err) || err.code === '08P01')) {
       recordPostgresError(project.id, err);
       throw errors.sqlError(err.message, err.code!);
     }
@@ -65,6 +70,17 @@ database.post('/projects/:ref/database/query', authenticate, queryScope, async (
     await client.query('discard all').then(() => client.release(), (e) => client.release(e));
   }
   res.status(201).json(rows);
+}
+
+// The project's database and its schemas (Supabase's context for tools that write SQL), as the owner sees them.
+database.get('/projects/:ref/database/context', authenticate, scope('database', 'read'), async (req, res) => {
+  const ref = param(req, 'ref');
+  await findProject(res, ref);
+  const { pool } = await ownerPool(ref);
+  const { rows } = await pool.query<{ name: string }>(
+    `select nspname as name from pg_catalog.pg_namespace
+     where nspname !~ '^pg_' and nspname <> 'information_schema' and has_schema_privilege(oid, 'usage') order by nspname`);
+  res.json({ databases: [{ name: ref, schemas: rows }] });
 });
 
 database.patch('/projects/:ref/database/password', authenticate, scope('database', 'write'), async (req, res) => {

@@ -10,9 +10,13 @@ import { ApiError, errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
 import { functionSettings } from '../functions/settings.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
+import { jsonParser } from '../json-depth.ts';
 
 export const functionsManagement = Router();
 functionsManagement.use('/projects/:ref/functions', authenticate, scope('projects'));
+// supabase-management-js sends the create and update bodies as JSON with no content type (Supabase's spec offers
+// more than one body type for them), which fetch labels text/plain: read those as JSON too.
+const untypedJson = jsonParser({ limit: '2mb', type: ['text/plain'] }, errors.jsonTooDeep);
 
 const MAX_BUNDLE_BYTES = 20 * 1024 * 1024;
 const MAX_FILES = 1000;
@@ -204,7 +208,7 @@ functionsManagement.put('/projects/:ref/functions', async (req, res) => {
 });
 
 // The older create call: the source as a string in a JSON body (`body`), one file.
-functionsManagement.post('/projects/:ref/functions', async (req, res) => {
+functionsManagement.post('/projects/:ref/functions', untypedJson, async (req, res) => {
   const b = body(req.body);
   const slug = str(b, 'slug', { required: true, max: 128 });
   const source = str(b, 'body', { required: true, max: MAX_BUNDLE_BYTES });
@@ -222,7 +226,7 @@ functionsManagement.get('/projects/:ref/functions/:function_slug', async (req, r
   res.json(functionJson(param(req, 'ref'), await findFunction(res, param(req, 'ref'), param(req, 'function_slug'))));
 });
 
-functionsManagement.patch('/projects/:ref/functions/:function_slug', async (req, res) => {
+functionsManagement.patch('/projects/:ref/functions/:function_slug', untypedJson, async (req, res) => {
   const b = body(req.body);
   const name = str(b, 'name', { max: 256 });
   const verifyJwt = bool(b, 'verify_jwt');

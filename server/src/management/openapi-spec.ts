@@ -412,6 +412,24 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/organizations/{slug}': {
     get: op({ tag: 'Organizations', id: 'v1-get-an-organization', summary: 'Get an organization', scope: 'organizations:read', params: [orgSlug], response: ref('OrganizationDetail'), errors: [404] }),
   },
+  '/v1/organizations/{slug}/projects': {
+    get: op({
+      tag: 'Organizations', id: 'v1-get-all-projects-for-organization', summary: 'The organization\'s projects, a page at a time', scope: 'projects:read', errors: [400, 404],
+      params: [orgSlug,
+        { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
+        { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 100 } },
+        { name: 'search', in: 'query', required: false, description: 'Part of the name, or the ref', schema: str() },
+        { name: 'sort', in: 'query', required: false, schema: str({ enum: ['name_asc', 'name_desc', 'created_asc', 'created_desc'], default: 'name_asc' }) },
+        { name: 'statuses', in: 'query', required: false, description: 'Comma-separated statuses', schema: str({ example: 'ACTIVE_HEALTHY,INACTIVE' }) }],
+      response: obj({
+        projects: arrayOf(obj({
+          ref: str(), name: str(), cloud_provider: str(), region: str(), is_branch: { type: 'boolean' }, status: str(), inserted_at: timestamp,
+          databases: arrayOf(obj({ region: str(), status: str(), cloud_provider: str(), identifier: str(), type: str({ enum: ['PRIMARY'] }) })),
+        })),
+        pagination: obj({ count: { type: 'number' }, limit: { type: 'number' }, offset: { type: 'number' } }),
+      }),
+    }),
+  },
   '/v1/organizations/{slug}/members': {
     get: op({ tag: 'Organizations', id: 'v1-list-organization-members', summary: 'List the members of an organization', scope: 'organizations:read', params: [orgSlug], response: arrayOf(ref('OrganizationMember')), errors: [404] }),
   },
@@ -500,6 +518,18 @@ const paths: Record<string, Record<string, Operation>> = {
     post: op({
       tag: 'Database', id: 'v1-run-a-query', summary: 'Run SQL as the project owner', scope: 'database:write', params: [projectRef], body: ref('RunQueryBody'), status: 201, response: ref('QueryRows'), errors: [404, 503],
       description: 'With `read_only: true` the scope `database:read` is enough. A SQL error is 400 with Postgres\'s message and its SQLSTATE as `code`.',
+    }),
+  },
+  '/v1/projects/{ref}/database/query/read-only': {
+    post: op({
+      tag: 'Database', id: 'v1-read-only-query', summary: 'Run one SQL statement in a read-only transaction', scope: 'database:read', params: [projectRef], body: ref('RunQueryBody'), status: 201, response: ref('QueryRows'), errors: [404, 503],
+      description: 'The same as `POST …/database/query` with `read_only: true`: one statement (with `parameters`), as the owner, in a read-only transaction.',
+    }),
+  },
+  '/v1/projects/{ref}/database/context': {
+    get: op({
+      tag: 'Database', id: 'v1-get-database-metadata', summary: 'The project\'s database and the schemas its owner can use', scope: 'database:read', params: [projectRef], errors: [404, 503],
+      response: obj({ databases: arrayOf(obj({ name: str(), schemas: arrayOf(obj({ name: str() })) })) }),
     }),
   },
   '/v1/projects/{ref}/database/password': {
@@ -793,7 +823,13 @@ function databaseSettingsPaths(): Record<string, Record<string, Operation>> {
         body: { ...postgresConfig, additionalProperties: false }, response: postgresConfig, errors: [404, 503],
         description: 'Applied with `ALTER DATABASE … SET` (new sessions see them). Server-wide and superuser-only settings (max_connections, shared_buffers, session_replication_role, …) are refused with 400 `invalid_postgres_config` naming them.' }),
     },
-    '/v1/projects/{ref}/config/database/pooler': {
+    '/v1/projects/{ref}/config/database/pgbouncer': {
+    get: op({
+      tag: 'Database', id: 'v1-get-project-pgbouncer-config', summary: 'The connection clients should use (Loam has no PgBouncer: direct, session mode)', scope: r, params: [projectRef], errors: [404, 503],
+      response: obj({ pool_mode: str({ enum: ['session'] }), connection_string: str() }),
+    }),
+  },
+  '/v1/projects/{ref}/config/database/pooler': {
       get: op({ tag: 'Database', id: 'v1-get-pooler-config', summary: 'The connection string clients should use', scope: r, params: [projectRef], errors: [404, 503],
         description: 'Loam has no pooler: the project\'s own login, direct, in session mode; `?sslmode=require` when the server offers TLS.',
         response: arrayOf(obj({ identifier: str(), database_type: str({ enum: ['PRIMARY'] }), is_using_scram_auth: { type: 'boolean' }, db_user: str(), db_host: str(),
