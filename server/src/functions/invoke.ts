@@ -4,7 +4,7 @@
 // streaming both ways, with the body limit and the wall-clock limit. The function sees the path from its slug
 // on (`/<slug>/sub/path?query`), as on Supabase.
 import crypto from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { config } from '../../../db/src/config.ts';
 import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
@@ -17,7 +17,7 @@ import { sitesSettings } from '../sites/settings.ts';
 import { isApiKey } from '../project/keyring.ts';
 import { functionEnv } from './env.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
-import { bodilessRequest } from './upstream.ts';
+import { forward } from './proxy.ts';
 
 interface Route { functionId: string; versionId: string; version: number; verifyJwt: boolean }
 
@@ -61,8 +61,6 @@ const send = (res: ServerResponse, status: number, code: string, message: string
   res.writeHead(status, { ...headers, 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 };
-
-const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 
 function verifiedRole(token: string, project: ProjectRuntime): boolean {
   try {
@@ -186,91 +184,28 @@ async function invoke(req: IncomingMessage, res: ServerResponse, project: Projec
   record(route, req.method ?? 'GET', publicPath, res.statusCode, Date.now() - started, worker.output);
 }
 
-function proxy(req: IncomingMessage, res: ServerResponse, worker: FunctionWorker, path: string, started: number, maxBody: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const headers: http.OutgoingHttpHeaders = {};
-    for (const k in req.headers) if (!HOP.has(k)) headers[k] = req.headers[k];
-    headers.host = req.headers.host ?? 'localhost';
-    const remote = req.socket.remoteAddress ?? '';
-    const xff = req.headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = xff ? `${xff}, ${remote}` : remote;
-    headers['x-forwarded-proto'] ??= 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    if (req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] === undefined) headers['content-length'] = req.headers['content-length'];
-    let done = false;
-    let aborted = false;
-    const finish = () => { if (!done) { done = true; clearTimeout(timer); resolve(); } };
-    const wall = worker.pool.settings.wallClockMs;
-    const timer = setTimeout(() => {
-      // A function past its wall clock may be stuck in a loop that no request can interrupt: its worker goes.
-      worker.kill('wall clock limit exceeded');
-    }, Math.max(0, wall - (Date.now() - started)));
-    const lost = async () => {
-      // The worker's socket failed under a request: the worker is dying or broken. Its exit (and why) is known
-      // a moment later; no later request may be handed to it either way.
-      await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
-      worker.kill('connection to the function was lost');
-      const reason = worker.exitReason;
-      if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
-      else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
-      finish();
-    };
-    if (!hasBody) {
-      let head = `${req.method} ${path} HTTP/1.1\r\n`;
-      for (const k in headers) {
-        if (k === 'expect') continue;
-        const v = headers[k];
-        if (Array.isArray(v)) for (const x of v) head += `${k}: ${x}\r\n`;
-        else if (v !== undefined) head += `${k}: ${v}\r\n`;
-      }
-      const abandon = bodilessRequest(worker.upstream, `${head}\r\n`, req.method === 'HEAD', res, (err) => {
-        if (!err) return finish();
-        if (aborted) return finish();
-        void lost();
-      });
-      res.on('close', () => { if (!res.writableFinished) { aborted = true; abandon(); finish(); } });
-      return;
-    }
-    const upstream = http.request({ socketPath: worker.socket, agent: worker.agent, method: req.method, path, headers }, (up) => {
-      // The function's headers as it sent them (names, order, repeats), without hop-by-hop ones.
-      const raw = up.rawHeaders;
-      const out: string[] = [];
-      for (let i = 0; i < raw.length; i += 2) {
-        const k = raw[i].toLowerCase();
-        if (!HOP.has(k) || k === 'content-length') out.push(raw[i], raw[i + 1]);
-      }
-      res.writeHead(up.statusCode ?? 502, out);
-      // Event streams get their headers at once; other answers go out with their first bytes (one write).
-      if (/^text\/event-stream/.test(String(up.headers['content-type'] ?? ''))) res.flushHeaders();
-      up.on('data', (c: Buffer) => { if (!res.write(c)) { up.pause(); res.once('drain', () => up.resume()); } });
-      up.on('end', () => {
-        // A function may answer without reading the whole body: the rest is not read either, and the
-        // connection, which still carries it, is closed once the answer is out.
-        if (!req.complete) { req.unpipe(upstream); aborted = true; upstream.destroy(); res.once('finish', () => req.socket.destroy()); }
-        res.end();
-        finish();
-      });
-      up.on('error', () => { res.destroy(); finish(); });
-      up.on('aborted', () => { res.destroy(); finish(); });
-    });
-    upstream.on('error', () => { if (aborted) finish(); else void lost(); });
-    res.on('close', () => { if (!res.writableFinished) { aborted = true; upstream.destroy(); finish(); } });
-    let received = 0;
-    req.on('data', (c: Buffer) => {
-      received += c.length;
-      if (received > maxBody) {
-        req.unpipe(upstream);
-        aborted = true;
-        upstream.destroy();
-        // The client is still sending: answer, then close the connection rather than read the rest.
-        send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${maxBody} bytes`, { Connection: 'close' });
-        res.once('finish', () => req.socket.destroy());
-        req.pause();
-        finish();
-      }
-    });
-    req.pipe(upstream);
-  });
+/** Proxies the request (proxy.ts) under the wall clock, and answers for a worker that failed under it. */
+async function proxy(req: IncomingMessage, res: ServerResponse, worker: FunctionWorker, path: string, started: number, maxBody: number): Promise<void> {
+  // A function past its wall clock may be stuck in a loop that no request can interrupt: its worker goes, and
+  // with it every request it holds.
+  const timer = setTimeout(() => worker.kill('wall clock limit exceeded'), Math.max(0, worker.pool.settings.wallClockMs - (Date.now() - started)));
+  const outcome = await forward(req, res, worker, path, maxBody).finally(() => clearTimeout(timer));
+  if (outcome.kind === 'too-large') {
+    // The client is still sending: answer, then close the connection rather than read the rest.
+    req.pause();
+    send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${maxBody} bytes`, { Connection: 'close' });
+    res.once('finish', () => req.socket.destroy());
+  } else if (outcome.kind === 'invalid') {
+    send(res, 400, 'bad_request', outcome.message);
+  } else if (outcome.kind === 'lost') {
+    // The worker's connection failed under a request: the worker is dying or broken. Its exit (and why) is
+    // known a moment later; no later request may be handed to it either way.
+    await Promise.race([worker.gone, new Promise((r) => setTimeout(r, 300))]);
+    worker.kill('connection to the function was lost');
+    const reason = worker.exitReason;
+    if (/memory|wall clock/.test(reason)) send(res, 546, 'WORKER_LIMIT', `Function ${reason}`);
+    else send(res, 502, 'WORKER_ERROR', `Function failed: ${reason}`);
+  }
 }
 
 // Invocation records are written in batches (one statement per half second at most), so logging costs a

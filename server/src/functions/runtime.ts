@@ -5,11 +5,11 @@
 // Deno cache; writing only its socket; no subprocesses, FFI or system information.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { materialize, pruneVersions, removeProject, sandbox, type VersionInfo } from './code.ts';
 import { functionSettings, type FunctionSettings } from './settings.ts';
-import { UpstreamSockets } from './upstream.ts';
+import type { Pool } from 'undici';
+import { upstreamPool } from './proxy.ts';
 
 const BOOT_TIMEOUT_MS = 15_000;
 const BOOT_FAILURE_MS = 5_000;
@@ -23,9 +23,8 @@ export class WorkerError extends Error {
 }
 
 export class FunctionWorker {
-  readonly agent: http.Agent;
-  /** Keep-alive connections for requests without a body (upstream.ts); the agent serves the others. */
-  readonly upstream: UpstreamSockets;
+  /** Keep-alive connections to the worker's socket (proxy.ts). */
+  readonly upstream: Pool;
   inflight = 0;
   lastUsed = Date.now();
   /** No new requests: it exits once the ones in flight finish. */
@@ -53,8 +52,7 @@ export class FunctionWorker {
 
   constructor(pool: WorkerPool, ref: string, slug: string, versionId: string, envDigest: string, socket: string, env: Record<string, string>) {
     this.pool = pool; this.ref = ref; this.slug = slug; this.versionId = versionId; this.envDigest = envDigest; this.socket = socket;
-    this.agent = new http.Agent({ keepAlive: true });
-    this.upstream = new UpstreamSockets(socket);
+    this.upstream = upstreamPool(socket);
     this.ready = this.start(env);
     this.ready.catch((err) => {
       this.kill('failed to boot');
@@ -140,8 +138,8 @@ export class FunctionWorker {
     this.dead = true;
     this.exitedResolve();
     clearInterval(this.watchdog);
-    this.agent.destroy();
-    this.upstream.close();
+    // Requests still in flight end with an error (the caller answers from exitReason).
+    this.upstream.destroy(new Error(`function worker stopped: ${this.exitReason}`)).catch(() => {});
     this.pool.forget(this);
     this.pool.prune(this.ref);
     fs.rm(this.socket, { force: true }, () => {});
