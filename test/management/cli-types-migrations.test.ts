@@ -58,8 +58,10 @@ test('CLI: gen types typescript --project-id prints the types the Management API
   await sql(p, `create type mood as enum ('happy', 'sad'); create table people (id bigint primary key, name text not null, mood mood)`);
   const { cli } = await cliFor(p);
   const { stdout } = await cli('gen', 'types', 'typescript', '--project-id', p.ref);
-  const api = await http('GET', `/v1/projects/${p.ref}/types/typescript?included_schemas=public`, { token: p.owner.token });
+  // The CLI asks for its default schemas, public and graphql_public (which every project has, as on Supabase).
+  const api = await http('GET', `/v1/projects/${p.ref}/types/typescript?included_schemas=public,graphql_public`, { token: p.owner.token });
   assert.equal(stdout.trim(), api.body.types.trim());
+  assert.match(stdout, /graphql_public: \{/);
   assert.match(stdout, /people: \{/);
   assert.match(stdout, /mood: "happy" \| "sad"/);
 });
