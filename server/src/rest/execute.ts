@@ -129,10 +129,19 @@ export async function execute(project: ProjectRuntime, who: Identity, req: ApiRe
       if (!(err instanceof RestError)) throw err;
     }
     if (prepared) {
-      const out = await pipelined(project, pool, ctx, req, prepared, cached.version);
-      const fresh = out.version === cached.version;
-      if (!fresh) observeSchemaVersion(project.ref, out.version);
-      if (fresh || !req.readOnly) return out.result();
+      let out: Outcome | undefined;
+      try {
+        out = await pipelined(project, pool, ctx, req, prepared, cached.version);
+      } catch (err) {
+        // Planned against a cache a DDL has just outdated (a column's type changed, a table went): the
+        // transaction rolled back, so the slow path runs it again against the schema it reads.
+        if (!mayBeStaleSchema(err)) throw err;
+      }
+      if (out) {
+        const fresh = out.version === cached.version;
+        if (!fresh) observeSchemaVersion(project.ref, out.version);
+        if (fresh || !req.readOnly) return out.result();
+      }
     }
   }
   let rollback = false;
@@ -233,6 +242,10 @@ function statementName(text: string, version: string): string | undefined {
 /** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
  *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
  *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
+// Errors a statement planned from an outdated schema cache can meet; after one, the slow path decides.
+const STALE_SCHEMA_CODES = new Set(['0A000', '42703', '42883', '42P01', '42804', '42846', '22P02']);
+const mayBeStaleSchema = (err: unknown) => STALE_SCHEMA_CODES.has(String((err as { code?: unknown })?.code));
+
 async function pipelined(project: ProjectRuntime, pool: pg.Pool, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<Outcome> {
   // Reads only: a write's COMMIT waits for its WAL flush, which would hold up every batch queued behind it,
   // while writes on separate pool connections share flushes (group commit).
