@@ -69,6 +69,8 @@ if (process.env.DATABASE_URL) {
   const pgServer = await scratchPostgres('loam-test-');
   databaseUrl = pgServer.url;
   env.LOAM_DATA_DIR = pgServer.dataDir;
+  // Tests of what only the embedded server has (its TLS certificate, its managed pg_hba.conf section) look for this.
+  env.LOAM_TEST_EMBEDDED_POSTGRES = '1';
   cleanup = () => pgServer.stop();
 }
 env.DATABASE_URL = databaseUrl;

@@ -50,7 +50,7 @@ async function cliFor(p: Project): Promise<Cli> {
  *  embedded server accepts it (README: "Using the Supabase CLI and MCP with Loam"). */
 async function dbUrl(p: Project): Promise<string> {
   const u = new URL((await loam()).databaseUrl);
-  return `postgresql://${encodeURIComponent(p.ref)}:${encodeURIComponent(p.dbPass)}@${u.hostname}:${u.port || 5432}/${p.ref}?sslmode=require`;
+  return `postgresql://${encodeURIComponent(p.ref)}:${encodeURIComponent(p.dbPass)}@${u.hostname}:${u.port || 5432}/${p.ref}?sslmode=${process.env.LOAM_TEST_EMBEDDED_POSTGRES ? 'require' : 'disable'}`; // the embedded server has TLS; a DATABASE_URL one may not
 }
 
 test('CLI: gen types typescript --project-id prints the types the Management API generates', async () => {

@@ -54,9 +54,11 @@ test('link, then postgres-config, ssl-enforcement, network-restrictions and snip
 
   const ssl = await ok(cli, ['ssl-enforcement', 'get', '--project-ref', ref, '--experimental']);
   assert.match(ssl, /SSL is \*NOT\* being enforced/);
-  await http('PUT', `/v1/projects/${ref}/ssl-enforcement`, { token: account.token, body: { requestedConfig: { database: true } } });
-  assert.match(await ok(cli, ['ssl-enforcement', 'get', '--project-ref', ref, '--experimental']), /SSL is being enforced/);
-  await http('PUT', `/v1/projects/${ref}/ssl-enforcement`, { token: account.token, body: { requestedConfig: { database: false } } });
+  if (process.env.LOAM_TEST_EMBEDDED_POSTGRES) { // enforcement needs the embedded server's TLS and pg_hba.conf section
+    await http('PUT', `/v1/projects/${ref}/ssl-enforcement`, { token: account.token, body: { requestedConfig: { database: true } } });
+    assert.match(await ok(cli, ['ssl-enforcement', 'get', '--project-ref', ref, '--experimental']), /SSL is being enforced/);
+    await http('PUT', `/v1/projects/${ref}/ssl-enforcement`, { token: account.token, body: { requestedConfig: { database: false } } });
+  }
 
   const restrictions = await ok(cli, ['network-restrictions', 'get', '--project-ref', ref, '--experimental']);
   assert.match(restrictions, /DB Allowed IPv4 CIDRs: &?\[0\.0\.0\.0\/0\]/);
