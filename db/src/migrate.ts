@@ -101,7 +101,13 @@ async function ensureTemplate(address: ServerAddress, log: Log): Promise<number>
         .catch((err) => { if (err.code !== '42P04') throw err; });
       log(`created template database ${name}`);
     }
-    await c.query(`revoke connect on database ${c.escapeIdentifier(name)} from public`);
+    // Every process starting checks this at once: revoke only while still granted, and take another process's
+    // simultaneous revoke (Postgres' "tuple concurrently updated" on the database's row) as done.
+    const { rows: [d] } = await c.query(`select has_database_privilege('public', oid, 'connect') as open from pg_database where datname = $1`, [name]);
+    if (d?.open) {
+      await c.query(`revoke connect on database ${c.escapeIdentifier(name)} from public`)
+        .catch((err) => { if (!/tuple concurrently updated/.test(String(err?.message))) throw err; });
+    }
   });
   return migrateProjectDatabase(address, name, log);
 }
