@@ -10,6 +10,7 @@ import { controlDatabaseName, controlPool, controlServerAddress, withClient, typ
 import { PRIVILEGE_LAYOUT } from './provisioning.ts';
 import { SUPABASE_REGIONS } from './regions.ts';
 import { serverAdminAddress } from './servers.ts';
+import { config } from './config.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const MIGRATION_LOCK = 7_331_001;
@@ -187,9 +188,9 @@ export async function migrate(log: Log = () => {}): Promise<void> {
 }
 
 async function ensureDefaultServer(client: pg.ClientBase) {
-  const region = process.env.LOAM_REGION || 'local';
+  const region = config.region;
   const address = controlServerAddress();
-  const publicHost = process.env.LOAM_DB_PUBLIC_HOST || (address.host === '127.0.0.1' ? 'localhost' : address.host);
+  const publicHost = config.dbPublicHost || (address.host === '127.0.0.1' ? 'localhost' : address.host);
   await client.query(`insert into platform.regions (id, name) values ($1, $1) on conflict do nothing`, [region]);
   // Supabase's clients only take its region codes: each exists, placed on the default region's servers until an
   // operator registers a server of its own there.

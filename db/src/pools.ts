@@ -2,7 +2,7 @@
 // client Loam opens is guarded here (guardClient): an `error` listener, so a backend that goes away fails only the
 // query that used it, and a cap on the bytes one query's result may bring back.
 import pg from 'pg';
-import { envInt } from './config.ts';
+import { settings } from './config.ts';
 
 // A date has no time zone: keep it the string Postgres prints rather than a Date at local midnight.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
@@ -23,7 +23,7 @@ export interface ServerAddress {
 // the process exits. The cap is kept well under that, whatever the setting says.
 const HARD_MAX_RESULT_BYTES = 256 * 1024 * 1024;
 /** Bytes one query's result may bring back over a connection (LOAM_MAX_RESULT_BYTES). */
-export const maxResultBytes = Math.min(envInt('LOAM_MAX_RESULT_BYTES', 64 * 1024 * 1024, 1024), HARD_MAX_RESULT_BYTES);
+export const maxResultBytes = Math.min(settings.maxResultBytes, HARD_MAX_RESULT_BYTES);
 
 /** A query's result passed the cap: its connection was closed before the result was read into memory. */
 export class ResultTooLargeError extends Error {
@@ -232,7 +232,6 @@ export async function withClient<T>(address: ServerAddress, database: string, fn
 // Project pools close idle connections after a few seconds, so an idle project holds none; the map is an
 // LRU so that thousands of projects do not mean thousands of pool objects.
 const projectPools = new Map<string, pg.Pool>();
-const MAX_PROJECT_POOLS = Number(process.env.LOAM_MAX_PROJECT_POOLS || 500);
 
 export function projectPool(address: ServerAddress, database: string, options: { max?: number; pipeline?: boolean } = {}): pg.Pool {
   // A pipelined pool (queries written without waiting for the previous answer) is its own pool.
@@ -245,7 +244,7 @@ export function projectPool(address: ServerAddress, database: string, options: {
   }
   pool = guardPool(new pg.Pool({ ...address, database, max: options.max ?? 10, idleTimeoutMillis: 5_000, allowExitOnIdle: true, ...(options.pipeline ? { pipeline: true } : {}) } as pg.PoolConfig));
   projectPools.set(key, pool);
-  if (projectPools.size > MAX_PROJECT_POOLS) {
+  if (projectPools.size > settings.maxProjectPools) {
     const [oldestKey, oldest] = projectPools.entries().next().value!;
     projectPools.delete(oldestKey);
     void oldest.end();

@@ -6,13 +6,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { config } from './config.ts';
+import { config, settings } from './config.ts';
 
 const VERSION = 'v1';
 let key: Buffer | undefined;
 
 function loadKey(): Buffer {
-  const env = process.env.LOAM_SECRETS_KEY;
+  const env = settings.secretsKey;
   if (env) {
     if (env.length < 32) throw new Error('LOAM_SECRETS_KEY must be at least 32 characters');
     return crypto.createHash('sha256').update(env).digest();

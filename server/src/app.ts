@@ -12,13 +12,14 @@ import { realtime } from './realtime/api.ts';
 import { rest } from './rest/index.ts';
 import { sitesHandler } from './sites/serve.ts';
 import { storage } from './storage/index.ts';
+import { settings } from '../../db/src/config.ts';
 
 export interface AppState { ready: boolean }
 
 export function createApp(state: AppState = { ready: true }): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', process.env.LOAM_TRUST_PROXY ?? 'loopback');
+  app.set('trust proxy', settings.trustProxy);
   app.set('etag', false);
 
   // Readiness for a load balancer: 503 while the control database (which every request reads, through the

@@ -3,9 +3,10 @@
 // "stack depth limit exceeded") overflow a few thousand levels down. No real payload nests this deep, so a
 // body that does is refused at the edge with a 400, before anything recursive sees it.
 import express, { type RequestHandler } from 'express';
+import { settings } from '../../db/src/config.ts';
 
 /** Arrays and objects may nest this many levels (LOAM_JSON_MAX_DEPTH overrides). */
-export const JSON_MAX_DEPTH = Number(process.env.LOAM_JSON_MAX_DEPTH) || 512;
+export const JSON_MAX_DEPTH = settings.jsonMaxDepth;
 
 export const tooDeepMessage = (max = JSON_MAX_DEPTH) => `JSON nesting is too deep: the maximum is ${max} levels`;
 

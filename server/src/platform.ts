@@ -1,7 +1,7 @@
 // Boots Loam: the database (embedded unless DATABASE_URL), migrations, the API server and/or the worker, and a
 // clean shutdown of all of them on SIGINT / SIGTERM.
 import http from 'node:http';
-import { config } from '../../db/src/config.ts';
+import { config, settings } from '../../db/src/config.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedded.ts';
 import { migrate, projectsBehind } from '../../db/src/migrate.ts';
 import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
@@ -42,7 +42,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   } else {
     log(`using PostgreSQL at ${redact(databaseUrl)}`);
   }
-  openControlPool(databaseUrl, Number(process.env.LOAM_CONTROL_POOL_SIZE || 20));
+  openControlPool(databaseUrl, settings.controlPoolSize);
   await migrate(log);
   const behind = await projectsBehind();
   for (const p of behind) await controlPool().query(`select graphile_worker.add_job('project__migrate', json_build_object('project_id', $1::bigint), queue_name := 'project:' || $2, job_key := 'project__migrate:' || $2)`, [p.id, p.ref]);
@@ -73,7 +73,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     const actualPort = typeof address === 'object' && address ? address.port : port;
     url = `http://localhost:${actualPort}`;
     // With PORT=0 the port is known only now; the project URLs the API hands out must carry it.
-    if (!process.env.LOAM_PUBLIC_URL) config.publicUrl = url;
+    if (!config.publicUrlSet) config.publicUrl = url;
     log(`listening on ${url} (Management API ${url}/v1, health ${url}/health)`);
   }
   if (runner) log(`worker ${runner.id} running`);

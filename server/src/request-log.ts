@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { controlPool } from '../../db/src/pools.ts';
+import { liveSettings } from '../../db/src/config.ts';
 
 export type Service = 'rest' | 'graphql' | 'auth' | 'storage' | 'realtime' | 'functions' | 'postgres';
 
@@ -18,8 +19,6 @@ const MAX_PENDING = 5000;
 const BATCH = 500;
 const FLUSH_MS = 500;
 // Per project: LOAM_REQUEST_LOG_ROWS rows (default 10,000), LOAM_REQUEST_LOG_HOURS hours (default 7 days).
-const keepRows = () => Math.max(1, Number(process.env.LOAM_REQUEST_LOG_ROWS) || 10_000);
-const keepSeconds = () => Math.max(60, Number(process.env.LOAM_REQUEST_LOG_HOURS) * 3600 || 7 * 24 * 3600);
 
 let pending: LogRecord[] = [];
 let timer: NodeJS.Timeout | undefined;
@@ -40,7 +39,7 @@ export function flushRequestLog(): Promise<void> {
   const batch = pending;
   if (!batch.length) return Promise.resolve();
   pending = [];
-  flushing = Promise.resolve().then(() => controlPool().query('select platform_private.record_requests($1::jsonb, $2, $3)', [JSON.stringify(batch), keepRows(), keepSeconds()]))
+  flushing = Promise.resolve().then(() => controlPool().query('select platform_private.record_requests($1::jsonb, $2, $3)', [JSON.stringify(batch), liveSettings.requestLogRows, liveSettings.requestLogHours * 3600]))
     .then(() => { requestLogStats.written += batch.length; }, () => { requestLogStats.dropped += batch.length; })
     .finally(() => {
       flushing = undefined;

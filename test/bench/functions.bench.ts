@@ -7,7 +7,7 @@ import inspector from 'node:inspector';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { functionSettings } from '../../server/src/functions/settings.ts';
+import { functionSettings } from '../../db/src/config.ts';
 import { createBenchProject, load, startLoam, table, type LoadResult, type Scenario } from './harness.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 4);

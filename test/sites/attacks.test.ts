@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { storageSettings } from '../../server/src/storage/settings.ts';
+import { storageSettings } from '../../db/src/config.ts';
 import { adminClient, http, type Account } from '../helpers/platform.ts';
 import { makeZip, project, site, subdomain, uploadZip, waitDeploy, type ZipEntry } from './helpers.ts';
 

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { BuildLog, buildSettings, clone, collectOutput, repoUrlProblem, sandboxed, type SandboxSettings } from '../../server/src/sites/build.ts';
+import { BuildLog, clone, collectOutput, repoUrlProblem, sandboxed, type SandboxSettings } from '../../server/src/sites/build.ts';
+import { buildSettings } from '../../db/src/config.ts';
 
 let tmp: string;
 let bare: string;

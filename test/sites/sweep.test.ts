@@ -12,7 +12,7 @@ import { controlPool } from '../../db/src/pools.ts';
 import { storeSiteFile } from '../../server/src/sites/deploys.ts';
 import { sweepSite } from '../../server/src/sites/sweep.ts';
 import { blobStore, siteBlobKey, sitePrefix } from '../../server/src/storage/backend.ts';
-import { storageSettings } from '../../server/src/storage/settings.ts';
+import { storageSettings } from '../../db/src/config.ts';
 import { http, type Account } from '../helpers/platform.ts';
 import { project, sha256, site, subdomain } from './helpers.ts';
 

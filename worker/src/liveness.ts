@@ -3,12 +3,12 @@
 // queues again the deletions that gave up.
 import os from 'node:os';
 import type pg from 'pg';
-import { envInt } from '../../db/src/config.ts';
+import { liveSettings } from '../../db/src/config.ts';
 
 /** How long a worker may stay silent before others presume it dead and rerun its jobs. Long enough that a busy
  *  but healthy process (a long GC pause, a slow control database) is not taken for dead: its jobs would then run
  *  twice — harmless, since every job is idempotent, but wasted work. */
-export const deadAfterMs = () => envInt('LOAM_WORKER_DEAD_AFTER_MS', 30_000, 1000);
+export const deadAfterMs = () => liveSettings.workerDeadAfterMs;
 
 export interface Liveness { stop(): Promise<void> }
 

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { Logger, run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
 import type pg from 'pg';
 import { startLiveness } from './liveness.ts';
+import { settings } from '../../db/src/config.ts';
 
 const tasksDir = new URL('./tasks/', import.meta.url);
 
@@ -30,7 +31,7 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(pool: pg.Pool, concurrency = Number(process.env.LOAM_WORKER_CONCURRENCY || 4)): Promise<Worker> {
+export async function startWorker(pool: pg.Pool, concurrency = settings.workerConcurrency): Promise<Worker> {
   // graphile-worker draws its pool id at random and exposes it only through this event. The heartbeat is queued
   // from the handler, before the pool's workers ask for their first job.
   const events = new EventEmitter() as WorkerEvents;

@@ -3,8 +3,7 @@
 // round trip per call: BEGIN, the request context, the statement and COMMIT are written together on a
 // pipelined connection. Values travel as parameters only: statement text (which pg_stat_activity and the server
 // log show) never carries an email, a password hash or a token.
-import type pg from 'pg';
-import { apiRoleContext, contextStatement } from '../../../db/src/context.ts';
+import { apiRoleContext, sendInContext } from '../../../db/src/context.ts';
 import { projectPool, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
@@ -16,20 +15,17 @@ const param = (v: unknown) => (v !== null && typeof v === 'object' && !(v instan
 export async function authCall<T = any>(p: ProjectRuntime, sql: string, params: unknown[] = [],
   opts: { statementTimeoutMs?: number } = {}): Promise<T> {
   const pool = projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
-  const context = contextStatement({
+  const ctx = {
     ...apiRoleContext(p, 'service_role'),
     settings: opts.statementTimeoutMs ? { statement_timeout: String(opts.statementTimeoutMs) } : undefined,
-  });
+  };
   return withPooledClient(pool, async (client, markBroken) => {
-    const sent = [client.query('begin'), client.query(context), client.query(sql, params.map(param)), client.query('commit')];
-    const settled = await Promise.allSettled(sent);
-    const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-    if (failed) {
-      // After an error Postgres skips the rest and turns COMMIT into ROLLBACK; make sure nothing stays open.
-      await client.query('rollback').catch(markBroken);
-      throw failed.reason;
+    try {
+      const [r] = await sendInContext(client, ctx, [{ text: sql, values: params.map(param) }], { end: 'commit' });
+      return r!.rows[0]?.[r!.fields[0].name] as T;
+    } catch (err) {
+      await client.query('rollback').catch(markBroken); // nothing may stay open, whatever failed
+      throw err;
     }
-    const r = (settled[2] as PromiseFulfilledResult<pg.QueryResult>).value;
-    return r.rows[0]?.[r.fields[0].name] as T;
   });
 }

@@ -3,13 +3,13 @@
 import bcrypt from 'bcrypt';
 import type { AuthConfig } from './config.ts';
 import { authErrors, validation } from './errors.ts';
+import { settings } from '../../../db/src/config.ts';
 
-const ROUNDS = Number(process.env.LOAM_BCRYPT_ROUNDS || 10);
 // Compared against when an email is unknown, so the answer takes as long either way.
-const DUMMY = bcrypt.hashSync('loam-no-such-user', ROUNDS);
+const DUMMY = bcrypt.hashSync('loam-no-such-user', settings.bcryptRounds);
 const MAX_LENGTH = 72;
 
-export const hashPassword = (pw: string) => bcrypt.hash(pw, ROUNDS);
+export const hashPassword = (pw: string) => bcrypt.hash(pw, settings.bcryptRounds);
 export const comparePassword = (pw: string, hash: string | null | undefined) => bcrypt.compare(pw, hash || DUMMY);
 
 export function checkPassword(cfg: AuthConfig, pw: string): void {

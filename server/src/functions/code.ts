@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { controlPool } from '../../../db/src/pools.ts';
-import type { FunctionSettings } from './settings.ts';
+import type { FunctionSettings } from '../../../db/src/config.ts';
 
 export interface VersionInfo {
   ref: string; slug: string; version: number; entrypointPath: string; importMapPath: string | null; status: string;

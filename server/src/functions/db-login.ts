@@ -11,7 +11,7 @@ import { projectRoles } from '../../../db/src/roles.ts';
 import { scramVerifier } from '../../../db/src/scram.ts';
 import { open, seal } from '../../../db/src/secret-box.ts';
 import { serverAdminAddress } from '../../../db/src/servers.ts';
-import { functionSettings } from './settings.ts';
+import { functionSettings } from '../../../db/src/config.ts';
 
 const context = (ref: string) => `functions-db:${ref}`;
 

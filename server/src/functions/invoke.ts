@@ -13,7 +13,7 @@ import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } fr
 import { errors } from '../errors.ts';
 import { identifyToken, keyGate, NO_API_KEY } from '../project/keys.ts';
 import { checkProject } from '../project/resolve.ts';
-import { sitesSettings } from '../sites/settings.ts';
+import { sitesSettings } from '../../../db/src/config.ts';
 import { isApiKey } from '../project/keyring.ts';
 import { functionEnv } from './env.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { materialize, pruneVersions, removeProject, sandbox, type VersionInfo } from './code.ts';
-import { functionSettings, type FunctionSettings } from './settings.ts';
+import { functionSettings, type FunctionSettings } from '../../../db/src/config.ts';
 import type { Pool } from 'undici';
 import { upstreamPool } from './proxy.ts';
 

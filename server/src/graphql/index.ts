@@ -11,10 +11,10 @@ import { JwtError } from '../project/jwt.ts';
 import { identifyHeaders } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
 import { ruruHTML } from 'postgraphile/grafserv/ruru/server';
-import { graphqlConfig } from './config.ts';
 import { CODES, sendError, sendJwtError } from './errors.ts';
 import { acquire, acquireNow, SchemaBuildError, type Instance } from './instances.ts';
 import { requestContexts } from './preset.ts';
+import { graphqlConfig } from '../../../db/src/config.ts';
 
 // GraphiQL (Ruru) in development: grafserv would point it at its own mount path; the page must call this
 // project's endpoint, whichever way (path or subdomain) it was reached. Its assets come through grafserv.

@@ -14,8 +14,8 @@ import { observeSchemaVersion, onSchemaChange, readSchemaVersion } from '../../.
 import { guardPool } from '../../../db/src/pools.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
 import { restSettings } from '../rest/settings.ts';
-import { graphqlConfig } from './config.ts';
 import { projectPreset } from './preset.ts';
+import { graphqlConfig } from '../../../db/src/config.ts';
 
 /** grafserv's plain-Node handler, called from Express (index.ts) and before Express (raw.ts) alike: the request
  *  URL must be relative to the endpoint. `next` gets requests it does not serve, and unexpected errors. */
@@ -79,6 +79,19 @@ const location = (p: ProjectRuntime) => `${p.database_server_id}/${p.db_name}`;
 const readVersion = (pool: pg.Pool, p: ProjectRuntime) =>
   withContext(pool, apiRoleContext(p, 'anon'), (c) => readSchemaVersion(c), { readOnly: true });
 
+/** PostGraphile leaves out relations, orderings and filters on columns without an index. Supabase users seldom
+ *  index foreign keys, so Loam exposes them (the performance advisor's unindexed_foreign_keys lint flags the
+ *  index instead); an owner who wants PostGraphile's stricter schema sets `graphql_strict_indexes = true` in the
+ *  project's in-database configuration (`pgrst.config`, read as anon, as REST reads it). */
+const readStrictIndexes = (pool: pg.Pool, p: ProjectRuntime) =>
+  withContext(pool, apiRoleContext(p, 'anon'), async (c) => {
+    const { rows } = await c.query(`select exists (select 1 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'pgrst' and c.relname = 'config' and pg_catalog.has_table_privilege(c.oid, 'select')) as readable`);
+    if (!rows[0].readable) return false;
+    const r = await c.query(`select value::text as value from pgrst.config where key::text = 'graphql_strict_indexes' limit 1`);
+    return r.rows[0]?.value === 'true';
+  }, { readOnly: true }).catch(() => false);
+
 async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
   if (!p.database_server_id) throw new Error(`project ${p.ref} has no database server`);
   const address = await authenticatorAddress(p);
@@ -88,7 +101,7 @@ async function openPool(p: ProjectRuntime): Promise<pg.Pool> {
     idleTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'loam graphql',
     // PostGraphile's queries are short; JIT optimisation only slows them down (as @dataplan/pg's own pool does).
     options: '-c jit_optimize_above_cost=-1',
-    // Statements are written without waiting for the previous answer (preset.ts pipelinedContext); each request
+    // Statements are written without waiting for the previous answer (db/src/context.ts withContext); each request
     // still has its connection to itself, so transactions never interleave.
     pipeline: true,
   } as pg.PoolConfig));
@@ -101,8 +114,8 @@ async function build(entry: Entry, p: ProjectRuntime): Promise<Built> {
   stats.builds++;
   const pool = await entry.pool;
   // Both read before introspection: a DDL or a settings change racing the build triggers a rebuild.
-  const [version, schemas] = await Promise.all([readVersion(pool, p), exposedSchemas(p)]);
-  const pgl = postgraphile(projectPreset({ pool, schemas, config: graphqlConfig() }));
+  const [version, schemas, strictIndexes] = await Promise.all([readVersion(pool, p), exposedSchemas(p), readStrictIndexes(pool, p)]);
+  const pgl = postgraphile(projectPreset({ pool, schemas, config: graphqlConfig(), strictIndexes }));
   try {
     await Promise.resolve(pgl.getSchema()).catch((err: { code?: unknown; message?: string }) => {
       // A Postgres error (introspection failed) is the database's; anything else is the schema's shape.

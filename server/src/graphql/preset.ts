@@ -10,53 +10,20 @@ import type { WithPgClient } from 'postgraphile/@dataplan/pg';
 import { isPromiseLike, SafeError } from 'postgraphile/grafast';
 import type {} from 'postgraphile/grafserv/node';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
-import { contextStatement, type RequestContext } from '../../../db/src/context.ts';
-import type { GraphqlConfig } from './config.ts';
+import { withContext, type RequestContext } from '../../../db/src/context.ts';
 import { codeHttpErrors, makeMaskError, withRequestErrorCode } from './errors.ts';
 import { limitsRule } from './limits.ts';
 import { tooDeepMessage, valueTooDeep } from '../json-depth.ts';
+import { type GraphqlConfig } from '../../../db/src/config.ts';
 
 /** Where the request handler (index.ts, raw.ts) leaves the caller's context for this request's transactions:
  *  keyed by the Node request, which both the Express and the plain-Node path hand to grafserv. */
 export const requestContexts = new WeakMap<IncomingMessage, RequestContext>();
 
 /**
- * A transaction opened with the request context (the one builder, contextStatement) on a pipelined connection:
- * BEGIN + context are written without waiting for their answer, so PostGraphile's first statement follows them
- * on the wire — one round trip less than awaiting each (as db/src/context.ts `withContext` does). It fails
- * closed: should BEGIN or the context fail, the statements behind them run in an aborted transaction and fail
- * too (25P02), and the caller gets the first error.
- */
-export async function pipelinedContext<T>(pool: pg.Pool, ctx: RequestContext, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    // Two messages on the pipelined connection (one round trip): the context goes as parameters, so no claim
-    // or header ever appears in statement text.
-    const begun = Promise.all([client.query('begin'), client.query(contextStatement(ctx))]).then(() => undefined, (err: unknown) => err);
-    let result: T;
-    try {
-      result = await fn(client);
-    } catch (err) {
-      throw (await begun) ?? err;
-    }
-    const failed = await begun; // fn may have sent nothing
-    if (failed) throw failed;
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => { broken = true; });
-    const code = (err as { code?: string })?.code;
-    if (code?.startsWith('08') || code?.startsWith('57P')) broken = true;
-    throw err;
-  } finally {
-    client.release(broken);
-  }
-}
-
-/**
  * `withPgClient` over a project pool (pipelined, instances.ts). With a request context it runs the callback
- * in `pipelinedContext` (COMMIT or ROLLBACK after); PostGraphile's own transactions (mutations) nest as
+ * in `withContext` (db/src/context.ts: BEGIN and the context pipelined ahead of its statements; COMMIT or
+ * ROLLBACK after); PostGraphile's own transactions (mutations) nest as
  * savepoints. Without one (schema introspection) it is a plain connection, as the authenticator, which can
  * read the catalogs but no table.
  */
@@ -72,7 +39,7 @@ function contextWithPgClient(pool: pg.Pool): WithPgClient<NodePostgresPgClient> 
         client.release();
       }
     }
-    return pipelinedContext(pool, ctx, (client) => makeWithPgClientViaPgClientAlreadyInTransaction(client, true)(null, callback));
+    return withContext(pool, ctx, (client) => makeWithPgClientViaPgClientAlreadyInTransaction(client, true)(null, callback), { eager: true });
   };
   const withPgClient = run as WithPgClient<NodePostgresPgClient>;
   withPgClient.release = () => { /* the pool belongs to the project's entry in instances.ts */ };
@@ -83,13 +50,16 @@ export interface ProjectPresetOptions {
   pool: pg.Pool;
   schemas: string[];
   config: GraphqlConfig;
+  /** PostGraphile's own rule: no relation, ordering or filter on a column without an index. */
+  strictIndexes?: boolean;
 }
 
-export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): GraphileConfig.Preset {
+export function projectPreset({ pool, schemas, config, strictIndexes }: ProjectPresetOptions): GraphileConfig.Preset {
   const withPgClient = contextWithPgClient(pool);
   const maskError = makeMaskError(config.production);
   return {
     extends: [PostGraphileAmberPreset, PgAggregatesPreset],
+    disablePlugins: strictIndexes ? [] : ['PgIndexBehaviorsPlugin'],
     plugins: [{
       name: 'LoamGraphqlRequestPlugin',
       version: '1.0.0',
@@ -159,7 +129,7 @@ export function projectPreset({ pool, schemas, config }: ProjectPresetOptions): 
       withPgClientKey: 'withPgClient',
       pgSettingsKey: 'pgSettings',
       // Not key/value settings: the whole request context, built by the route handler and applied by
-      // the one builder (contextStatement), so REST and GraphQL cannot drift apart.
+      // the one primitive (withContext), so REST and GraphQL cannot drift apart.
       pgSettings: (requestContext) => {
         const req = requestContext.node?.req;
         const ctx = req && requestContexts.get(req);

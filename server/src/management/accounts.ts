@@ -2,19 +2,17 @@
 import crypto from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { Router } from 'express';
-import { config } from '../../../db/src/config.ts';
+import { config, settings } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { errors } from '../errors.ts';
 import { body, email, str } from '../validate.ts';
 import { authenticate, caller, newAccessToken, scope, sha256 } from './session.ts';
 
-const BCRYPT_ROUNDS = Number(process.env.LOAM_BCRYPT_ROUNDS || 10);
 // Login and reset-email attempts per email address per minute (shared by every API process): password guessing
 // and mail bombing stop here, whether or not the account exists.
-const ATTEMPTS_PER_MINUTE = Number(process.env.LOAM_AUTH_ATTEMPTS_PER_MINUTE || 10);
 const SESSION_DAYS = 30;
 // Compared against when the email is unknown, so a login takes as long whether or not the account exists.
-const DUMMY_HASH = bcrypt.hashSync('loam-dummy-password', BCRYPT_ROUNDS);
+const DUMMY_HASH = bcrypt.hashSync('loam-dummy-password', settings.bcryptRounds);
 
 const password = (b: Record<string, unknown>, key: string) => str(b, key, { required: true, min: 8, max: 72 });
 
@@ -40,7 +38,7 @@ accounts.post('/auth/signup', async (req, res) => {
   const mail = email(b);
   const pass = password(b, 'password');
   const fullName = str(b, 'full_name', { max: 256 });
-  const hash = await bcrypt.hash(pass, BCRYPT_ROUNDS);
+  const hash = await bcrypt.hash(pass, settings.bcryptRounds);
   const { rows: [a] } = await controlPool().query('select * from platform_private.create_account($1, $2, $3)', [mail, fullName ?? null, hash]);
   res.status(201).json({ token: await startSession(a.id), user: userJson(a) });
 });
@@ -51,7 +49,7 @@ accounts.post('/auth/login', async (req, res) => {
   const pass = str(b, 'password', { required: true, max: 1024 });
   const { rows: [row] } = await controlPool().query(
     `select r.retry_after, l.account_id, l.password_hash from platform_private.rate_limit_hit($2, $3) r(retry_after)
-     left join platform_private.login_lookup($1) l on true`, [mail, `login:${mail.trim().toLowerCase()}`, ATTEMPTS_PER_MINUTE]);
+     left join platform_private.login_lookup($1) l on true`, [mail, `login:${mail.trim().toLowerCase()}`, settings.accountAttemptsPerMinute]);
   if (row.retry_after > 0) throw errors.rateLimited(row.retry_after);
   const ok = await bcrypt.compare(pass, row.password_hash ?? DUMMY_HASH);
   if (!row.account_id || !ok) throw errors.invalidCredentials();
@@ -77,14 +75,14 @@ accounts.patch('/auth/password', authenticate, scope('tokens', 'write'), async (
   const { rows: [row] } = await controlPool().query('select platform_private.password_hash($1) as hash', [me.accountId]);
   if (!(await bcrypt.compare(current, row.hash))) throw errors.invalidCredentials();
   await controlPool().query('select platform_private.set_password($1, $2, $3)',
-    [me.accountId, await bcrypt.hash(next, BCRYPT_ROUNDS), me.tokenId]);
+    [me.accountId, await bcrypt.hash(next, settings.bcryptRounds), me.tokenId]);
   res.json({ message: 'Password updated' });
 });
 
 accounts.post('/auth/forgot', async (req, res) => {
   const mail = email(body(req.body));
   const { rows: [limit] } = await controlPool().query('select platform_private.rate_limit_hit($1, $2) as retry_after',
-    [`forgot:${mail.toLowerCase()}`, ATTEMPTS_PER_MINUTE]);
+    [`forgot:${mail.toLowerCase()}`, settings.accountAttemptsPerMinute]);
   if (limit.retry_after > 0) throw errors.rateLimited(limit.retry_after);
   const token = crypto.randomBytes(24).toString('hex');
   await controlPool().query('select platform_private.request_password_reset($1, $2, $3, $4)',
@@ -96,7 +94,7 @@ accounts.post('/auth/reset', async (req, res) => {
   const b = body(req.body);
   const token = str(b, 'token', { required: true, max: 256 });
   const pass = password(b, 'password');
-  const hash = await bcrypt.hash(pass, BCRYPT_ROUNDS);
+  const hash = await bcrypt.hash(pass, settings.bcryptRounds);
   const client = await controlPool().connect();
   try {
     await client.query('begin');

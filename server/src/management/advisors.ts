@@ -9,6 +9,7 @@ import { param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { findProject } from './projects.ts';
 import { ownerTransaction } from './project-db.ts';
+import { settings } from '../../../db/src/config.ts';
 
 type Category = 'security' | 'performance';
 
@@ -31,7 +32,6 @@ const INTERNAL_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast', '_loam
   'supabase_migrations', 'extensions', 'graphql', 'graphql_public', 'vault', 'pgsodium', 'pgsodium_masks', 'cron',
   'net', 'pgbouncer', 'supabase_functions', 'pgtle', 'repack', 'topology', 'tiger'];
 
-const TIMEOUT_MS = Number(process.env.LOAM_ADVISORS_TIMEOUT_MS || 15_000);
 
 export const advisors = Router();
 
@@ -42,7 +42,7 @@ for (const category of ['security', 'performance'] as const) {
     const [{ db_schema: exposed }] = await callerQuery<{ db_schema: string }>(res, 'select db_schema from platform.rest_config($1)', [ref]);
     const roles = projectRoles(ref);
     const values = [INTERNAL_SCHEMAS, exposed.split(',').map((s) => s.trim()).filter(Boolean), roles.anon, roles.authenticated];
-    const lints = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS, searchPath: 'pg_catalog' }, async (c) => {
+    const lints = await ownerTransaction(ref, { readOnly: true, timeoutMs: settings.advisorsTimeoutMs, searchPath: 'pg_catalog' }, async (c) => {
       const found: unknown[] = [];
       for (const lint of LINTS[category]) found.push(...(await c.query(lint.sql, values.slice(0, lint.params))).rows);
       return found;

@@ -13,6 +13,7 @@ import { clientAddress } from './network.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
 import { recordPostgresError } from '../request-log.ts';
+import { settings } from '../../../db/src/config.ts';
 
 // bigint as a JSON number when it fits (as Supabase's SQL endpoint answers), as a string when it would lose
 // digits. Per query, so no other user of the pg module is affected.
@@ -23,7 +24,6 @@ const queryTypes = {
   },
 };
 
-const STATEMENT_TIMEOUT_MS = Number(process.env.LOAM_SQL_TIMEOUT_MS || 60_000);
 
 export const database = Router();
 
@@ -47,7 +47,7 @@ async function runQuery(req: Request, res: Response, readOnly: boolean) {
   const client = await pool.connect();
   let rows: unknown[] = [];
   try {
-    await client.query(`begin${readOnly ? ' read only' : ''}; set local statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
+    await client.query(`begin${readOnly ? ' read only' : ''}; set local statement_timeout = ${settings.sqlTimeoutMs}`);
     // Read-only SQL goes through the extended protocol, which takes exactly one statement: a `commit;` in the
     // text cannot end the read-only transaction and let the statements after it write.
     const result = readOnly || params?.length

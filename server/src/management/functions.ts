@@ -8,7 +8,7 @@ import { Router, type Request, type Response } from 'express';
 import { forgetRuntime } from '../../../db/src/projects.ts';
 import { ApiError, errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
-import { functionSettings } from '../functions/settings.ts';
+import { functionSettings } from '../../../db/src/config.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { jsonParser } from '../json-depth.ts';
 

@@ -7,6 +7,7 @@ import { projectPool } from '../../../db/src/pools.ts';
 import { managementAddress } from '../../../db/src/servers.ts';
 import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
 import { errors } from '../errors.ts';
+import { settings } from '../../../db/src/config.ts';
 
 export async function ownerPool(ref: string): Promise<{ pool: pg.Pool; project: ProjectRuntime }> {
   const project = await loadRuntime(ref);
@@ -38,7 +39,7 @@ export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolea
   try {
     // The timeouts are session settings (reset by `discard all` below), so SQL that ends the transaction
     // early (a COMMIT in a migration) does not run on without them.
-    await client.query(`set statement_timeout = ${Math.floor(opts.timeoutMs ?? OWNER_TIMEOUT_MS)}; set lock_timeout = '10s';
+    await client.query(`set statement_timeout = ${Math.floor(opts.timeoutMs ?? settings.sqlTimeoutMs)}; set lock_timeout = '10s';
       begin${opts.readOnly ? ' read only' : ''}; set local search_path = ${opts.searchPath ?? 'public'}`);
     const result = await fn(client);
     await client.query('commit');
@@ -52,4 +53,3 @@ export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolea
   }
 }
 
-const OWNER_TIMEOUT_MS = Number(process.env.LOAM_SQL_TIMEOUT_MS || 60_000);

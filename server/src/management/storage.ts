@@ -4,7 +4,7 @@ import { Router } from 'express';
 import { apiRoleContext, withContext } from '../../../db/src/context.ts';
 import { errors } from '../errors.ts';
 import { forgetStorageConfig } from '../storage/context.ts';
-import { storageSettings } from '../storage/settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 import { body, param } from '../validate.ts';
 import { ownerPool } from './project-db.ts';
 import { findProject } from './projects.ts';

@@ -10,9 +10,9 @@ import { param } from '../validate.ts';
 import { authenticate, scope } from './session.ts';
 import { findProject } from './projects.ts';
 import { ownerTransaction } from './project-db.ts';
+import { settings } from '../../../db/src/config.ts';
 
 const INTROSPECT = fs.readFileSync(new URL('../../../sql/project/typegen.sql', import.meta.url), 'utf8');
-const TIMEOUT_MS = Number(process.env.LOAM_TYPEGEN_TIMEOUT_MS || 30_000);
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
 export const typegen = Router();
@@ -24,7 +24,7 @@ typegen.get('/projects/:ref/types/typescript', authenticate, scope('database', '
   if (schemas.length > 50 || schemas.some((s) => !SCHEMA_NAME.test(s))) throw errors.invalidPath('included_schemas must be a comma-separated list of schema names');
   const ref = param(req, 'ref');
   await findProject(res, ref);
-  const catalog = await ownerTransaction(ref, { readOnly: true, timeoutMs: TIMEOUT_MS, searchPath: 'pg_catalog' }, async (c) => {
+  const catalog = await ownerTransaction(ref, { readOnly: true, timeoutMs: settings.typegenTimeoutMs, searchPath: 'pg_catalog' }, async (c) => {
     const meta = (await c.query(INTROSPECT, [schemas])).rows[0];
     // Relationships, of tables and of views, exactly as the REST engine infers them for embedding.
     const { fks } = await loadSchemaCache(c, schemas, '');

@@ -14,6 +14,7 @@ import { projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { open } from '../../../db/src/secret-box.ts';
 import { API_ROLES, type ApiRole } from '../../../db/src/roles.ts';
 import type { Alg, Claims, VerifyKey } from './jwt.ts';
+import { liveSettings } from '../../../db/src/config.ts';
 
 export interface ApiKeyEntry { id: string; type: 'publishable' | 'secret'; role: ApiRole; claims: Claims }
 
@@ -138,7 +139,6 @@ const keyrings = projectCache(load);
 const attached = new WeakMap<ProjectRuntime, Keyring>();
 
 // How soon an unknown kid may fetch an issuer's keys again (LOAM_THIRD_PARTY_AUTH_REFRESH_MS, default 30 s).
-const refreshAfterMs = () => Number(process.env.LOAM_THIRD_PARTY_AUTH_REFRESH_MS ?? 30_000) || 0;
 
 /** The `kid` of a JWT's header, if it is one. */
 function kidOf(token: string | undefined): string | undefined {
@@ -157,7 +157,7 @@ function kidOf(token: string | undefined): string | undefined {
 export async function prepareKeyring(p: ProjectRuntime, token?: string): Promise<Keyring> {
   let kr = await keyrings.get(p.ref);
   const kid = kr.thirdParty?.length ? kidOf(token) : undefined;
-  if (kid !== undefined && !kr.keys.some((k) => k.kid === kid) && Date.now() - (kr.loadedAt ?? 0) >= refreshAfterMs()) {
+  if (kid !== undefined && !kr.keys.some((k) => k.kid === kid) && Date.now() - (kr.loadedAt ?? 0) >= liveSettings.thirdPartyAuthRefreshMs) {
     await Promise.all(kr.thirdParty!.map((t) => resolveThirdParty(t, true).catch(() => undefined)));
     keyrings.forget(p.ref);
     kr = await keyrings.get(p.ref);
@@ -187,7 +187,6 @@ for (const [a, n] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const) PRIVATE.addSubnet(a, n, 'ipv4');
 for (const [a, n] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) PRIVATE.addSubnet(a, n, 'ipv6');
 
-const allowPrivate = () => process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE === '1';
 
 export function isPrivateAddress(address: string): boolean {
   const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
@@ -204,7 +203,7 @@ export function urlProblem(raw: string): string | undefined {
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must be an http(s) URL';
   if (u.username || u.password) return 'must not hold credentials';
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  if (net.isIP(host) && isPrivateAddress(host) && !allowPrivate()) return 'points at a private or loopback address';
+  if (net.isIP(host) && isPrivateAddress(host) && !liveSettings.allowPrivateFetch) return 'points at a private or loopback address';
   return undefined;
 }
 
@@ -212,7 +211,7 @@ const guardedLookup: net.LookupFunction = (hostname, options, callback) => {
   dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, '', 0);
     const list = addresses as dns.LookupAddress[];
-    const bad = !allowPrivate() && list.find((a) => isPrivateAddress(a.address));
+    const bad = !liveSettings.allowPrivateFetch && list.find((a) => isPrivateAddress(a.address));
     if (bad || list.length === 0) return callback(new FetchRefused(`${hostname} resolves to a private or loopback address`), '', 0);
     if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
     callback(null, list[0].address, list[0].family);

@@ -2,7 +2,7 @@
 // API keys), checked as Supabase realtime checks them (role and exp required); private channels are authorized by the
 // project's own RLS policies on realtime.messages, evaluated in the project database as the subscriber's API
 // role with its claims — never as a privileged role.
-import { withContext } from '../../../db/src/context.ts';
+import { switchContext, withContext } from '../../../db/src/context.ts';
 import { projectPool } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { dbRole, type ApiRole } from '../../../db/src/roles.ts';
@@ -70,12 +70,13 @@ export async function channelPolicies(project: ProjectRuntime, sub: Subscriber, 
   if (sub.role === 'service_role') return ALL;
   const role = dbRole(project, sub.role);
   const service = dbRole(project, 'service_role');
-  return withContext(await pool(project), { role, claims: sub.claims, path: '/realtime/v1', settings: { 'realtime.topic': topic } }, async (c) => {
+  const ctx = { role, claims: sub.claims, path: '/realtime/v1', settings: { 'realtime.topic': topic } };
+  return withContext(await pool(project), ctx, async (c) => {
     const probe = async (extension: string) => {
-      await c.query(`select set_config('role', $1, true)`, [service]);
+      await switchContext(c, { ...ctx, role: service });
       const { rows } = await c.query(
         `insert into realtime.messages (topic, extension, private) values ($1, $2, true) returning id`, [topic, extension]);
-      await c.query(`select set_config('role', $1, true)`, [role]);
+      await switchContext(c, ctx);
       const read = (await c.query('select 1 from realtime.messages where id = $1', [rows[0].id])).rowCount === 1;
       await c.query('savepoint w');
       let write = true;

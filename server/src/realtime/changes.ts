@@ -15,8 +15,8 @@
 import crypto from 'node:crypto';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import pg from 'pg';
-import { envInt } from '../../../db/src/config.ts';
-import { withContext } from '../../../db/src/context.ts';
+import { settings } from '../../../db/src/config.ts';
+import { switchContext, withContext } from '../../../db/src/context.ts';
 import { cachedRuntime, forgetRuntime, onProjectChanged, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { controlPool, projectPool } from '../../../db/src/pools.ts';
 import { dbRole } from '../../../db/src/roles.ts';
@@ -119,11 +119,9 @@ const leading = new Map<string, Promise<void>>();
 const changesPool = async (p: ProjectRuntime) => projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
 /** realtime.messages' own publication (Supabase's name): realtime.send() and broadcast_changes() write there. */
 const MESSAGES_PUBLICATION = 'supabase_realtime_messages_publication';
-const START_TIMEOUT_MS = Number(process.env.LOAM_REALTIME_START_TIMEOUT_MS || 10_000);
 const walChecked = new Map<string, Promise<void>>();
 const INTEREST = { interest: true };
 /** Changes of one project waiting for their RLS check in this process. */
-const MAX_BACKLOG = envInt('LOAM_REALTIME_MAX_BACKLOG', 10_000, 1);
 /** Checks of one project's changes running side by side (its pool has 10 connections). */
 const CHECKS = 4;
 
@@ -205,7 +203,7 @@ class Stream {
     await new Promise<void>((resolve, reject) => {
       // Making a logical slot waits for the transactions running on the whole server to end: one left open
       // (by any tenant) would hold the join up for as long. The subscriber is told; the next join tries again.
-      const timer = setTimeout(() => reject(new Error('Realtime could not start reading changes in time: a long-running transaction on the database server holds it up')), START_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error('Realtime could not start reading changes in time: a long-running transaction on the database server holds it up')), settings.realtimeStartTimeoutMs);
       timer.unref();
       service.once('start', () => { clearTimeout(timer); resolve(); });
       service.on('error', (err) => { reject(err); this.lost(); });
@@ -370,7 +368,7 @@ function unwant(l: Local): void {
 async function running(l: Local): Promise<void> {
   await checkWalLevel(await adminAddress(l.project));
   await l.registered;
-  const end = Date.now() + START_TIMEOUT_MS;
+  const end = Date.now() + settings.realtimeStartTimeoutMs;
   for (;;) {
     await tryLead(l.project.ref).catch(() => {}); // the lock connection away: another process may read it
     const mine = streams.get(l.project.ref);
@@ -400,7 +398,7 @@ function received(ref: string, d: Decoded): void {
   const l = local.get(ref);
   if (!l?.subs.size) return;
   // A bounded backlog: a project writing faster than its subscribers can be checked loses changes, not memory.
-  if (l.backlog >= MAX_BACKLOG) return;
+  if (l.backlog >= settings.realtimeMaxBacklog) return;
   l.backlog++;
   const checked = inTurn(l, () => check(l, d)).catch(() => () => {});
   l.chain = l.chain.then(async () => (await checked)()).catch(() => {}).finally(() => { l.backlog--; });
@@ -464,7 +462,6 @@ async function visible(project: ProjectRuntime, subs: Subscriber[], change: Deco
   if (key && (!keys.length || keys.length !== change.keyColumns.length)) return subs.map(() => undefined); // no primary key: nothing can be checked
   if (keys.some((k) => !change.sqlType[k])) return subs.map(() => undefined);
   const where = keys.map((k, i) => `${pg.escapeIdentifier(k)} = $${i + 1}::${change.sqlType[k]}`).join(' and ');
-  const SWITCH = `select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`;
   const COLS = `select array(select attname from pg_catalog.pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped
                   and pg_catalog.has_column_privilege($1, attnum, 'SELECT'))::text[] as cols`;
   try {
@@ -473,14 +470,14 @@ async function visible(project: ProjectRuntime, subs: Subscriber[], change: Deco
       const roles = [...new Set(subs.map((s) => s.role))];
       const colsOf = new Map<string, Set<string>>();
       const phase1 = await Promise.all(roles.flatMap((r) => [
-        c.query(SWITCH, [dbRole(project, r), '{}']), c.query(COLS, [change.relationOid]),
+        switchContext(c, { role: dbRole(project, r), claims: {}, path: '/realtime/v1' }), c.query(COLS, [change.relationOid]),
       ]));
       roles.forEach((r, i) => colsOf.set(r, new Set(phase1[2 * i + 1].rows[0].cols)));
       const may = subs.map((s) => { const cols = colsOf.get(s.role)!; return cols.size > 0 && keys.every((k) => cols.has(k)) ? cols : undefined; });
       if (!key) return may;
       // The row, as each subscriber that may read its key.
       const asked = subs.map((s, i) => may[i] ? [
-        c.query(SWITCH, [dbRole(project, s.role), JSON.stringify(s.claims)]),
+        switchContext(c, { role: dbRole(project, s.role), claims: s.claims, path: '/realtime/v1' }),
         c.query(`select 1 from ${table} where ${where}`, keys.map((k) => key[k])),
       ] : []);
       const answers = await Promise.all(asked.map((qs) => Promise.all(qs)));

@@ -6,12 +6,12 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
-import { envInt } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
+import { settings } from '../../../db/src/config.ts';
 
 export const PROCESS_ID = crypto.randomUUID();
-export const HEARTBEAT_MS = envInt('LOAM_REALTIME_HEARTBEAT_MS', 2000, 50);
-const DEAD_AFTER_MS = envInt('LOAM_REALTIME_DEAD_AFTER_MS', 10_000, 100);
+export const HEARTBEAT_MS = settings.realtimeHeartbeatMs;
+const DEAD_AFTER_MS = settings.realtimeDeadAfterMs;
 
 type Tick = (live: Set<string>, reborn: boolean) => void | Promise<void>;
 const ticks = new Set<Tick>();

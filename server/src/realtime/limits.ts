@@ -1,8 +1,8 @@
 // Per-project realtime settings and limits. Defaults follow Supabase's free plan (and env overrides); a project's
 // own values come from GET/PATCH /v1/projects/{ref}/config/realtime (platform.project_realtime_config).
-import { envInt } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { projectCache } from '../../../db/src/projects.ts';
+import { settings } from '../../../db/src/config.ts';
 
 export interface RealtimeLimits {
   /** Sockets of one project over all API processes (Supabase: max_concurrent_users). */
@@ -22,13 +22,7 @@ export interface RealtimeSettings extends RealtimeLimits {
   private_only: boolean;
 }
 
-export const DEFAULT_LIMITS: RealtimeLimits = {
-  max_concurrent_users: envInt('LOAM_REALTIME_MAX_CONCURRENT_USERS', 200, 1),
-  max_events_per_second: envInt('LOAM_REALTIME_MAX_EVENTS_PER_SECOND', 100, 1),
-  max_payload_size_in_kb: envInt('LOAM_REALTIME_MAX_PAYLOAD_SIZE_IN_KB', 256, 1),
-  max_channels_per_client: envInt('LOAM_REALTIME_MAX_CHANNELS_PER_CLIENT', 100, 1),
-  max_joins_per_second: envInt('LOAM_REALTIME_MAX_JOINS_PER_SECOND', 100, 1),
-};
+export const DEFAULT_LIMITS: RealtimeLimits = settings.realtimeLimits;
 
 const cache = projectCache<RealtimeSettings>(async (ref) => {
   const { rows } = await controlPool().query('select * from platform_private.project_realtime_settings($1)', [ref]);

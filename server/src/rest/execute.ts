@@ -9,7 +9,7 @@
 // cache in the same transaction when it moved.
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { contextStatement, withContext, type RequestContext } from '../../../db/src/context.ts';
+import { sendInContext, withContext, type RequestContext } from '../../../db/src/context.ts';
 
 import { closedByResultCap, isConnectionError, projectPool, ResultTooLargeError, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
@@ -239,9 +239,6 @@ function statementName(text: string, version: string): string | undefined {
   return name;
 }
 
-/** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
- *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
- *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
 // Errors a statement planned from an outdated schema cache can meet; after one, the slow path decides.
 const STALE_SCHEMA_CODES = new Set(['0A000', '42703', '42883', '42P01', '42804', '42846', '22P02']);
 const mayBeStaleSchema = (err: unknown) => STALE_SCHEMA_CODES.has(String((err as { code?: unknown })?.code));
@@ -279,24 +276,15 @@ interface Outcome { version: string; result: () => Result }
 async function batch(client: pg.ClientBase, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<Outcome> {
   const endNow = !p.inspect;
   const end = p.rollback ? 'rollback' : 'commit';
-  // Every message of the batch goes out in one write (pg writes each protocol message on its own, and a dozen
-  // small writes per request cost more CPU than the query); being written in one synchronous step also keeps a
-  // batch contiguous on a shared connection.
-  const socket = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
-  socket?.cork?.();
-  const begin = client.query(p.readOnly ? 'begin read only' : 'begin');
-  const context = client.query(contextStatement(ctx));
-  const pre = p.preRequest ? client.query(p.preRequest) : undefined;
-  const main = client.query<MainRow>({ name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params });
-  const done = endNow ? client.query(end) : undefined;
-  socket?.uncork?.();
-  const settled = await Promise.allSettled([begin, context, pre, main, done]);
-  const firstError = settled.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
-  if (firstError) {
+  const main = { name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params };
+  let row: MainRow;
+  try {
+    const [, mainResult] = await sendInContext(client, ctx, [p.preRequest, main], { readOnly: p.readOnly, end: endNow ? end : undefined });
+    row = mainResult!.rows[0] as MainRow;
+  } catch (err) {
     if (!endNow) await client.query('rollback');
-    throw firstError.reason;
+    throw err;
   }
-  const row = (settled[3] as PromiseFulfilledResult<pg.QueryResult<MainRow>>).value.rows[0];
   const version = String(row.schema_version);
   if (endNow) return { version, result: () => p.finish(row) };
   let result: Result;

@@ -15,11 +15,11 @@ import { parseRequest, type RawRequest } from './request.ts';
 import { render, renderError } from './response.ts';
 import { forgetSchema } from './schema-cache.ts';
 import { restSettings } from './settings.ts';
+import { settings } from '../../../db/src/config.ts';
 
 onSchemaChange((ref) => forgetSchema(ref));
 
-const MAX_BODY = process.env.LOAM_REST_MAX_BODY || '10mb';
-const bodyParser = express.raw({ type: () => true, limit: MAX_BODY });
+const bodyParser = express.raw({ type: () => true, limit: settings.restMaxBody });
 
 function rawRequest(req: Request, path: string): RawRequest {
   const q = req.originalUrl.indexOf('?');

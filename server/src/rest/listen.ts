@@ -4,8 +4,8 @@ import pg from 'pg';
 import type { ServerAddress } from '../../../db/src/pools.ts';
 import { schemaChanged } from '../../../db/src/schema-version.ts';
 import { forgetSchema } from './schema-cache.ts';
+import { settings } from '../../../db/src/config.ts';
 
-const IDLE_MS = Number(process.env.LOAM_REST_LISTEN_IDLE_MS || 60_000);
 const listeners = new Map<string, { client: pg.Client; lastUsed: number }>();
 let sweeper: NodeJS.Timeout | undefined;
 
@@ -34,13 +34,13 @@ export function watchReloads(ref: string, address: ServerAddress, database: stri
     (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
     await client.query('listen pgrst');
   }).catch(drop);
-  sweeper ??= setInterval(sweep, Math.min(IDLE_MS, 10_000)).unref();
+  sweeper ??= setInterval(sweep, Math.min(settings.restListenIdleMs, 10_000)).unref();
 }
 
 function sweep() {
   const now = Date.now();
   for (const [ref, l] of listeners) {
-    if (now - l.lastUsed > IDLE_MS) {
+    if (now - l.lastUsed > settings.restListenIdleMs) {
       listeners.delete(ref);
       void l.client.end().catch(() => {});
     }

@@ -1,8 +1,8 @@
 // Per-project REST settings (Supabase's `/v1/projects/{ref}/postgrest` shape): exposed schemas, extra search
 // path, max rows, aggregates. Read from the control database, cached per process, dropped on project change.
-import { envInt } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { projectCache } from '../../../db/src/projects.ts';
+import { settings as platformSettings } from '../../../db/src/config.ts';
 
 export interface RestSettings {
   schemas: string[];
@@ -16,7 +16,7 @@ export interface RestSettings {
 
 /** The data-plane rate limit of a project that has not set its own (LOAM_REST_RATE_LIMIT_PER_MINUTE): a ceiling
  *  that keeps one project from starving the others, high enough that a normal app never meets it. */
-export const DEFAULT_RATE_LIMIT = envInt('LOAM_REST_RATE_LIMIT_PER_MINUTE', 60_000, 1);
+export const DEFAULT_RATE_LIMIT = platformSettings.restRateLimitPerMinute;
 
 export const DEFAULT_SETTINGS: RestSettings = {
   schemas: ['public'], extraSearchPath: ['public', 'extensions'], maxRows: 1000, aggregates: false, planEnabled: false, rateLimitPerMinute: DEFAULT_RATE_LIMIT,

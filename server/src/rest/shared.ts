@@ -4,10 +4,10 @@
 // Writes (whose COMMIT waits for a WAL flush) and the slow path use the pool.
 import pg from 'pg';
 import { guardClient, type ServerAddress } from '../../../db/src/pools.ts';
+import { settings } from '../../../db/src/config.ts';
 
 export interface Shared { client: pg.Client; ready: Promise<void>; inflight: number; dead: boolean; lastUsed: number }
 
-const SIZE = Number(process.env.LOAM_REST_SHARED_CONNECTIONS ?? 2);
 // Past this many batches queued on every connection, a request takes a pool connection instead: one slow
 // statement must not hold up too many others behind it.
 const MAX_INFLIGHT = 8;
@@ -31,12 +31,12 @@ function open(address: ServerAddress, database: string): Shared {
 
 /** The least busy shared connection of a database, or undefined when all are too busy (or sharing is off). */
 export function sharedConnection(address: ServerAddress, database: string): Shared | undefined {
-  if (SIZE <= 0) return undefined;
+  if (settings.restSharedConnections <= 0) return undefined;
   const key = `${address.host}:${address.port}/${database}`;
   let set = sets.get(key);
   if (!set) sets.set(key, set = []);
   for (let i = set.length - 1; i >= 0; i--) if (set[i].dead) set.splice(i, 1);
-  if (set.length < SIZE) set.push(open(address, database));
+  if (set.length < settings.restSharedConnections) set.push(open(address, database));
   let best = set[0];
   for (const s of set) if (s.inflight < best.inflight) best = s;
   if (best.inflight >= MAX_INFLIGHT) return undefined;

@@ -14,44 +14,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { envInt } from '../../../db/src/config.ts';
+import type { BuildSettings } from '../../../db/src/config.ts';
 import { normalizeDeployPath } from './paths.ts';
-
-export interface BuildSettings {
-  /** Builds run only when the operator turns them on (LOAM_BUILDS_ENABLED=1): they run tenant commands. */
-  enabled: boolean;
-  /** Local paths and file:// repositories (tests; never on a shared platform). */
-  allowLocalRepos: boolean;
-  /** Give builds the machine's network (so `npm install` can download); off: an empty network namespace. */
-  network: boolean;
-  /** Wall-clock limit of a whole build (clone, install and build together). */
-  timeoutMs: number;
-  maxLogBytes: number;
-  /** Resident memory of all of a build's processes together; past it the build is killed. */
-  memoryMb: number;
-  /** Processes and threads of a build at once; reaching it kills the build. */
-  maxProcesses: number;
-  /** Largest file a build may write (RLIMIT_FSIZE). */
-  maxFileMb: number;
-  /** When the worker runs as root, builds run as this user and group outside their sandbox (never as root). */
-  uid: number;
-  gid: number;
-}
-
-export function buildSettings(env = process.env): BuildSettings {
-  return {
-    enabled: env.LOAM_BUILDS_ENABLED === '1',
-    allowLocalRepos: env.LOAM_BUILDS_ALLOW_LOCAL_REPOS === '1',
-    network: env.LOAM_BUILDS_NETWORK === '1',
-    timeoutMs: envInt('LOAM_BUILDS_TIMEOUT_MS', 10 * 60_000, 1000),
-    maxLogBytes: envInt('LOAM_BUILDS_MAX_LOG_BYTES', 1024 * 1024, 1024),
-    memoryMb: envInt('LOAM_BUILDS_MEMORY_MB', 2048, 16),
-    maxProcesses: envInt('LOAM_BUILDS_MAX_PROCESSES', 256, 8),
-    maxFileMb: envInt('LOAM_BUILDS_MAX_FILE_MB', 1024, 1),
-    uid: envInt('LOAM_BUILDS_UID', 65534, 1),
-    gid: envInt('LOAM_BUILDS_GID', 65534, 1),
-  };
-}
 
 /** Why a repository URL is refused, or undefined. https://, ssh:// and git@host:path; local ones only if allowed. */
 export function repoUrlProblem(url: string, allowLocal: boolean): string | undefined {

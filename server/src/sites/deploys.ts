@@ -8,7 +8,8 @@ import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore, discard, siteBlobKey, siteUploadKey, stage } from '../storage/backend.ts';
 import { contentTypeOf } from './paths.ts';
 import { parseHeaders, parseRedirects, type HeaderRule, type RedirectRule } from './rules.ts';
-import { deployLimits, sitesSettings } from './settings.ts';
+import { deployLimits } from './settings.ts';
+import { sitesSettings } from '../../../db/src/config.ts';
 import { entryStream, inspectZip, ZipRefused } from './zip.ts';
 
 const RULES_MAX_BYTES = 64 * 1024;

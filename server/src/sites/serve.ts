@@ -12,7 +12,7 @@ import { isDatabaseUnavailable } from '../../../db/src/pg-errors.ts';
 import { onProjectChanged } from '../../../db/src/projects.ts';
 import { blobStore, siteBlobKey } from '../storage/backend.ts';
 import { compileHeaders, compileRedirects, type CompiledHeaders, type CompiledRedirect, type HeaderRule, type RedirectRule } from './rules.ts';
-import { sitesSettings } from './settings.ts';
+import { sitesSettings } from '../../../db/src/config.ts';
 import { STAGING_SUFFIX } from './urls.ts';
 
 interface FileEntry { sha256: string; size: number; contentType: string; br: number | null; gz: number | null }

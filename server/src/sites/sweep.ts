@@ -6,7 +6,7 @@
 // grace period, which the sweep never touches (an upload rewrites the file, so its age restarts).
 import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore, sitePrefix } from '../storage/backend.ts';
-import { sitesSettings } from './settings.ts';
+import { sitesSettings } from '../../../db/src/config.ts';
 
 const BATCH = 500;
 const BLOB_NAME = /\/blobs\/([0-9a-f]{64})(\.br|\.gz)?$/;

@@ -1,7 +1,7 @@
 // Public URLs of a site: `<subdomain>.<LOAM_SITES_DOMAIN>` when that is set, else `<public url>/sites/<subdomain>/`;
 // the staging version answers at the same place under `<subdomain>--staging` (no subdomain may contain `--`).
 import { config } from '../../../db/src/config.ts';
-import { sitesSettings } from './settings.ts';
+import { sitesSettings } from '../../../db/src/config.ts';
 
 export const STAGING_SUFFIX = '--staging';
 

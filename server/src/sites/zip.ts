@@ -6,7 +6,8 @@
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { normalizeDeployPath } from './paths.ts';
-import { sitesSettings, type DeployLimits } from './settings.ts';
+import { type DeployLimits } from './settings.ts';
+import { sitesSettings } from '../../../db/src/config.ts';
 
 export class ZipRefused extends Error {
   readonly status: number;

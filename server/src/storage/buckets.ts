@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { caller, serviceCaller, tx } from './context.ts';
 import { errors } from './errors.ts';
 import { removeObjectBytes } from './objects-db.ts';
-import { storageSettings } from './settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 import { project } from '../project/resolve.ts';
 import { allowedMimeTypes, bool, bucketName, fileSizeLimit, int, json, jsonBody, ownerUuid, str } from './validate.ts';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { FileStore } from '@tus/file-store';
 import { removeParts } from './s3/multipart.ts';
-import { storageSettings } from './settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 
 export const tusDirectory = (ref: string) => path.join(storageSettings().fileRoot, ref, 'tus');
 

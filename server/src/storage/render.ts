@@ -13,7 +13,7 @@ import { ANON, caller, projectStorageConfig, serviceCaller, type Caller } from '
 import { errors, StorageError } from './errors.ts';
 import { findObject, type ObjectRow } from './objects-db.ts';
 import { sendBytes } from './serve.ts';
-import { storageSettings } from './settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 import { verifySigned } from './sign.ts';
 import { target } from './validate.ts';
 import { project } from '../project/resolve.ts';

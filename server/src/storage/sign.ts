@@ -7,7 +7,7 @@ import { errors, joseMessage } from './errors.ts';
 import { findObject } from './objects-db.ts';
 import { transformOptions, transformationSegments } from './render.ts';
 import { sendObject } from './serve.ts';
-import { storageSettings } from './settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 import { checkUpload, upload } from './upload.ts';
 import { bucketName, int, json, jsonBody, target } from './validate.ts';
 import { JwtError, signJwt, verifyJwt, type Claims } from '../project/jwt.ts';

@@ -4,7 +4,7 @@
 import { controlPool } from '../../../db/src/pools.ts';
 import { blobStore } from './backend.ts';
 import { releaseStorage } from './quota.ts';
-import { storageSettings } from './settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 
 /** Removes object bytes of unreferenced versions written before `olderThan`, and their rendered variants; and,
  *  when the versions S3 multipart parts refer to are given, the bytes of parts no row refers to. */

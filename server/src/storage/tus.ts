@@ -19,7 +19,7 @@ import { Server, type Upload } from '@tus/server';
 import { caller, serviceCaller, type Caller } from './context.ts';
 import { errors, StorageError, toStorageError } from './errors.ts';
 import { verifyToken } from './sign.ts';
-import { storageSettings } from './settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 import { tusDirectory } from './expiry.ts';
 import { queueUploadExpiry } from './sweep.ts';
 import { tusLocker } from './tus-lock.ts';

@@ -15,7 +15,7 @@ import { errors } from './errors.ts';
 import { removeObjectBytes, type ObjectMetadata } from './objects-db.ts';
 import { queueSweep } from './sweep.ts';
 import { checkQuota, releaseStorage, reserveStorage } from './quota.ts';
-import { storageSettings } from './settings.ts';
+import { storageSettings } from '../../../db/src/config.ts';
 import { checkMimeType, ownerUuid } from './validate.ts';
 import { project } from '../project/resolve.ts';
 

@@ -9,7 +9,7 @@ import type { Task } from 'graphile-worker';
 import { controlPool } from '../../../db/src/pools.ts';
 import { materialize, removeVersion, sandbox } from '../../../server/src/functions/code.ts';
 import { functionEnv } from '../../../server/src/functions/env.ts';
-import { functionSettings } from '../../../server/src/functions/settings.ts';
+import { functionSettings } from '../../../db/src/config.ts';
 
 const CHECK_TIMEOUT_MS = 120_000;
 const LOADED = '\u0000LOAM_LOADED\n';

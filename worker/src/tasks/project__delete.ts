@@ -4,7 +4,7 @@ import { projectTask } from '../project-task.ts';
 import { purgeProjectFiles } from '../../../server/src/storage/backend.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { removeProject } from '../../../server/src/functions/code.ts';
-import { functionSettings } from '../../../server/src/functions/settings.ts';
+import { functionSettings } from '../../../db/src/config.ts';
 
 export default projectTask({
   from: 'GOING_DOWN', to: 'REMOVED', failed: 'GOING_DOWN',
