@@ -12,6 +12,7 @@ import { asCaller, authenticate, callerQuery, scope } from './session.ts';
 import { clientAddress } from './network.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
+import { setDatabasePassword } from './credentials.ts';
 import { recordPostgresError } from '../request-log.ts';
 
 // bigint as a JSON number when it fits (as Supabase's SQL endpoint answers), as a string when it would lose
@@ -85,13 +86,8 @@ database.get('/projects/:ref/database/context', authenticate, scope('database', 
 
 database.patch('/projects/:ref/database/password', authenticate, scope('database', 'write'), async (req, res) => {
   const password = str(body(req.body), 'password', { required: true, min: 8, max: 128 });
-  const verifier = scramVerifier(password);
   // The role on the database server changes before the control database commits the new verifier, so a
   // server that cannot be reached leaves both on the old password rather than disagreeing.
-  await asCaller(res, async (c) => {
-    await c.query('select platform.set_db_password($1, $2)', [param(req, "ref"), verifier]);
-    const project = (await loadRuntime(param(req, "ref")))!;
-    await setOwnerPassword(await serverAdminAddress(project.database_server_id!), project, verifier);
-  });
+  await setDatabasePassword(res, param(req, 'ref'), password);
   res.json({ message: 'Database password updated' });
 });
