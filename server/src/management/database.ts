@@ -2,13 +2,9 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import pg from 'pg';
 import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
-import { setOwnerPassword } from '../../../db/src/provisioning.ts';
-import { scramVerifier } from '../../../db/src/scram.ts';
-import { serverAdminAddress } from '../../../db/src/servers.ts';
-import { loadRuntime } from '../../../db/src/projects.ts';
 import { errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
-import { asCaller, authenticate, callerQuery, scope } from './session.ts';
+import { authenticate, callerQuery, scope } from './session.ts';
 import { clientAddress } from './network.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
