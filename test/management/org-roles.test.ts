@@ -70,6 +70,11 @@ test('a Read-only member is refused every mutating operation of the OpenAPI docu
   assert.ok(tried.length >= 50, `only ${tried.length} mutating operations found`);
   // Creating a project names the organization in the body.
   refused(await http('POST', '/v1/projects', { token: ro.token, body: { name: 'nope', organization_slug: owner.org, db_pass: 'long enough pass' } }), 'POST /v1/projects');
+  // Express routes ignore case and decode parameters: the guard reads the path the same way.
+  const encodedRef = project.ref.split('').map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+  for (const path of [`/v1/PROJECTS/${project.ref}/database/query`, `/v1/projects/${encodedRef}/database/query`, `/v1/projects/${project.ref}/Database/Query/`]) {
+    refused(await http('POST', path, { token: ro.token, body: { query: 'create table sneaky_path (x int)' } }), path);
+  }
   // The SQL endpoint: a write refused, even disguised as a multi-statement read.
   refused(await http('POST', `/v1/projects/${project.ref}/database/query`, { token: ro.token, body: { query: 'select 1; create table t(x int)' } }), 'SQL write');
   const after = await http('GET', `/v1/projects/${project.ref}`, { token: owner.token });

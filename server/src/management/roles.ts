@@ -65,9 +65,16 @@ function isReadOnlyQuery(raw: unknown): boolean {
 const PROJECT = /^\/projects\/([a-z]{20})(\/.*)?$/;
 const ORGANIZATION = /^\/organizations\/([a-z]{20})(\/.*)?$/;
 
+/** The path as Express's router will read it: routes match case-insensitively and decode parameters, so
+ *  `/PROJECTS/<ref>/…` and a percent-encoded ref reach the same handler and must meet the same guard. */
+function routedPath(path: string): string {
+  return path.split('/').map((s) => { try { return decodeURIComponent(s); } catch { return s; } }).join('/').toLowerCase();
+}
+
 export const roleGuard: RequestHandler = async (req, res, next) => {
-  const p = PROJECT.exec(req.path);
-  const o = p ? undefined : ORGANIZATION.exec(req.path);
+  const path = routedPath(req.path);
+  const p = PROJECT.exec(path);
+  const o = p ? undefined : ORGANIZATION.exec(path);
   const m = p ?? o;
   if (!m) return next();
   const rest = (m[2] ?? '').replace(/\/$/, '');
