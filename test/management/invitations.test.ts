@@ -158,3 +158,31 @@ test('cross-organization: invitations of another organization cannot be listed, 
   assert.deepEqual([res.status, res.body.code], [404, 'invitation_not_found']);
   assert.equal((await http('GET', `/v1/organizations/${a.org}/members/invitations`, { token: a.token })).body.length, 1);
 });
+
+test('hostile bodies and paths on the member, invitation, service and credential endpoints are 4xx, never 5xx', async () => {
+  const owner = await signup();
+  const org = owner.org;
+  const values: unknown[] = [null, 7, true, [], {}, 'x'.repeat(100_000), 'a\u0000b@example.com', '${1}', "'; drop table x; --", { role_name: 'Owner' }];
+  const requests: [string, string, unknown][] = [];
+  for (const v of values) {
+    requests.push(['POST', `/v1/organizations/${org}/members/invitations`, { email: v, role_name: 'Developer' }]);
+    requests.push(['POST', `/v1/organizations/${org}/members/invitations`, { email: 'h@example.com', role_name: v }]);
+    requests.push(['PATCH', `/v1/organizations/${org}/members/${owner.user.id}`, { role_name: v }]);
+    requests.push(['POST', `/v1/organizations/${org}/members/invitations`, v]);
+  }
+  for (const seg of ['%00', '..', '%2e%2e', 'x'.repeat(5000), '%ff', '00000000-0000-0000-0000-000000000000']) {
+    requests.push(['DELETE', `/v1/organizations/${org}/members/${seg}`, undefined]);
+    requests.push(['DELETE', `/v1/organizations/${org}/members/invitations/${seg}`, undefined]);
+    requests.push(['POST', `/v1/invitations/${seg}/accept`, undefined]);
+    requests.push(['POST', `/v1/projects/abcdefghijklmnopqrst/services/${seg}/restart`, undefined]);
+    requests.push(['POST', `/v1/projects/${seg}/database/credentials/reveal`, undefined]);
+  }
+  for (const [method, path, body] of requests) {
+    const res = await http(method, path, { token: owner.token, body });
+    assert.ok(res.status >= 400 && res.status < 500 && res.status !== 429, `${method} ${path.slice(0, 120)} ${JSON.stringify(body)?.slice(0, 80)}: ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}`);
+  }
+  // The Owner is still the Owner; no invitation was made.
+  const members = await http('GET', `/v1/organizations/${org}/members`, { token: owner.token });
+  assert.deepEqual(members.body.map((m: { role_name: string }) => m.role_name), ['Owner']);
+  assert.deepEqual((await http('GET', `/v1/organizations/${org}/members/invitations`, { token: owner.token })).body, []);
+});
