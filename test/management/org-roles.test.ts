@@ -157,14 +157,15 @@ test('an Administrator changes settings and members, but not Owners', async () =
   assert.equal(removed.body.role_name, 'Read-only');
   assert.equal((await http('GET', base, { token: extra.token })).status, 404);
 
-  const db = await adminClient();
-  try {
-    const { rows } = await db.query(`select action from platform.audit_log l join platform.organizations o on o.id = l.organization_id
-      where o.slug = $1 order by l.id`, [owner.org]);
-    for (const a of ['invitation.created', 'invitation.accepted', 'member.role_changed', 'member.removed']) assert.ok(rows.some((r) => r.action === a), a);
-  } finally {
-    await db.end();
+  const audit = await http('GET', `/v1/organizations/${owner.org}/audit`, { token: t });
+  assert.equal(audit.status, 200);
+  for (const a of ['invitation.created', 'invitation.accepted', 'member.role_changed', 'member.removed']) {
+    assert.ok(audit.body.some((r: { action: string }) => r.action === a), a);
   }
+  const change = audit.body.find((r: { action: string }) => r.action === 'member.role_changed');
+  assert.deepEqual([change.user_id, change.email], [admin.user.id, admin.email]);
+  refused(await http('GET', `/v1/organizations/${owner.org}/audit`, { token: dev.token }), 'audit log');
+  assert.equal((await http('GET', `/v1/organizations/${owner.org}/audit?limit=0`, { token: t })).status, 400);
 });
 
 test('the last Owner can be neither demoted nor removed; a second Owner makes both possible', async () => {

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { config } from '../../../db/src/config.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, errors } from '../errors.ts';
 import { body, param, str } from '../validate.ts';
 import { authenticate, callerQuery, scope, sha256 } from './session.ts';
 
@@ -70,6 +70,19 @@ members.delete('/organizations/:slug/members/:user_id', async (req, res) => {
   if (!UUID.test(id)) throw memberNotFound();
   const [m] = await callerQuery<MemberRow>(res, 'select * from platform.remove_member($1, $2)', [param(req, 'slug'), id]);
   res.json(memberJson(m));
+});
+
+// The organization's audit log (role changes, invitations, credential reveals, service restarts), newest first.
+members.get('/organizations/:slug/audit', authenticate, scope('organizations', 'read'), async (req, res) => {
+  const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw errors.invalidBody('limit must be an integer from 1 to 1000');
+  const rows = await callerQuery(res, `
+    select l.id::text, l.action, l.target, p.ref as project_ref, l.account_id as user_id, a.email, l.created_at
+    from platform.audit_log l join platform.organizations o on o.id = l.organization_id
+    left join platform.projects p on p.id = l.project_id
+    left join platform.accounts a on a.id = l.account_id
+    where o.slug = $1 order by l.id desc limit $2`, [param(req, 'slug'), limit]);
+  res.json(rows);
 });
 
 export const invitations = Router();

@@ -657,6 +657,15 @@ const paths: Record<string, Record<string, Operation>> = {
       params: [orgSlug, { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }], response: ref('Invitation'),
     }),
   },
+  '/v1/organizations/{slug}/audit': {
+    get: op({
+      tag: 'Organizations', id: 'v1-get-organization-audit-log', summary: 'Who changed roles, sent invitations, revealed or rotated credentials, restarted services (newest first)',
+      scope: 'organizations:read', errors: [400, 403, 404],
+      params: [orgSlug, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }],
+      response: arrayOf(obj({ id: str(), action: str(), target: nullable(str()), project_ref: nullable(str()), user_id: nullable(str({ format: 'uuid' })), email: nullable(str()), created_at: timestamp })),
+      description: 'Administrators and Owners.',
+    }),
+  },
   '/v1/invitations/{token}/accept': {
     post: op({
       tag: 'Organizations', id: 'v1-accept-invitation', summary: 'Join an organization with the token from an invitation email', scope: 'organizations:write', errors: [403, 404, 409, 410],

@@ -38,6 +38,7 @@ const PROJECT_RULES: Rule[] = [
 
 // Paths relative to /organizations/{slug}. Removing a member is also how one leaves (SQL decides which).
 const ORGANIZATION_RULES: Rule[] = [
+  ['GET', /^\/audit$/, 'members.manage'],
   ['DELETE', /^\/members\/[^/]+$/, 'organization.read'],
   ['*', /^\/members(\/.*)?$/, 'members.manage'],
 ];
