@@ -35,6 +35,8 @@ export interface ProjectRuntime {
   template_version: number | null;
   privilege_layout: number;
   deleted: boolean;
+  /** `shared` (every API) or `frontend` (a site, no database APIs): platform.backend_types. */
+  backend_type: string;
 }
 
 /** Bumped when the hand-over below changes, so `loam migrate` re-runs it on older project databases. */

@@ -25,7 +25,7 @@ test('organizations: list, create, get and members in Supabase shapes', async ()
 
   const members = await http('GET', `/v1/organizations/${created.body.slug}/members`, { token: a.token });
   assert.equal(members.status, 200);
-  assert.deepEqual(members.body, [{ user_id: a.user.id, user_name: a.email, email: a.email, role_name: 'owner', mfa_enabled: false }]);
+  assert.deepEqual(members.body, [{ user_id: a.user.id, user_name: a.email, email: a.email, role_name: 'Owner', mfa_enabled: false }]);
 });
 
 test('another account\'s organization, or an unknown one, is 404', async () => {

@@ -266,6 +266,12 @@ onProjectChanged((ref) => {
   if (entry) void evict(entry);
 });
 
+/** Drops one project's instance and its pool (a service restart): its next request builds a new one. */
+export function evictProject(ref: string): Promise<void> {
+  const entry = entries.get(ref);
+  return entry ? evict(entry) : Promise.resolve();
+}
+
 /** For tests and shutdown: what is cached, and a way to empty it. */
 export function cachedProjects(): string[] {
   return [...entries.keys()];

@@ -12,6 +12,7 @@ import { apiKeyContext, apiKeyHash, templateRole } from '../project/keyring.ts';
 import { body, param, str } from '../validate.ts';
 import { findProject } from './projects.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
+import { mayReveal, roleRefused } from './roles.ts';
 
 interface KeyRow {
   id: string; type: 'publishable' | 'secret'; name: string; description: string | null; prefix: string; hash: string;
@@ -22,8 +23,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAME = /^[a-z_][a-z0-9_]+$/;
 const notFound = () => new ApiError(404, 'api_key_not_found', 'API key not found');
 
-/** `?reveal=true` as Supabase reads its boolean strings. */
-const revealed = (req: Request) => String(req.query.reveal ?? '').toLowerCase() === 'true';
+/** `?reveal=true` as Supabase reads its boolean strings; refused to a role that may not see secret keys. */
+function revealed(req: Request, res?: Response): boolean {
+  const asked = String(req.query.reveal ?? '').toLowerCase() === 'true';
+  if (asked && res && !mayReveal(res)) throw roleRefused('see secret API keys', 'Developer');
+  return asked;
+}
 
 function keyJson(ref: string, k: KeyRow, reveal: boolean) {
   const show = k.type === 'publishable' || reveal;
@@ -74,7 +79,10 @@ apiKeys.get('/projects/:ref/api-keys', async (req, res) => {
   const ref = param(req, 'ref');
   await findProject(res, ref);
   const rows = await keyRows(res, ref);
-  res.json([...await legacyKeys(ref), ...rows.map((k) => keyJson(ref, k, revealed(req)))]);
+  const reveal = revealed(req, res);
+  // A Read-only member sees that a service_role key exists, not the key.
+  const legacy = (await legacyKeys(ref)).map((k) => (k.id === 'service_role' && !mayReveal(res) ? { ...k, api_key: null } : k));
+  res.json([...legacy, ...rows.map((k) => keyJson(ref, k, reveal))]);
 });
 
 apiKeys.post('/projects/:ref/api-keys', async (req, res) => {
@@ -113,13 +121,14 @@ apiKeys.get('/projects/:ref/api-keys/:id', async (req, res) => {
   const id = param(req, 'id');
   if (id === 'anon' || id === 'service_role') {
     await findProject(res, ref);
+    if (id === 'service_role' && !mayReveal(res)) throw roleRefused('see secret API keys', 'Developer');
     const k = (await legacyKeys(ref)).find((l) => l.id === id);
     if (!k) throw notFound();
     return void res.json(k);
   }
   const k = UUID.test(id) ? (await keyRows(res, ref)).find((r) => r.id === id) : undefined;
   if (!k) throw notFound();
-  res.json(keyJson(ref, k, revealed(req)));
+  res.json(keyJson(ref, k, revealed(req, res)));
 });
 
 apiKeys.patch('/projects/:ref/api-keys/:id', async (req, res) => {

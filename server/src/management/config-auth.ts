@@ -6,12 +6,18 @@ import { checkStrings, param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 import { errors } from '../errors.ts';
 import { completeAuthConfig } from './auth-config-fields.ts';
+import { mayReveal } from './roles.ts';
+
+// Settings that are credentials: a role that may not see secrets (Read-only) reads them as null.
+const SECRET_FIELD = /(_secret|_secrets|_auth_token|_api_key|_access_key|_pass)$/;
 
 export const configAuth = Router();
 
 configAuth.get('/projects/:ref/config/auth', authenticate, scope('projects', 'read'), async (req, res) => {
   const [row] = await callerQuery<{ c: Record<string, unknown> }>(res, 'select platform.auth_config($1) as c', [param(req, 'ref')]);
-  res.json(completeAuthConfig(row.c));
+  const config = completeAuthConfig(row.c) as Record<string, unknown>;
+  if (!mayReveal(res)) for (const k of Object.keys(config)) if (SECRET_FIELD.test(k) && config[k] !== null) config[k] = null;
+  res.json(config);
 });
 
 configAuth.patch('/projects/:ref/config/auth', authenticate, scope('projects', 'write'), async (req, res) => {

@@ -2,16 +2,13 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import pg from 'pg';
 import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
-import { setOwnerPassword } from '../../../db/src/provisioning.ts';
-import { scramVerifier } from '../../../db/src/scram.ts';
-import { serverAdminAddress } from '../../../db/src/servers.ts';
-import { loadRuntime } from '../../../db/src/projects.ts';
 import { errors } from '../errors.ts';
 import { body, bool, str, param } from '../validate.ts';
-import { asCaller, authenticate, callerQuery, scope } from './session.ts';
+import { authenticate, callerQuery, scope } from './session.ts';
 import { clientAddress } from './network.ts';
 import { findProject } from './projects.ts';
 import { ownerPool } from './project-db.ts';
+import { setDatabasePassword } from './credentials.ts';
 import { recordPostgresError } from '../request-log.ts';
 import { settings } from '../../../db/src/config.ts';
 
@@ -85,13 +82,8 @@ database.get('/projects/:ref/database/context', authenticate, scope('database', 
 
 database.patch('/projects/:ref/database/password', authenticate, scope('database', 'write'), async (req, res) => {
   const password = str(body(req.body), 'password', { required: true, min: 8, max: 128 });
-  const verifier = scramVerifier(password);
   // The role on the database server changes before the control database commits the new verifier, so a
   // server that cannot be reached leaves both on the old password rather than disagreeing.
-  await asCaller(res, async (c) => {
-    await c.query('select platform.set_db_password($1, $2)', [param(req, "ref"), verifier]);
-    const project = (await loadRuntime(param(req, "ref")))!;
-    await setOwnerPassword(await serverAdminAddress(project.database_server_id!), project, verifier);
-  });
+  await setDatabasePassword(res, param(req, 'ref'), password);
   res.json({ message: 'Database password updated' });
 });

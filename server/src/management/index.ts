@@ -31,6 +31,10 @@ import { advisors } from './advisors.ts';
 import { typegen } from './types.ts';
 import { tables } from './tables.ts';
 import { rowLogin } from '../data/row-login.ts';
+import { roleGuard } from './roles.ts';
+import { members, invitations } from './members.ts';
+import { credentials } from './credentials.ts';
+import { services } from './services.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -38,10 +42,12 @@ management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 // The project MCP endpoint also takes the project's service key, which token authentication would refuse.
 management.post('/projects/:ref/mcp', mcpProjectKey);
-management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
+// What the caller's organization role allows, decided in SQL, before any route of a project or organization runs.
+management.use(roleGuard);
+management.use(meta, accounts, tokens, members, invitations, organizations, regions, projects, apiKeys, configAuth, credentials, database, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen, tables, rowLogin);
+  migrations, advisors, typegen, tables, rowLogin, services);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 

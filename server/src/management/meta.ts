@@ -1,20 +1,32 @@
-// Regions and plans (the limits quotas use).
-import { Router } from 'express';
+// Discovery, readable without a token: regions, plans (every column of the plans table, so limits added there
+// show up here), and the backend types a project can be created with.
+import { Router, type Response } from 'express';
 import { config } from '../../../db/src/config.ts';
-import { authenticate, callerQuery } from './session.ts';
+import { withContext } from '../../../db/src/context.ts';
+import { controlPool } from '../../../db/src/pools.ts';
+
+/** A read as loam_api with no account: RLS lets it see only what every caller may (select_all policies). */
+async function publicQuery(sql: string, params: unknown[] = []): Promise<unknown[]> {
+  return withContext(controlPool(), { role: 'loam_api', claims: {}, settings: { 'loam.account_id': '' } },
+    async (c) => (await c.query(sql, params)).rows);
+}
+
+const cached = (res: Response) => res.set('Cache-Control', 'public, max-age=60');
 
 export const meta = Router();
 
-meta.get('/regions', authenticate, async (_req, res) => {
-  res.json(await callerQuery(res, `
+meta.get('/regions', async (_req, res) => {
+  cached(res).json(await publicQuery(`
     select r.id, r.name, count(s.id)::int as database_servers
     from platform.regions r left join platform.database_servers s on s.region = r.id group by r.id order by r.id`));
 });
 
-meta.get('/plans', authenticate, async (_req, res) => {
-  res.json(await callerQuery(res, `select id, name, jsonb_build_object(
-      'max_projects', max_projects, 'max_organizations', max_organizations,
-      'rate_limit_per_minute', coalesce(rate_limit_per_minute, $1),
-      'db_size_mb', db_size_mb, 'storage_size_mb', storage_size_mb) as limits
-    from platform.plans order by max_projects`, [config.rateLimitPerMinute]));
+meta.get('/plans', async (_req, res) => {
+  cached(res).json(await publicQuery(`select p.id, p.name,
+      (to_jsonb(p) - 'id' - 'name') || jsonb_build_object('rate_limit_per_minute', coalesce(p.rate_limit_per_minute, $1)) as limits
+    from platform.plans p order by p.max_projects, p.id`, [config.rateLimitPerMinute]));
+});
+
+meta.get('/backend-types', async (_req, res) => {
+  cached(res).json(await publicQuery('select id, name, description, database_apis from platform.backend_types order by id'));
 });

@@ -25,9 +25,10 @@ const enabledQuery = { name: 'enabled', in: 'query', required: true, schema: { t
 const keyId = { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
 const signingKeyId = { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
 const tpaId = { name: 'tpa_id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
+const memberId = { name: 'user_id', in: 'path', required: true, description: 'The member\'s account id', schema: str({ format: 'uuid' }) };
 const orgSlug = { name: 'slug', in: 'path', required: true, description: 'Organization slug', schema: str({ example: 'tsrqponmlkjihgfedcba' }) };
 
-type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 413 | 415 | 422 | 429 | 503;
+type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 410 | 413 | 415 | 422 | 429 | 503;
 const errorResponse = (status: ErrorStatus) => ({ $ref: `#/components/responses/E${status}` });
 
 interface OpSpec {
@@ -126,7 +127,29 @@ const schemas: Record<string, Schema> = {
   OrganizationDetail: obj({
     id: str(), name: str(), plan: str(), opt_in_tags: arrayOf(str()), allowed_release_channels: arrayOf(str()),
   }),
-  OrganizationMember: obj({ user_id: str(), user_name: str(), email: str(), role_name: str({ enum: ['owner', 'member'] }), mfa_enabled: { type: 'boolean' } }),
+  OrganizationMember: obj({ user_id: str(), user_name: str(), email: str(), role_name: ref('RoleName'), mfa_enabled: { type: 'boolean' } }),
+  RoleName: str({
+    enum: ['Owner', 'Administrator', 'Developer', 'Read-only'],
+    description: 'Supabase\'s organization roles. Read-only reads everything and changes nothing; Developer works on project content (SQL, migrations, tables, functions, sites, buckets) but changes no setting and manages no project or member; Administrator does everything but change the organization\'s settings and manage Owners; Owner does everything. A refused action is 403 `insufficient_role`.',
+  }),
+  UpdateMemberBody: obj({ role_name: ref('RoleName') }),
+  InviteMemberBody: obj({ email: str({ format: 'email', maxLength: 320 }), role_name: ref('RoleName') }),
+  Invitation: obj({ id: str({ format: 'uuid' }), email: str(), role_name: ref('RoleName'), invited_at: timestamp, expires_at: timestamp }),
+  AcceptedInvitation: obj({ organization_slug: str(), organization_name: str(), role_name: ref('RoleName') }),
+  BackendType: obj({ id: str(), name: str(), description: str(), database_apis: { type: 'boolean', description: 'false: REST, GraphQL, auth, storage, realtime and functions answer 404 `database_api_disabled`.' } }),
+  Service: obj({
+    name: str({ enum: ['db', 'rest', 'graphql', 'auth', 'storage', 'realtime', 'functions', 'sites'] }),
+    enabled: { type: 'boolean' }, status: str({ description: '`DISABLED` for the database APIs of a frontend project; the project\'s status while it is not ACTIVE_HEALTHY.' }),
+    healthy: { type: 'boolean' }, error: str(),
+    schema_cached: { type: 'boolean', description: 'rest: this process holds the schema cache.' },
+    instance_cached: { type: 'boolean', description: 'graphql: this process holds a built instance.' },
+  }, ['name', 'enabled', 'status', 'healthy']),
+  DatabaseCredentials: obj({
+    host: str(), port: { type: 'integer' }, database: str(), user: str(),
+    password: str({ description: 'Only from reveal and rotate.' }), connection_string: str({ description: 'Only from reveal and rotate.' }),
+    password_set_at: nullable(timestamp), revealable: { type: 'boolean', description: 'false: Loam does not hold the password (set before it kept passwords sealed): rotate it.' },
+    last_revealed_at: nullable(timestamp),
+  }, ['host', 'port', 'database', 'user']),
   CreateOrganizationBody: obj({ name: str({ maxLength: 256 }) }),
   ProjectStatus: str({
     enum: ['COMING_UP', 'ACTIVE_HEALTHY', 'INIT_FAILED', 'PAUSING', 'INACTIVE', 'PAUSE_FAILED', 'RESTORING', 'RESTORE_FAILED', 'GOING_DOWN', 'REMOVED', 'UPGRADING'],
@@ -160,6 +183,7 @@ const schemas: Record<string, Schema> = {
       region: str({ description: 'A region id from `GET /v1/regions`; default: the default server\'s region.' }),
       region_selection: obj({ type: str({ enum: ['specific'] }), code: str() }),
       plan: str({ deprecated: true, description: 'Ignored: the plan is the organization\'s.' }),
+      backend_type: str({ description: 'An id from `GET /v1/backend-types`: `shared` (default) or `frontend` (a site, no database APIs).' }),
     }, ['name', 'db_pass']),
     description: 'One of `organization_slug` or `organization_id` is required.',
   },
@@ -345,10 +369,11 @@ const errorDescriptions: Record<ErrorStatus, string> = {
   400: 'Invalid input, a state that does not allow the operation, or (SQL endpoint) a SQL error with its SQLSTATE as `code`',
   401: 'Missing, unknown, revoked or expired access token — or wrong credentials',
   402: 'A limit of the organization\'s plan is reached',
-  403: 'The access token lacks the scope this operation needs',
+  403: 'The access token lacks the scope this operation needs (`insufficient_scope`), or the caller\'s organization role does not allow it (`insufficient_role`)',
   404: 'Not found, or not visible to the caller (another account\'s project or organization)',
   406: 'The client does not accept the media types the operation answers with',
   409: 'Conflicts with an existing resource, or a state that does not allow the operation',
+  410: 'No longer valid (an expired invitation)',
   413: 'Over a size or count limit (a deploy\'s bytes or files)',
   415: 'The body is not of a media type this operation takes',
   422: 'Well-formed but not acceptable (an empty or incomplete deploy)',
@@ -595,10 +620,84 @@ const paths: Record<string, Record<string, Operation>> = {
     }),
   },
   '/v1/regions': {
-    get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in', response: arrayOf(ref('Region')) }),
+    get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in (no token needed)', scope: false, response: arrayOf(ref('Region')) }),
   },
   '/v1/plans': {
-    get: op({ tag: 'Platform', id: 'list-plans', summary: 'Plans and the limits quotas use', response: arrayOf(ref('Plan')) }),
+    get: op({
+      tag: 'Platform', id: 'list-plans', summary: 'Plans and the limits quotas use (no token needed)', scope: false, response: arrayOf(ref('Plan')),
+      description: '`limits` holds every column of the plan besides id and name, so limits the operator adds show up here.',
+    }),
+  },
+  '/v1/backend-types': {
+    get: op({ tag: 'Platform', id: 'list-backend-types', summary: 'What a project can be created as (no token needed)', scope: false, response: arrayOf(ref('BackendType')) }),
+  },
+  '/v1/organizations/{slug}/members/{user_id}': {
+    patch: op({
+      tag: 'Organizations', id: 'v1-update-organization-member', summary: 'Change a member\'s role', scope: 'organizations:write', errors: [403, 404, 409],
+      params: [orgSlug, memberId], body: ref('UpdateMemberBody'), response: ref('OrganizationMember'),
+      description: 'Administrators and Owners; only an Owner makes or unmakes an Owner; the last Owner cannot be demoted (409 `last_owner`).',
+    }),
+    delete: op({
+      tag: 'Organizations', id: 'v1-delete-organization-member', summary: 'Remove a member (or leave)', scope: 'organizations:write', errors: [403, 404, 409],
+      params: [orgSlug, memberId], response: ref('OrganizationMember'),
+      description: 'Anyone may remove themselves; removing others needs Administrator (Owner for an Owner). The last Owner cannot be removed.',
+    }),
+  },
+  '/v1/organizations/{slug}/members/invitations': {
+    get: op({ tag: 'Organizations', id: 'v1-list-organization-invitations', summary: 'Pending invitations (expired ones included until replaced)', scope: 'organizations:read', params: [orgSlug], response: arrayOf(ref('Invitation')), errors: [404] }),
+    post: op({
+      tag: 'Organizations', id: 'v1-create-organization-invitation', summary: 'Invite an email address with a role', scope: 'organizations:write', errors: [403, 404, 409],
+      params: [orgSlug], body: ref('InviteMemberBody'), status: 201, response: ref('Invitation'),
+      description: 'Queues an email carrying the token (the only place it appears); valid 24 hours. Administrators and Owners; only an Owner invites an Owner.',
+    }),
+  },
+  '/v1/organizations/{slug}/members/invitations/{id}': {
+    delete: op({
+      tag: 'Organizations', id: 'v1-delete-organization-invitation', summary: 'Withdraw a pending invitation', scope: 'organizations:write', errors: [403, 404],
+      params: [orgSlug, { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }], response: ref('Invitation'),
+    }),
+  },
+  '/v1/organizations/{slug}/audit': {
+    get: op({
+      tag: 'Organizations', id: 'v1-get-organization-audit-log', summary: 'Who changed roles, sent invitations, revealed or rotated credentials, restarted services (newest first)',
+      scope: 'organizations:read', errors: [400, 403, 404],
+      params: [orgSlug, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }],
+      response: arrayOf(obj({ id: str(), action: str(), target: nullable(str()), project_ref: nullable(str()), user_id: nullable(str({ format: 'uuid' })), email: nullable(str()), created_at: timestamp })),
+      description: 'Administrators and Owners.',
+    }),
+  },
+  '/v1/invitations/{token}/accept': {
+    post: op({
+      tag: 'Organizations', id: 'v1-accept-invitation', summary: 'Join an organization with the token from an invitation email', scope: 'organizations:write', errors: [403, 404, 409, 410],
+      params: [{ name: 'token', in: 'path', required: true, schema: str({ pattern: '^[0-9a-f]{48}$' }) }], response: ref('AcceptedInvitation'),
+      description: 'Only the signed-in account whose email the invitation names (403 `invitation_email_mismatch`); 404 unknown or withdrawn, 409 already accepted, 410 expired.',
+    }),
+  },
+  '/v1/projects/{ref}/services': {
+    get: op({ tag: 'Projects', id: 'v1-list-project-services', summary: 'The project\'s services and their status', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Service')), errors: [404] }),
+  },
+  '/v1/projects/{ref}/services/{name}/restart': {
+    post: op({
+      tag: 'Projects', id: 'v1-restart-project-service', summary: 'Rebuild one service\'s caches and connections for this project alone', scope: 'projects:write', errors: [403, 404],
+      params: [projectRef, { name: 'name', in: 'path', required: true, schema: str({ enum: ['db', 'rest', 'graphql', 'auth', 'storage', 'realtime', 'functions', 'sites'] }) }],
+      response: obj({ name: str(), restarted: { type: 'boolean' } }),
+      description: 'rest: the schema cache; graphql: the PostGraphile instance and its pool; db: the database pools (and both of those); every service: the project\'s runtime record (keys, settings) in every API process. Administrators and Owners; audited.',
+    }),
+  },
+  '/v1/projects/{ref}/database/credentials': {
+    get: op({ tag: 'Database', id: 'v1-get-database-credentials', summary: 'The owner login (psql) without its password', scope: 'database:read', params: [projectRef], response: ref('DatabaseCredentials'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/database/credentials/reveal': {
+    post: op({
+      tag: 'Database', id: 'v1-reveal-database-credentials', summary: 'The owner login\'s password and connection string (audited)', scope: 'database:write', params: [projectRef],
+      response: ref('DatabaseCredentials'), errors: [403, 404, 409], description: 'Administrators and Owners; every reveal is recorded in the organization\'s audit log.',
+    }),
+  },
+  '/v1/projects/{ref}/database/credentials/rotate': {
+    post: op({
+      tag: 'Database', id: 'v1-rotate-database-credentials', summary: 'A new random password for the owner login; the old one stops working', scope: 'database:write', params: [projectRef],
+      response: ref('DatabaseCredentials'), errors: [403, 404, 400], description: 'Administrators and Owners; audited. Open sessions stay; new logins need the new password.',
+    }),
   },
   '/v1/openapi.json': {
     get: op({ tag: 'Platform', id: 'get-openapi', summary: 'This document', scope: false, response: { type: 'object' } }),

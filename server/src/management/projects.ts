@@ -5,7 +5,9 @@ import { forgetRuntime } from '../../../db/src/projects.ts';
 import { scramVerifier } from '../../../db/src/scram.ts';
 import { errors } from '../errors.ts';
 import { body, str, type Body, param } from '../validate.ts';
-import { authenticate, callerQuery, scope } from './session.ts';
+import { asCaller, authenticate, callerQuery, scope } from './session.ts';
+import { seal } from '../../../db/src/secret-box.ts';
+import { dbPasswordContext } from './credentials.ts';
 import { projectUrls } from '../project/urls.ts';
 import { checkDatabase } from './project-db.ts';
 
@@ -73,8 +75,14 @@ projects.post('/projects', write, async (req, res) => {
   if (!org) throw errors.invalidBody('organization_slug (or organization_id) is required');
   const dbPass = str(b, 'db_pass', { required: true, min: 8, max: 128 });
   // The row as created (COMING_UP), read in the same transaction: the worker may finish before a later read.
-  const [created] = await callerQuery<ProjectRow>(res,
-    projectSelect('platform.create_project($1, $2, $3, $4)'), [org, name, regionOf(b) ?? null, scramVerifier(dbPass)]);
+  const backendType = str(b, 'backend_type', { max: 32 }) ?? 'shared';
+  // The ref is made in SQL: the password is sealed under it (so it can be revealed later) in the same transaction.
+  const [created] = await asCaller(res, async (c) => {
+    const { rows } = await c.query<ProjectRow>(projectSelect('platform.create_project($1, $2, $3, $4, $5)'),
+      [org, name, regionOf(b) ?? null, scramVerifier(dbPass), backendType]);
+    await c.query('select platform.seal_db_password($1, $2)', [rows[0].ref, seal(dbPass, dbPasswordContext(rows[0].ref))]);
+    return rows;
+  });
   res.status(201).json(projectJson(created));
 });
 

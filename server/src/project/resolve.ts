@@ -56,6 +56,11 @@ export async function checkProject(ref: string, headers?: IncomingHttpHeaders): 
       },
     };
   }
+  // A `frontend` project is a site without database APIs: its REST, GraphQL, auth, storage, realtime and functions
+  // paths exist for no one.
+  if (headers && p.backend_type === 'frontend') {
+    return { status: 404, headers: {}, body: { message: 'this project is a frontend project: it has a site and no database APIs', code: 'database_api_disabled' } };
+  }
   const refused = headers && apiKeyGate(headers, p);
   if (refused) return { status: 401, headers: { 'Access-Control-Allow-Origin': '*' }, body: { code: 'invalid_api_key', ...refused } };
   return { project: p };

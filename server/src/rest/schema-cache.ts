@@ -219,6 +219,11 @@ export function peekSchema(ref: string, schemas: string[]): SchemaCache | undefi
   return ready.get(cacheKey(ref, schemas));
 }
 
+/** The projects whose schema cache this process holds (for the services endpoint and tests). */
+export function cachedSchemaProjects(): string[] {
+  return [...new Set([...ready.keys()].map((k) => k.split('|')[0]))];
+}
+
 export function forgetSchema(ref: string): void {
   for (const k of [...caches.keys()]) if (k.startsWith(`${ref}|`)) caches.delete(k);
   for (const k of [...ready.keys()]) if (k.startsWith(`${ref}|`)) ready.delete(k);

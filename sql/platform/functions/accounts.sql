@@ -18,7 +18,7 @@ begin
   insert into platform.organizations (slug, name)
     values (platform.random_letters(20), left(coalesce(v_account.full_name, split_part(v_account.email, '@', 1)), 240) || '''s Org')
     returning id into v_org_id;
-  insert into platform.organization_members (organization_id, account_id, role) values (v_org_id, v_account.id, 'owner');
+  insert into platform.organization_members (organization_id, account_id, role) values (v_org_id, v_account.id, 'Owner');
   return v_account;
 end $$;
 

@@ -94,7 +94,7 @@ create or replace function platform.update_auth_config(p_ref text, p_patch jsonb
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_defaults jsonb := platform_private.auth_config_defaults();
   v_key text;
   v_value jsonb;

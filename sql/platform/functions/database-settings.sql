@@ -111,7 +111,7 @@ create or replace function platform.remove_network_bans(p_ref text, p_addresses 
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_item text;
   v_addresses inet[] := '{}';
   v_count integer;

@@ -45,7 +45,7 @@ create or replace function platform.deploy_function(p_ref text, p_slug text, p_n
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.content');
   v_function platform.functions;
   v_version_id bigint;
 begin
@@ -98,7 +98,7 @@ create or replace function platform.update_function(p_ref text, p_slug text, p_n
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_function platform.functions := platform_private.function_of((platform.project_for_member(p_ref)).id, p_slug);
+  v_function platform.functions := platform_private.function_of((platform.project_for_role(p_ref, 'project.content')).id, p_slug);
 begin
   update platform.functions set name = coalesce(nullif(p_name, ''), name), verify_jwt = coalesce(p_verify_jwt, verify_jwt),
     updated_at = now() where id = v_function.id;
@@ -109,7 +109,7 @@ create or replace function platform.delete_function(p_ref text, p_slug text) ret
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.content');
   v_function platform.functions := platform_private.function_of(v_project.id, p_slug);
 begin
   delete from platform.functions where id = v_function.id;
@@ -130,7 +130,7 @@ create or replace function platform.bulk_update_functions(p_ref text, p_slugs te
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.content');
   r record;
   v platform.function_versions;
 begin
@@ -211,7 +211,7 @@ create or replace function platform.set_secrets(p_ref text, p_names text[], p_va
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   if exists (select 1 from unnest(p_names) n where n is null or n !~ '^[A-Za-z_][A-Za-z0-9_]{0,255}$' or upper(n) like 'SUPABASE\_%') then
     raise exception 'secret names must match [A-Za-z_][A-Za-z0-9_]* and must not start with SUPABASE_' using errcode = 'LMV07';
@@ -230,7 +230,7 @@ create or replace function platform.delete_secrets(p_ref text, p_names text[]) r
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   delete from platform_private.function_secrets s where s.project_id = v_project.id and s.name = any (p_names);
   perform pg_notify('loam_project_changed', p_ref);

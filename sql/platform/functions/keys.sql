@@ -29,7 +29,7 @@ create or replace function platform.set_legacy_api_keys(p_ref text, p_enabled bo
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   update platform_private.project_secrets set legacy_api_keys_enabled = p_enabled where project_id = v_project.id;
   perform pg_notify('loam_project_changed', p_ref);
@@ -43,7 +43,7 @@ create or replace function platform.create_api_key(p_ref text, p_id uuid, p_type
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_key platform_private.api_keys;
 begin
   if (select count(*) from platform_private.api_keys k where k.project_id = v_project.id) >= 50 then
@@ -64,7 +64,7 @@ create or replace function platform.update_api_key(p_ref text, p_id uuid, p_name
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_key platform_private.api_keys;
 begin
   if p_name is not null and exists (select 1 from platform_private.api_keys k
@@ -86,7 +86,7 @@ create or replace function platform.delete_api_key(p_ref text, p_id uuid)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_key platform_private.api_keys;
 begin
   delete from platform_private.api_keys k where k.id = p_id and k.project_id = v_project.id returning * into v_key;
@@ -132,7 +132,7 @@ create or replace function platform.create_signing_key(p_ref text, p_id uuid, p_
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   if p_status not in ('in_use', 'standby') then
     raise exception 'A new signing key is in_use or standby' using errcode = 'LMS70';
@@ -161,7 +161,7 @@ create or replace function platform.update_signing_key(p_ref text, p_id uuid, p_
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_key platform_private.signing_keys;
 begin
   perform platform_private.ensure_legacy_signing_key(v_project.id);
@@ -189,7 +189,7 @@ create or replace function platform.delete_signing_key(p_ref text, p_id uuid)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_key platform_private.signing_keys;
 begin
   select * into v_key from platform_private.signing_keys k where k.id = p_id and k.project_id = v_project.id for update;
@@ -221,7 +221,7 @@ create or replace function platform.create_third_party_auth(p_ref text, p_type t
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_row platform_private.third_party_auth;
 begin
   if (select count(*) from platform_private.third_party_auth t where t.project_id = v_project.id) >= 10 then
@@ -243,7 +243,7 @@ create or replace function platform.delete_third_party_auth(p_ref text, p_id uui
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_row platform_private.third_party_auth;
 begin
   delete from platform_private.third_party_auth t where t.id = p_id and t.project_id = v_project.id returning * into v_row;

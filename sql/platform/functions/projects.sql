@@ -21,7 +21,8 @@ begin
   return v_project;
 end $$;
 
-create or replace function platform.create_project(p_organization_slug text, p_name text, p_region text, p_db_pass_verifier text)
+create or replace function platform.create_project(p_organization_slug text, p_name text, p_region text, p_db_pass_verifier text,
+    p_backend_type text default 'shared', p_db_pass_sealed text default null)
   returns platform.projects
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
@@ -34,6 +35,7 @@ begin
   if not found then
     raise exception 'organization "%" not found', coalesce(p_organization_slug, '') using errcode = 'LMV02';
   end if;
+  perform platform.require_role(v_org.id, 'projects.create');
   perform platform_private.validate_name(p_name);
   v_region := coalesce(p_region, (select region from platform.database_servers where is_default));
   if not exists (select 1 from platform.regions where id = v_region) then
@@ -43,21 +45,24 @@ begin
       >= (select max_projects from platform.plans where id = v_org.plan) then
     raise exception 'the organization''s plan allows no more projects' using errcode = 'LMQ01';
   end if;
-  insert into platform.projects (ref, organization_id, name, region)
-    values (platform.random_letters(20), v_org.id, p_name, v_region)
+  if not exists (select 1 from platform.backend_types b where b.id = coalesce(p_backend_type, 'shared')) then
+    raise exception 'backend_type "%" does not exist; GET /v1/backend-types lists them', p_backend_type using errcode = 'LMR01';
+  end if;
+  insert into platform.projects (ref, organization_id, name, region, backend_type)
+    values (platform.random_letters(20), v_org.id, p_name, v_region, coalesce(p_backend_type, 'shared'))
     returning * into v_project;
-  insert into platform_private.project_secrets (project_id, db_pass_verifier, mgmt_password)
-    values (v_project.id, p_db_pass_verifier, encode(platform.random_bytes(24), 'hex'));
+  insert into platform_private.project_secrets (project_id, db_pass_verifier, mgmt_password, db_pass_sealed, db_pass_set_at)
+    values (v_project.id, p_db_pass_verifier, encode(platform.random_bytes(24), 'hex'), p_db_pass_sealed, now());
   perform platform_private.queue_project_job(v_project, 'project__provision');
   return v_project;
 end $$;
-comment on function platform.create_project(text, text, text, text) is 'Creates a project and queues its provisioning.';
+comment on function platform.create_project(text, text, text, text, text, text) is 'Creates a project and queues its provisioning.';
 
 create or replace function platform.rename_project(p_ref text, p_name text) returns platform.projects
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.lifecycle');
 begin
   update platform.projects set name = platform_private.validate_name(p_name), updated_at = now()
     where id = v_project.id returning * into v_project;
@@ -70,7 +75,7 @@ create or replace function platform_private.transition(p_ref text, p_from text[]
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.lifecycle');
 begin
   if not v_project.status = any (p_from) then
     raise exception 'cannot % a project whose status is %', p_verb, v_project.status using errcode = 'LMS01';
@@ -116,7 +121,7 @@ create or replace function platform.rotate_jwt_secret(p_ref text) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   update platform_private.project_secrets
     set jwt_secret = encode(platform.random_bytes(32), 'base64'), jwt_secret_created_at = now()
@@ -126,17 +131,63 @@ begin
   end if;
 end $$;
 
-create or replace function platform.set_db_password(p_ref text, p_verifier text) returns void
+-- `p_sealed`: the password sealed by the API with the operator key, so it can be revealed later (audited).
+create or replace function platform.set_db_password(p_ref text, p_verifier text, p_sealed text default null) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.credentials');
 begin
   if v_project.status not in ('ACTIVE_HEALTHY', 'INACTIVE') then
     raise exception 'cannot change the password of a project whose status is %', v_project.status using errcode = 'LMS01';
   end if;
-  update platform_private.project_secrets set db_pass_verifier = p_verifier where project_id = v_project.id;
+  update platform_private.project_secrets set db_pass_verifier = p_verifier, db_pass_sealed = p_sealed, db_pass_set_at = now()
+    where project_id = v_project.id;
+  perform platform_private.audit(v_project.organization_id, v_project.id, 'database.password_set', v_project.ref);
 end $$;
+
+-- Keeps the password a project was just created with (in this transaction), sealed by the API under its ref.
+create or replace function platform.seal_db_password(p_ref text, p_sealed text) returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.credentials');
+begin
+  update platform_private.project_secrets s set db_pass_sealed = p_sealed
+    where s.project_id = v_project.id and v_project.created_at = now() and s.db_pass_sealed is null;
+end $$;
+
+-- The owner login's credentials without the password: who logs in, since when, whether Loam can reveal it.
+create or replace function platform.database_credentials(p_ref text)
+  returns table (user_name text, password_set_at timestamptz, revealable boolean, last_revealed_at timestamptz)
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  return query select v_project.ref, s.db_pass_set_at, s.db_pass_sealed is not null,
+      (select max(l.created_at) from platform.audit_log l where l.project_id = v_project.id and l.action = 'database.credentials_revealed')
+    from platform_private.project_secrets s where s.project_id = v_project.id;
+end $$;
+comment on function platform.database_credentials(text) is 'Metadata of a project''s database owner login (never the password).';
+
+-- The sealed password, for the API to open; every reveal is recorded in platform.audit_log.
+create or replace function platform.reveal_db_password(p_ref text) returns text
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.credentials');
+  v_sealed text;
+begin
+  select s.db_pass_sealed into v_sealed from platform_private.project_secrets s where s.project_id = v_project.id;
+  if v_sealed is null then
+    raise exception 'Loam does not hold this database password (it was set before passwords were kept sealed): rotate it to get one it can reveal'
+      using errcode = 'LMR03';
+  end if;
+  perform platform_private.audit(v_project.organization_id, v_project.id, 'database.credentials_revealed', v_project.ref);
+  return v_sealed;
+end $$;
+comment on function platform.reveal_db_password(text) is 'Reveals (sealed) the database owner''s password to an Administrator or Owner, and audits it.';
 
 -- What the data plane and the worker need to reach a project's database. Names are derived here, once.
 -- (Dropped first: `create or replace` cannot change the columns a function returns.)
@@ -145,12 +196,12 @@ create or replace function platform_private.project_runtime(p_ref text)
   returns table (id bigint, ref text, status text, database_server_id bigint, db_name text, owner_role text,
                  mgmt_role text, mgmt_password text, api_role text, api_password text, db_pass_verifier text,
                  jwt_secret text, jwt_secret_created_at timestamptz, template_version integer, privilege_layout integer,
-                 deleted boolean)
+                 deleted boolean, backend_type text)
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$
   select p.id, p.ref, p.status, p.database_server_id, p.ref, p.ref, p.ref || '_mgmt', s.mgmt_password,
          p.ref || '_authenticator', s.api_password, s.db_pass_verifier, s.jwt_secret, s.jwt_secret_created_at,
-         p.template_version, p.privilege_layout, p.deleted_at is not null
+         p.template_version, p.privilege_layout, p.deleted_at is not null, p.backend_type
   from platform.projects p join platform_private.project_secrets s on s.project_id = p.id
   where p.ref = p_ref
 $$;
@@ -263,3 +314,19 @@ begin
 end $$;
 comment on function platform_private.retry_stalled_deletions(interval) is
   'Queues the deletion again of deleted projects whose deletion job gave up; returns their refs.';
+
+-- A service restart: checked (project.settings), audited, and announced to every API process.
+create or replace function platform.restart_service(p_ref text, p_name text) returns text
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
+begin
+  if p_name is null or p_name not in ('db', 'rest', 'graphql', 'auth', 'storage', 'realtime', 'functions', 'sites') then
+    raise exception 'service "%" does not exist; GET /v1/projects/{ref}/services lists them', coalesce(p_name, '') using errcode = 'LMR02';
+  end if;
+  perform platform_private.audit(v_project.organization_id, v_project.id, 'service.restarted', p_name);
+  perform pg_notify('loam_project_changed', v_project.ref);
+  return p_name;
+end $$;
+comment on function platform.restart_service(text, text) is 'Restarts one service of a project: its caches and connections are rebuilt on the next request.';

@@ -159,7 +159,7 @@ create or replace function platform.create_site(p_ref text, p_subdomain text, p_
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.content');
   v_site platform.sites;
   v_max integer;
 begin

@@ -1,0 +1,178 @@
+// Discovery and lifecycle: regions, plans and backend types readable without a token; `frontend` projects (a
+// site, no database APIs); a project's services and their restart, which rebuilds that project's caches alone;
+// database credentials: metadata, an audited reveal, and a rotation after which the old password is refused.
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import pg from 'pg';
+import { cachedProjects } from '../../server/src/graphql/instances.ts';
+import { cachedSchemaProjects } from '../../server/src/rest/schema-cache.ts';
+import { adminClient, createProject, http, loam, passwordsChecked, signup, waitForStatus, type Project } from '../helpers/platform.ts';
+
+let a: Project, b: Project;
+before(async () => {
+  const owner = await signup();
+  [a, b] = await Promise.all([createProject(owner, 'project a'), createProject(owner, 'project b')]);
+});
+
+test('regions, plans and backend types are readable without a token', async () => {
+  const regions = await http('GET', '/v1/regions');
+  assert.equal(regions.status, 200);
+  assert.ok(regions.body.some((r: { id: string }) => r.id === 'local'));
+  const plans = await http('GET', '/v1/plans');
+  assert.equal(plans.status, 200);
+  // `limits` is every column of the plan besides id and name, as the table holds them.
+  const db = await adminClient();
+  try {
+    const { rows } = await db.query(`select id, to_jsonb(p) - 'id' - 'name' as cols from platform.plans p`);
+    for (const { id, cols } of rows) {
+      const plan = plans.body.find((p: { id: string }) => p.id === id);
+      assert.deepEqual(Object.keys(plan.limits).sort(), Object.keys(cols).sort(), id);
+      for (const [k, v] of Object.entries(cols)) if (v !== null) assert.deepEqual(plan.limits[k], v, `${id}.${k}`);
+    }
+  } finally {
+    await db.end();
+  }
+  const types = await http('GET', '/v1/backend-types');
+  assert.equal(types.status, 200);
+  assert.deepEqual(types.body.map((t: { id: string; database_apis: boolean }) => [t.id, t.database_apis]), [['frontend', false], ['shared', true]]);
+  for (const t of types.body) assert.deepEqual(Object.keys(t).sort(), ['database_apis', 'description', 'id', 'name']);
+});
+
+test('a frontend project has a site and no database APIs; an unknown backend type creates nothing', async () => {
+  const owner = await signup();
+  const bad = await http('POST', '/v1/projects', { token: owner.token, body: { name: 'x', organization_slug: owner.org, db_pass: 'long enough', backend_type: 'dedicated' } });
+  assert.deepEqual([bad.status, bad.body.code], [400, 'invalid_backend_type']);
+  assert.deepEqual((await http('GET', '/v1/projects', { token: owner.token })).body, []);
+
+  const created = await http('POST', '/v1/projects', { token: owner.token, body: { name: 'site only', organization_slug: owner.org, db_pass: 'long enough', backend_type: 'frontend' } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const ref = created.body.ref;
+  await waitForStatus(owner.token, ref, 'ACTIVE_HEALTHY');
+  const keys = await http('GET', `/v1/projects/${ref}/api-keys`, { token: owner.token });
+  const anon = keys.body.find((k: { name: string }) => k.name === 'anon').api_key;
+  const { url } = await loam();
+  for (const [method, path] of [['GET', '/rest/v1/'], ['POST', '/graphql/v1'], ['GET', '/auth/v1/settings'], ['GET', '/storage/v1/bucket'], ['GET', '/functions/v1/hello']]) {
+    const res = await fetch(`${url}/project/${ref}${path}`, { method, headers: { apikey: anon, 'content-type': 'application/json' }, body: method === 'POST' ? '{"query":"{__typename}"}' : undefined });
+    assert.equal(res.status, 404, path);
+    assert.deepEqual(await res.json(), { message: 'this project is a frontend project: it has a site and no database APIs', code: 'database_api_disabled' });
+  }
+  const services = await http('GET', `/v1/projects/${ref}/services`, { token: owner.token });
+  const status = Object.fromEntries(services.body.map((s: { name: string; status: string }) => [s.name, s.status]));
+  assert.deepEqual(status, { db: 'ACTIVE_HEALTHY', rest: 'DISABLED', graphql: 'DISABLED', auth: 'DISABLED', storage: 'DISABLED', realtime: 'DISABLED', functions: 'DISABLED', sites: 'ACTIVE_HEALTHY' });
+  const site = await http('POST', `/v1/projects/${ref}/sites`, { token: owner.token, body: { name: 'home', subdomain: `fe-${ref.slice(0, 12)}` } });
+  assert.equal(site.status, 201, JSON.stringify(site.body));
+  // The shared projects still serve.
+  assert.equal((await fetch(`${a.url}/rest/v1/`, { headers: { apikey: a.anonKey } })).status, 200);
+});
+
+async function warm(p: Project): Promise<void> {
+  assert.equal((await fetch(`${p.url}/rest/v1/`, { headers: { apikey: p.anonKey } })).status, 200);
+  const gql = await fetch(`${p.url}/graphql/v1`, { method: 'POST', headers: { apikey: p.anonKey, 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' });
+  assert.equal(gql.status, 200);
+}
+
+test('services: each one\'s status; a restart rebuilds that project\'s caches and leaves another project\'s alone', async () => {
+  const t = a.owner.token;
+  await warm(a);
+  await warm(b);
+  const list = await http('GET', `/v1/projects/${a.ref}/services`, { token: t });
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.body.map((s: { name: string }) => s.name), ['db', 'rest', 'graphql', 'auth', 'storage', 'realtime', 'functions', 'sites']);
+  for (const s of list.body) assert.deepEqual([s.status, s.healthy, s.enabled], ['ACTIVE_HEALTHY', true, true], s.name);
+  assert.equal(list.body.find((s: { name: string }) => s.name === 'rest').schema_cached, true);
+  assert.equal(list.body.find((s: { name: string }) => s.name === 'graphql').instance_cached, true);
+
+  const rest = await http('POST', `/v1/projects/${a.ref}/services/rest/restart`, { token: t });
+  assert.deepEqual([rest.status, rest.body], [200, { name: 'rest', restarted: true }]);
+  assert.equal(cachedSchemaProjects().includes(a.ref), false);
+  assert.equal(cachedSchemaProjects().includes(b.ref), true);
+  const graphql = await http('POST', `/v1/projects/${a.ref}/services/graphql/restart`, { token: t });
+  assert.equal(graphql.status, 200);
+  assert.equal(cachedProjects().includes(a.ref), false);
+  assert.equal(cachedProjects().includes(b.ref), true);
+  const after = await http('GET', `/v1/projects/${a.ref}/services`, { token: t });
+  assert.equal(after.body.find((s: { name: string }) => s.name === 'rest').schema_cached, false);
+  // The next requests build them again.
+  await warm(a);
+  assert.equal(cachedSchemaProjects().includes(a.ref), true);
+  for (const name of ['db', 'auth', 'storage', 'realtime', 'functions', 'sites']) {
+    assert.equal((await http('POST', `/v1/projects/${a.ref}/services/${name}/restart`, { token: t })).status, 200, name);
+  }
+  await warm(a);
+  assert.equal(cachedProjects().includes(b.ref), true);
+
+  const unknown = await http('POST', `/v1/projects/${a.ref}/services/kafka/restart`, { token: t });
+  assert.deepEqual([unknown.status, unknown.body.code], [404, 'service_not_found']);
+  const stranger = await signup();
+  for (const [method, path] of [['GET', '/services'], ['POST', '/services/rest/restart']] as const) {
+    const res = await http(method, `/v1/projects/${a.ref}${path}`, { token: stranger.token });
+    assert.deepEqual([res.status, res.body.code], [404, 'project_not_found'], path);
+  }
+  const db = await adminClient();
+  try {
+    const { rows } = await db.query(`select target from platform.audit_log l join platform.projects p on p.id = l.project_id
+      where p.ref = $1 and l.action = 'service.restarted' order by l.id`, [a.ref]);
+    assert.deepEqual(rows.map((r) => r.target), ['rest', 'graphql', 'db', 'auth', 'storage', 'realtime', 'functions', 'sites']);
+  } finally {
+    await db.end();
+  }
+});
+
+async function canLogIn(p: Project, password: string): Promise<boolean> {
+  const u = new URL((await loam()).databaseUrl);
+  const c = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), user: p.ref, password, database: p.ref });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('database credentials: metadata, an audited reveal, a rotation that refuses the old password', async () => {
+  const t = b.owner.token, base = `/v1/projects/${b.ref}/database/credentials`;
+  const meta = await http('GET', base, { token: t });
+  assert.equal(meta.status, 200);
+  assert.equal(meta.body.user, b.ref);
+  assert.equal(meta.body.database, b.ref);
+  assert.equal(meta.body.revealable, true);
+  assert.equal(meta.body.last_revealed_at, null);
+  assert.equal('password' in meta.body, false);
+
+  const revealed = await http('POST', `${base}/reveal`, { token: t });
+  assert.equal(revealed.status, 200);
+  assert.equal(revealed.body.password, b.dbPass);
+  assert.match(revealed.body.connection_string, new RegExp(`^postgresql://${b.ref}:`));
+  assert.ok((await http('GET', base, { token: t })).body.last_revealed_at);
+
+  const rotated = await http('POST', `${base}/rotate`, { token: t });
+  assert.equal(rotated.status, 200);
+  assert.notEqual(rotated.body.password, b.dbPass);
+  assert.ok(rotated.body.password.length >= 24);
+  assert.equal((await http('POST', `${base}/reveal`, { token: t })).body.password, rotated.body.password);
+  assert.equal(await canLogIn(b, rotated.body.password), true);
+  if (await passwordsChecked()) assert.equal(await canLogIn(b, b.dbPass), false);
+
+  const db = await adminClient();
+  try {
+    const { rows } = await db.query(`select l.action, l.account_id from platform.audit_log l join platform.projects p on p.id = l.project_id
+      where p.ref = $1 and l.action like 'database.%' order by l.id`, [b.ref]);
+    assert.deepEqual(rows.map((r) => r.action), ['database.credentials_revealed', 'database.password_set', 'database.credentials_revealed']);
+    assert.ok(rows.every((r) => r.account_id === b.owner.user.id));
+    // A password Loam never held (set before it kept them sealed) cannot be revealed until rotated.
+    await db.query(`update platform_private.project_secrets set db_pass_sealed = null where project_id = (select id from platform.projects where ref = $1)`, [b.ref]);
+  } finally {
+    await db.end();
+  }
+  const none = await http('POST', `${base}/reveal`, { token: t });
+  assert.deepEqual([none.status, none.body.code], [409, 'credentials_not_revealable']);
+  assert.equal((await http('GET', base, { token: t })).body.revealable, false);
+
+  const stranger = await signup();
+  for (const [method, path] of [['GET', ''], ['POST', '/reveal'], ['POST', '/rotate']] as const) {
+    const res = await http(method, `${base}${path}`, { token: stranger.token });
+    assert.deepEqual([res.status, res.body.code], [404, 'project_not_found'], path);
+  }
+});
