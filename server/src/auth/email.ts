@@ -5,7 +5,7 @@ import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
 import { authErrors, toAuthError, validation } from './errors.ts';
 import { limitEmail, limitIp } from './limits.ts';
-import { deliverEmail } from './hooks.ts';
+import { beforeNewUser, deliverEmail } from './hooks.ts';
 import { PKCE_PREFIX, newToken, renderEmail, tokenHash, type EmailKind } from './mail.ts';
 import { bool, ctx, email as emailParam, obj, params, pkce, redirectParam, str, type Ctx, type Params } from './params.ts';
 import { phoneOtp, phoneResend, phoneVerify } from './phone.ts';
@@ -69,6 +69,7 @@ async function magicLink(req: Request, res: Response) {
   if (!raw) throw validation('One of email or phone must be set');
   requireEmailProvider(c);
   const createUser = (bool(b, 'create_user') ?? true) && !c.cfg.disable_signup;
+  if (createUser) await beforeNewUser(c.p, c.cfg, c.ip, { email: emailParam(raw), data: obj(b, 'data') });
   const r = await sendToken(c, { type: 'magiclink', alsoAs: ['signup'], email: emailParam(raw), b, req, createUser, data: obj(b, 'data') });
   if (r.found === false) throw authErrors.otpDisabled();
   res.json({});
@@ -154,7 +155,7 @@ email.post('/verify', async (req, res) => {
   const phone = str(b, 'phone');
   if (phone && addr) throw validation('Only an email address or phone number should be provided on verify');
   if (phone && !hash) return void res.json(await phoneVerify(c, type, phone, token));
-  if (hash && addr) throw validation('Only the token_hash and type should be provided');
+  if (hash && (addr || phone)) throw validation('Only the token_hash and type should be provided');
   if (!VERIFY_TYPES.has(type)) throw validation('Unsupported verification type');
   let hashes: string[];
   let relatesTo: string | null = null;

@@ -150,6 +150,22 @@ export async function beforeUserCreated(p: ProjectRuntime, cfg: AuthConfig, ip: 
   await runHook(p, cfg, 'before_user_created', { metadata: hookMetadata('before_user_created', ip), user });
 }
 
+/** The before-user-created hook for a sign-up by email, phone or anonymously, when no user has that address or
+ *  number yet (a sign-up of a known one creates nobody). The user is the one GoTrue would create. */
+export async function beforeNewUser(p: ProjectRuntime, cfg: AuthConfig, ip: string,
+  u: { email?: string; phone?: string; data?: Record<string, unknown>; anonymous?: boolean }): Promise<void> {
+  if (!hookEnabled(cfg, 'before_user_created')) return;
+  if (u.email && await authCall<boolean>(p, 'select exists (select 1 from auth.users where lower(email) = lower($1))', [u.email])) return;
+  if (u.phone && await authCall<boolean>(p, 'select exists (select 1 from auth.users where phone = $1)', [u.phone])) return;
+  const provider = u.email ? 'email' : u.phone ? 'phone' : 'anonymous';
+  const now = new Date().toISOString();
+  await beforeUserCreated(p, cfg, ip, {
+    id: crypto.randomUUID(), aud: 'authenticated', role: 'authenticated', email: u.email ?? '', phone: u.phone ?? '',
+    app_metadata: { provider, providers: [provider] }, user_metadata: u.data ?? {}, identities: [],
+    created_at: now, updated_at: now, is_anonymous: Boolean(u.anonymous),
+  });
+}
+
 export interface EmailHookData {
   user: unknown;
   /** GoTrue's email_action_type: signup, recovery, magiclink, invite, email_change, reauthentication. */

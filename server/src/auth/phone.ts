@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { config } from '../../../db/src/config.ts';
 import { authCall, authTransaction, type AuthQuery } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
-import { beforeUserCreated, hookEnabled, hookMetadata, runHook } from './hooks.ts';
+import { beforeNewUser, hookEnabled, hookMetadata, runHook } from './hooks.ts';
 import { limitSms } from './limits.ts';
 import { otp, tokenHash } from './mail.ts';
 import { bool, obj, str, type Ctx, type Params } from './params.ts';
@@ -112,18 +112,6 @@ async function sendCode<R extends { user?: UserJson }>(c: Ctx, phone: string, ch
   }
 }
 
-/** The before-user-created hook for a sign-up with this phone, if no user has it yet. */
-async function beforePhoneUser(c: Ctx, phone: string, data: Record<string, unknown> | undefined): Promise<void> {
-  if (!hookEnabled(c.cfg, 'before_user_created')) return;
-  if (await authCall<boolean>(c.p, 'select exists (select 1 from auth.users where phone = $1)', [phone])) return;
-  const now = new Date().toISOString();
-  await beforeUserCreated(c.p, c.cfg, c.ip, {
-    id: crypto.randomUUID(), aud: 'authenticated', role: 'authenticated', email: '', phone,
-    app_metadata: { provider: 'phone', providers: ['phone'] }, user_metadata: data ?? {}, identities: [],
-    created_at: now, updated_at: now, is_anonymous: false,
-  });
-}
-
 /** POST /signup with a phone (and a password). */
 export async function phoneSignup(c: Ctx, b: Params, rawPhone: string, data: Record<string, unknown> | undefined) {
   if (!c.cfg.external_phone_enabled) throw phoneDisabled('Phone signups are disabled');
@@ -133,7 +121,7 @@ export async function phoneSignup(c: Ctx, b: Params, rawPhone: string, data: Rec
   const password = str(b, 'password');
   if (!password) throw validation('Signup requires a valid password');
   checkPassword(c.cfg, password);
-  await beforePhoneUser(c, phone, data);
+  await beforeNewUser(c.p, c.cfg, c.ip, { phone, data });
   const base = { phone, password_hash: await hashPassword(password), data, ip: c.ip, user_agent: c.userAgent };
   if (c.cfg.sms_autoconfirm) {
     const s = await authCall<SessionData>(c.p, 'select auth.phone_signup($1)', [{ ...base, autoconfirm: true }]);
@@ -163,7 +151,7 @@ export async function phoneOtp(c: Ctx, b: Params, rawPhone: string) {
     const known = await authCall<boolean>(c.p, 'select exists (select 1 from auth.users where phone = $1)', [phone]);
     if (!known) throw authErrors.signupDisabled();
   }
-  if (createUser) await beforePhoneUser(c, phone, data);
+  if (createUser) await beforeNewUser(c.p, c.cfg, c.ip, { phone, data });
   const { r, messageId } = await sendCode(c, phone, channel, 'confirmation', async (q, hash) => {
     const out = await q<{ user?: UserJson; found?: boolean; created?: boolean }>('select auth.phone_otp($1)', [{
       phone, create_user: createUser, data, autoconfirm: c.cfg.sms_autoconfirm, token_hash: hash,

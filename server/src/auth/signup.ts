@@ -6,7 +6,7 @@ import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { limitEmail, limitIp } from './limits.ts';
-import { beforeUserCreated, deliverEmail, hookEnabled } from './hooks.ts';
+import { beforeNewUser, deliverEmail } from './hooks.ts';
 import { phoneSignup } from './phone.ts';
 import { newToken, renderEmail } from './mail.ts';
 import { ctx, email as emailParam, obj, params, pkce, redirectParam, str, type Ctx } from './params.ts';
@@ -19,6 +19,7 @@ async function anonymous(c: Ctx, data: Record<string, unknown> | undefined) {
   if (!c.cfg.external_anonymous_users_enabled) throw authErrors.anonymousDisabled();
   await limitIp(c.p.ref, c.cfg, 'anonymous', c.ip);
   if (c.cfg.disable_signup) throw authErrors.signupDisabled();
+  await beforeNewUser(c.p, c.cfg, c.ip, { data, anonymous: true });
   const s = await authCall<SessionData>(c.p, 'select auth.signup_anonymous($1)', [{ data, ip: c.ip, user_agent: c.userAgent }]);
   return tokenResponse(c.p, c.cfg, s);
 }
@@ -32,15 +33,6 @@ function obfuscatedUser(email: string, data: Record<string, unknown> | undefined
     confirmation_sent_at: now, app_metadata: { provider: 'email', providers: ['email'] }, user_metadata: data ?? {},
     identities: [], created_at: now, updated_at: now, is_anonymous: false,
   };
-}
-
-/** The before-user-created hook (hooks.ts) for a sign-up with this address, if no user has it yet. */
-async function beforeEmailUser(c: Ctx, email: string, data: Record<string, unknown> | undefined) {
-  if (!hookEnabled(c.cfg, 'before_user_created')) return;
-  if (await authCall<boolean>(c.p, 'select exists (select 1 from auth.users where lower(email) = $1)', [email])) return;
-  const u = obfuscatedUser(email, data);
-  delete u.confirmation_sent_at;
-  await beforeUserCreated(c.p, c.cfg, c.ip, u);
 }
 
 signup.post('/signup', async (req, res) => {
@@ -65,7 +57,7 @@ signup.post('/signup', async (req, res) => {
   const token = newToken(c.cfg, email, Boolean(flow));
   const redirectTo = allowedRedirect(c.cfg, redirectParam(req, b));
   if (!autoconfirm) await limitEmail(c.p.ref, c.cfg, email);
-  await beforeEmailUser(c, email, data);
+  await beforeNewUser(c.p, c.cfg, c.ip, { email, data });
 
   const r = await authCall(c.p, 'select auth.signup($1)', [{
     email, password_hash: await hashPassword(password), data, autoconfirm, token_hash: token.linkToken,
