@@ -51,10 +51,11 @@ async function pgHook(p: ProjectRuntime, uri: string, schema: string, fn: string
     if (q) {
       // Inside the caller's transaction (GoTrue runs it in its own): bounded by a local statement timeout, and
       // the request context set again afterwards, whatever the function changed of it.
+      const previous = await q<string>(`select current_setting('statement_timeout')`);
       await q(`select set_config('statement_timeout', $1, true)`, [String(PG_TIMEOUT_MS)]);
       const out = await q(call, [payload]);
+      await q(`select set_config('statement_timeout', $1, true)`, [previous]);
       await q(RESET_CONTEXT);
-      await q(`select set_config('statement_timeout', '0', true)`);
       return out;
     }
     return await authCall(p, call, [payload], { statementTimeoutMs: PG_TIMEOUT_MS });
