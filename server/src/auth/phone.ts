@@ -201,9 +201,9 @@ export async function phonePassword(c: Ctx, rawPhone: string, password: string,
   const row = await authCall<PhoneLoginRow | undefined>(c.p, 'select to_jsonb(l) from auth.phone_password_lookup($1) l', [phone]);
   const ok = await comparePassword(password, row?.encrypted_password);
   if (!row || !row.encrypted_password) throw authErrors.invalidCredentials();
-  if (row.banned) throw authErrors.userBanned();
   await attempt(row.id, ok);
   if (!ok) throw authErrors.invalidCredentials();
+  if (row.banned) throw authErrors.userBanned();
   if (!row.phone_confirmed) throw new AuthError(400, 'phone_not_confirmed', 'Phone not confirmed');
   return authCall<SessionData>(c.p, 'select auth.start_session($1, $2, $3, $4)', [row.id, 'password', c.ip, c.userAgent]);
 }

@@ -37,9 +37,9 @@ async function password(c: Ctx, b: Params): Promise<SessionData> {
   // Unknown email and wrong password take the same time and give the same answer.
   const ok = await comparePassword(pw, row?.encrypted_password);
   if (!row || !row.encrypted_password) throw authErrors.invalidCredentials();
-  if (row.banned) throw authErrors.userBanned();
   await attempt(row.id, ok);
   if (!ok) throw authErrors.invalidCredentials();
+  if (row.banned) throw authErrors.userBanned();
   if (!row.email_confirmed) throw authErrors.emailNotConfirmed();
   return authCall<SessionData>(c.p, 'select auth.start_session($1, $2, $3, $4)', [row.id, 'password', c.ip, c.userAgent]);
 }
