@@ -211,6 +211,7 @@ export async function phonePassword(c: Ctx, rawPhone: string, password: string,
 /** PUT /user with a new phone: the number is checked now; the returned step records the change (at once with
  *  sms_autoconfirm, else by a code sent to the new number) and answers with the user. */
 export async function preparePhoneChange(c: Ctx, userId: string, phone: string): Promise<(channel: string | undefined) => Promise<unknown>> {
+  if (!c.cfg.external_phone_enabled) throw phoneDisabled('Unsupported phone provider');
   if (await authCall<boolean>(c.p, 'select exists (select 1 from auth.users where phone = $1 and id <> $2)', [phone, userId])) {
     throw new AuthError(422, 'phone_exists', 'A user with this phone number has already been registered');
   }

@@ -5,7 +5,7 @@ import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { limitEmail } from './limits.ts';
-import { deliverEmail } from './hooks.ts';
+import { deliverEmail, hookEnabled } from './hooks.ts';
 import { newToken, renderEmail, tokenHash, type OneTimeToken } from './mail.ts';
 import { ctx, email as emailParam, obj, params, redirectParam, str } from './params.ts';
 import { checkPassword, comparePassword, hashPassword } from './passwords.ts';
@@ -106,7 +106,7 @@ user.get('/reauthenticate', async (req, res) => {
     email_message: renderEmail(c.p, c.cfg, { kind: 'reauthentication', type: 'reauthentication', email: address, token, redirectTo: c.cfg.site_url }),
   }]);
   await deliverEmail(c.p, c.cfg, c.ip, emailId, {
-    user: await authCall(c.p, 'select auth.user_json(auth.caller($1, $2))', [who.userId, who.sessionId]),
+    user: hookEnabled(c.cfg, 'send_email') ? await authCall(c.p, 'select auth.user_json(auth.caller($1, $2))', [who.userId, who.sessionId]) : null,
     type: 'reauthentication', token, redirectTo: c.cfg.site_url,
   });
   res.json({});
