@@ -84,6 +84,29 @@ describe('phone sign-up and sign-in', () => {
     assert.equal(again.error?.code, 'otp_expired');
   });
 
+  it('resends the code of an unconfirmed number; with sms_autoconfirm a sign-up is signed in at once', async () => {
+    const phone = newPhone();
+    const c = client(p);
+    await c.auth.signUp({ phone, password: PASSWORD });
+    codeTo(phone); // the sign-up's code went out
+    const r = await c.auth.resend({ type: 'sms', phone });
+    assert.equal(r.error, null);
+    const second = codeTo(phone);
+    assert.equal((await c.auth.verifyOtp({ phone, token: second, type: 'sms' })).error, null);
+    const missing = await authHttp(p, 'POST', '/resend', { body: { type: 'sms' } });
+    assert.deepEqual([missing.status, missing.body.message], [400, 'Type provided requires a phone number']);
+
+    const auto = await authProject({ external_phone_enabled: true, sms_autoconfirm: true, ...TWILIO });
+    const count = sent.length;
+    const { data, error } = await client(auto).auth.signUp({ phone: newPhone(), password: PASSWORD });
+    assert.equal(error, null);
+    assert.ok(data.session?.access_token);
+    assert.ok(data.user!.phone_confirmed_at);
+    assert.equal(sent.length, count, 'no SMS for an autoconfirmed sign-up');
+    const again = await client(auto).auth.signUp({ phone: data.user!.phone!, password: PASSWORD });
+    assert.deepEqual([again.error?.code, again.error?.message], ['user_already_exists', 'User already registered']);
+  });
+
   it('signs in (and up) by SMS code with signInWithOtp; create_user false refuses unknown numbers', async () => {
     const phone = newPhone();
     const c = client(p);
