@@ -54,6 +54,8 @@ export interface Config {
   ownerConnectionLimit: number;
   /** Connections a project's data-plane login may hold at once, across all API processes. */
   apiConnectionLimit: number;
+  /** The Twilio API base URL projects with `sms_provider: twilio` send through (a Twilio-compatible service). */
+  twilioApiUrl: string;
 }
 
 export function loadConfig(env = process.env): Config {
@@ -77,6 +79,7 @@ export function loadConfig(env = process.env): Config {
     logLevel: env.LOAM_LOG_LEVEL || 'info',
     ownerConnectionLimit: int('LOAM_OWNER_CONNECTION_LIMIT', 20, 1),
     apiConnectionLimit: int('LOAM_API_CONNECTION_LIMIT', 100, 1),
+    twilioApiUrl: (env.LOAM_TWILIO_API_URL || 'https://api.twilio.com').replace(/\/$/, ''),
   };
 }
 

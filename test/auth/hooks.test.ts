@@ -70,9 +70,9 @@ describe('custom access token hook', () => {
 
   it('a hook URI of the wrong form is refused by the config API', async () => {
     const res = await http('PATCH', `/v1/projects/${p.ref}/config/auth`, {
-      token: p.owner.token, body: { hook_custom_access_token_uri: 'https://example.com/hook' },
+      token: p.owner.token, body: { hook_custom_access_token_uri: 'ftp://example.com/hook' },
     });
     assert.equal(res.status, 400);
-    assert.equal(res.body.message, 'hook_custom_access_token_uri must be pg-functions://postgres/<schema>/<function>');
+    assert.equal(res.body.message, 'hook_custom_access_token_uri must be pg-functions://postgres/<schema>/<function> or an http(s) URL');
   });
 });

@@ -38,6 +38,21 @@ export interface AuthConfig {
   rate_limit_otp: number;
   rate_limit_anonymous_users: number;
   [template: `mailer_${string}`]: unknown;
+  // Phone / SMS and phone MFA (phone.ts, mfa.ts); hooks are `hook_<name>_{enabled,uri,secrets}` (hooks.ts).
+  sms_autoconfirm: boolean;
+  sms_otp_exp: number;
+  sms_otp_length: number;
+  sms_max_frequency: number;
+  sms_template: string;
+  sms_test_otp: string | null;
+  sms_test_otp_valid_until: string | null;
+  sms_provider: string;
+  sms_twilio_account_sid: string | null;
+  sms_twilio_auth_token: string | null;
+  sms_twilio_message_service_sid: string | null;
+  rate_limit_sms_sent: number;
+  [mfa: `mfa_${string}`]: unknown;
+  [hook: `hook_${string}`]: unknown;
 }
 
 const configs = projectCache(async (ref) =>

@@ -29,3 +29,31 @@ export async function authCall<T = any>(p: ProjectRuntime, sql: string, params: 
     }
   });
 }
+
+/** Passed to an AuthQuery: sets the request context (role, settings) again, after a tenant's function ran. */
+export const RESET_CONTEXT = '-- reset context';
+
+export type AuthQuery = <T = any>(sql: string, params?: unknown[]) => Promise<T>;
+
+/** Several statements in one transaction as the project's service role, with work between them (an SMS sent
+ *  while the code that it carries is not yet committed, as GoTrue does): any error rolls everything back. */
+export async function authTransaction<R>(p: ProjectRuntime, work: (q: AuthQuery) => Promise<R>): Promise<R> {
+  const pool = projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
+  return withPooledClient(pool, async (client, markBroken) => {
+    const context = contextStatement(apiRoleContext(p, 'service_role'));
+    const q: AuthQuery = async (sql, params = []) => {
+      if (sql === RESET_CONTEXT) return void (await client.query(context)) as any;
+      const r = await client.query(sql, params.map(param));
+      return r.rows[0]?.[r.fields[0]?.name] as any;
+    };
+    try {
+      await Promise.all([client.query('begin'), client.query(context)]);
+      const out = await work(q);
+      await client.query('commit');
+      return out;
+    } catch (err) {
+      await client.query('rollback').catch(markBroken);
+      throw err;
+    }
+  });
+}

@@ -3,10 +3,12 @@
 import { Router, type Request, type Response } from 'express';
 import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
-import { AuthError, authErrors, toAuthError, validation } from './errors.ts';
+import { authErrors, toAuthError, validation } from './errors.ts';
 import { limitEmail, limitIp } from './limits.ts';
-import { PKCE_PREFIX, newToken, queueEmail, renderEmail, tokenHash, type EmailKind } from './mail.ts';
+import { beforeNewUser, deliverEmail } from './hooks.ts';
+import { PKCE_PREFIX, newToken, renderEmail, tokenHash, type EmailKind } from './mail.ts';
 import { bool, ctx, email as emailParam, obj, params, pkce, redirectParam, str, type Ctx, type Params } from './params.ts';
+import { phoneOtp, phoneResend, phoneVerify } from './phone.ts';
 import { tokenResponse, type SessionData } from './session.ts';
 
 export const email = Router();
@@ -35,7 +37,7 @@ export async function sendToken(c: Ctx, o: SendOptions) {
     email: o.email, type: o.type, token_hash: token.linkToken, emails, max_frequency: c.cfg.smtp_max_frequency,
     pkce: flow ?? null, create_user: o.createUser ?? false, data: o.data ?? null, ip: c.ip,
   }]);
-  await queueEmail(c.p, c.cfg, r.email_id);
+  await deliverEmail(c.p, c.cfg, c.ip, r.email_id, { user: r.user, type: r.type ?? o.type, token, redirectTo });
   return { ...r, token, redirectTo };
 }
 
@@ -59,13 +61,15 @@ async function magicLink(req: Request, res: Response) {
   await limitIp(c.p.ref, c.cfg, 'otp', c.ip);
   const b = params(req);
   const raw = str(b, 'email');
-  if (str(b, 'phone')) {
+  const phone = str(b, 'phone');
+  if (phone) {
     if (raw) throw validation('Only an email address or phone number should be provided');
-    throw new AuthError(400, 'phone_provider_disabled', 'Unsupported phone provider');
+    return void res.json(await phoneOtp(c, b, phone));
   }
   if (!raw) throw validation('One of email or phone must be set');
   requireEmailProvider(c);
   const createUser = (bool(b, 'create_user') ?? true) && !c.cfg.disable_signup;
+  if (createUser) await beforeNewUser(c.p, c.cfg, c.ip, { email: emailParam(raw), data: obj(b, 'data') });
   const r = await sendToken(c, { type: 'magiclink', alsoAs: ['signup'], email: emailParam(raw), b, req, createUser, data: obj(b, 'data') });
   if (r.found === false) throw authErrors.otpDisabled();
   res.json({});
@@ -83,7 +87,8 @@ email.post('/resend', async (req, res) => {
   }
   const raw = str(b, 'email');
   if ((type === 'signup' || type === 'email_change') && !raw) throw validation('Type provided requires an email address');
-  if (type === 'sms' || type === 'phone_change') throw new AuthError(400, 'phone_provider_disabled', 'Phone logins are disabled');
+  if (raw && str(b, 'phone')) throw validation('Only an email address or phone number should be provided.');
+  if (type === 'sms' || type === 'phone_change') return void res.json(await phoneResend(c, b, type, str(b, 'phone')));
   requireEmailProvider(c);
   const addr = emailParam(raw);
   // An email change is confirmed from the new address, so its code is bound to that one.
@@ -147,8 +152,10 @@ email.post('/verify', async (req, res) => {
   if (!type) throw validation('Verify requires a verification type');
   if (!token && !hash) throw validation('Verify requires a token or a token hash');
   if (token && hash) throw validation('Verify requires either a token or a token hash');
-  if (str(b, 'phone')) throw new AuthError(400, 'phone_provider_disabled', 'Unsupported phone provider');
-  if (hash && addr) throw validation('Only the token_hash and type should be provided');
+  const phone = str(b, 'phone');
+  if (phone && addr) throw validation('Only an email address or phone number should be provided on verify');
+  if (phone && !hash) return void res.json(await phoneVerify(c, type, phone, token));
+  if (hash && (addr || phone)) throw validation('Only the token_hash and type should be provided');
   if (!VERIFY_TYPES.has(type)) throw validation('Unsupported verification type');
   let hashes: string[];
   let relatesTo: string | null = null;

@@ -73,9 +73,10 @@ auth.use(jsonParser({ limit: '1mb' }, () => authErrors.badJson(tooDeepMessage())
 auth.get('/settings', async (_req, res) => {
   const cfg = await authConfig(project(res).ref);
   res.json({
-    external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled, phone: false,
+    external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled,
+      phone: cfg.external_phone_enabled === true, web3_ethereum: cfg.external_web3_ethereum_enabled === true, web3_solana: cfg.external_web3_solana_enabled === true,
       keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true },
-    disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: false,
+    disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: cfg.sms_autoconfirm,
     sms_provider: '', saml_enabled: false, passkeys_enabled: false,
   });
 });

@@ -3,7 +3,7 @@
 // anonymous users and for emails.
 import { controlPool } from '../../../db/src/pools.ts';
 import type { AuthConfig } from './config.ts';
-import { authErrors } from './errors.ts';
+import { AuthError, authErrors } from './errors.ts';
 
 type Kind = 'token' | 'verify' | 'otp' | 'anonymous';
 const RULES: Record<Kind, { limit: keyof AuthConfig; window: number }> = {
@@ -26,4 +26,11 @@ export async function limitIp(ref: string, cfg: AuthConfig, kind: Kind, ip: stri
 /** Emails to one address per hour. */
 export async function limitEmail(ref: string, cfg: AuthConfig, email: string): Promise<void> {
   if (await hit(`auth:${ref}:email:${email.toLowerCase()}`, cfg.rate_limit_email_sent, 3600)) throw authErrors.overEmailRate();
+}
+
+/** SMS codes sent by a project per hour (rate_limit_sms_sent; GoTrue counts per instance). */
+export async function limitSms(ref: string, cfg: AuthConfig): Promise<void> {
+  if (await hit(`auth:${ref}:sms`, Number(cfg.rate_limit_sms_sent), 3600)) {
+    throw new AuthError(429, 'over_sms_send_rate_limit', 'SMS rate limit exceeded');
+  }
 }

@@ -3,7 +3,10 @@
 // (the session reaches aal2), DELETE /factors/{id}; and the admin's view of a user's factors.
 import crypto from 'node:crypto';
 import { Router, type Request } from 'express';
-import { authCall } from './db.ts';
+import { authCall, authTransaction } from './db.ts';
+import { hookEnabled, verificationAttempt } from './hooks.ts';
+import { otp } from './mail.ts';
+import { channelParam, sendSms, validatePhone } from './phone.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { ctx, params, str, type Ctx } from './params.ts';
 import { QrTooLong, qrSvg } from './qr.ts';
@@ -68,7 +71,14 @@ mfa.post('/factors', async (req, res) => {
   const who = member(req, c);
   const b = params(req);
   const type = str(b, 'factor_type');
-  if (type === 'phone') throw new AuthError(422, 'mfa_phone_enroll_not_enabled', 'MFA enroll is disabled for Phone');
+  if (type === 'phone') {
+    if (c.cfg.mfa_phone_enroll_enabled !== true) throw new AuthError(422, 'mfa_phone_enroll_not_enabled', 'MFA enroll is disabled for Phone');
+    const raw = str(b, 'phone');
+    if (!raw) throw validation('Phone number required to enroll Phone factor');
+    const phone = validatePhone(raw);
+    return void res.json(await authCall(c.p, 'select auth.mfa_enroll_phone($1, $2, $3, $4, $5)',
+      [who.userId, who.sessionId, str(b, 'friendly_name') ?? '', phone, c.ip]));
+  }
   if (type === 'webauthn') throw new AuthError(422, 'mfa_webauthn_enroll_not_enabled', 'MFA enroll is disabled for WebAuthn');
   if (type !== 'totp') throw validation('factor_type needs to be totp, phone, or webauthn');
   const issuer = str(b, 'issuer') || new URL(c.cfg.site_url).host;
@@ -89,11 +99,45 @@ mfa.post('/factors', async (req, res) => {
   res.json({ ...factor, totp: { qr_code: qr, secret, uri } });
 });
 
+const factorType = (c: Ctx, who: UserCaller, id: string) =>
+  authCall<string>(c.p, 'select (auth.mfa_factor($1, $2)).factor_type::text', [who.userId, id]);
+
+const phoneVerifyDisabled = () => new AuthError(422, 'mfa_phone_verify_not_enabled', 'MFA verification is disabled for Phone');
+const codeHash = (code: string) => crypto.createHash('sha256').update(code).digest('hex');
+
+/** A phone factor's challenge: a code by SMS (the send SMS hook or Twilio, phone.ts), its hash on the challenge. */
+async function phoneChallenge(c: Ctx, who: UserCaller, id: string, channel: string) {
+  if (c.cfg.mfa_phone_verify_enabled !== true) throw phoneVerifyDisabled();
+  const code = otp(Number(c.cfg.mfa_phone_otp_length) || 6);
+  return authTransaction(c.p, async (q) => {
+    const challenge = await q('select auth.mfa_challenge_phone($1, $2, $3, $4, $5, $6)',
+      [who.userId, who.sessionId, id, c.ip, codeHash(code), Number(c.cfg.mfa_phone_max_frequency) || 0]);
+    const phone = await q<string>('select (auth.mfa_factor($1, $2)).phone', [who.userId, id]);
+    const user = await q('select auth.user_json(u) from auth.users u where u.id = $1', [who.userId]);
+    try {
+      await sendSms(c, q, { user, phone, code, channel, template: c.cfg.mfa_phone_template, smsType: 'mfa' });
+    } catch (err) {
+      throw new AuthError(500, 'unexpected_failure', hookEnabled(c.cfg, 'send_sms') ? 'error invoking hook' : 'error sending message', {}, err);
+    }
+    return challenge;
+  });
+}
+
 mfa.post('/factors/:factor_id/challenge', async (req, res) => {
   const c = await ctx(req, res);
   const who = member(req, c);
-  res.json(await authCall(c.p, 'select auth.mfa_challenge($1, $2, $3, $4)', [who.userId, who.sessionId, factorId(req), c.ip]));
+  const id = factorId(req);
+  if (await factorType(c, who, id) === 'phone') return void res.json(await phoneChallenge(c, who, id, channelParam(params(req))));
+  res.json(await authCall(c.p, 'select auth.mfa_challenge($1, $2, $3, $4)', [who.userId, who.sessionId, id, c.ip]));
 });
+
+/** The MFA verification attempt hook: a `reject` signs the user out everywhere and ends the attempt. */
+async function mfaAttempt(c: Ctx, who: UserCaller, id: string, type: string, valid: boolean): Promise<void> {
+  const rejected = await verificationAttempt(c.p, c.cfg, 'mfa_verification_attempt', c.ip, { user_id: who.userId, factor_id: id, factor_type: type, valid });
+  if (!rejected) return;
+  await authCall(c.p, 'delete from auth.sessions where user_id = $1', [who.userId]);
+  throw new AuthError(403, 'mfa_verification_rejected', rejected.message);
+}
 
 mfa.post('/factors/:factor_id/verify', async (req, res) => {
   const c = await ctx(req, res);
@@ -103,8 +147,19 @@ mfa.post('/factors/:factor_id/verify', async (req, res) => {
   const challenge = str(b, 'challenge_id');
   const code = str(b, 'code') ?? '';
   if (!isUuid(challenge)) throw new AuthError(422, 'mfa_factor_not_found', 'MFA factor with the provided challenge ID not found');
+  if (await factorType(c, who, id) === 'phone') {
+    if (c.cfg.mfa_phone_verify_enabled !== true) throw phoneVerifyDisabled();
+    const ch = await authCall<{ otp_code: string | null }>(c.p, 'select auth.mfa_phone_challenge($1, $2, $3, $4)', [who.userId, who.sessionId, id, challenge]);
+    const valid = Boolean(ch.otp_code) && crypto.timingSafeEqual(Buffer.from(codeHash(code)), Buffer.from(ch.otp_code!));
+    await mfaAttempt(c, who, id, 'phone', valid);
+    if (!valid) throw new AuthError(422, 'mfa_verification_failed', 'Invalid MFA Phone code entered');
+    const s = await authCall<SessionData>(c.p, 'select auth.mfa_phone_verified($1, $2, $3, $4, $5)', [who.userId, who.sessionId, id, challenge, c.ip]);
+    return void res.json(await tokenResponse(c.p, c.cfg, s));
+  }
   const secret = await authCall<string>(c.p, 'select auth.mfa_challenge_secret($1, $2, $3, $4)', [who.userId, who.sessionId, id, challenge]);
-  if (!totpValid(secret, code)) throw new AuthError(422, 'mfa_verification_failed', 'Invalid TOTP code entered');
+  const valid = totpValid(secret, code);
+  await mfaAttempt(c, who, id, 'totp', valid);
+  if (!valid) throw new AuthError(422, 'mfa_verification_failed', 'Invalid TOTP code entered');
   const s = await authCall<SessionData>(c.p, 'select auth.mfa_verified($1, $2, $3, $4, $5)', [who.userId, who.sessionId, id, challenge, c.ip]);
   res.json(await tokenResponse(c.p, c.cfg, s));
 });

@@ -1,7 +1,6 @@
 // Sessions as the client sees them: the access token (a JWT with GoTrue's claims, signed with the project's
 // signing key in use) and the token response; and who is calling, from the Bearer token.
 import type { Request } from 'express';
-import pg from 'pg';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { identify } from '../project/keys.ts';
 import { JwtError, type Claims } from '../project/jwt.ts';
@@ -9,8 +8,8 @@ import { isApiKey } from '../project/keyring.ts';
 import { signSession } from '../project/signing.ts';
 import { projectBaseUrl } from '../project/urls.ts';
 import type { AuthConfig } from './config.ts';
-import { authCall } from './db.ts';
 import { AuthError, authErrors } from './errors.ts';
+import { hookEnabled, hookMetadata, runHook } from './hooks.ts';
 
 export interface UserJson {
   id: string;
@@ -37,20 +36,13 @@ export const issuer = (p: ProjectRuntime) => `${projectBaseUrl(p.ref)}/auth/v1`;
 
 const REQUIRED_CLAIMS = ['aud', 'exp', 'iat', 'sub', 'email', 'phone', 'role', 'aal', 'session_id', 'is_anonymous'];
 
-/** The project's custom access token hook (a Postgres function, as Supabase's pg-functions hooks): it gets
- *  `{user_id, claims, authentication_method}` and returns `{claims}` or `{error: {http_code, message}}`. */
-async function customClaims(p: ProjectRuntime, cfg: AuthConfig, s: SessionData, claims: Claims): Promise<Claims> {
-  const [, schema, fn] = /^pg-functions:\/\/[^/]+\/([a-z_][a-z0-9_]*)\/([a-z_][a-z0-9_]*)$/.exec(cfg.hook_custom_access_token_uri ?? '') ?? [];
-  if (!schema) return claims;
-  const event = { user_id: s.user.id, claims, authentication_method: s.amr[0]?.method ?? 'password' };
-  let out: { claims?: Claims; error?: { http_code?: number; message?: string } } | null;
-  try {
-    out = await authCall(p, `select ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(fn)}($1::jsonb)`, [event], { statementTimeoutMs: 2000 });
-  } catch (err) {
-    throw new AuthError(500, 'unexpected_failure', `Error running hook URI: ${cfg.hook_custom_access_token_uri}`, {}, err);
-  }
-  if (out?.error?.message) throw new AuthError(out.error.http_code || 500, out.error.http_code && out.error.http_code < 500 ? 'unknown' : 'unexpected_failure', out.error.message);
-  const result = out?.claims;
+/** The project's custom access token hook (hooks.ts): it gets `{user_id, claims, authentication_method}` and
+ *  returns `{claims}` or `{error: {http_code, message}}`, as in Supabase. */
+async function customClaims(p: ProjectRuntime, cfg: AuthConfig, s: SessionData, claims: Claims, ip: string): Promise<Claims> {
+  const event = { metadata: hookMetadata('custom_access_token', ip), user_id: s.user.id, claims, authentication_method: s.amr[0]?.method ?? 'password' };
+  const out = await runHook(p, cfg, 'custom_access_token', event);
+  if (!out || !('claims' in out)) throw new AuthError(500, 'unexpected_failure', 'output claims field is missing');
+  const result = out.claims as Claims | undefined;
   const missing = REQUIRED_CLAIMS.filter((k) => result?.[k] === undefined);
   if (!result || typeof result !== 'object' || missing.length) {
     throw new AuthError(500, 'unexpected_failure', `output claims do not conform to the expected schema: \n${missing.map((k) => `- (root): ${k} is required\n`).join('')}`);
@@ -58,7 +50,7 @@ async function customClaims(p: ProjectRuntime, cfg: AuthConfig, s: SessionData, 
   return result;
 }
 
-export async function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: SessionData): Promise<{ token: string; exp: number }> {
+export async function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: SessionData, ip = ''): Promise<{ token: string; exp: number }> {
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + cfg.jwt_exp;
   const u = s.user;
@@ -67,7 +59,7 @@ export async function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: Session
     email: u.email, phone: u.phone, app_metadata: u.app_metadata, user_metadata: u.user_metadata,
     role: u.role || 'authenticated', aal: s.aal, amr: s.amr, session_id: s.session_id, is_anonymous: u.is_anonymous,
   };
-  if (cfg.hook_custom_access_token_enabled) claims = await customClaims(p, cfg, s, claims);
+  if (hookEnabled(cfg, 'custom_access_token')) claims = await customClaims(p, cfg, s, claims, ip);
   return { token: await signSession(p, claims), exp: typeof claims.exp === 'number' ? claims.exp : exp };
 }
 

@@ -6,7 +6,9 @@ import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { limitEmail, limitIp } from './limits.ts';
-import { newToken, queueEmail, renderEmail } from './mail.ts';
+import { beforeNewUser, deliverEmail } from './hooks.ts';
+import { phoneSignup } from './phone.ts';
+import { newToken, renderEmail } from './mail.ts';
 import { ctx, email as emailParam, obj, params, pkce, redirectParam, str, type Ctx } from './params.ts';
 import { checkPassword, hashPassword } from './passwords.ts';
 import { tokenResponse, type SessionData, type UserJson } from './session.ts';
@@ -17,6 +19,7 @@ async function anonymous(c: Ctx, data: Record<string, unknown> | undefined) {
   if (!c.cfg.external_anonymous_users_enabled) throw authErrors.anonymousDisabled();
   await limitIp(c.p.ref, c.cfg, 'anonymous', c.ip);
   if (c.cfg.disable_signup) throw authErrors.signupDisabled();
+  await beforeNewUser(c.p, c.cfg, c.ip, { data, anonymous: true });
   const s = await authCall<SessionData>(c.p, 'select auth.signup_anonymous($1)', [{ data, ip: c.ip, user_agent: c.userAgent }]);
   return tokenResponse(c.p, c.cfg, s);
 }
@@ -43,7 +46,7 @@ signup.post('/signup', async (req, res) => {
   if (rawEmail && phone) throw validation('Only an email address or phone number should be provided on signup.');
   await limitIp(c.p.ref, c.cfg, 'otp', c.ip);
   if (c.cfg.disable_signup) throw authErrors.signupDisabled();
-  if (phone) throw new AuthError(400, 'phone_provider_disabled', 'Phone signups are disabled');
+  if (phone) return void res.json(await phoneSignup(c, b, phone, data));
   if (!c.cfg.external_email_enabled) throw new AuthError(400, 'email_provider_disabled', 'Email signups are disabled');
   const password = str(b, 'password');
   if (!password) throw validation('Signup requires a valid password');
@@ -54,6 +57,7 @@ signup.post('/signup', async (req, res) => {
   const token = newToken(c.cfg, email, Boolean(flow));
   const redirectTo = allowedRedirect(c.cfg, redirectParam(req, b));
   if (!autoconfirm) await limitEmail(c.p.ref, c.cfg, email);
+  await beforeNewUser(c.p, c.cfg, c.ip, { email, data });
 
   const r = await authCall(c.p, 'select auth.signup($1)', [{
     email, password_hash: await hashPassword(password), data, autoconfirm, token_hash: token.linkToken,
@@ -62,6 +66,6 @@ signup.post('/signup', async (req, res) => {
   }]);
   if (r.obfuscated) return void res.json(obfuscatedUser(email, data));
   if (r.session_id) return void res.json(await tokenResponse(c.p, c.cfg, r as SessionData));
-  await queueEmail(c.p, c.cfg, r.email_id);
+  await deliverEmail(c.p, c.cfg, c.ip, r.email_id, { user: r.user, type: 'signup', token, redirectTo });
   res.json(r.user);
 });

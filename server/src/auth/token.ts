@@ -1,7 +1,10 @@
 // POST /token: grant_type password, refresh_token, pkce or id_token (oauth.ts) — each ends in a new (or rotated) session.
 import { Router, type Request } from 'express';
 import { authCall } from './db.ts';
-import { authErrors, validation } from './errors.ts';
+import { AuthError, authErrors, validation } from './errors.ts';
+import { verificationAttempt } from './hooks.ts';
+import { phonePassword } from './phone.ts';
+import { web3Grant } from './web3.ts';
 import { limitIp } from './limits.ts';
 import { idTokenGrant } from './oauth.ts';
 import { ctx, params, str, type Ctx, type Params } from './params.ts';
@@ -12,18 +15,30 @@ export const token = Router();
 
 interface LoginRow { id: string; encrypted_password: string | null; email_confirmed: boolean; banned: boolean }
 
+/** The password verification attempt hook (hooks.ts): a `reject` ends the sign-in with its message, and may
+ *  sign the user out everywhere. */
+async function passwordAttempt(c: Ctx, userId: string, valid: boolean): Promise<void> {
+  const rejected = await verificationAttempt(c.p, c.cfg, 'password_verification_attempt', c.ip, { user_id: userId, valid });
+  if (!rejected) return;
+  if (rejected.logout) await authCall(c.p, 'delete from auth.sessions where user_id = $1', [userId]);
+  throw new AuthError(400, 'invalid_credentials', rejected.message);
+}
+
 async function password(c: Ctx, b: Params): Promise<SessionData> {
   const email = str(b, 'email');
   const phone = str(b, 'phone');
   const pw = str(b, 'password') ?? '';
   if (email && phone) throw validation('Only an email address or phone number should be provided on login.');
   if (!email && !phone) throw validation('missing email or phone');
-  if (phone) throw authErrors.invalidCredentials();
+  const attempt = (userId: string, valid: boolean) => passwordAttempt(c, userId, valid);
+  if (phone) return phonePassword(c, phone, pw, attempt);
   if (!c.cfg.external_email_enabled) throw authErrors.emailProviderDisabled('Email logins are disabled');
   const row = await authCall<LoginRow | undefined>(c.p, 'select to_jsonb(l) from auth.password_lookup($1) l', [email]);
   // Unknown email and wrong password take the same time and give the same answer.
   const ok = await comparePassword(pw, row?.encrypted_password);
-  if (!row || !row.encrypted_password || !ok) throw authErrors.invalidCredentials();
+  if (!row || !row.encrypted_password) throw authErrors.invalidCredentials();
+  await attempt(row.id, ok);
+  if (!ok) throw authErrors.invalidCredentials();
   if (row.banned) throw authErrors.userBanned();
   if (!row.email_confirmed) throw authErrors.emailNotConfirmed();
   return authCall<SessionData>(c.p, 'select auth.start_session($1, $2, $3, $4)', [row.id, 'password', c.ip, c.userAgent]);
@@ -47,6 +62,7 @@ async function pkceGrant(c: Ctx, b: Params): Promise<SessionData> {
 
 const grants: Record<string, (c: Ctx, b: Params, req: Request) => Promise<SessionData>> = {
   password, refresh_token: refresh, pkce: pkceGrant, id_token: idTokenGrant,
+  web3: web3Grant,
 };
 
 token.post('/token', async (req: Request, res) => {

@@ -5,9 +5,11 @@ import { allowedRedirect } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { limitEmail } from './limits.ts';
-import { newToken, queueEmail, renderEmail, tokenHash } from './mail.ts';
+import { deliverEmail, hookEnabled } from './hooks.ts';
+import { newToken, renderEmail, tokenHash, type OneTimeToken } from './mail.ts';
 import { ctx, email as emailParam, obj, params, redirectParam, str } from './params.ts';
 import { checkPassword, comparePassword, hashPassword } from './passwords.ts';
+import { preparePhoneChange, validatePhone } from './phone.ts';
 import { userCaller } from './session.ts';
 
 export const user = Router();
@@ -19,7 +21,7 @@ user.get('/user', async (req, res) => {
 });
 
 interface StoredUser {
-  email: string | null; encrypted_password: string | null; is_anonymous: boolean; session_created_at: string | null;
+  email: string | null; phone: string | null; encrypted_password: string | null; is_anonymous: boolean; session_created_at: string | null;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -32,14 +34,15 @@ user.put('/user', async (req, res) => {
   const rawEmail = str(b, 'email');
   const data = obj(b, 'data');
   if (obj(b, 'app_metadata')) throw new AuthError(403, 'not_admin', 'Updating app_metadata requires admin privileges');
-  if (str(b, 'phone')) throw new AuthError(400, 'phone_provider_disabled', 'Unsupported phone provider');
+  const rawPhone = str(b, 'phone');
+  const phone = rawPhone ? validatePhone(rawPhone) : undefined;
   const current = await authCall<StoredUser>(c.p, `select to_jsonb(u) || jsonb_build_object('session_created_at',
     (select s.created_at from auth.sessions s where s.id = $2)) from auth.caller($1, $2) u`, [who.userId, who.sessionId]);
 
   const patch: Record<string, unknown> = { ip: c.ip };
   if (data) patch.data = data;
   if (password !== undefined) {
-    if (current.is_anonymous && !current.email && !rawEmail) {
+    if (current.is_anonymous && !current.email && !rawEmail && !current.phone && !phone) {
       throw new AuthError(422, 'validation_failed', 'Updating password of an anonymous user without an email or phone is not allowed');
     }
     // A session older than a day must prove it is still its user (a code from GET /reauthenticate).
@@ -53,6 +56,7 @@ user.put('/user', async (req, res) => {
     if (current.encrypted_password && await comparePassword(password, current.encrypted_password)) throw authErrors.samePassword();
     patch.password_hash = await hashPassword(password);
   }
+  let emailToken: { token: OneTimeToken; redirectTo: string } | undefined;
   if (rawEmail !== undefined) {
     const email = emailParam(rawEmail);
     if (email !== current.email) {
@@ -63,6 +67,7 @@ user.put('/user', async (req, res) => {
         await limitEmail(c.p.ref, c.cfg, email);
         const token = newToken(c.cfg, email, false);
         const redirectTo = allowedRedirect(c.cfg, redirectParam(req, b));
+        emailToken = { token, redirectTo };
         patch.email_token_hash = token.hash;
         patch.max_frequency = c.cfg.smtp_max_frequency;
         patch.email_message = renderEmail(c.p, c.cfg, {
@@ -71,9 +76,11 @@ user.put('/user', async (req, res) => {
       }
     }
   }
+  // A phone change (phone.ts) is checked before anything else changes.
+  const phoneChange = phone && phone !== current.phone ? await preparePhoneChange(c, who.userId, phone) : undefined;
   const updated = await authCall(c.p, 'select auth.update_user($1, $2)', [who.userId, patch]);
-  await queueEmail(c.p, c.cfg, updated.email_id);
-  res.json(updated.user);
+  if (emailToken) await deliverEmail(c.p, c.cfg, c.ip, updated.email_id, { user: updated.user, type: 'email_change', ...emailToken });
+  res.json(phoneChange ? await phoneChange(str(b, 'channel')) : updated.user);
 });
 
 const SCOPES = new Set(['global', 'local', 'others']);
@@ -98,6 +105,9 @@ user.get('/reauthenticate', async (req, res) => {
     token_hash: token.hash, max_frequency: c.cfg.smtp_max_frequency,
     email_message: renderEmail(c.p, c.cfg, { kind: 'reauthentication', type: 'reauthentication', email: address, token, redirectTo: c.cfg.site_url }),
   }]);
-  await queueEmail(c.p, c.cfg, emailId);
+  await deliverEmail(c.p, c.cfg, c.ip, emailId, {
+    user: hookEnabled(c.cfg, 'send_email') ? await authCall(c.p, 'select auth.user_json(auth.caller($1, $2))', [who.userId, who.sessionId]) : null,
+    type: 'reauthentication', token, redirectTo: c.cfg.site_url,
+  });
   res.json({});
 });

@@ -65,6 +65,28 @@ as $$
     'external_google_enabled', false, 'external_google_client_id', null, 'external_google_secret', null,
     'external_google_skip_nonce_check', false,
     'security_manual_linking_enabled', false)
+  -- Phone / SMS, auth hooks and Web3 sign-in (server/src/auth/phone.ts, hooks.ts, web3.ts). A hook URI is
+  -- pg-functions://postgres/<schema>/<function> or an http(s) URL; its secrets are Standard Webhooks secrets
+  -- ("v1,whsec_<base64>", several separated by "|"). sms_test_otp: "<number>=<code>,…".
+  || jsonb_build_object(
+    'external_phone_enabled', false, 'sms_autoconfirm', false, 'sms_otp_exp', 60, 'sms_otp_length', 6,
+    'sms_max_frequency', 60, 'sms_template', 'Your code is {{ .Code }}', 'sms_test_otp', null,
+    'sms_test_otp_valid_until', null, 'sms_provider', 'twilio', 'sms_twilio_account_sid', null,
+    'sms_twilio_auth_token', null, 'sms_twilio_message_service_sid', null,
+    -- Per hour, for the whole project (GoTrue's limit is per instance).
+    'rate_limit_sms_sent', 30,
+    'mfa_phone_enroll_enabled', false, 'mfa_phone_verify_enabled', false, 'mfa_phone_otp_length', 6,
+    'mfa_phone_template', 'Your code is {{ .Code }}', 'mfa_phone_max_frequency', 5,
+    'hook_custom_access_token_secrets', null,
+    'hook_send_sms_enabled', false, 'hook_send_sms_uri', null, 'hook_send_sms_secrets', null,
+    'hook_send_email_enabled', false, 'hook_send_email_uri', null, 'hook_send_email_secrets', null,
+    'hook_mfa_verification_attempt_enabled', false, 'hook_mfa_verification_attempt_uri', null,
+    'hook_mfa_verification_attempt_secrets', null,
+    'hook_password_verification_attempt_enabled', false, 'hook_password_verification_attempt_uri', null,
+    'hook_password_verification_attempt_secrets', null,
+    'hook_before_user_created_enabled', false, 'hook_before_user_created_uri', null,
+    'hook_before_user_created_secrets', null,
+    'external_web3_ethereum_enabled', false, 'external_web3_solana_enabled', false)
 $$;
 
 -- Everything the data plane needs, secrets included (read by the platform itself, never by a caller).
@@ -134,8 +156,26 @@ begin
           coalesce(v_int_max ->> v_key, '2147483647') using errcode = 'LMU19';
       end if;
     end if;
-    if v_key = 'hook_custom_access_token_uri' and (v_value #>> '{}') !~ '^pg-functions://[^/]+/[a-z_][a-z0-9_]*/[a-z_][a-z0-9_]*$' then
-      raise exception 'hook_custom_access_token_uri must be pg-functions://postgres/<schema>/<function>' using errcode = 'LMU19';
+    -- Hooks, SMS and phone MFA settings (phone branch).
+    if v_key ~ '^hook_[a-z_]+_uri$' and (v_value #>> '{}') !~ '^pg-functions://[^/]+/[a-z_][a-z0-9_]*/[a-z_][a-z0-9_]*$'
+       and (v_value #>> '{}') !~ '^https?://[^\s/@]+(/\S*)?$' then
+      raise exception '% must be pg-functions://postgres/<schema>/<function> or an http(s) URL', v_key using errcode = 'LMU19';
+    end if;
+    if v_key ~ '^hook_[a-z_]+_secrets$' and (v_value #>> '{}') !~ '^v1,whsec_[A-Za-z0-9+/=]+(\|v1,whsec_[A-Za-z0-9+/=]+)*$' then
+      raise exception '% must be v1,whsec_<base64> secrets separated by |', v_key using errcode = 'LMU19';
+    end if;
+    if v_key = 'sms_test_otp' and (v_value #>> '{}') !~ '^\s*(\+?[0-9 ]+=[0-9]+\s*(,\s*\+?[0-9 ]+=[0-9]+\s*)*)?$' then
+      raise exception 'sms_test_otp must be <phone>=<code> pairs separated by commas' using errcode = 'LMU19';
+    end if;
+    if v_key = 'sms_test_otp_valid_until' and (v_value #>> '{}') !~ '^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$' then
+      raise exception 'sms_test_otp_valid_until must be an RFC 3339 timestamp' using errcode = 'LMU19';
+    end if;
+    if v_key = 'sms_provider' and (v_value #>> '{}') <> 'twilio' then
+      raise exception 'sms_provider must be twilio (or use the send SMS hook)' using errcode = 'LMU19';
+    end if;
+    if (v_key in ('sms_otp_length', 'mfa_phone_otp_length') and (v_value #>> '{}')::numeric not between 6 and 10)
+       or (v_key in ('sms_otp_exp', 'rate_limit_sms_sent') and (v_value #>> '{}')::numeric < 1) then
+      raise exception '% is out of range', v_key using errcode = 'LMU19';
     end if;
     if v_key = 'site_url' and (v_value #>> '{}') !~ '^https?://[^\s/]+' then
       raise exception 'site_url must be an http(s) URL' using errcode = 'LMU19';
