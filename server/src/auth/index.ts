@@ -15,6 +15,7 @@ import { authErrors, renderAuthErrors, validation } from './errors.ts';
 import { mfa } from './mfa.ts';
 import { oauth } from './oauth.ts';
 import { signup } from './signup.ts';
+import { sso } from './sso.ts';
 import { token } from './token.ts';
 import { user } from './user.ts';
 
@@ -76,10 +77,12 @@ auth.get('/settings', async (_req, res) => {
     external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled, phone: false,
       keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true },
     disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: false,
-    sms_provider: '', saml_enabled: false, passkeys_enabled: false,
+    sms_provider: '', saml_enabled: cfg.saml_enabled === true, passkeys_enabled: false,
   });
 });
 
 auth.use(signup, token, user, email, mfa, oauth, admin);
+// SSO with SAML 2.0: /sso, /sso/saml/metadata, /sso/saml/acs, /admin/sso/providers (sso.ts).
+auth.use(sso);
 auth.use(() => { throw authErrors.notFound(); });
 auth.use(renderAuthErrors);

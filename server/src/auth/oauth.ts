@@ -134,7 +134,7 @@ function withParams(base: string, values: Record<string, string>, where: 'search
 }
 
 // GoTrue's names for an error's HTTP status in an OAuth redirect (oauthErrorMap).
-const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 401: 'unauthorized_client', 403: 'access_denied', 500: 'server_error', 503: 'temporarily_unavailable' };
+export const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 401: 'unauthorized_client', 403: 'access_denied', 500: 'server_error', 503: 'temporarily_unavailable' };
 
 // The callback answers every outcome with a redirect, as GoTrue does: to the flow's redirect_to (else the site
 // URL) with the session, the PKCE code, or `error`, `error_code`, `error_description` in the query and fragment.

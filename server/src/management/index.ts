@@ -26,6 +26,7 @@ import { regions } from './regions.ts';
 import { projectConfigV2 } from './project-config.ts';
 import { signingKeys } from './signing-keys.ts';
 import { thirdPartyAuth } from './third-party-auth.ts';
+import { ssoProvidersManagement } from './sso-providers.ts';
 import { migrations } from './migrations.ts';
 import { advisors } from './advisors.ts';
 import { typegen } from './types.ts';
@@ -41,7 +42,7 @@ management.post('/projects/:ref/mcp', mcpProjectKey);
 management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen, tables, rowLogin);
+  migrations, advisors, typegen, tables, rowLogin, ssoProvidersManagement);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 
