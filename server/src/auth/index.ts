@@ -14,6 +14,7 @@ import { email } from './email.ts';
 import { authErrors, renderAuthErrors, validation } from './errors.ts';
 import { mfa } from './mfa.ts';
 import { oauth } from './oauth.ts';
+import { OAUTH2_PROVIDERS } from './oauth-providers.ts';
 import { signup } from './signup.ts';
 import { sso } from './sso.ts';
 import { token } from './token.ts';
@@ -75,7 +76,9 @@ auth.get('/settings', async (_req, res) => {
   const cfg = await authConfig(project(res).ref);
   res.json({
     external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled, phone: false,
-      keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true },
+      keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true,
+      // The OAuth 2.0 providers of oauth-providers.ts, and Azure (OIDC).
+      ...Object.fromEntries([...Object.keys(OAUTH2_PROVIDERS), 'azure'].map((n) => [n, cfg[`external_${n}_enabled`] === true])) },
     disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: false,
     sms_provider: '', saml_enabled: cfg.saml_enabled === true, passkeys_enabled: false,
   });
