@@ -253,7 +253,7 @@ begin
     raise exception 'SAML RelayState does not exist, try logging in again?' using errcode = 'LMW05';
   end if;
   if v_state.created_at < now() - interval '2 minutes' then
-    -- The delete above stays (a function that raises cannot keep it): the caller retries the take's cleanup.
+    -- The raise undoes the delete; the state is useless anyway, and /sso's cleanup removes it after a day.
     raise exception 'SAML RelayState has expired. Try logging in again?' using errcode = 'LMW06';
   end if;
   if (select disabled from auth.sso_providers where id = v_state.sso_provider_id) then
