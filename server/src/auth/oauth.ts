@@ -209,6 +209,9 @@ async function oauth2Callback(req: Request, res: Response, c: Ctx, pr: Provider,
   const code = query(req, 'code');
   if (!code) throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
   const got = await oauth2Exchange(c.cfg, pr.name, { clientId: pr.clientIds[0], secret: pr.secret, redirectUri: callbackUrl(c), code });
+  if (typeof got.user.claims.sub !== 'string' || !got.user.claims.sub) {
+    throw new AuthError(500, 'unexpected_failure', 'Error getting user profile from external provider');
+  }
   const { email, verified } = pickEmail(got.user.emails);
   const claims: Record<string, unknown> = { ...got.user.claims, email, email_verified: verified, phone_verified: false };
   const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{

@@ -57,6 +57,7 @@ create table auth.saml_used_assertions (
   sso_provider_id uuid not null references auth.sso_providers on delete cascade,
   expires_at timestamptz not null
 );
+create index saml_used_assertions_expires_at_idx on auth.saml_used_assertions (expires_at);
 comment on table auth.saml_used_assertions is 'Auth (Loam): IDs of SAML assertions already accepted, kept until they expire, so a captured response cannot sign in again.';
 
 -- A provider as the admin API returns it (GoTrue's SSOProvider: id, saml, domains, dates); the TypeScript
@@ -227,7 +228,6 @@ begin
   end if;
   select * into v_saml from auth.saml_providers where sso_provider_id = v_provider.id;
   delete from auth.saml_relay_states where created_at < now() - interval '1 day';
-  delete from auth.saml_used_assertions where expires_at < now();
   if p -> 'pkce' is not null and jsonb_typeof(p -> 'pkce') = 'object' then
     insert into auth.flow_state (provider_type, authentication_method, code_challenge, code_challenge_method, referrer)
       values ('sso/saml', 'sso/saml', p -> 'pkce' ->> 'challenge', (p -> 'pkce' ->> 'method')::auth.code_challenge_method,
@@ -301,6 +301,7 @@ declare
   v_flow auth.flow_state;
   v_session jsonb;
 begin
+  delete from auth.saml_used_assertions where expires_at < now() - interval '5 minutes';
   insert into auth.saml_used_assertions (id, sso_provider_id, expires_at)
     values (p ->> 'assertion_id', (p ->> 'provider_id')::uuid, coalesce((p ->> 'assertion_expires_at')::timestamptz, now() + interval '1 day'))
     on conflict (id) do nothing;
