@@ -36,7 +36,7 @@ class FakeProviders {
     const u = new URL(req.url!, this.base);
     this.requests.push(`${req.method} ${u.pathname}`);
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (u.pathname === '/gh/login/oauth/authorize' || u.pathname === '/gl/oauth/authorize') {
+    if (['/gh/login/oauth/authorize', '/gl/oauth/authorize', '/dc/api/oauth2/authorize', '/bb/site/oauth2/authorize'].includes(u.pathname)) {
       if (u.searchParams.get('response_type') !== 'code') return json(400, { error: 'unsupported_response_type' });
       const code = crypto.randomBytes(10).toString('hex');
       this.codes.set(code, { user: this.next, clientId: u.searchParams.get('client_id')!, redirectUri: u.searchParams.get('redirect_uri')!, scope: u.searchParams.get('scope')! });
@@ -45,7 +45,7 @@ class FakeProviders {
       back.searchParams.set('state', u.searchParams.get('state')!);
       return void res.writeHead(302, { location: back.href }).end();
     }
-    if (req.method === 'POST' && (u.pathname === '/gh/login/oauth/access_token' || u.pathname === '/gl/oauth/token')) {
+    if (req.method === 'POST' && ['/gh/login/oauth/access_token', '/gl/oauth/token', '/dc/api/oauth2/token', '/bb/site/oauth2/access_token'].includes(u.pathname)) {
       let body = '';
       for await (const chunk of req) body += chunk;
       const form = new URLSearchParams(body);
@@ -68,6 +68,9 @@ class FakeProviders {
       case '/gh/api/v3/user/emails': return json(200, user.emails);
       case '/gl/api/v4/user': return json(200, { id: user.id, username: user.login, name: user.name, email: user.email, avatar_url: `https://gl.example.com/${user.id}.png`, confirmed_at: user.confirmed ? '2024-01-01T00:00:00Z' : null });
       case '/gl/api/v4/user/emails': return json(200, user.emails.filter((e) => !e.primary).map((e, i) => ({ id: i + 1, email: e.email })));
+      case '/dc/api/users/@me': return json(200, { id: String(user.id), username: user.login, discriminator: '0042', global_name: user.name, email: user.email, verified: user.confirmed === true, avatar: 'a_abc' });
+      case '/bb/2.0/user': return json(200, { uuid: `{${user.id}}`, display_name: user.name, avatar: { href: `https://bb.example.com/${user.id}.png` } });
+      case '/bb/2.0/user/emails': return json(200, { values: user.emails.map((e) => ({ email: e.email, is_primary: e.primary, is_confirmed: e.verified })) });
       default: return json(404, { message: 'Not Found' });
     }
   }
@@ -85,6 +88,8 @@ const settings = () => ({
   site_url: APP, uri_allow_list: `${APP}/**`,
   external_github_enabled: true, external_github_client_id: 'gh-client', external_github_secret: 'provider-secret', external_github_url: `${fake.base}/gh`,
   external_gitlab_enabled: true, external_gitlab_client_id: 'gl-client', external_gitlab_secret: 'provider-secret', external_gitlab_url: `${fake.base}/gl/`,
+  external_discord_enabled: true, external_discord_client_id: 'dc-client', external_discord_secret: 'provider-secret', external_discord_url: `${fake.base}/dc`,
+  external_bitbucket_enabled: true, external_bitbucket_client_id: 'bb-client', external_bitbucket_secret: 'provider-secret', external_bitbucket_url: `${fake.base}/bb`,
 });
 
 const someone = (over: Partial<FakeUser> = {}): FakeUser => {
@@ -95,7 +100,7 @@ const someone = (over: Partial<FakeUser> = {}): FakeUser => {
 };
 
 /** signInWithOAuth, then the redirects a browser would follow: Loam → provider → Loam's callback → the app. */
-async function signInWith(q: Project, provider: 'github' | 'gitlab', user: FakeUser, opts: { redirectTo?: string; scopes?: string; flowType?: 'pkce' | 'implicit' } = {}) {
+async function signInWith(q: Project, provider: 'github' | 'gitlab' | 'discord' | 'bitbucket', user: FakeUser, opts: { redirectTo?: string; scopes?: string; flowType?: 'pkce' | 'implicit' } = {}) {
   fake.next = user;
   const sb = client(q, q.anonKey, { flowType: opts.flowType ?? 'implicit' });
   const { data, error } = await sb.auth.signInWithOAuth({ provider, options: { redirectTo: opts.redirectTo, scopes: opts.scopes, skipBrowserRedirect: true } });
@@ -157,7 +162,8 @@ describe('GitHub (Enterprise URL)', () => {
     const s = await authHttp(p, 'GET', '/settings');
     assert.equal(s.body.external.github, true);
     assert.equal(s.body.external.gitlab, true);
-    assert.equal(s.body.external.discord, false);
+    assert.equal(s.body.external.discord, true);
+    assert.equal(s.body.external.azure, false);
   });
 });
 
@@ -176,6 +182,30 @@ describe('GitLab (self-hosted URL)', () => {
     const identity = data.user!.identities!.find((i) => i.provider === 'gitlab')!;
     assert.equal(identity.identity_data!.iss, `${fake.base}/gl`);
     assert.equal(identity.identity_data!.email_verified, false);
+  });
+});
+
+describe('Discord and Bitbucket (custom URLs)', () => {
+  it('the same table: their endpoints, scopes and user shapes', async () => {
+    const user = someone();
+    const dc = await signInWith(p, 'discord', user);
+    assert.equal(dc.providerUrl.href.split('?')[0], `${fake.base}/dc/api/oauth2/authorize`);
+    assert.equal(dc.providerUrl.searchParams.get('scope'), 'email identify');
+    const { data: d1 } = await client(p).auth.getUser(fragment(dc.landing).get('access_token')!);
+    const di = d1.user!.identities!.find((i) => i.provider === 'discord')!;
+    assert.equal(di.identity_data!.iss, `${fake.base}/dc/api`);
+    assert.equal(di.identity_data!.name, `${user.login}#0042`);
+    assert.equal(di.identity_data!.avatar_url, `https://cdn.discordapp.com/avatars/${user.id}/a_abc.gif`);
+    assert.equal(d1.user!.email, user.email);
+    const other2 = someone();
+    const bb = await signInWith(p, 'bitbucket', other2);
+    assert.equal(bb.providerUrl.href.split('?')[0], `${fake.base}/bb/site/oauth2/authorize`);
+    assert.equal(bb.providerUrl.searchParams.get('scope'), 'account email');
+    const { data: d2 } = await client(p).auth.getUser(fragment(bb.landing).get('access_token')!);
+    const bi = d2.user!.identities!.find((i) => i.provider === 'bitbucket')!;
+    assert.equal(bi.id, `{${other2.id}}`);
+    assert.equal(bi.identity_data!.iss, `${fake.base}/bb/2.0`);
+    assert.equal(d2.user!.email, other2.email);
   });
 });
 
