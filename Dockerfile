@@ -1,6 +1,8 @@
 # Loam API / worker image. The same image runs `loam api` or `loam worker` (see docker-compose.yml).
 FROM node:22-bookworm-slim
 WORKDIR /app
+# openssl makes each project's SAML service provider certificate (server/src/auth/saml-keys.ts).
+RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .

@@ -10,6 +10,9 @@ export interface AuthConfig {
   external_email_enabled: boolean;
   external_anonymous_users_enabled: boolean;
   security_manual_linking_enabled: boolean;
+  /** SSO with SAML 2.0 (sso.ts). */
+  saml_enabled?: boolean;
+  saml_external_url?: string | null;
   [external: `external_${string}`]: unknown;
   mailer_autoconfirm: boolean;
   mailer_secure_email_change_enabled: boolean;

@@ -3,7 +3,7 @@
 // round trip per call: BEGIN, the request context, the statement and COMMIT are written together on a
 // pipelined connection. Values travel as parameters only: statement text (which pg_stat_activity and the server
 // log show) never carries an email, a password hash or a token.
-import { apiRoleContext, sendInContext } from '../../../db/src/context.ts';
+import { apiRoleContext, sendInContext, switchContext, withContext } from '../../../db/src/context.ts';
 import { projectPool, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { authenticatorAddress } from '../../../db/src/servers.ts';
@@ -39,21 +39,10 @@ export type AuthQuery = <T = any>(sql: string, params?: unknown[]) => Promise<T>
  *  while the code that it carries is not yet committed, as GoTrue does): any error rolls everything back. */
 export async function authTransaction<R>(p: ProjectRuntime, work: (q: AuthQuery) => Promise<R>): Promise<R> {
   const pool = projectPool(await authenticatorAddress(p), p.db_name, { pipeline: true });
-  return withPooledClient(pool, async (client, markBroken) => {
-    const context = contextStatement(apiRoleContext(p, 'service_role'));
-    const q: AuthQuery = async (sql, params = []) => {
-      if (sql === RESET_CONTEXT) return void (await client.query(context)) as any;
-      const r = await client.query(sql, params.map(param));
-      return r.rows[0]?.[r.fields[0]?.name] as any;
-    };
-    try {
-      await Promise.all([client.query('begin'), client.query(context)]);
-      const out = await work(q);
-      await client.query('commit');
-      return out;
-    } catch (err) {
-      await client.query('rollback').catch(markBroken);
-      throw err;
-    }
-  });
+  const ctx = apiRoleContext(p, 'service_role');
+  return withContext(pool, ctx, (client) => work(async (sql, params = []) => {
+    if (sql === RESET_CONTEXT) return void (await switchContext(client, ctx)) as any;
+    const r = await client.query(sql, params.map(param));
+    return r.rows[0]?.[r.fields[0]?.name] as any;
+  }));
 }

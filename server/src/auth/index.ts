@@ -14,7 +14,9 @@ import { email } from './email.ts';
 import { authErrors, renderAuthErrors, validation } from './errors.ts';
 import { mfa } from './mfa.ts';
 import { oauth } from './oauth.ts';
+import { OAUTH2_PROVIDERS } from './oauth-providers.ts';
 import { signup } from './signup.ts';
+import { sso } from './sso.ts';
 import { token } from './token.ts';
 import { user } from './user.ts';
 
@@ -75,12 +77,16 @@ auth.get('/settings', async (_req, res) => {
   res.json({
     external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled,
       phone: cfg.external_phone_enabled === true, web3_ethereum: cfg.external_web3_ethereum_enabled === true, web3_solana: cfg.external_web3_solana_enabled === true,
-      keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true },
+      keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true,
+      // The OAuth 2.0 providers of oauth-providers.ts, and Azure (OIDC).
+      ...Object.fromEntries([...Object.keys(OAUTH2_PROVIDERS), 'azure'].map((n) => [n, cfg[`external_${n}_enabled`] === true])) },
     disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: cfg.sms_autoconfirm,
-    sms_provider: '', saml_enabled: false, passkeys_enabled: false,
+    sms_provider: '', saml_enabled: cfg.saml_enabled === true, passkeys_enabled: false,
   });
 });
 
 auth.use(signup, token, user, email, mfa, oauth, admin);
+// SSO with SAML 2.0: /sso, /sso/saml/metadata, /sso/saml/acs, /admin/sso/providers (sso.ts).
+auth.use(sso);
 auth.use(() => { throw authErrors.notFound(); });
 auth.use(renderAuthErrors);

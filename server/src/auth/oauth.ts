@@ -16,6 +16,7 @@ import { authCall } from './db.ts';
 import { AuthError, OAuthFlowError, toAuthError, validation } from './errors.ts';
 import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
+import { isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, pickEmail } from './oauth-providers.ts';
 
 export const oauth = Router();
 
@@ -24,13 +25,18 @@ export const oauth = Router();
 const PROVIDERS: Record<string, (cfg: AuthConfig) => string | null> = {
   keycloak: (cfg) => (typeof cfg.external_keycloak_url === 'string' && cfg.external_keycloak_url ? cfg.external_keycloak_url.replace(/\/$/, '') : null),
   google: () => 'https://accounts.google.com',
+  // Azure (Microsoft Entra ID) is an OIDC issuer: its tenant's, by external_azure_url (GoTrue's default is the
+  // multi-tenant `common` one, whose discovery names no single issuer).
+  azure: (cfg) => (typeof cfg.external_azure_url === 'string' && cfg.external_azure_url ? cfg.external_azure_url.replace(/\/$/, '') : 'https://login.microsoftonline.com/common/v2.0'),
 };
 
-interface Provider { name: string; issuer: string; clientIds: string[]; secret: string; skipNonce: boolean }
+/** `oauth2`: a provider of the table in oauth-providers.ts (no discovery, no ID token). */
+interface Provider { name: string; issuer: string; clientIds: string[]; secret: string; skipNonce: boolean; oauth2: boolean }
 
 /** GoTrue's checks in its order (conf.ValidateOAuth), each an "Unsupported provider: …" for /authorize. */
 function provider(cfg: AuthConfig, name: string | undefined): Provider {
-  const issuerOf = name ? PROVIDERS[name] : undefined;
+  const oauth2 = isOAuth2Provider(name);
+  const issuerOf = oauth2 ? (cfg: AuthConfig) => oauth2Endpoints(cfg, name).api : name && Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
   if (!name || !issuerOf) throw validation(`Unsupported provider: Provider ${name ?? ''} could not be found`);
   const get = (k: string) => cfg[`external_${name}_${k}`];
   if (get('enabled') !== true) throw validation('Unsupported provider: provider is not enabled');
@@ -40,7 +46,7 @@ function provider(cfg: AuthConfig, name: string | undefined): Provider {
   if (!secret) throw validation('Unsupported provider: missing OAuth secret');
   const iss = issuerOf(cfg);
   if (!iss) throw validation(`Unsupported provider: unable to find URL for the ${name} provider`);
-  return { name, issuer: iss, clientIds, secret, skipNonce: get('skip_nonce_check') === true };
+  return { name, issuer: iss, clientIds, secret, skipNonce: get('skip_nonce_check') === true, oauth2 };
 }
 
 // Provider metadata, fetched once per issuer and client for ten minutes (bounded: at most 200 entries).
@@ -86,6 +92,14 @@ function query(req: Request, key: string): string | undefined {
 async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null): Promise<string> {
   const pr = provider(c.cfg, query(req, 'provider'));
   const challenge = pkce({ code_challenge: query(req, 'code_challenge'), code_challenge_method: query(req, 'code_challenge_method') });
+  const scopes = (query(req, 'scopes') ?? '').split(/[ ,]+/).filter(Boolean);
+  if (pr.oauth2) {
+    const flow = await authCall<string>(c.p, 'select auth.oauth_start($1)', [{
+      provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce: null,
+      code_verifier: null, linking_target_id: linkingTargetId,
+    }]);
+    return oauth2AuthorizeUrl(c.cfg, pr.name, { clientId: pr.clientIds[0], redirectUri: callbackUrl(c), state: flow, scopes });
+  }
   const config = await providerConfig(pr);
   const verifier = oidc.randomPKCECodeVerifier();
   const nonce = oidc.randomNonce();
@@ -93,7 +107,6 @@ async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null
     provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce,
     code_verifier: verifier, linking_target_id: linkingTargetId,
   }]);
-  const scopes = (query(req, 'scopes') ?? '').split(/[ ,]+/).filter(Boolean);
   return oidc.buildAuthorizationUrl(config, {
     redirect_uri: callbackUrl(c), scope: [...new Set(['openid', 'email', 'profile', ...scopes])].join(' '), state, nonce,
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
@@ -134,7 +147,7 @@ function withParams(base: string, values: Record<string, string>, where: 'search
 }
 
 // GoTrue's names for an error's HTTP status in an OAuth redirect (oauthErrorMap).
-const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 401: 'unauthorized_client', 403: 'access_denied', 500: 'server_error', 503: 'temporarily_unavailable' };
+export const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 401: 'unauthorized_client', 403: 'access_denied', 500: 'server_error', 503: 'temporarily_unavailable' };
 
 // The callback answers every outcome with a redirect, as GoTrue does: to the flow's redirect_to (else the site
 // URL) with the session, the PKCE code, or `error`, `error_code`, `error_description` in the query and fragment.
@@ -163,6 +176,7 @@ async function callback(req: Request, res: Response, c: Ctx, target: { base: str
   const providerError = query(req, 'error');
   if (providerError) throw new OAuthFlowError(providerError, query(req, 'error_description') ?? providerError);
   const pr = provider(c.cfg, flow.provider);
+  if (pr.oauth2) return oauth2Callback(req, res, c, pr, state, target);
   const config = await providerConfig(pr);
   const current = new URL(callbackUrl(c));
   current.search = new URL(req.originalUrl, 'http://x').search;
@@ -190,6 +204,30 @@ async function callback(req: Request, res: Response, c: Ctx, target: { base: str
   }, 'hash'));
 }
 
+/** The callback of a non-OIDC provider (oauth-providers.ts): code → token → user API → the same sign-in. */
+async function oauth2Callback(req: Request, res: Response, c: Ctx, pr: Provider, state: string, target: { base: string }): Promise<void> {
+  const code = query(req, 'code');
+  if (!code) throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
+  const got = await oauth2Exchange(c.cfg, pr.name, { clientId: pr.clientIds[0], secret: pr.secret, redirectUri: callbackUrl(c), code });
+  if (typeof got.user.claims.sub !== 'string' || !got.user.claims.sub) {
+    throw new AuthError(500, 'unexpected_failure', 'Error getting user profile from external provider');
+  }
+  const { email, verified } = pickEmail(got.user.emails);
+  const claims: Record<string, unknown> = { ...got.user.claims, email, email_verified: verified, phone_verified: false };
+  const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{
+    provider: pr.name, sub: claims.sub, email, email_verified: verified, identity_data: claims, flow_id: state,
+    disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent,
+    provider_token: got.accessToken, provider_refresh_token: got.refreshToken,
+  }]);
+  if (r.code) return void res.redirect(302, withParams(target.base, { code: r.code }, 'search'));
+  const t = await tokenResponse(c.p, c.cfg, r as SessionData);
+  res.redirect(302, withParams(target.base, {
+    access_token: t.access_token, expires_at: String(t.expires_at), expires_in: String(t.expires_in),
+    provider_token: got.accessToken, ...(got.refreshToken ? { provider_refresh_token: got.refreshToken } : {}),
+    refresh_token: t.refresh_token, token_type: 'bearer',
+  }, 'hash'));
+}
+
 /** grant_type=id_token (supabase-js signInWithIdToken): GoTrue's checks and words. */
 export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<SessionData> {
   const idToken = str(b, 'id_token');
@@ -204,7 +242,7 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
     linkingTargetId = userCaller(req, c.p).userId;
   }
   const known = name ?? Object.keys(PROVIDERS).find((n) => PROVIDERS[n](c.cfg) === iss?.replace(/\/$/, ''));
-  if (!known || !PROVIDERS[known]) throw validation(`Custom OIDC provider "${name ?? iss}" not allowed`);
+  if (!known || !Object.hasOwn(PROVIDERS, known)) throw validation(`Custom OIDC provider "${name ?? iss}" not allowed`);
   const issuerUrl = PROVIDERS[known](c.cfg) ?? '';
   if (c.cfg[`external_${known}_enabled`] !== true) throw new AuthError(400, 'provider_disabled', `Provider (issuer "${issuerUrl}") is not enabled`);
   const pr = provider(c.cfg, known);

@@ -26,6 +26,7 @@ import { regions } from './regions.ts';
 import { projectConfigV2 } from './project-config.ts';
 import { signingKeys } from './signing-keys.ts';
 import { thirdPartyAuth } from './third-party-auth.ts';
+import { ssoProvidersManagement } from './sso-providers.ts';
 import { migrations } from './migrations.ts';
 import { advisors } from './advisors.ts';
 import { typegen } from './types.ts';
@@ -47,7 +48,7 @@ management.use(roleGuard);
 management.use(meta, accounts, tokens, members, invitations, organizations, regions, projects, apiKeys, configAuth, credentials, database, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen, tables, rowLogin, services);
+  migrations, advisors, typegen, tables, rowLogin, services, ssoProvidersManagement);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 

@@ -24,6 +24,7 @@ const reveal = { name: 'reveal', in: 'query', required: false, description: 'Sho
 const enabledQuery = { name: 'enabled', in: 'query', required: true, schema: { type: 'boolean' } };
 const keyId = { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
 const signingKeyId = { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
+const ssoProviderId = { name: 'provider_id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
 const tpaId = { name: 'tpa_id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
 const memberId = { name: 'user_id', in: 'path', required: true, description: 'The member\'s account id', schema: str({ format: 'uuid' }) };
 const orgSlug = { name: 'slug', in: 'path', required: true, description: 'Organization slug', schema: str({ example: 'tsrqponmlkjihgfedcba' }) };
@@ -242,6 +243,33 @@ const schemas: Record<string, Schema> = {
     ...obj({ oidc_issuer_url: str(), jwks_url: str(), custom_jwks: { type: 'object', additionalProperties: true } }, []),
     example: { oidc_issuer_url: 'https://login.acme.com' },
   },
+  // SSO providers (SAML 2.0): Supabase's CreateProviderBody / CreateProviderResponse and friends.
+  SsoProvider: obj({
+    id: str({ format: 'uuid' }),
+    saml: obj({
+      id: str({ format: 'uuid' }), entity_id: str(), metadata_url: str(), metadata_xml: str(),
+      attribute_mapping: obj({ keys: { type: 'object', additionalProperties: obj({ name: str(), names: arrayOf(str()), default: {}, array: { type: 'boolean' } }, []) } }, []),
+      name_id_format: str(),
+    }, ['id', 'entity_id']),
+    domains: arrayOf(obj({ id: str({ format: 'uuid' }), domain: str(), created_at: timestamp, updated_at: timestamp }, ['id'])),
+    created_at: timestamp, updated_at: timestamp,
+  }, ['id']),
+  SsoProviderList: obj({ items: arrayOf(ref('SsoProvider')) }),
+  CreateSsoProviderBody: {
+    ...obj({
+      type: str({ enum: ['saml'] }),
+      metadata_xml: str({ description: 'The IdP\'s SAML metadata; or metadata_url.' }),
+      metadata_url: str({ description: 'An https URL Loam fetches the metadata from.' }),
+      domains: arrayOf(str()),
+      attribute_mapping: { type: 'object', additionalProperties: true },
+      name_id_format: str({ enum: ['urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified', 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
+        'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'] }),
+    }, ['type']),
+    example: { type: 'saml', metadata_url: 'https://idp.example.com/metadata', domains: ['example.com'] },
+  },
+  UpdateSsoProviderBody: obj({
+    metadata_xml: str(), metadata_url: str(), domains: arrayOf(str()), attribute_mapping: { type: 'object', additionalProperties: true }, name_id_format: str(),
+  }, []),
   RunQueryBody: {
     ...obj({
       query: str({ minLength: 1 }),
@@ -532,6 +560,16 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/projects/{ref}/config/auth/third-party-auth/{tpa_id}': {
     get: op({ tag: 'Auth', id: 'v1-get-project-tpa-integration', summary: 'One third-party auth integration', scope: 'projects:read', params: [projectRef, tpaId], response: ref('ThirdPartyAuth'), errors: [404] }),
     delete: op({ tag: 'Auth', id: 'v1-delete-project-tpa-integration', summary: 'Stop trusting an issuer', scope: 'projects:write', params: [projectRef, tpaId], response: ref('ThirdPartyAuth'), errors: [404] }),
+  },
+  '/v1/projects/{ref}/config/auth/sso/providers': {
+    get: op({ tag: 'Auth', id: 'v1-list-all-sso-provider', summary: 'The project\'s SSO (SAML 2.0) identity providers', scope: 'projects:read', params: [projectRef], response: ref('SsoProviderList'), errors: [404],
+      description: '404 while the project\'s `saml_enabled` is off.' }),
+    post: op({ tag: 'Auth', id: 'v1-create-a-sso-provider', summary: 'Add an SSO (SAML 2.0) identity provider', scope: 'projects:write', params: [projectRef], body: ref('CreateSsoProviderBody'), status: 201, response: ref('SsoProvider'), errors: [404, 422] }),
+  },
+  '/v1/projects/{ref}/config/auth/sso/providers/{provider_id}': {
+    get: op({ tag: 'Auth', id: 'v1-get-a-sso-provider', summary: 'One SSO identity provider', scope: 'projects:read', params: [projectRef, ssoProviderId], response: ref('SsoProvider'), errors: [404] }),
+    put: op({ tag: 'Auth', id: 'v1-update-a-sso-provider', summary: 'Change an SSO identity provider', scope: 'projects:write', params: [projectRef, ssoProviderId], body: ref('UpdateSsoProviderBody'), response: ref('SsoProvider'), errors: [404] }),
+    delete: op({ tag: 'Auth', id: 'v1-delete-a-sso-provider', summary: 'Remove an SSO identity provider', scope: 'projects:write', params: [projectRef, ssoProviderId], response: ref('SsoProvider'), errors: [404] }),
   },
   '/v1/projects/{ref}/api-keys/rotate': {
     post: op({

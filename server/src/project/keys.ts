@@ -176,6 +176,8 @@ export const NO_API_KEY = {
 const OPEN_EXACT = new Set([
   '/auth/v1/verify', '/auth/v1/callback', '/auth/v1/authorize',
   '/auth/v1/health', '/auth/v1/settings', '/auth/v1/.well-known/jwks.json',
+  // SAML: the IdP's metadata fetch and the browser's form post from the IdP carry no key (Kong's auth-v1-open-sso-*).
+  '/auth/v1/sso/saml/acs', '/auth/v1/sso/saml/metadata',
   // TUS with a signed upload token (x-signature): the token is the credential, checked by storage/tus.ts.
   '/storage/v1/upload/resumable/sign',
 ]);

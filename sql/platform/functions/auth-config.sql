@@ -87,6 +87,18 @@ as $$
     'hook_before_user_created_enabled', false, 'hook_before_user_created_uri', null,
     'hook_before_user_created_secrets', null,
     'external_web3_ethereum_enabled', false, 'external_web3_solana_enabled', false)
+  -- SSO with SAML 2.0 and the OAuth 2.0 providers that are not OpenID Connect issuers (server/src/auth/sso.ts,
+  -- server/src/auth/oauth-providers.ts). `external_<p>_url` is GoTrue's GOTRUE_EXTERNAL_<P>_URL: a self-hosted
+  -- GitLab, GitHub Enterprise, … (Supabase's API names only the GitLab and Azure ones; Loam takes all).
+  -- Azure is an OpenID Connect issuer: `external_azure_url` is its tenant's issuer URL.
+  || jsonb_build_object(
+    'saml_enabled', false, 'saml_external_url', null,
+    'external_github_enabled', false, 'external_github_client_id', null, 'external_github_secret', null, 'external_github_url', null,
+    'external_gitlab_enabled', false, 'external_gitlab_client_id', null, 'external_gitlab_secret', null, 'external_gitlab_url', null,
+    'external_discord_enabled', false, 'external_discord_client_id', null, 'external_discord_secret', null, 'external_discord_url', null,
+    'external_bitbucket_enabled', false, 'external_bitbucket_client_id', null, 'external_bitbucket_secret', null,
+    'external_bitbucket_url', null,
+    'external_azure_enabled', false, 'external_azure_client_id', null, 'external_azure_secret', null, 'external_azure_url', null)
 $$;
 
 -- Everything the data plane needs, secrets included (read by the platform itself, never by a caller).
