@@ -51,6 +51,12 @@ export interface Config {
   ownerConnectionLimit: number;
   /** Connections a project's data-plane login may hold at once, across all API processes. */
   apiConnectionLimit: number;
+  /** LOAM_PG_BIN_DIR: where pg_dump/pg_restore are looked for first (db/src/backups.ts). */
+  pgBinDir: string | undefined;
+  /** A backup or restore's tools are stopped after this long. */
+  backupTimeoutMs: number;
+  /** Each healthy project is backed up when its newest backup is this old (0: no scheduled backups). */
+  backupEveryHours: number;
 }
 
 export function loadConfig(env = process.env): Config {
@@ -73,6 +79,9 @@ export function loadConfig(env = process.env): Config {
     logLevel: env.LOAM_LOG_LEVEL || 'info',
     ownerConnectionLimit: int('LOAM_OWNER_CONNECTION_LIMIT', 20, 1),
     apiConnectionLimit: int('LOAM_API_CONNECTION_LIMIT', 100, 1),
+    pgBinDir: env.LOAM_PG_BIN_DIR || undefined,
+    backupTimeoutMs: int('LOAM_BACKUP_TIMEOUT_MS', 6 * 3600_000, 1000),
+    backupEveryHours: int('LOAM_BACKUP_EVERY_HOURS', 24),
   };
 }
 

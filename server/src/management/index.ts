@@ -28,6 +28,7 @@ import { signingKeys } from './signing-keys.ts';
 import { thirdPartyAuth } from './third-party-auth.ts';
 import { migrations } from './migrations.ts';
 import { advisors } from './advisors.ts';
+import { backups } from './backups.ts';
 import { typegen } from './types.ts';
 import { tables } from './tables.ts';
 import { rowLogin } from '../data/row-login.ts';
@@ -41,7 +42,7 @@ management.post('/projects/:ref/mcp', mcpProjectKey);
 management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen, tables, rowLogin);
+  migrations, advisors, typegen, tables, rowLogin, backups);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 
