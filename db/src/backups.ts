@@ -155,13 +155,12 @@ async function closeDatabase(c: pg.ClientBase, name: string) {
  *  1. an empty database (template0) whose `public` schema the owner owns; CONNECT for the management login only;
  *  2. the dump, replayed by pg_restore as the owner (`--no-owner --role=<owner>`, stopping at the first error),
  *     without the template's event triggers (only a superuser may create them; the template's come in step 3);
- *     into a new project without the dump's grants (they name the old project's roles; the new owner's default
- *     privileges give the API roles the usual grants);
+ *     then its grants, as the owner too, skipping those that name roles the project does not have;
  *  3. Loam's bookkeeping schema and event triggers from the current template, as administrator — only CREATE
  *     statements and rows into tables just created, so nothing the tenant defined runs;
  *  4. the usual hand-over and CONNECT grants (provisioning.ts), then closed until the swap. */
 export async function buildRestoredDatabase(opts: {
-  tools: PgTools; admin: ServerAddress; target: ProjectRuntime; dumpFile: string; workDir: string; newProject: boolean; progress: Progress;
+  tools: PgTools; admin: ServerAddress; target: ProjectRuntime; dumpFile: string; workDir: string; progress: Progress;
 }): Promise<void> {
   const { tools, admin, target } = opts;
   const r = projectRoles(target.ref);
@@ -182,11 +181,20 @@ export async function buildRestoredDatabase(opts: {
 
   await opts.progress(null, 'restoring the database (pg_restore as the project owner)');
   const toc = await tocOf(tools, opts.dumpFile);
+  // Grants last and on their own: in a new project they name the old project's roles (which do not exist, or
+  // belong to someone else), so each grant that fails is skipped and counted instead of failing the restore.
+  const isAcl = (l: string) => /^\d+; \d+ \d+ (DEFAULT ACL|ACL) /.test(l);
   const list = path.join(opts.workDir, 'restore.list');
-  fs.writeFileSync(list, toc.filter((l) => !isEventTrigger(l)).join('\n') + '\n');
+  fs.writeFileSync(list, toc.filter((l) => !isEventTrigger(l) && !isAcl(l)).join('\n') + '\n');
   const mgmt: ServerAddress = { host: admin.host, port: admin.port, ssl: admin.ssl, user: target.mgmt_role, password: target.mgmt_password };
-  await runOrFail(tools.pgRestore, ['--use-list', list, '--no-owner', `--role=${r.owner}`, '--exit-on-error', '--no-password',
-    ...(opts.newProject ? ['--no-acl'] : []), '--dbname', tmp, opts.dumpFile], libpqEnv(mgmt, tmp), 'pg_restore');
+  const asOwner = ['--no-owner', `--role=${r.owner}`, '--no-password', '--dbname', tmp];
+  await runOrFail(tools.pgRestore, ['--use-list', list, '--exit-on-error', ...asOwner, opts.dumpFile], libpqEnv(mgmt, tmp), 'pg_restore');
+  const aclList = path.join(opts.workDir, 'restore-acl.list');
+  fs.writeFileSync(aclList, toc.filter(isAcl).join('\n') + '\n');
+  const acl = await run(tools.pgRestore, ['--use-list', aclList, ...asOwner, opts.dumpFile], libpqEnv(mgmt, tmp), config.backupTimeoutMs);
+  const skipped = /errors ignored on restore: (\d+)/.exec(acl.stderr);
+  if (acl.code !== 0 && !skipped) throw new Error(`pg_restore of the grants failed: ${acl.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+  if (skipped) await opts.progress(null, `${skipped[1]} grant(s) naming roles this project does not have were skipped`);
 
   await opts.progress(null, 'adding Loam\'s bookkeeping from the current template');
   const templateFile = path.join(opts.workDir, 'template.dump');

@@ -1,4 +1,4 @@
--- Backups and restores are read and written only through sql/platform/functions/backups.sql (members only, 404
+-- Backups and restores are read and written only through sql/platform/functions/projects_backups.sql (members only, 404
 -- otherwise): the API role has no direct access, RLS is on with no policy.
 alter table platform.backups enable row level security;
 revoke all on platform.backups from loam_api;

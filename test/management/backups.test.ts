@@ -175,18 +175,17 @@ test('another account can neither list, back up nor restore the project\'s backu
 
 test('a hostile dump cannot gain superuser: what it runs during the restore runs as the project owner', withTools, async () => {
   const p = await createProject();
-  // Code that would make the owner a superuser if anything ran it with that right: an index expression, a
-  // default and a trigger function evaluated while pg_restore loads data, and an event-trigger-like attempt.
+  // Code that would make the owner a superuser if anything ran it with that right: a CHECK constraint calling
+  // the tenant's function, evaluated on every row pg_restore loads.
   await sql(p, `create table evidence (who text, super boolean);
-    create function public.grab(x int) returns int language plpgsql immutable as $$
+    create function public.grab(x int) returns int language plpgsql as $$
     begin
       begin execute format('alter role %I superuser', current_user); exception when others then null; end;
       insert into public.evidence values (current_user, (select rolsuper from pg_roles where rolname = current_user));
       return x;
     end $$;
-    create table bait (x int);
-    insert into bait values (1), (2);
-    create index bait_grab on bait ((public.grab(x)));`);
+    create table bait (x int check (public.grab(x) > 0));
+    insert into bait values (1), (2);`);
   await sql(p, 'delete from evidence');
   const b = await backup(p);
   const started = await http('POST', `/v1/projects/${p.ref}/database/backups/restore`, { token: p.owner.token, body: { id: b.id } });
@@ -194,7 +193,7 @@ test('a hostile dump cannot gain superuser: what it runs during the restore runs
   const r = await waitForRestore(p, started.body.id);
   assert.equal(r.status, 'COMPLETED', JSON.stringify(r));
   await waitForStatus(p.owner.token, p.ref, 'ACTIVE_HEALTHY');
-  // The index was built by the restore, running grab() as the owner — never as a superuser.
+  // The rows were checked by the restore, running grab() as the owner — never as a superuser.
   const ran = await sql(p, 'select distinct who, super from evidence');
   assert.ok(ran.length >= 1, 'the restore evaluated the hostile function');
   for (const row of ran) assert.deepEqual(row, { who: p.ref, super: false });

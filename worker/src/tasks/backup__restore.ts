@@ -53,7 +53,7 @@ const task: Task = async (payload, helpers) => {
         await progress('restoring', 'fetching the backup');
         const dumpFile = path.join(work.dir, 'database.dump');
         await fetchDump(job.source_ref, job.backup_id, dumpFile);
-        await buildRestoredDatabase({ tools, admin, target, dumpFile, workDir: work.dir, newProject, progress: (s, p) => progress(s, p) });
+        await buildRestoredDatabase({ tools, admin, target, dumpFile, workDir: work.dir, progress: (s, p) => progress(s, p) });
         await progress(null, 'copying stored files');
         await restoreFiles(job.source_ref, job.backup_id, target.ref, (p) => progress(null, p));
       } finally {

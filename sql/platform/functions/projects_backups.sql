@@ -1,4 +1,4 @@
--- Backups and restores of projects. Each request records its intent and queues the job that carries it out in
+-- Backups and restores of projects (named to come after projects.sql: files are applied in name order). Each request records its intent and queues the job that carries it out in
 -- the same transaction; the jobs report progress and outcome through the platform_private functions below.
 -- Jobs of one project run one at a time (queue `project:<ref>`), so a backup never runs during a restore.
 
@@ -33,12 +33,15 @@ end $$;
 
 -- The backups of a project a member may see (newest first), as the API lists them.
 create or replace function platform.project_backups(p_ref text) returns setof platform.backups
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
-  select b.* from platform.backups b
-  where b.project_id = (platform.project_for_member(p_ref)).id and b.status <> 'REMOVED'
-  order by b.inserted_at desc, b.id desc
-$$;
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  return query select b.* from platform.backups b
+    where b.project_id = v_project.id and b.status <> 'REMOVED'
+    order by b.inserted_at desc, b.id desc;
+end $$;
 
 -- Restores a completed backup into its own project (p_new_name null) or into a new project of the same
 -- organization. The project is taken out of service at once (RESTORING_BACKUP: the data plane answers 503);
