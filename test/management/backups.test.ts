@@ -74,6 +74,7 @@ test('backup → change data and files → restore: the data and the files are a
   assert.equal(b.is_physical_backup, false);
   assert.ok(b.database_bytes > 0);
   assert.equal(b.file_count, 2);
+  assert.equal(b.file_bytes, 'first version'.length + 'bee'.length);
   const list = await http('GET', `/v1/projects/${p.ref}/database/backups`, { token: p.owner.token });
   assert.equal(list.status, 200);
   assert.deepEqual(Object.keys(list.body).sort(), ['backups', 'physical_backup_data', 'pitr_enabled', 'region', 'walg_enabled']);

@@ -35,7 +35,9 @@ async function copyKeys(from: string, to: string, onProgress: (done: number, tot
   let lastReport = Date.now();
   for (let i = 0; i < names.length; i += 8) {
     await Promise.all(names.slice(i, i + 8).map(async (n) => {
-      if (!existing.has(n)) bytes += await store.copy(from + n, to + n);
+      if (existing.has(n)) return;
+      const size = await store.copy(from + n, to + n);
+      bytes += size;
     }));
     done = Math.min(i + 8, names.length);
     if (Date.now() - lastReport > 1000) { lastReport = Date.now(); await onProgress(done, names.length); }
