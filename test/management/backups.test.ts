@@ -204,6 +204,32 @@ test('a hostile dump cannot gain superuser: what it runs during the restore runs
   assert.deepEqual(roles, []);
 });
 
+test('refusals in the job\'s states: a backup in progress (409), one not complete (409), one of another template version (409)', withTools, async () => {
+  const p = await createProject();
+  const b = await backup(p);
+  const admin = await adminClient();
+  const set = (q: string) => admin.query(`update platform.backups set ${q} where id = $1`, [b.id]);
+  try {
+    await set(`status = 'QUEUED'`);
+    const again = await http('POST', `/v1/projects/${p.ref}/database/backups`, { token: p.owner.token });
+    assert.equal(again.status, 409);
+    assert.deepEqual(again.body, { message: 'a backup of this project is already in progress', code: 'backup_in_progress' });
+    const pending = await http('POST', `/v1/projects/${p.ref}/database/backups/restore`, { token: p.owner.token, body: { id: b.id } });
+    assert.equal(pending.status, 409);
+    assert.deepEqual(pending.body, { message: `backup ${b.id} is not complete (status QUEUED)`, code: 'backup_not_complete' });
+    await set(`status = 'COMPLETED', template_version = template_version - 1`);
+    const old = await http('POST', `/v1/projects/${p.ref}/database/backups/restore`, { token: p.owner.token, body: { id: b.id } });
+    assert.equal(old.status, 409);
+    assert.equal(old.body.code, 'template_version_mismatch');
+    assert.match(old.body.message, new RegExp(`^backup ${b.id} was taken at project-template version \\d+, the project is at \\d+`));
+  } finally {
+    await admin.end();
+  }
+  // Nothing was started: the project is healthy and has no restore.
+  assert.equal((await http('GET', `/v1/projects/${p.ref}`, { token: p.owner.token })).body.status, 'ACTIVE_HEALTHY');
+  assert.deepEqual((await http('GET', `/v1/projects/${p.ref}/database/backups/restores`, { token: p.owner.token })).body, []);
+});
+
 test('input errors: a backup that does not exist (404), a bad id or new project (400), PITR refused with its reason (501)', async () => {
   const p = await createProject();
   const bad = await http('POST', `/v1/projects/${p.ref}/database/backups/restore`, { token: p.owner.token, body: { id: 'x' } });

@@ -63,6 +63,11 @@ begin
   if v_backup.status <> 'COMPLETED' then
     raise exception 'backup % is not complete (status %)', v_backup.id, v_backup.status using errcode = 'LMK05';
   end if;
+  -- A dump fits the template version it was taken at; the restore adds the current template's bookkeeping.
+  if v_backup.template_version is distinct from v_project.template_version then
+    raise exception 'backup % was taken at project-template version %, the project is at %: restore it on a Loam of that version',
+      v_backup.id, v_backup.template_version, v_project.template_version using errcode = 'LMK09';
+  end if;
   if p_new_name is null then
     if v_project.status not in ('ACTIVE_HEALTHY', 'INACTIVE') then
       raise exception 'cannot restore a project whose status is %', v_project.status using errcode = 'LMS01';
