@@ -3,60 +3,8 @@
 // round trip runs; without them (the embedded PG17 server here) the API refuses with 501 naming the tool.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createClient } from '@supabase/supabase-js';
-import { findPgTools } from '../../db/src/backups.ts';
 import { adminClient, createProject, http, ownerClient, signup, sql, waitForStatus, type Project } from '../helpers/platform.ts';
-
-async function serverMajorHasTools(): Promise<boolean> {
-  const admin = await adminClient();
-  try {
-    const v = Number((await admin.query('show server_version_num')).rows[0].server_version_num);
-    return await findPgTools(v).then(() => true, () => false);
-  } finally {
-    await admin.end();
-  }
-}
-const toolsHere = await (async () => { try { return await serverMajorHasTools(); } catch { return false; } })();
-const withTools = { skip: toolsHere ? false : 'no pg_dump/pg_restore of this server\'s major version on this machine (the refusal is tested instead)' };
-const withoutTools = { skip: toolsHere ? 'this server has its tools: the refusal cannot happen here' : false };
-
-async function waitForBackup(p: Project, id: number, timeoutMs = 60_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await http('GET', `/v1/projects/${p.ref}/database/backups`, { token: p.owner.token });
-    const b = res.body.backups.find((x: { id: number }) => x.id === id);
-    if (b && b.status !== 'PENDING') return b;
-    if (Date.now() > until) throw new Error(`backup ${id} did not finish: ${JSON.stringify(b)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function waitForRestore(p: Project, id: number, timeoutMs = 90_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await http('GET', `/v1/projects/${p.ref}/database/backups/restores`, { token: p.owner.token });
-    const r = res.body.find((x: { id: number }) => x.id === id);
-    if (r && (r.status === 'COMPLETED' || r.status === 'FAILED')) return r;
-    if (Date.now() > until) throw new Error(`restore ${id} did not finish: ${JSON.stringify(r)}`);
-    await new Promise((r2) => setTimeout(r2, 200));
-  }
-}
-
-async function backup(p: Project) {
-  const res = await http('POST', `/v1/projects/${p.ref}/database/backups`, { token: p.owner.token });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  const done = await waitForBackup(p, res.body.id);
-  assert.equal(done.status, 'COMPLETED', JSON.stringify(done));
-  return done;
-}
-
-const storage = (p: Project) => createClient(p.url, p.serviceKey, { auth: { persistSession: false } }).storage;
-
-async function readFile(p: Project, bucket: string, name: string): Promise<string | null> {
-  const { data, error } = await storage(p).from(bucket).download(name);
-  if (error) return null;
-  return data.text();
-}
+import { backup, readFile, storage, toolsHere, waitForRestore, withoutTools, withTools } from '../helpers/backups.ts';
 
 test('backup → change data and files → restore: the data and the files are as they were', withTools, async () => {
   const p = await createProject();
@@ -172,36 +120,6 @@ test('another account can neither list, back up nor restore the project\'s backu
   assert.deepEqual(across.body, { message: 'backup not found', code: 'backup_not_found' });
   const restores = await http('GET', `/v1/projects/${p.ref}/database/backups/restores`, { token: stranger.token });
   assert.equal(restores.status, 404);
-});
-
-test('a hostile dump cannot gain superuser: what it runs during the restore runs as the project owner', withTools, async () => {
-  const p = await createProject();
-  // Code that would make the owner a superuser if anything ran it with that right: a CHECK constraint calling
-  // the tenant's function, evaluated on every row pg_restore loads.
-  await sql(p, `create table evidence (who text, super boolean);
-    create function public.grab(x int) returns int language plpgsql as $$
-    begin
-      begin execute format('alter role %I superuser', current_user); exception when others then null; end;
-      insert into public.evidence values (current_user, (select rolsuper from pg_roles where rolname = current_user));
-      return x;
-    end $$;
-    create table bait (x int check (public.grab(x) > 0));
-    insert into bait values (1), (2);`);
-  await sql(p, 'delete from evidence');
-  const b = await backup(p);
-  const started = await http('POST', `/v1/projects/${p.ref}/database/backups/restore`, { token: p.owner.token, body: { id: b.id } });
-  assert.equal(started.status, 201);
-  const r = await waitForRestore(p, started.body.id);
-  assert.equal(r.status, 'COMPLETED', JSON.stringify(r));
-  await waitForStatus(p.owner.token, p.ref, 'ACTIVE_HEALTHY');
-  // The rows were checked by the restore, running grab() as the owner — never as a superuser.
-  const ran = await sql(p, 'select distinct who, super from evidence');
-  assert.ok(ran.length >= 1, 'the restore evaluated the hostile function');
-  for (const row of ran) assert.deepEqual(row, { who: p.ref, super: false });
-  const admin = await adminClient();
-  const roles = (await admin.query(`select rolname from pg_roles where rolsuper and rolname like $1`, [`${p.ref}%`])).rows;
-  await admin.end();
-  assert.deepEqual(roles, []);
 });
 
 test('refusals in the job\'s states: a backup in progress (409), one not complete (409), one of another template version (409)', withTools, async () => {

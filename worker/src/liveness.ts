@@ -25,6 +25,7 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
   let first = true;
   let running: Promise<void> | undefined;
   let stopped = false;
+  let lastBackupCheck = 0;
 
   const tick = async () => {
     try {
@@ -39,7 +40,8 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
       if (retried.refs.length) log('info', `deletion queued again for ${retried.refs.join(', ')}`);
       // Scheduled backups (LOAM_BACKUP_EVERY_HOURS), only where the tools exist: a server without them would
       // fail a job per project per day; its refusal is in the start-up log and the API's answer instead.
-      if (config.backupEveryHours > 0 && await backupToolsPresent()) {
+      if (config.backupEveryHours > 0 && Date.now() - lastBackupCheck > 15_000 && await backupToolsPresent()) {
+        lastBackupCheck = Date.now();
         const { rows: [due] } = await pool.query('select platform_private.queue_due_backups(make_interval(hours => $1)) as refs', [config.backupEveryHours]);
         if (due.refs.length) log('info', `scheduled backups queued for ${due.refs.join(', ')}`);
       }

@@ -69,7 +69,8 @@ begin
       v_backup.id, v_backup.template_version, v_project.template_version using errcode = 'LMK09';
   end if;
   if p_new_name is null then
-    if v_project.status not in ('ACTIVE_HEALTHY', 'INACTIVE') then
+    -- A paused project is restored (unpaused) first: a restore ends with the project serving.
+    if v_project.status <> 'ACTIVE_HEALTHY' then
       raise exception 'cannot restore a project whose status is %', v_project.status using errcode = 'LMS01';
     end if;
     update platform.projects set status = 'RESTORING_BACKUP', status_reason = null, updated_at = now()
@@ -215,6 +216,7 @@ begin
     select p.* from platform.projects p
     where p.status = 'ACTIVE_HEALTHY' and p.deleted_at is null
       and coalesce((select max(b.inserted_at) from platform.backups b where b.project_id = p.id), p.created_at) < now() - p_every
+      and not exists (select 1 from platform.backups b where b.project_id = p.id and b.status in ('QUEUED', 'RUNNING'))
     for update of p skip locked
   loop
     perform platform_private.queue_backup(v_project, 'scheduled');
