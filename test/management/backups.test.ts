@@ -95,6 +95,12 @@ test('restore into a new project: a project of its own with the backup\'s data a
   assert.deepEqual(await sql(q, 'select id, name from items order by id'), [{ id: 1, name: 'one' }]);
   assert.deepEqual(await sql(q, `select tableowner from pg_tables where tablename = 'items'`), [{ tableowner: newRef }]);
   assert.equal(await readFile(q, 'pics', 'x.txt'), 'ex');
+  // Its files count towards its storage use, as uploads would.
+  const admin = await adminClient();
+  const used = (await admin.query(`select u.bytes::int as n from platform_private.storage_usage u join platform.projects p on p.id = u.project_id
+    where p.ref = $1`, [newRef])).rows[0]?.n;
+  await admin.end();
+  assert.equal(used, 2);
   const owner = await ownerClient(q);
   assert.equal((await owner.query('select current_user as u')).rows[0].u, newRef);
   await owner.end();

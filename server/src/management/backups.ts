@@ -7,8 +7,7 @@ import { config } from '../../../db/src/config.ts';
 import { serverAdminAddress } from '../../../db/src/servers.ts';
 import { scramVerifier } from '../../../db/src/scram.ts';
 import { ApiError, errors } from '../errors.ts';
-import { body, str, type Body } from '../validate.ts';
-import { param } from '../validate.ts';
+import { body, param, str, type Body } from '../validate.ts';
 import { callerQuery, scope } from './session.ts';
 import { findProject } from './projects.ts';
 

@@ -224,3 +224,13 @@ begin
   end loop;
   return v_refs;
 end $$;
+
+-- Files a restore copied back into a project count towards its storage use like uploads (the storage sweep
+-- takes them off again if no restored row names them). No quota refusal: the backup was within the same
+-- organization's plan when it was taken, and a half-done refusal would help nobody.
+create or replace function platform_private.count_restored_storage(p_project_id bigint, p_bytes bigint) returns void
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+  insert into platform_private.storage_usage as u (project_id, bytes) values (p_project_id, greatest(p_bytes, 0))
+    on conflict (project_id) do update set bytes = u.bytes + greatest(p_bytes, 0), updated_at = now()
+$$;

@@ -55,7 +55,8 @@ const task: Task = async (payload, helpers) => {
         await fetchDump(job.source_ref, job.backup_id, dumpFile);
         await buildRestoredDatabase({ tools, admin, target, dumpFile, workDir: work.dir, progress: (s, p) => progress(s, p) });
         await progress(null, 'copying stored files');
-        await restoreFiles(job.source_ref, job.backup_id, target.ref, (p) => progress(null, p));
+        const files = await restoreFiles(job.source_ref, job.backup_id, target.ref, (p) => progress(null, p));
+        await controlPool().query('select platform_private.count_restored_storage($1, $2)', [target.id, files.bytes]);
       } finally {
         work.cleanup();
       }
