@@ -56,6 +56,12 @@ export interface Config {
   apiConnectionLimit: number;
   /** The Twilio API base URL projects with `sms_provider: twilio` send through (a Twilio-compatible service). */
   twilioApiUrl: string;
+  /** LOAM_PG_BIN_DIR: where pg_dump/pg_restore are looked for first (db/src/backups.ts). */
+  pgBinDir: string | undefined;
+  /** A backup or restore's tools are stopped after this long. */
+  backupTimeoutMs: number;
+  /** Each healthy project is backed up when its newest backup is this old (0: no scheduled backups). */
+  backupEveryHours: number;
 }
 
 export function loadConfig(env = process.env): Config {
@@ -80,6 +86,9 @@ export function loadConfig(env = process.env): Config {
     ownerConnectionLimit: int('LOAM_OWNER_CONNECTION_LIMIT', 20, 1),
     apiConnectionLimit: int('LOAM_API_CONNECTION_LIMIT', 100, 1),
     twilioApiUrl: (env.LOAM_TWILIO_API_URL || 'https://api.twilio.com').replace(/\/$/, ''),
+    pgBinDir: env.LOAM_PG_BIN_DIR || undefined,
+    backupTimeoutMs: int('LOAM_BACKUP_TIMEOUT_MS', 6 * 3600_000, 1000),
+    backupEveryHours: int('LOAM_BACKUP_EVERY_HOURS', 24),
   };
 }
 

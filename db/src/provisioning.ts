@@ -57,7 +57,7 @@ async function serverVersion(c: pg.ClientBase): Promise<number> {
 }
 
 /** The project's cluster-level pieces: its six roles and their memberships. Runs in the `postgres` database. */
-async function ensureProjectRoles(c: pg.ClientBase, p: ProjectRuntime) {
+export async function ensureProjectRoles(c: pg.ClientBase, p: ProjectRuntime) {
   const r = projectRoles(p.ref);
   const id = (name: string) => ident(c, name);
   // Connection limits: max_connections is shared by every project on the server, so no one project's logins

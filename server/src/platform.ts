@@ -4,7 +4,8 @@ import http from 'node:http';
 import { config, settings } from '../../db/src/config.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedded.ts';
 import { migrate, projectsBehind } from '../../db/src/migrate.ts';
-import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.ts';
+import { closeAllPools, controlPool, controlServerAddress, openControlPool } from '../../db/src/pools.ts';
+import { reportBackupTools } from '../../db/src/backups.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
 import { functionsBeforeExpress, stopFunctions } from './functions/invoke.ts';
 import { stopRequestLog } from './request-log.ts';
@@ -50,6 +51,8 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   // Uploads cut off by a crash of a process that used this data directory leave staged files nobody will commit.
   const staged = await removeInterruptedUploads();
   if (staged) log(`removed ${staged} staged file(s) of interrupted uploads`);
+  // Whether this server's projects can be backed up (pg_dump/pg_restore of its major version), said once.
+  await reportBackupTools(controlServerAddress(), log);
 
   let runner: Worker | undefined;
   if (opts.worker !== false) runner = await startWorker(controlPool());

@@ -3,7 +3,13 @@
 // queues again the deletions that gave up.
 import os from 'node:os';
 import type pg from 'pg';
-import { liveSettings } from '../../db/src/config.ts';
+import { findPgTools, serverVersionNum } from '../../db/src/backups.ts';
+import { config, liveSettings } from '../../db/src/config.ts';
+import { controlServerAddress } from '../../db/src/pools.ts';
+
+let toolsPresent: Promise<boolean> | undefined;
+/** Whether the control server's projects can be backed up here (asked once per process). */
+const backupToolsPresent = () => toolsPresent ??= serverVersionNum(controlServerAddress()).then(findPgTools).then(() => true, () => false);
 
 /** How long a worker may stay silent before others presume it dead and rerun its jobs. Long enough that a busy
  *  but healthy process (a long GC pause, a slow control database) is not taken for dead: its jobs would then run
@@ -19,6 +25,7 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
   let first = true;
   let running: Promise<void> | undefined;
   let stopped = false;
+  let lastBackupCheck = 0;
 
   const tick = async () => {
     try {
@@ -31,6 +38,13 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
       // The one stuck state no caller can get a project out of (see the function): retried from here.
       const { rows: [retried] } = await pool.query('select platform_private.retry_stalled_deletions() as refs');
       if (retried.refs.length) log('info', `deletion queued again for ${retried.refs.join(', ')}`);
+      // Scheduled backups (LOAM_BACKUP_EVERY_HOURS), only where the tools exist: a server without them would
+      // fail a job per project per day; its refusal is in the start-up log and the API's answer instead.
+      if (config.backupEveryHours > 0 && Date.now() - lastBackupCheck > 15_000 && await backupToolsPresent()) {
+        lastBackupCheck = Date.now();
+        const { rows: [due] } = await pool.query('select platform_private.queue_due_backups(make_interval(hours => $1)) as refs', [config.backupEveryHours]);
+        if (due.refs.length) log('info', `scheduled backups queued for ${due.refs.join(', ')}`);
+      }
     } catch (err) {
       // The control database may be briefly unreachable; the next tick tries again.
       if (!stopped) log('error', `worker liveness: ${err instanceof Error ? err.message : String(err)}`);

@@ -29,6 +29,7 @@ import { thirdPartyAuth } from './third-party-auth.ts';
 import { ssoProvidersManagement } from './sso-providers.ts';
 import { migrations } from './migrations.ts';
 import { advisors } from './advisors.ts';
+import { backups } from './backups.ts';
 import { typegen } from './types.ts';
 import { tables } from './tables.ts';
 import { rowLogin } from '../data/row-login.ts';
@@ -48,7 +49,7 @@ management.use(roleGuard);
 management.use(meta, accounts, tokens, members, invitations, organizations, regions, projects, apiKeys, configAuth, credentials, database, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen, tables, rowLogin, services, ssoProvidersManagement);
+  migrations, advisors, typegen, tables, rowLogin, services, ssoProvidersManagement, backups);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 

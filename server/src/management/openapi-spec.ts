@@ -29,7 +29,7 @@ const tpaId = { name: 'tpa_id', in: 'path', required: true, schema: str({ format
 const memberId = { name: 'user_id', in: 'path', required: true, description: 'The member\'s account id', schema: str({ format: 'uuid' }) };
 const orgSlug = { name: 'slug', in: 'path', required: true, description: 'Organization slug', schema: str({ example: 'tsrqponmlkjihgfedcba' }) };
 
-type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 410 | 413 | 415 | 422 | 429 | 503;
+type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 410 | 413 | 415 | 422 | 429 | 501 | 503;
 const errorResponse = (status: ErrorStatus) => ({ $ref: `#/components/responses/E${status}` });
 
 interface OpSpec {
@@ -153,7 +153,7 @@ const schemas: Record<string, Schema> = {
   }, ['host', 'port', 'database', 'user']),
   CreateOrganizationBody: obj({ name: str({ maxLength: 256 }) }),
   ProjectStatus: str({
-    enum: ['COMING_UP', 'ACTIVE_HEALTHY', 'INIT_FAILED', 'PAUSING', 'INACTIVE', 'PAUSE_FAILED', 'RESTORING', 'RESTORE_FAILED', 'GOING_DOWN', 'REMOVED', 'UPGRADING'],
+    enum: ['COMING_UP', 'ACTIVE_HEALTHY', 'INIT_FAILED', 'PAUSING', 'INACTIVE', 'PAUSE_FAILED', 'RESTORING', 'RESTORE_FAILED', 'GOING_DOWN', 'REMOVED', 'UPGRADING', 'RESTORING_BACKUP'],
   }),
   Project: {
     ...obj({
@@ -406,6 +406,7 @@ const errorDescriptions: Record<ErrorStatus, string> = {
   415: 'The body is not of a media type this operation takes',
   422: 'Well-formed but not acceptable (an empty or incomplete deploy)',
   429: 'Too many requests for this account (or login attempts for this email) in the current minute',
+  501: 'This server cannot do it: the tool or the PostgreSQL machinery it needs is missing (the message says which)',
   503: 'The project is not serving (coming up, paused or failed)',
 };
 
@@ -623,6 +624,7 @@ const paths: Record<string, Record<string, Operation>> = {
   ...databaseSettingsPaths(),
   ...toolingPaths(),
   ...tablePaths(),
+  ...backupPaths(),
   '/v1/projects/{ref}/functions': {
     get: op({ tag: 'Edge Functions', id: 'v1-list-all-functions', summary: 'The project\'s edge functions', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Function')), errors: [404] }),
     post: op({ tag: 'Edge Functions', id: 'v1-create-a-function', summary: 'Deploy a one-file function from a JSON body', scope: 'projects:write', params: [projectRef], body: ref('CreateFunctionBody'), status: 201, response: ref('Function'), errors: [404] }),
@@ -1073,6 +1075,58 @@ function toolingPaths(): Record<string, Record<string, Operation>> {
     },
     '/v1/projects/{ref}/advisors/security': { get: advisors('security') },
     '/v1/projects/{ref}/advisors/performance': { get: advisors('performance') },
+  };
+}
+
+function backupPaths(): Record<string, Record<string, Operation>> {
+  const backup = obj({
+    is_physical_backup: { type: 'boolean' }, id: { type: 'integer' }, inserted_at: timestamp,
+    status: str({ enum: ['COMPLETED', 'FAILED', 'PENDING', 'REMOVED'] }),
+    trigger: str({ enum: ['scheduled', 'manual'], description: 'Loam: the daily schedule or a request.' }),
+    progress: nullable(str({ description: 'Loam: what the job is doing now (PENDING only).' })),
+    database_bytes: nullable({ type: 'integer' }), file_count: nullable({ type: 'integer' }), file_bytes: nullable({ type: 'integer' }),
+    error: nullable(str()), completed_at: nullable(timestamp),
+  }, ['is_physical_backup', 'id', 'inserted_at', 'status']);
+  const restore = obj({
+    id: { type: 'integer' }, backup_id: { type: 'integer' }, project_ref: str({ description: 'The project restored into.' }),
+    status: str({ enum: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED'] }), step: str({ enum: ['preparing', 'restoring', 'swapping'] }),
+    progress: nullable(str()), error: nullable(str()), inserted_at: timestamp, completed_at: nullable(timestamp),
+  });
+  const base = '/v1/projects/{ref}/database/backups';
+  const pitrNote = 'Answers 501 `pitr_not_supported` with the reason: PostgreSQL\'s WAL machinery for one project of a shared cluster is not available on this server (db/README.md).';
+  return {
+    [base]: {
+      get: op({ tag: 'Database', id: 'v1-list-all-backups', summary: 'The project\'s backups', scope: 'database:read', params: [projectRef], errors: [404],
+        response: obj({ region: str(), walg_enabled: { type: 'boolean' }, pitr_enabled: { type: 'boolean' }, backups: arrayOf(backup),
+          physical_backup_data: obj({ earliest_physical_backup_date_unix: { type: 'integer' }, latest_physical_backup_date_unix: { type: 'integer' } }, []) }),
+        description: 'Supabase\'s shape. Loam\'s backups are logical (`is_physical_backup: false`): the database by pg_dump and the project\'s stored files.' }),
+      post: op({ tag: 'Database', id: 'loam-create-backup', summary: 'Back the project up now (Loam)', scope: 'database:write', params: [projectRef], status: 201, response: backup,
+        errors: [400, 404, 409, 501],
+        description: 'Queues a backup job (database and stored files); its progress shows in the list. 501 `backup_tools_missing` names the PostgreSQL client tool and version this server lacks.' }),
+    },
+    [`${base}/restore`]: {
+      post: op({ tag: 'Database', id: 'loam-restore-backup', summary: 'Restore a backup into the project or into a new project (Loam)', scope: 'database:write', params: [projectRef],
+        body: obj({ id: { type: 'integer' }, new_project: obj({ name: str({ maxLength: 256 }), db_pass: str({ minLength: 8, maxLength: 128 }) }) }, ['id']),
+        status: 201, response: restore, errors: [402, 404, 409, 501],
+        description: 'Into the project itself: it is out of service (`RESTORING_BACKUP`) until the restore ends; its database stays as it was until the restored one is complete, then they are swapped. With `new_project`: a new project of the same organization.' }),
+    },
+    [`${base}/restores`]: {
+      get: op({ tag: 'Database', id: 'loam-list-restores', summary: 'Restores into the project and of its backups, with progress (Loam)', scope: 'database:read', params: [projectRef],
+        response: arrayOf(restore), errors: [404] }),
+    },
+    [`${base}/restore-pitr`]: {
+      post: op({ tag: 'Database', id: 'v1-restore-pitr-backup', summary: 'Restore the database to a point in time', scope: 'database:write', params: [projectRef],
+        body: obj({ recovery_time_target_unix: { type: 'integer', minimum: 0 } }), errors: [404, 501], description: pitrNote }),
+    },
+    [`${base}/restore-point`]: {
+      get: op({ tag: 'Database', id: 'v1-get-restore-point', summary: 'A restore point', scope: 'database:read', params: [projectRef], errors: [404, 501], description: pitrNote }),
+      post: op({ tag: 'Database', id: 'v1-create-restore-point', summary: 'Create a restore point', scope: 'database:write', params: [projectRef],
+        body: obj({ name: str({ maxLength: 20 }) }), errors: [404, 501], description: pitrNote }),
+    },
+    [`${base}/undo`]: {
+      post: op({ tag: 'Database', id: 'v1-undo', summary: 'Undo to a restore point', scope: 'database:write', params: [projectRef],
+        body: obj({ name: str({ maxLength: 20 }) }), errors: [404, 501], description: pitrNote }),
+    },
   };
 }
 
