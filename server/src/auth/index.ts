@@ -17,6 +17,7 @@ import { oauth } from './oauth.ts';
 import { signup } from './signup.ts';
 import { token } from './token.ts';
 import { user } from './user.ts';
+import { webauthn } from './webauthn.ts';
 
 export const auth = Router();
 
@@ -76,10 +77,12 @@ auth.get('/settings', async (_req, res) => {
     external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled, phone: false,
       keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true },
     disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: false,
-    sms_provider: '', saml_enabled: false, passkeys_enabled: false,
+    sms_provider: '', saml_enabled: false, passkeys_enabled: cfg.passkey_enabled === true,
   });
 });
 
+// WebAuthn factors and passkeys (webauthn.ts) come before mfa.ts: their factor routes pass other types on.
+auth.use(webauthn);
 auth.use(signup, token, user, email, mfa, oauth, admin);
 auth.use(() => { throw authErrors.notFound(); });
 auth.use(renderAuthErrors);
