@@ -5,7 +5,8 @@ import crypto from 'node:crypto';
 import { Encoder } from 'cbor-x';
 
 // Plain CBOR (no record extension, shortest map lengths), as authenticators write it.
-const cbor = new Encoder({ useRecords: false, variableMapSize: true, tagUint8Array: false, useTag259ForMaps: false });
+// (useTag259ForMaps is read by cbor-x but missing from its type declarations.)
+const cbor = new Encoder({ useRecords: false, variableMapSize: true, tagUint8Array: false, useTag259ForMaps: false } as ConstructorParameters<typeof Encoder>[0]);
 const encode = (v: unknown): Buffer => cbor.encode(v);
 
 type Bytes = string | ArrayBuffer | Uint8Array;

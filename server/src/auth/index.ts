@@ -18,6 +18,7 @@ import { signup } from './signup.ts';
 import { token } from './token.ts';
 import { user } from './user.ts';
 import { webauthn } from './webauthn.ts';
+import { oauthServer } from './oauth-server.ts';
 
 export const auth = Router();
 
@@ -83,6 +84,8 @@ auth.get('/settings', async (_req, res) => {
 
 // WebAuthn factors and passkeys (webauthn.ts) come before mfa.ts: their factor routes pass other types on.
 auth.use(webauthn);
+// The project's OAuth 2.1 server (oauth-server.ts): /oauth/*, /admin/oauth/clients, the discovery documents.
+auth.use(oauthServer);
 auth.use(signup, token, user, email, mfa, oauth, admin);
 auth.use(() => { throw authErrors.notFound(); });
 auth.use(renderAuthErrors);

@@ -355,3 +355,325 @@ begin
   end if;
   perform auth.audit(v_user, 'passkey_deleted', 'user', p_ip, jsonb_build_object('passkey_id', p_passkey_id));
 end $$;
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- OAuth 2.1 server (GoTrue's tables): clients other apps register, authorization requests waiting for the user's
+-- consent, and the consents given. Client secrets are kept as SHA-256 hashes (base64url), as GoTrue keeps them.
+create table if not exists auth.oauth_clients (
+  id uuid primary key default gen_random_uuid(),
+  client_secret_hash text,
+  registration_type text not null check (registration_type in ('dynamic', 'manual')),
+  client_type text not null default 'confidential' check (client_type in ('public', 'confidential')),
+  token_endpoint_auth_method text not null check (token_endpoint_auth_method in ('none', 'client_secret_basic', 'client_secret_post')),
+  redirect_uris text[] not null,
+  grant_types text[] not null,
+  client_name text check (char_length(client_name) <= 1024),
+  client_uri text check (char_length(client_uri) <= 2048),
+  logo_uri text check (char_length(logo_uri) <= 2048),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  deleted_at timestamptz
+);
+comment on table auth.oauth_clients is 'auth: applications that sign their users in with this project (OAuth 2.1 server)';
+
+create table if not exists auth.oauth_authorizations (
+  id uuid primary key default gen_random_uuid(),
+  authorization_id text not null unique,
+  client_id uuid not null references auth.oauth_clients on delete cascade,
+  user_id uuid references auth.users on delete cascade,
+  redirect_uri text not null check (char_length(redirect_uri) <= 2048),
+  scope text not null check (char_length(scope) <= 4096),
+  state text check (char_length(state) <= 4096),
+  resource text check (char_length(resource) <= 2048),
+  code_challenge text check (char_length(code_challenge) <= 128),
+  code_challenge_method text,
+  nonce text check (char_length(nonce) <= 4096),
+  response_type text not null default 'code',
+  status text not null default 'pending' check (status in ('pending', 'approved', 'denied', 'expired')),
+  authorization_code text unique,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  approved_at timestamptz
+);
+create index if not exists oauth_auth_pending_exp_idx on auth.oauth_authorizations (expires_at) where status = 'pending';
+comment on table auth.oauth_authorizations is 'auth: OAuth 2.1 authorization requests and their codes';
+
+create table if not exists auth.oauth_consents (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references auth.users on delete cascade,
+  client_id uuid not null references auth.oauth_clients on delete cascade,
+  scopes text not null check (char_length(scopes) <= 2048 and char_length(trim(scopes)) > 0),
+  granted_at timestamptz not null default now(),
+  revoked_at timestamptz,
+  unique (user_id, client_id)
+);
+comment on table auth.oauth_consents is 'auth: what each user allowed each OAuth client';
+
+alter table auth.sessions
+  add column if not exists oauth_client_id uuid references auth.oauth_clients on delete cascade,
+  add column if not exists scopes text check (char_length(scopes) <= 4096);
+
+-- A client as the API shows it (never its secret hash).
+create function auth.oauth_client_json(c auth.oauth_clients) returns jsonb
+  language sql immutable
+as $$
+  select jsonb_strip_nulls(jsonb_build_object('client_id', c.id, 'client_type', c.client_type,
+    'redirect_uris', to_jsonb(c.redirect_uris), 'token_endpoint_auth_method', c.token_endpoint_auth_method,
+    'grant_types', to_jsonb(c.grant_types), 'response_types', jsonb_build_array('code'),
+    'client_name', nullif(c.client_name, ''), 'client_uri', nullif(c.client_uri, ''), 'logo_uri', nullif(c.logo_uri, ''),
+    'registration_type', c.registration_type, 'created_at', c.created_at, 'updated_at', c.updated_at))
+$$;
+
+-- p: client_type, token_endpoint_auth_method, redirect_uris, grant_types, client_name, client_uri, logo_uri,
+-- registration_type, client_secret_hash (validated by the API).
+create function auth.oauth_client_register(p jsonb) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_row auth.oauth_clients;
+begin
+  insert into auth.oauth_clients (client_secret_hash, registration_type, client_type, token_endpoint_auth_method,
+      redirect_uris, grant_types, client_name, client_uri, logo_uri)
+    values (p ->> 'client_secret_hash', p ->> 'registration_type', p ->> 'client_type', p ->> 'token_endpoint_auth_method',
+      array(select jsonb_array_elements_text(p -> 'redirect_uris')), array(select jsonb_array_elements_text(p -> 'grant_types')),
+      nullif(p ->> 'client_name', ''), nullif(p ->> 'client_uri', ''), nullif(p ->> 'logo_uri', ''))
+    returning * into v_row;
+  return auth.oauth_client_json(v_row);
+end $$;
+
+-- The client with its secret hash, for the API's own checks; null when unknown or deleted.
+create function auth.oauth_client(p_id uuid) returns jsonb
+  language sql stable
+as $$
+  select auth.oauth_client_json(c) || jsonb_build_object('client_secret_hash', c.client_secret_hash)
+  from auth.oauth_clients c where c.id = p_id and c.deleted_at is null
+$$;
+
+create function auth.oauth_client_list() returns jsonb
+  language sql stable
+as $$
+  select jsonb_build_object('clients', coalesce(jsonb_agg(auth.oauth_client_json(c) order by c.created_at desc), '[]'))
+  from auth.oauth_clients c where c.deleted_at is null
+$$;
+
+create function auth.oauth_client_update(p_id uuid, p jsonb) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_row auth.oauth_clients;
+begin
+  update auth.oauth_clients set
+      redirect_uris = case when p ? 'redirect_uris' then array(select jsonb_array_elements_text(p -> 'redirect_uris')) else redirect_uris end,
+      grant_types = case when p ? 'grant_types' then array(select jsonb_array_elements_text(p -> 'grant_types')) else grant_types end,
+      client_name = case when p ? 'client_name' then nullif(p ->> 'client_name', '') else client_name end,
+      client_uri = case when p ? 'client_uri' then nullif(p ->> 'client_uri', '') else client_uri end,
+      logo_uri = case when p ? 'logo_uri' then nullif(p ->> 'logo_uri', '') else logo_uri end,
+      client_secret_hash = coalesce(p ->> 'client_secret_hash', client_secret_hash),
+      updated_at = now()
+    where id = p_id and deleted_at is null
+    returning * into v_row;
+  if not found then
+    raise exception 'OAuth client not found' using errcode = 'LMY20';
+  end if;
+  return auth.oauth_client_json(v_row);
+end $$;
+
+-- Deleting a client ends what it was given: its sessions, pending codes, consents.
+create function auth.oauth_client_delete(p_id uuid) returns void
+  language plpgsql volatile
+as $$
+begin
+  update auth.oauth_clients set deleted_at = now(), updated_at = now(), client_secret_hash = null
+    where id = p_id and deleted_at is null;
+  if not found then
+    raise exception 'OAuth client not found' using errcode = 'LMY20';
+  end if;
+  delete from auth.sessions where oauth_client_id = p_id;
+  delete from auth.oauth_authorizations where client_id = p_id;
+  update auth.oauth_consents set revoked_at = now() where client_id = p_id and revoked_at is null;
+end $$;
+
+-- GET /oauth/authorize, once the client and redirect_uri are known good: a pending request, 10 minutes to live.
+create function auth.oauth_authorize(p jsonb) returns text
+  language plpgsql volatile
+as $$
+declare
+  v_id text := replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '');
+begin
+  delete from auth.oauth_authorizations where expires_at < now() - interval '1 day';
+  insert into auth.oauth_authorizations (authorization_id, client_id, redirect_uri, scope, state, resource,
+      code_challenge, code_challenge_method, nonce, expires_at)
+    values (v_id, (p ->> 'client_id')::uuid, p ->> 'redirect_uri', p ->> 'scope', nullif(p ->> 'state', ''),
+      nullif(p ->> 'resource', ''), p ->> 'code_challenge', lower(p ->> 'code_challenge_method'), nullif(p ->> 'nonce', ''),
+      now() + interval '10 minutes');
+  return v_id;
+end $$;
+
+create function auth.oauth_authorization_json(a auth.oauth_authorizations) returns jsonb
+  language sql immutable
+as $$
+  select jsonb_build_object('authorization_id', a.authorization_id, 'redirect_uri', a.redirect_uri, 'scope', a.scope,
+    'state', a.state, 'code', a.authorization_code, 'status', a.status, 'client_id', a.client_id, 'user_id', a.user_id)
+$$;
+
+-- Whether every scope asked (space-separated) is among those given.
+create function auth.oauth_scopes_cover(p_given text, p_asked text) returns boolean
+  language sql immutable
+as $$
+  select coalesce(string_to_array(trim(p_asked), ' ') <@ string_to_array(trim(p_given), ' '), false)
+$$;
+
+-- The consent page's read (GET /oauth/authorizations/{id}): the first signed-in user to read a pending request
+-- owns it; a consent that already covers the scopes approves it at once. Answers {error: …} for what must still
+-- commit (an expired request is marked so).
+create function auth.oauth_authorization_for_user(p_authorization_id text, p_user_id uuid, p_session_id uuid) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_auth auth.oauth_authorizations;
+  v_client auth.oauth_clients;
+  v_user auth.users := auth.caller(p_user_id, p_session_id);
+  v_auto boolean := false;
+begin
+  select * into v_auth from auth.oauth_authorizations where authorization_id = p_authorization_id for update;
+  if not found then
+    return jsonb_build_object('error', 'not_found');
+  end if;
+  if v_auth.expires_at < now() then
+    update auth.oauth_authorizations set status = 'expired' where id = v_auth.id and status = 'pending';
+    return jsonb_build_object('error', 'not_found');
+  end if;
+  if v_auth.status <> 'pending' then
+    raise exception 'authorization request cannot be processed' using errcode = 'LMY21';
+  end if;
+  if v_auth.user_id is null then
+    update auth.oauth_authorizations set user_id = p_user_id where id = v_auth.id returning * into v_auth;
+    v_auto := exists (select 1 from auth.oauth_consents c where c.user_id = p_user_id and c.client_id = v_auth.client_id
+      and c.revoked_at is null and auth.oauth_scopes_cover(c.scopes, v_auth.scope));
+  elsif v_auth.user_id <> p_user_id then
+    return jsonb_build_object('error', 'not_found');
+  end if;
+  if v_auto then
+    update auth.oauth_authorizations set status = 'approved', approved_at = now(),
+        authorization_code = replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')
+      where id = v_auth.id returning * into v_auth;
+    return auth.oauth_authorization_json(v_auth) || jsonb_build_object('auto_approved', true);
+  end if;
+  select * into v_client from auth.oauth_clients where id = v_auth.client_id and deleted_at is null;
+  if not found then
+    return jsonb_build_object('error', 'not_found');
+  end if;
+  return auth.oauth_authorization_json(v_auth) || jsonb_build_object(
+    'client', jsonb_strip_nulls(jsonb_build_object('id', v_client.id, 'name', v_client.client_name, 'uri', v_client.client_uri, 'logo_uri', v_client.logo_uri)),
+    'user', jsonb_strip_nulls(jsonb_build_object('id', v_user.id, 'email', nullif(v_user.email, ''))));
+end $$;
+
+-- The user's answer (POST /oauth/authorizations/{id}/consent): approve makes the code and records the consent.
+create function auth.oauth_consent(p_authorization_id text, p_user_id uuid, p_session_id uuid, p_approve boolean) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_auth auth.oauth_authorizations;
+begin
+  perform auth.caller(p_user_id, p_session_id);
+  select * into v_auth from auth.oauth_authorizations where authorization_id = p_authorization_id for update;
+  if not found then
+    return jsonb_build_object('error', 'not_found');
+  end if;
+  if v_auth.expires_at < now() then
+    update auth.oauth_authorizations set status = 'expired' where id = v_auth.id and status = 'pending';
+    return jsonb_build_object('error', 'not_found');
+  end if;
+  if v_auth.status <> 'pending' then
+    raise exception 'authorization request is no longer pending' using errcode = 'LMY22';
+  end if;
+  if v_auth.user_id is distinct from p_user_id then
+    return jsonb_build_object('error', 'not_found');
+  end if;
+  if p_approve then
+    update auth.oauth_authorizations set status = 'approved', approved_at = now(),
+        authorization_code = replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')
+      where id = v_auth.id returning * into v_auth;
+    insert into auth.oauth_consents (user_id, client_id, scopes) values (p_user_id, v_auth.client_id, v_auth.scope)
+      on conflict (user_id, client_id) do update set scopes = excluded.scopes, granted_at = now(), revoked_at = null;
+  else
+    update auth.oauth_authorizations set status = 'denied' where id = v_auth.id returning * into v_auth;
+  end if;
+  return auth.oauth_authorization_json(v_auth);
+end $$;
+
+-- POST /oauth/token, grant_type=authorization_code, for an authenticated client: the code is taken once (the row
+-- goes in the same transaction as the session starts), PKCE S256 checked here. OAuth errors are answered as
+-- {error, error_description} (nothing to roll back).
+create function auth.oauth_exchange_code(p_code text, p_client_id uuid, p_redirect_uri text, p_resource text,
+  p_verifier text, p_ip text, p_user_agent text)
+  returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_auth auth.oauth_authorizations;
+  v_user auth.users;
+  v_session jsonb;
+  v_hash text;
+begin
+  select * into v_auth from auth.oauth_authorizations where authorization_code = p_code and status = 'approved' for update;
+  if not found then
+    return jsonb_build_object('error', 'invalid_grant', 'error_description', 'Invalid authorization code');
+  end if;
+  if v_auth.expires_at < now() then
+    return jsonb_build_object('error', 'invalid_grant', 'error_description', 'Authorization code has expired');
+  end if;
+  if v_auth.client_id <> p_client_id then
+    return jsonb_build_object('error', 'invalid_grant', 'error_description', 'Authorization code was not issued for this client');
+  end if;
+  if coalesce(p_resource, '') <> '' and p_resource is distinct from v_auth.resource then
+    return jsonb_build_object('error', 'invalid_grant', 'error_description', 'Authorization code resource does not match the resource parameter');
+  end if;
+  if coalesce(p_redirect_uri, '') <> '' and p_redirect_uri <> v_auth.redirect_uri then
+    return jsonb_build_object('error', 'invalid_grant', 'error_description', 'Invalid redirect_uri');
+  end if;
+  v_hash := rtrim(translate(encode(sha256(convert_to(coalesce(p_verifier, ''), 'UTF8')), 'base64'), E'+/\n', '-_'), '=');
+  if v_auth.code_challenge_method is distinct from 's256' or v_hash <> v_auth.code_challenge then
+    return jsonb_build_object('error', 'invalid_grant', 'error_description',
+      'PKCE verification failed: code challenge does not match previously saved code verifier');
+  end if;
+  select * into v_user from auth.users where id = v_auth.user_id;
+  if not found then
+    return jsonb_build_object('error', 'invalid_grant', 'error_description', 'User not found for authorization code');
+  end if;
+  if v_user.banned_until > now() then
+    return jsonb_build_object('error', 'access_denied', 'error_description', 'User is banned');
+  end if;
+  delete from auth.oauth_authorizations where id = v_auth.id;
+  v_session := auth.start_session(v_user.id, 'oauth_provider/authorization_code', p_ip, p_user_agent);
+  update auth.sessions set oauth_client_id = p_client_id, scopes = v_auth.scope where id = (v_session ->> 'session_id')::uuid;
+  perform auth.audit(v_user, 'login', 'account', p_ip,
+    jsonb_build_object('provider_type', 'oauth_provider_authorization_code', 'client_id', p_client_id));
+  return v_session || jsonb_build_object('client_id', p_client_id, 'scope', v_auth.scope, 'nonce', v_auth.nonce);
+end $$;
+
+-- POST /oauth/token, grant_type=refresh_token: the token's session must be this client's (GoTrue's rule), then the
+-- usual rotation.
+create function auth.oauth_refresh(p_token text, p_client_id uuid, p_reuse_interval integer, p_timebox integer, p_ip text)
+  returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_session auth.sessions;
+  v_out jsonb;
+begin
+  select s.* into v_session from auth.refresh_tokens t join auth.sessions s on s.id = t.session_id where t.token = p_token;
+  if found then
+    if v_session.oauth_client_id is null then
+      return jsonb_build_object('error', 'invalid_client', 'error_description', 'Client authentication not allowed for non-OAuth session');
+    end if;
+    if v_session.oauth_client_id <> p_client_id then
+      return jsonb_build_object('error', 'invalid_client', 'error_description', 'Client does not match the session''s OAuth client');
+    end if;
+  end if;
+  v_out := auth.refresh(p_token, p_reuse_interval, p_timebox, p_ip);
+  if v_out ? 'error' then
+    return v_out;
+  end if;
+  return v_out || jsonb_build_object('client_id', v_session.oauth_client_id, 'scope', v_session.scopes);
+end $$;
