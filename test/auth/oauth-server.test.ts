@@ -57,10 +57,10 @@ async function registerConfidential(project = p) {
   return res.body as { client_id: string; client_secret: string };
 }
 
-/** /oauth/authorize as the browser follows it: the redirect to the consent page. */
+/** /oauth/authorize as the browser follows it (no key of the project): the redirect to the consent page. */
 async function authorize(project: Project, query: Record<string, string>) {
   const { url } = await import('../helpers/platform.ts').then((m) => m.loam());
-  const res = await fetch(`${url}/project/${project.ref}/auth/v1/oauth/authorize?${new URLSearchParams(query)}`, { redirect: 'manual', headers: { apikey: project.anonKey } });
+  const res = await fetch(`${url}/project/${project.ref}/auth/v1/oauth/authorize?${new URLSearchParams(query)}`, { redirect: 'manual' });
   return { status: res.status, location: res.headers.get('location') ?? '', body: res.status === 302 ? null : await res.json() };
 }
 
@@ -84,7 +84,8 @@ async function codeFor(u: Awaited<ReturnType<typeof user>>, clientId: string, ch
 async function token(project: Project, form: Record<string, string>, headers: Record<string, string> = {}) {
   const { url } = await import('../helpers/platform.ts').then((m) => m.loam());
   const res = await fetch(`${url}/project/${project.ref}/auth/v1/oauth/token`, {
-    method: 'POST', body: new URLSearchParams(form), headers: { apikey: project.anonKey, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    // The client's backend knows no key of the project: the token endpoint is open, as at Supabase.
+    method: 'POST', body: new URLSearchParams(form), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
   });
   return { status: res.status, body: await res.json() as any };
 }

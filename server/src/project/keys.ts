@@ -176,6 +176,10 @@ export const NO_API_KEY = {
 const OPEN_EXACT = new Set([
   '/auth/v1/verify', '/auth/v1/callback', '/auth/v1/authorize',
   '/auth/v1/health', '/auth/v1/settings', '/auth/v1/.well-known/jwks.json',
+  // The OAuth 2.1 server (auth/oauth-server.ts): the browser arrives from another app's site and that app's
+  // backend or MCP client knows no key of the project; each route authenticates its caller itself.
+  '/auth/v1/oauth/authorize', '/auth/v1/oauth/token', '/auth/v1/oauth/clients/register', '/auth/v1/oauth/userinfo',
+  '/auth/v1/.well-known/openid-configuration', '/auth/v1/.well-known/oauth-authorization-server',
   // TUS with a signed upload token (x-signature): the token is the credential, checked by storage/tus.ts.
   '/storage/v1/upload/resumable/sign',
 ]);
