@@ -149,6 +149,9 @@ describe('OAuth server: the authorization code flow', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(claims(r.body.access_token).client_id, c.client_id);
     assert.notEqual(r.body.refresh_token, t.body.refresh_token);
+    // The client's refresh token is not a first-party one: supabase-js' /token refuses it, as GoTrue does.
+    const firstParty = await authHttp(p, 'POST', '/token?grant_type=refresh_token', { body: { refresh_token: r.body.refresh_token } });
+    assert.deepEqual([firstParty.status, firstParty.body.error, firstParty.body.error_description], [400, 'invalid_client', 'Client authentication required for OAuth session']);
 
     // The user sees the grant and can revoke it; the client's sessions end.
     const grants = await authHttp(p, 'GET', '/user/oauth/grants', { token: u.token });

@@ -677,3 +677,16 @@ begin
   end if;
   return v_out || jsonb_build_object('client_id', v_session.oauth_client_id, 'scope', v_session.scopes);
 end $$;
+
+-- POST /token?grant_type=refresh_token (the project's own clients): a refresh token of a session an OAuth client
+-- obtained is that client's, refreshed only at /oauth/token with its authentication (GoTrue's rule).
+create function auth.refresh_first_party(p_token text, p_reuse_interval integer, p_timebox integer, p_ip text) returns jsonb
+  language plpgsql volatile
+as $$
+begin
+  if exists (select 1 from auth.refresh_tokens t join auth.sessions s on s.id = t.session_id
+             where t.token = p_token and s.oauth_client_id is not null) then
+    return jsonb_build_object('error', 'invalid_client', 'error_description', 'Client authentication required for OAuth session');
+  end if;
+  return auth.refresh(p_token, p_reuse_interval, p_timebox, p_ip);
+end $$;
