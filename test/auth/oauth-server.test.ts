@@ -43,13 +43,18 @@ async function user(project = p) {
   return { c, email, id: data.user!.id, token: data.session!.access_token };
 }
 
-async function registerPublic(project = p, redirect = REDIRECT) {
-  const res = await authHttp(project, 'POST', '/oauth/clients/register', { body: { client_name: 'Public app', redirect_uris: [redirect], token_endpoint_auth_method: 'none' } });
+const admin = (project: Project) => ({ token: project.serviceKey, apikey: project.serviceKey });
+
+/** A public client: registered by the app itself (RFC 7591) when `dynamic`, else by the admin (dynamic
+ *  registration is limited to 10 per 5 minutes per IP, and all these tests share one IP). */
+async function registerPublic(project = p, dynamic = false) {
+  const body = { client_name: 'Public app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' };
+  const res = dynamic
+    ? await authHttp(project, 'POST', '/oauth/clients/register', { body })
+    : await authHttp(project, 'POST', '/admin/oauth/clients', { ...admin(project), body });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return res.body as { client_id: string };
 }
-
-const admin = (project: Project) => ({ token: project.serviceKey, apikey: project.serviceKey });
 
 async function registerConfidential(project = p) {
   const res = await authHttp(project, 'POST', '/admin/oauth/clients', { ...admin(project), body: { client_name: 'Server app', redirect_uris: [REDIRECT] } });
@@ -119,7 +124,7 @@ describe('OAuth server: the authorization code flow', () => {
   it('public client: register, authorize, consent, code + verifier → a project JWT that reads the user\'s rows under RLS; refresh', async () => {
     const [u, someoneElse] = [await user(), await user()];
     await sql(p, `insert into public.notes (user_id, body) values ('${u.id}', 'mine'), ('${someoneElse.id}', 'not mine')`);
-    const c = await registerPublic();
+    const c = await registerPublic(p, true);
     const { verifier, challenge } = pkcePair();
     const { code, details } = await codeFor(u, c.client_id, challenge);
     assert.equal(details.client.name, 'Public app');
@@ -324,5 +329,12 @@ describe('OAuth server: refusals and attacks', () => {
     assert.equal(local.status, 201);
     assert.equal(local.body.client_type, 'confidential');
     assert.equal(typeof local.body.client_secret, 'string');
+    // Registration is open to anyone, so it is rate limited per IP.
+    let limited;
+    for (let i = 0; i < 11 && !limited; i++) {
+      const res = await authHttp(p, 'POST', '/oauth/clients/register', { body: { redirect_uris: [REDIRECT] } });
+      if (res.status === 429) limited = res;
+    }
+    assert.deepEqual([limited?.body.code, limited?.body.message], ['over_request_rate_limit', 'Request rate limit reached']);
   });
 });

@@ -27,3 +27,9 @@ export async function limitIp(ref: string, cfg: AuthConfig, kind: Kind, ip: stri
 export async function limitEmail(ref: string, cfg: AuthConfig, email: string): Promise<void> {
   if (await hit(`auth:${ref}:email:${email.toLowerCase()}`, cfg.rate_limit_email_sent, 3600)) throw authErrors.overEmailRate();
 }
+
+/** A limit of its own per IP address (`limit` requests per `window` seconds), for endpoints GoTrue limits apart
+ *  from the settings above: passkey sign-in options, dynamic OAuth client registration. */
+export async function limitIpFixed(ref: string, name: string, ip: string | undefined, limit: number, window: number): Promise<void> {
+  if (await hit(`auth:${ref}:${name}:${ip ?? '-'}`, limit, window)) throw authErrors.overRequestRate();
+}

@@ -11,6 +11,7 @@ import { signSession } from '../project/signing.ts';
 import { allowedRedirect, type AuthConfig } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, OAuthFlowError, authErrors, validation } from './errors.ts';
+import { limitIpFixed } from './limits.ts';
 import { ctx, params, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, requireAdmin, tokenResponse, userCaller, type SessionData } from './session.ts';
 
@@ -154,6 +155,8 @@ oauthServer.post('/oauth/clients/register', async (req, res) => {
   if (!c.cfg.oauth_server_allow_dynamic_registration) {
     throw new AuthError(403, 'oauth_dynamic_client_registration_disabled', 'Dynamic client registration is not enabled');
   }
+  // Open to anyone: 10 registrations per 5 minutes per IP (GoTrue's default count).
+  await limitIpFixed(c.p.ref, 'oauth_register', c.ip, 10, 300);
   res.status(201).json(await register(c, params(req), 'dynamic'));
 });
 

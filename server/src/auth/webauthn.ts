@@ -12,6 +12,7 @@ import { Router, type Request, type Response } from 'express';
 import type { AuthConfig } from './config.ts';
 import { authCall } from './db.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
+import { limitIpFixed } from './limits.ts';
 import { ctx, params, str, type Ctx, type Params } from './params.ts';
 import { isUuid, requireAdmin, tokenResponse, userCaller, type SessionData, type UserCaller } from './session.ts';
 
@@ -250,6 +251,8 @@ passkeys.post('/registration/verify', async (req, res) => {
 
 passkeys.post('/authentication/options', async (req, res) => {
   const c = await passkeyCtx(req, res);
+  // Anyone may start a sign-in ceremony, and each stores a challenge: 30 per 5 minutes per IP (GoTrue's default).
+  await limitIpFixed(c.p.ref, 'passkey', c.ip, 30, 300);
   const rp = relyingParty(c.cfg);
   // Discoverable credentials: no allow list, the authenticator names the user.
   const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: 'preferred' });
