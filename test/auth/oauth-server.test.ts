@@ -162,6 +162,8 @@ describe('OAuth server: the authorization code flow', () => {
     const grants = await authHttp(p, 'GET', '/user/oauth/grants', { token: u.token });
     assert.deepEqual(grants.body.map((g: any) => g.client.id), [c.client_id]);
     assert.equal((await authHttp(p, 'DELETE', `/user/oauth/grants?client_id=${c.client_id}`, { token: u.token })).status, 204);
+    const again = await authHttp(p, 'DELETE', `/user/oauth/grants?client_id=${c.client_id}`, { token: u.token });
+    assert.deepEqual([again.status, again.body.code, again.body.message], [404, 'oauth_consent_not_found', 'No active grant found for this client']);
     const after = await token(p, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token, client_id: c.client_id });
     assert.equal(after.status, 400);
   });

@@ -458,12 +458,7 @@ oauthServer.get('/oauth/userinfo', async (req, res) => {
 
 oauthServer.get('/user/oauth/grants', async (req, res) => {
   const c = await serverCtx(req, res);
-  const who = userCaller(req, c.p);
-  res.json(await authCall(c.p, `select coalesce(jsonb_agg(jsonb_build_object(
-      'client', jsonb_strip_nulls(jsonb_build_object('id', k.id, 'name', k.client_name, 'uri', k.client_uri, 'logo_uri', k.logo_uri)),
-      'scopes', to_jsonb(string_to_array(g.scopes, ' ')), 'granted_at', g.granted_at) order by g.granted_at desc), '[]')
-    from auth.oauth_consents g join auth.oauth_clients k on k.id = g.client_id and k.deleted_at is null
-    where g.user_id = $1 and g.revoked_at is null`, [who.userId]));
+  res.json(await authCall(c.p, 'select auth.oauth_grants($1)', [userCaller(req, c.p).userId]));
 });
 
 oauthServer.delete('/user/oauth/grants', async (req, res) => {
@@ -472,10 +467,6 @@ oauthServer.delete('/user/oauth/grants', async (req, res) => {
   const clientId = q(req, 'client_id');
   if (!clientId) throw validation('client_id query parameter is required');
   if (!isUuid(clientId)) throw validation('invalid client_id format');
-  const revoked = await authCall<boolean>(c.p, `with g as (
-      update auth.oauth_consents set revoked_at = now() where user_id = $1 and client_id = $2 and revoked_at is null returning 1),
-    s as (delete from auth.sessions where user_id = $1 and oauth_client_id = $2 and exists (select 1 from g))
-    select exists (select 1 from g)`, [who.userId, clientId]);
-  if (!revoked) throw new AuthError(404, 'oauth_consent_not_found', 'No active grant found for this client');
+  await authCall(c.p, 'select auth.oauth_revoke_grant($1, $2, $3)', [who.userId, clientId, c.ip]);
   res.status(204).end();
 });

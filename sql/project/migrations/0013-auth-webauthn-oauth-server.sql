@@ -690,3 +690,30 @@ begin
   end if;
   return auth.refresh(p_token, p_reuse_interval, p_timebox, p_ip);
 end $$;
+
+-- GET /user/oauth/grants: the clients a user consented to, and what to.
+create function auth.oauth_grants(p_user_id uuid) returns jsonb
+  language sql stable
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'client', jsonb_strip_nulls(jsonb_build_object('id', k.id, 'name', k.client_name, 'uri', k.client_uri, 'logo_uri', k.logo_uri)),
+      'scopes', to_jsonb(string_to_array(g.scopes, ' ')), 'granted_at', g.granted_at) order by g.granted_at desc), '[]')
+  from auth.oauth_consents g join auth.oauth_clients k on k.id = g.client_id and k.deleted_at is null
+  where g.user_id = p_user_id and g.revoked_at is null
+$$;
+
+-- DELETE /user/oauth/grants?client_id=: the consent is revoked and the client's sessions of this user end.
+create function auth.oauth_revoke_grant(p_user_id uuid, p_client_id uuid, p_ip text) returns void
+  language plpgsql volatile
+as $$
+declare
+  v_user auth.users;
+begin
+  update auth.oauth_consents set revoked_at = now() where user_id = p_user_id and client_id = p_client_id and revoked_at is null;
+  if not found then
+    raise exception 'No active grant found for this client' using errcode = 'LMY23';
+  end if;
+  delete from auth.sessions where user_id = p_user_id and oauth_client_id = p_client_id;
+  select * into v_user from auth.users where id = p_user_id;
+  perform auth.audit(v_user, 'token_revoked', 'token', p_ip, jsonb_build_object('oauth_client_id', p_client_id, 'action', 'revoke_oauth_grant'));
+end $$;
