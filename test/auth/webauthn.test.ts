@@ -302,6 +302,15 @@ describe('passkeys', () => {
     assert.equal((await authHttp(other, 'GET', `/admin/users/${s.userId}/passkeys`, admin)).body.length, 0);
   });
 
+  it('sign-in options (open to anyone, each a stored challenge) are limited to 30 per 5 minutes per IP', async () => {
+    const fresh = await authProject({ site_url: SITE, passkey_enabled: true });
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) statuses.push((await authHttp(fresh, 'POST', '/passkeys/authentication/options', { body: {} })).status);
+    assert.deepEqual(statuses.slice(0, 30), Array(30).fill(200));
+    const limited = await authHttp(fresh, 'POST', '/passkeys/authentication/options', { body: {} });
+    assert.deepEqual([limited.status, limited.body.code], [429, 'over_request_rate_limit']);
+  });
+
   it('registration needs aal2 once the user has a verified MFA factor', async () => {
     await configure(other, { mfa_web_authn_enroll_enabled: true, mfa_web_authn_verify_enabled: true });
     const s = await signedIn(other);
