@@ -56,6 +56,17 @@ export interface AuthConfig {
   rate_limit_sms_sent: number;
   [mfa: `mfa_${string}`]: unknown;
   [hook: `hook_${string}`]: unknown;
+  // WebAuthn MFA and passkeys (webauthn.ts).
+  mfa_web_authn_enroll_enabled: boolean;
+  mfa_web_authn_verify_enabled: boolean;
+  passkey_enabled: boolean;
+  webauthn_rp_id: string | null;
+  webauthn_rp_display_name: string | null;
+  webauthn_rp_origins: string | null;
+  // OAuth 2.1 server (oauth-server.ts).
+  oauth_server_enabled: boolean;
+  oauth_server_allow_dynamic_registration: boolean;
+  oauth_server_authorization_path: string | null;
 }
 
 const configs = projectCache(async (ref) =>

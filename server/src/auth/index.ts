@@ -19,6 +19,8 @@ import { signup } from './signup.ts';
 import { sso } from './sso.ts';
 import { token } from './token.ts';
 import { user } from './user.ts';
+import { webauthn } from './webauthn.ts';
+import { oauthServer } from './oauth-server.ts';
 
 export const auth = Router();
 
@@ -81,10 +83,14 @@ auth.get('/settings', async (_req, res) => {
       // The OAuth 2.0 providers of oauth-providers.ts, and Azure (OIDC).
       ...Object.fromEntries([...Object.keys(OAUTH2_PROVIDERS), 'azure'].map((n) => [n, cfg[`external_${n}_enabled`] === true])) },
     disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: cfg.sms_autoconfirm,
-    sms_provider: '', saml_enabled: cfg.saml_enabled === true, passkeys_enabled: false,
+    sms_provider: '', saml_enabled: cfg.saml_enabled === true, passkeys_enabled: cfg.passkey_enabled === true,
   });
 });
 
+// WebAuthn factors and passkeys (webauthn.ts) come before mfa.ts: their factor routes pass other types on.
+auth.use(webauthn);
+// The project's OAuth 2.1 server (oauth-server.ts): /oauth/*, /admin/oauth/clients, the discovery documents.
+auth.use(oauthServer);
 auth.use(signup, token, user, email, mfa, oauth, admin);
 // SSO with SAML 2.0: /sso, /sso/saml/metadata, /sso/saml/acs, /admin/sso/providers (sso.ts).
 auth.use(sso);

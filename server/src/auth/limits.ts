@@ -34,3 +34,9 @@ export async function limitSms(ref: string, cfg: AuthConfig): Promise<void> {
     throw new AuthError(429, 'over_sms_send_rate_limit', 'SMS rate limit exceeded');
   }
 }
+
+/** A limit of its own per IP address (`limit` requests per `window` seconds), for endpoints GoTrue limits apart
+ *  from the settings above: passkey sign-in options, dynamic OAuth client registration. */
+export async function limitIpFixed(ref: string, name: string, ip: string | undefined, limit: number, window: number): Promise<void> {
+  if (await hit(`auth:${ref}:${name}:${ip ?? '-'}`, limit, window)) throw authErrors.overRequestRate();
+}

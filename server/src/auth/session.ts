@@ -30,6 +30,9 @@ export interface SessionData {
   refresh_token: string;
   aal: string;
   amr: { method: string; timestamp: number }[];
+  /** Sessions an OAuth client obtained from the project's OAuth server (oauth-server.ts): its id and the scopes. */
+  client_id?: string | null;
+  scope?: string | null;
 }
 
 export const issuer = (p: ProjectRuntime) => `${projectBaseUrl(p.ref)}/auth/v1`;
@@ -58,6 +61,7 @@ export async function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: Session
     iss: issuer(p), sub: u.id, aud: u.aud || 'authenticated', exp, iat,
     email: u.email, phone: u.phone, app_metadata: u.app_metadata, user_metadata: u.user_metadata,
     role: u.role || 'authenticated', aal: s.aal, amr: s.amr, session_id: s.session_id, is_anonymous: u.is_anonymous,
+    ...(s.client_id ? { client_id: s.client_id, scope: s.scope ?? '' } : {}),
   };
   if (hookEnabled(cfg, 'custom_access_token')) claims = await customClaims(p, cfg, s, claims, ip);
   return { token: await signSession(p, claims), exp: typeof claims.exp === 'number' ? claims.exp : exp };

@@ -1,7 +1,7 @@
 // POST /token: grant_type password, refresh_token, pkce or id_token (oauth.ts) — each ends in a new (or rotated) session.
 import { Router, type Request } from 'express';
 import { authCall } from './db.ts';
-import { AuthError, authErrors, validation } from './errors.ts';
+import { AuthError, OAuthFlowError, authErrors, validation } from './errors.ts';
 import { verificationAttempt } from './hooks.ts';
 import { phonePassword } from './phone.ts';
 import { web3Grant } from './web3.ts';
@@ -48,8 +48,10 @@ async function refresh(c: Ctx, b: Params): Promise<SessionData> {
   const rt = str(b, 'refresh_token') ?? '';
   if (rt.length < 12) throw validation('Refresh token is not valid');
   const interval = c.cfg.refresh_token_rotation_enabled ? c.cfg.security_refresh_token_reuse_interval : 2_147_483;
-  const r = await authCall(c.p, 'select auth.refresh($1, $2, $3, $4)', [rt, interval, Math.round(c.cfg.sessions_timebox), c.ip]);
+  const r = await authCall(c.p, 'select auth.refresh_first_party($1, $2, $3, $4)', [rt, interval, Math.round(c.cfg.sessions_timebox), c.ip]);
   if (r.error === 'refresh_token_already_used') throw authErrors.refreshTokenAlreadyUsed();
+  // A session an OAuth client obtained refreshes at /oauth/token only (oauth-server.ts).
+  if (r.error === 'invalid_client') throw new OAuthFlowError('invalid_client', r.error_description);
   return r as SessionData;
 }
 

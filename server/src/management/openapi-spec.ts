@@ -299,6 +299,10 @@ const schemas: Record<string, Schema> = {
     db_plan_enabled: { type: 'boolean' },
   }, []),
   AuthConfig: { type: 'object', additionalProperties: true, description: 'Supabase\'s auth settings (`AuthConfigResponse`), with the SMTP password left out.' },
+  UpdateAuthConfigBody: {
+    type: 'object', additionalProperties: false,
+    description: 'Any of the fields of Supabase\'s `UpdateAuthConfigBody`, each checked against its type, bounds, enum and pattern (400 naming the field otherwise); an unknown field is a 400. `null` resets a field. Fields Loam does not implement are stored and read back (server/src/auth/README.md lists which).',
+  },
   Function: obj({
     id: str({ format: 'uuid' }), slug: str(), name: str(), status: str({ enum: ['ACTIVE', 'REMOVED', 'THROTTLED'] }),
     version: { type: 'integer', description: 'The live version (0 until one validated).' },
@@ -601,7 +605,7 @@ const paths: Record<string, Record<string, Operation>> = {
   },
   '/v1/projects/{ref}/config/auth': {
     get: op({ tag: 'Auth config', id: 'v1-get-auth-service-config', summary: 'The project\'s auth settings', scope: 'projects:read', params: [projectRef], response: ref('AuthConfig'), errors: [404] }),
-    patch: op({ tag: 'Auth config', id: 'v1-update-auth-service-config', summary: 'Change the project\'s auth settings', scope: 'projects:write', params: [projectRef], body: ref('AuthConfig'), response: ref('AuthConfig'), errors: [404] }),
+    patch: op({ tag: 'Auth config', id: 'v1-update-auth-service-config', summary: 'Change the project\'s auth settings', scope: 'projects:write', params: [projectRef], body: ref('UpdateAuthConfigBody'), response: ref('AuthConfig'), errors: [400, 404] }),
   },
   '/v1/projects/{ref}/postgrest': {
     get: op({ tag: 'REST config', id: 'v1-get-postgrest-service-config', summary: 'The project\'s REST API settings', scope: 'projects:read', params: [projectRef], response: ref('PostgrestConfig'), errors: [404] }),

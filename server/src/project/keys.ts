@@ -178,6 +178,10 @@ const OPEN_EXACT = new Set([
   '/auth/v1/health', '/auth/v1/settings', '/auth/v1/.well-known/jwks.json',
   // SAML: the IdP's metadata fetch and the browser's form post from the IdP carry no key (Kong's auth-v1-open-sso-*).
   '/auth/v1/sso/saml/acs', '/auth/v1/sso/saml/metadata',
+  // The OAuth 2.1 server (auth/oauth-server.ts): the browser arrives from another app's site and that app's
+  // backend or MCP client knows no key of the project; each route authenticates its caller itself.
+  '/auth/v1/oauth/authorize', '/auth/v1/oauth/token', '/auth/v1/oauth/clients/register', '/auth/v1/oauth/userinfo',
+  '/auth/v1/.well-known/openid-configuration', '/auth/v1/.well-known/oauth-authorization-server',
   // TUS with a signed upload token (x-signature): the token is the credential, checked by storage/tus.ts.
   '/storage/v1/upload/resumable/sign',
 ]);

@@ -99,6 +99,15 @@ as $$
     'external_bitbucket_enabled', false, 'external_bitbucket_client_id', null, 'external_bitbucket_secret', null,
     'external_bitbucket_url', null,
     'external_azure_enabled', false, 'external_azure_client_id', null, 'external_azure_secret', null, 'external_azure_url', null)
+  -- WebAuthn MFA factors and passkeys (server/src/auth/webauthn.ts): the relying party is webauthn_rp_id (else
+  -- site_url's host), the origins webauthn_rp_origins (comma-separated; else site_url's origin).
+  || jsonb_build_object(
+    'mfa_web_authn_enroll_enabled', false, 'mfa_web_authn_verify_enabled', false, 'passkey_enabled', false,
+    'webauthn_rp_id', null, 'webauthn_rp_display_name', null, 'webauthn_rp_origins', null)
+  -- OAuth 2.1 server (server/src/auth/oauth-server.ts): the project's auth as an identity provider for other apps.
+  || jsonb_build_object(
+    'oauth_server_enabled', false, 'oauth_server_allow_dynamic_registration', false,
+    'oauth_server_authorization_path', null)
 $$;
 
 -- Everything the data plane needs, secrets included (read by the platform itself, never by a caller).
@@ -134,6 +143,9 @@ declare
   v_value jsonb;
   v_want text;
   v_settings jsonb;
+  v_schema jsonb := platform_private.auth_config_schema();
+  v_field jsonb;
+  v_num numeric;
   v_int_min jsonb := '{"mailer_otp_exp": 1, "mailer_otp_length": 6, "jwt_exp": 30, "password_min_length": 6,
     "security_refresh_token_reuse_interval": 0, "sessions_timebox": 0, "smtp_max_frequency": 0,
     "rate_limit_email_sent": 1, "rate_limit_token_refresh": 1, "rate_limit_verify": 1, "rate_limit_otp": 1,
@@ -146,7 +158,9 @@ begin
   select coalesce(c.settings, '{}') into v_settings from platform_private.auth_configs c where c.project_id = v_project.id;
   v_settings := coalesce(v_settings, '{}');
   for v_key, v_value in select * from jsonb_each(p_patch) loop
-    if not v_defaults ? v_key then
+    -- Known fields: Supabase's whole schema (auth-config-fields.sql) and Loam's defaults.
+    v_field := coalesce(v_schema -> v_key, '{}');
+    if not (v_defaults ? v_key or v_schema ? v_key) then
       raise exception 'unknown auth config field: %', v_key using errcode = 'LMU19';
     end if;
     if v_key = 'smtp_pass' then
@@ -156,16 +170,34 @@ begin
       v_settings := v_settings - v_key;
       continue;
     end if;
-    v_want := coalesce(nullif(jsonb_typeof(v_defaults -> v_key), 'null'), 'string');
-    if jsonb_typeof(v_value) <> v_want then
-      raise exception '% must be a %', v_key, v_want using errcode = 'LMU19';
+    v_want := coalesce(v_field ->> 'type', nullif(jsonb_typeof(v_defaults -> v_key), 'null'), 'string');
+    if jsonb_typeof(v_value) <> replace(v_want, 'integer', 'number') then
+      raise exception '% must be % %', v_key, case when v_want = 'integer' then 'an' else 'a' end, v_want using errcode = 'LMU19';
     end if;
-    if v_want = 'number' then
-      if (v_value #>> '{}')::numeric <> trunc((v_value #>> '{}')::numeric)
-         or (v_int_min ? v_key and (v_value #>> '{}')::numeric < (v_int_min ->> v_key)::numeric)
-         or (v_int_max ? v_key and (v_value #>> '{}')::numeric > (v_int_max ->> v_key)::numeric) then
-        raise exception '% must be an integer between % and %', v_key, coalesce(v_int_min ->> v_key, '0'),
-          coalesce(v_int_max ->> v_key, '2147483647') using errcode = 'LMU19';
+    if v_want in ('number', 'integer') then
+      v_num := (v_value #>> '{}')::numeric;
+      if (v_want = 'integer' and v_num <> trunc(v_num))
+         or v_num < greatest((v_int_min ->> v_key)::numeric, (v_field ->> 'min')::numeric)
+         or v_num > least((v_int_max ->> v_key)::numeric, (v_field ->> 'max')::numeric) then
+        raise exception '% must be % between % and %', v_key, replace(replace(v_want, 'integer', 'an integer'), 'number', 'a number'),
+          coalesce(greatest((v_int_min ->> v_key)::numeric, (v_field ->> 'min')::numeric), 0),
+          coalesce(least((v_int_max ->> v_key)::numeric, (v_field ->> 'max')::numeric), 2147483647) using errcode = 'LMU19';
+      end if;
+    end if;
+    if v_want = 'string' then
+      -- Loam's password_required_characters takes any ':'-separated character sets, not only Supabase's three.
+      if v_field ? 'enum' and v_key <> 'password_required_characters' and not (v_field -> 'enum') @> jsonb_build_array(v_value) then
+        raise exception '% must be one of: %', v_key, (select string_agg(quote_literal(e), ', ') from jsonb_array_elements_text(v_field -> 'enum') e)
+          using errcode = 'LMU19';
+      end if;
+      if v_field ? 'pattern' and (v_value #>> '{}') !~ (v_field ->> 'pattern') then
+        raise exception '% must match the pattern %', v_key, v_field ->> 'pattern' using errcode = 'LMU19';
+      end if;
+      if v_field ->> 'format' = 'date-time' and (v_value #>> '{}') !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$' then
+        raise exception '% must be a date-time (RFC 3339)', v_key using errcode = 'LMU19';
+      end if;
+      if v_field ->> 'format' = 'email' and (v_value #>> '{}') <> '' and (v_value #>> '{}') !~ '^[^@\s]+@[^@\s]+$' then
+        raise exception '% must be an email address', v_key using errcode = 'LMU19';
       end if;
     end if;
     -- Hooks, SMS and phone MFA settings (phone branch).
