@@ -31,6 +31,7 @@ import { advisors } from './advisors.ts';
 import { typegen } from './types.ts';
 import { tables } from './tables.ts';
 import { rowLogin } from '../data/row-login.ts';
+import { branches } from './branches.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -41,7 +42,7 @@ management.post('/projects/:ref/mcp', mcpProjectKey);
 management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen, tables, rowLogin);
+  migrations, advisors, typegen, tables, rowLogin, branches);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 
