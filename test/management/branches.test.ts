@@ -136,6 +136,8 @@ test('merge conflicts are refused with 409 and nothing applied', async () => {
   const token = parent.owner.token;
   // The parent has a migration the branch lacks.
   assert.equal((await migrate(parent, token, 'parent_only', 'create table parent_only (id int)')).status, 200);
+  // Versions are UTC seconds (as the CLI names them): two made in the same second on each side would share one.
+  await new Promise((r) => setTimeout(r, 1100));
   assert.equal((await migrate(branchProject, token, 'branch_only', 'create table branch_only (id int)')).status, 200);
   const refused = await http('POST', `/v1/branches/${branch.id}/merge`, { token, body: {} });
   assert.equal(refused.status, 409);

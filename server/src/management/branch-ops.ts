@@ -131,7 +131,7 @@ const TABLES_SQL = `
   select n.nspname as schema, c.relname as name,
     array(select a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
           where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns,
-    array(select a.attname from pg_catalog.pg_attribute a
+    array(select a.attname::text from pg_catalog.pg_attribute a
           where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = '' order by a.attnum) as insertable,
     array(select distinct f.confrelid::pg_catalog.regclass::text from pg_catalog.pg_constraint f
           where f.conrelid = c.oid and f.contype = 'f' and f.confrelid <> c.oid) as refs

@@ -45,14 +45,18 @@ create or replace function platform.list_branches(p_ref text)
   returns table (id uuid, name text, project_ref text, parent_project_ref text, is_default boolean, git_branch text,
                  persistent boolean, status text, status_reason text, with_data boolean, notify_url text,
                  created_at timestamptz, updated_at timestamptz, project_status text)
-  language sql stable security definer set search_path = pg_catalog, pg_temp
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
-  select v.* from platform.branches b
-    cross join lateral platform_private.branch_view(b) v
-    join platform.projects p on p.id = b.project_id
-  where b.parent_project_id = (platform.project_for_member(p_ref)).id and p.deleted_at is null
-  order by b.is_default desc, b.created_at, b.id
-$$;
+declare
+  v_parent_id bigint := (platform.project_for_member(p_ref)).id;
+begin
+  return query
+    select v.* from platform.branches b
+      cross join lateral platform_private.branch_view(b) v
+      join platform.projects p on p.id = b.project_id
+    where b.parent_project_id = v_parent_id and p.deleted_at is null
+    order by b.is_default desc, b.created_at, b.id;
+end $$;
 comment on function platform.list_branches(text) is 'The preview branches of a project the caller is a member of (its default entry first).';
 
 create or replace function platform_private.is_preview_branch(p_project_id bigint) returns boolean
