@@ -107,7 +107,8 @@ test('push → diff → merge: the branch\'s migration reaches the parent; the d
     create view open_todos as select id, title from todos where not done;
     alter table todos enable row level security;
     create policy read_all on todos for select to anon using (true);
-    grant select on tags to anon`;
+    grant select on tags to anon;
+    revoke delete on todos from authenticated`;
   assert.equal((await migrate(branchProject, token, 'features', change)).status, 200);
   const diff = await http('GET', `/v1/branches/${branch.id}/diff`, { token });
   assert.equal(diff.status, 200);
@@ -115,7 +116,8 @@ test('push → diff → merge: the branch\'s migration reaches the parent; the d
   const text: string = diff.body;
   for (const needle of [/create type "public"\."priority" as enum/i, /add column "priority"/i, /create index todos_title/i,
     /title_len/, /create table "public"\."tags"/i, /todo_count/, /create or replace view "public"\."open_todos"/i,
-    /enable row level security/i, /create policy "read_all"/i, /grant select on table "public"\."tags" to "anon"/i, /foreign key/i]) {
+    /enable row level security/i, /create policy "read_all"/i, /grant select on table "public"\."tags" to "anon"/i,
+    /revoke delete on table "public"\."todos" from "authenticated"/i, /foreign key/i]) {
     assert.match(text, needle, `diff lacks ${needle}:\n${text}`);
   }
   // Nothing of it is on the parent yet.

@@ -91,8 +91,8 @@ branches.get('/projects/:ref/branches/:name', read, async (req, res) => {
 
 // BranchDetailResponse: how to reach the branch's database. The password and JWT secret are not shown (the CLI
 // masks what is absent); the branch's keys are at GET /v1/projects/{branch ref}/api-keys.
-branches.get('/branches/:id', read, async (req, res) => {
-  const b = await branchFor(res, param(req, 'id'));
+branches.get('/branches/:branch_id_or_ref', read, async (req, res) => {
+  const b = await branchFor(res, param(req, 'branch_id_or_ref'));
   const p = projectJson(await findProject(res, b.project_ref));
   res.json({
     ref: p.ref, postgres_version: p.database.version, postgres_engine: p.database.postgres_engine,
@@ -101,7 +101,7 @@ branches.get('/branches/:id', read, async (req, res) => {
   });
 });
 
-branches.patch('/branches/:id', write, async (req, res) => {
+branches.patch('/branches/:branch_id_or_ref', write, async (req, res) => {
   const b = body(req.body);
   const name = str(b, 'branch_name', { min: 1, max: 256 });
   const gitBranch = str(b, 'git_branch', { max: 256 });
@@ -111,15 +111,15 @@ branches.patch('/branches/:id', write, async (req, res) => {
   bool(b, 'reset_on_push');
   bool(b, 'request_review');
   const [updated] = await callerQuery<{ id: string }>(res, 'select id from platform.update_branch($1, $2, $3, $4, $5, $6)',
-    [param(req, 'id'), name ?? null, gitBranch ?? null, persistent ?? null, status ?? null, notifyUrl(b) ?? null]);
+    [param(req, 'branch_id_or_ref'), name ?? null, gitBranch ?? null, persistent ?? null, status ?? null, notifyUrl(b) ?? null]);
   res.json(branchJson(await branchFor(res, updated.id)));
 });
 
-branches.delete('/branches/:id', write, async (req, res) => {
+branches.delete('/branches/:branch_id_or_ref', write, async (req, res) => {
   const force = req.query.force;
   if (force !== undefined && force !== 'true' && force !== 'false') throw errors.invalidPath('force must be true or false');
-  const b = await branchFor(res, param(req, 'id'));
-  await callerQuery(res, 'select platform.delete_branch($1)', [param(req, 'id')]);
+  const b = await branchFor(res, param(req, 'branch_id_or_ref'));
+  await callerQuery(res, 'select platform.delete_branch($1)', [param(req, 'branch_id_or_ref')]);
   forgetRuntime(b.project_ref);
   res.json({ message: 'ok' });
 });
@@ -138,34 +138,34 @@ function actionBody(raw: unknown): string | undefined {
 }
 
 // Push: the parent's migrations the branch lacks are applied to the branch (the MCP server's rebase_branch).
-branches.post('/branches/:id/push', write, async (req, res) => {
+branches.post('/branches/:branch_id_or_ref/push', write, async (req, res) => {
   actionBody(req.body);
-  const b = await forAction(res, param(req, 'id'), 'push');
+  const b = await forAction(res, param(req, 'branch_id_or_ref'), 'push');
   const applied = await pushBranch(b.project_ref, b.parent_project_ref, caller(res).accountId);
   res.status(201).json({ workflow_run_id: crypto.randomUUID(), message: 'ok', applied });
 });
 
 // Merge: the branch's migrations the parent lacks are applied to the parent, all or none.
-branches.post('/branches/:id/merge', write, async (req, res) => {
+branches.post('/branches/:branch_id_or_ref/merge', write, async (req, res) => {
   actionBody(req.body);
-  const b = await forAction(res, param(req, 'id'), 'merge');
+  const b = await forAction(res, param(req, 'branch_id_or_ref'), 'merge');
   const applied = await mergeBranch(b.project_ref, b.parent_project_ref, caller(res).accountId);
   res.status(201).json({ workflow_run_id: crypto.randomUUID(), message: 'ok', applied });
 });
 
 // Reset: the branch's database is made again, by a job (GET the branch until its status is MIGRATIONS_PASSED).
-branches.post('/branches/:id/reset', write, async (req, res) => {
+branches.post('/branches/:branch_id_or_ref/reset', write, async (req, res) => {
   const version = actionBody(req.body);
-  const [r] = await callerQuery<{ id: string }>(res, 'select platform.reset_branch($1, $2) as id', [param(req, 'id'), version ?? null]);
+  const [r] = await callerQuery<{ id: string }>(res, 'select platform.reset_branch($1, $2) as id', [param(req, 'branch_id_or_ref'), version ?? null]);
   res.status(201).json({ workflow_run_id: r.id, message: 'ok' });
 });
 
-branches.get('/branches/:id/diff', read, async (req, res) => {
+branches.get('/branches/:branch_id_or_ref/diff', read, async (req, res) => {
   const raw = typeof req.query.included_schemas === 'string' ? req.query.included_schemas : 'public';
   const schemas = raw.split(',').map((s) => s.trim()).filter(Boolean);
   if (schemas.length === 0 || schemas.length > 20 || schemas.some((s) => s.length > 63)) {
     throw errors.invalidPath('included_schemas must be 1 to 20 comma-separated schema names');
   }
-  const b = await forAction(res, param(req, 'id'), 'diff');
+  const b = await forAction(res, param(req, 'branch_id_or_ref'), 'diff');
   res.type('text/plain').send(await diffSchemas(b.parent_project_ref, b.project_ref, schemas));
 });
