@@ -182,12 +182,23 @@ test('reset: the branch is made again from the parent\'s migrations', async () =
 test('with_data: the parent\'s rows and sequences are copied, the parent keeps serving', async () => {
   const token = parent.owner.token;
   await sql(parent, `insert into tags values (1, 1, 'one'), (2, null, 'two'); insert into todos (title) values ('second')`);
+  // Hostile SQL on the way: a check constraint that runs a function of the tenant's for every copied row, and
+  // records who ran it. It must be the branch's owner, never a superuser.
+  assert.equal((await migrate(parent, token, 'watch', `create table copy_log (who text, super text);
+    create function log_copy(v int) returns boolean language plpgsql as $f$
+      begin insert into public.copy_log values (current_user, current_setting('is_superuser')); return true; end $f$;
+    create table watched (v int check (public.log_copy(v)))`)).status, 200);
+  await sql(parent, 'insert into watched values (1), (2)');
   const b = await createBranch(parent, { branch_name: 'with data', with_data: true });
   assert.equal(b.with_data, true);
   await branchReady(token, b.id);
   const copy: Project = { ...branchProject, ref: b.project_ref };
   assert.deepEqual(await sql(copy, 'select id, title from todos order by id'), [{ id: 1, title: 'parent row' }, { id: 2, title: 'second' }]);
   assert.deepEqual(await sql(copy, 'select id, todo_id, label from tags order by id'), [{ id: 1, todo_id: 1, label: 'one' }, { id: 2, todo_id: null, label: 'two' }]);
+  const log = await sql(copy, 'select who, super from copy_log');
+  assert.deepEqual(log.filter((r) => r.who === b.project_ref).length, 2, JSON.stringify(log));
+  assert.deepEqual([...new Set(log.map((r) => r.super))], ['off']);
+  assert.deepEqual([...new Set(log.map((r) => r.who))].sort(), [parent.ref, b.project_ref].sort());
   // The identity continues after the copied rows.
   assert.deepEqual(await sql(copy, `insert into todos (title) values ('next') returning id`), [{ id: 3 }]);
   assert.equal((await http('DELETE', `/v1/branches/${b.id}`, { token })).status, 200);
