@@ -108,7 +108,9 @@ test('push → diff → merge: the branch\'s migration reaches the parent; the d
     alter table todos enable row level security;
     create policy read_all on todos for select to anon using (true);
     grant select on tags to anon;
-    revoke delete on todos from authenticated`;
+    revoke delete on todos from authenticated;
+    create schema extra;
+    create table extra.things (id int)`;
   assert.equal((await migrate(branchProject, token, 'features', change)).status, 200);
   const diff = await http('GET', `/v1/branches/${branch.id}/diff`, { token });
   assert.equal(diff.status, 200);
@@ -120,6 +122,13 @@ test('push → diff → merge: the branch\'s migration reaches the parent; the d
     /revoke delete on table "public"\."todos" from "authenticated"/i, /foreign key/i]) {
     assert.match(text, needle, `diff lacks ${needle}:\n${text}`);
   }
+  // Other schemas only when asked for (Supabase's included_schemas).
+  assert.doesNotMatch(text, /extra/);
+  const both = await http('GET', `/v1/branches/${branch.id}/diff?included_schemas=public,extra`, { token });
+  assert.match(both.body, /create schema if not exists "extra"/);
+  assert.match(both.body, /create table "extra"\."things"/);
+  assert.match(both.body, /create table "public"\."tags"/);
+  assert.equal((await http('GET', `/v1/branches/${branch.id}/diff?included_schemas=,`, { token })).status, 400);
   // Nothing of it is on the parent yet.
   assert.deepEqual(await sql(parent, `select to_regclass('public.tags') as t`), [{ t: null }]);
   const merged = await http('POST', `/v1/branches/${branch.id}/merge`, { token, body: {} });

@@ -28,16 +28,27 @@ function inspect(ref: string): Promise<PostgreSQL> {
     (c) => PostgreSQL.create(queryable(c)));
 }
 
+// What schemainspect's own schema filter goes through (its PROPS, not exported by the package). Migration.create
+// skips that filter for inspections made beforehand, so it is applied here.
+const INSPECTED = ['schemas', 'relations', 'tables', 'views', 'functions', 'selectables', 'sequences', 'constraints',
+  'indexes', 'enums', 'extensions', 'privileges', 'collations', 'triggers', 'rlspolicies'] as const;
+
+function keepSchemas(inspected: PostgreSQL, included: Set<string>): PostgreSQL {
+  const bag = inspected as unknown as Record<string, Record<string, { schema?: string }>>;
+  for (const prop of INSPECTED) {
+    bag[prop] = Object.fromEntries(Object.entries(bag[prop] ?? {}).filter(([, v]) => included.has(v.schema ?? '')));
+  }
+  return inspected;
+}
+
 /** `included` schemas only (Supabase's `included_schemas`, default `public`). Privileges are compared too. */
 export async function diffSchemas(parentRef: string, branchRef: string, included: string[]): Promise<string> {
+  const keep = new Set(included);
   const [from, target] = await Promise.all([inspect(parentRef), inspect(branchRef)]);
-  const parts: string[] = [];
-  for (const schema of included) {
-    const m = await Migration.create(from, target, { schema });
-    m.set_safety(false);
-    m.add_all_changes(true);
-    parts.push(m.sql);
-  }
+  const m = await Migration.create(keepSchemas(from, keep), keepSchemas(target, keep), {});
+  m.set_safety(false);
+  m.add_all_changes(true);
+  const parts = [m.sql];
   // Grants to each project's own roles (its owner and logins, named after its ref) differ by name only.
   const sql = parts.join('').split('\n')
     .filter((line) => !line.includes(`"${parentRef}`) && !line.includes(`"${branchRef}`)).join('\n');

@@ -258,6 +258,8 @@ begin
       perform platform_private.drop_branch(v_branch);
     end loop;
     delete from platform.branches where project_id = new.id and is_default;
+    -- A branch's project deleted as a project (DELETE /v1/projects/{branch ref}) takes its branch entry along.
+    delete from platform.branches where project_id = new.id and not is_default;
   elsif new.status = 'PAUSING' then
     for v_project in
       update platform.projects p set status = 'PAUSING', status_reason = null, updated_at = now()
