@@ -121,7 +121,7 @@ export async function buildBranch(branchRef: string, parentRef: string, opts: { 
 }
 
 const BUILD_TIMEOUT_MS = 10 * 60_000;
-const BATCH_ROWS = 500;
+const BATCH_ROWS = 1000;
 
 interface TableInfo { schema: string; name: string; columns: string[]; insertable: string[]; refs: string[] }
 
@@ -184,15 +184,15 @@ async function copyRows(parentRef: string, branch: pg.PoolClient, log: (line: st
       const cols = t.insertable.map((col) => branch.escapeIdentifier(col));
       const insert = `insert into ${name} (${cols.join(', ')}) overriding system value
         select ${cols.map((col) => `(x).${col}`).join(', ')} from (select r::${name} as x from pg_catalog.unnest($1::text[]) r) s`;
-      let after = '(0,0)';
+      // A cursor reads the table once, in the snapshot, a batch per fetch.
+      await parent.query(`declare loam_copy no scroll cursor for select "loam copied row"::text as r from only ${name} "loam copied row"`);
       for (;;) {
-        const { rows } = await parent.query(`select ctid::text as c, "loam copied row"::text as r from only ${name} "loam copied row"
-          where ctid > $1::tid order by ctid limit ${BATCH_ROWS}`, [after]);
+        const { rows } = await parent.query(`fetch ${BATCH_ROWS} from loam_copy`);
         if (rows.length === 0) break;
         await branch.query(insert, [rows.map((r) => r.r)]);
         total += rows.length;
-        after = rows[rows.length - 1].c;
       }
+      await parent.query('close loam_copy');
       for (const tg of triggers) await branch.query(`alter table ${name} enable trigger ${branch.escapeIdentifier(tg)}`);
     }
     // Sequences the owner owns on both sides continue where the parent's are.
