@@ -91,7 +91,6 @@ export async function mergeBranch(branchRef: string, parentRef: string, createdB
     const present = new Set(parent.map((m) => m.version));
     const missing = branch.filter((m) => !present.has(m.version));
     for (const m of missing) {
-      await c.query('savepoint merge_step');
       try {
         await replay(c, [m], createdBy);
       } catch (err) {
@@ -99,7 +98,6 @@ export async function mergeBranch(branchRef: string, parentRef: string, createdB
         const message = err instanceof Error ? err.message : String(err);
         throw branchErrors.mergeConflict(`migration ${m.version}${m.name ? ` (${m.name})` : ''} failed on the parent: ${message}; nothing was merged`);
       }
-      await c.query('release savepoint merge_step');
     }
     return missing.map((m) => m.version);
   });
