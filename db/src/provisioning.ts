@@ -230,3 +230,14 @@ export async function setOwnerPassword(address: ServerAddress, p: ProjectRuntime
   await withClient(address, 'postgres', (c) =>
     c.query(`alter role ${ident(c, p.owner_role)} with password ${c.escapeLiteral(verifier)}`));
 }
+
+/** Drops a project's database (not its roles) and makes it again from the template: a preview branch's reset.
+ *  Returns the template version of the new database. */
+export async function recreateProjectDatabase(address: ServerAddress, p: ProjectRuntime): Promise<number> {
+  await closeProjectPools(p.db_name);
+  await withClient(address, 'postgres', async (c) => {
+    await c.query('select pg_terminate_backend(active_pid, 5000) from pg_replication_slots where database = $1 and active_pid is not null', [p.db_name]);
+    await c.query(`drop database if exists ${ident(c, p.db_name)} with (force)`);
+  });
+  return createProjectDatabase(address, p);
+}

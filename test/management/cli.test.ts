@@ -110,6 +110,27 @@ enabled = false
   assert.match(again.stderr, /Remote API config is up to date/);
 });
 
+test('branches create, list, get and delete', async () => {
+  const created = JSON.parse((await ok(cli, ['branches', 'create', 'cli-branch', '--project-ref', ref, '-o', 'json'])).replace(/^[^{]*/, ''));
+  assert.equal(created.name, 'cli-branch');
+  assert.equal(created.parent_project_ref, ref);
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const b = (await http('GET', `/v1/projects/${ref}/branches`, { token: account.token })).body.find((x: { id: string }) => x.id === created.id);
+    if (b?.status === 'MIGRATIONS_PASSED') break;
+    assert.ok(Date.now() < until && b?.status !== 'MIGRATIONS_FAILED', JSON.stringify(b));
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const list = JSON.parse(await ok(cli, ['branches', 'list', '--project-ref', ref, '-o', 'json']));
+  assert.deepEqual(list.map((b: { name: string; is_default: boolean }) => [b.name, b.is_default]), [['main', true], ['cli-branch', false]]);
+  const got = await ok(cli, ['branches', 'get', 'cli-branch', '--project-ref', ref]);
+  assert.match(got, /ACTIVE_HEALTHY/);
+  const del = await cli.run(['branches', 'delete', 'cli-branch', '--project-ref', ref]);
+  assert.equal(del.code, 0, del.stderr);
+  assert.match(del.stderr, new RegExp(`Deleted preview branch: ${created.project_ref}`));
+  assert.deepEqual((await http('GET', `/v1/projects/${ref}/branches`, { token: account.token })).body.map((b: { name: string }) => b.name), ['main']);
+});
+
 test('projects delete', async () => {
   const deleted = await cli.run(['projects', 'delete', ref, '--yes']);
   assert.equal(deleted.code, 0, `${deleted.stdout}\n${deleted.stderr}`);

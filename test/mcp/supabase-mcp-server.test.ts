@@ -9,9 +9,9 @@
 //   development: get_project_url, get_publishable_keys (legacy anon and sb_publishable_ keys), generate_typescript_types
 //   functions:   deploy_edge_function, list_edge_functions, get_edge_function
 //   storage:     list_storage_buckets, get_storage_config, update_storage_config
+//   branching:   create_branch (after get_cost/confirm_cost), list_branches, merge_branch, rebase_branch,
+//                reset_branch, delete_branch
 // Tools that cannot work against Loam, and why:
-//   branching (create_branch, list_branches, delete_branch, merge_branch, reset_branch, rebase_branch): Loam
-//     has no preview branches; /v1/projects/{ref}/branches answers 404 (asserted below, so this list stays true).
 //   search_docs (docs): queries supabase.com's content API, not the Management API — nothing Loam serves.
 //   create_edge_function_secret: offered only by a server configured with a dashboard URL for the user to type
 //     the value into (elicitation); the stdio server has none. Loam serves the secrets API it would read
@@ -234,10 +234,40 @@ test('logs: get_logs for every service and query_logs read Loam\'s logs of the p
   assert.ok((wrapped(r).result as any[]).some((x) => x.path === '/rest/v1/items'), r.text);
 });
 
-test('branching tools: not built, Loam answers 404', async () => {
-  const r = await call(client, 'list_branches', id);
-  assert.equal(r.isError, true);
-  assert.match(r.text, /404|not found/i);
+test('branching tools: create, list, apply on the branch, merge, rebase, reset, delete', async () => {
+  // A parent whose whole schema is in its migration history (this file's project made `items` outside it, and
+  // a branch is built from the history alone, as on Supabase).
+  const parent = await createProject(project.owner);
+  const pid = { project_id: parent.ref };
+  const cost = await ok(client, 'get_cost', { type: 'branch', organization_id: project.owner.org });
+  const confirmed = await ok(client, 'confirm_cost', { type: 'branch', recurrence: cost.json.recurrence ?? 'hourly', amount: cost.json.amount ?? 0.01344 });
+  const created = await ok(client, 'create_branch', { ...pid, name: 'mcp-branch', confirm_cost_id: confirmed.json.confirmation_id });
+  const branch = created.json;
+  assert.equal(branch.name, 'mcp-branch');
+  assert.equal(branch.parent_project_ref, parent.ref);
+  const ready = async () => until('the branch built', async () => {
+    const list = (await ok(client, 'list_branches', pid)).json.branches as any[];
+    const b = list.find((x) => x.id === branch.id);
+    assert.notEqual(b?.status, 'MIGRATIONS_FAILED', JSON.stringify(b));
+    return b?.status === 'MIGRATIONS_PASSED' ? list : undefined;
+  }, 60_000);
+  const list = await ready();
+  assert.deepEqual(list.map((b) => b.name), ['main', 'mcp-branch']);
+  // A migration made on the branch reaches the parent by merge_branch.
+  await ok(client, 'apply_migration', { project_id: branch.project_ref, name: 'mcp_branch_table', query: 'create table from_branch (id int)' });
+  await ok(client, 'merge_branch', { branch_id: branch.id });
+  assert.deepEqual(await sql(parent, `select to_regclass('public.from_branch')::text as t`), [{ t: 'from_branch' }]);
+  // One made on the parent reaches the branch by rebase_branch (Supabase's push).
+  await new Promise((r) => setTimeout(r, 1100)); // a new second, so the parent's next version is its own
+  await ok(client, 'apply_migration', { ...pid, name: 'mcp_parent_table', query: 'create table from_parent (id int)' });
+  await ok(client, 'rebase_branch', { branch_id: branch.id });
+  const onBranch = await ok(client, 'execute_sql', { project_id: branch.project_ref, query: `select to_regclass('public.from_parent')::text as t` });
+  assert.deepEqual(wrapped(onBranch), [{ t: 'from_parent' }]);
+  await ok(client, 'reset_branch', { branch_id: branch.id });
+  await ready();
+  await ok(client, 'delete_branch', { branch_id: branch.id });
+  assert.deepEqual((await ok(client, 'list_branches', pid)).json.branches.map((b: any) => b.name), ['main']);
+  await http('DELETE', `/v1/projects/${parent.ref}`, { token: project.owner.token });
 });
 
 test('another account\'s token sees none of the project', async () => {

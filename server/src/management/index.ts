@@ -37,6 +37,7 @@ import { roleGuard } from './roles.ts';
 import { members, invitations } from './members.ts';
 import { credentials } from './credentials.ts';
 import { services } from './services.ts';
+import { branches } from './branches.ts';
 
 export const management = Router();
 // Signed by the sender over its exact bytes, with no access token: before the JSON parser and authentication.
@@ -49,7 +50,7 @@ management.use(roleGuard);
 management.use(meta, accounts, tokens, members, invitations, organizations, regions, projects, apiKeys, configAuth, credentials, database, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
-  migrations, advisors, typegen, tables, rowLogin, services, ssoProvidersManagement, backups);
+  migrations, advisors, typegen, tables, rowLogin, services, ssoProvidersManagement, backups, branches);
 management.use(() => { throw errors.notFound('Endpoint'); });
 management.use(renderErrors);
 

@@ -15,7 +15,7 @@ migrations.use('/projects/:ref/database/migrations', authenticate, scope('databa
 
 // The CLI's own statements (create if missing, add columns if missing), so a table the CLI made first is
 // reused as it is. The hosted API's extra columns (rollback, created_by, idempotency_key) are added the same way.
-const ENSURE_TABLE = `create schema if not exists supabase_migrations;
+export const ENSURE_TABLE = `create schema if not exists supabase_migrations;
   create table if not exists supabase_migrations.schema_migrations (version text not null primary key);
   alter table supabase_migrations.schema_migrations add column if not exists statements text[];
   alter table supabase_migrations.schema_migrations add column if not exists name text;
@@ -45,7 +45,7 @@ async function columns(c: pg.PoolClient): Promise<Set<string>> {
 
 /** Runs migration SQL in the caller's transaction, refusing SQL that ends it (COMMIT, ROLLBACK): what came
  *  after would escape the all-or-nothing promise, so the request fails and records nothing. */
-async function runInTransaction(c: pg.PoolClient, sql: string): Promise<void> {
+export async function runInTransaction(c: pg.PoolClient, sql: string): Promise<void> {
   const xid = 'select pg_catalog.txid_current()::text as x';
   const before = (await c.query(xid)).rows[0].x;
   await c.query({ text: sql, queryMode: 'simple' } as pg.QueryConfig);

@@ -629,6 +629,7 @@ const paths: Record<string, Record<string, Operation>> = {
   ...toolingPaths(),
   ...tablePaths(),
   ...backupPaths(),
+  ...branchPaths(),
   '/v1/projects/{ref}/functions': {
     get: op({ tag: 'Edge Functions', id: 'v1-list-all-functions', summary: 'The project\'s edge functions', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Function')), errors: [404] }),
     post: op({ tag: 'Edge Functions', id: 'v1-create-a-function', summary: 'Deploy a one-file function from a JSON body', scope: 'projects:write', params: [projectRef], body: ref('CreateFunctionBody'), status: 201, response: ref('Function'), errors: [404] }),
@@ -1184,6 +1185,71 @@ function tablePaths(): Record<string, Record<string, Operation>> {
         response: obj({ access_token: str(), token_type: str({ enum: ['bearer'] }), expires_in: { type: 'integer' }, expires_at: { type: 'integer' }, sub: str(), role: str() }),
         errors: [401, 404, 429, 503],
         description: 'A project JWT whose `sub` is the row\'s primary key and whose role is the password column\'s. Unknown row and wrong password give the same 400 `invalid_credentials`. Needs one of the project\'s API keys; rate limited per IP like password sign-in.' }),
+    },
+  };
+}
+
+// Preview branches (server/src/management/branches.ts), in Supabase's shapes.
+function branchPaths(): Record<string, Record<string, Operation>> {
+  const tag = 'Environments', r = 'projects:read', w = 'projects:write';
+  const statuses = ['CREATING_PROJECT', 'RUNNING_MIGRATIONS', 'MIGRATIONS_PASSED', 'MIGRATIONS_FAILED', 'FUNCTIONS_DEPLOYED', 'FUNCTIONS_FAILED'];
+  const projectStatuses = ['COMING_UP', 'ACTIVE_HEALTHY', 'INIT_FAILED', 'PAUSING', 'INACTIVE', 'PAUSE_FAILED', 'RESTORING', 'RESTORE_FAILED', 'GOING_DOWN', 'REMOVED', 'UPGRADING'];
+  const branch = obj({
+    id: str({ format: 'uuid' }), name: str(), project_ref: str(), parent_project_ref: str(), is_default: { type: 'boolean' },
+    git_branch: str(), persistent: { type: 'boolean' }, status: str({ enum: statuses }),
+    status_reason: str({ description: 'Why the last build or reset failed (Loam).' }), created_at: timestamp, updated_at: timestamp,
+    with_data: { type: 'boolean' }, notify_url: str({ format: 'uri' }), preview_project_status: str({ enum: projectStatuses }),
+  }, ['id', 'name', 'project_ref', 'parent_project_ref', 'is_default', 'persistent', 'status', 'created_at', 'updated_at', 'with_data']);
+  const detail = obj({
+    ref: str(), postgres_version: str(), postgres_engine: str(), release_channel: str(), status: str({ enum: projectStatuses }),
+    db_host: str(), db_port: { type: 'integer' }, db_user: str(),
+  }, ['ref', 'postgres_version', 'postgres_engine', 'release_channel', 'status', 'db_host', 'db_port']);
+  const id = { name: 'branch_id_or_ref', in: 'path', required: true, description: 'Branch id (uuid) or the branch project\'s ref', schema: str() };
+  const action = obj({ migration_version: str({ pattern: '^\\d{1,32}$' }) }, []);
+  const run = obj({ workflow_run_id: str(), message: str({ enum: ['ok'] }), applied: arrayOf(str()) }, ['workflow_run_id', 'message']);
+  const ok = obj({ message: str({ enum: ['ok'] }) });
+  return {
+    '/v1/projects/{ref}/branches': {
+      get: op({ tag, id: 'v1-list-all-branches', summary: 'The project\'s preview branches (its own default entry first; empty before the first branch)', scope: r,
+        params: [projectRef], response: arrayOf(branch), errors: [404] }),
+      post: op({ tag, id: 'v1-create-a-branch', summary: 'Create a preview branch: a project of its own, built from the parent\'s migrations by a job', scope: w,
+        params: [projectRef], status: 201, response: branch, errors: [402, 404, 409],
+        body: obj({ branch_name: str({ minLength: 1, maxLength: 256 }), git_branch: str(), persistent: { type: 'boolean' }, region: str(),
+          with_data: { type: 'boolean' }, notify_url: str({ format: 'uri' }), secrets: { type: 'object', additionalProperties: str() },
+          seed: str({ description: 'Loam: SQL run as the branch\'s owner after the parent\'s migrations.' }) }, ['branch_name']),
+        description: 'The branch counts against the plan\'s project limit (402). Its status goes CREATING_PROJECT → RUNNING_MIGRATIONS → MIGRATIONS_PASSED (or MIGRATIONS_FAILED with `status_reason`). With `with_data` the parent\'s rows are copied too, read in one snapshot as the parent\'s owner.' }),
+      delete: op({ tag, id: 'v1-disable-preview-branching', summary: 'Disable branching: delete every preview branch of the project', scope: w,
+        params: [projectRef], response: ok, errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/branches/{name}': {
+      get: op({ tag, id: 'v1-get-a-branch', summary: 'A preview branch by name', scope: r,
+        params: [projectRef, { name: 'name', in: 'path', required: true, schema: str() }], response: branch, errors: [404] }),
+    },
+    '/v1/branches/{branch_id_or_ref}': {
+      get: op({ tag, id: 'v1-get-a-branch-config', summary: 'How to reach a branch\'s database', scope: r, params: [id], response: detail, errors: [404] }),
+      patch: op({ tag, id: 'v1-update-a-branch-config', summary: 'Rename a branch, or change its git branch, persistence, status or notify URL', scope: w, params: [id],
+        body: obj({ branch_name: str(), git_branch: str(), persistent: { type: 'boolean' }, status: str({ enum: statuses }), notify_url: str({ format: 'uri' }),
+          reset_on_push: { type: 'boolean' }, request_review: { type: 'boolean' } }, []), response: branch, errors: [404, 409] }),
+      delete: op({ tag, id: 'v1-delete-a-branch', summary: 'Delete a preview branch and its project', scope: w,
+        params: [id, { name: 'force', in: 'query', required: false, schema: { type: 'boolean' } }], response: ok, errors: [404] }),
+    },
+    '/v1/branches/{branch_id_or_ref}/push': {
+      post: op({ tag, id: 'v1-push-a-branch', summary: 'Apply to the branch the parent\'s migrations it lacks', scope: w, params: [id], body: action, status: 201, response: run,
+        errors: [404, 409, 422, 503], description: 'One transaction of the branch\'s owner: a failing migration is 400 with Postgres\'s message and nothing is applied.' }),
+    },
+    '/v1/branches/{branch_id_or_ref}/merge': {
+      post: op({ tag, id: 'v1-merge-a-branch', summary: 'Apply to the parent the branch\'s migrations it lacks', scope: w, params: [id], body: action, status: 201, response: run,
+        errors: [404, 409, 422, 503], description: 'One transaction of the parent\'s owner. 409 `merge_conflict`, with nothing applied, when the parent has migrations the branch lacks, a version holds different SQL on each side, or a migration fails on the parent.' }),
+    },
+    '/v1/branches/{branch_id_or_ref}/reset': {
+      post: op({ tag, id: 'v1-reset-a-branch', summary: 'Make the branch\'s database again from the parent\'s migrations (or its own up to `migration_version`)', scope: w,
+        params: [id], body: action, status: 201, response: run, errors: [404, 409] }),
+    },
+    '/v1/branches/{branch_id_or_ref}/diff': {
+      get: { ...op({ tag, id: 'v1-diff-a-branch', summary: 'The SQL that takes the parent\'s schema to the branch\'s', scope: r,
+        params: [id, { name: 'included_schemas', in: 'query', required: false, schema: str({ default: 'public' }) }], errors: [400, 404, 409, 503] }),
+      responses: { 200: { description: 'SQL', content: { 'text/plain': { schema: str() } } }, 400: errorResponse(400), 401: errorResponse(401), 403: errorResponse(403),
+        404: errorResponse(404), 409: errorResponse(409), 429: errorResponse(429), 503: errorResponse(503) } },
     },
   };
 }

@@ -31,8 +31,9 @@ export async function checkDatabase(ref: string): Promise<string | undefined> {
 /** Runs `fn` in one transaction in the project's database as its owner, with a statement timeout and the
  *  search_path pinned (`public` for the owner's own SQL; `pg_catalog` for Loam's catalog queries, so no function
  *  or operator the owner defines in public can stand in for a built-in one); a Postgres error the SQL causes becomes a 400 with Postgres's message and SQLSTATE and
- *  nothing it did is kept. Session state is discarded before the connection goes back to the pool. */
-export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolean; timeoutMs?: number; searchPath?: 'public' | 'pg_catalog' },
+ *  nothing it did is kept. Session state is discarded before the connection goes back to the pool. `snapshot`
+ *  makes it REPEATABLE READ: one snapshot for every statement (a branch's row copy reads its parent so). */
+export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolean; timeoutMs?: number; searchPath?: 'public' | 'pg_catalog'; snapshot?: boolean },
   fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const { pool } = await ownerPool(ref);
   const client = await pool.connect();
@@ -40,7 +41,7 @@ export async function ownerTransaction<T>(ref: string, opts: { readOnly?: boolea
     // The timeouts are session settings (reset by `discard all` below), so SQL that ends the transaction
     // early (a COMMIT in a migration) does not run on without them.
     await client.query(`set statement_timeout = ${Math.floor(opts.timeoutMs ?? settings.sqlTimeoutMs)}; set lock_timeout = '10s';
-      begin${opts.readOnly ? ' read only' : ''}; set local search_path = ${opts.searchPath ?? 'public'}`);
+      begin${opts.snapshot ? ' isolation level repeatable read' : ''}${opts.readOnly ? ' read only' : ''}; set local search_path = ${opts.searchPath ?? 'public'}`);
     const result = await fn(client);
     await client.query('commit');
     return result;
