@@ -216,3 +216,22 @@ test('cross-organization: a member of one organization sees and changes nothing 
     assert.equal(res.body.code, 'project_not_found');
   }
 });
+
+test('branches: a Read-only member reads a branch and its diff but cannot create, change, push, merge, reset or delete it', async () => {
+  const created = await http('POST', `/v1/projects/${project.ref}/branches`, { token: dev.token, body: { branch_name: 'roles-check' } });
+  assert.equal(created.status, 201, JSON.stringify(created.body)); // a Developer may branch
+  const id = created.body.id;
+  refused(await http('POST', `/v1/projects/${project.ref}/branches`, { token: ro.token, body: { branch_name: 'nope' } }), 'create');
+  refused(await http('DELETE', `/v1/projects/${project.ref}/branches`, { token: ro.token }), 'disable branching');
+  for (const [method, path, body] of [['PATCH', '', { branch_name: 'renamed' }], ['POST', '/push', {}], ['POST', '/merge', {}],
+    ['POST', '/reset', {}], ['DELETE', '', undefined]] as const) {
+    refused(await http(method, `/v1/branches/${id}${path}`, { token: ro.token, body }), `${method} /v1/branches/{id}${path}`);
+  }
+  assert.equal((await http('GET', `/v1/branches/${id}`, { token: ro.token })).status, 200);
+  const list = await http('GET', `/v1/projects/${project.ref}/branches`, { token: ro.token });
+  assert.ok(list.body.some((b: { id: string; name: string }) => b.id === id && b.name === 'roles-check'), JSON.stringify(list.body));
+  // The diff is a read; it answers once the branch is built (a 4xx before then is not a role refusal).
+  const diff = await http('GET', `/v1/branches/${id}/diff`, { token: ro.token });
+  assert.notEqual(diff.status, 403, JSON.stringify(diff.body));
+  assert.equal((await http('DELETE', `/v1/branches/${id}`, { token: dev.token })).status, 200);
+});

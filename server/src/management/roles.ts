@@ -31,6 +31,7 @@ const PROJECT_RULES: Rule[] = [
   ['POST', /^\/database\/query$/, 'project.content'],
   ['*', /^\/database\/migrations(\/.*)?$/, 'project.content'],
   ['*', /^\/tables(\/.*)?$/, 'project.content'],
+  ['*', /^\/branches(\/.*)?$/, 'project.content'],
   ['*', /^\/functions(\/.*)?$/, 'project.content'],
   ['*', /^\/sites(\/.*)?$/, 'project.content'],
   ['*', /^\/storage\/buckets(\/.*)?$/, 'project.content'],

@@ -32,6 +32,18 @@ begin
   return v_branch;
 end $$;
 
+-- The same, for a change: the caller's role in the parent's organization must allow project work (403 otherwise;
+-- platform.role_permissions, as the route guard checks /v1/projects/{ref}/… routes).
+create or replace function platform_private.branch_row_for_role(p_id_or_ref text, p_action text) returns platform.branches
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_branch platform.branches := platform_private.branch_row_for_member(p_id_or_ref);
+begin
+  perform platform.require_role((select organization_id from platform.projects where id = v_branch.parent_project_id), p_action);
+  return v_branch;
+end $$;
+
 create or replace function platform.branch_for_member(p_id_or_ref text)
   returns table (id uuid, name text, project_ref text, parent_project_ref text, is_default boolean, git_branch text,
                  persistent boolean, status text, status_reason text, with_data boolean, notify_url text,
@@ -72,7 +84,7 @@ create or replace function platform.create_branch(p_parent_ref text, p_name text
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_parent platform.projects := platform.project_for_member(p_parent_ref);
+  v_parent platform.projects := platform.project_for_role(p_parent_ref, 'project.content');
   v_org platform.organizations;
   v_project platform.projects;
   v_branch platform.branches;
@@ -126,7 +138,7 @@ create or replace function platform.update_branch(p_id_or_ref text, p_name text,
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_branch platform.branches := platform_private.branch_row_for_member(p_id_or_ref);
+  v_branch platform.branches := platform_private.branch_row_for_role(p_id_or_ref, 'project.content');
 begin
   if p_name is not null and (length(p_name) not between 1 and 256 or p_name ~ '[[:cntrl:]]') then
     raise exception 'branch_name must be 1-256 characters without control characters' using errcode = 'LMV01';
@@ -160,7 +172,7 @@ create or replace function platform.delete_branch(p_id_or_ref text) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_branch platform.branches := platform_private.branch_row_for_member(p_id_or_ref);
+  v_branch platform.branches := platform_private.branch_row_for_role(p_id_or_ref, 'project.content');
 begin
   if v_branch.is_default then
     raise exception 'the default branch is the project itself: delete the project, or disable branching' using errcode = 'LMG05';
@@ -173,7 +185,7 @@ create or replace function platform.disable_branching(p_ref text) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_parent platform.projects := platform.project_for_member(p_ref);
+  v_parent platform.projects := platform.project_for_role(p_ref, 'project.content');
   v_branch platform.branches;
 begin
   if platform_private.is_preview_branch(v_parent.id) then
@@ -191,7 +203,7 @@ create or replace function platform.branch_for_action(p_id_or_ref text, p_verb t
   language plpgsql stable security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_branch platform.branches := platform_private.branch_row_for_member(p_id_or_ref);
+  v_branch platform.branches := platform_private.branch_row_for_role(p_id_or_ref, case when p_verb = 'diff' then 'project.read' else 'project.content' end);
   v record;
 begin
   select * into v from platform_private.branch_view(v_branch);
@@ -209,7 +221,7 @@ create or replace function platform.reset_branch(p_id_or_ref text, p_migration_v
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_branch platform.branches := platform_private.branch_row_for_member(p_id_or_ref);
+  v_branch platform.branches := platform_private.branch_row_for_role(p_id_or_ref, 'project.content');
   v_project platform.projects;
 begin
   perform platform.branch_for_action(p_id_or_ref, 'reset');
