@@ -8,6 +8,7 @@ import { closeAllPools, controlPool, openControlPool } from '../../db/src/pools.
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
 import { functionsBeforeExpress, stopFunctions } from './functions/invoke.ts';
 import { stopRequestLog } from './request-log.ts';
+import { stopQuotaCounts } from './management/quota.ts';
 import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
@@ -88,6 +89,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
         silenceWorkerLogs();
         await stopFunctions();
         await stopRequestLog();
+        await stopQuotaCounts();
         await stopRealtime(); // open sockets would hold server.close() up
         if (server) {
           server.closeIdleConnections();

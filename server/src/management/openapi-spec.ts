@@ -68,6 +68,9 @@ function op(s: OpSpec): Operation {
     ...(s.params?.length ? { parameters: s.params } : {}),
     ...(s.body ? { requestBody: { required: true, content: s.multipart ? { 'multipart/form-data': { schema: s.body } } : json(s.body) } } : {}),
     ...(authed ? {} : { security: [] }),
+    // The scope a personal access token that carries scopes needs (any one of these; `read`/`write` alone
+    // cover every area). Empty: any valid token. Enforced by scope() in session.ts; quotas.test.ts checks both agree.
+    'x-required-scopes': authed && s.scope ? [s.scope, s.scope.split(':')[1]] : [],
     responses,
   };
 }
