@@ -268,6 +268,15 @@ const schemas: Record<string, Schema> = {
     entrypoint_path: str(), import_map_path: str(), ezbr_sha256: str(),
   }, ['slug', 'version'])),
   FunctionLogs: obj({ result: arrayOf(obj({ at: timestamp, version: { type: 'integer' }, method: str(), path: str(), status: { type: 'integer' }, duration_ms: { type: 'integer' }, output: str() })) }),
+  Environment: obj({ name: str({ enum: ['production', 'staging', 'development'] }), fallback: arrayOf(str()), secrets: { type: 'integer' }, bound_functions: { type: 'integer' }, bound_sites: { type: 'integer' } }),
+  MaskedSecret: obj({ name: str(), value: str({ description: 'Always `********`: values are shown only by the audited reveal.' }), digest: str({ description: 'SHA-256 (hex) of the value.' }), environment: str({ description: 'The environment the value comes from (an environment further down the fallback chain in resolved views).' }), updated_at: timestamp }),
+  ResolvedSecrets: obj({ environment: str(), secrets: arrayOf(ref('MaskedSecret')) }),
+  TargetSecrets: obj({ kind: str({ enum: ['functions', 'sites'] }), target: str(), environment: nullable(str({ description: 'null: a site build not bound to an environment reads no secrets.' })), secrets: arrayOf(ref('MaskedSecret')) }),
+  RevealedSecret: obj({ name: str(), environment: str(), value: str() }),
+  SecretReveal: obj({ id: { type: 'integer' }, environment: str(), name: str(), account_id: nullable(str({ format: 'uuid' })), account_email: nullable(str()), token_id: nullable(str({ format: 'uuid' })), at: timestamp }),
+  SecretBinding: obj({ kind: str({ enum: ['functions', 'sites'] }), target: str({ description: 'Function slug or site id.' }), environment: nullable(str()), updated_at: nullable(timestamp) }),
+  BindSecretsBody: obj({ environment: str({ enum: ['production', 'staging', 'development'] }) }),
+  DeletedSecrets: obj({ deleted: arrayOf(str()), missing: arrayOf(str()) }),
   Secret: obj({ name: str(), value: str({ description: 'SHA-256 (hex) of the value; the value itself is never returned.' }), updated_at: timestamp }),
   CreateSecretsBody: arrayOf(obj({ name: str({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), value: str() })),
   DeleteSecretsBody: arrayOf(str()),
@@ -582,6 +591,7 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/projects/{ref}/functions/{function_slug}/logs': {
     get: op({ tag: 'Edge Functions', id: 'v1-get-function-logs', summary: 'The last invocations (status, duration, console output), newest first', scope: 'projects:read', params: [projectRef, functionSlug, { name: 'limit', in: 'query', required: false, schema: { type: 'integer' } }], response: ref('FunctionLogs'), errors: [404] }),
   },
+  ...environmentPaths(),
   '/v1/projects/{ref}/secrets': {
     get: op({ tag: 'Secrets', id: 'v1-list-all-secrets', summary: 'The project\'s secrets: names and digests', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Secret')), errors: [404] }),
     post: op({ tag: 'Secrets', id: 'v1-bulk-create-secrets', summary: 'Set secrets (edge functions see them as environment variables)', scope: 'projects:write', params: [projectRef], body: ref('CreateSecretsBody'), status: 201, response: ref('Message'), errors: [404] }),
@@ -992,6 +1002,48 @@ function tablePaths(): Record<string, Record<string, Operation>> {
         response: obj({ access_token: str(), token_type: str({ enum: ['bearer'] }), expires_in: { type: 'integer' }, expires_at: { type: 'integer' }, sub: str(), role: str() }),
         errors: [401, 404, 429, 503],
         description: 'A project JWT whose `sub` is the row\'s primary key and whose role is the password column\'s. Unknown row and wrong password give the same 400 `invalid_credentials`. Needs one of the project\'s API keys; rate limited per IP like password sign-in.' }),
+    },
+  };
+}
+
+// Environments of the project's secrets (a PaaS API shape): the same store as /secrets, which is production.
+function environmentPaths(): Record<string, Record<string, Operation>> {
+  const tag = 'Environments';
+  const environment = { name: 'environment', in: 'path', required: true, schema: str({ enum: ['production', 'staging', 'development'] }) };
+  const name = { name: 'name', in: 'path', required: true, schema: str() };
+  const kind = { name: 'kind', in: 'path', required: true, schema: str({ enum: ['functions', 'sites'] }) };
+  const target = { name: 'target', in: 'path', required: true, description: 'Function slug or site id', schema: str() };
+  return {
+    '/v1/projects/{ref}/environments': {
+      get: op({ tag, id: 'list-environments', summary: 'The environments of the project\'s secrets and their fallbacks', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Environment')), errors: [404] }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/secrets': {
+      get: op({ tag, id: 'list-environment-secrets', summary: 'The secrets one environment sets (masked)', scope: 'projects:read', params: [projectRef, environment], response: arrayOf(ref('MaskedSecret')), errors: [404] }),
+      put: op({ tag, id: 'upsert-environment-secrets', summary: 'Set secrets of one environment in bulk (all or none)', scope: 'projects:write', params: [projectRef, environment], body: ref('CreateSecretsBody'), response: arrayOf(ref('MaskedSecret')), errors: [404] }),
+      delete: op({ tag, id: 'delete-environment-secrets', summary: 'Delete secrets of one environment', scope: 'projects:write', params: [projectRef, environment], body: ref('DeleteSecretsBody'), response: ref('DeletedSecrets'), errors: [404] }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/secrets/{name}': {
+      delete: op({ tag, id: 'delete-environment-secret', summary: 'Delete one secret of one environment', scope: 'projects:write', params: [projectRef, environment, name], status: 204, errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/secrets/{name}/reveal': {
+      post: op({ tag, id: 'reveal-environment-secret', summary: 'Show a secret\'s value as the environment resolves it (audited)', scope: 'projects:write', params: [projectRef, environment, name], response: ref('RevealedSecret'), errors: [400, 404, 409],
+        description: 'Each reveal is recorded (account, token, time): `GET /v1/projects/{ref}/secret-reveals`.' }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/resolved': {
+      get: op({ tag, id: 'resolve-environment-secrets', summary: 'The secrets an environment resolves to through its fallbacks (masked)', scope: 'projects:read', params: [projectRef, environment], response: ref('ResolvedSecrets'), errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/secret-reveals': {
+      get: op({ tag, id: 'list-secret-reveals', summary: 'Who revealed which secret, when (newest first)', scope: 'projects:read', params: [projectRef, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } }], response: arrayOf(ref('SecretReveal')), errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/secret-bindings': {
+      get: op({ tag, id: 'list-secret-bindings', summary: 'The environment each function and site build reads', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('SecretBinding')), errors: [404] }),
+    },
+    '/v1/projects/{ref}/secret-bindings/{kind}/{target}': {
+      put: op({ tag, id: 'bind-secrets', summary: 'Bind a function or site build to an environment', scope: 'projects:write', params: [projectRef, kind, target], body: ref('BindSecretsBody'), response: ref('SecretBinding'), errors: [404] }),
+      delete: op({ tag, id: 'unbind-secrets', summary: 'Remove a binding (functions read production again, site builds no secrets)', scope: 'projects:write', params: [projectRef, kind, target], status: 204, errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/secret-bindings/{kind}/{target}/secrets': {
+      get: op({ tag, id: 'resolve-target-secrets', summary: 'The secrets a function or site build reads, resolved (masked)', scope: 'projects:read', params: [projectRef, kind, target], response: ref('TargetSecrets'), errors: [400, 404] }),
     },
   };
 }
