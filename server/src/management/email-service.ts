@@ -189,7 +189,10 @@ const MAX_RECIPIENTS = 50;
 const MAX_BODY_CHARS = 512 * 1024;
 const MAX_ATTACHMENTS = 10;
 
-emailService.post('/projects/:ref/emails', emailAuth, async (req, res) => {
+// Its own router, mounted before the others: their token authentication (on every /projects path) would refuse
+// an email API key.
+export const emailSend = Router();
+emailSend.post('/projects/:ref/emails', emailAuth, async (req, res) => {
   const ref = param(req, 'ref');
   const b = body(req.body);
   const from = parseAddress(b.from, 'from');

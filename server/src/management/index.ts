@@ -18,7 +18,7 @@ import { storageManagement } from './storage.ts';
 import { functionsManagement } from './functions.ts';
 import { secretsManagement } from './secrets.ts';
 import { environments } from './environments.ts';
-import { emailService } from './email-service.ts';
+import { emailSend, emailService } from './email-service.ts';
 import { storageCredentials } from './storage-credentials.ts';
 import { logs } from './logs.ts';
 import { mcpProject, mcpProjectKey } from '../mcp/index.ts';
@@ -40,6 +40,8 @@ management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 // The project MCP endpoint also takes the project's service key, which token authentication would refuse.
 management.post('/projects/:ref/mcp', mcpProjectKey);
+// Sending email also takes the project's email API keys (lme_…).
+management.use(emailSend);
 management.use(accounts, tokens, organizations, regions, projects, apiKeys, configAuth, database, meta, openapi, storageManagement,
   storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement, environments, emailService,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
