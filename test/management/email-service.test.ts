@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import dns2 from 'dns2';
 import { SMTPServer } from 'smtp-server';
 import { Webhook } from 'standardwebhooks';
-import { createProject, http, signup, type Account, type Project } from '../helpers/platform.ts';
+import { adminClient, createProject, http, signup, type Account, type Project } from '../helpers/platform.ts';
 
 const { Packet } = dns2;
 const txt = new Map<string, string[][]>();
@@ -226,6 +226,35 @@ test('a permanent refusal is a bounce; a temporary one is retried by the worker'
   assert.equal((await http('GET', `${base()}/stats?days=0`, { token: p.owner.token })).status, 400);
   const list = await http('GET', `/v1/projects/${p.ref}/emails?limit=10`, { token: p.owner.token });
   assert.equal(list.body.length, 4);
+});
+
+test('with no relay an attempt fails and is retried; the last attempt records failed, and the webhook hears it', async () => {
+  const relay = process.env.LOAM_SMTP_URL;
+  delete process.env.LOAM_SMTP_URL;
+  try {
+    const sent = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'late@example.org', subject: 'f', text: 'f' } });
+    assert.equal(sent.status, 202);
+    const get = async () => (await http('GET', `/v1/projects/${p.ref}/emails/${sent.body.id}`, { token: p.owner.token })).body;
+    const first = await until('the first attempt', async () => { const e = await get(); return e.attempts >= 1 && e; });
+    assert.equal(first.status, 'queued');
+    assert.match(first.last_error, /no SMTP relay/);
+    // Rather than wait out graphile-worker's backoff: the job's next attempt now, and as its last.
+    const db = await adminClient();
+    await db.query(`select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key = $1), run_at := now(), max_attempts := 2)`,
+      [`email_message__send:${sent.body.id}`]);
+    await db.end();
+    const done = await until('the last attempt', async () => { const e = await get(); return e.status !== 'queued' && e; });
+    assert.equal(done.status, 'failed');
+    assert.equal(done.attempts, 2);
+    assert.deepEqual(done.events.map((e: any) => e.type), ['queued', 'failed']);
+    const wh = new Webhook(webhookSecret);
+    await until('the failed webhook', async () => hooks.some((h) => {
+      const e = wh.verify(h.body, h.headers as Record<string, string>) as any;
+      return e.type === 'email.failed' && e.data.email_id === sent.body.id;
+    }));
+  } finally {
+    process.env.LOAM_SMTP_URL = relay;
+  }
 });
 
 test('send errors: addresses, templates, sizes, keys', async () => {
