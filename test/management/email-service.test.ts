@@ -178,6 +178,11 @@ test('an email API key sends a templated email with an attachment: DKIM-signed o
   assert.ok(msg.raw.replace(/=\r?\n/g, '').includes('Hello Ada &#60;b&#62;, your code is 4242'), 'html variables are escaped');
   assert.match(msg.raw, /filename=note\.txt/);
   assert.ok(msg.raw.includes(Buffer.from('attached text').toString('base64')));
+  // Delivered: the attachment's bytes are no longer kept, its name, type and size are.
+  const db = await adminClient();
+  const { rows: [kept] } = await db.query('select attachments from platform_private.emails where id = $1', [sent.body.id]);
+  await db.end();
+  assert.deepEqual(kept.attachments, [{ filename: 'note.txt', content_type: 'text/plain', size: 13 }]);
 
   // The webhook got both events, each signed per Standard Webhooks.
   const got = await until('two webhook deliveries', async () => hooks.length >= 2 && hooks);

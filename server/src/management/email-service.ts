@@ -28,6 +28,8 @@ const domainNotFound = () => new ApiError(404, 'email_domain_not_found', 'Email 
 export const dkimContext = (ref: string, domain: string) => `email-dkim:${ref}:${domain}`;
 export const webhookContext = (ref: string) => `email-webhook:${ref}`;
 
+const DOMAIN = /^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
 interface DnsRecord { purpose: 'dkim' | 'return_path' | 'spf'; type: 'TXT' | 'MX'; name: string; value: string; priority?: number; status: string }
 
 function recordsFor(domain: string, selector: string, publicKey: string): DnsRecord[] {
@@ -45,6 +47,8 @@ function recordsFor(domain: string, selector: string, publicKey: string): DnsRec
 emailService.post('/projects/:ref/email/domains', async (req, res) => {
   const ref = param(req, 'ref');
   const domain = str(body(req.body), 'domain', { required: true, max: 200 }).toLowerCase().replace(/\.$/, '');
+  // Judged before a key pair is made (the SQL function judges it again): a bad name costs no RSA key generation.
+  if (!DOMAIN.test(domain)) throw new ApiError(400, 'invalid_email_domain', `invalid domain "${domain}": a DNS name such as mail.example.com`);
   const { publicKey, privateKey } = await new Promise<{ publicKey: Buffer; privateKey: string }>((resolve, reject) =>
     crypto.generateKeyPair('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } },
       (err, pub, priv) => (err ? reject(err) : resolve({ publicKey: pub, privateKey: priv }))));

@@ -1,6 +1,6 @@
 // Who is calling the Management API: access-token authentication (with the shared per-account rate limit and
-// the per-token daily quota),
-// token scopes, and the transaction that runs a caller's SQL as role loam_api under RLS.
+// the per-token daily quota, quota.ts), token scopes, and the transaction that runs a caller's SQL as role
+// loam_api under RLS.
 import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type pg from 'pg';

@@ -307,7 +307,10 @@ begin
   update platform_private.emails set attempts = attempts + 1, last_error = case when p_outcome = 'sent' then null else left(p_detail, 2000) end,
       status = case when p_outcome = 'retry' then status else p_outcome end,
       message_id = coalesce(p_message_id, message_id),
-      sent_at = case when p_outcome = 'sent' then now() else sent_at end
+      sent_at = case when p_outcome = 'sent' then now() else sent_at end,
+      -- Once an email is done its attachments' bytes go; their names, types and sizes stay.
+      attachments = case when p_outcome = 'retry' then attachments else (select coalesce(jsonb_agg((a - 'content')
+        || jsonb_build_object('size', (length(a->>'content') * 3) / 4 - (length(a->>'content') - length(rtrim(a->>'content', '='))))), '[]') from jsonb_array_elements(attachments) a) end
     where id = p_email_id and status = 'queued';
   if found and p_outcome <> 'retry' then perform platform_private.email_event(p_email_id, p_outcome, p_detail); end if;
 end $$;

@@ -21,8 +21,8 @@ as $$
     where exists (select 1 from platform.access_tokens a where a.id = t)
     group by t, d
     on conflict (token_id, day) do update set requests = u.requests + excluded.requests;
-  -- Yesterday's rows and older are kept a week (whoami and the operator may look back), then go.
-  delete from platform_private.token_usage_daily where day < (now() at time zone 'utc')::date - 7;
+  -- Rows are kept a week (the operator may look back), then go: swept by one batch in fifty, not each.
+  delete from platform_private.token_usage_daily where (select random()) < 0.02 and day < (now() at time zone 'utc')::date - 7;
 $$;
 
 -- Near the limit: this process's uncounted requests (already served) and the one asking now, counted at once.
