@@ -194,3 +194,32 @@ test('another account reaches none of it: lists, upserts, reveals, bindings, aud
   assert.equal(denied.status, 403);
   assert.equal(denied.body.code, 'insufficient_scope');
 });
+
+test('hostile path values and bodies on the environment and email routes answer 4xx, never 5xx', async () => {
+  const values = ['%00', 'a%00b', '..%2f..%2fetc', '%2e%2e', 'x'.repeat(3000), encodeURIComponent('ü💥'), '-1', encodeURIComponent("' or 1=1 --"),
+    '%25', '00000000-0000-0000-0000-000000000000', encodeURIComponent('\\'), '%C0%AF'];
+  const bodies: unknown[] = [null, 1, 'x', [], {}, [null], [{ name: 'A\u0000', value: 'x' }], { environment: ['production'] }, { domain: 'a'.repeat(300) },
+    { url: 'http://[::1]/x' }, { from: 1, to: {}, subject: [] }, { from: 'a@b.co', to: 'c@d.co', subject: 's', text: 't', attachments: 'x' }];
+  const templates: [string, string][] = [
+    ['GET', '/environments/{v}/secrets'], ['PUT', '/environments/{v}/secrets'], ['DELETE', '/environments/{v}/secrets/{v}'],
+    ['POST', '/environments/{v}/secrets/{v}/reveal'], ['GET', '/environments/{v}/resolved'], ['PUT', '/secret-bindings/{v}/{v}'],
+    ['GET', '/secret-bindings/{v}/{v}/secrets'], ['DELETE', '/secret-bindings/functions/{v}'], ['GET', '/email/domains/{v}'],
+    ['POST', '/email/domains/{v}/verify'], ['DELETE', '/email/api-keys/{v}'], ['DELETE', '/email/webhooks/{v}'], ['GET', '/emails/{v}'],
+    ['GET', '/secret-reveals?limit={v}'], ['GET', '/email/stats?days={v}'], ['GET', '/emails?limit={v}'],
+  ];
+  const bad: string[] = [];
+  for (const [method, t] of templates) {
+    for (const v of values) {
+      const r = await http(method, `/v1/projects/${p.ref}${t.replaceAll('{v}', v)}`, { token: p.owner.token, body: method === 'GET' ? undefined : bodies[values.indexOf(v) % bodies.length] });
+      if (r.status >= 500) bad.push(`${method} ${t} ${v.slice(0, 20)} → ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
+  }
+  for (const [method, t] of [['PUT', '/environments/staging/secrets'], ['DELETE', '/environments/staging/secrets'], ['PUT', '/secret-bindings/functions/envs'],
+    ['POST', '/email/domains'], ['POST', '/email/api-keys'], ['POST', '/email/webhooks'], ['POST', '/emails']] as const) {
+    for (const b of bodies) {
+      const r = await http(method, `/v1/projects/${p.ref}${t}`, { token: p.owner.token, body: b === null ? 'null' : b });
+      if (r.status >= 500) bad.push(`${method} ${t} ${JSON.stringify(b).slice(0, 60)} → ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
