@@ -218,7 +218,9 @@ test('a permanent refusal is a bounce; a temporary one is retried by the worker'
   assert.deepEqual(b.events.map((e: any) => e.type), ['queued', 'bounced']);
   const r = await until('the retried email', async () => { const e = (await http('GET', `/v1/projects/${p.ref}/emails/${retry.body.id}`, { token: p.owner.token })).body; return e.status !== 'queued' && e; }, 60_000);
   assert.equal(r.status, 'sent');
-  assert.equal(r.attempts, 2);
+  // The refused attempt and the one that went through (a loaded machine may add a timed-out one between).
+  assert.ok(r.attempts >= 2, `attempts: ${r.attempts}`);
+  assert.deepEqual(r.events.map((e: any) => e.type), ['queued', 'sent']);
   const wh = new Webhook(webhookSecret);
   await until('the bounce webhook', async () => hooks.some((h) => (wh.verify(h.body, h.headers as Record<string, string>) as any).type === 'email.bounced'));
 
