@@ -32,6 +32,25 @@ export function dnsServers(env = process.env): string[] | undefined {
   });
 }
 
+/** The email service's settings (server/src/management/email-service.ts), read on each use (a test starts its SMTP
+ *  server first): the SMTP relay projects' email goes through (LOAM_SMTP_URL, the one Loam's own email uses), the
+ *  SPF include and MX host the records ask domains to publish (default: LOAM_PUBLIC_URL's host), and the cap on
+ *  one email's attachments (decoded bytes, default 1 MiB; the Management API's 2 MB body limit stays above it). */
+export function emailServiceSettings(env = process.env) {
+  const publicHost = (() => { try { return new URL(env.LOAM_PUBLIC_URL || 'http://localhost').hostname; } catch { return 'localhost'; } })();
+  const raw = env.LOAM_EMAIL_MAX_ATTACHMENT_BYTES;
+  const maxAttachmentBytes = raw === undefined || raw === '' ? 1024 * 1024 : Number(raw);
+  if (!Number.isSafeInteger(maxAttachmentBytes) || maxAttachmentBytes < 0 || maxAttachmentBytes > 1_400_000) {
+    throw new Error(`LOAM_EMAIL_MAX_ATTACHMENT_BYTES must be an integer from 0 to 1400000, got "${raw}"`);
+  }
+  return {
+    smtpUrl: env.LOAM_SMTP_URL || undefined,
+    spfInclude: env.LOAM_EMAIL_SPF_INCLUDE || publicHost,
+    mxHost: (env.LOAM_EMAIL_MX_HOST || publicHost).toLowerCase(),
+    maxAttachmentBytes,
+  };
+}
+
 export interface Config {
   port: number;
   host: string;

@@ -14,6 +14,10 @@ const usage = `usage: loam <command>
   servers add <name> <admin-url> [--region r] [--public-host h] [--public-port p] [--capacity n]
             register another PostgreSQL server (a superuser URL); new projects are placed on the
             least-loaded server of their region
+  plans     list plans and their limits
+  plans set <plan> <limit>=<n> [<limit>=<n> …]
+            change limits of a plan (n: an integer, or "unlimited" for a limit that may be unset),
+            e.g. loam plans set free daily_requests_per_token=50000
 `;
 
 async function serve(api: boolean, worker: boolean) {
@@ -40,6 +44,16 @@ async function oneShot(fn: (log: (l: string) => void) => Promise<void>) {
     await fn((l) => console.log(l));
   } finally {
     await platform.stop();
+  }
+}
+
+async function lightShot(fn: (log: (l: string) => void) => Promise<void>) {
+  const { openControlPool, closeAllPools } = await import('../../db/src/pools.ts');
+  openControlPool(config.databaseUrl!, 2);
+  try {
+    await fn((l) => console.log(l));
+  } finally {
+    await closeAllPools();
   }
 }
 
@@ -84,6 +98,35 @@ switch (command) {
         from platform.database_servers s order by s.id`);
       for (const r of rows) log(`${r.name}\t${r.region}\t${r.public_host}:${r.public_port}\t${r.projects}/${r.capacity} projects`);
     });
+    break;
+  case 'plans':
+    // With DATABASE_URL the control database is only read and updated: no platform start (migrations, the
+    // whole server's modules) for a one-line change.
+    await (config.databaseUrl ? lightShot : oneShot)(async (log) => {
+      const { controlPool } = await import('../../db/src/pools.ts');
+      const args = process.argv.slice(3);
+      if (args[0] === 'set') {
+        const [, plan, ...limits] = args;
+        if (!plan || !limits.length) throw new Error('usage: loam plans set <plan> <limit>=<n> [<limit>=<n> …]');
+        const client = await controlPool().connect();
+        try {
+          await client.query('begin');
+          for (const l of limits) {
+            const m = /^([a-z_][a-z0-9_]*)=(unlimited|null|\d{1,10})$/.exec(l);
+            if (!m) throw new Error(`"${l}" is not <limit>=<n> (n: an integer or "unlimited")`);
+            await client.query('select platform_private.set_plan_limit($1, $2, $3)', [plan, m[1], /^\d/.test(m[2]) ? m[2] : null]);
+          }
+          await client.query('commit');
+        } catch (err) {
+          await client.query('rollback');
+          throw err;
+        } finally {
+          client.release();
+        }
+      }
+      const { rows } = await controlPool().query('select * from platform.plans order by id');
+      for (const r of rows) log(`${r.id}\t${Object.entries(r).filter(([k]) => k !== 'id').map(([k, v]) => `${k}=${v ?? 'unlimited'}`).join(' ')}`);
+    }).catch((err) => { console.error(`loam plans: ${(err as Error).message}`); process.exit(1); });
     break;
   default:
     console.error(usage);

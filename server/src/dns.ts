@@ -41,3 +41,23 @@ export async function lookupTxt(name: string, timeoutMs = DNS_TIMEOUT_MS): Promi
     clearTimeout(timer);
   }
 }
+
+/** The MX records at `name` (exchange without its trailing dot, lowercase); [] when there are none. Same bounds
+ *  and failures as lookupTxt. */
+export async function lookupMx(name: string, timeoutMs = DNS_TIMEOUT_MS): Promise<{ exchange: string; priority: number }[]> {
+  if (!HOSTNAME.test(name)) throw new Error(`not a DNS name: ${name}`);
+  const servers = dnsServers();
+  const resolver = new Resolver({ timeout: Math.max(100, Math.floor(timeoutMs / 4)), tries: 2 });
+  if (servers) resolver.setServers(servers);
+  const timer = setTimeout(() => resolver.cancel(), timeoutMs);
+  try {
+    const records = await resolver.resolveMx(name);
+    return records.slice(0, DNS_MAX_RECORDS).map((r) => ({ exchange: r.exchange.replace(/\.$/, '').toLowerCase().slice(0, 253), priority: r.priority }));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+    throw new DnsLookupFailed(name, code === 'ECANCELLED' ? 'ETIMEOUT' : code);
+  } finally {
+    clearTimeout(timer);
+  }
+}

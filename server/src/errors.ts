@@ -9,11 +9,14 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  /** More fields of the error body, after `message` and `code` (a quota's limit and reset time). */
+  readonly extra: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.extra = extra;
   }
 }
 
@@ -58,5 +61,5 @@ export function toApiError(err: unknown): ApiError {
 export const renderErrors: ErrorRequestHandler = (err, _req, res, _next) => {
   const api = toApiError(err);
   if (api.status >= 500 && api.code === 'internal_error') console.error(err);
-  res.status(api.status).set(api.headers).json({ message: api.message, code: api.code });
+  res.status(api.status).set(api.headers).json({ ...api.extra, message: api.message, code: api.code });
 };

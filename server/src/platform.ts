@@ -9,6 +9,7 @@ import { reportBackupTools } from '../../db/src/backups.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
 import { functionsBeforeExpress, stopFunctions } from './functions/invoke.ts';
 import { stopRequestLog } from './request-log.ts';
+import { stopQuotaCounts } from './management/quota.ts';
 import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
@@ -91,6 +92,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
         silenceWorkerLogs();
         await stopFunctions();
         await stopRequestLog();
+        await stopQuotaCounts();
         await stopRealtime(); // open sockets would hold server.close() up
         if (server) {
           server.closeIdleConnections();

@@ -15,7 +15,8 @@ import { identifyToken, keyGate, NO_API_KEY } from '../project/keys.ts';
 import { checkProject } from '../project/resolve.ts';
 import { sitesSettings } from '../../../db/src/config.ts';
 import { isApiKey } from '../project/keyring.ts';
-import { functionEnv } from './env.ts';
+import { functionEnvs } from './env.ts';
+import type { Environment } from './secrets.ts';
 import { WorkerError, WorkerPool, type FunctionWorker } from './runtime.ts';
 import { forward } from './proxy.ts';
 
@@ -33,10 +34,13 @@ const routes = projectCache(async (ref: string) => {
 
 interface FunctionEnv { env: Record<string, string>; digest: string }
 
-const envs = projectCache(async (ref: string): Promise<FunctionEnv> => {
-  const env = await functionEnv(ref);
-  const digest = crypto.createHash('sha256').update(JSON.stringify(Object.entries(env).sort())).digest('hex');
-  return { env, digest };
+// Per project: each environment's variables with their digest, and which environment each function reads.
+const envs = projectCache(async (ref: string) => {
+  const { bindings, byEnvironment } = await functionEnvs(ref);
+  const withDigest = Object.fromEntries(Object.entries(byEnvironment).map(([e, env]) => [e, {
+    env, digest: crypto.createHash('sha256').update(JSON.stringify(Object.entries(env).sort())).digest('hex'),
+  } satisfies FunctionEnv])) as Record<Environment, FunctionEnv>;
+  return { bindings, withDigest };
 });
 
 // A project that changed: stop what no longer may run (project paused or gone, function deleted).
@@ -162,7 +166,8 @@ async function invoke(req: IncomingMessage, res: ServerResponse, project: Projec
   const max = p.settings.maxBodyBytes;
   const length = Number(req.headers['content-length'] ?? 0);
   if (length > max) return send(res, 413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${max} bytes`, { Connection: 'close' });
-  const { env, digest } = await envs.get(project.ref);
+  const projectEnvs = await envs.get(project.ref);
+  const { env, digest } = projectEnvs.withDigest[projectEnvs.bindings.get(m[1]) ?? 'production'];
   let worker: FunctionWorker;
   try {
     worker = p.acquire(project.ref, m[1], route.versionId, env, digest);

@@ -4,19 +4,26 @@
 import crypto from 'node:crypto';
 import { secretKey as secretsKey } from '../../../db/src/secret-box.ts';
 
-/** iv (12) || tag (16) || ciphertext. The secret's name is the additional data: a value cannot be moved to
- *  another name (or project) by swapping rows. */
-export function encryptSecret(ref: string, name: string, value: string): Buffer {
+export type Environment = 'production' | 'staging' | 'development';
+export const ENVIRONMENTS: readonly Environment[] = ['production', 'staging', 'development'];
+
+// Production's values keep the additional data they always had (`ref/name`); the other environments' name theirs.
+const aad = (ref: string, name: string, environment: Environment) =>
+  Buffer.from(environment === 'production' ? `${ref}/${name}` : `${ref}/${environment}/${name}`);
+
+/** iv (12) || tag (16) || ciphertext. The project, environment and secret name are the additional data: a value
+ *  cannot be moved to another name, environment or project by swapping rows. */
+export function encryptSecret(ref: string, name: string, value: string, environment: Environment = 'production'): Buffer {
   const iv = crypto.randomBytes(12);
   const c = crypto.createCipheriv('aes-256-gcm', secretsKey(), iv);
-  c.setAAD(Buffer.from(`${ref}/${name}`));
+  c.setAAD(aad(ref, name, environment));
   const data = Buffer.concat([c.update(value, 'utf8'), c.final()]);
   return Buffer.concat([iv, c.getAuthTag(), data]);
 }
 
-export function decryptSecret(ref: string, name: string, blob: Buffer): string {
+export function decryptSecret(ref: string, name: string, blob: Buffer, environment: Environment = 'production'): string {
   const d = crypto.createDecipheriv('aes-256-gcm', secretsKey(), blob.subarray(0, 12));
-  d.setAAD(Buffer.from(`${ref}/${name}`));
+  d.setAAD(aad(ref, name, environment));
   d.setAuthTag(blob.subarray(12, 28));
   return Buffer.concat([d.update(blob.subarray(28)), d.final()]).toString('utf8');
 }

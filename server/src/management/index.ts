@@ -17,6 +17,8 @@ import { tokens } from './tokens.ts';
 import { storageManagement } from './storage.ts';
 import { functionsManagement } from './functions.ts';
 import { secretsManagement } from './secrets.ts';
+import { environments } from './environments.ts';
+import { emailSend, emailService } from './email-service.ts';
 import { storageCredentials } from './storage-credentials.ts';
 import { logs } from './logs.ts';
 import { mcpProject, mcpProjectKey } from '../mcp/index.ts';
@@ -45,10 +47,13 @@ management.post('/projects/:ref/sites/:site_id/builds/webhook', siteWebhook);
 management.use(jsonParser({ limit: '2mb' }, errors.jsonTooDeep));
 // The project MCP endpoint also takes the project's service key, which token authentication would refuse.
 management.post('/projects/:ref/mcp', mcpProjectKey);
+// Sending email also takes the project's email API keys (lme_…), which the role guard would refuse: it checks
+// a token's role itself.
+management.use(emailSend);
 // What the caller's organization role allows, decided in SQL, before any route of a project or organization runs.
 management.use(roleGuard);
 management.use(meta, accounts, tokens, members, invitations, organizations, regions, projects, apiKeys, configAuth, credentials, database, openapi, storageManagement,
-  storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement,
+  storageCredentials, postgrest, sites, configRealtime, functionsManagement, secretsManagement, environments, emailService,
   databaseSettings, networkManagement, logs, mcpProject, signingKeys, thirdPartyAuth,
   migrations, advisors, typegen, tables, rowLogin, services, ssoProvidersManagement, backups, branches);
 management.use(() => { throw errors.notFound('Endpoint'); });

@@ -70,6 +70,9 @@ function op(s: OpSpec): Operation {
     ...(s.params?.length ? { parameters: s.params } : {}),
     ...(s.body ? { requestBody: { required: true, content: s.multipart ? { 'multipart/form-data': { schema: s.body } } : json(s.body) } } : {}),
     ...(authed ? {} : { security: [] }),
+    // The scope a personal access token that carries scopes needs (any one of these; `read`/`write` alone
+    // cover every area). Empty: any valid token. Enforced by scope() in session.ts; quotas.test.ts checks both agree.
+    'x-required-scopes': authed && s.scope ? [s.scope, s.scope.split(':')[1]] : [],
     responses,
   };
 }
@@ -321,6 +324,31 @@ const schemas: Record<string, Schema> = {
     entrypoint_path: str(), import_map_path: str(), ezbr_sha256: str(),
   }, ['slug', 'version'])),
   FunctionLogs: obj({ result: arrayOf(obj({ at: timestamp, version: { type: 'integer' }, method: str(), path: str(), status: { type: 'integer' }, duration_ms: { type: 'integer' }, output: str() })) }),
+  EmailDnsRecord: obj({ purpose: str({ enum: ['dkim', 'return_path', 'spf'] }), type: str({ enum: ['TXT', 'MX'] }), name: str(), value: str(), priority: { type: 'integer' }, status: str({ enum: ['pending', 'verified', 'not_found', 'lookup_failed'] }) }, ['purpose', 'type', 'name', 'value', 'status']),
+  EmailDomain: obj({ id: str({ format: 'uuid' }), domain: str(), status: str({ enum: ['pending', 'verified', 'failed'] }), records: arrayOf(ref('EmailDnsRecord')), created_at: timestamp, last_checked_at: nullable(timestamp), verified_at: nullable(timestamp) }),
+  EmailApiKey: obj({ id: str({ format: 'uuid' }), name: str(), key_prefix: str(), scopes: arrayOf(str()), created_at: timestamp, last_used_at: nullable(timestamp) }),
+  CreatedEmailApiKey: obj({ id: str({ format: 'uuid' }), name: str(), key_prefix: str(), scopes: arrayOf(str()), created_at: timestamp, last_used_at: nullable(timestamp), key: str({ description: 'Shown once.' }) }),
+  EmailWebhook: obj({ id: str({ format: 'uuid' }), url: str(), events: arrayOf(str({ enum: ['queued', 'sent', 'bounced', 'failed'] })), created_at: timestamp }),
+  CreatedEmailWebhook: obj({ id: str({ format: 'uuid' }), url: str(), events: arrayOf(str()), created_at: timestamp, secret: str({ description: 'whsec_… signing secret (Standard Webhooks), shown once.' }) }),
+  SendEmailBody: obj({
+    from: str({ description: '`a@domain` or `Name <a@domain>`; the domain must be a verified sending domain.' }),
+    to: { oneOf: [str(), arrayOf(str())], description: '1 to 50 addresses.' },
+    subject: str({ maxLength: 998 }), html: str(), text: str(),
+    variables: { type: 'object', additionalProperties: true, description: 'Values for {{name}} in subject, html (escaped) and text.' },
+    attachments: arrayOf(obj({ filename: str(), content: str({ description: 'base64' }), content_type: str() }, ['filename', 'content'])),
+  }, ['from', 'to', 'subject']),
+  QueuedEmail: obj({ id: str({ format: 'uuid' }), status: str(), created_at: timestamp }),
+  Email: obj({ id: str({ format: 'uuid' }), from_address: str(), to_addresses: arrayOf(str()), subject: str(), status: str({ enum: ['queued', 'sent', 'bounced', 'failed'] }), attempts: { type: 'integer' }, last_error: nullable(str()), message_id: nullable(str()), idempotency_key: nullable(str()), created_at: timestamp, sent_at: nullable(timestamp), events: arrayOf(obj({ type: str(), at: timestamp, detail: nullable(str()) })) }),
+  EmailStatsDay: obj({ day: str({ format: 'date' }), queued: { type: 'integer' }, sent: { type: 'integer' }, bounced: { type: 'integer' }, failed: { type: 'integer' } }),
+  Environment: obj({ name: str({ enum: ['production', 'staging', 'development'] }), fallback: arrayOf(str()), secrets: { type: 'integer' }, bound_functions: { type: 'integer' }, bound_sites: { type: 'integer' } }),
+  MaskedSecret: obj({ name: str(), value: str({ description: 'Always `********`: values are shown only by the audited reveal.' }), digest: str({ description: 'SHA-256 (hex) of the value.' }), environment: str({ description: 'The environment the value comes from (an environment further down the fallback chain in resolved views).' }), updated_at: timestamp }),
+  ResolvedSecrets: obj({ environment: str(), secrets: arrayOf(ref('MaskedSecret')) }),
+  TargetSecrets: obj({ kind: str({ enum: ['functions', 'sites'] }), target: str(), environment: nullable(str({ description: 'null: a site build not bound to an environment reads no secrets.' })), secrets: arrayOf(ref('MaskedSecret')) }),
+  RevealedSecret: obj({ name: str(), environment: str(), value: str() }),
+  SecretReveal: obj({ id: { type: 'integer' }, environment: str(), name: str(), account_id: nullable(str({ format: 'uuid' })), account_email: nullable(str()), token_id: nullable(str({ format: 'uuid' })), at: timestamp }),
+  SecretBinding: obj({ kind: str({ enum: ['functions', 'sites'] }), target: str({ description: 'Function slug or site id.' }), environment: nullable(str()), updated_at: nullable(timestamp) }),
+  BindSecretsBody: obj({ environment: str({ enum: ['production', 'staging', 'development'] }) }),
+  DeletedSecrets: obj({ deleted: arrayOf(str()), missing: arrayOf(str()) }),
   Secret: obj({ name: str(), value: str({ description: 'SHA-256 (hex) of the value; the value itself is never returned.' }), updated_at: timestamp }),
   CreateSecretsBody: arrayOf(obj({ name: str({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), value: str() })),
   DeleteSecretsBody: arrayOf(str()),
@@ -649,6 +677,8 @@ const paths: Record<string, Record<string, Operation>> = {
   '/v1/projects/{ref}/functions/{function_slug}/logs': {
     get: op({ tag: 'Edge Functions', id: 'v1-get-function-logs', summary: 'The last invocations (status, duration, console output), newest first', scope: 'projects:read', params: [projectRef, functionSlug, { name: 'limit', in: 'query', required: false, schema: { type: 'integer' } }], response: ref('FunctionLogs'), errors: [404] }),
   },
+  ...environmentPaths(),
+  ...emailPaths(),
   '/v1/projects/{ref}/secrets': {
     get: op({ tag: 'Secrets', id: 'v1-list-all-secrets', summary: 'The project\'s secrets: names and digests', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Secret')), errors: [404] }),
     post: op({ tag: 'Secrets', id: 'v1-bulk-create-secrets', summary: 'Set secrets (edge functions see them as environment variables)', scope: 'projects:write', params: [projectRef], body: ref('CreateSecretsBody'), status: 201, response: ref('Message'), errors: [404] }),
@@ -1250,6 +1280,92 @@ function branchPaths(): Record<string, Record<string, Operation>> {
         params: [id, { name: 'included_schemas', in: 'query', required: false, schema: str({ default: 'public' }) }], errors: [400, 404, 409, 503] }),
       responses: { 200: { description: 'SQL', content: { 'text/plain': { schema: str() } } }, 400: errorResponse(400), 401: errorResponse(401), 403: errorResponse(403),
         404: errorResponse(404), 409: errorResponse(409), 429: errorResponse(429), 503: errorResponse(503) } },
+    },
+  };
+}
+
+// Environments of the project's secrets (a PaaS API shape): the same store as /secrets, which is production.
+function environmentPaths(): Record<string, Record<string, Operation>> {
+  const tag = 'Environments';
+  const environment = { name: 'environment', in: 'path', required: true, schema: str({ enum: ['production', 'staging', 'development'] }) };
+  const name = { name: 'name', in: 'path', required: true, schema: str() };
+  const kind = { name: 'kind', in: 'path', required: true, schema: str({ enum: ['functions', 'sites'] }) };
+  const target = { name: 'target', in: 'path', required: true, description: 'Function slug or site id', schema: str() };
+  return {
+    '/v1/projects/{ref}/environments': {
+      get: op({ tag, id: 'list-environments', summary: 'The environments of the project\'s secrets and their fallbacks', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('Environment')), errors: [404] }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/secrets': {
+      get: op({ tag, id: 'list-environment-secrets', summary: 'The secrets one environment sets (masked)', scope: 'projects:read', params: [projectRef, environment], response: arrayOf(ref('MaskedSecret')), errors: [404] }),
+      put: op({ tag, id: 'upsert-environment-secrets', summary: 'Set secrets of one environment in bulk (all or none)', scope: 'projects:write', params: [projectRef, environment], body: ref('CreateSecretsBody'), response: arrayOf(ref('MaskedSecret')), errors: [404] }),
+      delete: op({ tag, id: 'delete-environment-secrets', summary: 'Delete secrets of one environment', scope: 'projects:write', params: [projectRef, environment], body: ref('DeleteSecretsBody'), response: ref('DeletedSecrets'), errors: [404] }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/secrets/{name}': {
+      delete: op({ tag, id: 'delete-environment-secret', summary: 'Delete one secret of one environment', scope: 'projects:write', params: [projectRef, environment, name], status: 204, errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/secrets/{name}/reveal': {
+      post: op({ tag, id: 'reveal-environment-secret', summary: 'Show a secret\'s value as the environment resolves it (audited)', scope: 'projects:write', params: [projectRef, environment, name], response: ref('RevealedSecret'), errors: [400, 404, 409],
+        description: 'Each reveal is recorded (account, token, time): `GET /v1/projects/{ref}/secret-reveals`.' }),
+    },
+    '/v1/projects/{ref}/environments/{environment}/resolved': {
+      get: op({ tag, id: 'resolve-environment-secrets', summary: 'The secrets an environment resolves to through its fallbacks (masked)', scope: 'projects:read', params: [projectRef, environment], response: ref('ResolvedSecrets'), errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/secret-reveals': {
+      get: op({ tag, id: 'list-secret-reveals', summary: 'Who revealed which secret, when (newest first)', scope: 'projects:read', params: [projectRef, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } }], response: arrayOf(ref('SecretReveal')), errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/secret-bindings': {
+      get: op({ tag, id: 'list-secret-bindings', summary: 'The environment each function and site build reads', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('SecretBinding')), errors: [404] }),
+    },
+    '/v1/projects/{ref}/secret-bindings/{kind}/{target}': {
+      put: op({ tag, id: 'bind-secrets', summary: 'Bind a function or site build to an environment', scope: 'projects:write', params: [projectRef, kind, target], body: ref('BindSecretsBody'), response: ref('SecretBinding'), errors: [404] }),
+      delete: op({ tag, id: 'unbind-secrets', summary: 'Remove a binding (functions read production again, site builds no secrets)', scope: 'projects:write', params: [projectRef, kind, target], status: 204, errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/secret-bindings/{kind}/{target}/secrets': {
+      get: op({ tag, id: 'resolve-target-secrets', summary: 'The secrets a function or site build reads, resolved (masked)', scope: 'projects:read', params: [projectRef, kind, target], response: ref('TargetSecrets'), errors: [400, 404] }),
+    },
+  };
+}
+
+// The project's email service (a PaaS API shape).
+function emailPaths(): Record<string, Record<string, Operation>> {
+  const tag = 'Email';
+  const id = { name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) };
+  return {
+    '/v1/projects/{ref}/email/domains': {
+      get: op({ tag, id: 'list-email-domains', summary: 'Sending domains and the DNS records each must publish', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('EmailDomain')), errors: [404] }),
+      post: op({ tag, id: 'create-email-domain', summary: 'Add a sending domain (a DKIM key pair is made for it)', scope: 'projects:write', params: [projectRef], body: obj({ domain: str() }), status: 201, response: ref('EmailDomain'), errors: [404, 409] }),
+    },
+    '/v1/projects/{ref}/email/domains/{id}': {
+      get: op({ tag, id: 'get-email-domain', summary: 'One sending domain', scope: 'projects:read', params: [projectRef, id], response: ref('EmailDomain'), errors: [404] }),
+      delete: op({ tag, id: 'delete-email-domain', summary: 'Remove a sending domain', scope: 'projects:write', params: [projectRef, id], status: 204, errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/domains/{id}/verify': {
+      post: op({ tag, id: 'verify-email-domain', summary: 'Look the records up in DNS (the operator\'s resolvers); verified when all are found', scope: 'projects:write', params: [projectRef, id], response: ref('EmailDomain'), errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/api-keys': {
+      get: op({ tag, id: 'list-email-api-keys', summary: 'Email API keys (never the keys)', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('EmailApiKey')), errors: [404] }),
+      post: op({ tag, id: 'create-email-api-key', summary: 'Create a key that may only send this project\'s email', scope: 'projects:write', params: [projectRef], body: obj({ name: str() }), status: 201, response: ref('CreatedEmailApiKey'), errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/api-keys/{id}': {
+      delete: op({ tag, id: 'delete-email-api-key', summary: 'Revoke an email API key', scope: 'projects:write', params: [projectRef, id], status: 204, errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/webhooks': {
+      get: op({ tag, id: 'list-email-webhooks', summary: 'Webhooks receiving email events', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('EmailWebhook')), errors: [404] }),
+      post: op({ tag, id: 'create-email-webhook', summary: 'Add a webhook (events signed per Standard Webhooks)', scope: 'projects:write', params: [projectRef], body: obj({ url: str(), events: arrayOf(str()) }, ['url']), status: 201, response: ref('CreatedEmailWebhook'), errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/webhooks/{id}': {
+      delete: op({ tag, id: 'delete-email-webhook', summary: 'Remove an email webhook', scope: 'projects:write', params: [projectRef, id], status: 204, errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/stats': {
+      get: op({ tag, id: 'get-email-stats', summary: 'Email events per UTC day', scope: 'projects:read', params: [projectRef, { name: 'days', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 90 } }], response: arrayOf(ref('EmailStatsDay')), errors: [400, 404] }),
+    },
+    '/v1/projects/{ref}/emails': {
+      get: op({ tag, id: 'list-emails', summary: 'Emails sent (newest first) with their events', scope: 'projects:read', params: [projectRef, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }], response: arrayOf(ref('Email')), errors: [400, 404] }),
+      post: op({ tag, id: 'send-email', summary: 'Send an email from a verified domain', scope: 'projects:write', params: [projectRef, { name: 'Idempotency-Key', in: 'header', required: false, schema: str({ maxLength: 256 }) }], body: ref('SendEmailBody'), status: 202, response: ref('QueuedEmail'), errors: [403, 404, 409, 413, 422],
+        description: 'Also takes an email API key (`Authorization: Bearer lme_…`) of the project. A repeated Idempotency-Key with the same email answers 200 with the first email (header `Idempotent-Replayed: true`); with another email, 409.' }),
+    },
+    '/v1/projects/{ref}/emails/{id}': {
+      get: op({ tag, id: 'get-email', summary: 'One email and its events', scope: 'projects:read', params: [projectRef, id], response: ref('Email'), errors: [404] }),
     },
   };
 }

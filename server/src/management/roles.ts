@@ -32,6 +32,7 @@ const PROJECT_RULES: Rule[] = [
   ['*', /^\/database\/migrations(\/.*)?$/, 'project.content'],
   ['*', /^\/tables(\/.*)?$/, 'project.content'],
   ['*', /^\/branches(\/.*)?$/, 'project.content'],
+  ['POST', /^\/emails$/, 'project.content'],
   ['*', /^\/functions(\/.*)?$/, 'project.content'],
   ['*', /^\/sites(\/.*)?$/, 'project.content'],
   ['*', /^\/storage\/buckets(\/.*)?$/, 'project.content'],

@@ -1,10 +1,11 @@
 // A project's secrets (Supabase's /v1/projects/{ref}/secrets): set and unset in bulk; the list shows each name
 // with the SHA-256 of its value, never the value. Values are encrypted here (functions/secrets.ts) before they
-// reach the database; the edge functions of the project get them as environment variables.
+// reach the database; the edge functions of the project get them as environment variables. These are the
+// production environment of the one store environments.ts manages per environment.
 import { Router } from 'express';
 import { forgetRuntime } from '../../../db/src/projects.ts';
 import { ApiError, errors } from '../errors.ts';
-import { encryptSecret, RESERVED_ENV, secretDigest } from '../functions/secrets.ts';
+import { encryptSecret, RESERVED_ENV, secretDigest, type Environment } from '../functions/secrets.ts';
 import { param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 
@@ -19,9 +20,8 @@ secretsManagement.get('/projects/:ref/secrets', async (req, res) => {
 
 const MAX_VALUE = 64 * 1024;
 
-secretsManagement.post('/projects/:ref/secrets', async (req, res) => {
-  const ref = param(req, 'ref');
-  const list = req.body;
+/** A bulk list of secrets from a request body, checked and sealed for `environment`. */
+export function sealSecretList(ref: string, list: unknown, environment: Environment = 'production'): { names: string[]; values: Buffer[]; digests: string[] } {
   if (!Array.isArray(list) || list.length === 0 || list.length > 100) throw errors.invalidBody('expected an array of 1 to 100 {"name", "value"} objects');
   const names: string[] = [];
   const values: Buffer[] = [];
@@ -35,9 +35,15 @@ secretsManagement.post('/projects/:ref/secrets', async (req, res) => {
     if (RESERVED_ENV.test(s.name)) throw new ApiError(400, 'invalid_secret_name', `${s.name} is a reserved name (SUPABASE_*, LD_*, DENO_*, NPM_CONFIG_*, PATH, HOME, proxies …)`);
     if (names.includes(s.name)) throw errors.invalidBody(`secret ${s.name} is given twice`);
     names.push(s.name);
-    values.push(encryptSecret(ref, s.name, s.value));
+    values.push(encryptSecret(ref, s.name, s.value, environment));
     digests.push(secretDigest(s.value));
   }
+  return { names, values, digests };
+}
+
+secretsManagement.post('/projects/:ref/secrets', async (req, res) => {
+  const ref = param(req, 'ref');
+  const { names, values, digests } = sealSecretList(ref, req.body);
   await callerQuery(res, 'select platform.set_secrets($1, $2, $3, $4)', [ref, names, values, digests]);
   // Other processes hear of it through NOTIFY; this one drops its cached environment at once.
   forgetRuntime(ref);

@@ -1,5 +1,6 @@
-// Who is calling the Management API: access-token authentication (with the shared per-account rate limit),
-// token scopes, and the transaction that runs a caller's SQL as role loam_api under RLS.
+// Who is calling the Management API: access-token authentication (with the shared per-account rate limit and
+// the per-token daily quota, quota.ts), token scopes, and the transaction that runs a caller's SQL as role
+// loam_api under RLS.
 import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type pg from 'pg';
@@ -7,6 +8,7 @@ import { config } from '../../../db/src/config.ts';
 import { withContext } from '../../../db/src/context.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { errors } from '../errors.ts';
+import { countRequest } from './quota.ts';
 
 export interface Caller {
   accountId: string;
@@ -37,6 +39,7 @@ export const authenticate: RequestHandler = async (req, res, next) => {
   const row = rows[0];
   if (!row) throw errors.unauthorized();
   if (!row.allowed) throw errors.rateLimited(row.retry_after);
+  await countRequest(row.token_id, row.daily_quota, row.quota_day, row.used_today);
   res.locals.caller = {
     accountId: row.account_id, tokenId: row.token_id, tokenPrefix: row.token_prefix, scopes: row.scopes, kind: row.kind,
   } satisfies Caller;

@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import { errors } from '../errors.ts';
 import { body, str, strArray, timestamp, param } from '../validate.ts';
+import { flushQuotaCounts } from './quota.ts';
 import { authenticate, caller, callerQuery, newAccessToken, scope } from './session.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -38,17 +39,19 @@ tokens.delete('/auth/tokens/:id', async (req, res) => {
 
 tokens.get('/whoami', authenticate, async (_req, res) => {
   const me = caller(res);
+  // What this process counted and has not written yet, written first: the usage shown is the whole count.
+  await flushQuotaCounts();
   const [row] = await callerQuery(res, `
     select to_jsonb(a) - 'updated_at' as account,
-      (select to_jsonb(p) from platform.plans p where p.id = coalesce(
-         (select o.plan from platform.organizations o join platform.organization_members m on m.organization_id = o.id
-          where m.account_id = a.id order by (o.plan = 'free') limit 1), 'free')) as plan,
+      (select to_jsonb(p) from platform.plans p where p.id = platform.my_plan()) as plan,
       jsonb_build_object(
         'date', current_date,
         'requests', coalesce((select requests from platform.usage_daily where account_id = a.id and day = current_date), 0),
+        'token_requests', platform.my_token_requests_today($1),
+        'token_quota_day', (now() at time zone 'utc')::date,
         'organizations', (select count(*) from platform.organizations),
         'projects', (select count(*) from platform.projects)) as usage
-    from platform.accounts a where a.id = platform.current_account_id()`);
+    from platform.accounts a where a.id = platform.current_account_id()`, [me.tokenId]);
   res.json({
     account: row.account,
     token: { id: me.tokenId, prefix: me.tokenPrefix, scopes: me.scopes, kind: me.kind },

@@ -9,6 +9,7 @@ import { controlPool } from '../../../db/src/pools.ts';
 import { BuildLog, clone, collectOutput, openOutputFile, repoUrlProblem, sandboxed, type StepResult } from './build.ts';
 import { buildSettings } from '../../../db/src/config.ts';
 import { deployRules, precompress, storeSiteFile, type Variants } from './deploys.ts';
+import { openSecrets } from '../functions/env.ts';
 import { contentTypeOf } from './paths.ts';
 import { deployLimits } from './settings.ts';
 
@@ -60,7 +61,9 @@ export async function runSiteBuild(buildId: string): Promise<void> {
       'select * from platform_private.site_build_credentials_for_job($1)', [b.site_id]);
     check('clone', await clone(workdir, b.repo_url, b.branch, log, deadline, ac.signal, settings.allowLocalRepos,
       { deployKey: creds?.deploy_key_private, token: creds?.repo_token }));
-    const env = Object.fromEntries(Object.entries(b.build_env ?? {}).filter(([, v]) => typeof v === 'string'));
+    // The secrets of the environment the site is bound to (none when unbound), under the site's own build_env.
+    const { rows: secretRows } = await pool.query('select * from platform_private.site_build_secrets_of($1)', [b.site_id]);
+    const env = { ...openSecrets(b.ref, secretRows), ...Object.fromEntries(Object.entries(b.build_env ?? {}).filter(([, v]) => typeof v === 'string')) };
     for (const [step, command] of [['install', b.install_command], ['build', b.build_command]] as const) {
       if (command) check(step, await sandboxed(workdir, command, env, log, deadline, ac.signal, settings));
     }

@@ -195,7 +195,8 @@ begin
     order by l.id desc limit least(greatest(coalesce(p_limit, 100), 1), 1000);
 end $$;
 
--- Secrets: the API process encrypts; SQL stores ciphertext and a digest.
+-- Secrets: the API process encrypts; SQL stores ciphertext and a digest. Supabase's secrets API is the
+-- production environment of the store (environments.sql has the others).
 create or replace function platform.list_secrets(p_ref text)
   returns table (name text, digest text, updated_at timestamptz)
   language plpgsql stable security definer set search_path = pg_catalog, pg_temp
@@ -203,7 +204,7 @@ as $$
 begin
   return query
   select s.name, s.digest, s.updated_at from platform.project_for_member(p_ref) p
-    join platform_private.function_secrets s on s.project_id = p.id order by s.name;
+    join platform_private.function_secrets s on s.project_id = p.id and s.environment = 'production' order by s.name;
 end $$;
 
 create or replace function platform.set_secrets(p_ref text, p_names text[], p_values bytea[], p_digests text[])
@@ -216,13 +217,13 @@ begin
   if exists (select 1 from unnest(p_names) n where n is null or n !~ '^[A-Za-z_][A-Za-z0-9_]{0,255}$' or upper(n) like 'SUPABASE\_%') then
     raise exception 'secret names must match [A-Za-z_][A-Za-z0-9_]* and must not start with SUPABASE_' using errcode = 'LMV07';
   end if;
-  if (select count(*) from platform_private.function_secrets s where s.project_id = v_project.id
+  if (select count(*) from platform_private.function_secrets s where s.project_id = v_project.id and s.environment = 'production'
       and s.name <> all (p_names)) + cardinality(p_names) > 100 then
     raise exception 'a project holds at most 100 secrets' using errcode = 'LMQ02';
   end if;
-  insert into platform_private.function_secrets as s (project_id, name, value_enc, digest)
-    select v_project.id, n, v, d from unnest(p_names, p_values, p_digests) as t(n, v, d)
-    on conflict (project_id, name) do update set value_enc = excluded.value_enc, digest = excluded.digest, updated_at = now();
+  insert into platform_private.function_secrets as s (project_id, environment, name, value_enc, digest)
+    select v_project.id, 'production', n, v, d from unnest(p_names, p_values, p_digests) as t(n, v, d)
+    on conflict (project_id, environment, name) do update set value_enc = excluded.value_enc, digest = excluded.digest, updated_at = now();
   perform pg_notify('loam_project_changed', p_ref);
 end $$;
 
@@ -232,7 +233,7 @@ as $$
 declare
   v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
-  delete from platform_private.function_secrets s where s.project_id = v_project.id and s.name = any (p_names);
+  delete from platform_private.function_secrets s where s.project_id = v_project.id and s.environment = 'production' and s.name = any (p_names);
   perform pg_notify('loam_project_changed', p_ref);
 end $$;
 
@@ -293,7 +294,7 @@ create or replace function platform_private.function_secrets(p_ref text)
   language sql stable
 as $$
   select s.name, s.value_enc from platform.projects p join platform_private.function_secrets s on s.project_id = p.id
-  where p.ref = p_ref
+  where p.ref = p_ref and s.environment = 'production'
 $$;
 
 -- Invocation records, written in batches by each API process; keeps the last 100 of each function.

@@ -49,9 +49,12 @@ begin
 end $$;
 
 -- One round trip per request: resolves the token, counts the request against the account's per-minute limit,
--- records usage. No row: the token is unknown, revoked or expired.
-create or replace function platform_private.authenticate(p_token_hash bytea, p_default_limit integer)
-  returns table (account_id uuid, token_id uuid, token_prefix text, scopes text[], kind text, allowed boolean, retry_after integer)
+-- records usage, and reads the token's daily quota and what is counted of it today (the API process adds what
+-- it has not written yet: server/src/management/quota.ts). No row: the token is unknown, revoked or expired.
+drop function if exists platform_private.authenticate(bytea, integer);
+create function platform_private.authenticate(p_token_hash bytea, p_default_limit integer)
+  returns table (account_id uuid, token_id uuid, token_prefix text, scopes text[], kind text, allowed boolean, retry_after integer,
+                 daily_quota integer, quota_day text, used_today integer)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
@@ -80,7 +83,11 @@ begin
     insert into platform.usage_daily as u (account_id, day, requests) values (v_token.account_id, current_date, 1)
       on conflict (account_id, day) do update set requests = u.requests + 1;
   end if;
-  return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, v_retry = 0, v_retry;
+  return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, v_retry = 0, v_retry,
+    (select p.daily_requests_per_token from platform.plans p where p.id = platform_private.account_plan(v_token.account_id)),
+    ((now() at time zone 'utc')::date)::text,
+    coalesce((select u.requests from platform_private.token_usage_daily u
+      where u.token_id = v_token.id and u.day = (now() at time zone 'utc')::date), 0);
 end $$;
 
 -- Superseded by the pruning in rate_limit_hit(); nothing called it.

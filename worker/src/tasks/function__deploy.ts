@@ -35,7 +35,7 @@ const task: Task = async (payload) => {
   let ok = false;
   let error: string | null = null;
   try {
-    const { args, env } = sandbox(v, settings, await functionEnv(v.ref));
+    const { args, env } = sandbox(v, settings, await functionEnv(v.ref, v.slug));
     const { code, output } = await run(settings.denoPath, args, env, v.dir);
     ok = code === 0 && output.includes(LOADED);
     // Deno's message names files by their full path on this machine; the owner knows them by bundle path.

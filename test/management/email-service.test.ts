@@ -1,0 +1,333 @@
+// The email service end to end: a sending domain verified through a DNS server started here (LOAM_DNS_SERVERS),
+// an email API key, a templated email with an attachment sent through an SMTP server started here
+// (LOAM_SMTP_URL) with a DKIM signature, its events delivered to a webhook and checked per Standard Webhooks,
+// idempotency keys, a bounce, a retry after a temporary refusal, stats, every error, and another account.
+process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1'; // the webhook receiver listens on loopback
+import assert from 'node:assert/strict';
+import http2 from 'node:http';
+import { after, before, test } from 'node:test';
+import dns2 from 'dns2';
+import { SMTPServer } from 'smtp-server';
+import { Webhook } from 'standardwebhooks';
+import { adminClient, createProject, http, signup, type Account, type Project } from '../helpers/platform.ts';
+
+const { Packet } = dns2;
+const txt = new Map<string, string[][]>();
+const mx = new Map<string, string>();
+let dns: ReturnType<typeof dns2.createServer>;
+
+interface Received { from: string; to: string[]; raw: string }
+const received: Received[] = [];
+let retryRefused = 0;
+let smtp: SMTPServer;
+
+interface Hook { headers: http2.IncomingHttpHeaders; body: string }
+const hooks: Hook[] = [];
+let hookServer: http2.Server;
+let hookUrl = '';
+
+before(async () => {
+  dns = dns2.createServer({
+    udp: true,
+    handle: (request: any, send: any) => {
+      const response: any = Packet.createResponseFromRequest(request);
+      const [q] = request.questions;
+      const name = q.name.toLowerCase();
+      if (q.type === Packet.TYPE.MX && mx.has(name)) response.answers.push({ name: q.name, type: Packet.TYPE.MX, class: Packet.CLASS.IN, ttl: 1, exchange: mx.get(name), priority: 10 });
+      else if (q.type === Packet.TYPE.TXT && txt.has(name)) for (const data of txt.get(name)!) response.answers.push({ name: q.name, type: Packet.TYPE.TXT, class: Packet.CLASS.IN, ttl: 1, data });
+      else if (!txt.has(name) && !mx.has(name)) response.header.rcode = 3;
+      send(response);
+    },
+  });
+  dns.on('requestError', () => {});
+  const addresses: any = await dns.listen({ udp: { port: 0, address: '127.0.0.1' } });
+  process.env.LOAM_DNS_SERVERS = `127.0.0.1:${addresses.udp.port}`;
+
+  smtp = new SMTPServer({
+    authOptional: true, disabledCommands: ['STARTTLS'], logger: false, size: 5 * 1024 * 1024,
+    onRcptTo(address, _session, cb) {
+      if (address.address.startsWith('bounce@')) return cb(Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 }));
+      if (address.address.startsWith('retry@') && retryRefused++ === 0) return cb(Object.assign(new Error('4.2.0 try again later'), { responseCode: 451 }));
+      cb();
+    },
+    onData(stream, session, cb) {
+      let raw = '';
+      stream.on('data', (d) => { raw += d; });
+      stream.on('end', () => {
+        received.push({ from: (session.envelope.mailFrom as { address: string }).address, to: session.envelope.rcptTo.map((r) => r.address), raw });
+        cb();
+      });
+    },
+  });
+  smtp.on('error', () => {});
+  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
+  process.env.LOAM_SMTP_URL = `smtp://127.0.0.1:${(smtp.server.address() as { port: number }).port}`;
+
+  hookServer = http2.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { hooks.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()));
+  hookUrl = `http://127.0.0.1:${(hookServer.address() as { port: number }).port}/hooks`;
+});
+
+after(async () => {
+  await dns.close();
+  await new Promise<void>((r) => smtp.close(() => r()));
+  await new Promise<void>((r) => hookServer.close(() => r()));
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let p: Project;
+let other: Account;
+let domain: any;
+let key = '';
+let webhookSecret = '';
+const DOMAIN = `mail${Date.now()}.example.com`;
+const base = () => `/v1/projects/${p.ref}/email`;
+
+test('a sending domain lists the records to publish; only a DNS-verified domain may send', async () => {
+  p = await createProject();
+  other = await signup();
+  const created = await http('POST', `${base()}/domains`, { token: p.owner.token, body: { domain: DOMAIN.toUpperCase() } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  domain = created.body;
+  assert.equal(domain.domain, DOMAIN);
+  assert.equal(domain.status, 'pending');
+  const [dkim, ret, spf] = domain.records;
+  assert.equal(dkim.purpose, 'dkim');
+  assert.match(dkim.name, new RegExp(`^loam[0-9a-f]{8}\\._domainkey\\.${DOMAIN.replace(/\./g, '\\.')}$`));
+  assert.match(dkim.value, /^v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]{300,}$/);
+  assert.deepEqual([ret.type, ret.name, ret.value, ret.priority], ['MX', `bounces.${DOMAIN}`, 'localhost', 10]);
+  assert.deepEqual([spf.type, spf.name, spf.value], ['TXT', `bounces.${DOMAIN}`, 'v=spf1 include:localhost ~all']);
+
+  const dup = await http('POST', `${base()}/domains`, { token: p.owner.token, body: { domain: DOMAIN } });
+  assert.equal(dup.status, 409);
+  assert.equal(dup.body.code, 'email_domain_exists');
+  const bad = await http('POST', `${base()}/domains`, { token: p.owner.token, body: { domain: 'not a domain' } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.code, 'invalid_email_domain');
+
+  // Nothing published: verification fails, each record says so, and sending is refused.
+  const failed = await http('POST', `${base()}/domains/${domain.id}/verify`, { token: p.owner.token });
+  assert.equal(failed.status, 200);
+  assert.equal(failed.body.status, 'failed');
+  assert.deepEqual(failed.body.records.map((r: any) => r.status), ['not_found', 'not_found', 'not_found']);
+  const refused = await http('POST', `/v1/projects/${p.ref}/emails`, { token: p.owner.token, body: { from: `hi@${DOMAIN}`, to: 'a@example.org', subject: 's', text: 't' } });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(refused.body, { message: `the domain ${DOMAIN} is not a verified sending domain of this project`, code: 'domain_not_verified' });
+
+  // Published (the DKIM key split into 255-character strings, as DNS carries it): verified.
+  const value: string = dkim.value;
+  txt.set(dkim.name, [value.match(/.{1,255}/g)!]);
+  txt.set(spf.name, [[spf.value]]);
+  mx.set(ret.name, ret.value);
+  const ok = await http('POST', `${base()}/domains/${domain.id}/verify`, { token: p.owner.token });
+  assert.equal(ok.body.status, 'verified', JSON.stringify(ok.body.records));
+  assert.ok(ok.body.verified_at);
+  assert.equal((await http('GET', `${base()}/domains/${domain.id}`, { token: p.owner.token })).body.status, 'verified');
+  assert.equal((await http('GET', `${base()}/domains`, { token: p.owner.token })).body.length, 1);
+});
+
+test('an email API key sends a templated email with an attachment: DKIM-signed over SMTP, events to the webhook', async () => {
+  const hook = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: hookUrl } });
+  assert.equal(hook.status, 201, JSON.stringify(hook.body));
+  assert.match(hook.body.secret, /^whsec_/);
+  webhookSecret = hook.body.secret;
+  assert.ok(!JSON.stringify((await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body).includes(webhookSecret));
+
+  const k = await http('POST', `${base()}/api-keys`, { token: p.owner.token, body: { name: 'app' } });
+  assert.equal(k.status, 201);
+  assert.match(k.body.key, /^lme_[0-9a-f]{48}$/);
+  assert.deepEqual(k.body.scopes, ['emails:send']);
+  key = k.body.key;
+
+  const sent = await http('POST', `/v1/projects/${p.ref}/emails`, {
+    token: key,
+    body: {
+      from: `Loam Test <hello@${DOMAIN}>`, to: ['person@example.org'], subject: 'Welcome, {{name}}',
+      html: '<p>Hello {{ name }}, your code is {{code}}</p>', text: 'Hello {{name}}, code {{code}}',
+      variables: { name: 'Ada <b>', code: 4242 },
+      attachments: [{ filename: 'note.txt', content: Buffer.from('attached text').toString('base64'), content_type: 'text/plain' }],
+    },
+  });
+  assert.equal(sent.status, 202, JSON.stringify(sent.body));
+  assert.equal(sent.body.status, 'queued');
+  const email = await until('the email to be sent', async () => {
+    const e = await http('GET', `/v1/projects/${p.ref}/emails/${sent.body.id}`, { token: p.owner.token });
+    return e.body.status !== 'queued' && e.body;
+  });
+  assert.equal(email.status, 'sent', JSON.stringify(email));
+  assert.deepEqual(email.events.map((e: any) => e.type), ['queued', 'sent']);
+  const msg = received.find((m) => m.raw.includes(sent.body.id))!;
+  assert.ok(msg, 'the SMTP server got it');
+  assert.equal(msg.from, `bounces@bounces.${DOMAIN}`);
+  assert.deepEqual(msg.to, ['person@example.org']);
+  assert.match(msg.raw, /Subject: Welcome, Ada <b>/);
+  assert.match(msg.raw, /DKIM-Signature: v=1; a=rsa-sha256;[^]*d=mail\d+\.example\.com;[^]*s=loam[0-9a-f]{8}/);
+  assert.ok(msg.raw.replace(/=\r?\n/g, '').includes('Hello Ada &#60;b&#62;, your code is 4242'), 'html variables are escaped');
+  assert.match(msg.raw, /filename=note\.txt/);
+  assert.ok(msg.raw.includes(Buffer.from('attached text').toString('base64')));
+  // Delivered: the attachment's bytes are no longer kept, its name, type and size are.
+  const db = await adminClient();
+  const { rows: [kept] } = await db.query('select attachments from platform_private.emails where id = $1', [sent.body.id]);
+  await db.end();
+  assert.deepEqual(kept.attachments, [{ filename: 'note.txt', content_type: 'text/plain', size: 13 }]);
+
+  // The webhook got both events, each signed per Standard Webhooks.
+  const got = await until('two webhook deliveries', async () => hooks.length >= 2 && hooks);
+  const wh = new Webhook(webhookSecret);
+  const events = got.map((h) => wh.verify(h.body, h.headers as Record<string, string>) as any);
+  assert.deepEqual(events.map((e) => e.type).sort(), ['email.queued', 'email.sent']);
+  assert.ok(events.every((e) => e.data.email_id === sent.body.id));
+  assert.throws(() => wh.verify(got[0].body.replace('email.', 'emai1.'), got[0].headers as Record<string, string>));
+  assert.throws(() => new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`).verify(got[0].body, got[0].headers as Record<string, string>));
+});
+
+test('idempotency keys: the same email answers the first one; another email with the key is 409', async () => {
+  const body = { from: `hello@${DOMAIN}`, to: 'twice@example.org', subject: 'Once', text: 'only once' };
+  const first = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body, headers: { 'idempotency-key': 'order-1' } });
+  assert.equal(first.status, 202);
+  const again = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body, headers: { 'idempotency-key': 'order-1' } });
+  assert.equal(again.status, 200);
+  assert.equal(again.body.id, first.body.id);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  const changed = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { ...body, text: 'other' }, headers: { 'idempotency-key': 'order-1' } });
+  assert.equal(changed.status, 409);
+  assert.deepEqual(changed.body, { message: 'this idempotency key was used for a different email', code: 'idempotency_key_reused' });
+  await until('the email to be sent', async () => (await http('GET', `/v1/projects/${p.ref}/emails/${first.body.id}`, { token: p.owner.token })).body.status === 'sent');
+  assert.equal(received.filter((m) => m.to.includes('twice@example.org')).length, 1);
+});
+
+test('a permanent refusal is a bounce; a temporary one is retried by the worker', async () => {
+  const bounce = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'bounce@example.org', subject: 'b', text: 'b' } });
+  const retry = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'retry@example.org', subject: 'r', text: 'r' } });
+  const b = await until('the bounce', async () => { const e = (await http('GET', `/v1/projects/${p.ref}/emails/${bounce.body.id}`, { token: p.owner.token })).body; return e.status !== 'queued' && e; });
+  assert.equal(b.status, 'bounced');
+  assert.match(b.last_error, /550|no such user/);
+  assert.deepEqual(b.events.map((e: any) => e.type), ['queued', 'bounced']);
+  const r = await until('the retried email', async () => { const e = (await http('GET', `/v1/projects/${p.ref}/emails/${retry.body.id}`, { token: p.owner.token })).body; return e.status !== 'queued' && e; }, 60_000);
+  assert.equal(r.status, 'sent');
+  // The refused attempt and the one that went through (a loaded machine may add a timed-out one between).
+  assert.ok(r.attempts >= 2, `attempts: ${r.attempts}`);
+  assert.deepEqual(r.events.map((e: any) => e.type), ['queued', 'sent']);
+  const wh = new Webhook(webhookSecret);
+  await until('the bounce webhook', async () => hooks.some((h) => (wh.verify(h.body, h.headers as Record<string, string>) as any).type === 'email.bounced'));
+
+  const stats = await http('GET', `${base()}/stats?days=2`, { token: p.owner.token });
+  assert.equal(stats.status, 200);
+  assert.equal(stats.body.length, 2);
+  const today = stats.body[1];
+  assert.equal(today.day, new Date().toISOString().slice(0, 10));
+  assert.deepEqual([today.queued, today.sent, today.bounced, today.failed], [4, 3, 1, 0]);
+  assert.equal((await http('GET', `${base()}/stats?days=0`, { token: p.owner.token })).status, 400);
+  const list = await http('GET', `/v1/projects/${p.ref}/emails?limit=10`, { token: p.owner.token });
+  assert.equal(list.body.length, 4);
+});
+
+test('with no relay an attempt fails and is retried; the last attempt records failed, and the webhook hears it', async () => {
+  const relay = process.env.LOAM_SMTP_URL;
+  delete process.env.LOAM_SMTP_URL;
+  try {
+    const sent = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'late@example.org', subject: 'f', text: 'f' } });
+    assert.equal(sent.status, 202);
+    const get = async () => (await http('GET', `/v1/projects/${p.ref}/emails/${sent.body.id}`, { token: p.owner.token })).body;
+    const first = await until('the first attempt', async () => { const e = await get(); return e.attempts >= 1 && e; });
+    assert.equal(first.status, 'queued');
+    assert.match(first.last_error, /no SMTP relay/);
+    // Rather than wait out graphile-worker's backoff: the job's next attempt now, and as its last.
+    const db = await adminClient();
+    await db.query(`select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key = $1), run_at := now(), max_attempts := 2)`,
+      [`email_message__send:${sent.body.id}`]);
+    await db.end();
+    const done = await until('the last attempt', async () => { const e = await get(); return e.status !== 'queued' && e; });
+    assert.equal(done.status, 'failed');
+    assert.equal(done.attempts, 2);
+    assert.deepEqual(done.events.map((e: any) => e.type), ['queued', 'failed']);
+    const wh = new Webhook(webhookSecret);
+    await until('the failed webhook', async () => hooks.some((h) => {
+      const e = wh.verify(h.body, h.headers as Record<string, string>) as any;
+      return e.type === 'email.failed' && e.data.email_id === sent.body.id;
+    }));
+  } finally {
+    process.env.LOAM_SMTP_URL = relay;
+  }
+});
+
+test('send errors: addresses, templates, sizes, keys', async () => {
+  const send = (body: unknown, token = key, headers: Record<string, string> = {}) => http('POST', `/v1/projects/${p.ref}/emails`, { token, body, headers });
+  const ok = { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 'Hi {{who}}', text: 'x', variables: { who: 'you' } };
+  assert.equal((await send({ ...ok, from: 'nobody' })).body.code, 'invalid_address');
+  assert.equal((await send({ ...ok, to: 'a@b.c\r\nBcc: evil@example.org' })).body.code, 'invalid_address');
+  assert.equal((await send({ ...ok, to: Array(51).fill('a@example.org') })).body.code, 'invalid_address');
+  const missing = await send({ ...ok, variables: {} });
+  assert.equal(missing.status, 422);
+  assert.deepEqual(missing.body, { message: 'the template uses {{who}}, which variables does not give', code: 'missing_template_variable' });
+  assert.equal((await send({ from: ok.from, to: ok.to, subject: 's' })).body.code, 'invalid_body');
+  const big = await send({ ...ok, attachments: [{ filename: 'big.bin', content: Buffer.alloc(1024 * 1024 + 1).toString('base64') }] });
+  assert.equal(big.status, 413);
+  assert.equal(big.body.code, 'attachments_too_large');
+  assert.equal((await send({ ...ok, attachments: [{ filename: '../x', content: 'AA==' }] })).body.code, 'invalid_body');
+  assert.equal((await send({ ...ok, attachments: [{ filename: 'x', content: '!!!' }] })).body.code, 'invalid_body');
+  assert.equal((await send(ok, key, { 'idempotency-key': 'x'.repeat(300) })).status, 400);
+  assert.equal((await send({ ...ok, from: `hello@other-${DOMAIN}` })).body.code, 'domain_not_verified');
+
+  // The key only sends: it reads nothing and manages nothing.
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails`, { token: key })).status, 401);
+  assert.equal((await http('GET', `${base()}/domains`, { token: key })).status, 401);
+  // A key of another project, a made-up key, a revoked key.
+  const q = await createProject(p.owner);
+  const qKey = (await http('POST', `/v1/projects/${q.ref}/email/api-keys`, { token: p.owner.token, body: { name: 'q' } })).body;
+  const cross = await send(ok, qKey.key);
+  assert.equal(cross.status, 403);
+  assert.equal(cross.body.code, 'insufficient_scope');
+  assert.equal((await send(ok, `lme_${'0'.repeat(48)}`)).status, 401);
+  assert.equal((await http('DELETE', `/v1/projects/${q.ref}/email/api-keys/${qKey.id}`, { token: p.owner.token })).status, 204);
+  assert.equal((await http('POST', `/v1/projects/${q.ref}/emails`, { token: qKey.key, body: ok })).status, 401);
+  assert.equal((await http('DELETE', `/v1/projects/${q.ref}/email/api-keys/${qKey.id}`, { token: p.owner.token })).body.code, 'email_api_key_not_found');
+
+  // Webhook URLs and events.
+  assert.equal((await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: 'ftp://example.org/x' } })).body.code, 'invalid_webhook_url');
+  assert.equal((await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: hookUrl, events: ['opened'] } })).body.code, 'invalid_body');
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails/not-a-uuid`, { token: p.owner.token })).body.code, 'email_not_found');
+  assert.equal((await http('GET', `${base()}/domains/00000000-0000-0000-0000-000000000000`, { token: p.owner.token })).body.code, 'email_domain_not_found');
+});
+
+test('another account reaches none of it', async () => {
+  const t = other.token;
+  const hookId = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body[0].id;
+  const emailId = (await http('GET', `/v1/projects/${p.ref}/emails`, { token: p.owner.token })).body[0].id;
+  for (const [method, path, body] of [
+    ['GET', `${base()}/domains`], ['POST', `${base()}/domains`, { domain: 'evil.example.com' }],
+    ['GET', `${base()}/domains/${domain.id}`], ['POST', `${base()}/domains/${domain.id}/verify`], ['DELETE', `${base()}/domains/${domain.id}`],
+    ['GET', `${base()}/api-keys`], ['POST', `${base()}/api-keys`, { name: 'x' }],
+    ['GET', `${base()}/webhooks`], ['POST', `${base()}/webhooks`, { url: hookUrl }], ['DELETE', `${base()}/webhooks/${hookId}`],
+    ['GET', `${base()}/stats`], ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `/v1/projects/${p.ref}/emails/${emailId}`],
+    ['POST', `/v1/projects/${p.ref}/emails`, { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' }],
+  ] as const) {
+    const r = await http(method, path, { token: t, body });
+    assert.equal(r.status, 404, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.code, 'project_not_found');
+  }
+  // The other account's own project cannot send from this project's verified domain.
+  const mine = await createProject(other);
+  const res = await http('POST', `/v1/projects/${mine.ref}/emails`, { token: t, body: { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' } });
+  assert.equal(res.status, 403);
+  assert.equal(res.body.code, 'domain_not_verified');
+
+  // Removing the webhook and domain.
+  assert.equal((await http('DELETE', `${base()}/webhooks/${hookId}`, { token: p.owner.token })).status, 204);
+  assert.equal((await http('DELETE', `${base()}/webhooks/${hookId}`, { token: p.owner.token })).body.code, 'email_webhook_not_found');
+  assert.equal((await http('DELETE', `${base()}/domains/${domain.id}`, { token: p.owner.token })).status, 204);
+  assert.equal((await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' } })).body.code, 'domain_not_verified');
+});

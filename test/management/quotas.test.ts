@@ -1,0 +1,201 @@
+// Per-token daily request quotas (plan limits the operator sets with `loam plans set`), counted across two API
+// processes; the scopes each operation needs, listed in /v1/openapi.json and enforced; whoami's limits and usage.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { adminClient, createProject, http, loam, signup, type Account } from '../helpers/platform.ts';
+import { startChildLoam } from '../resilience/child-loam.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** `loam <args>` against the test's database, as an operator runs it. */
+async function loamCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const { databaseUrl } = await loam();
+  const child = spawn(process.execPath, [path.join(root, 'server/bin/loam.ts'), ...args], {
+    cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  clearTimeout(timer);
+  return { code, out };
+}
+
+/** A plan of the test's own (the shared ones stay as other test files expect), the account's org on it. */
+async function ownPlan(a: Account): Promise<string> {
+  const plan = `quota_${a.org}`;
+  const db = await adminClient();
+  await db.query(`insert into platform.plans (id, name, max_projects, max_organizations, rate_limit_per_minute, db_size_mb, storage_size_mb)
+                  values ($1, 'Quota test', 5, 5, 100000, 100, 100)`, [plan]);
+  await db.query('update platform.organizations set plan = $1 where slug = $2', [plan, a.org]);
+  await db.end();
+  return plan;
+}
+
+async function pat(a: Account, scopes: string[] = []): Promise<string> {
+  const res = await http('POST', '/v1/auth/tokens', { token: a.token, body: { name: 'quota', scopes } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.token;
+}
+
+test('loam plans set changes a plan limit; bad limits, values and plans are refused without a change', async () => {
+  const a = await signup();
+  const plan = await ownPlan(a);
+  const set = await loamCli(['plans', 'set', plan, 'daily_requests_per_token=1234', 'rate_limit_per_minute=500']);
+  assert.equal(set.code, 0, set.out);
+  assert.match(set.out, new RegExp(`${plan}\\t.*daily_requests_per_token=1234`));
+  const who = await http('GET', '/v1/whoami', { token: a.token });
+  assert.equal(who.body.plan.id, plan);
+  assert.equal(who.body.plan.daily_requests_per_token, 1234);
+  assert.equal(who.body.plan.rate_limit_per_minute, 500);
+
+  for (const [args, message] of [
+    [['plans', 'set', plan, 'no_such_limit=5'], /plans have no limit "no_such_limit"/],
+    [['plans', 'set', plan, 'max_projects=unlimited'], /limit "max_projects" cannot be unlimited/],
+    [['plans', 'set', plan, 'daily_requests_per_token=-3'], /is not <limit>=<n>/],
+    [['plans', 'set', 'no_such_plan', 'max_projects=3'], /no plan "no_such_plan"/],
+    // One bad limit of several: none of them is applied.
+    [['plans', 'set', plan, 'daily_requests_per_token=7', 'bogus=1'], /plans have no limit "bogus"/],
+  ] as const) {
+    const r = await loamCli([...args]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, message);
+  }
+  const after = await http('GET', '/v1/whoami', { token: a.token });
+  assert.equal(after.body.plan.daily_requests_per_token, 1234);
+  const unlimited = await loamCli(['plans', 'set', plan, 'daily_requests_per_token=unlimited']);
+  assert.equal(unlimited.code, 0, unlimited.out);
+  assert.equal((await http('GET', '/v1/whoami', { token: a.token })).body.plan.daily_requests_per_token, null);
+});
+
+test('a token past its daily quota gets 429 with the quota and reset time; other tokens and accounts are not affected', async () => {
+  const a = await signup();
+  const b = await signup();
+  const plan = await ownPlan(a);
+  const db = await adminClient();
+  await db.query('update platform.plans set daily_requests_per_token = 4 where id = $1', [plan]);
+  await db.end();
+  const t = await pat(a);
+  for (let i = 0; i < 4; i++) assert.equal((await http('GET', '/v1/organizations', { token: t })).status, 200);
+  const over = await http('GET', '/v1/organizations', { token: t });
+  assert.equal(over.status, 429);
+  assert.equal(over.body.code, 'daily_quota_exceeded');
+  assert.equal(over.body.quota, 4);
+  const tomorrow = new Date();
+  tomorrow.setUTCHours(24, 0, 0, 0);
+  assert.equal(over.body.reset_at, tomorrow.toISOString());
+  assert.match(over.body.message, /daily quota of 4 requests; it resets at /);
+  assert.equal(over.headers.get('x-ratelimit-limit'), '4');
+  assert.equal(over.headers.get('x-ratelimit-remaining'), '0');
+  const retry = Number(over.headers.get('retry-after'));
+  assert.ok(retry > 0 && retry <= 86400, String(retry));
+  // Every route counts, whoami too.
+  assert.equal((await http('GET', '/v1/whoami', { token: t })).status, 429);
+
+  // Another token of the same account has its own count; another account is not touched.
+  const t2 = await pat(a);
+  assert.equal((await http('GET', '/v1/organizations', { token: t2 })).status, 200);
+  assert.equal((await http('GET', '/v1/organizations', { token: b.token })).status, 200);
+
+  // The operator raises the limit: the token works again at once.
+  const r = await loamCli(['plans', 'set', plan, 'daily_requests_per_token=50']);
+  assert.equal(r.code, 0, r.out);
+  assert.equal((await http('GET', '/v1/organizations', { token: t })).status, 200);
+});
+
+test('whoami shows the plan limits and today\'s usage of the token, which is its own count', async () => {
+  const a = await signup();
+  const plan = await ownPlan(a);
+  const db = await adminClient();
+  await db.query('update platform.plans set daily_requests_per_token = 1000 where id = $1', [plan]);
+  await db.end();
+  const t = await pat(a);
+  for (let i = 0; i < 3; i++) await http('GET', '/v1/organizations', { token: t });
+  const who = await http('GET', '/v1/whoami', { token: t });
+  assert.equal(who.status, 200);
+  assert.equal(who.body.plan.daily_requests_per_token, 1000);
+  assert.equal(who.body.usage.token_requests, 4, 'three requests and whoami itself');
+  assert.equal(who.body.usage.token_quota_day, new Date().toISOString().slice(0, 10));
+  // The session token of the same account has counted only its own requests.
+  // (signup's organization list, the token's creation, and this whoami)
+  const mine = await http('GET', '/v1/whoami', { token: a.token });
+  assert.equal(mine.body.usage.token_requests, 3, JSON.stringify(mine.body.usage));
+  assert.equal(mine.body.token.kind, 'session');
+});
+
+test('a quota is held across two API processes: the counts of both add up to the limit', async () => {
+  const { databaseUrl } = await loam();
+  const a = await signup();
+  const plan = await ownPlan(a);
+  const quota = 80; // beyond the margin of counting at once: the first requests are counted in batches
+  const db = await adminClient();
+  await db.query('update platform.plans set daily_requests_per_token = $2 where id = $1', [plan, quota]);
+  const t = await pat(a);
+  const child = await startChildLoam('api', { DATABASE_URL: databaseUrl, LOAM_RATE_LIMIT_PER_MINUTE: '100000' });
+  try {
+    const served = { first: 0, second: 0 };
+    let refused = 0;
+    for (let i = 0; i < quota + 20; i++) {
+      const which = i % 2 ? 'second' : 'first';
+      const status = which === 'first'
+        ? (await http('GET', '/v1/organizations', { token: t })).status
+        : (await child.call('GET', '/v1/organizations', { headers: { authorization: `Bearer ${t}` } })).status;
+      if (status === 429) refused++;
+      else { assert.equal(status, 200); served[which]++; }
+    }
+    assert.ok(served.first < quota && served.second < quota, JSON.stringify(served));
+    assert.equal(served.first + served.second, quota, JSON.stringify(served));
+    assert.equal(refused, 20);
+    const { rows: [{ requests }] } = await db.query(
+      'select requests from platform_private.token_usage_daily u join platform.access_tokens t on t.id = u.token_id where t.account_id = $1 and t.kind = \'personal\'', [a.user.id]);
+    assert.equal(requests, quota);
+  } finally {
+    await child.stop();
+    await db.end();
+  }
+});
+
+test('every operation lists the scopes it needs in /v1/openapi.json, and the routes enforce exactly those', async () => {
+  const spec = (await http('GET', '/v1/openapi.json')).body;
+  const ops = Object.entries(spec.paths as Record<string, Record<string, any>>).flatMap(([p, o]) => Object.entries(o).map(([m, op]) => ({ path: p, method: m, op })));
+  for (const { path: p, method, op } of ops) {
+    assert.ok(Array.isArray(op['x-required-scopes']), `${method} ${p} lists x-required-scopes`);
+    if (op.security?.length === 0) assert.deepEqual(op['x-required-scopes'], [], `${method} ${p} needs no token`);
+  }
+  // Every GET of a project (or of the account) that needs a scope: refused with a token of another area's
+  // scope, let past the check with the scope the document names.
+  const p = await createProject();
+  await ownPlan(p.owner); // a rate limit the walk through every route does not reach
+  const scopes = ['organizations', 'projects', 'database', 'tokens'];
+  const tokens = Object.fromEntries(await Promise.all(scopes.map(async (s) => [s, await pat(p.owner, [`${s}:read`])])));
+  const gets = ops.filter((o) => o.method === 'get' && o.op['x-required-scopes'].length
+    && !/\{(?!ref\})[^}]+\}/.test(o.path));
+  assert.ok(gets.length > 30, `${gets.length} operations checked`);
+  for (const { path: route, op } of gets) {
+    const [needed] = op['x-required-scopes'] as string[];
+    const [area] = needed.split(':');
+    assert.ok(scopes.includes(area), `${route}: ${needed}`);
+    const url = route.replace('{ref}', p.ref);
+    const other = scopes.find((s) => s !== area)!;
+    const refused = await http('GET', url, { token: tokens[other] });
+    assert.equal(refused.status, 403, `GET ${route} with ${other}:read: ${refused.status} ${JSON.stringify(refused.body).slice(0, 200)}`);
+    assert.equal(refused.body.code, 'insufficient_scope');
+    const allowed = await http('GET', url, { token: tokens[area] });
+    assert.ok(allowed.body?.code !== 'insufficient_scope', `GET ${route} with ${needed}: ${allowed.status} ${JSON.stringify(allowed.body).slice(0, 200)}`);
+  }
+});
+
+test('a scoped token may not write where it may only read; unknown scopes are refused at creation', async () => {
+  const p = await createProject();
+  const t = await pat(p.owner, ['projects:read']);
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/secrets`, { token: t })).status, 200);
+  const write = await http('POST', `/v1/projects/${p.ref}/secrets`, { token: t, body: [{ name: 'A', value: 'b' }] });
+  assert.equal(write.status, 403);
+  assert.deepEqual(write.body, { message: 'This access token lacks the "projects:write" scope', code: 'insufficient_scope' });
+  const bad = await http('POST', '/v1/auth/tokens', { token: p.owner.token, body: { name: 'x', scopes: ['everything'] } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.code, 'invalid_scope');
+});

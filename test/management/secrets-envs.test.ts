@@ -1,0 +1,225 @@
+// Environments of a project's secrets: per-environment lists (masked), bulk upsert and delete, the fallback
+// chain (development → staging → production) seen by the resolved views and by a running function, bindings of
+// functions and site builds, the audited reveal, Supabase's /secrets as the production environment of the same
+// store, sealing at rest, and another account's reach (none).
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { test } from 'node:test';
+import { openSecrets } from '../../server/src/functions/env.ts';
+import { adminClient, createProject, http, signup, type Project } from '../helpers/platform.ts';
+import { deploy, invoke } from '../functions/helpers.ts';
+
+const ENV_FN = `Deno.serve(() => Response.json({ A: Deno.env.get('A') ?? null, B: Deno.env.get('B') ?? null, C: Deno.env.get('C') ?? null }));`;
+
+const put = (p: Project, env: string, body: unknown, token = p.owner.token) =>
+  http('PUT', `/v1/projects/${p.ref}/environments/${env}/secrets`, { token, body });
+
+let p: Project;
+let site: { id: string };
+
+test('setup: a project with a function and a site', async () => {
+  p = await createProject();
+  const d = await deploy(p, 'envs', { 'index.ts': ENV_FN }, { verify_jwt: false });
+  assert.equal(d.status, 201, JSON.stringify(d.body));
+  site = (await http('POST', `/v1/projects/${p.ref}/sites`, { token: p.owner.token, body: { subdomain: `env-${crypto.randomBytes(5).toString('hex')}` } })).body;
+  assert.ok(site.id);
+});
+
+test('environments list with their fallbacks; Supabase\'s /secrets is production', async () => {
+  const sb = await http('POST', `/v1/projects/${p.ref}/secrets`, { token: p.owner.token, body: [{ name: 'A', value: 'prod-a' }, { name: 'B', value: 'prod-b' }, { name: 'C', value: 'prod-c' }] });
+  assert.equal(sb.status, 201);
+  const envs = await http('GET', `/v1/projects/${p.ref}/environments`, { token: p.owner.token });
+  assert.equal(envs.status, 200);
+  assert.deepEqual(envs.body.map((e: any) => [e.name, e.fallback, e.secrets]), [
+    ['production', [], 3], ['staging', ['production'], 0], ['development', ['staging', 'production'], 0]]);
+  const prod = await http('GET', `/v1/projects/${p.ref}/environments/production/secrets`, { token: p.owner.token });
+  assert.deepEqual(prod.body.map((s: any) => [s.name, s.value, s.environment]), [['A', '********', 'production'], ['B', '********', 'production'], ['C', '********', 'production']]);
+  assert.equal(prod.body[0].digest, crypto.createHash('sha256').update('prod-a').digest('hex'));
+  assert.ok(!JSON.stringify(prod.body).includes('prod-a'));
+});
+
+test('bulk upsert per environment; the fallback chain resolves development → staging → production', async () => {
+  const st = await put(p, 'staging', [{ name: 'B', value: 'stage-b' }, { name: 'C', value: 'stage-c' }]);
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  assert.deepEqual(st.body.map((s: any) => s.name), ['B', 'C']);
+  const dev = await put(p, 'development', [{ name: 'C', value: 'dev-c' }]);
+  assert.equal(dev.status, 200);
+  // Upsert replaces the value of a name and keeps the others.
+  assert.equal((await put(p, 'development', [{ name: 'C', value: 'dev-c2' }])).status, 200);
+
+  const resolved = async (env: string) => (await http('GET', `/v1/projects/${p.ref}/environments/${env}/resolved`, { token: p.owner.token })).body;
+  assert.deepEqual((await resolved('development')).secrets.map((s: any) => [s.name, s.environment]), [['A', 'production'], ['B', 'staging'], ['C', 'development']]);
+  assert.deepEqual((await resolved('staging')).secrets.map((s: any) => [s.name, s.environment]), [['A', 'production'], ['B', 'staging'], ['C', 'staging']]);
+  assert.deepEqual((await resolved('production')).secrets.map((s: any) => [s.name, s.environment]), [['A', 'production'], ['B', 'production'], ['C', 'production']]);
+  // Supabase's list still shows production's three, nothing of the others.
+  const sb = await http('GET', `/v1/projects/${p.ref}/secrets`, { token: p.owner.token });
+  assert.deepEqual(sb.body.map((s: any) => s.name), ['A', 'B', 'C']);
+  assert.equal(sb.body[1].value, crypto.createHash('sha256').update('prod-b').digest('hex'));
+});
+
+test('a function reads production until bound, then its environment through the chain', async () => {
+  const before = await invoke(p, 'envs');
+  assert.deepEqual(before.json, { A: 'prod-a', B: 'prod-b', C: 'prod-c' });
+  const bind = await http('PUT', `/v1/projects/${p.ref}/secret-bindings/functions/envs`, { token: p.owner.token, body: { environment: 'development' } });
+  assert.equal(bind.status, 200, JSON.stringify(bind.body));
+  assert.equal(bind.body.environment, 'development');
+  const after = await invoke(p, 'envs');
+  assert.deepEqual(after.json, { A: 'prod-a', B: 'stage-b', C: 'dev-c2' });
+  const view = await http('GET', `/v1/projects/${p.ref}/secret-bindings/functions/envs/secrets`, { token: p.owner.token });
+  assert.equal(view.body.environment, 'development');
+  assert.deepEqual(view.body.secrets.map((s: any) => [s.name, s.environment, s.value]), [['A', 'production', '********'], ['B', 'staging', '********'], ['C', 'development', '********']]);
+  // A secret deleted from development falls back to staging's at the next invocation.
+  const del = await http('DELETE', `/v1/projects/${p.ref}/environments/development/secrets`, { token: p.owner.token, body: ['C', 'NOPE'] });
+  assert.deepEqual(del.body, { deleted: ['C'], missing: ['NOPE'] });
+  assert.deepEqual((await invoke(p, 'envs')).json, { A: 'prod-a', B: 'stage-b', C: 'stage-c' });
+  // Unbound: production again.
+  assert.equal((await http('DELETE', `/v1/projects/${p.ref}/secret-bindings/functions/envs`, { token: p.owner.token })).status, 204);
+  assert.deepEqual((await invoke(p, 'envs')).json, { A: 'prod-a', B: 'prod-b', C: 'prod-c' });
+});
+
+test('a site build reads no secrets until bound, then its environment\'s (what the build worker opens)', async () => {
+  const target = `/v1/projects/${p.ref}/secret-bindings/sites/${site.id}`;
+  const unbound = await http('GET', `${target}/secrets`, { token: p.owner.token });
+  assert.deepEqual(unbound.body, { kind: 'sites', target: site.id, environment: null, secrets: [] });
+  assert.equal((await http('PUT', target, { token: p.owner.token, body: { environment: 'staging' } })).status, 200);
+  const bound = await http('GET', `${target}/secrets`, { token: p.owner.token });
+  assert.equal(bound.body.environment, 'staging');
+  assert.deepEqual(bound.body.secrets.map((s: any) => [s.name, s.environment]), [['A', 'production'], ['B', 'staging'], ['C', 'staging']]);
+  const list = await http('GET', `/v1/projects/${p.ref}/secret-bindings`, { token: p.owner.token });
+  assert.deepEqual(list.body.map((b: any) => [b.kind, b.target, b.environment]), [['functions', 'envs', 'production'], ['sites', site.id, 'staging']]);
+  // The build job's read: the values, opened with the key of this platform.
+  const db = await adminClient();
+  const { rows } = await db.query('select * from platform_private.site_build_secrets_of($1)', [site.id]);
+  await db.end();
+  assert.deepEqual(openSecrets(p.ref, rows), { A: 'prod-a', B: 'stage-b', C: 'stage-c' });
+});
+
+test('reveal shows the resolved value and is audited with who and when; values are sealed at rest', async () => {
+  const r = await http('POST', `/v1/projects/${p.ref}/environments/development/secrets/B/reveal`, { token: p.owner.token });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { name: 'B', environment: 'staging', value: 'stage-b' });
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+  const audit = await http('GET', `/v1/projects/${p.ref}/secret-reveals`, { token: p.owner.token });
+  assert.equal(audit.status, 200);
+  assert.equal(audit.body.length, 1);
+  assert.equal(audit.body[0].name, 'B');
+  assert.equal(audit.body[0].environment, 'staging');
+  assert.equal(audit.body[0].account_email, p.owner.email);
+  assert.ok(Math.abs(Date.parse(audit.body[0].at) - Date.now()) < 60_000);
+  const missing = await http('POST', `/v1/projects/${p.ref}/environments/staging/secrets/NOPE/reveal`, { token: p.owner.token });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(missing.body, { message: 'secret NOPE not found in environment staging or its fallbacks', code: 'secret_not_found' });
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/secret-reveals`, { token: p.owner.token })).body.length, 1, 'a failed reveal is not a reveal');
+
+  const db = await adminClient();
+  const { rows } = await db.query(`select environment, value_enc from platform_private.function_secrets s join platform.projects p on p.id = s.project_id where p.ref = $1`, [p.ref]);
+  // A staging value moved to the production row of the same name does not open: the environment is sealed in.
+  const stagingB = rows.find((x) => x.environment === 'staging')!;
+  await db.end();
+  assert.ok(rows.length >= 5);
+  for (const row of rows) assert.ok(!row.value_enc.toString('latin1').includes('stage-'), 'ciphertext only');
+  assert.deepEqual(openSecrets(p.ref, [{ name: 'B', source: 'production', value_enc: stagingB.value_enc }]), {});
+});
+
+test('errors: unknown environment, bad bodies, reserved names, unknown targets, one secret delete', async () => {
+  const tok = p.owner.token;
+  const badEnv = await http('GET', `/v1/projects/${p.ref}/environments/preview/secrets`, { token: tok });
+  assert.equal(badEnv.status, 400);
+  assert.deepEqual(badEnv.body, { message: 'unknown environment "preview": production, staging or development', code: 'invalid_environment' });
+  assert.equal((await put(p, 'preview', [{ name: 'X', value: 'y' }])).body.code, 'invalid_environment');
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/environments/nope/resolved`, { token: tok })).status, 400);
+  const notArray = await put(p, 'staging', { X: 'y' });
+  assert.equal(notArray.status, 400);
+  assert.equal(notArray.body.code, 'invalid_body');
+  const reserved = await put(p, 'staging', [{ name: 'SUPABASE_URL', value: 'x' }]);
+  assert.equal(reserved.status, 400);
+  assert.equal(reserved.body.code, 'invalid_secret_name');
+  const badName = await put(p, 'staging', [{ name: '1X', value: 'x' }, { name: 'OK', value: 'y' }]);
+  assert.equal(badName.status, 400);
+  assert.equal(badName.body.code, 'invalid_secret_name');
+  assert.ok(!(await http('GET', `/v1/projects/${p.ref}/environments/staging/secrets`, { token: tok })).body.some((s: any) => s.name === 'OK'), 'all or none');
+  const twice = await put(p, 'staging', [{ name: 'X', value: 'a' }, { name: 'X', value: 'b' }]);
+  assert.equal(twice.body.code, 'invalid_body');
+  const tooMany = await put(p, 'staging', Array.from({ length: 99 }, (_, i) => ({ name: `N${i}`, value: 'v' })));
+  assert.equal(tooMany.status, 400);
+  assert.deepEqual(tooMany.body, { message: 'an environment holds at most 100 secrets', code: 'too_many_secrets' });
+
+  assert.equal((await http('PUT', `/v1/projects/${p.ref}/secret-bindings/functions/nope`, { token: tok, body: { environment: 'staging' } })).body.code, 'function_not_found');
+  assert.equal((await http('PUT', `/v1/projects/${p.ref}/secret-bindings/sites/not-a-uuid`, { token: tok, body: { environment: 'staging' } })).body.code, 'site_not_found');
+  const badKind = await http('PUT', `/v1/projects/${p.ref}/secret-bindings/databases/x`, { token: tok, body: { environment: 'staging' } });
+  assert.equal(badKind.status, 400);
+  assert.equal(badKind.body.code, 'invalid_binding_target');
+  const badBindEnv = await http('PUT', `/v1/projects/${p.ref}/secret-bindings/functions/envs`, { token: tok, body: { environment: 'qa' } });
+  assert.equal(badBindEnv.body.code, 'invalid_environment');
+  assert.equal((await http('PUT', `/v1/projects/${p.ref}/secret-bindings/functions/envs`, { token: tok, body: {} })).body.code, 'invalid_body');
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/secret-reveals?limit=0`, { token: tok })).status, 400);
+
+  assert.equal((await put(p, 'development', [{ name: 'ONE', value: '1' }])).status, 200);
+  assert.equal((await http('DELETE', `/v1/projects/${p.ref}/environments/development/secrets/ONE`, { token: tok })).status, 204);
+  const gone = await http('DELETE', `/v1/projects/${p.ref}/environments/development/secrets/ONE`, { token: tok });
+  assert.equal(gone.status, 404);
+  assert.deepEqual(gone.body, { message: 'secret ONE not found in environment development', code: 'secret_not_found' });
+});
+
+test('another account reaches none of it: lists, upserts, reveals, bindings, audit', async () => {
+  const other = await signup();
+  const t = other.token;
+  for (const [method, path, body] of [
+    ['GET', `/v1/projects/${p.ref}/environments`],
+    ['GET', `/v1/projects/${p.ref}/environments/staging/secrets`],
+    ['PUT', `/v1/projects/${p.ref}/environments/staging/secrets`, [{ name: 'EVIL', value: 'x' }]],
+    ['DELETE', `/v1/projects/${p.ref}/environments/staging/secrets`, ['B']],
+    ['DELETE', `/v1/projects/${p.ref}/environments/staging/secrets/B`],
+    ['GET', `/v1/projects/${p.ref}/environments/development/resolved`],
+    ['POST', `/v1/projects/${p.ref}/environments/staging/secrets/B/reveal`],
+    ['GET', `/v1/projects/${p.ref}/secret-reveals`],
+    ['GET', `/v1/projects/${p.ref}/secret-bindings`],
+    ['PUT', `/v1/projects/${p.ref}/secret-bindings/functions/envs`, { environment: 'development' }],
+    ['DELETE', `/v1/projects/${p.ref}/secret-bindings/sites/${site.id}`],
+    ['GET', `/v1/projects/${p.ref}/secret-bindings/functions/envs/secrets`],
+  ] as const) {
+    const r = await http(method, path, { token: t, body });
+    assert.equal(r.status, 404, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.code, 'project_not_found');
+  }
+  // Nothing changed, and the audit holds no reveal of theirs.
+  const staging = await http('GET', `/v1/projects/${p.ref}/environments/staging/secrets`, { token: p.owner.token });
+  assert.ok(staging.body.some((s: any) => s.name === 'B'));
+  assert.ok(!staging.body.some((s: any) => s.name === 'EVIL'));
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/secret-reveals`, { token: p.owner.token })).body.length, 1);
+  // A read-only token of the owner may list but not reveal.
+  const ro = (await http('POST', '/v1/auth/tokens', { token: p.owner.token, body: { name: 'ro', scopes: ['projects:read'] } })).body.token;
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/environments/staging/secrets`, { token: ro })).status, 200);
+  const denied = await http('POST', `/v1/projects/${p.ref}/environments/staging/secrets/B/reveal`, { token: ro });
+  assert.equal(denied.status, 403);
+  assert.equal(denied.body.code, 'insufficient_scope');
+});
+
+test('hostile path values and bodies on the environment and email routes answer 4xx, never 5xx', async () => {
+  const values = ['%00', 'a%00b', '..%2f..%2fetc', '%2e%2e', 'x'.repeat(3000), encodeURIComponent('ü💥'), '-1', encodeURIComponent("' or 1=1 --"),
+    '%25', '00000000-0000-0000-0000-000000000000', encodeURIComponent('\\'), '%C0%AF'];
+  const bodies: unknown[] = [null, 1, 'x', [], {}, [null], [{ name: 'A\u0000', value: 'x' }], { environment: ['production'] }, { domain: 'a'.repeat(300) },
+    { url: 'http://[::1]/x' }, { from: 1, to: {}, subject: [] }, { from: 'a@b.co', to: 'c@d.co', subject: 's', text: 't', attachments: 'x' }];
+  const templates: [string, string][] = [
+    ['GET', '/environments/{v}/secrets'], ['PUT', '/environments/{v}/secrets'], ['DELETE', '/environments/{v}/secrets/{v}'],
+    ['POST', '/environments/{v}/secrets/{v}/reveal'], ['GET', '/environments/{v}/resolved'], ['PUT', '/secret-bindings/{v}/{v}'],
+    ['GET', '/secret-bindings/{v}/{v}/secrets'], ['DELETE', '/secret-bindings/functions/{v}'], ['GET', '/email/domains/{v}'],
+    ['POST', '/email/domains/{v}/verify'], ['DELETE', '/email/api-keys/{v}'], ['DELETE', '/email/webhooks/{v}'], ['GET', '/emails/{v}'],
+    ['GET', '/secret-reveals?limit={v}'], ['GET', '/email/stats?days={v}'], ['GET', '/emails?limit={v}'],
+  ];
+  const bad: string[] = [];
+  for (const [method, t] of templates) {
+    for (const v of values) {
+      const r = await http(method, `/v1/projects/${p.ref}${t.replaceAll('{v}', v)}`, { token: p.owner.token, body: method === 'GET' ? undefined : bodies[values.indexOf(v) % bodies.length] });
+      if (r.status >= 500) bad.push(`${method} ${t} ${v.slice(0, 20)} → ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
+  }
+  for (const [method, t] of [['PUT', '/environments/staging/secrets'], ['DELETE', '/environments/staging/secrets'], ['PUT', '/secret-bindings/functions/envs'],
+    ['POST', '/email/domains'], ['POST', '/email/api-keys'], ['POST', '/email/webhooks'], ['POST', '/emails']] as const) {
+    for (const b of bodies) {
+      const r = await http(method, `/v1/projects/${p.ref}${t}`, { token: p.owner.token, body: b === null ? 'null' : b });
+      if (r.status >= 500) bad.push(`${method} ${t} ${JSON.stringify(b).slice(0, 60)} → ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
