@@ -62,7 +62,7 @@ async function runQuery(req: Request, res: Response, readOnly: boolean) {
     // A protocol violation here is the caller's: `parameters` that do not match the statement's placeholders.
     if (isPgError(err) && (!isDatabaseUnavailable(err) || err.code === '08P01')) {
       recordPostgresError(project.id, err);
-      throw errors.sqlError(err.message + positionNote(sql, err.position), err.code!);
+      throw errors.sqlError(err.message + positionNote(sql, (err as { position?: string }).position), err.code!);
     }
     throw err;
   } finally {
