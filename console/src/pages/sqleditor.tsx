@@ -1,8 +1,8 @@
 // The SQL editor: CodeMirror, run through the Management API's SQL endpoint (read-only toggle → read_only), the
 // result in the virtualised grid, errors with their line and column marked, and saved snippets (/v1/snippets).
 import { sql as sqlLang, PostgreSQL } from '@codemirror/lang-sql';
-import CodeMirror, { EditorView, type ReactCodeMirrorRef } from '@uiw/react-codemirror';
-import { useCallback, useRef, useState } from 'react';
+import CodeMirror, { EditorView, Prec, keymap, type ReactCodeMirrorRef } from '@uiw/react-codemirror';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { api, ApiError, type Project } from '../api.ts';
 import { Grid, cellText } from '../components/Grid.tsx';
 import { useCanWrite } from '../context.tsx';
@@ -52,6 +52,14 @@ export function SqlEditorPage({ project, theme }: { project: Project; theme: 'da
     }
   }, [ref, text, readOnly, canWrite]);
 
+  // Ctrl/Cmd+Enter runs, ahead of the editor's own binding (which would insert a line).
+  const runRef = useRef(run);
+  runRef.current = run;
+  const extensions = useMemo(() => [
+    sqlLang({ dialect: PostgreSQL }), EditorView.lineWrapping, EditorView.contentAttributes.of({ 'aria-label': 'SQL query' }),
+    Prec.highest(keymap.of([{ key: 'Mod-Enter', run: () => { runRef.current(); return true; } }])),
+  ], []);
+
   const save = useAction(async () => { await api('POST', '/snippets', { project_ref: ref, name, sql: text }); setSaving(false); snippets.reload(); });
   const open = useAction(async (id: string) => { const s = await api('GET', `/snippets/${id}`); setText(s.content.sql); });
   const cols = result?.rows[0] ? Object.keys(result.rows[0]).map((name) => ({ name })) : [];
@@ -74,9 +82,9 @@ export function SqlEditorPage({ project, theme }: { project: Project; theme: 'da
           <Button onClick={() => { setName(''); setSaving(true); }}>Save snippet</Button>
           <span className="muted" aria-live="polite">{running ? 'Running…' : result ? `${result.rows.length} row${result.rows.length === 1 ? '' : 's'} · ${result.ms} ms` : ''}</span>
         </div>
-        <div className="code" onKeyDown={(e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); run(); } }}>
-          <CodeMirror ref={editor} value={text} height="240px" theme={theme} aria-label="SQL"
-            extensions={[sqlLang({ dialect: PostgreSQL }), EditorView.lineWrapping, EditorView.contentAttributes.of({ 'aria-label': 'SQL query' })]}
+        <div className="code">
+          <CodeMirror ref={editor} value={text} height="240px" theme={theme}
+            extensions={extensions}
             onChange={(v) => { setText(v); localStorage.setItem(DRAFT(ref), v); }} basicSetup={{ foldGutter: false }} />
         </div>
         {running ? <Progress value={undefined} label="Running query" /> : null}
