@@ -120,7 +120,7 @@ function ProjectNav({ refId }: { refId: string }) {
       </ul>
       <h2 className="nav-head mono">{refId}</h2>
       <ul className="nav-list">
-        {PROJECT_NAV.map(([seg, label]) => <li key={seg}><Link to={`/p/${refId}${seg ? `/${seg}` : ''}`}>{label}</Link></li>)}
+        {PROJECT_NAV.map(([seg, label]) => <li key={seg}><Link to={`/p/${refId}${seg ? `/${seg}` : ''}`} exact={!seg}>{label}</Link></li>)}
       </ul>
     </>
   );

@@ -29,13 +29,13 @@ export function match(pattern: string, path: string): Record<string, string> | n
   return p.length === s.length ? out : null;
 }
 
-export function Link({ to, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string }) {
+export function Link({ to, onClick, exact, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string; exact?: boolean }) {
   const click = (e: MouseEvent<HTMLAnchorElement>) => {
     onClick?.(e);
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
     navigate(to);
   };
-  const active = location.pathname === to || (to !== '/' && location.pathname.startsWith(`${to}/`));
+  const active = location.pathname === to || (!exact && to !== '/' && location.pathname.startsWith(`${to}/`));
   return <a href={to} onClick={click} aria-current={active ? 'page' : undefined} {...rest} />;
 }

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import { config } from '../../db/src/config.ts';
 import { sitesSettings } from './sites/settings.ts';
@@ -28,6 +29,41 @@ function consoleHost(host: string | undefined): boolean {
     if (d && h.endsWith(`.${d.toLowerCase()}`)) return false;
   }
   return true;
+}
+
+// What tenants control and a browser may open as a page, on the platform's own host: their functions' answers,
+// their stored files (an SVG runs script), their REST functions' media types, their sites under /sites/.
+const TENANT_CONTENT = /^\/(sites\/|project\/[^/]+\/(functions|storage|rest)\/)/;
+// A sandboxed document gets an opaque origin: its script cannot read the console's localStorage (the session
+// token) nor reach a console window, though it runs, submits forms and opens popups as before.
+export const SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads';
+
+/** Tenant content served on the console's origin runs sandboxed: the policy is added to whatever the tenant's
+ *  response sets (browsers enforce every Content-Security-Policy header they get), so it cannot be taken off.
+ *  Called for every request on the plain Node server, before the APIs served outside Express (functions). */
+export function sandboxTenantContent(req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? '/';
+  if (!TENANT_CONTENT.test(url)) return;
+  const host = /^(\[[^\]]*\]|[^:]*)/.exec(req.headers.host ?? '')?.[1];
+  if (!consoleHost(host)) return;
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
+    const i = rest.findIndex((a) => a !== null && typeof a === 'object');
+    const given = rest[i];
+    if (Array.isArray(given)) {
+      rest[i] = [...given, 'Content-Security-Policy', SANDBOX];
+    } else if (given) {
+      const h = { ...(given as OutgoingHttpHeaders) };
+      const key = Object.keys(h).find((k) => k.toLowerCase() === 'content-security-policy');
+      if (key) h[key] = [...[h[key]].flat().map(String), SANDBOX];
+      else if (!this.hasHeader('content-security-policy')) h['Content-Security-Policy'] = SANDBOX;
+      else this.appendHeader('Content-Security-Policy', SANDBOX);
+      rest[i] = h;
+    } else {
+      this.appendHeader('Content-Security-Policy', SANDBOX);
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).call(this, status, ...rest);
+  } as typeof res.writeHead;
 }
 
 export function consoleHandler(dist = CONSOLE_DIST): RequestHandler {

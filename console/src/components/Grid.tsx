@@ -26,8 +26,8 @@ export function Grid<R>({ columns, rowCount, getRow, renderCell, onRange, sort, 
   const first = items[0]?.index ?? 0, last = items.at(-1)?.index ?? 0;
   useEffect(() => { onRange?.(first, last); }, [first, last, onRange]);
   const widths = columns.map((c) => c.width ?? 180);
-  const template = `56px ${widths.map((w) => `${w}px`).join(' ')}`;
-  const total = 56 + widths.reduce((a, b) => a + b, 0);
+  const template = `72px ${widths.map((w) => `${w}px`).join(' ')}`;
+  const total = 72 + widths.reduce((a, b) => a + b, 0);
   return (
     <div className="grid" role="grid" aria-label={label} aria-rowcount={rowCount + 1} aria-colcount={columns.length + 1}>
       <div ref={scroller} className="grid-scroll" style={{ height }} tabIndex={0} data-testid="grid-scroll">

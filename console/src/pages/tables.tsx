@@ -2,7 +2,7 @@
 // rows, sorting, filtering and counting are done by the project's REST API (limit/offset pages fetched as they
 // scroll into view), row insert/edit/delete with inputs by column type, table and column DDL, RLS and policies.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { ident, projectFetch, sql, type Project } from '../api.ts';
+import { ApiError, ident, literal, projectFetch, sql, type Project } from '../api.ts';
 import { Grid, cellText, type GridColumn } from '../components/Grid.tsx';
 import { READ_ONLY_TITLE, useCanWrite } from '../context.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
@@ -135,21 +135,52 @@ function DataTab({ project, schema, table, columns, canWrite }: { project: Proje
     return p;
   }, [filters, sort]);
 
+  // Rows come from the project's REST API with the service key. A member the Management API does not show the
+  // keys to (a Read-only one, if the operator's roles say so) reads through a read-only SQL query instead.
+  const viaSql = useRef(false);
+  const sqlPage = async (page: number): Promise<{ rows: Row[]; total?: number }> => {
+    const q = `${ident(schema)}.${ident(table.name)}`;
+    const where = filters.filter((f) => f.column && f.value !== '').map((f) => {
+      const c = ident(f.column);
+      const list = () => f.value.split(',').map((v) => literal(v.trim())).join(', ');
+      switch (f.op) {
+        case 'is': return `${c} is ${/^(null|true|false|unknown)$/i.test(f.value) ? f.value : 'null'}`;
+        case 'in': return `${c} in (${list()})`;
+        case 'like': case 'ilike': return `${c}::text ${f.op} ${literal(f.value.replace(/\*/g, '%'))}`;
+        default: return `${c} ${({ eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' } as Record<string, string>)[f.op]} ${literal(f.value)}`;
+      }
+    });
+    const w = where.length ? ` where ${where.join(' and ')}` : '';
+    const order = sort ? ` order by ${ident(sort.column)} ${sort.ascending ? 'asc' : 'desc'} nulls last` : '';
+    const rows = await sql<Row>(ref, `select * from ${q}${w}${order} limit ${PAGE} offset ${page * PAGE}`, { readOnly: true });
+    const total = page === 0 ? (await sql<{ n: number }>(ref, `select count(*) as n from ${q}${w}`, { readOnly: true }))[0].n : undefined;
+    return { rows, total };
+  };
+  const restPage = async (page: number): Promise<{ rows: Row[]; total?: number }> => {
+    const headers: Record<string, string> = { ...profile };
+    if (page === 0) headers.prefer = `count=${table.estimate > 200_000 ? 'estimated' : 'exact'}`;
+    const res = await projectFetch(ref, `/rest/v1/${encodeURIComponent(table.name)}?${params({ limit: String(PAGE), offset: String(page * PAGE) })}`, { headers });
+    const body = await res.json();
+    if (!res.ok) throw new ApiError(res.status, String(body.code ?? res.status), body.message ?? `HTTP ${res.status}`, body);
+    const total = /\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+    return { rows: body, total: page === 0 ? (total && total !== '*' ? Number(total) : body.length) : undefined };
+  };
   const loadPage = useCallback(async (page: number, g: number) => {
     if (pages.current.has(page)) return;
     pages.current.set(page, 'loading');
-    const headers: Record<string, string> = { ...profile };
-    if (page === 0) headers.prefer = `count=${table.estimate > 200_000 ? 'estimated' : 'exact'}`;
     try {
-      const res = await projectFetch(ref, `/rest/v1/${encodeURIComponent(table.name)}?${params({ limit: String(PAGE), offset: String(page * PAGE) })}`, { headers });
-      const body = await res.json();
-      if (g !== gen.current) return;
-      if (!res.ok) throw new Error(body.message ?? `HTTP ${res.status}`);
-      pages.current.set(page, body);
-      if (page === 0) {
-        const total = /\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '')?.[1];
-        setCount(total && total !== '*' ? Number(total) : body.length);
+      let r;
+      if (viaSql.current) r = await sqlPage(page);
+      else {
+        try { r = await restPage(page); } catch (e) {
+          if (!(e instanceof ApiError && (e.status === 403 || e.status === 401))) throw e;
+          viaSql.current = true;
+          r = await sqlPage(page);
+        }
       }
+      if (g !== gen.current) return;
+      pages.current.set(page, r.rows);
+      if (r.total !== undefined) setCount(Number(r.total));
       setTick((x) => x + 1);
     } catch (e) {
       if (g !== gen.current) return;
@@ -171,7 +202,7 @@ function DataTab({ project, schema, table, columns, canWrite }: { project: Proje
     for (let p = Math.floor(start / PAGE); p <= Math.floor(end / PAGE); p++) loadPage(p, gen.current);
   }, [loadPage]);
   const getRow = (i: number) => { const p = pages.current.get(Math.floor(i / PAGE)); return Array.isArray(p) ? p[i % PAGE] : undefined; };
-  const gridColumns: GridColumn[] = columns.map((c) => ({ name: c.name, type: c.type, width: c.pk ? 120 : c.udt === 'bool' ? 110 : 200, label: <>{c.pk ? '🔑 ' : ''}{c.name}</> }));
+  const gridColumns: GridColumn[] = columns.map((c) => ({ name: c.name, type: c.type, width: c.pk ? 120 : c.udt === 'bool' ? 110 : 200, label: <>{c.name}{c.pk ? <span className="badge" title="primary key">PK</span> : null}</> }));
   const renderCell = (row: Row, col: GridColumn) => {
     const c = columns.find((x) => x.name === col.name)!;
     const v = row[col.name];
