@@ -12,6 +12,8 @@ import { sitesSettings } from './sites/settings.ts';
 
 export const CONSOLE_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../console/dist');
 const API_PREFIX = /^\/(v1|v2|mcp|project|sites|health|rest|auth|storage|graphql|functions|realtime)(\/|$)/;
+// The console's client-side routes (console/src/main.tsx); kept in step with its router.
+const CONSOLE_ROUTE = /^\/(|projects|sign-in|sign-up|forgot|reset|(org|invite|p)\/[^/]+(\/.*)?|account\/tokens)$/;
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
@@ -88,8 +90,8 @@ export function consoleHandler(dist = CONSOLE_DIST): RequestHandler {
     if (req.path === '/favicon.svg') {
       return res.set(SECURITY_HEADERS).sendFile(path.join(dist, 'favicon.svg'), (err) => { if (err) next(); });
     }
-    // Client-side routes: every other path that a browser navigates to gets the app.
-    if (!req.accepts('html')) return next();
+    // The app's own client-side routes get the app; any other path keeps the platform's JSON 404.
+    if (!CONSOLE_ROUTE.test(req.path) || !req.accepts('html')) return next();
     const html = readIndex();
     res.set(SECURITY_HEADERS).set('Cache-Control', 'no-cache');
     if (!html) {

@@ -29,7 +29,10 @@ test('the console is served at / and never in place of an API', { skip: missing 
   const project = await fetch(`${base}/project/aaaaaaaaaaaaaaaaaaaa/rest/v1/`, { headers: { accept: 'text/html' } });
   assert.match(project.headers.get('content-type') ?? '', /json/);
   assert.equal((await fetch(`${base}/assets/nope.js`)).status, 404);
-  // Not for a script's fetch of an unknown path (no Accept: text/html): the API's JSON 404.
+  // Paths that are not the console's keep the platform's JSON 404, even for a browser.
+  const unknown = await fetch(`${base}/etc/passwd`, { headers: { accept: 'text/html' } });
+  assert.equal(unknown.status, 404);
+  assert.match(unknown.headers.get('content-type') ?? '', /json/);
   assert.match((await fetch(`${base}/nothing-here`, { headers: { accept: 'application/json' } })).headers.get('content-type') ?? '', /json/);
 });
 
