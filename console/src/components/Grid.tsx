@@ -21,7 +21,8 @@ export function Grid<R>({ columns, rowCount, getRow, renderCell, onRange, sort, 
   rowKey?: (row: R, index: number) => string;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
-  const v = useVirtualizer({ count: rowCount, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
+  // Rows are all one height (no measuring); scroll updates render with React's batching, not synchronously.
+  const v = useVirtualizer({ count: rowCount, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 12, useFlushSync: false });
   const items = v.getVirtualItems();
   const first = items[0]?.index ?? 0, last = items.at(-1)?.index ?? 0;
   useEffect(() => { onRange?.(first, last); }, [first, last, onRange]);

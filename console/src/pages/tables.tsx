@@ -198,9 +198,17 @@ function DataTab({ project, schema, table, columns, canWrite }: { project: Proje
   }, [loadPage]);
   useEffect(reload, [reload]);
 
+  // Pages load once the view rests for a moment: dragging the scrollbar across 100,000 rows fetches the pages
+  // where it stops, not every page it passes.
+  const rangeTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const onRange = useCallback((start: number, end: number) => {
-    for (let p = Math.floor(start / PAGE); p <= Math.floor(end / PAGE); p++) loadPage(p, gen.current);
+    clearTimeout(rangeTimer.current);
+    const load = () => { for (let p = Math.floor(start / PAGE); p <= Math.floor(end / PAGE); p++) loadPage(p, gen.current); };
+    const first = Math.floor(start / PAGE), last = Math.floor(end / PAGE);
+    if (pages.current.has(first) && pages.current.has(last)) return;
+    rangeTimer.current = setTimeout(load, 60);
   }, [loadPage]);
+  useEffect(() => () => clearTimeout(rangeTimer.current), []);
   const getRow = (i: number) => { const p = pages.current.get(Math.floor(i / PAGE)); return Array.isArray(p) ? p[i % PAGE] : undefined; };
   const gridColumns: GridColumn[] = columns.map((c) => ({ name: c.name, type: c.type, width: c.pk ? 120 : c.udt === 'bool' ? 110 : 200, label: <>{c.name}{c.pk ? <span className="badge" title="primary key">PK</span> : null}</> }));
   const renderCell = (row: Row, col: GridColumn) => {
