@@ -100,7 +100,8 @@ test('sign up, build a project, share it read-only, upload, delete it', { skip: 
   // SQL editor: the rows, then an error with its position.
   await page.getByRole('link', { name: 'SQL editor' }).click();
   const editor = page.locator('.cm-content');
-  await editor.click();
+  await editor.focus();
+  await page.keyboard.press('Escape'); // an open completion list would take the keys
   await page.keyboard.press('Control+A');
   await page.keyboard.insertText('select title, done from todos order by id');
   await page.getByRole('button', { name: 'Run' }).click();
@@ -111,7 +112,8 @@ test('sign up, build a project, share it read-only, upload, delete it', { skip: 
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByRole('button', { name: 'todos by id' }).waitFor();
   await shot(page, 'sql-editor');
-  await editor.click();
+  await editor.focus();
+  await page.keyboard.press('Escape'); // an open completion list would take the keys
   await page.keyboard.press('Control+A');
   await page.keyboard.insertText('select 1;\nselect titel from todos');
   await page.keyboard.press('Control+Enter');
