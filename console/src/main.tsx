@@ -132,7 +132,8 @@ function Routes({ theme }: { theme: Theme }) {
   if (path === '/' || path === '/projects') return <ProjectsPage />;
   if ((m = match('/org/:slug', path))) return <OrgPage slug={m.slug} />;
   if (path === '/account/tokens') return <TokensPage />;
-  if ((m = match('/invite/:token', path))) return <AcceptInvite token={m.token} />;
+  // The invitation email's link (`<public url>/invitations/<token>`), and the console's own shorter form.
+  if ((m = match('/invitations/:token', path) ?? match('/invite/:token', path))) return <AcceptInvite token={m.token} />;
   if ((m = match('/p/:ref/*', path) ?? match('/p/:ref', path))) return <ProjectRoutes refId={m.ref} rest={m['*'] ?? ''} theme={theme} />;
   return <section><h1>Not found</h1><p><Link to="/">Back to projects</Link></p></section>;
 }

@@ -13,7 +13,7 @@ import { sitesSettings } from './sites/settings.ts';
 export const CONSOLE_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../console/dist');
 const API_PREFIX = /^\/(v1|v2|mcp|project|sites|health|rest|auth|storage|graphql|functions|realtime)(\/|$)/;
 // The console's client-side routes (console/src/main.tsx); kept in step with its router.
-const CONSOLE_ROUTE = /^\/(|projects|sign-in|sign-up|forgot|reset|(org|invite|p)\/[^/]+(\/.*)?|account\/tokens)$/;
+const CONSOLE_ROUTE = /^\/(|projects|sign-in|sign-up|forgot|reset|(org|invite|invitations|p)\/[^/]+(\/.*)?|account\/tokens)$/;
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',

@@ -154,7 +154,7 @@ test('sign up, build a project, share it read-only, upload, delete it', { skip: 
     // The invitation's token: from the answer (the link shown) or, as the member would get it, from the email.
     const link = page.getByTestId('invite-link');
     await page.waitForFunction(() => !!document.querySelector('[data-testid="invite-link"]') || !document.querySelector('dialog[open]'));
-    let inviteToken = (await link.count()) ? (await link.textContent())?.split('/invite/')[1] : undefined;
+    let inviteToken = (await link.count()) ? (await link.textContent())?.split('/invitations/')[1] : undefined;
     if (await page.locator('dialog[open]').count()) await page.keyboard.press('Escape');
     await page.getByRole('cell', { name: member.email }).waitFor();
     await shot(page, 'org-members');
@@ -167,7 +167,7 @@ test('sign up, build a project, share it read-only, upload, delete it', { skip: 
     }
     assert.ok(inviteToken, 'the invitation carries a token');
     const { page: mp } = await browser();
-    await mp.goto(`${base}/invite/${inviteToken}`);
+    await mp.goto(`${base}/invitations/${inviteToken}`);
     await mp.waitForURL(/\/sign-in/);
     await mp.getByLabel('Email').fill(member.email);
     await mp.getByLabel('Password').fill(member.password);

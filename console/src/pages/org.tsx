@@ -37,7 +37,7 @@ export function OrgPage({ slug }: { slug: string }) {
   const [sentLink, setSentLink] = useState<string>();
   const invite = useAction(async () => {
     const inv = await api<Invitation>('POST', `/organizations/${slug}/members/invitations`, { email, role_name: role });
-    setSentLink(inv.token ? `${location.origin}/invite/${inv.token}` : undefined);
+    setSentLink(inv.token ? `${location.origin}/invitations/${inv.token}` : undefined);
     setEmail(''); invitations.reload();
     if (!inv.token) setInviteOpen(false);
   });
