@@ -148,8 +148,8 @@ test('sign up, build a project, share it read-only, upload, delete it', { skip: 
     t.diagnostic('invitations are not served by this Loam yet: the Read-only member step is skipped');
   } else {
     await page.getByRole('button', { name: 'Invite member' }).click();
-    await page.getByLabel('Email').fill(member.email);
-    await page.getByLabel('Role').selectOption('Read-only');
+    await page.getByLabel('Email', { exact: true }).fill(member.email);
+    await page.getByLabel('Role', { exact: true }).selectOption('Read-only');
     await page.getByRole('button', { name: 'Send invitation' }).click();
     // The invitation's token: from the answer (the link shown) or, as the member would get it, from the email.
     const link = page.getByTestId('invite-link');
