@@ -2,6 +2,7 @@
 import express from 'express';
 import { controlDatabaseReachable } from '../../db/src/pools.ts';
 import { auth } from './auth/index.ts';
+import { consoleHandler } from './console.ts';
 import { renderErrors } from './errors.ts';
 import { graphql } from './graphql/index.ts';
 import { mcpPlatform } from './mcp/index.ts';
@@ -36,6 +37,8 @@ export function createApp(state: AppState = { ready: true }): express.Express {
 
   app.use(sitesHandler); // public websites: no API key, so before the data plane's key gate
   app.use(dataPlane({ rest, graphql, auth, storage, functions: functionsArea, realtime }));
+  // The web console at `/`: after the APIs, sites and the data plane, so it never shadows a project or a site.
+  app.use(consoleHandler());
 
   app.use((_req, res) => { res.status(404).json({ message: 'Not found', code: 'not_found' }); });
   // Whatever an API did not render itself still leaves as JSON, never as Express's HTML error page.

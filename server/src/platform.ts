@@ -12,6 +12,7 @@ import { stopRequestLog } from './request-log.ts';
 import { stopQuotaCounts } from './management/quota.ts';
 import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
+import { sandboxTenantContent } from './console.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
 import { graphqlBeforeExpress } from './graphql/raw.ts';
 import { attachRealtime, stopRealtime } from './realtime/socket.ts';
@@ -65,7 +66,11 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
     // GraphQL POSTs (graphql/raw.ts) and function calls (functions/invoke.ts) are served on plain Node first;
     // whatever they decline goes to Express.
     const app = createApp();
-    server = http.createServer((req, res) => { if (!graphqlBeforeExpress(req, res) && !functionsBeforeExpress(req, res)) app(req, res); });
+    // What tenants serve on the console's origin (the platform's host) runs sandboxed (console.ts).
+    server = http.createServer((req, res) => {
+      sandboxTenantContent(req, res);
+      if (!graphqlBeforeExpress(req, res) && !functionsBeforeExpress(req, res)) app(req, res);
+    });
     server.keepAliveTimeout = 65_000;
     await attachRealtime(server, databaseUrl);
     const port = opts.port ?? config.port;

@@ -49,7 +49,10 @@ test('query: SQL errors are 400 with Postgres\'s message and SQLSTATE; the trans
   const p = await createProject();
   const missing = await query(p, { query: 'select * from nope' });
   assert.equal(missing.status, 400);
-  assert.deepEqual(missing.body, { message: 'relation "nope" does not exist', code: '42P01' });
+  // Where the error is, as psql and Supabase's endpoint show it: the line, and a caret under the character.
+  assert.deepEqual(missing.body, { message: `relation "nope" does not exist\nLINE 1: select * from nope\n${' '.repeat(22)}^`, code: '42P01' });
+  const second = await query(p, { query: 'select 1,\n  nope_col' });
+  assert.equal(second.body.message, `column "nope_col" does not exist\nLINE 2:   nope_col\n${' '.repeat(10)}^`);
   const syntax = await query(p, { query: 'selec 1' });
   assert.equal(syntax.status, 400);
   assert.equal(syntax.body.code, '42601');

@@ -59,7 +59,7 @@ async function runQuery(req: Request, res: Response, readOnly: boolean) {
     // A protocol violation here is the caller's: `parameters` that do not match the statement's placeholders.
     if (isPgError(err) && (!isDatabaseUnavailable(err) || err.code === '08P01')) {
       recordPostgresError(project.id, err);
-      throw errors.sqlError(err.message, err.code!);
+      throw errors.sqlError(err.message + positionNote(sql, (err as { position?: string }).position), err.code!);
     }
     throw err;
   } finally {
@@ -67,6 +67,20 @@ async function runQuery(req: Request, res: Response, readOnly: boolean) {
     await client.query('discard all').then(() => client.release(), (e) => client.release(e));
   }
   res.status(201).json(rows);
+}
+
+/** Where in the SQL an error is, as psql and Supabase's SQL endpoint show it: the line, and a caret under the
+ *  character (Postgres gives a 1-based character offset into the whole text). */
+export function positionNote(text: string, position: string | undefined): string {
+  const at = Number(position);
+  if (!Number.isInteger(at) || at < 1 || at > text.length + 1) return '';
+  const before = text.slice(0, at - 1);
+  const lineNo = before.split('\n').length;
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const lineEnd = text.indexOf('\n', lineStart);
+  const line = text.slice(lineStart, lineEnd === -1 ? undefined : lineEnd).slice(0, 500);
+  const prefix = `LINE ${lineNo}: `;
+  return `\n${prefix}${line}\n${' '.repeat(prefix.length + Math.min(at - 1 - lineStart, 500))}^`;
 }
 
 // The project's database and its schemas (Supabase's context for tools that write SQL), as the owner sees them.
