@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import { config } from '../../db/src/config.ts';
-import { sitesSettings } from './sites/settings.ts';
+import { sitesSettings } from '../../db/src/config.ts';
 
 export const CONSOLE_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../console/dist');
 const API_PREFIX = /^\/(v1|v2|mcp|project|sites|health|rest|auth|storage|graphql|functions|realtime)(\/|$)/;

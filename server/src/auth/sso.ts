@@ -13,6 +13,7 @@ import samlify from 'samlify';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { FetchRefused, guardedFetch, urlProblem } from '../project/keyring.ts';
 import { allowedRedirect, type AuthConfig } from './config.ts';
+import { liveSettings } from '../../../db/src/config.ts';
 import { authCall } from './db.ts';
 import { AuthError, toAuthError, validation } from './errors.ts';
 import { OAUTH_ERRORS } from './oauth.ts';
@@ -141,7 +142,7 @@ async function checkedInput(b: Params, forUpdate: boolean): Promise<{ input: Pro
     let u: URL;
     try { u = new URL(input.metadata_url); } catch { throw validation('metadata_url is not a valid URL'); }
     // An operator who lets Loam reach private addresses (a test IdP, an IdP on the same network) may use http.
-    if (u.protocol !== 'https:' && !(process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE === '1' && u.protocol === 'http:')) {
+    if (u.protocol !== 'https:' && !(liveSettings.allowPrivateFetch && u.protocol === 'http:')) {
       throw validation('metadata_url is not a HTTPS URL');
     }
     const problem = urlProblem(input.metadata_url);
