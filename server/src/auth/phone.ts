@@ -56,7 +56,7 @@ async function twilio(cfg: AuthConfig, phone: string, message: string, channel: 
   const sid = String(cfg.sms_twilio_account_sid ?? '');
   const token = String(cfg.sms_twilio_auth_token ?? '');
   const from = String(cfg.sms_twilio_message_service_sid ?? '');
-  if (!/^[A-Za-z0-9]+$/.test(sid) || !token || !from) throw new AuthError(500, 'unexpected_failure', 'Unable to get SMS provider');
+  if (!/^[A-Za-z0-9]+$/.test(sid) || !token || !from) throw new AuthError(422, 'sms_send_failed', 'Error sending OTP to provider: Unable to get SMS provider (sms_twilio_account_sid, sms_twilio_auth_token and sms_twilio_message_service_sid must be set)');
   const to = channel === 'whatsapp' ? `whatsapp:+${phone}` : `+${phone}`;
   const sender = channel === 'whatsapp' && E164.test(from.replace(/^\+/, '')) ? `whatsapp:${from}` : from;
   const res = await fetch(`${config.twilioApiUrl}/2010-04-01/Accounts/${sid}/Messages.json`, {
@@ -87,6 +87,8 @@ export async function sendSms(c: Ctx, q: AuthQuery | undefined, a: SmsArgs): Pro
     }, q);
     return '';
   }
+  // Supabase's other providers are stored settings only (README "settings"): a clear 422, never a silent drop.
+  if ((c.cfg.sms_provider ?? 'twilio') !== 'twilio') throw new AuthError(422, 'sms_send_failed', `Error sending OTP to provider: the SMS provider ${String(c.cfg.sms_provider)} is not available on this platform; use twilio or the send SMS hook`);
   return twilio(c.cfg, a.phone, render(a.template, a.code), a.channel);
 }
 

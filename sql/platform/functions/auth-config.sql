@@ -214,9 +214,6 @@ begin
     if v_key = 'sms_test_otp_valid_until' and (v_value #>> '{}') !~ '^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$' then
       raise exception 'sms_test_otp_valid_until must be an RFC 3339 timestamp' using errcode = 'LMU19';
     end if;
-    if v_key = 'sms_provider' and (v_value #>> '{}') <> 'twilio' then
-      raise exception 'sms_provider must be twilio (or use the send SMS hook)' using errcode = 'LMU19';
-    end if;
     if (v_key in ('sms_otp_length', 'mfa_phone_otp_length') and (v_value #>> '{}')::numeric not between 6 and 10)
        or (v_key in ('sms_otp_exp', 'rate_limit_sms_sent') and (v_value #>> '{}')::numeric < 1) then
       raise exception '% is out of range', v_key using errcode = 'LMU19';
