@@ -21,18 +21,17 @@ export class DnsLookupFailed extends Error {
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
-/** The TXT records at `name`, each one's strings joined (RFC 7208 §3.3); [] when the name or the record type
- *  does not exist. Throws DnsLookupFailed when DNS does not answer within the time bound. */
-export async function lookupTxt(name: string, timeoutMs = DNS_TIMEOUT_MS): Promise<string[]> {
+/** One lookup through the operator's resolvers (LOAM_DNS_SERVERS): c-ares' own per-try timeout and retries, and a
+ *  hard stop over all of them; [] when the name or the record type does not exist; DnsLookupFailed when DNS does
+ *  not answer within the time bound. */
+async function lookup<T>(name: string, timeoutMs: number, ask: (resolver: Resolver) => Promise<T[]>): Promise<T[]> {
   if (!HOSTNAME.test(name)) throw new Error(`not a DNS name: ${name}`);
   const servers = dnsServers();
-  // c-ares' own per-try timeout and retries, and a hard stop over all of them.
   const resolver = new Resolver({ timeout: Math.max(100, Math.floor(timeoutMs / 4)), tries: 2 });
   if (servers) resolver.setServers(servers);
   const timer = setTimeout(() => resolver.cancel(), timeoutMs);
   try {
-    const records = await resolver.resolveTxt(name);
-    return records.slice(0, DNS_MAX_RECORDS).map((strings) => strings.join('').slice(0, DNS_MAX_RECORD_CHARS));
+    return (await ask(resolver)).slice(0, DNS_MAX_RECORDS);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
     if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
@@ -42,22 +41,14 @@ export async function lookupTxt(name: string, timeoutMs = DNS_TIMEOUT_MS): Promi
   }
 }
 
-/** The MX records at `name` (exchange without its trailing dot, lowercase); [] when there are none. Same bounds
- *  and failures as lookupTxt. */
+/** The TXT records at `name`, each one's strings joined (RFC 7208 §3.3). */
+export async function lookupTxt(name: string, timeoutMs = DNS_TIMEOUT_MS): Promise<string[]> {
+  const records = await lookup(name, timeoutMs, (r) => r.resolveTxt(name));
+  return records.map((strings) => strings.join('').slice(0, DNS_MAX_RECORD_CHARS));
+}
+
+/** The MX records at `name` (exchange without its trailing dot, lowercase). */
 export async function lookupMx(name: string, timeoutMs = DNS_TIMEOUT_MS): Promise<{ exchange: string; priority: number }[]> {
-  if (!HOSTNAME.test(name)) throw new Error(`not a DNS name: ${name}`);
-  const servers = dnsServers();
-  const resolver = new Resolver({ timeout: Math.max(100, Math.floor(timeoutMs / 4)), tries: 2 });
-  if (servers) resolver.setServers(servers);
-  const timer = setTimeout(() => resolver.cancel(), timeoutMs);
-  try {
-    const records = await resolver.resolveMx(name);
-    return records.slice(0, DNS_MAX_RECORDS).map((r) => ({ exchange: r.exchange.replace(/\.$/, '').toLowerCase().slice(0, 253), priority: r.priority }));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-    if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
-    throw new DnsLookupFailed(name, code === 'ECANCELLED' ? 'ETIMEOUT' : code);
-  } finally {
-    clearTimeout(timer);
-  }
+  const records = await lookup(name, timeoutMs, (r) => r.resolveMx(name));
+  return records.map((r) => ({ exchange: r.exchange.replace(/\.$/, '').toLowerCase().slice(0, 253), priority: r.priority }));
 }

@@ -33,6 +33,12 @@ const SPECIAL: Record<string, unknown> = {
 
 function validValue(name: string, f: Field): unknown {
   if (name in SPECIAL) return SPECIAL[name];
+  // Hooks stay off (they would run on this project's sign-ins), with a well-formed URL and Standard Webhooks secret.
+  if (/^hook_\w+_enabled$/.test(name)) return false;
+  if (/^hook_\w+_uri$/.test(name)) return `https://hooks.example.com/${name}`;
+  if (/^hook_\w+_secrets$/.test(name)) return 'v1,whsec_dGVzdCBzZWNyZXQgb2YgdGhlIGhvb2s=';
+  if (/^external_\w+_url$/.test(name)) return `https://${name.replace(/_/g, '-')}.example.com`;
+  if (name === 'sms_twilio_account_sid') return 'AC0123456789abcdef';
   if (f.type === 'boolean') return true;
   if (f.type === 'integer' || f.type === 'number') return Math.min(Math.max(f.min ?? 0, 7), f.max ?? 7);
   if (f.enum) return f.enum[0];

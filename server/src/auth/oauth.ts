@@ -195,11 +195,16 @@ async function callback(req: Request, res: Response, c: Ctx, target: { base: str
   const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{
     ...signinParams(c, pr, claims), flow_id: state, provider_token: tokens.access_token, provider_refresh_token: tokens.refresh_token ?? null,
   }]);
+  await signedIn(res, c, target, r, tokens.access_token, tokens.refresh_token);
+}
+
+/** After a provider's sign-in: `?code=` for PKCE, else the session (and the provider's tokens) in the fragment. */
+async function signedIn(res: Response, c: Ctx, target: { base: string }, r: { code?: string }, providerToken: string, providerRefreshToken?: string | null): Promise<void> {
   if (r.code) return void res.redirect(302, withParams(target.base, { code: r.code }, 'search'));
   const t = await tokenResponse(c.p, c.cfg, r as SessionData);
   res.redirect(302, withParams(target.base, {
     access_token: t.access_token, expires_at: String(t.expires_at), expires_in: String(t.expires_in),
-    provider_token: tokens.access_token, ...(tokens.refresh_token ? { provider_refresh_token: tokens.refresh_token } : {}),
+    provider_token: providerToken, ...(providerRefreshToken ? { provider_refresh_token: providerRefreshToken } : {}),
     refresh_token: t.refresh_token, token_type: 'bearer',
   }, 'hash'));
 }
@@ -219,13 +224,7 @@ async function oauth2Callback(req: Request, res: Response, c: Ctx, pr: Provider,
     disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent,
     provider_token: got.accessToken, provider_refresh_token: got.refreshToken,
   }]);
-  if (r.code) return void res.redirect(302, withParams(target.base, { code: r.code }, 'search'));
-  const t = await tokenResponse(c.p, c.cfg, r as SessionData);
-  res.redirect(302, withParams(target.base, {
-    access_token: t.access_token, expires_at: String(t.expires_at), expires_in: String(t.expires_in),
-    provider_token: got.accessToken, ...(got.refreshToken ? { provider_refresh_token: got.refreshToken } : {}),
-    refresh_token: t.refresh_token, token_type: 'bearer',
-  }, 'hash'));
+  await signedIn(res, c, target, r, got.accessToken, got.refreshToken);
 }
 
 /** grant_type=id_token (supabase-js signInWithIdToken): GoTrue's checks and words. */
