@@ -161,7 +161,12 @@ emailService.get('/projects/:ref/email/stats', async (req, res) => {
 // projects:write and a role that may do project work.
 const emailAuth: RequestHandler = async (req, res, next) => {
   const m = /^Bearer\s+(lme_[0-9a-f]{48})$/i.exec(req.get('authorization') ?? '');
-  if (!m) return roleGuard(req, res, (err?: unknown) => (err ? next(err) : scope('projects', 'write')(req, res, next)));
+  if (!m) {
+    for (const step of [authenticate, roleGuard, scope('projects', 'write')]) {
+      await new Promise<void>((resolve, reject) => { Promise.resolve(step(req, res, (err?: unknown) => (err ? reject(err) : resolve()))).catch(reject); });
+    }
+    return next();
+  }
   const { rows: [k] } = await controlPool().query<{ project_id: string; ref: string }>('select * from platform_private.email_key_project($1)', [sha256(m[1])]);
   if (!k) throw errors.unauthorized();
   if (k.ref !== param(req, 'ref')) throw new ApiError(403, 'insufficient_scope', 'This email API key belongs to another project');
