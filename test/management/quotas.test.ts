@@ -51,6 +51,11 @@ test('loam plans set changes a plan limit; bad limits, values and plans are refu
   assert.equal(who.body.plan.id, plan);
   assert.equal(who.body.plan.daily_requests_per_token, 1234);
   assert.equal(who.body.plan.rate_limit_per_minute, 500);
+  // GET /v1/plans (no token) shows the plan's limits, the new one included.
+  const plans = await http('GET', '/v1/plans');
+  assert.equal(plans.status, 200);
+  const shown = plans.body.find((x: { id: string }) => x.id === plan);
+  assert.equal(shown?.limits?.daily_requests_per_token, 1234, JSON.stringify(shown));
 
   for (const [args, message] of [
     [['plans', 'set', plan, 'no_such_limit=5'], /plans have no limit "no_such_limit"/],
