@@ -1,13 +1,11 @@
 // A software WebAuthn authenticator for the tests (not product code): ES256 keys from node:crypto, CBOR from
-// cbor-x, attestation `none` or `packed` (self attestation). It answers credential creation and request options
+// cborg, attestation `none` or `packed` (self attestation). It answers credential creation and request options
 // as a browser would, with credentials whose toJSON() gives what supabase-js sends (base64url fields).
 import crypto from 'node:crypto';
-import { Encoder } from 'cbor-x';
+import { encode as cborEncode } from 'cborg';
 
-// Plain CBOR (no record extension, shortest map lengths), as authenticators write it.
-// (useTag259ForMaps is read by cbor-x but missing from its type declarations.)
-const cbor = new Encoder({ useRecords: false, variableMapSize: true, tagUint8Array: false, useTag259ForMaps: false } as ConstructorParameters<typeof Encoder>[0]);
-const encode = (v: unknown): Buffer => cbor.encode(v);
+// Plain CBOR (shortest lengths, no tags), as authenticators write it.
+const encode = (v: unknown): Buffer => Buffer.from(cborEncode(v));
 
 type Bytes = string | ArrayBuffer | Uint8Array;
 const b64u = (v: Bytes): string => (typeof v === 'string' ? v : Buffer.from(v instanceof ArrayBuffer ? new Uint8Array(v) : v).toString('base64url'));
