@@ -87,7 +87,8 @@ env.DATABASE_URL = databaseUrl;
 // Every test file's Loam runs a worker on the one shared job queue, so a job may run in another file's process.
 // Where a file's assertions depend on a setting of its own process that a job reads (the SMTP relay), the file
 // runs after the others, alone.
-const ALONE = new Set(['test/management/email.test.ts', 'test/management/invitations.test.ts', 'test/management/email-service.test.ts']);
+const ALONE = new Set(['test/management/email.test.ts', 'test/management/invitations.test.ts', 'test/management/email-service.test.ts',
+  'test/sites/sweep.test.ts']);
 const alone = files.filter((f) => ALONE.has(path.relative(process.cwd(), f)));
 const together = files.filter((f) => !alone.includes(f));
 const concurrency = Number(process.env.TEST_CONCURRENCY || Math.max(2, os.availableParallelism()));
