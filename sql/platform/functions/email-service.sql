@@ -12,7 +12,7 @@ create or replace function platform.create_email_domain(p_ref text, p_domain tex
 as $$
 #variable_conflict use_column
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   if p_domain is null or p_domain !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$' or length(p_domain) > 200 then
     raise exception 'invalid domain "%": a DNS name such as mail.example.com', p_domain using errcode = 'LME01';
@@ -50,7 +50,7 @@ create or replace function platform.record_email_domain_check(p_ref text, p_id u
 as $$
 #variable_conflict use_column
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   return query update platform_private.email_domains d set records = p_records, last_checked_at = now(),
       status = case when p_verified then 'verified' else 'failed' end,
@@ -65,7 +65,7 @@ create or replace function platform.delete_email_domain(p_ref text, p_id uuid) r
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   delete from platform_private.email_domains d where d.project_id = v_project.id and d.id = p_id;
   if not found then raise exception 'Email domain not found' using errcode = 'LME03'; end if;
@@ -78,7 +78,7 @@ create or replace function platform.create_email_api_key(p_ref text, p_name text
 as $$
 #variable_conflict use_column
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   if (select count(*) from platform_private.email_api_keys k where k.project_id = v_project.id) >= 50 then
     raise exception 'a project has at most 50 email API keys' using errcode = 'LME09';
@@ -106,7 +106,7 @@ create or replace function platform.delete_email_api_key(p_ref text, p_id uuid) 
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   delete from platform_private.email_api_keys k where k.project_id = v_project.id and k.id = p_id;
   if not found then raise exception 'Email API key not found' using errcode = 'LME04'; end if;
@@ -119,7 +119,7 @@ create or replace function platform.create_email_webhook(p_ref text, p_url text,
 as $$
 #variable_conflict use_column
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   if (select count(*) from platform_private.email_webhooks w where w.project_id = v_project.id) >= 20 then
     raise exception 'a project has at most 20 email webhooks' using errcode = 'LME09';
@@ -145,7 +145,7 @@ create or replace function platform.delete_email_webhook(p_ref text, p_id uuid) 
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   delete from platform_private.email_webhooks w where w.project_id = v_project.id and w.id = p_id;
   if not found then raise exception 'Email webhook not found' using errcode = 'LME07'; end if;
@@ -158,7 +158,7 @@ create or replace function platform.send_email(p_ref text, p_email jsonb)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.content');
 begin
   return query select * from platform_private.queue_email(v_project.id, p_email);
 end $$;

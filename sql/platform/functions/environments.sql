@@ -62,7 +62,7 @@ create or replace function platform.set_environment_secrets(p_ref text, p_enviro
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   perform platform_private.environment_chain(p_environment);
   if exists (select 1 from unnest(p_names) n where n is null or n !~ '^[A-Za-z_][A-Za-z0-9_]{0,255}$' or upper(n) like 'SUPABASE\_%') then
@@ -85,7 +85,7 @@ create or replace function platform.delete_environment_secrets(p_ref text, p_env
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_deleted text[];
 begin
   perform platform_private.environment_chain(p_environment);
@@ -115,7 +115,7 @@ create or replace function platform.reveal_environment_secret(p_ref text, p_envi
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_row record;
 begin
   select r.name, r.source, r.value_enc into v_row from platform_private.resolve_secrets(v_project.id, p_environment) r where r.name = p_name;
@@ -184,7 +184,7 @@ create or replace function platform.bind_secrets(p_ref text, p_kind text, p_targ
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_target record;
 begin
   perform platform_private.environment_chain(p_environment);
@@ -205,7 +205,7 @@ create or replace function platform.unbind_secrets(p_ref text, p_kind text, p_ta
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_project platform.projects := platform.project_for_member(p_ref);
+  v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
   v_target record;
 begin
   select * into v_target from platform_private.binding_target(v_project.id, p_kind, p_target);
