@@ -49,9 +49,11 @@ test('projects in a region go to that region\'s server, and stay reachable there
   const admin = new pg.Client({ connectionString: adminUrl.href });
   await admin.connect();
   try {
-    for (let i = 0; i < 100; i++) {
-      const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [ref]);
-      if (!rowCount) break;
+    // The job drops the database first and the roles after it: wait for both.
+    const left = async () => (await admin.query(`select (select count(*) from pg_database where datname = $1)
+      + (select count(*) from pg_roles where rolname = $1) as n`, [ref])).rows[0].n;
+    for (let i = 0; i < 300; i++) {
+      if (Number(await left()) === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal((await admin.query('select 1 from pg_database where datname = $1', [ref])).rowCount, 0);
