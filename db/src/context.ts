@@ -1,7 +1,7 @@
 // The request context: one parameterised statement that sets, transaction-locally, the settings PostgREST sets
 // (role, request.jwt.claims, request.method, request.path, request.headers), so policies written for Supabase
 // work. REST, GraphQL, auth, storage and the tests all build it here.
-import type pg from 'pg';
+import pg from 'pg';
 import { withPooledClient } from './pools.ts';
 import { dbRole, type ApiRole } from './roles.ts';
 
@@ -34,10 +34,63 @@ function contextPairs(ctx: RequestContext): [string, string][] {
 
 /** The settings as one parameterised statement — values never appear in statement text, where pg_stat_activity and
  *  the server log would show them. Its text depends only on the number of settings, so it is a prepared statement. */
-function contextStatement(ctx: RequestContext): { name: string; text: string; values: string[] } {
+function contextStatement(ctx: RequestContext, readOnly = false): { name: string; text: string; values: string[] } {
   const pairs = contextPairs(ctx);
+  if (readOnly) pairs.push(['transaction_read_only', 'on']);
   const text = 'select ' + pairs.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
   return { name: `loam_context_${pairs.length}`, text, values: pairs.flat() };
+}
+
+/**
+ * A read in the request context as ONE implicit transaction: Bind/Execute of the context statement, then the
+ * statement, then a single Sync — Postgres runs everything before a Sync as one transaction, so the context's
+ * transaction-local settings hold for the statement and are gone after it, with no BEGIN or COMMIT. One answer
+ * (one flush, one wake-up of each side) instead of four. The context includes `transaction_read_only`, so it is
+ * as read-only as BEGIN READ ONLY (a read-write switch after the first query is refused by Postgres).
+ * It fails closed: should the context fail, Postgres skips the statement up to the Sync.
+ * The context statement must already be prepared on the connection: this query sends no Parse of it, so pg's
+ * record of which statements a connection has parsed stays true.
+ */
+class ReadInContext extends pg.Query {
+  #context: { name: string; values: string[] };
+  #main = false; // past the context's own answer (its row and CommandComplete)
+  constructor(context: { name: string; values: string[] }, statement: pg.QueryConfig) {
+    super({ ...statement, queryMode: 'extended' } as pg.QueryConfig); // the extended protocol, even without parameters
+    this.#context = context;
+  }
+  prepare(connection: PgConnection): void {
+    connection.bind({ statement: this.#context.name, values: this.#context.values });
+    connection.execute({});
+    (pg.Query.prototype as unknown as { prepare(c: PgConnection): void }).prepare.call(this, connection);
+  }
+  handleRowDescription(msg: unknown): void {
+    this.#main = true;
+    (pg.Query.prototype as unknown as { handleRowDescription(m: unknown): void }).handleRowDescription.call(this, msg);
+  }
+  handleDataRow(msg: unknown): void {
+    if (this.#main) (pg.Query.prototype as unknown as { handleDataRow(m: unknown): void }).handleDataRow.call(this, msg);
+  }
+  handleCommandComplete(msg: unknown, connection: PgConnection): void {
+    if (this.#main) (pg.Query.prototype as unknown as { handleCommandComplete(m: unknown, c: PgConnection): void }).handleCommandComplete.call(this, msg, connection);
+  }
+}
+interface PgConnection { bind(c: object): void; execute(c: object): void; parsedStatements: Record<string, string> }
+
+const connectionOf = (client: pg.ClientBase) => (client as unknown as { connection: PgConnection }).connection;
+
+/** A read-only statement in the request context, in one round trip and one answer (see ReadInContext); undefined
+ *  when the context statement is not prepared on this connection yet — it is then prepared (sent ahead on the
+ *  wire, harmlessly run in a transaction of its own) and the caller takes the usual way this time. */
+export function readInContext(client: pg.ClientBase, ctx: RequestContext, statement: pg.QueryConfig): Promise<pg.QueryResult> | undefined {
+  const context = contextStatement(ctx, true);
+  if (connectionOf(client).parsedStatements[context.name] === undefined) {
+    client.query(context).catch(() => {});
+    return undefined;
+  }
+  return new Promise((resolve, reject) => {
+    const callback = (err: Error | null, res: pg.QueryResult) => (err ? reject(err) : resolve(res));
+    client.query(new ReadInContext(context, { ...statement, callback } as pg.QueryConfig));
+  });
 }
 
 /** Changes the context inside an open transaction (realtime checks one change as each of its subscribers). */

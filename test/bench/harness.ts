@@ -3,6 +3,7 @@
 // generator never shares an event loop with the server it measures.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { signJwt } from '../../server/src/project/jwt.ts';
@@ -89,4 +90,43 @@ export function load(s: Scenario, seconds: number, connections: number): Promise
 export function table(rows: (string | number)[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => (typeof c === 'number' ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+/** CPU seconds (user + system) a process has used, read from /proc (Linux); undefined when it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids of every process of the PostgreSQL server behind `url` (backends and background processes) that run
+ *  on this machine. */
+export async function postgresPids(url: string): Promise<number[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ pid: number }>('select pid from pg_stat_activity');
+    return rows.map((r) => r.pid).filter((pid) => fs.existsSync(`/proc/${pid}`));
+  } finally {
+    await c.end();
+  }
+}
+
+/** Runs `fn` and returns the CPU seconds a Node process and the database server used meanwhile. Backends that
+ *  connect during `fn` count whole; one that ends during it counts nothing. */
+export async function cpuSplit<T>(nodePid: number, dbUrl: string, fn: () => Promise<T>): Promise<{ value: T; node: number; db: number }> {
+  const before = new Map((await postgresPids(dbUrl)).map((pid) => [pid, cpuSeconds(pid) ?? 0]));
+  const n0 = cpuSeconds(nodePid) ?? 0;
+  const value = await fn();
+  const node = (cpuSeconds(nodePid) ?? n0) - n0;
+  let db = 0;
+  for (const pid of new Set([...before.keys(), ...await postgresPids(dbUrl)])) {
+    const now = cpuSeconds(pid);
+    if (now !== undefined) db += now - (before.get(pid) ?? 0);
+  }
+  return { value, node, db };
 }

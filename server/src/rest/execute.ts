@@ -9,7 +9,7 @@
 // cache in the same transaction when it moved.
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { sendInContext, withContext, type RequestContext } from '../../../db/src/context.ts';
+import { readInContext, sendInContext, withContext, type RequestContext } from '../../../db/src/context.ts';
 
 import { closedByResultCap, isConnectionError, projectPool, ResultTooLargeError, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
@@ -278,6 +278,12 @@ async function batch(client: pg.ClientBase, ctx: RequestContext, req: ApiRequest
   const end = p.rollback ? 'rollback' : 'commit';
   const main = { name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params };
   let row: MainRow;
+  // A plain read: context and statement as one implicit transaction, answered once (db/src/context.ts).
+  const read = endNow && p.readOnly && !p.preRequest ? readInContext(client, ctx, main) : undefined;
+  if (read) {
+    row = (await read).rows[0] as MainRow;
+    return { version: String(row.schema_version), result: () => p.finish(row) };
+  }
   try {
     const [, mainResult] = await sendInContext(client, ctx, [p.preRequest, main], { readOnly: p.readOnly, end: endNow ? end : undefined });
     row = mainResult!.rows[0] as MainRow;

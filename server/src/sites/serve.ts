@@ -145,9 +145,12 @@ function version(deployId: string, headers: HeaderRule[] | null, redirects: Redi
 
 const LABEL = /^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9](--staging)?$/;
 
+type Route = { label: string; path: string; prefix: string };
+
 /** The site a request is for, and the path inside it (leading `/`), or undefined if it is not a site request.
- *  A verified custom domain is the site's whole host, live version only. */
-async function route(req: Request): Promise<{ label: string; path: string; prefix: string } | undefined> {
+ *  A verified custom domain is the site's whole host, live version only. Answered without waiting whenever no
+ *  custom domain must be looked up: every API request passes here. */
+function route(req: Request): Route | undefined | Promise<Route | undefined> {
   const { domain } = sitesSettings();
   const host = req.hostname?.toLowerCase();
   if (domain && host && host.endsWith(`.${domain}`)) {
@@ -157,13 +160,16 @@ async function route(req: Request): Promise<{ label: string; path: string; prefi
   if (host && mayBeCustomDomain(host)) {
     // Unknown while the database is away: the request goes on to the platform's own routes (its health check
     // and APIs answer for themselves), rather than every such host answering as a site.
-    const subdomain = await domainSite(host).catch(() => undefined);
-    if (subdomain) return { label: subdomain, path: req.path, prefix: '' };
+    return domainSite(host).catch(() => undefined)
+      .then((subdomain) => (subdomain ? { label: subdomain, path: req.path, prefix: '' } : pathRoute(req)));
   }
+  return pathRoute(req);
+}
+
+function pathRoute(req: Request): Route | undefined {
   if (!req.url.startsWith('/sites/')) return undefined;
   const m = /^\/sites\/([^/]+)(\/.*)?$/.exec(req.path);
-  if (m) return { label: m[1], path: m[2] ?? '', prefix: `/sites/${m[1]}` };
-  return undefined;
+  return m ? { label: m[1], path: m[2] ?? '', prefix: `/sites/${m[1]}` } : undefined;
 }
 
 function plain(res: Response, status: number, message: string, extra: Record<string, string> = {}) {
@@ -253,8 +259,7 @@ function decodePath(raw: string): string | undefined {
   }
 }
 
-async function serve(req: Request, res: Response, next: NextFunction) {
-  const r = await route(req);
+async function serve(req: Request, res: Response, next: NextFunction, r: Route | undefined) {
   if (!r) return next();
   if (!LABEL.test(r.label)) return plain(res, 404, 'Site not found');
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'Method not allowed', { Allow: 'GET, HEAD' });
@@ -312,7 +317,9 @@ async function serve(req: Request, res: Response, next: NextFunction) {
 }
 
 export const sitesHandler: RequestHandler = (req, res, next) => {
-  serve(req, res, next).catch((err) => {
+  const r = route(req);
+  if (r === undefined) return next();
+  Promise.resolve(r).then((site) => serve(req, res, next, site)).catch((err) => {
     if (res.headersSent) return res.destroy();
     if (isDatabaseUnavailable(err)) return plain(res, 503, 'Service unavailable', { 'Retry-After': '5' });
     if ((err as { code?: string }).code === 'NoSuchKey' || (err as { status?: number }).status === 404) return plain(res, 404, 'Not found');
