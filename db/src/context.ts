@@ -42,16 +42,17 @@ function contextStatement(ctx: RequestContext, readOnly = false): { name: string
 }
 
 /**
- * A read in the request context as ONE implicit transaction: Bind/Execute of the context statement, then the
- * statement, then a single Sync — Postgres runs everything before a Sync as one transaction, so the context's
- * transaction-local settings hold for the statement and are gone after it, with no BEGIN or COMMIT. One answer
- * (one flush, one wake-up of each side) instead of four. The context includes `transaction_read_only`, so it is
- * as read-only as BEGIN READ ONLY (a read-write switch after the first query is refused by Postgres).
- * It fails closed: should the context fail, Postgres skips the statement up to the Sync.
+ * A statement in the request context as ONE implicit transaction: Bind/Execute of the context statement, then the
+ * statement, then a single Sync — Postgres runs everything before a Sync as one transaction and commits it there
+ * (or rolls it back after an error), so the context's transaction-local settings hold for the statement and are
+ * gone after it, with no BEGIN or COMMIT. One answer (one flush, one wake-up of each side) instead of four. A
+ * read-only one has `transaction_read_only` in its context: as read-only as BEGIN READ ONLY (Postgres refuses a
+ * switch back to read-write after the first query). It fails closed: should the context fail, Postgres skips
+ * the statement up to the Sync.
  * The context statement must already be prepared on the connection: this query sends no Parse of it, so pg's
  * record of which statements a connection has parsed stays true.
  */
-class ReadInContext extends pg.Query {
+class InContext extends pg.Query {
   #context: { name: string; values: string[] };
   #main = false; // past the context's own answer (its row and CommandComplete)
   constructor(context: { name: string; values: string[] }, statement: pg.QueryConfig) {
@@ -78,18 +79,20 @@ interface PgConnection { bind(c: object): void; execute(c: object): void; parsed
 
 const connectionOf = (client: pg.ClientBase) => (client as unknown as { connection: PgConnection }).connection;
 
-/** A read-only statement in the request context, in one round trip and one answer (see ReadInContext); undefined
- *  when the context statement is not prepared on this connection yet — it is then prepared (sent ahead on the
- *  wire, harmlessly run in a transaction of its own) and the caller takes the usual way this time. */
-export function readInContext(client: pg.ClientBase, ctx: RequestContext, statement: pg.QueryConfig): Promise<pg.QueryResult> | undefined {
-  const context = contextStatement(ctx, true);
+/** A statement in the request context, committed unless it fails, in one round trip and one answer (see
+ *  InContext); undefined when the context statement is not prepared on this connection yet — it is then
+ *  prepared (sent ahead on the wire, harmlessly run in a transaction of its own) and the caller takes the usual
+ *  way this time. */
+export function queryInContext(client: pg.ClientBase, ctx: RequestContext, statement: pg.QueryConfig,
+  opts: { readOnly: boolean }): Promise<pg.QueryResult> | undefined {
+  const context = contextStatement(ctx, opts.readOnly);
   if (connectionOf(client).parsedStatements[context.name] === undefined) {
     client.query(context).catch(() => {});
     return undefined;
   }
   return new Promise((resolve, reject) => {
     const callback = (err: Error | null, res: pg.QueryResult) => (err ? reject(err) : resolve(res));
-    client.query(new ReadInContext(context, { ...statement, callback } as pg.QueryConfig));
+    client.query(new InContext(context, { ...statement, callback } as pg.QueryConfig));
   });
 }
 

@@ -1,5 +1,5 @@
-// A read runs as one implicit transaction on a shared, pipelined connection: the request context and the
-// statement are answered together, with no BEGIN or COMMIT (db/src/context.ts readInContext). Written as an
+// A request's context and statement run as one implicit transaction — reads on a shared, pipelined
+// connection — answered together, with no BEGIN or COMMIT (db/src/context.ts queryInContext). Written as an
 // attacker would try it: reads of several callers interleaved on the same connections never see each other's
 // role or claims, a function called by a GET can neither write nor switch the transaction back to read-write,
 // and nothing of a read's context is left for the next one.
@@ -38,6 +38,12 @@ before(async () => {
     create function sneaky_role() returns text language plpgsql as $$
     begin perform set_config('role', 'postgres', true); return current_user; end $$;
     grant execute on all functions in schema public to anon, authenticated;
+    -- A write whose end fails: a deferred check that only the commit runs.
+    create table pairs (id int primary key, twin int);
+    alter table pairs add constraint twin_fk foreign key (twin) references pairs (id) deferrable initially deferred;
+    grant select, insert on pairs to anon;
+    create table stamped (id int primary key, by_role text default current_user, claims text default current_setting('request.jwt.claims', true));
+    grant select, insert on stamped to anon, authenticated;
   `);
   const c = await adminClient();
   const { rows } = await c.query('select s.jwt_secret from platform_private.project_secrets s join platform.projects p on p.id = s.project_id where p.ref = $1', [p.ref]);
@@ -104,5 +110,34 @@ test('cross-project: a token of one project reads nothing of another through the
     const r = await rest(other, 'GET', '/rpc/whoami', { token: tokens[0] });
     assert.equal(r.status, 401);
     assert.equal(r.body.code, 'PGRST301');
+  }
+});
+
+test('a write is one transaction: a check that fails only at its commit is an error and keeps nothing', async () => {
+  for (let i = 0; i < 4; i++) {
+    const bad = await rest(p, 'POST', '/pairs', { body: { id: 10 + i, twin: 999 } });
+    assert.equal(bad.status, 409, JSON.stringify(bad.body));
+    assert.equal(bad.body.code, '23503');
+    const good = await rest(p, 'POST', '/pairs', { body: [{ id: 100 + 2 * i, twin: 101 + 2 * i }, { id: 101 + 2 * i, twin: 100 + 2 * i }] });
+    assert.equal(good.status, 201);
+  }
+  const rows = await sql(p, 'select id from pairs order by id');
+  assert.deepEqual(rows.map((r) => r.id), [100, 101, 102, 103, 104, 105, 106, 107]);
+});
+
+test('writes of different callers interleaved each run as their own role with their own claims', async () => {
+  const calls = Array.from({ length: 40 }, (_, i) => i);
+  const statuses = await Promise.all(calls.map((i) => rest(p, 'POST', '/stamped', { token: i % 2 ? tokens[i % users.length] : undefined, body: { id: i } })
+    .then((r) => r.status)));
+  assert.ok(statuses.every((s) => s === 201));
+  for (const row of await sql(p, 'select id, by_role, claims from stamped')) {
+    const claims = JSON.parse(row.claims);
+    if (row.id % 2) {
+      assert.equal(row.by_role, `${p.ref}_authenticated`);
+      assert.equal(claims.sub, users[row.id % users.length]);
+    } else {
+      assert.equal(row.by_role, `${p.ref}_anon`);
+      assert.equal(claims.role, 'anon');
+    }
   }
 });

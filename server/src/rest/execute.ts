@@ -9,7 +9,7 @@
 // cache in the same transaction when it moved.
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { readInContext, sendInContext, withContext, type RequestContext } from '../../../db/src/context.ts';
+import { queryInContext, sendInContext, withContext, type RequestContext } from '../../../db/src/context.ts';
 
 import { closedByResultCap, isConnectionError, projectPool, ResultTooLargeError, withPooledClient } from '../../../db/src/pools.ts';
 import type { ProjectRuntime } from '../../../db/src/projects.ts';
@@ -270,18 +270,20 @@ async function pipelined(project: ProjectRuntime, pool: pg.Pool, ctx: RequestCon
 
 interface Outcome { version: string; result: () => Result }
 
-/** BEGIN, the context, the statement (which also reads the schema version) and — unless the result must be
- *  inspected — the end of the transaction, written together on a pipelined connection: one round trip. After an
+/** The context and the statement (which also reads the schema version) in one round trip: as one implicit
+ *  transaction when nothing must happen between them, else BEGIN, the context, the pre-request function, the
+ *  statement and — unless the result must be inspected — the end of the transaction, written together. After an
  *  error Postgres answers the rest with 25P02 and turns COMMIT into ROLLBACK, so nothing is kept. */
 async function batch(client: pg.ClientBase, ctx: RequestContext, req: ApiRequest, p: Prepared, cacheVersion: string): Promise<Outcome> {
   const endNow = !p.inspect;
   const end = p.rollback ? 'rollback' : 'commit';
   const main = { name: statementName(p.query.text, cacheVersion), text: p.query.text, values: p.query.params };
   let row: MainRow;
-  // A plain read: context and statement as one implicit transaction, answered once (db/src/context.ts).
-  const read = endNow && p.readOnly && !p.preRequest ? readInContext(client, ctx, main) : undefined;
-  if (read) {
-    row = (await read).rows[0] as MainRow;
+  // Context and statement as one implicit transaction, answered once (db/src/context.ts), unless something must
+  // run between them or the transaction must end in ROLLBACK.
+  const once = endNow && !p.rollback && !p.preRequest ? queryInContext(client, ctx, main, { readOnly: p.readOnly }) : undefined;
+  if (once) {
+    row = (await once).rows[0] as MainRow;
     return { version: String(row.schema_version), result: () => p.finish(row) };
   }
   try {
