@@ -65,7 +65,7 @@ export function BackupsPage({ project }: { project: Project }) {
       </header>
       {take.error ? <ToolsMissing error={take.error} /> : null}
       <ErrorNote error={list.error ?? restores.error} />
-      <h2>Backups</h2>
+      <h2>Backups taken</h2>
       {!list.data ? <Skeleton rows={3} height={44} /> : backups.length === 0 ? <p className="muted" data-testid="no-backups">No backups yet.</p> : (
         <div className="table-wrap">
           <table className="table">
