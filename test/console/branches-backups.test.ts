@@ -71,7 +71,8 @@ test('branches: create with data, ready, diff, merge refused then done, delete; 
 
   // The branch gets a table of its own: the diff shows it, in the code view.
   await migrate(branch.project_ref, token, 'tags', 'create table tags (id bigint primary key, label text)');
-  await page.getByRole('button', { name: 'Diff feature-x' }).click();
+  await tabTo(page, 'Diff feature-x');
+  await page.keyboard.press('Enter');
   const diff = page.getByTestId('branch-diff');
   await diff.locator('.cm-content').getByText(/create table.*tags/i).first().waitFor();
   await shot(page, 'branches-diff');
@@ -160,7 +161,8 @@ test('SQL snippets: renamed and deleted from the editor, and the Management API 
   const page = await signedIn(base, token);
   await page.goto(`${base}/p/${p.ref}/sql`);
   await page.getByRole('button', { name: 'count todos', exact: true }).waitFor();
-  await page.getByRole('button', { name: 'Rename count todos' }).click();
+  await tabTo(page, 'Rename count todos');
+  await page.keyboard.press('Enter');
   await page.getByLabel('New name').fill('todos counted');
   await page.getByLabel('New name').press('Enter');
   await page.getByRole('button', { name: 'todos counted', exact: true }).waitFor();
@@ -206,11 +208,14 @@ async function noHorizontalScroll(page: Page, what: string): Promise<void> {
 test('laptop screens: main pages at 1280×720, 1024×768 and 1366×800 have no horizontal scrollbar, navigation reachable', { skip: missing }, async () => {
   const p: Project = await createProject();
   await migrate(p.ref, p.owner.token, 'wide', `create table wide (${Array.from({ length: 14 }, (_, i) => `column_number_${i} text`).join(', ')})`);
+  // A branch with a long name, so the branches page has a row of actions to fit.
+  const branch = await http('POST', `/v1/projects/${p.ref}/branches`, { token: p.owner.token, body: { branch_name: 'a-rather-long-feature-branch-name' } });
+  assert.equal(branch.status, 201, JSON.stringify(branch.body));
   const page = await signedIn(base, p.owner.token);
   // Each page, and a heading that shows it has rendered (the wide table's grid is the widest thing in the console).
   const pages: [string, 'heading' | 'button', string][] = [['', 'heading', 'test project'], ['/tables/public/wide', 'heading', 'wide'],
     ['/sql', 'heading', 'Snippets'], ['/users', 'heading', 'Users'], ['/storage', 'button', 'New bucket'], ['/observe', 'heading', 'Observability'],
-    ['/functions', 'heading', 'Edge functions'], ['/branches', 'heading', 'Branches'], ['/backups', 'heading', 'Backups'], ['/settings', 'heading', 'Settings']];
+    ['/functions', 'heading', 'Edge functions'], ['/branches', 'button', 'Delete a-rather-long-feature-branch-name'], ['/backups', 'heading', 'Backups'], ['/settings', 'heading', 'Settings']];
   for (const [w, h] of [[1280, 720], [1024, 768], [1366, 800]]) {
     await page.setViewportSize({ width: w, height: h });
     await page.goto(`${base}/`);
