@@ -77,7 +77,8 @@ export function projectKeys(ref: string): Promise<Keys> {
       const publishable = keys.find((x) => x.type === 'publishable' && x.api_key)?.api_key ?? null;
       return { publishable, anon: legacyKey('anon'), service: legacyKey('service_role'), legacyEnabled: legacy.enabled };
     })();
-    k.catch(() => keyCache.delete(ref));
+    // A project still coming up has no keys yet: that answer is not kept, the next call asks again.
+    k.then((r) => { if (r.legacyEnabled && !r.anon) keyCache.delete(ref); }, () => keyCache.delete(ref));
     keyCache.set(ref, k);
   }
   return k;

@@ -93,7 +93,7 @@ export function ProjectHome({ project, reload }: { project: Project; reload: () 
   const conn = `postgresql://${project.database.user}:[YOUR-PASSWORD]@${host}:${port}/${project.database.name}`;
   const health = useAsync(() => api<{ name: string; healthy: boolean; status: string }[]>('GET', `/projects/${project.ref}/health`), [project.ref, project.status]);
   const busy = /COMING_UP|RESTORING|PAUSING|GOING_DOWN/.test(project.status);
-  const keys = useAsync(() => projectKeys(project.ref).catch(() => undefined), [project.ref]);
+  const keys = useAsync(() => projectKeys(project.ref).catch(() => undefined), [project.ref, project.status]);
   return (
     <section>
       <header className="page-head">
