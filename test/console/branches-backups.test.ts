@@ -142,6 +142,37 @@ test('backups: "Back up now" shows what the API says (the 501 message where the 
     await page.locator('tr[data-backup] [data-status="COMPLETED"]').waitFor({ timeout: 120_000 });
   }
   await shot(page, 'backups');
+  if (await toolsMissing.isVisible()) {
+    // The restore dialog, on backups the server's jobs would have left (rows written here: this server cannot take
+    // one): a running one shows its progress, a completed one offers a restore, which the API refuses as it must.
+    const db = await adminClient();
+    try {
+      await db.query(`insert into platform.backups (project_id, trigger, status, progress, started_at)
+        select id, 'manual', 'RUNNING', 'copying files 120/4000', now() from platform.projects where ref = $1`, [p.ref]);
+      await db.query(`insert into platform.backups (project_id, trigger, status, database_bytes, file_count, completed_at)
+        select id, 'scheduled', 'COMPLETED', 123456, 3, now() from platform.projects where ref = $1`, [p.ref]);
+    } finally {
+      await db.end();
+    }
+    await page.reload();
+    await page.getByRole('progressbar', { name: 'copying files 120/4000' }).waitFor();
+    const completed = page.locator('tr[data-backup]').filter({ has: page.locator('[data-status="COMPLETED"]') });
+    await completed.getByRole('button', { name: /^Restore backup/ }).click();
+    const dialog = page.getByRole('dialog');
+    const restore = dialog.getByRole('button', { name: 'Restore', exact: true });
+    assert.equal(await restore.isDisabled(), true, 'restoring into this project waits for the typed ref');
+    await dialog.getByLabel(`Type “${p.ref}” to confirm`).fill(p.ref);
+    await restore.click();
+    await dialog.getByTestId('backup-tools-missing').waitFor();
+    await shot(page, 'backups-restore-refused');
+    await dialog.getByLabel('A new project').check();
+    await dialog.getByLabel('New project name').fill('restored copy');
+    await dialog.getByLabel('Database password').fill('a long enough password');
+    await restore.click();
+    await dialog.getByTestId('backup-tools-missing').getByText(/pg_dump|pg_restore/).waitFor();
+    assert.equal((await http('GET', `/v1/projects/${p.ref}/database/backups/restores`, { token: p.owner.token })).body.length, 0, 'nothing was queued');
+    await page.keyboard.press('Escape');
+  }
   // A Read-only member cannot take a backup.
   const ro = await signup();
   await join(p.owner, ro, 'Read-only');
