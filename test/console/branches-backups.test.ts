@@ -173,14 +173,18 @@ test('backups: "Back up now" shows what the API says (the 501 message where the 
     assert.equal((await http('GET', `/v1/projects/${p.ref}/database/backups/restores`, { token: p.owner.token })).body.length, 0, 'nothing was queued');
     await page.keyboard.press('Escape');
   }
-  // A Read-only member cannot take a backup.
-  const ro = await signup();
-  await join(p.owner, ro, 'Read-only');
-  const roPage = await signedIn(base, ro.token);
-  await roPage.goto(`${base}/p/${p.ref}/backups`);
-  await roPage.getByRole('heading', { name: 'Restores' }).waitFor();
-  assert.equal(await roPage.getByRole('button', { name: 'Back up now' }).isDisabled(), true);
-  await roPage.context().close();
+  // Backups are an Administrator's: a Read-only member and a Developer find the button disabled (the API refuses them).
+  for (const role of ['Read-only', 'Developer']) {
+    const member = await signup();
+    await join(p.owner, member, role);
+    const memberPage = await signedIn(base, member.token);
+    await memberPage.goto(`${base}/p/${p.ref}/backups`);
+    await memberPage.getByRole('heading', { name: 'Restores' }).waitFor();
+    assert.equal(await memberPage.getByRole('button', { name: 'Back up now' }).isDisabled(), true, role);
+    const refused = await http('POST', `/v1/projects/${p.ref}/database/backups`, { token: member.token, body: {} });
+    assert.equal(refused.status, 403, `${role}: ${JSON.stringify(refused.body)}`);
+    await memberPage.context().close();
+  }
   await page.context().close();
 });
 

@@ -3,7 +3,7 @@
 // without PostgreSQL's dump tools answers 501 backup_tools_missing: the page says so, in the API's words.
 import { useEffect, useState } from 'react';
 import { api, ApiError, type Project } from '../api.ts';
-import { READ_ONLY_TITLE, useCanWrite } from '../context.tsx';
+import { useHasRole } from '../context.tsx';
 import { Link } from '../router.tsx';
 import { Button, ErrorNote, Field, Modal, Progress, Skeleton, fmtBytes, fmtDate, useAction, useAsync } from '../ui.tsx';
 
@@ -33,8 +33,9 @@ function ToolsMissing({ error }: { error: Error }) {
 
 export function BackupsPage({ project }: { project: Project }) {
   const ref = project.ref;
-  const canWrite = useCanWrite(project.organization_slug);
-  const noWrite = canWrite ? undefined : READ_ONLY_TITLE;
+  // Backups and restores are project settings in the API's roles: Administrators and Owners.
+  const canWrite = useHasRole(project.organization_slug, 'Administrator');
+  const noWrite = canWrite ? undefined : 'Backups and restores need the Administrator role or higher';
   const list = useAsync(() => api<{ backups: Backup[]; pitr_enabled: boolean }>('GET', `/projects/${ref}/database/backups`), [ref]);
   const restores = useAsync(() => api<Restore[]>('GET', `/projects/${ref}/database/backups/restores`), [ref]);
   const moving = (list.data?.backups ?? []).some((b) => running(b.status)) || (restores.data ?? []).some((r) => running(r.status));
