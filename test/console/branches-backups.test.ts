@@ -1,5 +1,5 @@
 // The console's newer pages in Debian's Chromium, driven as a person would (keyboard included): branches (create
-// with data, watch it become ready, diff, a merge refused and then done after a push, delete with a typed
+// with data, watch it become ready, diff, a merge refused and then done after a push, reset, delete with a typed
 // confirmation; a Read-only member sees but cannot change), backups (take one now: on a server without dump tools
 // the API's 501 message is shown), SQL snippets renamed and deleted, auth users searched on the server, and the
 // main pages at 1280×720, 1024×768 and 1366×800 with no horizontal scrollbar and the navigation reachable.
@@ -43,7 +43,7 @@ const migrate = async (ref: string, token: string, name: string, query: string) 
   assert.equal(res.status, 200, JSON.stringify(res.body));
 };
 
-test('branches: create with data, ready, diff, merge refused then done, delete; Read-only sees but cannot change', { skip: missing }, async () => {
+test('branches: create with data, ready, diff, merge refused then done, reset, delete; Read-only sees but cannot change', { skip: missing }, async () => {
   const p = await createProject();
   const token = p.owner.token;
   await migrate(p.ref, token, 'todos', 'create table todos (id bigint generated always as identity primary key, title text not null)');
@@ -106,6 +106,13 @@ test('branches: create with data, ready, diff, merge refused then done, delete; 
   const refused = await http('DELETE', `/v1/branches/${branch.id}`, { token: ro.token });
   assert.equal(refused.status, 403);
   await roPage.context().close();
+
+  // Reset, confirmed: the branch is made again and the page follows it until it is ready.
+  await page.getByRole('button', { name: 'Reset feature-x' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.getByTestId('branch-notice').getByText('feature-x is being reset', { exact: false }).waitFor();
+  await row.locator('[data-status="MIGRATIONS_PASSED"]').waitFor({ timeout: 120_000 });
+  await row.getByRole('button', { name: 'Diff feature-x' }).and(page.locator(':enabled')).waitFor();
 
   // Delete, confirmed by typing the branch's name.
   await page.getByRole('button', { name: 'Delete feature-x' }).click();
@@ -208,6 +215,17 @@ test('SQL snippets: renamed and deleted from the editor, and the Management API 
   await page.getByRole('complementary', { name: 'Snippets' }).getByText('None saved').waitFor();
   assert.equal((await http('GET', `/v1/snippets/${saved.body.id}`, { token })).status, 404);
   await page.context().close();
+  // A Read-only member opens a shared snippet but finds rename and delete disabled (the API refuses them too).
+  const shared = await http('POST', '/v1/snippets', { token, body: { project_ref: p.ref, name: 'shared query', sql: 'select 2', visibility: 'project' } });
+  const ro = await signup();
+  await join(p.owner, ro, 'Read-only');
+  const roPage = await signedIn(base, ro.token);
+  await roPage.goto(`${base}/p/${p.ref}/sql`);
+  await roPage.getByRole('button', { name: 'shared query', exact: true }).waitFor();
+  assert.equal(await roPage.getByRole('button', { name: 'Rename shared query' }).isDisabled(), true);
+  assert.equal(await roPage.getByRole('button', { name: 'Delete shared query' }).isDisabled(), true);
+  assert.equal((await http('DELETE', `/v1/snippets/${shared.body.id}`, { token: ro.token })).status, 403);
+  await roPage.context().close();
 });
 
 test('auth users: the search is the admin API\'s filter, answered by the server', { skip: missing }, async () => {

@@ -87,7 +87,7 @@ export function BranchesPage({ project, theme }: { project: Project; theme: 'dar
                   <strong>{b.name}</strong>{b.is_default ? <span className="badge">this project</span> : null}
                   <div className="muted mono small">{b.is_default ? b.project_ref : <Link to={`/p/${b.project_ref}`}>{b.project_ref}</Link>}</div>
                 </td>
-                <td><BranchStatus b={b} /></td>
+                <td><BranchStatus b={b} />{b.status_reason && /FAILED/.test(b.status) ? <div className="error small">{b.status_reason}</div> : null}</td>
                 <td>{b.is_default ? '—' : b.with_data ? 'copied' : 'schema only'}</td>
                 <td>{fmtDate(b.created_at)}</td>
                 <td className="right">
