@@ -1,5 +1,6 @@
 // Talking to Loam: the Management API (/v1) with the signed-in account's session token, and a project's own APIs
-// (/project/<ref>/…) with the project's service key, fetched once per project through the Management API.
+// (/project/<ref>/…) with the project's keys (its publishable key where it has one, and the service_role JWT),
+// fetched once per project through the Management API and kept in memory only.
 
 export class ApiError extends Error {
   status: number;
@@ -54,31 +55,56 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   return data as T;
 }
 
-export interface Keys { anon: string; service: string }
+/** The keys the console uses for a project, held in this module's memory only (never in localStorage).
+ *  `publishable` is the project's first publishable key (sb_publishable_…) when it has one; `anon` the legacy
+ *  anon JWT (null when legacy keys are off); `service` is the legacy
+ *  service_role JWT, the one key a browser may act with full rights with: Loam (as Supabase's gateway) refuses a
+ *  secret key (sb_secret_…) from a browser, so the console never asks for secret keys at all. */
+export interface Keys { publishable: string | null; anon: string | null; service: string | null; legacyEnabled: boolean }
+interface KeyRow { name: string; type?: string; api_key: string | null }
 const keyCache = new Map<string, Promise<Keys>>();
 
-/** The project's anon and service keys (the service key is what the console's data tools act with). */
 export function projectKeys(ref: string): Promise<Keys> {
   let k = keyCache.get(ref);
   if (!k) {
-    k = api<{ name: string; api_key: string }[]>('GET', `/projects/${ref}/api-keys?reveal=true`).then((keys) => {
-      const find = (n: string) => keys.find((x) => x.name === n)?.api_key ?? '';
-      return { anon: find('anon'), service: find('service_role') };
-    });
-    k.catch(() => keyCache.delete(ref));
+    k = (async () => {
+      // Without ?reveal: publishable keys are shown as they are, secret keys masked, the legacy JWTs as the role allows.
+      const [keys, legacy] = await Promise.all([
+        api<KeyRow[]>('GET', `/projects/${ref}/api-keys`),
+        api<{ enabled: boolean }>('GET', `/projects/${ref}/api-keys/legacy`).catch(() => ({ enabled: true })),
+      ]);
+      const legacyKey = (n: string) => (legacy.enabled ? keys.find((x) => x.name === n && (x.type ?? 'legacy') === 'legacy')?.api_key ?? null : null);
+      const publishable = keys.find((x) => x.type === 'publishable' && x.api_key)?.api_key ?? null;
+      return { publishable, anon: legacyKey('anon'), service: legacyKey('service_role'), legacyEnabled: legacy.enabled };
+    })();
+    // A project still coming up has no keys yet: that answer is not kept, the next call asks again.
+    k.then((r) => { if (r.legacyEnabled && !r.anon) keyCache.delete(ref); }, () => keyCache.delete(ref));
     keyCache.set(ref, k);
   }
   return k;
 }
 
+/** Why the console cannot act on a project's data with full rights, or null when it can. */
+export async function serviceUnavailable(ref: string): Promise<string | null> {
+  const keys = await projectKeys(ref);
+  if (keys.service) return null;
+  return keys.legacyEnabled
+    ? 'Your role does not reveal the service_role key, which this page acts with (Developers and above).'
+    : 'This project has turned its legacy API keys off. Browsers may not use secret keys (sb_secret_…), so this page, which acts with full rights, needs the legacy service_role key: turn legacy keys back on in the project\'s API settings, or use a secret key from a server.';
+}
+
 export const projectBase = (ref: string) => `${location.origin}/project/${ref}`;
+
+/** The headers that act on a project's APIs with full rights (the caller checks keys.service first). */
+export const serviceHeaders = (keys: Keys): Record<string, string> => ({ apikey: keys.publishable ?? keys.service!, authorization: `Bearer ${keys.service}` });
 
 /** A request to one of the project's APIs (path starts with /rest/v1, /auth/v1, /storage/v1 …) as service_role. */
 export async function projectFetch(ref: string, path: string, init: RequestInit & { raw?: boolean } = {}): Promise<Response> {
   const keys = await projectKeys(ref);
+  if (!keys.service) throw new ApiError(403, 'service_key_unavailable', (await serviceUnavailable(ref))!, null);
   const headers = new Headers(init.headers);
-  headers.set('apikey', keys.service);
-  headers.set('authorization', `Bearer ${keys.service}`);
+  // The publishable key is the request's key where the project has one; the service_role JWT is who acts.
+  for (const [k, v] of Object.entries(serviceHeaders(keys))) headers.set(k, v);
   if (init.body && typeof init.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
   return fetch(`/project/${ref}${path}`, { ...init, headers });
 }

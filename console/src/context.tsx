@@ -43,3 +43,11 @@ export function useCanWrite(orgSlug: string | undefined): boolean {
   return !orgSlug || roles[orgSlug] !== 'Read-only';
 }
 export const READ_ONLY_TITLE = 'Read-only members cannot change this';
+
+const RANK: Record<Role, number> = { 'Read-only': 1, Developer: 2, Administrator: 3, Owner: 4 };
+/** Whether the signed-in account's role in this organization is `min` or higher (platform.role_permissions decides
+ *  in the API; this only keeps buttons the API would refuse from looking usable). */
+export function useHasRole(orgSlug: string | undefined, min: Role): boolean {
+  const { roles } = useAccount();
+  return !orgSlug || RANK[roles[orgSlug] ?? 'Owner'] >= RANK[min];
+}

@@ -18,6 +18,8 @@ const StoragePage = lazy(() => import('./pages/storage.tsx').then((m) => ({ defa
 const ObservePage = lazy(() => import('./pages/observe.tsx').then((m) => ({ default: m.ObservePage })));
 const SettingsPage = lazy(() => import('./pages/settings.tsx').then((m) => ({ default: m.SettingsPage })));
 const FunctionsPage = lazy(() => import('./pages/functions.tsx').then((m) => ({ default: m.FunctionsPage })));
+const BranchesPage = lazy(() => import('./pages/branches.tsx').then((m) => ({ default: m.BranchesPage })));
+const BackupsPage = lazy(() => import('./pages/backups.tsx').then((m) => ({ default: m.BackupsPage })));
 const SitesPage = lazy(() => import('./pages/functions.tsx').then((m) => ({ default: m.SitesPage })));
 
 type Theme = 'dark' | 'light';
@@ -52,7 +54,8 @@ function App() {
 
 const PROJECT_NAV = [
   ['', 'Overview'], ['tables', 'Table editor'], ['sql', 'SQL editor'], ['users', 'Auth users'], ['storage', 'Storage'],
-  ['observe', 'Observability'], ['functions', 'Functions'], ['sites', 'Sites'], ['settings', 'Settings'],
+  ['observe', 'Observability'], ['functions', 'Functions'], ['sites', 'Sites'], ['branches', 'Branches'], ['backups', 'Backups'],
+  ['settings', 'Settings'],
 ] as const;
 
 function Frame({ theme, toggleTheme, loading }: { theme: Theme; toggleTheme: () => void; loading?: boolean }) {
@@ -159,6 +162,8 @@ function ProjectRoutes({ refId, rest, theme }: { refId: string; rest: string; th
     case 'observe': return <ObservePage project={p} />;
     case 'functions': return <FunctionsPage project={p} />;
     case 'sites': return <SitesPage project={p} />;
+    case 'branches': return <BranchesPage project={p} theme={theme} />;
+    case 'backups': return <BackupsPage project={p} />;
     case 'settings': return <SettingsPage project={p} />;
     default: return <section><h1>Not found</h1></section>;
   }

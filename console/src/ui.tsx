@@ -67,8 +67,9 @@ export function Modal({ title, open, onClose, children, wide }: { title: string;
     if (open && !d.open) d.showModal();
     if (!open && d.open) d.close();
   }, [open]);
+  // Labelled only while open: a closed dialog is nothing a user (or a label lookup) should find.
   return (
-    <dialog ref={ref} className={wide ? 'wide' : ''} onClose={onClose} aria-label={title}>
+    <dialog ref={ref} className={wide ? 'wide' : ''} onClose={onClose} aria-label={open ? title : undefined}>
       {open ? (
         <>
           <header className="dialog-head"><h2>{title}</h2><button type="button" className="btn ghost" aria-label="Close" onClick={onClose}>✕</button></header>

@@ -110,7 +110,7 @@ test('sign up, build a project, share it read-only, upload, delete it', { skip: 
   await page.getByRole('button', { name: 'Save snippet' }).click();
   await page.getByLabel('Name').fill('todos by id');
   await page.getByRole('button', { name: 'Save', exact: true }).click();
-  await page.getByRole('button', { name: 'todos by id' }).waitFor();
+  await page.getByRole('button', { name: 'todos by id', exact: true }).waitFor();
   await shot(page, 'sql-editor');
   await editor.focus();
   await page.keyboard.press('Escape'); // an open completion list would take the keys

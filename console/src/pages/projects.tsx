@@ -93,6 +93,7 @@ export function ProjectHome({ project, reload }: { project: Project; reload: () 
   const conn = `postgresql://${project.database.user}:[YOUR-PASSWORD]@${host}:${port}/${project.database.name}`;
   const health = useAsync(() => api<{ name: string; healthy: boolean; status: string }[]>('GET', `/projects/${project.ref}/health`), [project.ref, project.status]);
   const busy = /COMING_UP|RESTORING|PAUSING|GOING_DOWN/.test(project.status);
+  const keys = useAsync(() => projectKeys(project.ref).catch(() => undefined), [project.ref, project.status]);
   return (
     <section>
       <header className="page-head">
@@ -116,8 +117,10 @@ export function ProjectHome({ project, reload }: { project: Project; reload: () 
         <h2>Connect</h2>
         <Field label="Project URL">{() => <Copyable label="Project URL" value={projectBase(project.ref)} />}</Field>
         <Field label="Connection string (psql)">{() => <Copyable label="Connection string" value={conn} />}</Field>
-        <Field label="anon key (public)">{() => <Secret label="anon key" load={async () => (await projectKeys(project.ref)).anon} />}</Field>
-        <Field label="service_role key (secret: bypasses RLS)">{() => <Secret label="service_role key" load={async () => (await projectKeys(project.ref)).service} />}</Field>
+        {keys.data?.publishable ? <Field label="Publishable key (public)">{() => <Copyable label="publishable key" value={keys.data!.publishable!} />}</Field> : null}
+        <Field label="anon key (public, legacy)">{() => <Secret label="anon key" load={async () => (await projectKeys(project.ref)).anon ?? 'legacy keys are off'} />}</Field>
+        <Field label="service_role key (secret: bypasses RLS)">{() => <Secret label="service_role key" load={async () => (await projectKeys(project.ref)).service ?? 'not available to your role, or legacy keys are off'} />}</Field>
+        <p className="muted small">Secret keys (sb_secret_…) are for servers: list and create them with the Management API (<code>/v1/projects/{project.ref}/api-keys</code>).</p>
       </div>
       <Confirm open={confirm === 'pause'} title="Pause project" message="The project's APIs stop answering until it is restored. Its data is kept."
         action={() => api('POST', `/projects/${project.ref}/pause`)} onClose={() => setConfirm(undefined)} onDone={reload} />

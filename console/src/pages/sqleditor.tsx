@@ -1,12 +1,13 @@
 // The SQL editor: CodeMirror, run through the Management API's SQL endpoint (read-only toggle → read_only), the
-// result in the virtualised grid, errors with their line and column marked, and saved snippets (/v1/snippets).
+// result in the virtualised grid, errors with their line and column marked, and saved snippets (/v1/snippets:
+// saved, opened, renamed and deleted; Read-only members only open them).
 import { sql as sqlLang, PostgreSQL } from '@codemirror/lang-sql';
 import CodeMirror, { EditorView, Prec, keymap, type ReactCodeMirrorRef } from '@uiw/react-codemirror';
 import { useCallback, useMemo, useRef, useState } from 'react';
 import { api, ApiError, type Project } from '../api.ts';
 import { Grid, cellText } from '../components/Grid.tsx';
-import { useCanWrite } from '../context.tsx';
-import { Button, ErrorNote, Field, Modal, Progress, Skeleton, useAction, useAsync } from '../ui.tsx';
+import { READ_ONLY_TITLE, useCanWrite } from '../context.tsx';
+import { Button, Confirm, ErrorNote, Field, Modal, Progress, Skeleton, useAction, useAsync } from '../ui.tsx';
 
 interface Snippet { id: string; name: string; description: string | null; inserted_at: string }
 
@@ -62,6 +63,11 @@ export function SqlEditorPage({ project, theme }: { project: Project; theme: 'da
 
   const save = useAction(async () => { await api('POST', '/snippets', { project_ref: ref, name, sql: text }); setSaving(false); snippets.reload(); });
   const open = useAction(async (id: string) => { const s = await api('GET', `/snippets/${id}`); setText(s.content.sql); });
+  const [renaming, setRenaming] = useState<Snippet>();
+  const [newName, setNewName] = useState('');
+  const [deleting, setDeleting] = useState<Snippet>();
+  const rename = useAction(async () => { await api('PATCH', `/snippets/${renaming!.id}`, { name: newName }); setRenaming(undefined); snippets.reload(); });
+  const noWrite = canWrite ? undefined : READ_ONLY_TITLE;
   const cols = result?.rows[0] ? Object.keys(result.rows[0]).map((name) => ({ name })) : [];
   return (
     <section className="editor">
@@ -70,7 +76,15 @@ export function SqlEditorPage({ project, theme }: { project: Project; theme: 'da
         <ErrorNote error={snippets.error ?? open.error} />
         {!snippets.data ? <Skeleton rows={3} height={28} /> : (
           <ul className="side-list">
-            {snippets.data.data.map((s) => <li key={s.id}><button type="button" className="linkish" onClick={() => open.run(s.id)}>{s.name}</button></li>)}
+            {snippets.data.data.map((s) => (
+              <li key={s.id} className="snippet-item">
+                <button type="button" className="linkish" onClick={() => open.run(s.id)}>{s.name}</button>
+                <button type="button" className="icon-btn" aria-label={`Rename ${s.name}`} title={noWrite ?? 'Rename'} disabled={!canWrite}
+                  onClick={() => { setNewName(s.name); rename.clear(); setRenaming(s); }}>✎</button>
+                <button type="button" className="icon-btn" aria-label={`Delete ${s.name}`} title={noWrite ?? 'Delete'} disabled={!canWrite}
+                  onClick={() => setDeleting(s)}>🗑</button>
+              </li>
+            ))}
             {snippets.data.data.length === 0 ? <li className="muted">None saved</li> : null}
           </ul>
         )}
@@ -105,6 +119,15 @@ export function SqlEditorPage({ project, theme }: { project: Project; theme: 'da
           <div className="row end"><Button type="submit" variant="primary" busy={save.busy}>Save</Button></div>
         </form>
       </Modal>
+      <Modal title="Rename snippet" open={!!renaming} onClose={() => setRenaming(undefined)}>
+        <form onSubmit={(e) => { e.preventDefault(); rename.run(); }}>
+          <Field label="New name">{(id) => <input id={id} required maxLength={256} value={newName} onChange={(e) => setNewName(e.target.value)} />}</Field>
+          <ErrorNote error={rename.error} />
+          <div className="row end"><Button type="submit" variant="primary" busy={rename.busy}>Rename</Button></div>
+        </form>
+      </Modal>
+      <Confirm open={!!deleting} title="Delete snippet" message={`The snippet “${deleting?.name ?? ''}” is deleted for everyone who sees it.`}
+        action={() => api('DELETE', `/snippets/${deleting!.id}`)} onClose={() => setDeleting(undefined)} onDone={snippets.reload} />
     </section>
   );
 }

@@ -1,7 +1,7 @@
 // Storage through the project's storage API (service key): buckets, folders, uploads with progress (TUS,
 // resumable, for big files; one POST for small ones), image preview, signed URLs, deletion.
 import { useEffect, useRef, useState } from 'react';
-import { projectBase, projectFetch, projectJson, projectKeys, type Project } from '../api.ts';
+import { projectBase, projectFetch, projectJson, projectKeys, serviceHeaders, serviceUnavailable, type Project } from '../api.ts';
 import { READ_ONLY_TITLE, useCanWrite } from '../context.tsx';
 import { Link, navigate } from '../router.tsx';
 import { Button, Confirm, Copyable, ErrorNote, Field, Modal, Progress, Skeleton, fmtBytes, fmtDate, useAction, useAsync } from '../ui.tsx';
@@ -27,8 +27,9 @@ function xhr(method: string, url: string, headers: Record<string, string>, body:
 }
 
 async function upload(ref: string, bucket: string, path: string, file: File, onProgress: (p: number) => void): Promise<void> {
-  const { service } = await projectKeys(ref);
-  const auth = { apikey: service, authorization: `Bearer ${service}` };
+  const keys = await projectKeys(ref);
+  if (!keys.service) throw new Error((await serviceUnavailable(ref))!);
+  const auth = serviceHeaders(keys);
   if (file.size < TUS_THRESHOLD) {
     await xhr('POST', `/project/${ref}/storage/v1/object/${bucket}/${objectPath(path.split('/'))}`,
       { ...auth, 'content-type': file.type || 'application/octet-stream', 'x-upsert': 'true' }, file, (l) => onProgress(l / file.size));

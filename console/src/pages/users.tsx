@@ -1,7 +1,8 @@
-// The project's auth users through its GoTrue-compatible admin API (service key): list, search, create, invite,
-// ban/unban, delete, and each user's identities and MFA factors.
-import { useState } from 'react';
-import { projectJson, type Project } from '../api.ts';
+// The project's auth users through its GoTrue-compatible admin API (service key): list, search (GoTrue's
+// `filter`: the server matches email or full name and pages the matches), create, invite, ban/unban, delete, and
+// each user's identities and MFA factors.
+import { useEffect, useState } from 'react';
+import { ApiError, projectFetch, projectJson, type Project } from '../api.ts';
 import { READ_ONLY_TITLE, useCanWrite } from '../context.tsx';
 import { Button, Confirm, ErrorNote, Field, Modal, Skeleton, fmtDate, useAction, useAsync } from '../ui.tsx';
 
@@ -18,7 +19,15 @@ export function UsersPage({ project }: { project: Project }) {
   const canWrite = useCanWrite(project.organization_slug);
   const [page, setPage] = useState(1);
   const [search, setSearch] = useState('');
-  const users = useAsync(() => projectJson<{ users: User[]; total?: number }>(ref, 'GET', `/auth/v1/admin/users?page=${page}&per_page=${PER_PAGE}`), [ref, page]);
+  const [filter, setFilter] = useState('');
+  // The search is sent once typing pauses, and starts again from the first page.
+  useEffect(() => { const t = setTimeout(() => { setFilter(search.trim()); setPage(1); }, 300); return () => clearTimeout(t); }, [search]);
+  const users = useAsync(async () => {
+    const res = await projectFetch(ref, `/auth/v1/admin/users?page=${page}&per_page=${PER_PAGE}${filter ? `&filter=${encodeURIComponent(filter)}` : ''}`);
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new ApiError(res.status, String(body.error_code ?? body.code ?? res.status), String(body.msg ?? body.message ?? `HTTP ${res.status}`), body);
+    return { users: (body.users ?? []) as User[], total: Number(res.headers.get('x-total-count') ?? NaN) };
+  }, [ref, page, filter]);
   const [mode, setMode] = useState<'create' | 'invite'>();
   const [email, setEmail] = useState(''), [password, setPassword] = useState('');
   const [selected, setSelected] = useState<User>();
@@ -33,7 +42,8 @@ export function UsersPage({ project }: { project: Project }) {
     await projectJson(ref, 'PUT', `/auth/v1/admin/users/${u.id}`, { ban_duration: banned ? 'none' : '876000h' });
     users.reload(); setSelected(undefined);
   });
-  const shown = (users.data?.users ?? []).filter((u) => !search || `${u.email ?? ''} ${u.phone ?? ''} ${u.id}`.toLowerCase().includes(search.toLowerCase()));
+  const shown = users.data?.users ?? [];
+  const total = users.data && Number.isFinite(users.data.total) ? users.data.total : undefined;
   return (
     <section>
       <header className="page-head">
@@ -44,10 +54,10 @@ export function UsersPage({ project }: { project: Project }) {
         </div>
       </header>
       <div className="toolbar">
-        <Field label="Search">{(id) => <input id={id} type="search" placeholder="email, phone or id" value={search} onChange={(e) => setSearch(e.target.value)} />}</Field>
+        <Field label="Search">{(id) => <input id={id} type="search" placeholder="email or name" value={search} onChange={(e) => setSearch(e.target.value)} />}</Field>
         <Button disabled={page === 1} onClick={() => setPage(page - 1)}>Previous</Button>
-        <span className="muted">Page {page}</span>
-        <Button disabled={(users.data?.users.length ?? 0) < PER_PAGE} onClick={() => setPage(page + 1)}>Next</Button>
+        <span className="muted" aria-live="polite" data-testid="users-count">Page {page}{total !== undefined ? ` · ${total} user${total === 1 ? '' : 's'}${filter ? ' found' : ''}` : ''}</span>
+        <Button disabled={total !== undefined ? page * PER_PAGE >= total : (users.data?.users.length ?? 0) < PER_PAGE} onClick={() => setPage(page + 1)}>Next</Button>
       </div>
       <ErrorNote error={users.error ?? ban.error} />
       {!users.data ? <Skeleton rows={5} height={40} /> : (

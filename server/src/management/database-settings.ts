@@ -176,6 +176,7 @@ databaseSettings.post('/projects/:ref/readonly/temporary-disable', db, async (re
 interface SnippetRow {
   id: string; name: string; description: string | null; visibility: string; sql: string; favorite: boolean;
   inserted_at: Date; updated_at: Date; project_id: string; project_name: string; owner_number: string; owner_name: string;
+  updated_by_number: string; updated_by_name: string;
 }
 
 function snippetJson(s: SnippetRow) {
@@ -183,7 +184,7 @@ function snippetJson(s: SnippetRow) {
   return {
     id: s.id, inserted_at: s.inserted_at, updated_at: s.updated_at, type: 'sql', visibility: s.visibility,
     name: s.name, description: s.description, project: { id: Number(s.project_id), name: s.project_name },
-    owner, updated_by: owner, favorite: s.favorite,
+    owner, updated_by: { id: Number(s.updated_by_number), username: s.updated_by_name }, favorite: s.favorite,
   };
 }
 
@@ -211,8 +212,16 @@ databaseSettings.get('/snippets/:id', authenticate, db, async (req, res) => {
   if (!UUID.test(id)) throw errors.snippetNotFound();
   const [s] = await callerQuery<SnippetRow>(res, 'select * from platform.snippets(null, $1)', [id]);
   if (!s) throw errors.snippetNotFound();
-  res.json({ ...snippetJson(s), content: { schema_version: '1.0', sql: s.sql, favorite: s.favorite } });
+  res.json(fullSnippet(s));
 });
+
+const fullSnippet = (s: SnippetRow) => ({ ...snippetJson(s), content: { schema_version: '1.0', sql: s.sql, favorite: s.favorite } });
+
+function visibilityOf(b: Record<string, unknown>): string | undefined {
+  const visibility = str(b, 'visibility');
+  if (visibility !== undefined && visibility !== 'user' && visibility !== 'project') throw errors.invalidBody('visibility must be user or project');
+  return visibility;
+}
 
 // Loam's own: saving a snippet (Supabase's dashboard does this through an internal API).
 databaseSettings.post('/snippets', authenticate, db, async (req, res) => {
@@ -221,10 +230,35 @@ databaseSettings.post('/snippets', authenticate, db, async (req, res) => {
   const name = str(b, 'name', { required: true, min: 1, max: 256 });
   const sql = str(b, 'sql', { required: true, max: 1_000_000 });
   const description = str(b, 'description', { max: 1024 });
-  const visibility = str(b, 'visibility');
-  if (visibility !== undefined && visibility !== 'user' && visibility !== 'project') throw errors.invalidBody('visibility must be user or project');
+  const visibility = visibilityOf(b);
   const [{ id }] = await callerQuery<{ id: string }>(res, 'select platform.create_snippet($1, $2, $3, $4, $5) as id',
     [ref, name, sql, description ?? null, visibility ?? null]);
   const [s] = await callerQuery<SnippetRow>(res, 'select * from platform.snippets(null, $1)', [id]);
-  res.status(201).json({ ...snippetJson(s), content: { schema_version: '1.0', sql: s.sql, favorite: s.favorite } });
+  res.status(201).json(fullSnippet(s));
+});
+
+// Loam's own (Supabase's /v1/snippets only lists and reads): rename or edit, and delete. The SQL functions decide
+// who may (update_snippet / delete_snippet: the snippet's owner, or an Administrator for a shared one; never a
+// Read-only member); a snippet the caller cannot see is not found, whatever the id.
+databaseSettings.patch('/snippets/:id', authenticate, db, async (req, res) => {
+  const id = param(req, 'id');
+  if (!UUID.test(id)) throw errors.snippetNotFound();
+  const b = body(req.body);
+  const name = str(b, 'name', { min: 1, max: 256 });
+  const sql = str(b, 'sql', { max: 1_000_000 });
+  const description = str(b, 'description', { max: 1024 });
+  const visibility = visibilityOf(b);
+  if (name === undefined && sql === undefined && description === undefined && visibility === undefined) {
+    throw errors.invalidBody('nothing to change: give name, sql, description or visibility');
+  }
+  await callerQuery(res, 'select platform.update_snippet($1, $2, $3, $4, $5)', [id, name ?? null, sql ?? null, description ?? null, visibility ?? null]);
+  const [s] = await callerQuery<SnippetRow>(res, 'select * from platform.snippets(null, $1)', [id]);
+  res.json(fullSnippet(s));
+});
+
+databaseSettings.delete('/snippets/:id', authenticate, db, async (req, res) => {
+  const id = param(req, 'id');
+  if (!UUID.test(id)) throw errors.snippetNotFound();
+  await callerQuery(res, 'select platform.delete_snippet($1)', [id]);
+  res.json({ message: 'ok' });
 });

@@ -1060,6 +1060,13 @@ function databaseSettingsPaths(): Record<string, Record<string, Operation>> {
     '/v1/snippets/{id}': {
       get: op({ tag: 'Database', id: 'v1-get-a-snippet', summary: 'A SQL snippet with its SQL', scope: r,
         params: [{ name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }], response: fullSnippet, errors: [404] }),
+      patch: op({ tag: 'Database', id: 'loam-update-snippet', summary: 'Rename or edit a SQL snippet (Loam\'s own)', scope: w,
+        params: [{ name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }],
+        body: obj({ name: str(), sql: str(), description: str(), visibility: str({ enum: ['user', 'project'] }) }, []),
+        response: fullSnippet, errors: [400, 403, 404] }),
+      delete: op({ tag: 'Database', id: 'loam-delete-snippet', summary: 'Delete a SQL snippet (Loam\'s own)', scope: w,
+        params: [{ name: 'id', in: 'path', required: true, schema: str({ format: 'uuid' }) }],
+        response: obj({ message: str() }), errors: [403, 404] }),
     },
   };
 }

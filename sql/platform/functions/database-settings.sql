@@ -219,18 +219,23 @@ comment on function platform.disable_readonly_temporarily(text) is 'Lets a read-
 -- Snippets -------------------------------------------------------------------------------------------------
 
 -- What a caller may see: their own snippets, and those of projects they are a member of shared with the project.
-create or replace function platform.snippets(p_ref text, p_id uuid default null)
+-- Dropped first: its columns grew (who changed it last) and a function's result type cannot change in place.
+drop function if exists platform.snippets(text, uuid);
+create function platform.snippets(p_ref text, p_id uuid default null)
   returns table (id uuid, name text, description text, visibility text, sql text, favorite boolean,
                  inserted_at timestamptz, updated_at timestamptz, project_id bigint, project_name text,
-                 owner_number bigint, owner_name text)
+                 owner_number bigint, owner_name text, updated_by_number bigint, updated_by_name text)
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$
   select s.id, s.name, s.description, s.visibility, s.sql, s.favorite, s.inserted_at, s.updated_at,
-         p.id, p.name, n.number, coalesce(a.full_name, a.email)
+         p.id, p.name, n.number, coalesce(a.full_name, a.email),
+         coalesce(un.number, n.number), coalesce(coalesce(ua.full_name, ua.email), coalesce(a.full_name, a.email))
   from platform_private.snippets s
   join platform.projects p on p.id = s.project_id and p.deleted_at is null and platform.is_org_member(p.organization_id)
   join platform.accounts a on a.id = s.account_id
   join platform_private.account_numbers n on n.account_id = s.account_id
+  left join platform.accounts ua on ua.id = s.updated_by
+  left join platform_private.account_numbers un on un.account_id = s.updated_by
   where (s.account_id = platform.current_account_id() or s.visibility = 'project')
     and (p_ref is null or p.ref = p_ref) and (p_id is null or s.id = p_id)
   order by s.inserted_at, s.id
@@ -255,3 +260,53 @@ begin
   return v_id;
 end $$;
 comment on function platform.create_snippet(text, text, text, text, text) is 'Saves a SQL snippet of a project for the caller.';
+
+-- A snippet the caller may change: one they can see (404 otherwise, LMI01), in a project whose organization lets
+-- their role change content (403 insufficient_role: a Read-only member changes nothing), and either their own or,
+-- shared with the project, one an Administrator or Owner may tidy up (403 snippet_not_owned, LMI02).
+create or replace function platform_private.snippet_for_change(p_id uuid) returns platform_private.snippets
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_snippet platform_private.snippets;
+  v_project platform.projects;
+  v_role text;
+begin
+  select s.* into v_snippet from platform_private.snippets s
+    join platform.projects p on p.id = s.project_id and p.deleted_at is null and platform.is_org_member(p.organization_id)
+    where s.id = p_id and (s.account_id = platform.current_account_id() or s.visibility = 'project');
+  if not found then raise exception 'Snippet not found' using errcode = 'LMI01'; end if;
+  select p.* into v_project from platform.projects p where p.id = v_snippet.project_id;
+  v_role := platform.require_role(v_project.organization_id, 'project.content');
+  if v_snippet.account_id <> platform.current_account_id() and not platform.role_allows(v_role, 'project.settings') then
+    raise exception 'This snippet is another member''s: only its owner, an Administrator or an Owner may change it'
+      using errcode = 'LMI02';
+  end if;
+  return v_snippet;
+end $$;
+
+create or replace function platform.update_snippet(p_id uuid, p_name text, p_sql text, p_description text, p_visibility text)
+  returns uuid
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_snippet platform_private.snippets := platform_private.snippet_for_change(p_id);
+begin
+  insert into platform_private.account_numbers (account_id) values (platform.current_account_id()) on conflict do nothing;
+  update platform_private.snippets s set
+    name = coalesce(p_name, s.name), sql = coalesce(p_sql, s.sql),
+    description = case when p_description is null then s.description when p_description = '' then null else p_description end,
+    visibility = coalesce(p_visibility, s.visibility), updated_at = now(), updated_by = platform.current_account_id()
+  where s.id = v_snippet.id;
+  return v_snippet.id;
+end $$;
+comment on function platform.update_snippet(uuid, text, text, text, text) is
+  'Renames or edits a SQL snippet (null leaves a field as it is; an empty description clears it). Loam''s own.';
+
+create or replace function platform.delete_snippet(p_id uuid) returns void
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+begin
+  delete from platform_private.snippets s where s.id = (platform_private.snippet_for_change(p_id)).id;
+end $$;
+comment on function platform.delete_snippet(uuid) is 'Deletes a SQL snippet the caller may change. Loam''s own.';

@@ -1,0 +1,302 @@
+// The console's newer pages in Debian's Chromium, driven as a person would (keyboard included): branches (create
+// with data, watch it become ready, diff, a merge refused and then done after a push, reset, delete with a typed
+// confirmation; a Read-only member sees but cannot change), backups (take one now: on a server without dump tools
+// the API's 501 message is shown), SQL snippets renamed and deleted, auth users searched on the server, and the
+// main pages at 1280×720, 1024×768 and 1366×800 with no horizontal scrollbar and the navigation reachable.
+// Screenshots: test/console/screenshots/more-*.png.
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { adminClient, createProject, http, signup, type Account, type Project } from '../helpers/platform.ts';
+import { consoleUrl, missing, screenshots, signedIn } from './helpers.ts';
+
+const shot = screenshots('more');
+let base = '';
+before(async () => { if (!missing) base = await consoleUrl(); });
+
+/** `member` joins `owner`'s organization as `role` through an emailed invitation. */
+async function join(owner: Account, member: Account, role: string): Promise<void> {
+  const inv = await http('POST', `/v1/organizations/${owner.org}/members/invitations`, { token: owner.token, body: { email: member.email, role_name: role } });
+  assert.equal(inv.status, 201, JSON.stringify(inv.body));
+  const db = await adminClient();
+  const { rows: [row] } = await db.query(`select body_text from platform_private.email_outbox
+    where to_address = $1 and kind = 'organization_invitation' order by id desc limit 1`, [member.email]).finally(() => db.end());
+  const accepted = await http('POST', `/v1/invitations/${/Invitation token: ([0-9a-f]{48})/.exec(row.body_text)![1]}/accept`, { token: member.token });
+  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+}
+
+/** Presses Tab until the focused element is the button or link named `name` (as a keyboard user reaches it). */
+async function tabTo(page: Page, name: string, max = 80): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const label = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      return el ? (el.getAttribute('aria-label') ?? el.textContent ?? '').trim() : '';
+    });
+    if (label === name) return;
+  }
+  throw new Error(`"${name}" was not reached with Tab`);
+}
+
+const migrate = async (ref: string, token: string, name: string, query: string) => {
+  const res = await http('POST', `/v1/projects/${ref}/database/migrations`, { token, body: { name, query } });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+};
+
+test('branches: create with data, ready, diff, merge refused then done, reset, delete; Read-only sees but cannot change', { skip: missing }, async () => {
+  const p = await createProject();
+  const token = p.owner.token;
+  await migrate(p.ref, token, 'todos', 'create table todos (id bigint generated always as identity primary key, title text not null)');
+  const page = await signedIn(base, token);
+  await page.goto(`${base}/p/${p.ref}/branches`);
+  await page.getByTestId('no-branches').waitFor();
+  await shot(page, 'branches-empty');
+
+  // Keyboard only: Tab to the button, Enter opens the form, Enter submits it.
+  await tabTo(page, 'Create branch');
+  await page.keyboard.press('Enter');
+  await page.getByLabel('Branch name').fill('feature-x');
+  await page.getByLabel(/Copy this project's data/).check();
+  await page.getByLabel('Branch name').press('Enter');
+  const row = page.locator('tr[data-branch="feature-x"]');
+  await row.waitFor();
+  await shot(page, 'branches-creating');
+  // The page polls until the branch is ready.
+  await row.locator('[data-status="MIGRATIONS_PASSED"]').waitFor({ timeout: 120_000 });
+  await row.getByRole('button', { name: 'Diff feature-x' }).and(page.locator(':enabled')).waitFor();
+  await page.getByRole('cell', { name: 'copied' }).waitFor();
+  await shot(page, 'branches-ready');
+  const branch = (await http('GET', `/v1/projects/${p.ref}/branches`, { token })).body.find((b: { name: string }) => b.name === 'feature-x');
+  assert.equal(branch.with_data, true);
+
+  // The branch gets a table of its own: the diff shows it, in the code view.
+  await migrate(branch.project_ref, token, 'tags', 'create table tags (id bigint primary key, label text)');
+  await tabTo(page, 'Diff feature-x');
+  await page.keyboard.press('Enter');
+  const diff = page.getByTestId('branch-diff');
+  await diff.locator('.cm-content').getByText(/create table.*tags/i).first().waitFor();
+  await shot(page, 'branches-diff');
+  await page.keyboard.press('Escape');
+
+  // The parent moves on: merging is refused with the API's reason; push, then merge, works.
+  await migrate(p.ref, token, 'todo_done', 'alter table todos add column done boolean not null default false');
+  await page.getByRole('button', { name: 'Merge feature-x' }).click();
+  const refusal = page.getByTestId('branch-error');
+  await refusal.getByText(/merge_conflict/).waitFor();
+  assert.match(await refusal.textContent() ?? '', /parent has migration\(s\) the branch lacks/);
+  await shot(page, 'branches-merge-refused');
+  await page.getByRole('button', { name: 'Push feature-x' }).click();
+  await page.getByTestId('branch-notice').getByText(/Pushed into feature-x: 1 migration applied/).waitFor();
+  await page.getByRole('button', { name: 'Merge feature-x' }).click();
+  await page.getByTestId('branch-notice').getByText(/Merged feature-x into the parent: 1 migration applied/).waitFor();
+  const tables = await http('POST', `/v1/projects/${p.ref}/database/query`, { token, body: { query: `select to_regclass('public.tags') is not null as merged` } });
+  assert.deepEqual(tables.body, [{ merged: true }]);
+
+  // A Read-only member sees the branch and its diff, and every change is disabled.
+  const ro = await signup();
+  await join(p.owner, ro, 'Read-only');
+  const roPage = await signedIn(base, ro.token);
+  await roPage.goto(`${base}/p/${p.ref}/branches`);
+  await roPage.locator('tr[data-branch="feature-x"] [data-status="MIGRATIONS_PASSED"]').waitFor();
+  for (const name of ['Create branch', 'Push feature-x', 'Merge feature-x', 'Reset feature-x', 'Delete feature-x']) {
+    assert.equal(await roPage.getByRole('button', { name, exact: true }).isDisabled(), true, `${name} is disabled for Read-only`);
+  }
+  assert.equal(await roPage.getByRole('button', { name: 'Diff feature-x' }).isEnabled(), true);
+  await shot(roPage, 'branches-read-only');
+  const refused = await http('DELETE', `/v1/branches/${branch.id}`, { token: ro.token });
+  assert.equal(refused.status, 403);
+  await roPage.context().close();
+
+  // Reset, confirmed: the branch is made again and the page follows it until it is ready.
+  await page.getByRole('button', { name: 'Reset feature-x' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.getByTestId('branch-notice').getByText('feature-x is being reset', { exact: false }).waitFor();
+  await row.locator('[data-status="MIGRATIONS_PASSED"]').waitFor({ timeout: 120_000 });
+  await row.getByRole('button', { name: 'Diff feature-x' }).and(page.locator(':enabled')).waitFor();
+
+  // Delete, confirmed by typing the branch's name.
+  await page.getByRole('button', { name: 'Delete feature-x' }).click();
+  const confirm = page.getByRole('button', { name: 'Confirm' });
+  assert.equal(await confirm.isDisabled(), true);
+  await page.getByLabel('Type “feature-x” to confirm').fill('feature-x');
+  await confirm.click();
+  await row.waitFor({ state: 'detached' });
+  await page.getByTestId('branch-notice').getByText('feature-x deleted.').waitFor();
+  await shot(page, 'branches-deleted');
+  assert.equal((await http('GET', `/v1/branches/${branch.id}`, { token })).status, 404);
+  await page.context().close();
+});
+
+test('backups: "Back up now" shows what the API says (the 501 message where the server has no dump tools)', { skip: missing }, async () => {
+  const p = await createProject();
+  const page = await signedIn(base, p.owner.token);
+  await page.goto(`${base}/p/${p.ref}/backups`);
+  await page.getByTestId('no-backups').waitFor();
+  await tabTo(page, 'Back up now');
+  await page.keyboard.press('Enter');
+  const toolsMissing = page.getByTestId('backup-tools-missing');
+  const row = page.locator('tr[data-backup]');
+  await toolsMissing.or(row).first().waitFor();
+  if (await toolsMissing.isVisible()) {
+    // The page shows the API's own message: asking again gets the same 501.
+    const again = await http('POST', `/v1/projects/${p.ref}/database/backups`, { token: p.owner.token, body: {} });
+    assert.equal(again.status, 501, JSON.stringify(again.body));
+    assert.equal(again.body.code, 'backup_tools_missing');
+    assert.ok((await toolsMissing.textContent())!.includes(again.body.message), 'the message shown is the API\'s');
+    await page.getByRole('heading', { name: 'Backups', exact: true }).first().waitFor();
+  } else {
+    // A server with the tools: the backup appears and runs to completion, polled.
+    await page.locator('tr[data-backup] [data-status="COMPLETED"]').waitFor({ timeout: 120_000 });
+  }
+  await shot(page, 'backups');
+  if (await toolsMissing.isVisible()) {
+    // The restore dialog, on backups the server's jobs would have left (rows written here: this server cannot take
+    // one): a running one shows its progress, a completed one offers a restore, which the API refuses as it must.
+    const db = await adminClient();
+    try {
+      await db.query(`insert into platform.backups (project_id, trigger, status, progress, started_at)
+        select id, 'manual', 'RUNNING', 'copying files 120/4000', now() from platform.projects where ref = $1`, [p.ref]);
+      await db.query(`insert into platform.backups (project_id, trigger, status, database_bytes, file_count, completed_at)
+        select id, 'scheduled', 'COMPLETED', 123456, 3, now() from platform.projects where ref = $1`, [p.ref]);
+    } finally {
+      await db.end();
+    }
+    await page.reload();
+    await page.getByRole('progressbar', { name: 'copying files 120/4000' }).waitFor();
+    const completed = page.locator('tr[data-backup]').filter({ has: page.locator('[data-status="COMPLETED"]') });
+    await completed.getByRole('button', { name: /^Restore backup/ }).click();
+    const dialog = page.getByRole('dialog');
+    const restore = dialog.getByRole('button', { name: 'Restore', exact: true });
+    assert.equal(await restore.isDisabled(), true, 'restoring into this project waits for the typed ref');
+    await dialog.getByLabel(`Type “${p.ref}” to confirm`).fill(p.ref);
+    await restore.click();
+    await dialog.getByTestId('backup-tools-missing').waitFor();
+    await shot(page, 'backups-restore-refused');
+    await dialog.getByLabel('A new project').check();
+    await dialog.getByLabel('New project name').fill('restored copy');
+    await dialog.getByLabel('Database password').fill('a long enough password');
+    await restore.click();
+    await dialog.getByTestId('backup-tools-missing').getByText(/pg_dump|pg_restore/).waitFor();
+    assert.equal((await http('GET', `/v1/projects/${p.ref}/database/backups/restores`, { token: p.owner.token })).body.length, 0, 'nothing was queued');
+    await page.keyboard.press('Escape');
+  }
+  // Backups are an Administrator's: a Read-only member and a Developer find the button disabled (the API refuses them).
+  for (const role of ['Read-only', 'Developer']) {
+    const member = await signup();
+    await join(p.owner, member, role);
+    const memberPage = await signedIn(base, member.token);
+    await memberPage.goto(`${base}/p/${p.ref}/backups`);
+    await memberPage.getByRole('heading', { name: 'Restores' }).waitFor();
+    assert.equal(await memberPage.getByRole('button', { name: 'Back up now' }).isDisabled(), true, role);
+    const refused = await http('POST', `/v1/projects/${p.ref}/database/backups`, { token: member.token, body: {} });
+    assert.equal(refused.status, 403, `${role}: ${JSON.stringify(refused.body)}`);
+    await memberPage.context().close();
+  }
+  await page.context().close();
+});
+
+test('SQL snippets: renamed and deleted from the editor, and the Management API agrees', { skip: missing }, async () => {
+  const p = await createProject();
+  const token = p.owner.token;
+  const saved = await http('POST', '/v1/snippets', { token, body: { project_ref: p.ref, name: 'count todos', sql: 'select 1' } });
+  assert.equal(saved.status, 201);
+  const page = await signedIn(base, token);
+  await page.goto(`${base}/p/${p.ref}/sql`);
+  await page.getByRole('button', { name: 'count todos', exact: true }).waitFor();
+  await tabTo(page, 'Rename count todos');
+  await page.keyboard.press('Enter');
+  await page.getByLabel('New name').fill('todos counted');
+  await page.getByLabel('New name').press('Enter');
+  await page.getByRole('button', { name: 'todos counted', exact: true }).waitFor();
+  assert.equal((await http('GET', `/v1/snippets/${saved.body.id}`, { token })).body.name, 'todos counted');
+  await shot(page, 'snippets-renamed');
+  await page.getByRole('button', { name: 'Delete todos counted' }).click();
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('complementary', { name: 'Snippets' }).getByText('None saved').waitFor();
+  assert.equal((await http('GET', `/v1/snippets/${saved.body.id}`, { token })).status, 404);
+  await page.context().close();
+  // A Read-only member opens a shared snippet but finds rename and delete disabled (the API refuses them too).
+  const shared = await http('POST', '/v1/snippets', { token, body: { project_ref: p.ref, name: 'shared query', sql: 'select 2', visibility: 'project' } });
+  const ro = await signup();
+  await join(p.owner, ro, 'Read-only');
+  const roPage = await signedIn(base, ro.token);
+  await roPage.goto(`${base}/p/${p.ref}/sql`);
+  await roPage.getByRole('button', { name: 'shared query', exact: true }).waitFor();
+  assert.equal(await roPage.getByRole('button', { name: 'Rename shared query' }).isDisabled(), true);
+  assert.equal(await roPage.getByRole('button', { name: 'Delete shared query' }).isDisabled(), true);
+  assert.equal((await http('DELETE', `/v1/snippets/${shared.body.id}`, { token: ro.token })).status, 403);
+  await roPage.context().close();
+});
+
+test('auth users: the search is the admin API\'s filter, answered by the server', { skip: missing }, async () => {
+  const p = await createProject();
+  const h = { apikey: p.serviceKey, authorization: `Bearer ${p.serviceKey}` };
+  for (const email of ['alice.search@example.com', 'bob.search@example.com', 'carol@example.com']) {
+    const res = await http('POST', `/project/${p.ref}/auth/v1/admin/users`, { headers: h, body: { email, password: 'a password 1', email_confirm: true } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  const page = await signedIn(base, p.owner.token);
+  await page.goto(`${base}/p/${p.ref}/users`);
+  await page.getByTestId('users-count').getByText('3 users').waitFor();
+  const asked = page.waitForRequest((r) => r.url().includes('/auth/v1/admin/users') && r.url().includes('filter=search'));
+  await page.getByLabel('Search').fill('search');
+  await asked;
+  await page.getByTestId('users-count').getByText('2 users found').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'carol@example.com' }).count(), 0);
+  await page.getByRole('button', { name: 'alice.search@example.com' }).waitFor();
+  await shot(page, 'users-search');
+  await page.context().close();
+});
+
+async function noHorizontalScroll(page: Page, what: string): Promise<void> {
+  const m = await page.evaluate(() => ({
+    doc: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    body: document.body.scrollWidth - document.body.clientWidth,
+    main: (() => { const el = document.querySelector('main'); return el ? el.scrollWidth - el.clientWidth : 0; })(),
+  }));
+  assert.ok(m.doc <= 0 && m.body <= 0, `${what}: the page scrolls sideways (${JSON.stringify(m)})`);
+  assert.ok(m.main <= 0, `${what}: the main area scrolls sideways (${JSON.stringify(m)})`);
+}
+
+test('laptop screens: main pages at 1280×720, 1024×768 and 1366×800 have no horizontal scrollbar, navigation reachable', { skip: missing }, async () => {
+  const p: Project = await createProject();
+  await migrate(p.ref, p.owner.token, 'wide', `create table wide (${Array.from({ length: 14 }, (_, i) => `column_number_${i} text`).join(', ')})`);
+  // A branch with a long name, so the branches page has a row of actions to fit.
+  const branch = await http('POST', `/v1/projects/${p.ref}/branches`, { token: p.owner.token, body: { branch_name: 'a-rather-long-feature-branch-name' } });
+  assert.equal(branch.status, 201, JSON.stringify(branch.body));
+  const page = await signedIn(base, p.owner.token);
+  // Each page, and a heading that shows it has rendered (the wide table's grid is the widest thing in the console).
+  const pages: [string, 'heading' | 'button', string][] = [['', 'heading', 'test project'], ['/tables/public/wide', 'heading', 'wide'],
+    ['/sql', 'heading', 'Snippets'], ['/users', 'heading', 'Users'], ['/storage', 'button', 'New bucket'], ['/observe', 'heading', 'Observability'],
+    ['/functions', 'heading', 'Edge functions'], ['/branches', 'button', 'Delete a-rather-long-feature-branch-name'], ['/backups', 'heading', 'Backups'], ['/settings', 'heading', 'Settings']];
+  for (const [w, h] of [[1280, 720], [1024, 768], [1366, 800]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(`${base}/`);
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
+    await noHorizontalScroll(page, `projects at ${w}×${h}`);
+    for (const [path, role, name] of pages) {
+      await page.goto(`${base}/p/${p.ref}${path}`);
+      await page.getByRole(role, { name, exact: true }).first().waitFor();
+      await page.waitForLoadState('networkidle');
+      await noHorizontalScroll(page, `${path || 'overview'} at ${w}×${h}`);
+      if (path === '' || path === '/branches' || path.startsWith('/tables')) await shot(page, `${w}x${h}${path.split('/')[1] ? `-${path.split('/')[1]}` : '-overview'}`);
+    }
+    // Every link of the navigation can be brought into view and lies inside the window.
+    const links = page.getByRole('navigation', { name: 'Main' }).getByRole('link');
+    const n = await links.count();
+    assert.ok(n >= 12, `${n} navigation links`);
+    for (let i = 0; i < n; i++) {
+      const link = links.nth(i);
+      await link.scrollIntoViewIfNeeded();
+      const box = await link.boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= w && box.y >= 0 && box.y + box.height <= h, `navigation link ${i} at ${w}×${h}: ${JSON.stringify(box)}`);
+    }
+    // And by keyboard: a project link is reached with Tab and followed with Enter.
+    await page.goto(`${base}/p/${p.ref}/backups`);
+    await page.getByRole('heading', { name: 'Backups', exact: true }).first().waitFor();
+    await tabTo(page, 'Branches');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Branches', exact: true }).waitFor();
+  }
+  await page.context().close();
+});
