@@ -137,6 +137,16 @@ test('Prefer: count on writes and on a function returning one value fills Conten
   const plain = await rest(p, 'POST', '/items', { headers: { Prefer: 'return=representation' }, body: { id: 11 } });
   assert.equal(plain.headers.get('content-range'), '*/*');
   assert.equal(plain.headers.get('preference-applied'), 'return=representation');
+  // As PostgREST's shouldCount: a write's total for exact and estimated; planned is applied and gives none.
+  const est = await rest(p, 'POST', '/items', { headers: { Prefer: 'return=minimal, count=estimated' }, body: [{ id: 12 }, { id: 13 }] });
+  assert.equal(est.status, 201);
+  assert.equal(est.headers.get('content-range'), '*/2');
+  assert.equal(est.headers.get('preference-applied'), 'return=minimal, count=estimated');
+  const planned = await rest(p, 'DELETE', '/items?id=in.(12,13)', { headers: { Prefer: 'count=planned' } });
+  assert.equal(planned.status, 204);
+  assert.equal(planned.headers.get('content-range'), '*/*');
+  assert.equal(planned.headers.get('preference-applied'), 'count=planned');
+  assert.equal((await rest(p, 'GET', '/items?id=in.(12,13)')).body.length, 0);
   // DeleteSpec: 200, */1.
   const del = await rest(p, 'DELETE', '/items?id=eq.10', { headers: { Prefer: 'return=representation, count=exact' } });
   assert.equal(del.status, 200);
