@@ -7,23 +7,13 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { adminClient, createProject, http, signup, type Account, type Project } from '../helpers/platform.ts';
+import { adminClient, createProject, http, joinOrganization as join, signup, type Account, type Project } from '../helpers/platform.ts';
 import { consoleUrl, missing, screenshots, signedIn } from './helpers.ts';
 
 const shot = screenshots('more');
 let base = '';
 before(async () => { if (!missing) base = await consoleUrl(); });
 
-/** `member` joins `owner`'s organization as `role` through an emailed invitation. */
-async function join(owner: Account, member: Account, role: string): Promise<void> {
-  const inv = await http('POST', `/v1/organizations/${owner.org}/members/invitations`, { token: owner.token, body: { email: member.email, role_name: role } });
-  assert.equal(inv.status, 201, JSON.stringify(inv.body));
-  const db = await adminClient();
-  const { rows: [row] } = await db.query(`select body_text from platform_private.email_outbox
-    where to_address = $1 and kind = 'organization_invitation' order by id desc limit 1`, [member.email]).finally(() => db.end());
-  const accepted = await http('POST', `/v1/invitations/${/Invitation token: ([0-9a-f]{48})/.exec(row.body_text)![1]}/accept`, { token: member.token });
-  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-}
 
 /** Presses Tab until the focused element is the button or link named `name` (as a keyboard user reaches it). */
 async function tabTo(page: Page, name: string, max = 80): Promise<void> {

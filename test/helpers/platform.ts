@@ -119,3 +119,23 @@ export async function adminClient(database?: string): Promise<pg.Client> {
   await client.connect();
   return client;
 }
+
+/** The token of the newest organization invitation mailed to `email` (read from the outbox). */
+export async function invitationToken(email: string): Promise<string> {
+  const db = await adminClient();
+  try {
+    const { rows: [row] } = await db.query(`select body_text from platform_private.email_outbox
+      where to_address = $1 and kind = 'organization_invitation' order by id desc limit 1`, [email]);
+    return /Invitation token: ([0-9a-f]{48})/.exec(row.body_text)![1];
+  } finally {
+    await db.end();
+  }
+}
+
+/** `member` joins `org` (by default `owner`'s own) as `role`, through an invitation `owner` sends, as a person would. */
+export async function joinOrganization(owner: Account, member: Account, role: string, org = owner.org): Promise<void> {
+  const inv = await http('POST', `/v1/organizations/${org}/members/invitations`, { token: owner.token, body: { email: member.email, role_name: role } });
+  if (inv.status !== 201) throw new Error(`invitation: ${inv.status} ${JSON.stringify(inv.body)}`);
+  const accepted = await http('POST', `/v1/invitations/${await invitationToken(member.email)}/accept`, { token: member.token });
+  if (accepted.status !== 200) throw new Error(`acceptance: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+}

@@ -4,26 +4,7 @@
 // Owners; the last Owner stays; nobody outside the organization sees it.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { adminClient, createProject, http, signup, type Account, type Project } from '../helpers/platform.ts';
-
-async function invitationToken(email: string): Promise<string> {
-  const db = await adminClient();
-  try {
-    const { rows: [row] } = await db.query(`select body_text from platform_private.email_outbox
-      where to_address = $1 and kind = 'organization_invitation' order by id desc limit 1`, [email]);
-    return /Invitation token: ([0-9a-f]{48})/.exec(row.body_text)![1];
-  } finally {
-    await db.end();
-  }
-}
-
-/** `member` joins `org` (by default `owner`'s own) as `role`, through an invitation `owner` sends, as a person would. */
-async function join(owner: Account, member: Account, role: string, org = owner.org): Promise<void> {
-  const inv = await http('POST', `/v1/organizations/${org}/members/invitations`, { token: owner.token, body: { email: member.email, role_name: role } });
-  assert.equal(inv.status, 201, JSON.stringify(inv.body));
-  const accepted = await http('POST', `/v1/invitations/${await invitationToken(member.email)}/accept`, { token: member.token });
-  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-}
+import { createProject, http, joinOrganization as join, signup, type Account, type Project } from '../helpers/platform.ts';
 
 let owner: Account, admin: Account, dev: Account, ro: Account, stranger: Account, project: Project;
 const refused = (res: { status: number; body: any }, what: string) => {

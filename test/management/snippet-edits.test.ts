@@ -3,18 +3,7 @@
 // a colleague's shared snippet but an Administrator may, and nobody outside the organization reaches one.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { adminClient, createProject, http, signup, type Account, type Project } from '../helpers/platform.ts';
-
-async function join(owner: Account, member: Account, role: string): Promise<void> {
-  const inv = await http('POST', `/v1/organizations/${owner.org}/members/invitations`, { token: owner.token, body: { email: member.email, role_name: role } });
-  assert.equal(inv.status, 201, JSON.stringify(inv.body));
-  const db = await adminClient();
-  const { rows: [row] } = await db.query(`select body_text from platform_private.email_outbox
-    where to_address = $1 and kind = 'organization_invitation' order by id desc limit 1`, [member.email]).finally(() => db.end());
-  const token = /Invitation token: ([0-9a-f]{48})/.exec(row.body_text)![1];
-  const accepted = await http('POST', `/v1/invitations/${token}/accept`, { token: member.token });
-  assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-}
+import { createProject, http, joinOrganization as join, signup, type Account, type Project } from '../helpers/platform.ts';
 
 let owner: Account, admin: Account, dev: Account, ro: Account, stranger: Account, project: Project;
 before(async () => {
