@@ -14,6 +14,7 @@ import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/ru
 import { createApp } from './app.ts';
 import { sandboxTenantContent } from './console.ts';
 import { releaseAll as releaseGraphql } from './graphql/instances.ts';
+import { restBeforeExpress } from './rest/raw.ts';
 import { graphqlBeforeExpress } from './graphql/raw.ts';
 import { attachRealtime, stopRealtime } from './realtime/socket.ts';
 import { removeInterruptedUploads } from './storage/backend.ts';
@@ -63,13 +64,14 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   let url = '';
   if (opts.api !== false) {
     await listenForProjectChanges(databaseUrl);
-    // GraphQL POSTs (graphql/raw.ts) and function calls (functions/invoke.ts) are served on plain Node first;
+    // REST reads (rest/raw.ts), GraphQL POSTs (graphql/raw.ts) and function calls (functions/invoke.ts) are
+    // served on plain Node first;
     // whatever they decline goes to Express.
     const app = createApp();
     // What tenants serve on the console's origin (the platform's host) runs sandboxed (console.ts).
     server = http.createServer((req, res) => {
       sandboxTenantContent(req, res);
-      if (!graphqlBeforeExpress(req, res) && !functionsBeforeExpress(req, res)) app(req, res);
+      if (!restBeforeExpress(req, res) && !graphqlBeforeExpress(req, res) && !functionsBeforeExpress(req, res)) app(req, res);
     });
     server.keepAliveTimeout = 65_000;
     await attachRealtime(server, databaseUrl);

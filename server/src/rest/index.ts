@@ -1,10 +1,12 @@
 // The project's PostgREST-compatible `/rest/v1` API. The handler only wires the stages together:
 // identify → parse (request.ts) → plan + SQL + run in one transaction (execute.ts) → render (response.ts).
 // Every error, whatever its source, leaves through fromPgError/renderError in PostgREST's shape.
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import express, { type Request, type Response } from 'express';
+import type { ProjectRuntime } from '../../../db/src/projects.ts';
 import { onSchemaChange } from '../../../db/src/schema-version.ts';
 import { JwtError } from '../project/jwt.ts';
-import { identify, type Identity } from '../project/keys.ts';
+import { identifyHeaders, type Identity } from '../project/keys.ts';
 import { project } from '../project/resolve.ts';
 import { notePostgresError } from '../request-log.ts';
 import { fromPgError, jwtRestError, RestError, restErrors } from './errors.ts';
@@ -38,12 +40,12 @@ function rawRequest(req: Request, path: string): RawRequest {
 
 const CORS_HEADERS = 'Authorization, Content-Type, Accept, Accept-Profile, Content-Profile, Prefer, Range, Range-Unit, apikey, x-client-info';
 
-async function handle(req: Request, res: Response, path: string): Promise<void> {
+/** One request, apart from any framework: Express (below) and plain Node (raw.ts) both call it. */
+export async function handle(raw: RawRequest, headers: IncomingHttpHeaders, p: ProjectRuntime, res: ServerResponse): Promise<void> {
   let who: Identity | undefined;
   try {
-    const p = project(res);
     try {
-      who = identify(req, p);
+      who = identifyHeaders(headers, p);
     } catch (err) {
       if (err instanceof JwtError) throw jwtRestError(err);
       throw err;
@@ -51,10 +53,10 @@ async function handle(req: Request, res: Response, path: string): Promise<void> 
     const settings = await restSettings(p.ref);
     const wait = overLimit(p.ref, settings.rateLimitPerMinute);
     if (wait) throw new RestError(429, 'rate_limit_exceeded', 'API rate limit exceeded', null, `Retry after ${wait} seconds`, { 'Retry-After': String(wait) });
-    const apiReq = parseRequest(rawRequest(req, path), settings.schemas);
+    const apiReq = parseRequest(raw, settings.schemas);
     apiReq.aggregatesEnabled = settings.aggregates;
     if (apiReq.action === 'options') {
-      res.status(200).set({
+      res.writeHead(200, {
         Allow: apiReq.target ? 'OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE' : 'OPTIONS,GET,HEAD',
         'Access-Control-Allow-Origin': '*',
         'Access-Control-Allow-Methods': 'GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD',
@@ -64,12 +66,11 @@ async function handle(req: Request, res: Response, path: string): Promise<void> 
     }
     if (apiReq.prefer.handling === 'strict' && apiReq.prefer.invalid.length) throw restErrors.invalidPrefs(apiReq.prefer.invalid);
     if (apiReq.action === 'openapi') {
-      await openapi(res, p, who, apiReq, settings);
+      // Only on Express' way here: raw.ts declines the root path.
+      await openapi(res as Response, p, who, apiReq, settings);
       return;
     }
-    const headers: Record<string, string | string[] | undefined> = {};
-    for (const [k, v] of Object.entries(req.headers)) headers[k] = v;
-    const result = await execute(p, who, apiReq, settings, headers, path);
+    const result = await execute(p, who, apiReq, settings, headers, raw.path);
     render(res, apiReq, result);
   } catch (err) {
     notePostgresError(res, err);
@@ -82,18 +83,23 @@ async function handle(req: Request, res: Response, path: string): Promise<void> 
   }
 }
 
-/** CORS headers, the body (only for methods that carry one), then the handler. */
-function serve(req: Request, res: Response, path: string): void {
+export function corsHeaders(res: ServerResponse): void {
   res.setHeader('Access-Control-Allow-Origin', '*');
   res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Location, Location, Preference-Applied');
-  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return void handle(req, res, path);
+}
+
+/** CORS headers, the body (only for methods that carry one), then the handler. */
+function serve(req: Request, res: Response, path: string): void {
+  corsHeaders(res);
+  const run = () => void handle(rawRequest(req, path), req.headers, project(res), res);
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return run();
   bodyParser(req, res, (err?: unknown) => {
     if (err) {
       const e = err as { type?: string };
       if (e.type === 'entity.too.large') return renderError(res, new RestError(413, 'PGRST102', 'Request body is too large'));
       return renderError(res, restErrors.invalidBody('Empty or invalid json'));
     }
-    void handle(req, res, path);
+    run();
   });
 }
 

@@ -1,6 +1,6 @@
 // Stage 5: a Result becomes the HTTP response — status, Content-Range (with 206/416 as PostgREST computes
 // them), Preference-Applied, Location, response GUC headers, and the body in the negotiated media type.
-import type { Response } from 'express';
+import type { ServerResponse as Response } from 'node:http';
 import { RestError, restErrors } from './errors.ts';
 import type { Result } from './execute.ts';
 import type { ApiRequest } from './request.ts';

@@ -118,6 +118,13 @@ export function isPlatformHost(host: string): boolean {
 /** Could `host` be a custom domain? Not an IP address, not a single label (localhost), not the platform's. */
 const mayBeCustomDomain = (host: string) => host.includes('.') && !isIP(host.replace(/^\[|\]$/g, '')) && !isPlatformHost(host);
 
+/** Could a request to `host` (a lower-case hostname) be a site's, whatever its path? Its sites subdomain or a
+ *  custom domain. The data plane's paths on plain Node (rest/raw.ts) leave such hosts to Express. */
+export function maySiteHost(host: string): boolean {
+  const { domain } = sitesSettings();
+  return (!!domain && host.endsWith(`.${domain}`)) || mayBeCustomDomain(host);
+}
+
 function version(deployId: string, headers: HeaderRule[] | null, redirects: RedirectRule[] | null): Promise<Version> {
   let v = manifests.get(deployId);
   if (v) {
