@@ -7,7 +7,7 @@
 // provider, signature, issuer, audience) are openid-client's and jose's; the accounts are SQL (0009-auth-oauth.sql).
 import crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { createRemoteJWKSet, customFetch as joseFetch, decodeJwt, jwtVerify } from 'jose';
+import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { guardedFetch } from '../project/keyring.ts';
 import type { AuthConfig } from './config.ts';
@@ -16,7 +16,8 @@ import { authCall } from './db.ts';
 import { AuthError, OAuthFlowError, toAuthError, validation } from './errors.ts';
 import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
-import { isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, pickEmail } from './oauth-providers.ts';
+import { appleIssuers, appleJwks, appleUser, atHashMatches, isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, oauth2Pkce, pickEmail,
+  remoteJwks } from './oauth-providers.ts';
 
 export const oauth = Router();
 
@@ -94,11 +95,19 @@ async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null
   const challenge = pkce({ code_challenge: query(req, 'code_challenge'), code_challenge_method: query(req, 'code_challenge_method') });
   const scopes = (query(req, 'scopes') ?? '').split(/[ ,]+/).filter(Boolean);
   if (pr.oauth2) {
+    // X wants PKCE from Loam too (GoTrue's RequiresPKCE): the verifier waits in the flow for the callback.
+    const verifier = oauth2Pkce(pr.name) ? oidc.randomPKCECodeVerifier() : null;
     const flow = await authCall<string>(c.p, 'select auth.oauth_start($1)', [{
       provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce: null,
-      code_verifier: null, linking_target_id: linkingTargetId,
+      code_verifier: verifier, linking_target_id: linkingTargetId,
     }]);
-    return oauth2AuthorizeUrl(c.cfg, pr.name, { clientId: pr.clientIds[0], redirectUri: callbackUrl(c), state: flow, scopes });
+    const extra: Record<string, string> = {};
+    for (const key of Object.keys(req.query)) {
+      const v = query(req, key);
+      if (v !== undefined) extra[key] = v;
+    }
+    return oauth2AuthorizeUrl(c.cfg, pr.name, { clientId: pr.clientIds[0], redirectUri: callbackUrl(c), state: flow, scopes, extra,
+      codeChallenge: verifier ? await oidc.calculatePKCECodeChallenge(verifier) : undefined });
   }
   const config = await providerConfig(pr);
   const verifier = oidc.randomPKCECodeVerifier();
@@ -151,7 +160,7 @@ export const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 40
 
 // The callback answers every outcome with a redirect, as GoTrue does: to the flow's redirect_to (else the site
 // URL) with the session, the PKCE code, or `error`, `error_code`, `error_description` in the query and fragment.
-oauth.get('/callback', async (req, res) => {
+async function callbackRoute(req: Request, res: Response): Promise<void> {
   const c = await ctx(req, res);
   const target = { base: c.cfg.site_url };
   try {
@@ -166,17 +175,47 @@ oauth.get('/callback', async (req, res) => {
     url.hash = new URLSearchParams({ ...fields, sb: '' }).toString();
     res.redirect(302, url.href);
   }
-});
+}
+// GET, or POST for providers that answer with a form (Apple's response_mode=form_post), as GoTrue routes both.
+oauth.get('/callback', callbackRoute);
+oauth.post('/callback', callbackRoute);
+
+/** A callback parameter: the form's (a POST's body) before the query's, as Go's Request.Form has them. */
+function callbackParams(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(req.query)) {
+    const v = query(req, key);
+    if (v !== undefined) out[key] = v;
+  }
+  const body = req.method === 'POST' && req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body as Record<string, unknown> : {};
+  for (const [key, v] of Object.entries(body)) {
+    if (typeof v !== 'string') throw validation(`${key} must be a single value`);
+    if (v.includes('\0')) throw validation(`${key} must not contain NUL characters`);
+    out[key] = v;
+  }
+  return out;
+}
 
 async function callback(req: Request, res: Response, c: Ctx, target: { base: string }): Promise<void> {
-  const state = query(req, 'state');
+  const params = callbackParams(req);
+  const state = params.state;
   if (!isUuid(state)) throw new AuthError(400, 'bad_oauth_state', 'OAuth state parameter missing');
   const flow = await authCall(c.p, 'select auth.oauth_flow($1)', [state]);
   target.base = flow.referrer || c.cfg.site_url;
-  const providerError = query(req, 'error');
-  if (providerError) throw new OAuthFlowError(providerError, query(req, 'error_description') ?? providerError);
+  const providerError = params.error;
+  if (providerError) throw new OAuthFlowError(providerError, params.error_description ?? providerError);
+  if (isOAuth2Provider(flow.provider)) {
+    if (!params.code) throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
+    let pr: Provider;
+    try {
+      pr = provider(c.cfg, flow.provider);
+    } catch (err) {
+      // The provider was turned off (or half-configured) since the flow began: GoTrue's callback words.
+      throw new AuthError(400, 'oauth_provider_not_supported', (err as Error).message);
+    }
+    return oauth2Callback(res, c, pr, state, flow, params, target);
+  }
   const pr = provider(c.cfg, flow.provider);
-  if (pr.oauth2) return oauth2Callback(req, res, c, pr, state, target);
   const config = await providerConfig(pr);
   const current = new URL(callbackUrl(c));
   current.search = new URL(req.originalUrl, 'http://x').search;
@@ -209,16 +248,17 @@ async function signedIn(res: Response, c: Ctx, target: { base: string }, r: { co
   }, 'hash'));
 }
 
-/** The callback of a non-OIDC provider (oauth-providers.ts): code → token → user API → the same sign-in. */
-async function oauth2Callback(req: Request, res: Response, c: Ctx, pr: Provider, state: string, target: { base: string }): Promise<void> {
-  const code = query(req, 'code');
-  if (!code) throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
-  const got = await oauth2Exchange(c.cfg, pr.name, { clientId: pr.clientIds[0], secret: pr.secret, redirectUri: callbackUrl(c), code });
+/** The callback of a provider of the table (oauth-providers.ts): code → token → user → the same sign-in. */
+async function oauth2Callback(res: Response, c: Ctx, pr: Provider, state: string, flow: { code_verifier?: string | null },
+  params: Record<string, string>, target: { base: string }): Promise<void> {
+  if (oauth2Pkce(pr.name) && !flow.code_verifier) throw new AuthError(400, 'oauth_invalid_state', 'OAuth PKCE code verifier missing');
+  const got = await oauth2Exchange(c.cfg, pr.name, { clientId: pr.clientIds[0], secret: pr.secret, redirectUri: callbackUrl(c), code: params.code,
+    codeVerifier: flow.code_verifier, callback: params });
   if (typeof got.user.claims.sub !== 'string' || !got.user.claims.sub) {
     throw new AuthError(500, 'unexpected_failure', 'Error getting user profile from external provider');
   }
-  const { email, verified } = pickEmail(got.user.emails);
-  const claims: Record<string, unknown> = { ...got.user.claims, email, email_verified: verified, phone_verified: false };
+  const { email, verified } = pickEmail(got.user.emails, c.cfg[`external_${pr.name}_email_optional`] === true);
+  const claims: Record<string, unknown> = { ...got.user.claims, ...(email ? { email } : {}), email_verified: verified, phone_verified: false };
   const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{
     provider: pr.name, sub: claims.sub, email, email_verified: verified, identity_data: claims, flow_id: state,
     disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent,
@@ -240,6 +280,8 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
     if (!req.get('authorization')) throw new OAuthFlowError('invalid request', 'Linking requires a valid user access token in Authorization');
     linkingTargetId = userCaller(req, c.p).userId;
   }
+  const appleUrl = typeof c.cfg.external_apple_url === 'string' && c.cfg.external_apple_url ? c.cfg.external_apple_url : null;
+  if (name === 'apple' || (!name && iss && appleIssuers(appleUrl).includes(iss))) return appleIdToken(c, b, idToken, iss, appleUrl, linkingTargetId);
   const known = name ?? Object.keys(PROVIDERS).find((n) => PROVIDERS[n](c.cfg) === iss?.replace(/\/$/, ''));
   if (!known || !Object.hasOwn(PROVIDERS, known)) throw validation(`Custom OIDC provider "${name ?? iss}" not allowed`);
   const issuerUrl = PROVIDERS[known](c.cfg) ?? '';
@@ -250,15 +292,21 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
   if (!jwksUri) throw new AuthError(502, 'unexpected_failure', 'The provider publishes no JWKS');
   let claims: Record<string, unknown>;
   try {
-    ({ payload: claims } = await jwtVerify(idToken, jwks(jwksUri), { issuer: config.serverMetadata().issuer }));
+    ({ payload: claims } = await jwtVerify(idToken, remoteJwks(jwksUri), { issuer: config.serverMetadata().issuer }));
   } catch {
     throw new OAuthFlowError('invalid request', 'Bad ID token');
   }
+  checkAudienceAndNonce(idToken, claims, pr.clientIds, pr.skipNonce, b);
+  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{ ...signinParams(c, pr, claims), linking_target_id: linkingTargetId }]);
+}
+
+/** GoTrue's audience and nonce checks of an ID token, in its order and words. */
+function checkAudienceAndNonce(idToken: string, claims: Record<string, unknown>, clientIds: string[], skipNonce: boolean, b: Params): void {
   const aud = ([] as unknown[]).concat(decodeJwt(idToken).aud ?? []);
-  if (!aud.some((a) => pr.clientIds.includes(String(a)))) {
+  if (!aud.some((a) => clientIds.includes(String(a)))) {
     throw new OAuthFlowError('invalid request', `Unacceptable audience in id_token: [${aud.join(' ')}]`);
   }
-  if (!pr.skipNonce) {
+  if (!skipNonce) {
     const nonce = str(b, 'nonce');
     const tokenNonce = typeof claims.nonce === 'string' && claims.nonce ? claims.nonce : '';
     if (Boolean(tokenNonce) !== Boolean(nonce)) {
@@ -266,18 +314,40 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
     }
     if (nonce && crypto.createHash('sha256').update(nonce).digest('hex') !== tokenNonce) throw new OAuthFlowError('invalid nonce', 'Nonces mismatch');
   }
-  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{ ...signinParams(c, pr, claims), linking_target_id: linkingTargetId }]);
 }
 
-const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
-function jwks(uri: string) {
-  let set = jwksSets.get(uri);
-  if (!set) {
-    if (jwksSets.size >= 200) jwksSets.delete(jwksSets.keys().next().value!);
-    set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000, [joseFetch]: guardedFetch as never });
-    jwksSets.set(uri, set);
+/** signInWithIdToken({ provider: 'apple' }): GoTrue reads the issuer from the token (appleid.apple.com or
+ *  account.apple.com; with Loam's `external_apple_url`, that URL), verifies the signature with Apple's keys
+ *  (neither issuer nor audience by the library), then the audience against `external_apple_client_id` (a list)
+ *  and `external_apple_additional_client_ids`. */
+async function appleIdToken(c: Ctx, b: Params, idToken: string, iss: string | undefined, appleUrl: string | null, linkingTargetId: string | null): Promise<SessionData> {
+  let detected: unknown;
+  try {
+    detected = decodeJwt(idToken).iss;
+  } catch {
+    throw validation('Unable to detect issuer in ID token for Apple provider');
   }
-  return set;
+  if (typeof detected !== 'string' || !appleIssuers(appleUrl).includes(detected)) throw validation('Detected ID token issuer is not an Apple ID token issuer');
+  if (iss && iss !== detected) throw validation('Provided issuer does not match ID token issuer');
+  if (c.cfg.external_apple_enabled !== true) throw new AuthError(400, 'provider_disabled', `Provider (issuer "${detected}") is not enabled`);
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(idToken, remoteJwks(appleJwks(appleUrl))));
+    const accessToken = str(b, 'access_token');
+    if (accessToken && typeof payload.at_hash === 'string' && payload.at_hash && !atHashMatches(idToken, accessToken, payload.at_hash)) throw new Error('at_hash');
+  } catch {
+    throw new OAuthFlowError('invalid request', 'Bad ID token');
+  }
+  const list = (k: `external_${string}`) => String(c.cfg[k] ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const user = appleUser(payload);
+  const { email, verified } = user.emails[0] ?? { email: null, verified: false };
+  if (!payload.sub) throw new OAuthFlowError('invalid request', 'Missing sub claim in id_token');
+  checkAudienceAndNonce(idToken, payload, [...list('external_apple_client_id'), ...list('external_apple_additional_client_ids')], false, b);
+  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{
+    provider: 'apple', sub: payload.sub, email, email_verified: verified,
+    identity_data: { ...user.claims, ...(email ? { email } : {}), email_verified: verified, phone_verified: false },
+    disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent, linking_target_id: linkingTargetId,
+  }]);
 }
 
 // Identity linking (GoTrue: only with security_manual_linking_enabled).
