@@ -200,7 +200,6 @@ describe('Apple', () => {
     assert.ok(res.body.provider_token.startsWith('tok-'));
     assert.equal(res.body.provider_refresh_token, `r-${res.body.provider_token}`);
     assert.ok(res.body.access_token);
-    // An email flow's exchange has neither.
   });
 
   it('signInWithIdToken: verified with Apple\'s keys, audience, nonce; GoTrue\'s errors', async () => {
@@ -291,12 +290,6 @@ describe('GoTrue\'s errors', () => {
     const u = await userOf(q, ok.landing);
     assert.ok(!u.email);
     assert.equal(u.identities![0].provider, 'figma');
-  });
-
-  it('a provider token endpoint that refuses Basic auth gets the form (golang oauth2\'s auto-detection)', async () => {
-    // Kakao takes the client in the form only (GoTrue pins it); Notion in Basic only; both signed in above.
-    assert.ok(fake.requests.filter((r) => r === 'POST /ka/oauth/token').length >= 1);
-    assert.ok(fake.requests.filter((r) => r === 'POST /no/v1/oauth/token').length >= 1);
   });
 });
 

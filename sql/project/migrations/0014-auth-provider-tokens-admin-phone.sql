@@ -28,3 +28,106 @@ begin
     || jsonb_strip_nulls(jsonb_build_object('provider_token', nullif(v_flow.provider_access_token, ''),
                                             'provider_refresh_token', nullif(v_flow.provider_refresh_token, '')));
 end $$;
+
+-- Phone in the admin API (GoTrue's AdminUserParams phone, phone_confirm) and reauthentication by SMS.
+
+-- POST /admin/users. p: email and/or phone (E.164 digits, checked by the API), password_hash, email_confirm,
+-- phone_confirm, user_metadata, app_metadata, role, id, ban_until, ip. app_metadata.providers lists email then
+-- phone, as GoTrue does; each gets its identity.
+create or replace function auth.admin_create_user(p jsonb) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_email text := nullif(lower(trim(p ->> 'email')), '');
+  v_phone text := nullif(p ->> 'phone', '');
+  v_providers jsonb := '[]';
+  v_user auth.users;
+begin
+  if v_email is not null then
+    if exists (select 1 from auth.users where lower(email) = v_email and not is_sso_user) then
+      raise exception 'A user with this email address has already been registered' using errcode = 'LMU02';
+    end if;
+    v_providers := v_providers || '["email"]';
+  end if;
+  if v_phone is not null then
+    if exists (select 1 from auth.users where phone = v_phone) then
+      raise exception 'Phone number already registered by another user' using errcode = 'LMX03';
+    end if;
+    v_providers := v_providers || '["phone"]';
+  end if;
+  insert into auth.users (id, instance_id, aud, role, email, phone, encrypted_password, raw_app_meta_data, raw_user_meta_data,
+                          email_confirmed_at, phone_confirmed_at, banned_until)
+    values (coalesce((p ->> 'id')::uuid, gen_random_uuid()), '00000000-0000-0000-0000-000000000000', 'authenticated',
+            coalesce(p ->> 'role', 'authenticated'), v_email, v_phone, p ->> 'password_hash',
+            jsonb_build_object('provider', v_providers ->> 0, 'providers', v_providers) || coalesce(p -> 'app_metadata', '{}'),
+            coalesce(p -> 'user_metadata', '{}'),
+            case when v_email is not null and coalesce((p ->> 'email_confirm')::boolean, false) then now() end,
+            case when v_phone is not null and coalesce((p ->> 'phone_confirm')::boolean, false) then now() end,
+            (p ->> 'ban_until')::timestamptz)
+    returning * into v_user;
+  if v_email is not null then
+    insert into auth.identities (provider_id, user_id, identity_data, provider)
+      values (v_user.id::text, v_user.id, jsonb_build_object('sub', v_user.id::text, 'email', v_email,
+              'email_verified', v_user.email_confirmed_at is not null, 'phone_verified', false), 'email');
+  end if;
+  if v_phone is not null then
+    -- GoTrue's identity of an admin-created phone: not verified in identity_data even with phone_confirm.
+    insert into auth.identities (provider_id, user_id, identity_data, provider)
+      values (v_user.id::text, v_user.id, jsonb_build_object('sub', v_user.id::text, 'phone', v_phone,
+              'email_verified', false, 'phone_verified', false), 'phone');
+  end if;
+  perform auth.audit(v_user, 'user_signedup', 'team', p ->> 'ip', jsonb_build_object('provider', v_providers ->> 0));
+  return auth.user_json(v_user);
+end $$;
+
+-- PUT /admin/users/{id} with phone and/or phone_confirm (before auth.update_user, in the same transaction). A
+-- new number replaces the phone identity's (or makes one, phone_verified = phone_confirm); phone_confirm
+-- confirms the user's number (an anonymous user stops being one when the number it gets is confirmed).
+create function auth.admin_update_phone(p_user_id uuid, p jsonb) returns void
+  language plpgsql volatile
+as $$
+declare
+  v_user auth.users;
+  v_phone text := nullif(p ->> 'phone', '');
+  v_confirm boolean := coalesce((p ->> 'phone_confirm')::boolean, false);
+begin
+  select * into v_user from auth.users where id = p_user_id for update;
+  if not found then
+    raise exception 'User not found' using errcode = 'LMU07';
+  end if;
+  if v_phone is not null then
+    if exists (select 1 from auth.users where phone = v_phone and id <> p_user_id) then
+      raise exception 'Phone number already registered by another user' using errcode = 'LMX03';
+    end if;
+    update auth.identities set identity_data = identity_data || jsonb_build_object('phone', v_phone, 'phone_verified', v_confirm),
+      updated_at = now() where user_id = p_user_id and provider = 'phone';
+    if not found then
+      insert into auth.identities (provider_id, user_id, identity_data, provider)
+        values (p_user_id::text, p_user_id, jsonb_build_object('sub', p_user_id::text, 'phone', v_phone,
+                'email_verified', false, 'phone_verified', v_confirm), 'phone');
+      update auth.users set raw_app_meta_data = coalesce(raw_app_meta_data, '{}') || jsonb_build_object('providers',
+          (select jsonb_agg(distinct i.provider) from auth.identities i where i.user_id = p_user_id))
+        where id = p_user_id;
+    end if;
+    update auth.users set phone = v_phone, is_anonymous = is_anonymous and not v_confirm where id = p_user_id;
+  end if;
+  if v_confirm then
+    update auth.users set phone_confirmed_at = coalesce(phone_confirmed_at, now()) where id = p_user_id and phone is not null;
+  end if;
+end $$;
+
+-- GET /reauthenticate for a user with a phone and no email: a code by SMS (sms_max_frequency apart), its hash kept
+-- as the reauthentication token that PUT /user's nonce must match. p: token_hash, max_frequency. Returns {user}.
+create function auth.phone_reauthenticate(p_user_id uuid, p_session_id uuid, p jsonb) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_user auth.users := auth.caller(p_user_id, p_session_id);
+begin
+  if coalesce(v_user.phone, '') = '' then
+    raise exception 'Reauthentication requires the user to have an email or a phone number' using errcode = 'LMU18';
+  end if;
+  v_user := auth.phone_issue(v_user, 'reauthentication', p ->> 'token_hash', v_user.phone, (p ->> 'max_frequency')::integer);
+  perform auth.audit(v_user, 'user_reauthenticate', 'user', p ->> 'ip');
+  return jsonb_build_object('user', auth.user_json(v_user));
+end $$;
