@@ -29,6 +29,8 @@ export const FAKE_ROUTES: Record<string, [string, string, string]> = {
   kakao: ['/ka', '/oauth/authorize', '/oauth/token'],
   linkedin_oidc: ['/li', '/oauth/v2/authorization', '/oauth/v2/accessToken'],
   workos: ['/wo', '/sso/authorize', '/sso/token'],
+  // OAuth 1.0a: the authenticate page and the access token endpoint (the request token is /tt/oauth/request_token).
+  twitter: ['/tt', '/oauth/authenticate', '/oauth/access_token'],
 };
 
 export const FAKE_SECRET = 'provider-secret';
@@ -70,6 +72,7 @@ export class FakeProviders {
     this.requests.push(`${req.method} ${u.pathname}`);
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (u.pathname === '/ap/auth/keys' || u.pathname === '/li/oauth/openid/jwks') return json(200, { keys: [this.jwk] });
+    if (u.pathname.startsWith('/tt/')) return this.twitter(req, u, res, json);
     const entry = Object.entries(FAKE_ROUTES).find(([, [prefix, auth, tok]]) => u.pathname === prefix + auth || u.pathname === prefix + tok);
     if (entry && u.pathname === entry[1][0] + entry[1][1]) return this.authorize(entry[0], u, res, json);
     if (entry && req.method === 'POST') return this.token(entry[0], req, res, json);
@@ -173,6 +176,59 @@ export class FakeProviders {
     // GitHub answers a form unless asked for JSON; Loam asks for JSON.
     if (!String(req.headers.accept).includes('json')) return void res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' }).end(`access_token=${token}&token_type=bearer`);
     json(200, { access_token: token, token_type: 'bearer', scope: grant.scope, ...extra });
+  }
+
+  // Twitter's OAuth 1.0a: request token (its callback kept), authenticate (back to the callback with a verifier),
+  // access token, verify_credentials; every request's HMAC-SHA1 signature checked (RFC 5849), as Twitter does.
+  private readonly oauth1 = new Map<string, { secret: string; callback?: string; verifier?: string; user?: FakeUser; clientId: string }>();
+
+  /** The callback a Twitter request token was asked with. */
+  twitterCallback(requestToken: string): string {
+    return this.oauth1.get(requestToken)!.callback!;
+  }
+
+  private twitter(req: http.IncomingMessage, u: URL, res: http.ServerResponse, json: (s: number, b: unknown) => void): void {
+    if (u.pathname === '/tt/oauth/authenticate') {
+      const rt = this.oauth1.get(u.searchParams.get('oauth_token') ?? '');
+      if (!rt?.callback) return json(400, { errors: [{ message: 'bad request token' }] });
+      rt.verifier = crypto.randomBytes(8).toString('hex');
+      rt.user = this.next;
+      const back = `${rt.callback}${rt.callback.includes('?') ? '&' : '?'}oauth_token=${u.searchParams.get('oauth_token')}&oauth_verifier=${rt.verifier}`;
+      return void res.writeHead(302, { location: back }).end();
+    }
+    const header = String(req.headers.authorization ?? '');
+    const oauth: Record<string, string> = {};
+    for (const m of header.matchAll(/([a-z_]+)="([^"]*)"/g)) oauth[decodeURIComponent(m[1])] = decodeURIComponent(m[2]);
+    const token = oauth.oauth_token ? this.oauth1.get(oauth.oauth_token) : undefined;
+    // GoTrue signs the access token request without the request token's secret (mrjones/oauth given the token only).
+    const tokenSecret = u.pathname === '/tt/oauth/access_token' ? '' : token?.secret ?? '';
+    const e = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const params = [...Object.entries(oauth).filter(([k]) => k !== 'oauth_signature'), ...u.searchParams.entries()]
+      .map(([k, v]) => `${e(k)}=${e(v)}`).sort();
+    const base = `${req.method}&${e(`${this.base}${u.pathname}`)}&${e(params.join('&'))}`;
+    const want = crypto.createHmac('sha1', `${e(FAKE_SECRET)}&${e(tokenSecret)}`).update(base).digest('base64');
+    if (oauth.oauth_signature !== want || oauth.oauth_signature_method !== 'HMAC-SHA1' || oauth.oauth_consumer_key !== 'twitter-client') {
+      return json(401, { errors: [{ code: 32, message: 'Could not authenticate you.' }] });
+    }
+    const form = (o: Record<string, string>) => void res.writeHead(200, { 'content-type': 'text/html' }).end(new URLSearchParams(o).toString());
+    if (u.pathname === '/tt/oauth/request_token') {
+      const rt = `rt-${crypto.randomBytes(6).toString('hex')}`;
+      this.oauth1.set(rt, { secret: crypto.randomBytes(6).toString('hex'), callback: oauth.oauth_callback, clientId: oauth.oauth_consumer_key });
+      return form({ oauth_token: rt, oauth_token_secret: this.oauth1.get(rt)!.secret, oauth_callback_confirmed: 'true' });
+    }
+    if (u.pathname === '/tt/oauth/access_token') {
+      if (!token?.verifier || oauth.oauth_verifier !== token.verifier) return json(401, { errors: [{ message: 'bad verifier' }] });
+      this.oauth1.delete(oauth.oauth_token);
+      const at = `tok-${crypto.randomBytes(6).toString('hex')}`;
+      this.oauth1.set(at, { secret: crypto.randomBytes(6).toString('hex'), user: token.user, clientId: token.clientId });
+      return form({ oauth_token: at, oauth_token_secret: this.oauth1.get(at)!.secret, user_id: String(token.user!.id), screen_name: token.user!.login });
+    }
+    if (u.pathname === '/tt/1.1/account/verify_credentials.json' && token?.user && u.searchParams.get('include_email') === 'true') {
+      const user = token.user;
+      return json(200, { id: user.id, id_str: String(user.id), name: user.name, screen_name: user.login,
+        profile_image_url_https: `https://tt.example.com/${user.id}.png`, email: user.emails.find((m) => m.primary)?.email ?? user.email ?? '' });
+    }
+    json(404, { errors: [{ message: 'Sorry, that page does not exist' }] });
   }
 
   close(): Promise<void> {

@@ -156,6 +156,36 @@ describe('each provider: the authorization URL, the flow, identity_data as GoTru
   });
 });
 
+describe('Twitter (OAuth 1.0a)', () => {
+  it('request token, authenticate, access token, verify_credentials — each signed; identity_data as GoTrue maps it', async () => {
+    const user = someone();
+    const { providerUrl, landing } = await signInWith(p, 'twitter', user);
+    assert.equal(providerUrl.href.split('?')[0], `${fake.base}/tt/oauth/authenticate`);
+    assert.match(providerUrl.searchParams.get('oauth_token')!, /^rt-/);
+    const u = await userOf(p, landing);
+    assert.equal(u.email, user.email);
+    assert.ok(u.email_confirmed_at);
+    const identity = u.identities!.find((i) => i.provider === 'twitter')!;
+    assert.deepEqual(identity.identity_data, { iss: `${fake.base}/tt/1.1/account/verify_credentials.json`, sub: String(user.id),
+      provider_id: String(user.id), name: 'Dee Veloper', picture: `https://tt.example.com/${user.id}.png`, preferred_username: user.login,
+      user_name: user.login, full_name: 'Dee Veloper', avatar_url: `https://tt.example.com/${user.id}.png`, email: user.email,
+      email_verified: true, phone_verified: false });
+    assert.ok(fragment(landing).get('provider_token')?.startsWith('tok-'));
+    // A wrong consumer secret: Twitter refuses the signature, no request token.
+    const q = await authProject({ ...settings(), external_twitter_secret: 'wrong' });
+    const res = await authHttp(q, 'GET', '/authorize?provider=twitter');
+    assert.equal(res.status, 500);
+    // The user says no (Twitter sends `denied`, no verifier): GoTrue's words.
+    fake.next = someone();
+    const { data } = await client(p).auth.signInWithOAuth({ provider: 'twitter', options: { skipBrowserRedirect: true } });
+    const atTwitter = new URL((await fetch(data.url!, { redirect: 'manual' })).headers.get('location')!);
+    const callback = fake.twitterCallback(atTwitter.searchParams.get('oauth_token')!);
+    assert.match(callback, /\/auth\/v1\/callback\?state=[0-9a-f-]{36}$/);
+    const denied = new URL((await fetch(`${callback}&denied=${atTwitter.searchParams.get('oauth_token')}`, { redirect: 'manual' })).headers.get('location')!);
+    assert.equal(denied.searchParams.get('error_description'), 'Unable to retrieve access token');
+  });
+});
+
 describe('Apple', () => {
   it('the authorization URL (form_post), the callback as a form POST, the name of the first sign-in', async () => {
     const user = someone();
@@ -260,13 +290,13 @@ async function verifierOf(sb: ReturnType<typeof client>): Promise<string> {
 describe('GoTrue\'s errors', () => {
   it('a provider that is not enabled, or half-configured: 400 validation_failed at /authorize', async () => {
     const q = await authProject({ site_url: APP, external_zoom_enabled: true, external_zoom_client_id: 'z' });
-    for (const name of Object.keys(CASES).concat('apple')) {
+    for (const name of Object.keys(CASES).concat('apple', 'twitter')) {
       const res = await authHttp(q, 'GET', `/authorize?provider=${name}`);
       const message = name === 'zoom' ? 'Unsupported provider: missing OAuth secret' : 'Unsupported provider: provider is not enabled';
       assert.deepEqual([res.status, res.body], [400, { code: 'validation_failed', message }], name);
     }
-    const twitter = await authHttp(q, 'GET', '/authorize?provider=twitter');
-    assert.deepEqual([twitter.status, twitter.body.code], [400, 'validation_failed']);
+    const unknown = await authHttp(q, 'GET', '/authorize?provider=linkedin');
+    assert.deepEqual([unknown.status, unknown.body.message], [400, 'Unsupported provider: Provider linkedin could not be found']);
   });
 
   it('a provider turned off during the flow: the callback redirects with oauth_provider_not_supported', async () => {

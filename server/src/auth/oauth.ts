@@ -17,7 +17,8 @@ import { AuthError, OAuthFlowError, toAuthError, validation } from './errors.ts'
 import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
 import { appleIssuers, appleJwks, appleUser, atHashMatches, isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, oauth2Pkce, pickEmail,
-  remoteJwks } from './oauth-providers.ts';
+  remoteJwks, type ProviderUser } from './oauth-providers.ts';
+import { twitterAuthorizeUrl, twitterEndpoints, twitterExchange } from './oauth-twitter.ts';
 
 export const oauth = Router();
 
@@ -31,13 +32,20 @@ const PROVIDERS: Record<string, (cfg: AuthConfig) => string | null> = {
   azure: (cfg) => (typeof cfg.external_azure_url === 'string' && cfg.external_azure_url ? cfg.external_azure_url.replace(/\/$/, '') : 'https://login.microsoftonline.com/common/v2.0'),
 };
 
+const urlOf = (cfg: AuthConfig, name: string) => {
+  const url = cfg[`external_${name}_url`];
+  return typeof url === 'string' && url ? url : null;
+};
+
 /** `oauth2`: a provider of the table in oauth-providers.ts (no discovery, no ID token). */
 interface Provider { name: string; issuer: string; clientIds: string[]; secret: string; skipNonce: boolean; oauth2: boolean }
 
 /** GoTrue's checks in its order (conf.ValidateOAuth), each an "Unsupported provider: …" for /authorize. */
 function provider(cfg: AuthConfig, name: string | undefined): Provider {
-  const oauth2 = isOAuth2Provider(name);
-  const issuerOf = oauth2 ? (cfg: AuthConfig) => oauth2Endpoints(cfg, name).api : name && Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
+  // Twitter (OAuth 1.0a, oauth-twitter.ts) goes with the table's providers: no discovery, no ID token.
+  const oauth2 = isOAuth2Provider(name) || name === 'twitter';
+  const issuerOf = name === 'twitter' ? (cfg: AuthConfig) => twitterEndpoints(urlOf(cfg, 'twitter')).profile
+    : oauth2 ? (cfg: AuthConfig) => oauth2Endpoints(cfg, name).api : name && Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
   if (!name || !issuerOf) throw validation(`Unsupported provider: Provider ${name ?? ''} could not be found`);
   const get = (k: string) => cfg[`external_${name}_${k}`];
   if (get('enabled') !== true) throw validation('Unsupported provider: provider is not enabled');
@@ -94,6 +102,13 @@ async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null
   const pr = provider(c.cfg, query(req, 'provider'));
   const challenge = pkce({ code_challenge: query(req, 'code_challenge'), code_challenge_method: query(req, 'code_challenge_method') });
   const scopes = (query(req, 'scopes') ?? '').split(/[ ,]+/).filter(Boolean);
+  if (pr.name === 'twitter') {
+    const flow = await authCall<string>(c.p, 'select auth.oauth_start($1)', [{
+      provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce: null,
+      code_verifier: null, linking_target_id: linkingTargetId,
+    }]);
+    return twitterAuthorizeUrl(urlOf(c.cfg, 'twitter'), { key: pr.clientIds[0], secret: pr.secret }, `${callbackUrl(c)}?state=${flow}`);
+  }
   if (pr.oauth2) {
     // X wants PKCE from Loam too (GoTrue's RequiresPKCE): the verifier waits in the flow for the callback.
     const verifier = oauth2Pkce(pr.name) ? oidc.randomPKCECodeVerifier() : null;
@@ -204,14 +219,18 @@ async function callback(req: Request, res: Response, c: Ctx, target: { base: str
   target.base = flow.referrer || c.cfg.site_url;
   const providerError = params.error;
   if (providerError) throw new OAuthFlowError(providerError, params.error_description ?? providerError);
-  if (isOAuth2Provider(flow.provider)) {
-    if (!params.code) throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
+  if (isOAuth2Provider(flow.provider) || flow.provider === 'twitter') {
+    if (!params.code && flow.provider !== 'twitter') throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
     let pr: Provider;
     try {
       pr = provider(c.cfg, flow.provider);
     } catch (err) {
       // The provider was turned off (or half-configured) since the flow began: GoTrue's callback words.
       throw new AuthError(400, 'oauth_provider_not_supported', (err as Error).message);
+    }
+    if (pr.name === 'twitter') {
+      const got = await twitterExchange(urlOf(c.cfg, 'twitter'), { key: pr.clientIds[0], secret: pr.secret }, params.oauth_token ?? '', params.oauth_verifier ?? '');
+      return providerSignin(res, c, pr, state, { ...got, refreshToken: null }, target);
     }
     return oauth2Callback(res, c, pr, state, flow, params, target);
   }
@@ -254,6 +273,12 @@ async function oauth2Callback(res: Response, c: Ctx, pr: Provider, state: string
   if (oauth2Pkce(pr.name) && !flow.code_verifier) throw new AuthError(400, 'oauth_invalid_state', 'OAuth PKCE code verifier missing');
   const got = await oauth2Exchange(c.cfg, pr.name, { clientId: pr.clientIds[0], secret: pr.secret, redirectUri: callbackUrl(c), code: params.code,
     codeVerifier: flow.code_verifier, callback: params });
+  await providerSignin(res, c, pr, state, got, target);
+}
+
+/** A provider's user (oauth-providers.ts, oauth-twitter.ts) signs in: GoTrue's email choice, its claims. */
+async function providerSignin(res: Response, c: Ctx, pr: Provider, state: string,
+  got: { accessToken: string; refreshToken: string | null; user: ProviderUser }, target: { base: string }): Promise<void> {
   if (typeof got.user.claims.sub !== 'string' || !got.user.claims.sub) {
     throw new AuthError(500, 'unexpected_failure', 'Error getting user profile from external provider');
   }

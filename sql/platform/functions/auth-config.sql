@@ -105,7 +105,7 @@ as $$
   || jsonb_build_object(
     'external_apple_url', null, 'external_facebook_url', null, 'external_x_url', null, 'external_slack_oidc_url', null,
     'external_spotify_url', null, 'external_twitch_url', null, 'external_notion_url', null, 'external_zoom_url', null,
-    'external_figma_url', null, 'external_kakao_url', null, 'external_linkedin_oidc_url', null)
+    'external_figma_url', null, 'external_kakao_url', null, 'external_linkedin_oidc_url', null, 'external_twitter_url', null)
   -- WebAuthn MFA factors and passkeys (server/src/auth/webauthn.ts): the relying party is webauthn_rp_id (else
   -- site_url's host), the origins webauthn_rp_origins (comma-separated; else site_url's origin).
   || jsonb_build_object(
