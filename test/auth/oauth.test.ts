@@ -67,6 +67,31 @@ describe('disabled and unknown providers (GoTrue words)', () => {
   });
 });
 
+describe('a provider that gives no email', () => {
+  it('GoTrue\'s error at the callback, unless external_keycloak_email_optional', async () => {
+    const who = { sub: `kc-${crypto.randomBytes(6).toString('hex')}`, email: undefined as unknown as string, name: 'No Mail' };
+    const start = async () => {
+      idp.signInAs(who);
+      const { data } = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { redirectTo: APP, skipBrowserRedirect: true } });
+      return new URL(await idp.follow(data.url!, APP));
+    };
+    const refused = await start();
+    assert.equal(refused.searchParams.get('error_code'), 'unexpected_failure');
+    assert.equal(refused.searchParams.get('error_description'), 'Error getting user email from external provider');
+    await configure(p, { external_keycloak_email_optional: true });
+    try {
+      const ok = await start();
+      const token = new URLSearchParams(ok.hash.slice(1)).get('access_token');
+      assert.ok(token, ok.href);
+      const { data } = await client(p).auth.getUser(token!);
+      assert.ok(!data.user!.email);
+      assert.equal(data.user!.identities![0].id, who.sub);
+    } finally {
+      await configure(p, { external_keycloak_email_optional: null });
+    }
+  });
+});
+
 describe('the provider URL is the tenant\'s', () => {
   it('Loam never fetches it from a private or loopback address (unless the operator allows it)', async () => {
     const q = await authProject(providerSettings(idp.issuer.replace('127.0.0.1', 'localhost')));

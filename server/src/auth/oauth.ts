@@ -250,6 +250,10 @@ async function callback(req: Request, res: Response, c: Ctx, target: { base: str
     const e = err as Error & { cause?: unknown };
     throw new AuthError(400, 'bad_oauth_callback', `Error exchanging the code with the provider: ${e.cause instanceof Error ? e.cause.message : e.message}`, {}, err);
   }
+  // GoTrue's callback: no address is an error unless the provider's email is optional.
+  if ((typeof claims.email !== 'string' || !claims.email) && c.cfg[`external_${pr.name}_email_optional`] !== true) {
+    throw new AuthError(500, 'unexpected_failure', 'Error getting user email from external provider');
+  }
   const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{
     ...signinParams(c, pr, claims), flow_id: state, provider_token: tokens.access_token, provider_refresh_token: tokens.refresh_token ?? null,
   }]);
