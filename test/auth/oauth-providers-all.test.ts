@@ -192,7 +192,7 @@ describe('Apple', () => {
     fake.appleName = { firstName: 'Dee', lastName: 'Veloper' };
     let flow;
     try {
-      flow = await signInWith(p, 'apple', user);
+      flow = await signInWith(p, 'apple', user, { queryParams: { prompt: 'consent' } });
     } finally {
       fake.appleName = null;
     }
@@ -200,6 +200,7 @@ describe('Apple', () => {
     assert.equal(providerUrl.href.split('?')[0], `${fake.base}/ap/auth/authorize`);
     assert.equal(providerUrl.searchParams.get('response_mode'), 'form_post');
     assert.equal(providerUrl.searchParams.get('scope'), 'email name');
+    assert.equal(providerUrl.searchParams.get('prompt'), null, 'Apple gets none of the caller\'s other parameters');
     assert.ok(posted);
     const u = await userOf(p, landing);
     assert.equal(u.email, user.email);

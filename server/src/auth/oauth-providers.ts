@@ -36,8 +36,10 @@ interface OAuth2Provider {
   endpoints(url: string | null): Endpoints;
   /** The scopes always asked for; null: the provider takes none (GoTrue ignores the caller's `scopes`). */
   scopes: string[] | null;
-  /** Extra parameters of the authorization URL (Apple's form_post). */
+  /** Extra parameters of the authorization URL (Apple's form_post); Apple's AuthCodeURL passes on none of the
+   *  caller's other /authorize parameters. */
   authParams?: Record<string, string>;
+  ownParamsOnly?: boolean;
   /** PKCE towards the provider (GoTrue's RequiresPKCE: X). */
   pkce?: boolean;
   /** How the client authenticates at the token endpoint: golang.org/x/oauth2's auto-detection (Basic, then the
@@ -188,6 +190,7 @@ export const OAUTH2_PROVIDERS: Record<string, OAuth2Provider> = {
     },
     scopes: ['email', 'name'],
     authParams: { response_mode: 'form_post' },
+    ownParamsOnly: true,
     tokenAuth: 'params',
     async user(i) {
       const u = appleUser(await idTokenOf(i, appleJwks(i.url), null));
@@ -420,7 +423,7 @@ export function oauth2AuthorizeUrl(cfg: AuthConfig, name: string, o: { clientId:
     if (scopes.length) u.searchParams.set('scope', scopes.join(' '));
   }
   u.searchParams.set('state', o.state);
-  for (const [k, v] of Object.entries(o.extra)) {
+  for (const [k, v] of Object.entries(pr.ownParamsOnly ? {} : o.extra)) {
     if (k === 'workos_provider') u.searchParams.set('provider', v);
     else if (!OWN_PARAMS.has(k.toLowerCase())) u.searchParams.set(k, v);
   }
