@@ -296,6 +296,12 @@ describe('GoTrue\'s errors', () => {
       const message = name === 'zoom' ? 'Unsupported provider: missing OAuth secret' : 'Unsupported provider: provider is not enabled';
       assert.deepEqual([res.status, res.body], [400, { code: 'validation_failed', message }], name);
     }
+    // A custom URL that is no URL: a 400, never a 500.
+    const bad = await authProject({ ...providerSettings(fake, ['zoom', 'twitter']), external_zoom_url: 'not a url', external_twitter_url: '::' });
+    for (const name of ['zoom', 'twitter']) {
+      const res = await authHttp(bad, 'GET', `/authorize?provider=${name}`);
+      assert.deepEqual([res.status, res.body.message], [400, `Unsupported provider: unable to find URL for the ${name} provider`], name);
+    }
     const unknown = await authHttp(q, 'GET', '/authorize?provider=linkedin');
     assert.deepEqual([unknown.status, unknown.body.message], [400, 'Unsupported provider: Provider linkedin could not be found']);
   });

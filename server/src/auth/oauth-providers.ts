@@ -396,13 +396,14 @@ export const OAUTH2_PROVIDERS: Record<string, OAuth2Provider> = {
 export const isOAuth2Provider = (name: string | undefined): name is string => !!name && Object.hasOwn(OAUTH2_PROVIDERS, name);
 export const oauth2Pkce = (name: string) => OAUTH2_PROVIDERS[name].pkce === true;
 
-const configuredUrl = (cfg: AuthConfig, name: string) => {
+/** `external_<p>_url`, or null when unset. */
+export const urlOf = (cfg: AuthConfig, name: string) => {
   const url = cfg[`external_${name}_url`];
   return typeof url === 'string' && url ? url : null;
 };
 
 export function oauth2Endpoints(cfg: AuthConfig, name: string): Endpoints {
-  return OAUTH2_PROVIDERS[name].endpoints(configuredUrl(cfg, name));
+  return OAUTH2_PROVIDERS[name].endpoints(urlOf(cfg, name));
 }
 
 // Parameters of the authorization URL that Loam sets itself; the caller's other /authorize query parameters go
@@ -496,7 +497,7 @@ export async function oauth2Exchange(cfg: AuthConfig, name: string, o: { clientI
     return JSON.parse(text);
   };
   try {
-    const user = await pr.user({ get, api: ep.api, url: configuredUrl(cfg, name), token, accessToken, clientId: o.clientId, secret: o.secret, callback: o.callback });
+    const user = await pr.user({ get, api: ep.api, url: urlOf(cfg, name), token, accessToken, clientId: o.clientId, secret: o.secret, callback: o.callback });
     return { accessToken, refreshToken, user };
   } catch (err) {
     throw new AuthError(500, 'unexpected_failure', 'Error getting user profile from external provider', {}, err);

@@ -17,7 +17,7 @@ import { AuthError, OAuthFlowError, toAuthError, validation } from './errors.ts'
 import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
 import { appleIssuers, appleJwks, appleUser, atHashMatches, isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, oauth2Pkce, pickEmail,
-  remoteJwks, type ProviderUser } from './oauth-providers.ts';
+  remoteJwks, urlOf, type ProviderUser } from './oauth-providers.ts';
 import { twitterAuthorizeUrl, twitterEndpoints, twitterExchange } from './oauth-twitter.ts';
 
 export const oauth = Router();
@@ -30,11 +30,6 @@ const PROVIDERS: Record<string, (cfg: AuthConfig) => string | null> = {
   // Azure (Microsoft Entra ID) is an OIDC issuer: its tenant's, by external_azure_url (GoTrue's default is the
   // multi-tenant `common` one, whose discovery names no single issuer).
   azure: (cfg) => (typeof cfg.external_azure_url === 'string' && cfg.external_azure_url ? cfg.external_azure_url.replace(/\/$/, '') : 'https://login.microsoftonline.com/common/v2.0'),
-};
-
-const urlOf = (cfg: AuthConfig, name: string) => {
-  const url = cfg[`external_${name}_url`];
-  return typeof url === 'string' && url ? url : null;
 };
 
 /** `oauth2`: a provider of the table in oauth-providers.ts (no discovery, no ID token). */
@@ -54,7 +49,8 @@ function provider(cfg: AuthConfig, name: string | undefined): Provider {
   const secret = String(get('secret') ?? '');
   if (!secret) throw validation('Unsupported provider: missing OAuth secret');
   const iss = issuerOf(cfg);
-  if (!iss) throw validation(`Unsupported provider: unable to find URL for the ${name} provider`);
+  // A custom URL that is no URL (the tenant's setting) is the provider's missing URL, not a 500 later.
+  if (!iss || (oauth2 && !URL.canParse(iss))) throw validation(`Unsupported provider: unable to find URL for the ${name} provider`);
   return { name, issuer: iss, clientIds, secret, skipNonce: get('skip_nonce_check') === true, oauth2 };
 }
 
@@ -309,7 +305,7 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
     if (!req.get('authorization')) throw new OAuthFlowError('invalid request', 'Linking requires a valid user access token in Authorization');
     linkingTargetId = userCaller(req, c.p).userId;
   }
-  const appleUrl = typeof c.cfg.external_apple_url === 'string' && c.cfg.external_apple_url ? c.cfg.external_apple_url : null;
+  const appleUrl = urlOf(c.cfg, 'apple');
   if (name === 'apple' || (!name && iss && appleIssuers(appleUrl).includes(iss))) return appleIdToken(c, b, idToken, iss, appleUrl, linkingTargetId);
   const known = name ?? Object.keys(PROVIDERS).find((n) => PROVIDERS[n](c.cfg) === iss?.replace(/\/$/, ''));
   if (!known || !Object.hasOwn(PROVIDERS, known)) throw validation(`Custom OIDC provider "${name ?? iss}" not allowed`);
