@@ -21,6 +21,7 @@ export const FAKE_ROUTES: Record<string, [string, string, string]> = {
   facebook: ['/fb', '/dialog/oauth', '/oauth/access_token'],
   x: ['/x', '/i/oauth2/authorize', '/2/oauth2/token'],
   slack_oidc: ['/sl', '/openid/connect/authorize', '/api/openid.connect.token'],
+  slack: ['/sk', '/oauth/authorize', '/api/oauth.access'],
   spotify: ['/sp', '/authorize', '/api/token'],
   twitch: ['/tw', '/oauth2/authorize', '/oauth2/token'],
   notion: ['/no', '/v1/oauth/authorize', '/v1/oauth/token'],
@@ -96,6 +97,7 @@ export class FakeProviders {
         return json(200, { id: String(user.id), email: primary, first_name: first, last_name: last, name: user.login, picture: { data: { url: `https://fb.example.com/${user.id}.jpg` } } });
       }
       case '/x/2/users/me': return json(200, { data: { id: String(user.id), name: user.name, username: user.login, confirmed_email: primary, profile_image_url: `https://x.example.com/${user.id}.jpg`, url: 'https://dee.example.com', created_at: '2020-01-02T03:04:05.000Z' } });
+      case '/sk/api/openid.connect.userInfo':
       case '/sl/api/openid.connect.userInfo': return json(200, { ok: true, sub: `U${user.id}`, 'https://slack.com/user_id': `U${user.id}`, 'https://slack.com/team_id': 'T0001', email: primary, email_verified: user.confirmed === true, name: user.name, picture: `https://slack.example.com/${user.id}.png` });
       case '/sp/me': return json(200, { id: user.login, display_name: user.name, email: primary, images: [{ url: 'https://sp.example.com/small.jpg', height: 64, width: 64 }, { url: 'https://sp.example.com/large.jpg', height: 640, width: 640 }] });
       case '/tw/helix/users':

@@ -85,6 +85,10 @@ const CASES: Record<string, { scope: string | null; data: (u: FakeUser, b: strin
   slack_oidc: { scope: 'profile email openid', data: (u, b) => ({ iss: `${b}/sl/api`, sub: `U${u.id}`, provider_id: `U${u.id}`, name: 'Dee Veloper',
     picture: `https://slack.example.com/${u.id}.png`, custom_claims: { 'https://slack.com/team_id': 'T0001' }, avatar_url: `https://slack.example.com/${u.id}.png`,
     full_name: 'Dee Veloper', email: u.email, email_verified: true, phone_verified: false }) },
+  // The older Slack provider: an unconfirmed Slack address is still taken as verified, as GoTrue does.
+  slack: { scope: 'profile email openid', data: (u, b) => ({ iss: `${b}/sk/api`, sub: `U${u.id}`, provider_id: `U${u.id}`, name: 'Dee Veloper',
+    picture: `https://slack.example.com/${u.id}.png`, custom_claims: { 'https://slack.com/team_id': 'T0001' }, avatar_url: `https://slack.example.com/${u.id}.png`,
+    full_name: 'Dee Veloper', email: u.email, email_verified: true, phone_verified: false }) },
   spotify: { scope: 'user-read-email', verified: false, data: (u, b) => ({ iss: `${b}/sp`, sub: u.login, provider_id: u.login, name: 'Dee Veloper',
     picture: 'https://sp.example.com/large.jpg', avatar_url: 'https://sp.example.com/large.jpg', full_name: 'Dee Veloper', email: u.email,
     email_verified: false, phone_verified: false }) },

@@ -1,6 +1,6 @@
 // The OAuth 2.0 providers GoTrue signs in with through its own code rather than OpenID discovery (GitHub, GitLab,
-// Discord, Bitbucket, Apple, Facebook, X, Slack, Spotify, Twitch, Notion, Zoom, Figma, Kakao, LinkedIn, WorkOS):
-// one table of what differs between them, as GoTrue's provider package has it — where the browser goes (and with
+// Discord, Bitbucket, Apple, Facebook, X, Slack — OIDC and the older one —, Spotify, Twitch, Notion, Zoom, Figma,
+// Kakao, LinkedIn, WorkOS): one table of what differs between them, as GoTrue's provider package has it — where the browser goes (and with
 // which extra parameters), where the code is exchanged, which scopes are asked for, which API calls (or which ID
 // token) describe the user and how their answers map to GoTrue's claims and emails — and one flow for all
 // (oauth.ts calls it). `external_<p>_url` moves a provider to another host (GitHub Enterprise, a GitLab server,
@@ -252,6 +252,19 @@ export const OAUTH2_PROVIDERS: Record<string, OAuth2Provider> = {
           avatar_url: s(u.picture), full_name: s(u.name), provider_id: id }),
         emails: primary(u.email, u.email_verified === true),
       };
+    },
+  },
+  // Slack's older "Sign in with Slack" (deprecated in GoTrue for slack_oidc): the same user API, its own endpoints,
+  // and the address taken as verified.
+  slack: {
+    endpoints(url) {
+      const h = host(url, 'slack.com');
+      return { authorize: `${h}/oauth/authorize`, token: `${h}/api/oauth.access`, api: `${h}/api` };
+    },
+    scopes: ['profile', 'email', 'openid'],
+    async user(i) {
+      const u = await OAUTH2_PROVIDERS.slack_oidc.user(i);
+      return { ...u, emails: u.emails.map((e) => ({ ...e, verified: true })) };
     },
   },
   spotify: {
