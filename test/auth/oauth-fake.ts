@@ -72,7 +72,13 @@ export class FakeProviders {
     const u = new URL(req.url!, this.base);
     this.requests.push(`${req.method} ${u.pathname}`);
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (u.pathname === '/ap/auth/keys' || u.pathname === '/li/oauth/openid/jwks') return json(200, { keys: [this.jwk] });
+    if (['/ap/auth/keys', '/li/oauth/openid/jwks', '/fb/jwks', '/ka/jwks'].includes(u.pathname)) return json(200, { keys: [this.jwk] });
+    // Facebook Limited Login's and Kakao's OpenID discovery (their ID tokens sign in with grant_type=id_token).
+    if (u.pathname === '/fb/.well-known/openid-configuration' || u.pathname === '/ka/.well-known/openid-configuration') {
+      const issuer = `${this.base}${u.pathname.slice(0, 3)}`;
+      return json(200, { issuer, jwks_uri: `${issuer}/jwks`, authorization_endpoint: `${issuer}/dialog/oauth`, response_types_supported: ['id_token'],
+        subject_types_supported: ['pairwise'], id_token_signing_alg_values_supported: ['RS256'] });
+    }
     if (u.pathname.startsWith('/tt/')) return this.twitter(req, u, res, json);
     const entry = Object.entries(FAKE_ROUTES).find(([, [prefix, auth, tok]]) => u.pathname === prefix + auth || u.pathname === prefix + tok);
     if (entry && u.pathname === entry[1][0] + entry[1][1]) return this.authorize(entry[0], u, res, json);

@@ -284,6 +284,45 @@ describe('Apple', () => {
   });
 });
 
+describe('signInWithIdToken for Facebook Limited Login and Kakao', () => {
+  it('their issuers\' keys, GoTrue\'s claims, audience and nonce rules, disabled providers', async () => {
+    const sub = `fb-${crypto.randomBytes(4).toString('hex')}`;
+    const email = `${sub}@example.com`;
+    // Facebook: no nonce check (GoTrue skips it for Limited Login).
+    const fb = await fake.idToken({ iss: `${fake.base}/fb`, aud: 'facebook-client', sub, email, name: 'Dee Veloper', picture: 'https://fb.example.com/p.jpg', nonce: 'whatever' });
+    const { data, error } = await client(p).auth.signInWithIdToken({ provider: 'facebook', token: fb });
+    assert.equal(error, null);
+    const fi = data.user!.identities!.find((i) => i.provider === 'facebook')!;
+    assert.deepEqual(fi.identity_data, { iss: `${fake.base}/fb`, sub, provider_id: sub, name: 'Dee Veloper', picture: 'https://fb.example.com/p.jpg',
+      email, email_verified: true, phone_verified: false });
+    assert.equal(data.user!.email, email);
+    // Kakao: by issuer; the nonce is checked.
+    const ksub = `ka-${crypto.randomBytes(4).toString('hex')}`;
+    const nonce = 'n-1';
+    const hashed = crypto.createHash('sha256').update(nonce).digest('hex');
+    const ka = await fake.idToken({ iss: `${fake.base}/ka`, aud: 'kakao-client', sub: ksub, nickname: 'deev', picture: 'https://ka.example.com/p.png', email: `${ksub}@example.com`, nonce: hashed });
+    const kres = await authHttp(p, 'POST', '/token?grant_type=id_token', { body: { issuer: `${fake.base}/ka`, client_id: 'kakao-client', id_token: ka, nonce } });
+    assert.equal(kres.status, 200, JSON.stringify(kres.body));
+    const ki = kres.body.user.identities.find((i: { provider: string }) => i.provider === 'kakao');
+    assert.deepEqual(ki.identity_data, { iss: `${fake.base}/ka`, sub: ksub, provider_id: ksub, name: 'deev', preferred_username: 'deev',
+      picture: 'https://ka.example.com/p.png', email: `${ksub}@example.com`, email_verified: true, phone_verified: false });
+    const grant = (q: Project, body: Record<string, unknown>) => authHttp(q, 'POST', '/token?grant_type=id_token', { body });
+    const wrongNonce = await grant(p, { provider: 'kakao', id_token: ka, nonce: 'other' });
+    assert.deepEqual([wrongNonce.status, wrongNonce.body.error_description], [400, 'Nonces mismatch']);
+    const wrongAud = await grant(p, { provider: 'facebook', id_token: await fake.idToken({ iss: `${fake.base}/fb`, aud: 'other-app', sub }) });
+    assert.deepEqual([wrongAud.status, wrongAud.body.error_description], [400, 'Unacceptable audience in id_token: [other-app]']);
+    const otherIssuer = await grant(p, { provider: 'facebook', id_token: await fake.idToken({ iss: `${fake.base}/ka`, aud: 'facebook-client', sub }) });
+    assert.deepEqual([otherIssuer.status, otherIssuer.body.error_description], [400, 'Bad ID token']);
+    // Disabled: GoTrue's provider_disabled with the issuer.
+    const off = await authProject({ external_facebook_url: `${fake.base}/fb`, external_facebook_client_id: 'facebook-client' });
+    const res = await grant(off, { provider: 'facebook', id_token: fb });
+    assert.deepEqual([res.status, res.body.code, res.body.message], [400, 'provider_disabled', `Provider (issuer "${fake.base}/fb") is not enabled`]);
+    // The session is project A's only.
+    const atB = await client(other).auth.getUser(data.session!.access_token);
+    assert.equal(atB.error?.status, 403);
+  });
+});
+
 /** The PKCE verifier supabase-js keeps for the flow it started. */
 async function verifierOf(sb: ReturnType<typeof client>): Promise<string> {
   // supabase-js stores it under `<storageKey>-code-verifier` in its (in-memory) storage.

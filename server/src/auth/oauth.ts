@@ -307,6 +307,9 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
   }
   const appleUrl = urlOf(c.cfg, 'apple');
   if (name === 'apple' || (!name && iss && appleIssuers(appleUrl).includes(iss))) return appleIdToken(c, b, idToken, iss, appleUrl, linkingTargetId);
+  const tokenOnly = name && Object.hasOwn(ID_TOKEN_ONLY, name) ? name
+    : !name ? Object.keys(ID_TOKEN_ONLY).find((n) => idTokenIssuer(c.cfg, n) === iss) : undefined;
+  if (tokenOnly) return idTokenOnlyGrant(c, b, idToken, tokenOnly, linkingTargetId);
   const known = name ?? Object.keys(PROVIDERS).find((n) => PROVIDERS[n](c.cfg) === iss?.replace(/\/$/, ''));
   if (!known || !Object.hasOwn(PROVIDERS, known)) throw validation(`Custom OIDC provider "${name ?? iss}" not allowed`);
   const issuerUrl = PROVIDERS[known](c.cfg) ?? '';
@@ -323,6 +326,57 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
   }
   checkAudienceAndNonce(idToken, claims, pr.clientIds, pr.skipNonce, b);
   return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{ ...signinParams(c, pr, claims), linking_target_id: linkingTargetId }]);
+}
+
+/** Providers whose browser flow is the table's (oauth-providers.ts) but whose ID tokens sign in too (GoTrue's
+ *  getProvider): Facebook Limited Login (no nonce check, as GoTrue) and Kakao, each at its issuer — with
+ *  `external_<p>_url`, that URL (Loam's: GoTrue ignores the URL here) — and GoTrue's claims of each. */
+const ID_TOKEN_ONLY: Record<string, { issuer: string; skipNonce: boolean; user(t: JWTPayload): ProviderUser }> = {
+  facebook: {
+    issuer: 'https://www.facebook.com', skipNonce: true,
+    user: (t) => ({
+      claims: Object.fromEntries(Object.entries({ iss: t.iss, sub: t.sub, name: t.name, picture: t.picture, provider_id: t.sub, email: t.email })
+        .filter(([, v]) => typeof v === 'string' && v !== '')),
+      emails: typeof t.email === 'string' && t.email ? [{ email: t.email, verified: true, primary: true }] : [],
+    }),
+  },
+  kakao: {
+    issuer: 'https://kauth.kakao.com', skipNonce: false,
+    user: (t) => ({
+      claims: Object.fromEntries(Object.entries({ iss: t.iss, sub: t.sub, name: t.nickname, preferred_username: t.nickname, provider_id: t.sub,
+        picture: t.picture }).filter(([, v]) => typeof v === 'string' && v !== '')),
+      emails: typeof t.email === 'string' && t.email ? [{ email: t.email, verified: true, primary: true }] : [],
+    }),
+  },
+};
+const idTokenIssuer = (cfg: AuthConfig, name: string) => urlOf(cfg, name)?.replace(/\/$/, '') ?? ID_TOKEN_ONLY[name].issuer;
+
+/** signInWithIdToken for Facebook and Kakao: the issuer's discovery and keys, then GoTrue's checks in its order. */
+async function idTokenOnlyGrant(c: Ctx, b: Params, idToken: string, name: string, linkingTargetId: string | null): Promise<SessionData> {
+  const def = ID_TOKEN_ONLY[name];
+  const iss = idTokenIssuer(c.cfg, name);
+  if (c.cfg[`external_${name}_enabled`] !== true) throw new AuthError(400, 'provider_disabled', `Provider (issuer "${iss}") is not enabled`);
+  const clientIds = String(c.cfg[`external_${name}_client_id`] ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const config = await providerConfig({ name, issuer: iss, clientIds: clientIds.length ? clientIds : ['-'], secret: '', skipNonce: def.skipNonce, oauth2: false });
+  const jwksUri = config.serverMetadata().jwks_uri;
+  if (!jwksUri) throw new AuthError(502, 'unexpected_failure', 'The provider publishes no JWKS');
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(idToken, remoteJwks(jwksUri), { issuer: config.serverMetadata().issuer }));
+    const accessToken = str(b, 'access_token');
+    if (accessToken && typeof payload.at_hash === 'string' && payload.at_hash && !atHashMatches(idToken, accessToken, payload.at_hash)) throw new Error('at_hash');
+  } catch {
+    throw new OAuthFlowError('invalid request', 'Bad ID token');
+  }
+  const user = def.user(payload);
+  const { email, verified } = user.emails[0] ?? { email: null, verified: false };
+  if (!payload.sub) throw new OAuthFlowError('invalid request', 'Missing sub claim in id_token');
+  checkAudienceAndNonce(idToken, payload, clientIds, def.skipNonce, b);
+  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{
+    provider: name, sub: payload.sub, email, email_verified: verified,
+    identity_data: { ...user.claims, ...(email ? { email } : {}), email_verified: verified, phone_verified: false },
+    disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent, linking_target_id: linkingTargetId,
+  }]);
 }
 
 /** GoTrue's audience and nonce checks of an ID token, in its order and words. */
