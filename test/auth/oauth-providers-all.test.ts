@@ -178,7 +178,7 @@ describe('Twitter (OAuth 1.0a)', () => {
     // A wrong consumer secret: Twitter refuses the signature, no request token.
     const q = await authProject({ ...settings(), external_twitter_secret: 'wrong' });
     const res = await authHttp(q, 'GET', '/authorize?provider=twitter');
-    assert.equal(res.status, 500);
+    assert.deepEqual([res.status, res.body.code, res.body.message], [500, 'unexpected_failure', 'Error getting a request token from Twitter']);
     // The user says no (Twitter sends `denied`, no verifier): GoTrue's words.
     fake.next = someone();
     const { data } = await client(p).auth.signInWithOAuth({ provider: 'twitter', options: { skipBrowserRedirect: true } });
