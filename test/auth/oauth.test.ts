@@ -67,6 +67,20 @@ describe('disabled and unknown providers (GoTrue words)', () => {
   });
 });
 
+describe('the caller\'s other /authorize parameters', () => {
+  it('go on to the provider (Google\'s access_type, prompt), never over Loam\'s own', async () => {
+    const res = await fetch(`${p.url}/auth/v1/authorize?provider=keycloak&access_type=offline&prompt=consent&state=mine&nonce=mine&redirect_uri=https://evil.example.net&client_id=evil`, { redirect: 'manual' });
+    await res.body?.cancel();
+    const to = new URL(res.headers.get('location')!);
+    assert.equal(to.searchParams.get('access_type'), 'offline');
+    assert.equal(to.searchParams.get('prompt'), 'consent');
+    assert.equal(to.searchParams.get('client_id'), 'loam');
+    assert.equal(to.searchParams.get('redirect_uri'), `${p.url}/auth/v1/callback`);
+    assert.notEqual(to.searchParams.get('state'), 'mine');
+    assert.notEqual(to.searchParams.get('nonce'), 'mine');
+  });
+});
+
 describe('a provider that gives no email', () => {
   it('GoTrue\'s error at the callback, unless external_keycloak_email_optional', async () => {
     const who = { sub: `kc-${crypto.randomBytes(6).toString('hex')}`, email: undefined as unknown as string, name: 'No Mail' };

@@ -424,6 +424,16 @@ export function oauth2Endpoints(cfg: AuthConfig, name: string): Endpoints {
 const OWN_PARAMS = new Set(['provider', 'scopes', 'redirect_to', 'skip_http_redirect', 'invite_token', 'apikey',
   'client_id', 'client_secret', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'code_verifier', 'nonce']);
 
+/** The caller's /authorize query parameters that go on to the provider, as GoTrue passes them. */
+export function passThrough(extra: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(extra)) {
+    if (k === 'workos_provider') out.provider = v;
+    else if (!OWN_PARAMS.has(k.toLowerCase())) out[k] = v;
+  }
+  return out;
+}
+
 /** The provider's authorization URL (golang.org/x/oauth2's AuthCodeURL: scopes joined by spaces, keys sorted). */
 export function oauth2AuthorizeUrl(cfg: AuthConfig, name: string, o: { clientId: string; redirectUri: string; state: string; scopes: string[];
   extra: Record<string, string>; codeChallenge?: string }): string {
@@ -437,10 +447,7 @@ export function oauth2AuthorizeUrl(cfg: AuthConfig, name: string, o: { clientId:
     if (scopes.length) u.searchParams.set('scope', scopes.join(' '));
   }
   u.searchParams.set('state', o.state);
-  for (const [k, v] of Object.entries(pr.ownParamsOnly ? {} : o.extra)) {
-    if (k === 'workos_provider') u.searchParams.set('provider', v);
-    else if (!OWN_PARAMS.has(k.toLowerCase())) u.searchParams.set(k, v);
-  }
+  for (const [k, v] of Object.entries(pr.ownParamsOnly ? {} : passThrough(o.extra))) u.searchParams.set(k, v);
   for (const [k, v] of Object.entries(pr.authParams ?? {})) u.searchParams.set(k, v);
   if (o.codeChallenge) {
     u.searchParams.set('code_challenge', o.codeChallenge);

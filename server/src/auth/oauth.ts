@@ -16,8 +16,8 @@ import { authCall } from './db.ts';
 import { AuthError, OAuthFlowError, toAuthError, validation } from './errors.ts';
 import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
-import { appleIssuers, appleJwks, appleUser, atHashMatches, isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, oauth2Pkce, pickEmail,
-  remoteJwks, urlOf, type ProviderUser } from './oauth-providers.ts';
+import { appleIssuers, appleJwks, appleUser, atHashMatches, isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, oauth2Pkce, passThrough,
+  pickEmail, remoteJwks, urlOf, type ProviderUser } from './oauth-providers.ts';
 import { twitterAuthorizeUrl, twitterEndpoints, twitterExchange } from './oauth-twitter.ts';
 
 export const oauth = Router();
@@ -93,6 +93,17 @@ function query(req: Request, key: string): string | undefined {
   return v;
 }
 
+/** The query's parameters, the first value of a repeated one (Go's Query().Get); a NUL never reaches here
+ *  (index.ts refuses `%00`). */
+function queryParams(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(req.query)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (typeof first === 'string') out[key] = first;
+  }
+  return out;
+}
+
 /** The provider's authorization URL for a new flow (its id is the OAuth state). */
 async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null): Promise<string> {
   const pr = provider(c.cfg, query(req, 'provider'));
@@ -112,12 +123,7 @@ async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null
       provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce: null,
       code_verifier: verifier, linking_target_id: linkingTargetId,
     }]);
-    const extra: Record<string, string> = {};
-    for (const key of Object.keys(req.query)) {
-      const v = query(req, key);
-      if (v !== undefined) extra[key] = v;
-    }
-    return oauth2AuthorizeUrl(c.cfg, pr.name, { clientId: pr.clientIds[0], redirectUri: callbackUrl(c), state: flow, scopes, extra,
+    return oauth2AuthorizeUrl(c.cfg, pr.name, { clientId: pr.clientIds[0], redirectUri: callbackUrl(c), state: flow, scopes, extra: queryParams(req),
       codeChallenge: verifier ? await oidc.calculatePKCECodeChallenge(verifier) : undefined });
   }
   const config = await providerConfig(pr);
@@ -127,8 +133,9 @@ async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null
     provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce,
     code_verifier: verifier, linking_target_id: linkingTargetId,
   }]);
+  // The caller's other parameters go on (Google's access_type=offline, prompt=consent), as GoTrue passes them.
   return oidc.buildAuthorizationUrl(config, {
-    redirect_uri: callbackUrl(c), scope: [...new Set(['openid', 'email', 'profile', ...scopes])].join(' '), state, nonce,
+    ...passThrough(queryParams(req)), redirect_uri: callbackUrl(c), scope: [...new Set(['openid', 'email', 'profile', ...scopes])].join(' '), state, nonce,
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
   }).href;
 }
@@ -193,11 +200,7 @@ oauth.post('/callback', callbackRoute);
 
 /** A callback parameter: the form's (a POST's body) before the query's, as Go's Request.Form has them. */
 function callbackParams(req: Request): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const key of Object.keys(req.query)) {
-    const v = query(req, key);
-    if (v !== undefined) out[key] = v;
-  }
+  const out = queryParams(req);
   const body = req.method === 'POST' && req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body as Record<string, unknown> : {};
   for (const [key, v] of Object.entries(body)) {
     if (typeof v !== 'string') throw validation(`${key} must be a single value`);
