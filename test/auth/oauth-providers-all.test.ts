@@ -349,6 +349,19 @@ describe('GoTrue\'s errors', () => {
     assert.deepEqual([unknown.status, unknown.body.message], [400, 'Unsupported provider: Provider linkedin could not be found']);
   });
 
+  it('a PKCE flow\'s callback again: 303 flow_state_already_used "State has already been used"', async () => {
+    fake.next = someone();
+    const { data } = await client(p, p.anonKey, { flowType: 'pkce' }).auth.signInWithOAuth({ provider: 'spotify', options: { skipBrowserRedirect: true, redirectTo: `${APP}/done` } });
+    const atProvider = (await fetch(data.url!, { redirect: 'manual' })).headers.get('location')!;
+    const callback = (await fetch(atProvider, { redirect: 'manual' })).headers.get('location')!;
+    const first = await fetch(callback, { redirect: 'manual' });
+    assert.ok(new URL(first.headers.get('location')!).searchParams.get('code'));
+    const again = await fetch(callback, { redirect: 'manual' });
+    const to = new URL(again.headers.get('location')!);
+    assert.deepEqual([again.status, to.origin, to.searchParams.get('error_code'), to.searchParams.get('error_description')],
+      [303, APP, 'flow_state_already_used', 'State has already been used']);
+  });
+
   it('a provider turned off during the flow: the callback redirects with oauth_provider_not_supported', async () => {
     const q = await authProject(settings());
     fake.next = someone();

@@ -199,13 +199,18 @@ describe('signInWithOAuth', () => {
     const { url } = await loam();
     const base = `${url}/project/${p.ref}/auth/v1/callback`;
     const bogus = await callbackAnswer(`${base}?state=${crypto.randomUUID()}&code=abc`);
-    assert.equal(bogus.status, 302);
+    // GoTrue's loadFlowState: 303 to the site URL, the error in the query only.
+    assert.equal(bogus.status, 303);
     assert.equal(bogus.to.origin, APP);
     assert.equal(bogus.to.searchParams.get('error'), 'invalid_request');
     assert.equal(bogus.to.searchParams.get('error_code'), 'bad_oauth_state');
-    assert.equal(bogus.to.searchParams.get('error_description'), 'OAuth callback with invalid state');
-    assert.equal(new URLSearchParams(bogus.to.hash.slice(1)).get('error_code'), 'bad_oauth_state');
-    assert.equal((await callbackAnswer(`${base}?code=abc`)).to.searchParams.get('error_code'), 'bad_oauth_state');
+    assert.equal(bogus.to.searchParams.get('error_description'), 'OAuth state not found or expired');
+    assert.equal(bogus.to.hash, '');
+    const missing = await callbackAnswer(`${base}?code=abc`);
+    assert.deepEqual([missing.status, missing.to.searchParams.get('error_code'), missing.to.searchParams.get('error_description')],
+      [303, 'bad_oauth_callback', 'OAuth state parameter missing']);
+    const invalid = await callbackAnswer(`${base}?code=abc&state=not-a-uuid`);
+    assert.deepEqual([invalid.to.searchParams.get('error_code'), invalid.to.searchParams.get('error_description')], ['bad_oauth_state', 'OAuth state parameter is invalid']);
 
     idp.signInAs(account());
     const start = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { redirectTo: `${APP}/here`, skipBrowserRedirect: true } });

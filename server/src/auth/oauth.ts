@@ -180,7 +180,7 @@ export const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 40
 // URL) with the session, the PKCE code, or `error`, `error_code`, `error_description` in the query and fragment.
 async function callbackRoute(req: Request, res: Response): Promise<void> {
   const c = await ctx(req, res);
-  const target = { base: c.cfg.site_url };
+  const target = { base: c.cfg.site_url, flow: false };
   try {
     await callback(req, res, c, target);
   } catch (err) {
@@ -190,6 +190,8 @@ async function callbackRoute(req: Request, res: Response): Promise<void> {
       : e.code === 'signup_disabled' || e.code === 'user_banned' ? 'access_denied' : OAUTH_ERRORS[e.status] ?? 'server_error';
     const fields: Record<string, string> = { error, error_description: e.message, ...(e instanceof OAuthFlowError ? {} : { error_code: e.code }) };
     const url = new URL(withParams(target.base, fields, 'search'));
+    // A state that names no usable flow: GoTrue's loadFlowState answers 303 to the site URL, the query only.
+    if (!target.flow) return void res.redirect(303, url.href);
     url.hash = new URLSearchParams({ ...fields, sb: '' }).toString();
     res.redirect(302, url.href);
   }
@@ -210,12 +212,14 @@ function callbackParams(req: Request): Record<string, string> {
   return out;
 }
 
-async function callback(req: Request, res: Response, c: Ctx, target: { base: string }): Promise<void> {
+async function callback(req: Request, res: Response, c: Ctx, target: { base: string; flow: boolean }): Promise<void> {
   const params = callbackParams(req);
   const state = params.state;
-  if (!isUuid(state)) throw new AuthError(400, 'bad_oauth_state', 'OAuth state parameter missing');
+  if (!state) throw new AuthError(400, 'bad_oauth_callback', 'OAuth state parameter missing');
+  if (!isUuid(state)) throw new AuthError(400, 'bad_oauth_state', 'OAuth state parameter is invalid');
   const flow = await authCall(c.p, 'select auth.oauth_flow($1)', [state]);
   target.base = flow.referrer || c.cfg.site_url;
+  target.flow = true;
   const providerError = params.error;
   if (providerError) throw new OAuthFlowError(providerError, params.error_description ?? providerError);
   if (isOAuth2Provider(flow.provider) || flow.provider === 'twitter') {

@@ -131,3 +131,25 @@ begin
   perform auth.audit(v_user, 'user_reauthenticate', 'user', p ->> 'ip');
   return jsonb_build_object('user', auth.user_json(v_user));
 end $$;
+
+-- The flow an OAuth callback names by its state, with GoTrue's errors in its order (loadExternalStateFromUUID):
+-- unknown, older than 10 minutes, or a PKCE flow whose code was already issued.
+create or replace function auth.oauth_flow(p_id uuid) returns jsonb
+  language plpgsql stable
+as $$
+declare
+  v_flow auth.flow_state;
+begin
+  select * into v_flow from auth.flow_state where id = p_id and authentication_method = 'oauth';
+  if not found then
+    raise exception 'OAuth state not found or expired' using errcode = 'LMU41';
+  end if;
+  if v_flow.created_at < now() - interval '10 minutes' then
+    raise exception 'OAuth state has expired' using errcode = 'LMU41';
+  end if;
+  if v_flow.user_id is not null then
+    raise exception 'State has already been used' using errcode = 'LMZ01';
+  end if;
+  return jsonb_build_object('provider', v_flow.provider_type, 'referrer', v_flow.referrer, 'nonce', v_flow.nonce,
+    'code_verifier', v_flow.provider_code_verifier, 'pkce', v_flow.code_challenge is not null);
+end $$;
