@@ -1,5 +1,6 @@
 -- Auth (issue 16): the provider's tokens in the PKCE code exchange, as GoTrue answers it (provider_token,
--- provider_refresh_token from the flow of an OAuth sign-in).
+-- provider_refresh_token from the flow of an OAuth sign-in); phone in the admin API; reauthentication by SMS;
+-- the OAuth callback's state errors in GoTrue's words and codes.
 
 -- PKCE exchange: the code once, with the verifier whose SHA-256 (base64url) is the stored challenge. The session,
 -- with the provider's tokens the OAuth callback kept in the flow (none for email flows).
@@ -152,4 +153,89 @@ begin
   end if;
   return jsonb_build_object('provider', v_flow.provider_type, 'referrer', v_flow.referrer, 'nonce', v_flow.nonce,
     'code_verifier', v_flow.provider_code_verifier, 'pkce', v_flow.code_challenge is not null);
+end $$;
+
+-- OAuth sign-in (0009), unchanged but for the error of a flow another callback completed meanwhile: GoTrue's
+-- flow_state_already_used (LMZ01), as auth.oauth_flow gives it.
+create or replace function auth.oauth_signin(p jsonb) returns jsonb
+  language plpgsql volatile
+as $$
+declare
+  v_provider text := p ->> 'provider';
+  v_email text := nullif(lower(trim(p ->> 'email')), '');
+  v_verified boolean := coalesce((p ->> 'email_verified')::boolean, false);
+  v_data jsonb := coalesce(p -> 'identity_data', '{}') || jsonb_build_object('sub', p ->> 'sub', 'provider_id', p ->> 'sub');
+  v_flow auth.flow_state;
+  v_identity auth.identities;
+  v_user auth.users;
+  v_target uuid := (p ->> 'linking_target_id')::uuid;
+  v_code text;
+begin
+  if p ->> 'flow_id' is not null then
+    select * into v_flow from auth.flow_state where id = (p ->> 'flow_id')::uuid for update;
+    if not found or v_flow.user_id is not null then
+      raise exception 'State has already been used' using errcode = 'LMZ01';
+    end if;
+    v_target := v_flow.linking_target_id;
+  end if;
+  select * into v_identity from auth.identities where provider = v_provider and provider_id = p ->> 'sub' for update;
+  if v_target is not null then
+    if found and v_identity.user_id <> v_target then
+      raise exception 'Identity is already linked to another user' using errcode = 'LMU42';
+    end if;
+    select * into v_user from auth.users where id = v_target for update;
+  elsif found then
+    select * into v_user from auth.users where id = v_identity.user_id for update;
+  elsif v_email is not null and v_verified then
+    -- GoTrue's automatic linking: a verified address joins the account that has it.
+    select * into v_user from auth.users where lower(email) = v_email and not is_sso_user for update;
+  end if;
+  if v_user.id is null then
+    if coalesce((p ->> 'disable_signup')::boolean, false) then
+      raise exception 'Signups not allowed for this instance' using errcode = 'LMU40';
+    end if;
+    insert into auth.users (instance_id, aud, role, email, raw_app_meta_data, raw_user_meta_data, email_confirmed_at)
+      values ('00000000-0000-0000-0000-000000000000', 'authenticated', 'authenticated', v_email,
+              jsonb_build_object('provider', v_provider, 'providers', jsonb_build_array(v_provider)), v_data,
+              case when v_verified then now() end)
+      returning * into v_user;
+    perform auth.audit(v_user, 'user_signedup', 'team', p ->> 'ip', jsonb_build_object('provider', v_provider));
+  end if;
+  if v_user.banned_until > now() then
+    raise exception 'User is banned' using errcode = 'LMU15';
+  end if;
+  if v_identity.id is null or v_identity.user_id is distinct from v_user.id then
+    insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at)
+      values (p ->> 'sub', v_user.id, v_data, v_provider, now());
+    if v_target is not null or v_user.created_at < now() then
+      perform auth.audit(v_user, 'identity_linked', 'user', p ->> 'ip', jsonb_build_object('provider', v_provider));
+    end if;
+  else
+    update auth.identities set identity_data = v_data, last_sign_in_at = now(), updated_at = now() where id = v_identity.id;
+  end if;
+  if v_target is null and v_email is not null and v_user.email_confirmed_at is null then
+    -- GoTrue: an account whose address nobody proved yet keeps nothing an earlier sign-up put there (its
+    -- password, its metadata, its other identities), so a sign-up made in someone else's name cannot take over
+    -- their provider sign-in.
+    update auth.users set encrypted_password = null, raw_user_meta_data = '{}' where id = v_user.id;
+    delete from auth.identities where user_id = v_user.id and not (provider = v_provider and provider_id = p ->> 'sub');
+  end if;
+  update auth.users set
+      raw_user_meta_data = coalesce(raw_user_meta_data, '{}') || v_data,
+      raw_app_meta_data = coalesce(raw_app_meta_data, '{}') || jsonb_build_object('providers',
+        (select jsonb_agg(distinct i.provider) from auth.identities i where i.user_id = v_user.id)),
+      email_confirmed_at = case when v_verified and lower(email) = v_email then coalesce(email_confirmed_at, now()) else email_confirmed_at end,
+      updated_at = now()
+    where id = v_user.id;
+  if v_flow.id is not null and v_flow.code_challenge is not null then
+    v_code := gen_random_uuid()::text;
+    update auth.flow_state set user_id = v_user.id, auth_code = v_code, auth_code_issued_at = now(), updated_at = now(),
+        provider_access_token = p ->> 'provider_token', provider_refresh_token = p ->> 'provider_refresh_token'
+      where id = v_flow.id;
+    return jsonb_build_object('code', v_code, 'referrer', v_flow.referrer);
+  end if;
+  if v_flow.id is not null then
+    delete from auth.flow_state where id = v_flow.id;
+  end if;
+  return auth.start_session(v_user.id, 'oauth', p ->> 'ip', p ->> 'user_agent') || jsonb_build_object('referrer', v_flow.referrer);
 end $$;
