@@ -196,7 +196,7 @@ describe('Apple', () => {
     fake.appleName = { firstName: 'Dee', lastName: 'Veloper' };
     let flow;
     try {
-      flow = await signInWith(p, 'apple', user, { queryParams: { prompt: 'consent' } });
+      flow = await signInWith(p, 'apple', user, { queryParams: { prompt: 'consent' }, scopes: 'openid' });
     } finally {
       fake.appleName = null;
     }

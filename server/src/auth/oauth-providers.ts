@@ -36,6 +36,8 @@ interface OAuth2Provider {
   endpoints(url: string | null): Endpoints;
   /** The scopes always asked for; null: the provider takes none (GoTrue ignores the caller's `scopes`). */
   scopes: string[] | null;
+  /** Only these scopes: GoTrue's constructor of the provider takes no caller's `scopes` (Apple, Bitbucket). */
+  fixedScopes?: boolean;
   /** Extra parameters of the authorization URL (Apple's form_post); Apple's AuthCodeURL passes on none of the
    *  caller's other /authorize parameters. */
   authParams?: Record<string, string>;
@@ -170,6 +172,7 @@ export const OAUTH2_PROVIDERS: Record<string, OAuth2Provider> = {
       return { authorize: `${auth}/site/oauth2/authorize`, token: `${auth}/site/oauth2/access_token`, api: `${host(url, 'api.bitbucket.org')}/2.0` };
     },
     scopes: ['account', 'email'],
+    fixedScopes: true,
     async user({ get, api }) {
       const u = await get(`${api}/user`);
       const list = await get(`${api}/user/emails`);
@@ -189,6 +192,7 @@ export const OAUTH2_PROVIDERS: Record<string, OAuth2Provider> = {
       return { authorize: `${h}/auth/authorize`, token: `${h}/auth/token`, api: h };
     },
     scopes: ['email', 'name'],
+    fixedScopes: true,
     authParams: { response_mode: 'form_post' },
     ownParamsOnly: true,
     tokenAuth: 'params',
@@ -443,7 +447,7 @@ export function oauth2AuthorizeUrl(cfg: AuthConfig, name: string, o: { clientId:
   u.searchParams.set('redirect_uri', o.redirectUri);
   u.searchParams.set('response_type', 'code');
   if (pr.scopes) {
-    const scopes = [...new Set([...pr.scopes, ...o.scopes])];
+    const scopes = [...new Set([...pr.scopes, ...(pr.fixedScopes ? [] : o.scopes)])];
     if (scopes.length) u.searchParams.set('scope', scopes.join(' '));
   }
   u.searchParams.set('state', o.state);
