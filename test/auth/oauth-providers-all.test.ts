@@ -407,6 +407,12 @@ describe('one project\'s provider flows are not another\'s', () => {
     const { landing } = await signInWith(p, 'twitch', someone());
     const { error } = await client(other).auth.getUser(fragment(landing).get('access_token')!);
     assert.equal(error?.status, 403);
+    // The same provider account at A and at B: two users, each project's own.
+    const same = someone();
+    const atA = await userOf(p, (await signInWith(p, 'zoom', same)).landing);
+    const atB2 = await userOf(other, (await signInWith(other, 'zoom', same)).landing);
+    assert.notEqual(atA.id, atB2.id);
+    assert.equal((await client(other).auth.getUser(fragment((await signInWith(p, 'zoom', same)).landing).get('access_token')!)).error?.status, 403);
     // B's settings are B's: turning B's Figma off leaves A's on.
     await configure(other, { external_figma_enabled: false });
     assert.equal((await authHttp(other, 'GET', '/authorize?provider=figma')).status, 400);
