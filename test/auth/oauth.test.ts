@@ -67,6 +67,45 @@ describe('disabled and unknown providers (GoTrue words)', () => {
   });
 });
 
+describe('the caller\'s other /authorize parameters', () => {
+  it('go on to the provider (Google\'s access_type, prompt), never over Loam\'s own', async () => {
+    const res = await fetch(`${p.url}/auth/v1/authorize?provider=keycloak&access_type=offline&prompt=consent&state=mine&nonce=mine&redirect_uri=https://evil.example.net&client_id=evil`, { redirect: 'manual' });
+    await res.body?.cancel();
+    const to = new URL(res.headers.get('location')!);
+    assert.equal(to.searchParams.get('access_type'), 'offline');
+    assert.equal(to.searchParams.get('prompt'), 'consent');
+    assert.equal(to.searchParams.get('client_id'), 'loam');
+    assert.equal(to.searchParams.get('redirect_uri'), `${p.url}/auth/v1/callback`);
+    assert.notEqual(to.searchParams.get('state'), 'mine');
+    assert.notEqual(to.searchParams.get('nonce'), 'mine');
+  });
+});
+
+describe('a provider that gives no email', () => {
+  it('GoTrue\'s error at the callback, unless external_keycloak_email_optional', async () => {
+    const who = { sub: `kc-${crypto.randomBytes(6).toString('hex')}`, email: undefined as unknown as string, name: 'No Mail' };
+    const start = async () => {
+      idp.signInAs(who);
+      const { data } = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { redirectTo: APP, skipBrowserRedirect: true } });
+      return new URL(await idp.follow(data.url!, APP));
+    };
+    const refused = await start();
+    assert.equal(refused.searchParams.get('error_code'), 'unexpected_failure');
+    assert.equal(refused.searchParams.get('error_description'), 'Error getting user email from external provider');
+    await configure(p, { external_keycloak_email_optional: true });
+    try {
+      const ok = await start();
+      const token = new URLSearchParams(ok.hash.slice(1)).get('access_token');
+      assert.ok(token, ok.href);
+      const { data } = await client(p).auth.getUser(token!);
+      assert.ok(!data.user!.email);
+      assert.equal(data.user!.identities![0].id, who.sub);
+    } finally {
+      await configure(p, { external_keycloak_email_optional: null });
+    }
+  });
+});
+
 describe('the provider URL is the tenant\'s', () => {
   it('Loam never fetches it from a private or loopback address (unless the operator allows it)', async () => {
     const q = await authProject(providerSettings(idp.issuer.replace('127.0.0.1', 'localhost')));
@@ -160,13 +199,18 @@ describe('signInWithOAuth', () => {
     const { url } = await loam();
     const base = `${url}/project/${p.ref}/auth/v1/callback`;
     const bogus = await callbackAnswer(`${base}?state=${crypto.randomUUID()}&code=abc`);
-    assert.equal(bogus.status, 302);
+    // GoTrue's loadFlowState: 303 to the site URL, the error in the query only.
+    assert.equal(bogus.status, 303);
     assert.equal(bogus.to.origin, APP);
     assert.equal(bogus.to.searchParams.get('error'), 'invalid_request');
     assert.equal(bogus.to.searchParams.get('error_code'), 'bad_oauth_state');
-    assert.equal(bogus.to.searchParams.get('error_description'), 'OAuth callback with invalid state');
-    assert.equal(new URLSearchParams(bogus.to.hash.slice(1)).get('error_code'), 'bad_oauth_state');
-    assert.equal((await callbackAnswer(`${base}?code=abc`)).to.searchParams.get('error_code'), 'bad_oauth_state');
+    assert.equal(bogus.to.searchParams.get('error_description'), 'OAuth state not found or expired');
+    assert.equal(bogus.to.hash, '');
+    const missing = await callbackAnswer(`${base}?code=abc`);
+    assert.deepEqual([missing.status, missing.to.searchParams.get('error_code'), missing.to.searchParams.get('error_description')],
+      [303, 'bad_oauth_callback', 'OAuth state parameter missing']);
+    const invalid = await callbackAnswer(`${base}?code=abc&state=not-a-uuid`);
+    assert.deepEqual([invalid.to.searchParams.get('error_code'), invalid.to.searchParams.get('error_description')], ['bad_oauth_state', 'OAuth state parameter is invalid']);
 
     idp.signInAs(account());
     const start = await client(p).auth.signInWithOAuth({ provider: 'keycloak', options: { redirectTo: `${APP}/here`, skipBrowserRedirect: true } });

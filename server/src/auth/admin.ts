@@ -1,7 +1,8 @@
 // Admin endpoints (service_role key only): users, generate_link, invite, and the email outbox Loam adds so an
 // operator without SMTP can read what would have been sent.
 import { Router, type Request } from 'express';
-import { authCall } from './db.ts';
+import { authCall, authTransaction } from './db.ts';
+import { validatePhone } from './phone.ts';
 import { AuthError, authErrors, validation } from './errors.ts';
 import { newToken, tokenHash } from './mail.ts';
 import { bool, ctx, email as emailParam, obj, params, redirectParam, str, type Ctx, type Params } from './params.ts';
@@ -90,13 +91,14 @@ admin.post('/admin/users', async (req, res) => {
   const c = await adminCtx(req, res);
   const b = params(req);
   const raw = str(b, 'email');
-  if (str(b, 'phone')) throw new AuthError(400, 'phone_provider_disabled', 'Phone logins are disabled');
-  if (!raw) throw validation('Cannot create a user without either an email or phone');
+  const rawPhone = str(b, 'phone');
+  if (!raw && !rawPhone) throw validation('Cannot create a user without either an email or phone');
   const id = str(b, 'id');
   if (id !== undefined && !isUuid(id)) throw validation('ID must conform to the uuid v4 format');
   if (id === '00000000-0000-0000-0000-000000000000') throw validation('ID cannot be a nil uuid');
   const user = await authCall(c.p, 'select auth.admin_create_user($1)', [{
-    email: emailParam(raw), password_hash: await passwordHash(c, b), email_confirm: bool(b, 'email_confirm') ?? false,
+    email: raw ? emailParam(raw) : null, phone: rawPhone ? validatePhone(rawPhone) : null,
+    password_hash: await passwordHash(c, b), email_confirm: bool(b, 'email_confirm') ?? false, phone_confirm: bool(b, 'phone_confirm') ?? false,
     user_metadata: obj(b, 'user_metadata'), app_metadata: obj(b, 'app_metadata'), role: str(b, 'role'), id,
     ban_until: banUntil(b) ?? null, ip: c.ip,
   }]);
@@ -115,6 +117,9 @@ admin.put('/admin/users/:user_id', async (req, res) => {
   const patch: Record<string, unknown> = { ip: c.ip };
   const raw = str(b, 'email');
   if (raw !== undefined) Object.assign(patch, { email: emailParam(raw), email_confirm: true });
+  const rawPhone = str(b, 'phone');
+  const phone = rawPhone ? validatePhone(rawPhone) : undefined;
+  const phoneConfirm = bool(b, 'phone_confirm') ?? false;
   const hash = await passwordHash(c, b);
   if (hash) patch.password_hash = hash;
   const data = obj(b, 'user_metadata');
@@ -126,7 +131,11 @@ admin.put('/admin/users/:user_id', async (req, res) => {
   if (bool(b, 'email_confirm')) patch.email_confirm = true;
   const ban = banUntil(b);
   if (ban !== undefined) patch.ban_until = ban;
-  res.json((await authCall(c.p, 'select auth.update_user($1, $2)', [id, patch])).user);
+  // A phone (GoTrue's phone, phone_confirm) changes in the same transaction as the rest.
+  res.json(await authTransaction(c.p, async (q) => {
+    if (phone || phoneConfirm) await q('select auth.admin_update_phone($1, $2)', [id, { phone, phone_confirm: phoneConfirm }]);
+    return (await q('select auth.update_user($1, $2)', [id, patch])).user;
+  }));
 });
 
 admin.delete('/admin/users/:user_id', async (req, res) => {

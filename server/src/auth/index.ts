@@ -80,8 +80,8 @@ auth.get('/settings', async (_req, res) => {
     external: { anonymous_users: cfg.external_anonymous_users_enabled, email: cfg.external_email_enabled,
       phone: cfg.external_phone_enabled === true, web3_ethereum: cfg.external_web3_ethereum_enabled === true, web3_solana: cfg.external_web3_solana_enabled === true,
       keycloak: cfg.external_keycloak_enabled === true, google: cfg.external_google_enabled === true,
-      // The OAuth 2.0 providers of oauth-providers.ts, and Azure (OIDC).
-      ...Object.fromEntries([...Object.keys(OAUTH2_PROVIDERS), 'azure'].map((n) => [n, cfg[`external_${n}_enabled`] === true])) },
+      // The providers of oauth-providers.ts, Azure (OIDC) and Twitter (OAuth 1.0a).
+      ...Object.fromEntries([...Object.keys(OAUTH2_PROVIDERS), 'azure', 'twitter'].map((n) => [n, cfg[`external_${n}_enabled`] === true])) },
     disable_signup: cfg.disable_signup, mailer_autoconfirm: cfg.mailer_autoconfirm, phone_autoconfirm: cfg.sms_autoconfirm,
     sms_provider: '', saml_enabled: cfg.saml_enabled === true, passkeys_enabled: cfg.passkey_enabled === true,
   });

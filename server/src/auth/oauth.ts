@@ -7,7 +7,7 @@
 // provider, signature, issuer, audience) are openid-client's and jose's; the accounts are SQL (0009-auth-oauth.sql).
 import crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { createRemoteJWKSet, customFetch as joseFetch, decodeJwt, jwtVerify } from 'jose';
+import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { guardedFetch } from '../project/keyring.ts';
 import type { AuthConfig } from './config.ts';
@@ -16,7 +16,9 @@ import { authCall } from './db.ts';
 import { AuthError, OAuthFlowError, toAuthError, validation } from './errors.ts';
 import { bool, ctx, pkce, str, type Ctx, type Params } from './params.ts';
 import { isUuid, issuer, tokenResponse, userCaller, type SessionData } from './session.ts';
-import { isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, pickEmail } from './oauth-providers.ts';
+import { appleIssuers, appleJwks, appleUser, atHashMatches, isOAuth2Provider, oauth2AuthorizeUrl, oauth2Endpoints, oauth2Exchange, oauth2Pkce, passThrough,
+  pickEmail, remoteJwks, urlOf, type ProviderUser } from './oauth-providers.ts';
+import { twitterAuthorizeUrl, twitterEndpoints, twitterExchange } from './oauth-twitter.ts';
 
 export const oauth = Router();
 
@@ -35,8 +37,10 @@ interface Provider { name: string; issuer: string; clientIds: string[]; secret: 
 
 /** GoTrue's checks in its order (conf.ValidateOAuth), each an "Unsupported provider: …" for /authorize. */
 function provider(cfg: AuthConfig, name: string | undefined): Provider {
-  const oauth2 = isOAuth2Provider(name);
-  const issuerOf = oauth2 ? (cfg: AuthConfig) => oauth2Endpoints(cfg, name).api : name && Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
+  // Twitter (OAuth 1.0a, oauth-twitter.ts) goes with the table's providers: no discovery, no ID token.
+  const oauth2 = isOAuth2Provider(name) || name === 'twitter';
+  const issuerOf = name === 'twitter' ? (cfg: AuthConfig) => twitterEndpoints(urlOf(cfg, 'twitter')).profile
+    : oauth2 ? (cfg: AuthConfig) => oauth2Endpoints(cfg, name).api : name && Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
   if (!name || !issuerOf) throw validation(`Unsupported provider: Provider ${name ?? ''} could not be found`);
   const get = (k: string) => cfg[`external_${name}_${k}`];
   if (get('enabled') !== true) throw validation('Unsupported provider: provider is not enabled');
@@ -45,7 +49,8 @@ function provider(cfg: AuthConfig, name: string | undefined): Provider {
   const secret = String(get('secret') ?? '');
   if (!secret) throw validation('Unsupported provider: missing OAuth secret');
   const iss = issuerOf(cfg);
-  if (!iss) throw validation(`Unsupported provider: unable to find URL for the ${name} provider`);
+  // A custom URL that is no URL (the tenant's setting) is the provider's missing URL, not a 500 later.
+  if (!iss || (oauth2 && !URL.canParse(iss))) throw validation(`Unsupported provider: unable to find URL for the ${name} provider`);
   return { name, issuer: iss, clientIds, secret, skipNonce: get('skip_nonce_check') === true, oauth2 };
 }
 
@@ -88,17 +93,38 @@ function query(req: Request, key: string): string | undefined {
   return v;
 }
 
+/** The query's parameters, the first value of a repeated one (Go's Query().Get); a NUL never reaches here
+ *  (index.ts refuses `%00`). */
+function queryParams(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(req.query)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (typeof first === 'string') out[key] = first;
+  }
+  return out;
+}
+
 /** The provider's authorization URL for a new flow (its id is the OAuth state). */
 async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null): Promise<string> {
   const pr = provider(c.cfg, query(req, 'provider'));
   const challenge = pkce({ code_challenge: query(req, 'code_challenge'), code_challenge_method: query(req, 'code_challenge_method') });
   const scopes = (query(req, 'scopes') ?? '').split(/[ ,]+/).filter(Boolean);
-  if (pr.oauth2) {
+  if (pr.name === 'twitter') {
     const flow = await authCall<string>(c.p, 'select auth.oauth_start($1)', [{
       provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce: null,
       code_verifier: null, linking_target_id: linkingTargetId,
     }]);
-    return oauth2AuthorizeUrl(c.cfg, pr.name, { clientId: pr.clientIds[0], redirectUri: callbackUrl(c), state: flow, scopes });
+    return twitterAuthorizeUrl(urlOf(c.cfg, 'twitter'), { key: pr.clientIds[0], secret: pr.secret }, `${callbackUrl(c)}?state=${flow}`);
+  }
+  if (pr.oauth2) {
+    // X wants PKCE from Loam too (GoTrue's RequiresPKCE): the verifier waits in the flow for the callback.
+    const verifier = oauth2Pkce(pr.name) ? oidc.randomPKCECodeVerifier() : null;
+    const flow = await authCall<string>(c.p, 'select auth.oauth_start($1)', [{
+      provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce: null,
+      code_verifier: verifier, linking_target_id: linkingTargetId,
+    }]);
+    return oauth2AuthorizeUrl(c.cfg, pr.name, { clientId: pr.clientIds[0], redirectUri: callbackUrl(c), state: flow, scopes, extra: queryParams(req),
+      codeChallenge: verifier ? await oidc.calculatePKCECodeChallenge(verifier) : undefined });
   }
   const config = await providerConfig(pr);
   const verifier = oidc.randomPKCECodeVerifier();
@@ -107,8 +133,9 @@ async function authorizeUrl(req: Request, c: Ctx, linkingTargetId: string | null
     provider: pr.name, pkce: challenge ?? null, referrer: allowedRedirect(c.cfg, query(req, 'redirect_to')), nonce,
     code_verifier: verifier, linking_target_id: linkingTargetId,
   }]);
+  // The caller's other parameters go on (Google's access_type=offline, prompt=consent), as GoTrue passes them.
   return oidc.buildAuthorizationUrl(config, {
-    redirect_uri: callbackUrl(c), scope: [...new Set(['openid', 'email', 'profile', ...scopes])].join(' '), state, nonce,
+    ...passThrough(queryParams(req)), redirect_uri: callbackUrl(c), scope: [...new Set(['openid', 'email', 'profile', ...scopes])].join(' '), state, nonce,
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
   }).href;
 }
@@ -151,9 +178,9 @@ export const OAUTH_ERRORS: Record<number, string> = { 400: 'invalid_request', 40
 
 // The callback answers every outcome with a redirect, as GoTrue does: to the flow's redirect_to (else the site
 // URL) with the session, the PKCE code, or `error`, `error_code`, `error_description` in the query and fragment.
-oauth.get('/callback', async (req, res) => {
+async function callbackRoute(req: Request, res: Response): Promise<void> {
   const c = await ctx(req, res);
-  const target = { base: c.cfg.site_url };
+  const target = { base: c.cfg.site_url, flow: false };
   try {
     await callback(req, res, c, target);
   } catch (err) {
@@ -163,20 +190,54 @@ oauth.get('/callback', async (req, res) => {
       : e.code === 'signup_disabled' || e.code === 'user_banned' ? 'access_denied' : OAUTH_ERRORS[e.status] ?? 'server_error';
     const fields: Record<string, string> = { error, error_description: e.message, ...(e instanceof OAuthFlowError ? {} : { error_code: e.code }) };
     const url = new URL(withParams(target.base, fields, 'search'));
+    // A state that names no usable flow: GoTrue's loadFlowState answers 303 to the site URL, the query only.
+    if (!target.flow) return void res.redirect(303, url.href);
     url.hash = new URLSearchParams({ ...fields, sb: '' }).toString();
     res.redirect(302, url.href);
   }
-});
+}
+// GET, or POST for providers that answer with a form (Apple's response_mode=form_post), as GoTrue routes both.
+oauth.get('/callback', callbackRoute);
+oauth.post('/callback', callbackRoute);
 
-async function callback(req: Request, res: Response, c: Ctx, target: { base: string }): Promise<void> {
-  const state = query(req, 'state');
-  if (!isUuid(state)) throw new AuthError(400, 'bad_oauth_state', 'OAuth state parameter missing');
+/** A callback parameter: the form's (a POST's body) before the query's, as Go's Request.Form has them. */
+function callbackParams(req: Request): Record<string, string> {
+  const out = queryParams(req);
+  const body = req.method === 'POST' && req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body as Record<string, unknown> : {};
+  for (const [key, v] of Object.entries(body)) {
+    if (typeof v !== 'string') throw validation(`${key} must be a single value`);
+    if (v.includes('\0')) throw validation(`${key} must not contain NUL characters`);
+    out[key] = v;
+  }
+  return out;
+}
+
+async function callback(req: Request, res: Response, c: Ctx, target: { base: string; flow: boolean }): Promise<void> {
+  const params = callbackParams(req);
+  const state = params.state;
+  if (!state) throw new AuthError(400, 'bad_oauth_callback', 'OAuth state parameter missing');
+  if (!isUuid(state)) throw new AuthError(400, 'bad_oauth_state', 'OAuth state parameter is invalid');
   const flow = await authCall(c.p, 'select auth.oauth_flow($1)', [state]);
   target.base = flow.referrer || c.cfg.site_url;
-  const providerError = query(req, 'error');
-  if (providerError) throw new OAuthFlowError(providerError, query(req, 'error_description') ?? providerError);
+  target.flow = true;
+  const providerError = params.error;
+  if (providerError) throw new OAuthFlowError(providerError, params.error_description ?? providerError);
+  if (isOAuth2Provider(flow.provider) || flow.provider === 'twitter') {
+    if (!params.code && flow.provider !== 'twitter') throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
+    let pr: Provider;
+    try {
+      pr = provider(c.cfg, flow.provider);
+    } catch (err) {
+      // The provider was turned off (or half-configured) since the flow began: GoTrue's callback words.
+      throw new AuthError(400, 'oauth_provider_not_supported', (err as Error).message);
+    }
+    if (pr.name === 'twitter') {
+      const got = await twitterExchange(urlOf(c.cfg, 'twitter'), { key: pr.clientIds[0], secret: pr.secret }, params.oauth_token ?? '', params.oauth_verifier ?? '');
+      return providerSignin(res, c, pr, state, { ...got, refreshToken: null }, target);
+    }
+    return oauth2Callback(res, c, pr, state, flow, params, target);
+  }
   const pr = provider(c.cfg, flow.provider);
-  if (pr.oauth2) return oauth2Callback(req, res, c, pr, state, target);
   const config = await providerConfig(pr);
   const current = new URL(callbackUrl(c));
   current.search = new URL(req.originalUrl, 'http://x').search;
@@ -191,6 +252,10 @@ async function callback(req: Request, res: Response, c: Ctx, target: { base: str
   } catch (err) {
     const e = err as Error & { cause?: unknown };
     throw new AuthError(400, 'bad_oauth_callback', `Error exchanging the code with the provider: ${e.cause instanceof Error ? e.cause.message : e.message}`, {}, err);
+  }
+  // GoTrue's callback: no address is an error unless the provider's email is optional.
+  if ((typeof claims.email !== 'string' || !claims.email) && c.cfg[`external_${pr.name}_email_optional`] !== true) {
+    throw new AuthError(500, 'unexpected_failure', 'Error getting user email from external provider');
   }
   const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{
     ...signinParams(c, pr, claims), flow_id: state, provider_token: tokens.access_token, provider_refresh_token: tokens.refresh_token ?? null,
@@ -209,16 +274,23 @@ async function signedIn(res: Response, c: Ctx, target: { base: string }, r: { co
   }, 'hash'));
 }
 
-/** The callback of a non-OIDC provider (oauth-providers.ts): code → token → user API → the same sign-in. */
-async function oauth2Callback(req: Request, res: Response, c: Ctx, pr: Provider, state: string, target: { base: string }): Promise<void> {
-  const code = query(req, 'code');
-  if (!code) throw new AuthError(400, 'bad_oauth_callback', 'OAuth callback with missing authorization code missing');
-  const got = await oauth2Exchange(c.cfg, pr.name, { clientId: pr.clientIds[0], secret: pr.secret, redirectUri: callbackUrl(c), code });
+/** The callback of a provider of the table (oauth-providers.ts): code → token → user → the same sign-in. */
+async function oauth2Callback(res: Response, c: Ctx, pr: Provider, state: string, flow: { code_verifier?: string | null },
+  params: Record<string, string>, target: { base: string }): Promise<void> {
+  if (oauth2Pkce(pr.name) && !flow.code_verifier) throw new AuthError(400, 'oauth_invalid_state', 'OAuth PKCE code verifier missing');
+  const got = await oauth2Exchange(c.cfg, pr.name, { clientId: pr.clientIds[0], secret: pr.secret, redirectUri: callbackUrl(c), code: params.code,
+    codeVerifier: flow.code_verifier, callback: params });
+  await providerSignin(res, c, pr, state, got, target);
+}
+
+/** A provider's user (oauth-providers.ts, oauth-twitter.ts) signs in: GoTrue's email choice, its claims. */
+async function providerSignin(res: Response, c: Ctx, pr: Provider, state: string,
+  got: { accessToken: string; refreshToken: string | null; user: ProviderUser }, target: { base: string }): Promise<void> {
   if (typeof got.user.claims.sub !== 'string' || !got.user.claims.sub) {
     throw new AuthError(500, 'unexpected_failure', 'Error getting user profile from external provider');
   }
-  const { email, verified } = pickEmail(got.user.emails);
-  const claims: Record<string, unknown> = { ...got.user.claims, email, email_verified: verified, phone_verified: false };
+  const { email, verified } = pickEmail(got.user.emails, c.cfg[`external_${pr.name}_email_optional`] === true);
+  const claims: Record<string, unknown> = { ...got.user.claims, ...(email ? { email } : {}), email_verified: verified, phone_verified: false };
   const r = await authCall(c.p, 'select auth.oauth_signin($1)', [{
     provider: pr.name, sub: claims.sub, email, email_verified: verified, identity_data: claims, flow_id: state,
     disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent,
@@ -240,6 +312,11 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
     if (!req.get('authorization')) throw new OAuthFlowError('invalid request', 'Linking requires a valid user access token in Authorization');
     linkingTargetId = userCaller(req, c.p).userId;
   }
+  const appleUrl = urlOf(c.cfg, 'apple');
+  if (name === 'apple' || (!name && iss && appleIssuers(appleUrl).includes(iss))) return appleIdToken(c, b, idToken, iss, appleUrl, linkingTargetId);
+  const tokenOnly = name && Object.hasOwn(ID_TOKEN_ONLY, name) ? name
+    : !name ? Object.keys(ID_TOKEN_ONLY).find((n) => idTokenIssuer(c.cfg, n) === iss) : undefined;
+  if (tokenOnly) return idTokenOnlyGrant(c, b, idToken, tokenOnly, linkingTargetId);
   const known = name ?? Object.keys(PROVIDERS).find((n) => PROVIDERS[n](c.cfg) === iss?.replace(/\/$/, ''));
   if (!known || !Object.hasOwn(PROVIDERS, known)) throw validation(`Custom OIDC provider "${name ?? iss}" not allowed`);
   const issuerUrl = PROVIDERS[known](c.cfg) ?? '';
@@ -250,15 +327,72 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
   if (!jwksUri) throw new AuthError(502, 'unexpected_failure', 'The provider publishes no JWKS');
   let claims: Record<string, unknown>;
   try {
-    ({ payload: claims } = await jwtVerify(idToken, jwks(jwksUri), { issuer: config.serverMetadata().issuer }));
+    ({ payload: claims } = await jwtVerify(idToken, remoteJwks(jwksUri), { issuer: config.serverMetadata().issuer }));
   } catch {
     throw new OAuthFlowError('invalid request', 'Bad ID token');
   }
+  checkAudienceAndNonce(idToken, claims, pr.clientIds, pr.skipNonce, b);
+  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{ ...signinParams(c, pr, claims), linking_target_id: linkingTargetId }]);
+}
+
+/** Providers whose browser flow is the table's (oauth-providers.ts) but whose ID tokens sign in too (GoTrue's
+ *  getProvider): Facebook Limited Login (no nonce check, as GoTrue) and Kakao, each at its issuer — with
+ *  `external_<p>_url`, that URL (Loam's: GoTrue ignores the URL here) — and GoTrue's claims of each. */
+const ID_TOKEN_ONLY: Record<string, { issuer: string; skipNonce: boolean; user(t: JWTPayload): ProviderUser }> = {
+  facebook: {
+    issuer: 'https://www.facebook.com', skipNonce: true,
+    user: (t) => ({
+      claims: Object.fromEntries(Object.entries({ iss: t.iss, sub: t.sub, name: t.name, picture: t.picture, provider_id: t.sub, email: t.email })
+        .filter(([, v]) => typeof v === 'string' && v !== '')),
+      emails: typeof t.email === 'string' && t.email ? [{ email: t.email, verified: true, primary: true }] : [],
+    }),
+  },
+  kakao: {
+    issuer: 'https://kauth.kakao.com', skipNonce: false,
+    user: (t) => ({
+      claims: Object.fromEntries(Object.entries({ iss: t.iss, sub: t.sub, name: t.nickname, preferred_username: t.nickname, provider_id: t.sub,
+        picture: t.picture }).filter(([, v]) => typeof v === 'string' && v !== '')),
+      emails: typeof t.email === 'string' && t.email ? [{ email: t.email, verified: true, primary: true }] : [],
+    }),
+  },
+};
+const idTokenIssuer = (cfg: AuthConfig, name: string) => urlOf(cfg, name)?.replace(/\/$/, '') ?? ID_TOKEN_ONLY[name].issuer;
+
+/** signInWithIdToken for Facebook and Kakao: the issuer's discovery and keys, then GoTrue's checks in its order. */
+async function idTokenOnlyGrant(c: Ctx, b: Params, idToken: string, name: string, linkingTargetId: string | null): Promise<SessionData> {
+  const def = ID_TOKEN_ONLY[name];
+  const iss = idTokenIssuer(c.cfg, name);
+  if (c.cfg[`external_${name}_enabled`] !== true) throw new AuthError(400, 'provider_disabled', `Provider (issuer "${iss}") is not enabled`);
+  const clientIds = String(c.cfg[`external_${name}_client_id`] ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const config = await providerConfig({ name, issuer: iss, clientIds: clientIds.length ? clientIds : ['-'], secret: '', skipNonce: def.skipNonce, oauth2: false });
+  const jwksUri = config.serverMetadata().jwks_uri;
+  if (!jwksUri) throw new AuthError(502, 'unexpected_failure', 'The provider publishes no JWKS');
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(idToken, remoteJwks(jwksUri), { issuer: config.serverMetadata().issuer }));
+    const accessToken = str(b, 'access_token');
+    if (accessToken && typeof payload.at_hash === 'string' && payload.at_hash && !atHashMatches(idToken, accessToken, payload.at_hash)) throw new Error('at_hash');
+  } catch {
+    throw new OAuthFlowError('invalid request', 'Bad ID token');
+  }
+  const user = def.user(payload);
+  const { email, verified } = user.emails[0] ?? { email: null, verified: false };
+  if (!payload.sub) throw new OAuthFlowError('invalid request', 'Missing sub claim in id_token');
+  checkAudienceAndNonce(idToken, payload, clientIds, def.skipNonce, b);
+  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{
+    provider: name, sub: payload.sub, email, email_verified: verified,
+    identity_data: { ...user.claims, ...(email ? { email } : {}), email_verified: verified, phone_verified: false },
+    disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent, linking_target_id: linkingTargetId,
+  }]);
+}
+
+/** GoTrue's audience and nonce checks of an ID token, in its order and words. */
+function checkAudienceAndNonce(idToken: string, claims: Record<string, unknown>, clientIds: string[], skipNonce: boolean, b: Params): void {
   const aud = ([] as unknown[]).concat(decodeJwt(idToken).aud ?? []);
-  if (!aud.some((a) => pr.clientIds.includes(String(a)))) {
+  if (!aud.some((a) => clientIds.includes(String(a)))) {
     throw new OAuthFlowError('invalid request', `Unacceptable audience in id_token: [${aud.join(' ')}]`);
   }
-  if (!pr.skipNonce) {
+  if (!skipNonce) {
     const nonce = str(b, 'nonce');
     const tokenNonce = typeof claims.nonce === 'string' && claims.nonce ? claims.nonce : '';
     if (Boolean(tokenNonce) !== Boolean(nonce)) {
@@ -266,18 +400,40 @@ export async function idTokenGrant(c: Ctx, b: Params, req: Request): Promise<Ses
     }
     if (nonce && crypto.createHash('sha256').update(nonce).digest('hex') !== tokenNonce) throw new OAuthFlowError('invalid nonce', 'Nonces mismatch');
   }
-  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{ ...signinParams(c, pr, claims), linking_target_id: linkingTargetId }]);
 }
 
-const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
-function jwks(uri: string) {
-  let set = jwksSets.get(uri);
-  if (!set) {
-    if (jwksSets.size >= 200) jwksSets.delete(jwksSets.keys().next().value!);
-    set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000, [joseFetch]: guardedFetch as never });
-    jwksSets.set(uri, set);
+/** signInWithIdToken({ provider: 'apple' }): GoTrue reads the issuer from the token (appleid.apple.com or
+ *  account.apple.com; with Loam's `external_apple_url`, that URL), verifies the signature with Apple's keys
+ *  (neither issuer nor audience by the library), then the audience against `external_apple_client_id` (a list)
+ *  and `external_apple_additional_client_ids`. */
+async function appleIdToken(c: Ctx, b: Params, idToken: string, iss: string | undefined, appleUrl: string | null, linkingTargetId: string | null): Promise<SessionData> {
+  let detected: unknown;
+  try {
+    detected = decodeJwt(idToken).iss;
+  } catch {
+    throw validation('Unable to detect issuer in ID token for Apple provider');
   }
-  return set;
+  if (typeof detected !== 'string' || !appleIssuers(appleUrl).includes(detected)) throw validation('Detected ID token issuer is not an Apple ID token issuer');
+  if (iss && iss !== detected) throw validation('Provided issuer does not match ID token issuer');
+  if (c.cfg.external_apple_enabled !== true) throw new AuthError(400, 'provider_disabled', `Provider (issuer "${detected}") is not enabled`);
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(idToken, remoteJwks(appleJwks(appleUrl))));
+    const accessToken = str(b, 'access_token');
+    if (accessToken && typeof payload.at_hash === 'string' && payload.at_hash && !atHashMatches(idToken, accessToken, payload.at_hash)) throw new Error('at_hash');
+  } catch {
+    throw new OAuthFlowError('invalid request', 'Bad ID token');
+  }
+  const list = (k: `external_${string}`) => String(c.cfg[k] ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const user = appleUser(payload);
+  const { email, verified } = user.emails[0] ?? { email: null, verified: false };
+  if (!payload.sub) throw new OAuthFlowError('invalid request', 'Missing sub claim in id_token');
+  checkAudienceAndNonce(idToken, payload, [...list('external_apple_client_id'), ...list('external_apple_additional_client_ids')], false, b);
+  return authCall<SessionData>(c.p, 'select auth.oauth_signin($1)', [{
+    provider: 'apple', sub: payload.sub, email, email_verified: verified,
+    identity_data: { ...user.claims, ...(email ? { email } : {}), email_verified: verified, phone_verified: false },
+    disable_signup: c.cfg.disable_signup, ip: c.ip, user_agent: c.userAgent, linking_target_id: linkingTargetId,
+  }]);
 }
 
 // Identity linking (GoTrue: only with security_manual_linking_enabled).

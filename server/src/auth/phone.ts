@@ -230,3 +230,12 @@ export async function preparePhoneChange(c: Ctx, userId: string, phone: string):
     return r.user;
   };
 }
+
+/** GET /reauthenticate of a user with a phone and no email: a code by SMS to the (confirmed) number, as GoTrue's
+ *  sendPhoneConfirmation of type reauthentication; PUT /user takes it as `nonce`. */
+export async function phoneReauthenticate(c: Ctx, userId: string, sessionId: string | null, phone: string, confirmed: boolean) {
+  if (!confirmed) throw new AuthError(422, 'phone_not_confirmed', 'Please verify your phone first.');
+  const { messageId } = await sendCode(c, phone, 'sms', 'reauthentication', (q, hash) => q<{ user?: UserJson }>(
+    'select auth.phone_reauthenticate($1, $2, $3)', [userId, sessionId, { token_hash: hash, max_frequency: c.cfg.sms_max_frequency, ip: c.ip }]));
+  return messageId ? { message_id: messageId } : {};
+}

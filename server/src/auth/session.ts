@@ -33,6 +33,9 @@ export interface SessionData {
   /** Sessions an OAuth client obtained from the project's OAuth server (oauth-server.ts): its id and the scopes. */
   client_id?: string | null;
   scope?: string | null;
+  /** The PKCE code exchange of an OAuth sign-in: the provider's tokens (GoTrue's provider_token, provider_refresh_token). */
+  provider_token?: string;
+  provider_refresh_token?: string;
 }
 
 export const issuer = (p: ProjectRuntime) => `${projectBaseUrl(p.ref)}/auth/v1`;
@@ -70,7 +73,8 @@ export async function accessToken(p: ProjectRuntime, cfg: AuthConfig, s: Session
 /** GoTrue's AccessTokenResponse. */
 export async function tokenResponse(p: ProjectRuntime, cfg: AuthConfig, s: SessionData) {
   const { token, exp } = await accessToken(p, cfg, s);
-  return { access_token: token, token_type: 'bearer', expires_in: cfg.jwt_exp, expires_at: exp, refresh_token: s.refresh_token, user: s.user };
+  return { access_token: token, token_type: 'bearer', expires_in: cfg.jwt_exp, expires_at: exp, refresh_token: s.refresh_token, user: s.user,
+    ...(s.provider_token ? { provider_token: s.provider_token } : {}), ...(s.provider_refresh_token ? { provider_refresh_token: s.provider_refresh_token } : {}) };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -9,7 +9,7 @@ import { deliverEmail, hookEnabled } from './hooks.ts';
 import { newToken, renderEmail, tokenHash, type OneTimeToken } from './mail.ts';
 import { ctx, email as emailParam, obj, params, redirectParam, str } from './params.ts';
 import { checkPassword, comparePassword, hashPassword } from './passwords.ts';
-import { preparePhoneChange, validatePhone } from './phone.ts';
+import { phoneReauthenticate, preparePhoneChange, validatePhone } from './phone.ts';
 import { userCaller } from './session.ts';
 
 export const user = Router();
@@ -50,7 +50,10 @@ user.put('/user', async (req, res) => {
     if (c.cfg.security_update_password_require_reauthentication && stale) {
       const nonce = str(b, 'nonce');
       if (!nonce) throw new AuthError(400, 'reauthentication_needed', 'Password update requires reauthentication');
-      Object.assign(patch, { nonce_hash: tokenHash(current.email ?? '', nonce), otp_exp: c.cfg.mailer_otp_exp });
+      // The code went by email, or by SMS to a user without an email (GoTrue's verifyReauthentication).
+      Object.assign(patch, current.email || !current.phone
+        ? { nonce_hash: tokenHash(current.email ?? '', nonce), otp_exp: c.cfg.mailer_otp_exp }
+        : { nonce_hash: tokenHash(current.phone, nonce), otp_exp: c.cfg.sms_otp_exp });
     }
     checkPassword(c.cfg, password);
     if (current.encrypted_password && await comparePassword(password, current.encrypted_password)) throw authErrors.samePassword();
@@ -98,7 +101,12 @@ user.get('/reauthenticate', async (req, res) => {
   const c = await ctx(req, res);
   const who = userCaller(req, c.p);
   // The address now, not the token's claim: it may have changed since the token was issued.
-  const address = (await authCall<string | null>(c.p, 'select (auth.caller($1, $2)).email', [who.userId, who.sessionId])) ?? '';
+  const now = await authCall<{ email: string | null; phone: string | null; phone_confirmed: boolean }>(c.p,
+    `select jsonb_build_object('email', u.email, 'phone', u.phone, 'phone_confirmed', u.phone_confirmed_at is not null)
+       from auth.caller($1, $2) u`, [who.userId, who.sessionId]);
+  // No email but a phone: the code goes by SMS.
+  if (!now.email && now.phone) return void res.json(await phoneReauthenticate(c, who.userId, who.sessionId, now.phone, now.phone_confirmed));
+  const address = now.email ?? '';
   if (address) await limitEmail(c.p.ref, c.cfg, address);
   const token = newToken(c.cfg, address, false);
   const emailId = await authCall<number | null>(c.p, 'select auth.reauthenticate($1, $2, $3)', [who.userId, who.sessionId, {

@@ -99,6 +99,13 @@ as $$
     'external_bitbucket_enabled', false, 'external_bitbucket_client_id', null, 'external_bitbucket_secret', null,
     'external_bitbucket_url', null,
     'external_azure_enabled', false, 'external_azure_client_id', null, 'external_azure_secret', null, 'external_azure_url', null)
+  -- The other providers of oauth-providers.ts; Supabase's API names none of their URLs (GoTrue's
+  -- GOTRUE_EXTERNAL_<P>_URL). `external_apple_url` is Loam's: GoTrue ignores an Apple URL; Loam moves Apple's
+  -- endpoints and issuer there (an Apple-compatible server, a test's).
+  || jsonb_build_object(
+    'external_apple_url', null, 'external_facebook_url', null, 'external_x_url', null, 'external_slack_oidc_url', null, 'external_slack_url', null,
+    'external_spotify_url', null, 'external_twitch_url', null, 'external_notion_url', null, 'external_zoom_url', null,
+    'external_figma_url', null, 'external_kakao_url', null, 'external_linkedin_oidc_url', null, 'external_twitter_url', null)
   -- WebAuthn MFA factors and passkeys (server/src/auth/webauthn.ts): the relying party is webauthn_rp_id (else
   -- site_url's host), the origins webauthn_rp_origins (comma-separated; else site_url's origin).
   || jsonb_build_object(
