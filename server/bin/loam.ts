@@ -92,6 +92,19 @@ switch (command) {
         const { prepareServers } = await import('../../db/src/migrate.ts');
         await prepareServers(log);
         log(`server ${name} registered and prepared`);
+      } else if (args[0] === 'pitr') {
+        // Point-in-time restore of a server: where its archive_command puts WAL and where base backups go.
+        const [, name, walDir, baseDir] = args;
+        if (!name || (walDir === undefined) !== (baseDir === undefined)) throw new Error('usage: loam servers pitr <name> [<wal-archive-dir> <base-backup-dir>] (no directories: off)');
+        await controlPool().query('select platform_private.set_server_pitr($1, $2, $3)', [name, walDir ?? null, baseDir ?? null]);
+        log(walDir ? `server ${name}: WAL archive ${walDir}, base backups in ${baseDir}` : `server ${name}: point-in-time restore off`);
+      } else if (args[0] === 'base-backup') {
+        const [, name] = args;
+        if (!name) throw new Error('usage: loam servers base-backup <name>');
+        const { rows: [b] } = await controlPool().query(`select (platform_private.queue_base_backup(s.id, 'manual')).id
+          from platform.database_servers s where s.name = $1`, [name]);
+        if (!b) throw new Error(`no database server named ${name}`);
+        log(`base backup ${b.id} of server ${name} queued`);
       }
       const { rows } = await controlPool().query(`select s.name, s.region, s.public_host, s.public_port, s.capacity,
           (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null) as projects
