@@ -54,7 +54,7 @@ declare
   v_restore platform.backup_restores;
 begin
   if not exists (select 1 from platform_private.server_pitr(p_project.database_server_id)) then
-    raise exception 'point-in-time restore is not available: the project''s database server has no WAL archive configured (see db/README.md, "Point-in-time restore")'
+    raise exception 'Point-in-time restore is not available: the project''s database server has no WAL archive configured (see db/README.md, "Point-in-time restore")'
       using errcode = 'LMK07';
   end if;
   if p_project.status <> 'ACTIVE_HEALTHY' then
@@ -101,7 +101,7 @@ declare
   v_point platform.restore_points;
 begin
   if not exists (select 1 from platform_private.server_pitr(v_project.database_server_id)) then
-    raise exception 'restore points are not available: the project''s database server has no WAL archive configured (see db/README.md, "Point-in-time restore")'
+    raise exception 'Restore points are not available: the project''s database server has no WAL archive configured (see db/README.md, "Point-in-time restore")'
       using errcode = 'LMK07';
   end if;
   if v_project.status <> 'ACTIVE_HEALTHY' then
