@@ -73,20 +73,22 @@ function clusterOwner(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-function chownTree(dir: string, owner: { uid: number; gid: number }) {
-  fs.chownSync(dir, owner.uid, owner.gid);
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+// Directory walks and copies are asynchronous: a worker whose event loop stalls misses its liveness beats, and
+// its jobs would be taken for a dead worker's and run twice.
+async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+  await fs.promises.chown(dir, owner.uid, owner.gid);
+  for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) chownTree(p, owner);
-    else fs.lchownSync(p, owner.uid, owner.gid);
+    if (e.isDirectory()) await chownTree(p, owner);
+    else await fs.promises.lchown(p, owner.uid, owner.gid);
   }
 }
 
-function treeBytes(dir: string): number {
+async function treeBytes(dir: string): Promise<number> {
   let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+  for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    n += e.isDirectory() ? treeBytes(p) : fs.lstatSync(p).size;
+    n += e.isDirectory() ? await treeBytes(p) : (await fs.promises.lstat(p)).size;
   }
   return n;
 }
@@ -98,20 +100,20 @@ const restorePath = (s: ServerPitr, restoreId: string | number) => path.join(s.b
  *  is consistent by itself); resolves with the first WAL segment it needs (its backup_label) and its size. */
 export async function takeBaseBackup(tools: PitrTools, admin: ServerAddress, s: ServerPitr, id: string | number) {
   const dir = baseBackupPath(s, id);
-  fs.rmSync(dir, { recursive: true, force: true });
+  await fs.promises.rm(dir, { recursive: true, force: true });
   fs.mkdirSync(s.baseBackupDir, { recursive: true });
   await runOrFail(tools.pgBasebackup, ['-D', dir, '--wal-method=stream', '--checkpoint=fast', '--label', `loam base backup ${id}`,
     '--no-password'], libpqEnv(admin, 'postgres'), 'pg_basebackup');
   const label = fs.readFileSync(path.join(dir, 'backup_label'), 'utf8');
   const m = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(label);
   if (!m) throw new Error('pg_basebackup wrote no readable backup_label');
-  return { startWalFile: m[1], bytes: treeBytes(dir) };
+  return { startWalFile: m[1], bytes: await treeBytes(dir) };
 }
 
 /** Removes a base backup; with `oldestNeeded` (the first segment of the oldest base backup kept), the archived WAL
  *  before it goes too, by PostgreSQL's own pg_archivecleanup. */
 export async function removeBaseBackup(tools: PitrTools | undefined, s: ServerPitr, id: string | number, oldestNeeded: string | null) {
-  fs.rmSync(baseBackupPath(s, id), { recursive: true, force: true });
+  await fs.promises.rm(baseBackupPath(s, id), { recursive: true, force: true });
   if (oldestNeeded && tools?.pgArchivecleanup && /^[0-9A-F]{24}$/.test(oldestNeeded)) {
     await runOrFail(tools.pgArchivecleanup, [s.walArchiveDir, oldestNeeded], {}, 'pg_archivecleanup');
   }
@@ -180,7 +182,7 @@ export async function removeTempCluster(s: ServerPitr, restoreId: string | numbe
       if (!(await waitGone(pid, 30_000))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } await waitGone(pid, 10_000); }
     }
   }
-  fs.rmSync(dir, { recursive: true, force: true });
+  await fs.promises.rm(dir, { recursive: true, force: true });
 }
 
 async function freePort(): Promise<number> {
@@ -206,7 +208,7 @@ export async function startRecoveredCluster(opts: {
   const socketDir = path.join(dir, 'socket');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   await opts.progress(`copying base backup ${opts.baseBackupId}`);
-  fs.cpSync(baseBackupPath(server, opts.baseBackupId), data, { recursive: true });
+  await fs.promises.cp(baseBackupPath(server, opts.baseBackupId), data, { recursive: true });
   for (const f of ['postmaster.pid', 'postmaster.opts', 'standby.signal']) fs.rmSync(path.join(data, f), { force: true });
   fs.writeFileSync(path.join(data, 'recovery.signal'), '');
   // Debian keeps postgresql.conf outside the data directory: the copy then has none, and PostgreSQL needs one.
@@ -216,7 +218,7 @@ export async function startRecoveredCluster(opts: {
   fs.writeFileSync(path.join(data, 'loam_pitr_ident.conf'), '');
   fs.mkdirSync(socketDir, { mode: 0o700 });
   const owner = clusterOwner();
-  if (owner) chownTree(dir, owner);
+  if (owner) await chownTree(dir, owner);
   fs.chmodSync(data, 0o700);
 
   const port = await freePort();
@@ -249,7 +251,7 @@ export async function startRecoveredCluster(opts: {
       try { process.kill(child.pid, 'SIGINT'); } catch { /* gone */ }
       if (!(await waitGone(child.pid, 30_000))) { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } await waitGone(child.pid, 10_000); }
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    await fs.promises.rm(dir, { recursive: true, force: true });
   };
   const address = (user: string): ServerAddress => ({ host: socketDir, port, user, password: '', ssl: false });
 
