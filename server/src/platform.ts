@@ -40,7 +40,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   let embedded: EmbeddedServer | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, listen: config.embeddedPgListen, log });
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, listen: config.embeddedPgListen, log, walArchiveDir: config.pitrWalArchiveDir });
     databaseUrl = embedded.url;
     log(`embedded PostgreSQL on port ${config.embeddedPgPort}, data in ${embedded.dataDir}`);
   } else {
