@@ -8,11 +8,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { findPitrTools } from '../../db/src/pitr.ts';
 import { prepareServers } from '../../db/src/migrate.ts';
 import { controlPool } from '../../db/src/pools.ts';
 import { createProject, http, loam, signup, sql, waitForStatus, type Account, type Project } from '../helpers/platform.ts';
 import { readFile, storage, waitForRestore } from '../helpers/backups.ts';
 import { startArchivingPg15, waitForBaseBackup, withPg15, type ArchivingPg15 } from '../helpers/pitr.ts';
+import { scratchPostgres } from '../helpers/postgres.ts';
 
 let server: ArchivingPg15 | undefined;
 let serverName = '';
@@ -65,6 +67,8 @@ async function pastSecond(unix: number) {
 
 let x: Project;
 let y: Project;
+// A restore point name an attacker would pick: it never reaches the server's recovery settings (the WAL name is Loam's own).
+const pointName = `d'"$(id);\\`;
 
 test('restore-pitr brings one project back to a moment between two writes; another project on the server keeps both', withPg15, async () => {
   const me = await signup();
@@ -129,26 +133,27 @@ test('restore-pitr brings one project back to a moment between two writes; anoth
 test('a named restore point: create, read, undo to it; names are per project and checked', withPg15, async () => {
   assert.ok(x, 'needs the first test\'s project');
   const token = x.owner.token;
+  const name = pointName;
   await sql(x, `insert into notes values (10, 'C')`);
-  const made = await http('POST', `/v1/projects/${x.ref}/database/backups/restore-point`, { token, body: { name: 'before-d' } });
+  const made = await http('POST', `/v1/projects/${x.ref}/database/backups/restore-point`, { token, body: { name } });
   assert.equal(made.status, 201, JSON.stringify(made.body));
   assert.deepEqual(Object.keys(made.body).sort(), ['completed_on', 'name', 'status']);
-  assert.equal(made.body.name, 'before-d');
+  assert.equal(made.body.name, name);
   assert.equal(made.body.status, 'AVAILABLE');
   await sql(x, `insert into notes values (11, 'D'); delete from notes where id = 1`);
   await sql(y, `insert into other values (3)`);
 
-  const dup = await http('POST', `/v1/projects/${x.ref}/database/backups/restore-point`, { token, body: { name: 'before-d' } });
+  const dup = await http('POST', `/v1/projects/${x.ref}/database/backups/restore-point`, { token, body: { name } });
   assert.equal(dup.status, 409);
-  assert.deepEqual(dup.body, { message: 'the project already has a restore point named before-d', code: 'restore_point_exists' });
+  assert.deepEqual(dup.body, { message: `the project already has a restore point named ${name}`, code: 'restore_point_exists' });
   // The same name in another project is that project's own.
-  const yPoint = await http('POST', `/v1/projects/${y.ref}/database/backups/restore-point`, { token, body: { name: 'before-d' } });
+  const yPoint = await http('POST', `/v1/projects/${y.ref}/database/backups/restore-point`, { token, body: { name } });
   assert.equal(yPoint.status, 201);
   const tooLong = await http('POST', `/v1/projects/${x.ref}/database/backups/restore-point`, { token, body: { name: 'x'.repeat(21) } });
   assert.equal(tooLong.status, 400);
   assert.equal(tooLong.body.code, 'invalid_body');
 
-  const got = await http('GET', `/v1/projects/${x.ref}/database/backups/restore-point?name=before-d`, { token });
+  const got = await http('GET', `/v1/projects/${x.ref}/database/backups/restore-point?name=${encodeURIComponent(name)}`, { token });
   assert.equal(got.status, 200);
   assert.deepEqual(got.body, made.body);
   const missing = await http('GET', `/v1/projects/${x.ref}/database/backups/restore-point?name=nope`, { token });
@@ -157,9 +162,9 @@ test('a named restore point: create, read, undo to it; names are per project and
   const undoMissing = await http('POST', `/v1/projects/${x.ref}/database/backups/undo`, { token, body: { name: 'nope' } });
   assert.equal(undoMissing.status, 404);
 
-  const undo = await http('POST', `/v1/projects/${x.ref}/database/backups/undo`, { token, body: { name: 'before-d' } });
+  const undo = await http('POST', `/v1/projects/${x.ref}/database/backups/undo`, { token, body: { name } });
   assert.equal(undo.status, 201, JSON.stringify(undo.body));
-  assert.equal(undo.body.restore_point, 'before-d');
+  assert.equal(undo.body.restore_point, name);
   const done = await waitForRestore(x, undo.body.id, 180_000);
   assert.equal(done.status, 'COMPLETED', JSON.stringify(done));
   await waitForStatus(token, x.ref, 'ACTIVE_HEALTHY');
@@ -192,14 +197,14 @@ test('bad input: not a number, negative, in the future, before the window → 40
   assert.equal(hidden.status, 404);
   assert.equal(hidden.body.code, 'project_not_found');
   for (const [method, path, body] of [
-    ['POST', 'restore-point', { name: 'mine' }], ['GET', 'restore-point?name=before-d', undefined], ['POST', 'undo', { name: 'before-d' }],
-  ] as const) {
+    ['POST', 'restore-point', { name: 'mine' }], ['GET', `restore-point?name=${encodeURIComponent(pointName)}`, undefined], ['POST', 'undo', { name: pointName }],
+  ] as [string, string, unknown][]) {
     const r = await http(method, `/v1/projects/${x.ref}/database/backups/${path}`, { token: stranger.token, body });
     assert.equal(r.status, 404, `${method} ${path}`);
   }
   // A project of the stranger's own cannot undo to x's restore point by name.
   const mine = await createProject(stranger);
-  const across = await http('POST', `/v1/projects/${mine.ref}/database/backups/undo`, { token: stranger.token, body: { name: 'before-d' } });
+  const across = await http('POST', `/v1/projects/${mine.ref}/database/backups/undo`, { token: stranger.token, body: { name: pointName } });
   assert.equal(across.status, 404);
   assert.equal(across.body.code, 'restore_point_not_found');
 });
@@ -224,4 +229,50 @@ test('on a server whose WAL is not archived (the run\'s own), PITR and restore p
   assert.equal(undo.status, 404);
   assert.equal(undo.body.code, 'restore_point_not_found');
   assert.equal((await http('GET', `/v1/projects/${p.ref}`, { token: p.owner.token })).body.status, 'ACTIVE_HEALTHY');
+});
+
+test('on a server whose WAL is archived but whose tools are missing here (an embedded PostgreSQL 17), PITR is refused with 501 naming them', async (t) => {
+  await loam();
+  const emb = await scratchPostgres('loam-pitr17-');
+  after(() => emb.stop());
+  const admin = new pg.Client({ connectionString: emb.url });
+  await admin.connect();
+  const v = Number((await admin.query('show server_version_num')).rows[0].server_version_num);
+  await admin.end();
+  const tools = await findPitrTools(v).then(() => true, () => false);
+  if (tools) { t.skip(`postgres, pg_basebackup, pg_dump and pg_restore ${Math.floor(v / 10000)} are installed here: no refusal to see`); return; }
+  const r17 = `pitr17-${crypto.randomBytes(3).toString('hex')}`;
+  const adminUrl = new URL(emb.url);
+  adminUrl.pathname = '/postgres';
+  await controlPool().query('select platform_private.register_server($1, $2, $3, $4, $5)', [r17, r17, adminUrl.href, 'localhost', emb.port]);
+  // Directories that exist nowhere: the refusal comes before anything would use them.
+  await controlPool().query('select platform_private.set_server_pitr($1, $2, $3)', [r17, `/nonexistent/${r17}/wal`, `/nonexistent/${r17}/base`]);
+  try {
+    await prepareServers();
+    const me = await signup();
+    const res = await http('POST', '/v1/projects', { token: me.token, body: { name: 'seventeen', organization_id: me.org, db_pass: 'long-enough-pass', region: r17 } });
+    assert.equal(res.status, 201);
+    await waitForStatus(me.token, res.body.ref, 'ACTIVE_HEALTHY', 60_000);
+    const list = await http('GET', `/v1/projects/${res.body.ref}/database/backups`, { token: me.token });
+    assert.equal(list.body.pitr_enabled, true);
+    for (const [path, body] of [['restore-pitr', { recovery_time_target_unix: Math.floor(Date.now() / 1000) - 10 }], ['restore-point', { name: 'p' }]] as const) {
+      const r = await http('POST', `/v1/projects/${res.body.ref}/database/backups/${path}`, { token: me.token, body });
+      assert.equal(r.status, 501, path);
+      assert.equal(r.body.code, 'pitr_tools_missing');
+      assert.match(r.body.message, /^point-in-time restore needs postgres, pg_basebackup, pg_dump and pg_restore of PostgreSQL \d+; (\S+, )*pg_dump(, \S+)* were not found \(looked in .*\/usr\/lib\/postgresql\/\d+\/bin/);
+    }
+    assert.equal((await http('GET', `/v1/projects/${res.body.ref}`, { token: me.token })).body.status, 'ACTIVE_HEALTHY');
+    // Its project goes before the server does (the scratch server stops after the file's tests).
+    assert.equal((await http('DELETE', `/v1/projects/${res.body.ref}`, { token: me.token })).status, 200);
+    const check = new pg.Client({ connectionString: adminUrl.href });
+    await check.connect();
+    try {
+      const left = async () => Number((await check.query(`select (select count(*) from pg_database where datname = $1)
+        + (select count(*) from pg_roles where rolname = $1) as n`, [res.body.ref])).rows[0].n);
+      for (let i = 0; i < 300 && await left() > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    } finally { await check.end(); }
+  } finally {
+    // No base backups of this server by the run's other workers (they would fail for the same reason).
+    await controlPool().query('select platform_private.set_server_pitr($1, null, null)', [r17]);
+  }
 });
