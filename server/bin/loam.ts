@@ -14,6 +14,11 @@ const usage = `usage: loam <command>
   servers add <name> <admin-url> [--region r] [--public-host h] [--public-port p] [--capacity n]
             register another PostgreSQL server (a superuser URL); new projects are placed on the
             least-loaded server of their region
+  servers pitr <name> [<wal-archive-dir> <base-backup-dir>]
+            point-in-time restore of a server: where its archive_command puts WAL and where Loam keeps base
+            backups (absolute paths on the workers' machine); no directories turns it off
+  servers base-backup <name>
+            queue a base backup (pg_basebackup) of a server with point-in-time restore now
   plans     list plans and their limits
   plans set <plan> <limit>=<n> [<limit>=<n> …]
             change limits of a plan (n: an integer, or "unlimited" for a limit that may be unset),
