@@ -70,7 +70,7 @@ let y: Project;
 // A restore point name an attacker would pick: it never reaches the server's recovery settings (the WAL name is Loam's own).
 const pointName = `d'"$(id);\\`;
 
-test('restore-pitr brings one project back to a moment between two writes; another project on the server keeps both', withPg15, async () => {
+test('restore-pitr brings one project back to a moment between two writes; another project on the server keeps both', withPg15, async (t) => {
   const me = await signup();
   x = await projectThere(me, 'pitr x');
   y = await projectThere(me, 'pitr y');
@@ -108,6 +108,7 @@ test('restore-pitr brings one project back to a moment between two writes; anoth
   assert.equal(again.body.code, 'invalid_project_state');
   const done = await waitForRestore(x, started.body.id, 180_000);
   assert.equal(done.status, 'COMPLETED', JSON.stringify(done));
+  t.diagnostic(`point-in-time restore: ${new Date(done.completed_at).getTime() - new Date(done.inserted_at).getTime()} ms`);
   await waitForStatus(me.token, x.ref, 'ACTIVE_HEALTHY');
 
   assert.deepEqual(await sql(x, 'select id, body from notes order by id'), [{ id: 1, body: 'A' }, { id: 2, body: 'A2' }]);
@@ -229,6 +230,23 @@ test('on a server whose WAL is not archived (the run\'s own), PITR and restore p
   assert.equal(undo.status, 404);
   assert.equal(undo.body.code, 'restore_point_not_found');
   assert.equal((await http('GET', `/v1/projects/${p.ref}`, { token: p.owner.token })).body.status, 'ACTIVE_HEALTHY');
+});
+
+test('the operator\'s PITR directories reach restore_command only as plain absolute paths', async () => {
+  await loam();
+  const set = (wal: string | null, base: string | null, name = 'default') =>
+    controlPool().query('select platform_private.set_server_pitr($1, $2, $3)', [name, wal, base]).then(() => 'ok', (e) => `${e.code}: ${e.message}`);
+  const plain = 'LMJ09: PITR directories must be absolute paths of letters, digits and . _ - / only (no ..)';
+  for (const bad of ['/tmp/a b', '/tmp/x"; rm -rf /', 'relative/wal', '/tmp/../etc', '/tmp/$(id)', "/tmp/it's"]) {
+    assert.equal(await set(bad, '/tmp/base'), plain, bad);
+    assert.equal(await set('/tmp/wal', bad), plain, bad);
+  }
+  assert.equal(await set('/tmp/wal', null), 'LMJ09: a WAL archive directory and a base backup directory go together');
+  assert.equal(await set('/tmp/wal', '/tmp/base', 'no-such-server'), 'LMJ09: no database server named no-such-server');
+  // Nothing was set on the run's default server.
+  const { rows } = await controlPool().query(`select c.wal_archive_dir from platform_private.database_server_credentials c
+    join platform.database_servers s on s.id = c.server_id where s.is_default`);
+  assert.deepEqual(rows, [{ wal_archive_dir: null }]);
 });
 
 test('on a server whose WAL is archived but whose tools are missing here (an embedded PostgreSQL 17), PITR is refused with 501 naming them', async (t) => {

@@ -12,6 +12,11 @@ begin
   if (p_wal_archive_dir is null) <> (p_base_backup_dir is null) then
     raise exception 'a WAL archive directory and a base backup directory go together' using errcode = 'LMJ09';
   end if;
+  -- restore_command is run by a shell: plain path characters only (the table's checks say the same).
+  if p_wal_archive_dir !~ '^/[A-Za-z0-9._/-]*$' or p_wal_archive_dir ~ '(^|/)\.\.(/|$)'
+     or p_base_backup_dir !~ '^/[A-Za-z0-9._/-]*$' or p_base_backup_dir ~ '(^|/)\.\.(/|$)' then
+    raise exception 'PITR directories must be absolute paths of letters, digits and . _ - / only (no ..)' using errcode = 'LMJ09';
+  end if;
   update platform_private.database_server_credentials c
     set wal_archive_dir = rtrim(p_wal_archive_dir, '/'), base_backup_dir = rtrim(p_base_backup_dir, '/')
     from platform.database_servers s where s.id = c.server_id and s.name = p_server_name;
