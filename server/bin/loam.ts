@@ -112,9 +112,14 @@ switch (command) {
         log(`base backup ${b.id} of server ${name} queued`);
       }
       const { rows } = await controlPool().query(`select s.name, s.region, s.public_host, s.public_port, s.capacity,
-          (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null) as projects
+          (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null) as projects,
+          (select w.wal_archive_dir from platform_private.server_pitr(s.id) w) as wal_archive_dir,
+          (select max(b.completed_at) from platform.base_backups b where b.server_id = s.id and b.status = 'COMPLETED') as last_base_backup
         from platform.database_servers s order by s.id`);
-      for (const r of rows) log(`${r.name}\t${r.region}\t${r.public_host}:${r.public_port}\t${r.projects}/${r.capacity} projects`);
+      for (const r of rows) {
+        const pitr = r.wal_archive_dir ? `PITR: WAL in ${r.wal_archive_dir}, last base backup ${r.last_base_backup?.toISOString() ?? 'none yet'}` : 'PITR off';
+        log(`${r.name}\t${r.region}\t${r.public_host}:${r.public_port}\t${r.projects}/${r.capacity} projects\t${pitr}`);
+      }
     });
     break;
   case 'plans':
