@@ -267,8 +267,9 @@ export async function startRecoveredCluster(opts: {
   const until = Date.now() + config.backupTimeoutMs;
   for (;;) {
     if (exited !== undefined) {
+      const why = tail(log); // before its directory goes
       await stop();
-      throw new Error(`the temporary PostgreSQL cluster stopped during recovery (${exited}): ${tail(log)}`);
+      throw new Error(`the temporary PostgreSQL cluster stopped during recovery (${exited}): ${why}`);
     }
     const c = new pg.Client({ host: socketDir, port, user: opts.adminUser, database: 'postgres' });
     const ready = await c.connect().then(async () => {
@@ -277,7 +278,11 @@ export async function startRecoveredCluster(opts: {
       return !r;
     }, () => false);
     if (ready) break;
-    if (Date.now() > until) { await stop(); throw new Error(`recovery did not finish within ${config.backupTimeoutMs} ms: ${tail(log)}`); }
+    if (Date.now() > until) {
+      const why = tail(log);
+      await stop();
+      throw new Error(`recovery did not finish within ${config.backupTimeoutMs} ms: ${why}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   return { socketDir, port, address, stop };
