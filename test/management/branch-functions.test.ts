@@ -1,9 +1,10 @@
 // A preview branch carries its parent's edge functions: each live version is deployed again in the branch (its
 // own copy of the files), serves there with the branch's keys, and a reset deploys what the branch lacks again;
-// the parent's secrets are not carried (a branch's secrets are its own).
+// the parent's secrets are not carried (a branch's secrets are its own). And `POST /v1/branches/{id}/restore`.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { test } from 'node:test';
-import { createProject, http, type Project } from '../helpers/platform.ts';
+import { createProject, http, signup, waitForStatus, type Project } from '../helpers/platform.ts';
 import { deploy, invoke } from '../functions/helpers.ts';
 
 const HELLO = `Deno.serve((req) => Response.json({ from: 'parent code', secret: Deno.env.get('PARENT_ONLY') ?? null }));`;
@@ -77,4 +78,31 @@ test('a branch gets its parent\'s live functions (not its secrets), and a reset 
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal((await functionsOf(branch)).find((x) => x.slug === 'hello')!.version, before);
+});
+
+test('restore a branch (Supabase\'s shape): a paused branch serves again; the default entry, unknown ids and other accounts are refused', async () => {
+  const parent = await createProject();
+  const branch = await branchProject(parent, 'to-restore');
+  const token = parent.owner.token;
+  assert.equal((await http('POST', `/v1/projects/${branch.ref}/pause`, { token })).status, 200);
+  await waitForStatus(token, branch.ref, 'INACTIVE', 60_000);
+  const restored = await http('POST', `/v1/branches/${branch.branchId}/restore`, { token });
+  assert.equal(restored.status, 201, JSON.stringify(restored.body));
+  assert.deepEqual(restored.body, { message: 'Branch restoration initiated' });
+  await waitForStatus(token, branch.ref, 'ACTIVE_HEALTHY', 60_000);
+  // A serving branch: nothing to do, the same answer; by its ref as well as its id.
+  const again = await http('POST', `/v1/branches/${branch.ref}/restore`, { token });
+  assert.equal(again.status, 201);
+  assert.equal((await http('GET', `/v1/projects/${branch.ref}`, { token })).body.status, 'ACTIVE_HEALTHY');
+
+  const list = await http('GET', `/v1/projects/${parent.ref}/branches`, { token });
+  const main = list.body.find((b: { is_default: boolean }) => b.is_default);
+  const onDefault = await http('POST', `/v1/branches/${main.id}/restore`, { token });
+  assert.equal(onDefault.status, 400);
+  assert.equal(onDefault.body.code, 'invalid_branch_operation');
+  const unknown = await http('POST', `/v1/branches/${crypto.randomUUID()}/restore`, { token });
+  assert.equal(unknown.status, 404);
+  const stranger = await signup();
+  const hidden = await http('POST', `/v1/branches/${branch.branchId}/restore`, { token: stranger.token });
+  assert.equal(hidden.status, 404);
 });

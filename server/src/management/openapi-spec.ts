@@ -1280,6 +1280,11 @@ function branchPaths(): Record<string, Record<string, Operation>> {
       post: op({ tag, id: 'v1-reset-a-branch', summary: 'Make the branch\'s database again from the parent\'s migrations (or its own up to `migration_version`)', scope: w,
         params: [id], body: action, status: 201, response: run, errors: [404, 409] }),
     },
+    '/v1/branches/{branch_id_or_ref}/restore': {
+      post: op({ tag, id: 'v1-restore-a-branch', summary: 'Restore a branch: a paused branch serves again', scope: w, params: [id], status: 201,
+        response: obj({ message: str({ enum: ['Branch restoration initiated'] }) }), errors: [400, 404],
+        description: 'Supabase cancels a scheduled deletion here; Loam deletes branches at once, so there is none to cancel: a paused branch is restored (as `POST /v1/projects/{branch ref}/restore`), any other is left as it is.' }),
+    },
     '/v1/branches/{branch_id_or_ref}/diff': {
       get: { ...op({ tag, id: 'v1-diff-a-branch', summary: 'The SQL that takes the parent\'s schema to the branch\'s', scope: r,
         params: [id, { name: 'included_schemas', in: 'query', required: false, schema: str({ default: 'public' }) }], errors: [400, 404, 409, 503] }),
