@@ -35,8 +35,9 @@ async function functionsOf(p: Project) {
 async function activeIn(p: Project, slug: string, timeoutMs = 90_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
+    // Listed as soon as it is recorded; serving once a version is live (version ≥ 1).
     const f = (await functionsOf(p)).find((x) => x.slug === slug);
-    if (f?.status === 'ACTIVE') return f;
+    if (f && f.version >= 1) return f;
     if (Date.now() > until) throw new Error(`${slug} is not active in ${p.ref}: ${JSON.stringify(f)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
