@@ -26,7 +26,7 @@ export class BackupError extends Error {
 
 export interface PgTools { major: number; dir: string; pgDump: string; pgRestore: string }
 
-const majorOf = (serverVersionNum: number) => Math.floor(serverVersionNum / 10000);
+export const majorOf = (serverVersionNum: number) => Math.floor(serverVersionNum / 10000);
 
 /** Where the client tools of a major version are looked for: LOAM_PG_BIN_DIR first, then Debian's layout. */
 export function toolDirs(major: number): string[] {
@@ -35,7 +35,7 @@ export function toolDirs(major: number): string[] {
 
 const versionCache = new Map<string, number | undefined>();
 /** The major version a pg_dump binary reports (`pg_dump (PostgreSQL) 15.14`), or undefined when it cannot run. */
-async function toolMajor(bin: string): Promise<number | undefined> {
+export async function toolMajor(bin: string): Promise<number | undefined> {
   if (versionCache.has(bin)) return versionCache.get(bin);
   let major: number | undefined;
   if (fs.existsSync(bin)) {
@@ -89,7 +89,7 @@ export function run(bin: string, args: string[], env: Record<string, string>, ti
 }
 
 /** libpq's connection settings for an address, as environment variables. */
-function libpqEnv(address: ServerAddress, database: string): Record<string, string> {
+export function libpqEnv(address: ServerAddress, database: string): Record<string, string> {
   return {
     PGHOST: address.host, PGPORT: String(address.port), PGUSER: address.user, PGDATABASE: database,
     PGPASSWORD: address.password ?? '', PGSSLMODE: address.ssl ? 'require' : 'prefer', PGCONNECT_TIMEOUT: '10',
@@ -97,7 +97,7 @@ function libpqEnv(address: ServerAddress, database: string): Record<string, stri
   };
 }
 
-async function runOrFail(bin: string, args: string[], env: Record<string, string>, what: string): Promise<RunResult> {
+export async function runOrFail(bin: string, args: string[], env: Record<string, string>, what: string): Promise<RunResult> {
   const r = await run(bin, args, env, config.backupTimeoutMs);
   if (r.code !== 0) throw new Error(`${what} failed: ${r.stderr.trim().split('\n').slice(-8).join(' | ') || `exit code ${r.code}`}`);
   return r;

@@ -81,6 +81,15 @@ export interface Config {
   backupTimeoutMs: number;
   /** Each healthy project is backed up when its newest backup is this old (0: no scheduled backups). */
   backupEveryHours: number;
+  /** Point-in-time restore of the default server (db/README.md, "Point-in-time restore"): LOAM_PITR_WAL_ARCHIVE_DIR is
+   *  where its `archive_command` puts WAL segments (the operator sets that command), LOAM_PITR_BASE_BACKUP_DIR where
+   *  Loam keeps its base backups; both absolute, both needed. Other servers: `loam servers pitr <name> <wal> <base>`. */
+  pitrWalArchiveDir: string | undefined;
+  pitrBaseBackupDir: string | undefined;
+  /** A server with PITR gets a base backup when its newest is this old (0: only on demand). */
+  pitrBaseBackupEveryHours: number;
+  /** Base backups (and the WAL they need) older than this go, the newest always kept: the PITR window's length. */
+  pitrRetentionDays: number;
 }
 
 export function loadConfig(env = process.env): Config {
@@ -108,6 +117,10 @@ export function loadConfig(env = process.env): Config {
     pgBinDir: env.LOAM_PG_BIN_DIR || undefined,
     backupTimeoutMs: int('LOAM_BACKUP_TIMEOUT_MS', 6 * 3600_000, 1000),
     backupEveryHours: int('LOAM_BACKUP_EVERY_HOURS', 24),
+    pitrWalArchiveDir: env.LOAM_PITR_WAL_ARCHIVE_DIR || undefined,
+    pitrBaseBackupDir: env.LOAM_PITR_BASE_BACKUP_DIR || undefined,
+    pitrBaseBackupEveryHours: int('LOAM_PITR_BASE_BACKUP_EVERY_HOURS', 24),
+    pitrRetentionDays: int('LOAM_PITR_RETENTION_DAYS', 7),
   };
 }
 

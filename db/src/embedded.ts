@@ -16,7 +16,11 @@ export interface EmbeddedServer {
 
 const CONTROL_DB = 'loam';
 
-export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; listen: string; log?: (line: string) => void }): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string; port: number; listen: string; log?: (line: string) => void;
+  /** LOAM_PITR_WAL_ARCHIVE_DIR: the cluster Loam starts archives its WAL there (point-in-time restore, db/README.md). */
+  walArchiveDir?: string;
+}): Promise<EmbeddedServer> {
   const pgDir = path.join(opts.dataDir, 'pg');
   const passwordFile = path.join(opts.dataDir, 'postgres-password');
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o755 });
@@ -44,6 +48,16 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
     '-c', 'max_replication_slots=100',
     '-c', 'max_wal_senders=100',
   ];
+  if (opts.walArchiveDir) {
+    // The one server whose settings Loam owns: it archives its own WAL where the operator said. A plain path only
+    // (the command runs in a shell), written by the cluster's OS user.
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(opts.walArchiveDir) || opts.walArchiveDir.split('/').includes('..')) {
+      throw new Error(`LOAM_PITR_WAL_ARCHIVE_DIR must be an absolute path of letters, digits and . _ - / only: ${opts.walArchiveDir}`);
+    }
+    const dir = opts.walArchiveDir.replace(/\/+$/, '');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    postgresFlags.push('-c', 'archive_mode=on', '-c', `archive_command=test ! -f ${dir}/%f && cp %p ${dir}/%f`);
+  }
   const instance = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: 'postgres',
@@ -65,6 +79,10 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
       allowPasswordLoginsFromAnywhere(pgDir, opts.listen);
     }
     addManagedHbaSection(pgDir);
+    if (opts.walArchiveDir && os.userInfo().uid === 0) {
+      const owner = fs.statSync(pgDir);
+      fs.chownSync(opts.walArchiveDir, owner.uid, owner.gid);
+    }
     if (ensureCertificate(pgDir, opts.log)) postgresFlags.push('-c', 'ssl=on');
     await instance.start();
   } catch (err) {

@@ -206,6 +206,10 @@ async function ensureDefaultServer(client: pg.ClientBase) {
      insert into platform_private.database_server_credentials (server_id, admin_url) select id, null from s
      on conflict do nothing`,
     [region, publicHost, address.port]);
+  // Point-in-time restore of the default server, when the operator configured its WAL archive (db/README.md).
+  if (config.pitrWalArchiveDir || config.pitrBaseBackupDir) {
+    await client.query('select platform_private.set_server_pitr($1, $2, $3)', ['default', config.pitrWalArchiveDir ?? null, config.pitrBaseBackupDir ?? null]);
+  }
 }
 
 /** Cluster roles and the migrated template on every registered server. */

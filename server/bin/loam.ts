@@ -14,6 +14,11 @@ const usage = `usage: loam <command>
   servers add <name> <admin-url> [--region r] [--public-host h] [--public-port p] [--capacity n]
             register another PostgreSQL server (a superuser URL); new projects are placed on the
             least-loaded server of their region
+  servers pitr <name> [<wal-archive-dir> <base-backup-dir>]
+            point-in-time restore of a server: where its archive_command puts WAL and where Loam keeps base
+            backups (absolute paths on the workers' machine); no directories turns it off
+  servers base-backup <name>
+            queue a base backup (pg_basebackup) of a server with point-in-time restore now
   plans     list plans and their limits
   plans set <plan> <limit>=<n> [<limit>=<n> …]
             change limits of a plan (n: an integer, or "unlimited" for a limit that may be unset),
@@ -92,11 +97,29 @@ switch (command) {
         const { prepareServers } = await import('../../db/src/migrate.ts');
         await prepareServers(log);
         log(`server ${name} registered and prepared`);
+      } else if (args[0] === 'pitr') {
+        // Point-in-time restore of a server: where its archive_command puts WAL and where base backups go.
+        const [, name, walDir, baseDir] = args;
+        if (!name || (walDir === undefined) !== (baseDir === undefined)) throw new Error('usage: loam servers pitr <name> [<wal-archive-dir> <base-backup-dir>] (no directories: off)');
+        await controlPool().query('select platform_private.set_server_pitr($1, $2, $3)', [name, walDir ?? null, baseDir ?? null]);
+        log(walDir ? `server ${name}: WAL archive ${walDir}, base backups in ${baseDir}` : `server ${name}: point-in-time restore off`);
+      } else if (args[0] === 'base-backup') {
+        const [, name] = args;
+        if (!name) throw new Error('usage: loam servers base-backup <name>');
+        const { rows: [b] } = await controlPool().query(`select (platform_private.queue_base_backup(s.id, 'manual')).id
+          from platform.database_servers s where s.name = $1`, [name]);
+        if (!b) throw new Error(`no database server named ${name}`);
+        log(`base backup ${b.id} of server ${name} queued`);
       }
       const { rows } = await controlPool().query(`select s.name, s.region, s.public_host, s.public_port, s.capacity,
-          (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null) as projects
+          (select count(*) from platform.projects p where p.database_server_id = s.id and p.deleted_at is null) as projects,
+          (select w.wal_archive_dir from platform_private.server_pitr(s.id) w) as wal_archive_dir,
+          (select max(b.completed_at) from platform.base_backups b where b.server_id = s.id and b.status = 'COMPLETED') as last_base_backup
         from platform.database_servers s order by s.id`);
-      for (const r of rows) log(`${r.name}\t${r.region}\t${r.public_host}:${r.public_port}\t${r.projects}/${r.capacity} projects`);
+      for (const r of rows) {
+        const pitr = r.wal_archive_dir ? `PITR: WAL in ${r.wal_archive_dir}, last base backup ${r.last_base_backup?.toISOString() ?? 'none yet'}` : 'PITR off';
+        log(`${r.name}\t${r.region}\t${r.public_host}:${r.public_port}\t${r.projects}/${r.capacity} projects\t${pitr}`);
+      }
     });
     break;
   case 'plans':

@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../../db/src/embedde
 import { migrate, projectsBehind } from '../../db/src/migrate.ts';
 import { closeAllPools, controlPool, controlServerAddress, openControlPool } from '../../db/src/pools.ts';
 import { reportBackupTools } from '../../db/src/backups.ts';
+import { reportPitr } from '../../db/src/pitr.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
 import { functionsBeforeExpress, stopFunctions } from './functions/invoke.ts';
 import { stopRequestLog } from './request-log.ts';
@@ -40,7 +41,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   let embedded: EmbeddedServer | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, listen: config.embeddedPgListen, log });
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, listen: config.embeddedPgListen, log, walArchiveDir: config.pitrWalArchiveDir });
     databaseUrl = embedded.url;
     log(`embedded PostgreSQL on port ${config.embeddedPgPort}, data in ${embedded.dataDir}`);
   } else {
@@ -56,6 +57,9 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   if (staged) log(`removed ${staged} staged file(s) of interrupted uploads`);
   // Whether this server's projects can be backed up (pg_dump/pg_restore of its major version), said once.
   await reportBackupTools(controlServerAddress(), log);
+  // And whether its projects can be brought back to a point in time (a WAL archive and the tools), said once.
+  const { rows: [defaultServer] } = await controlPool().query('select id from platform.database_servers where is_default');
+  if (defaultServer) await reportPitr(defaultServer.id, controlServerAddress(), log);
 
   let runner: Worker | undefined;
   if (opts.worker !== false) runner = await startWorker(controlPool());

@@ -517,7 +517,7 @@ test('hostile requests to every API: no 5xx, and the server keeps answering', { 
     if (paused) pausedAnswers++;
     // What this server cannot do, said as such (backups without pg_dump of its major version, point-in-time
     // restore: 501 with the reason, test/management/backups.test.ts) is an answer, not a failure.
-    const refused = status === 501 && /"code":"(backup_tools_missing|pitr_not_supported)"/.test(text);
+    const refused = status === 501 && /"code":"(backup_tools_missing|pitr_not_supported|pitr_tools_missing)"/.test(text);
     if (status >= 500 && !paused && !refused) {
       failures.push(`${q.method} ${q.path.slice(0, 200)} ${JSON.stringify(q.headers ?? {}).slice(0, 200)} body=${(q.body ?? '').slice(0, 200)} → ${status} ${text.slice(0, 300)}`);
     }

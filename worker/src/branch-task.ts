@@ -27,3 +27,10 @@ export async function branchJob(helpers: JobHelpers, project: ProjectRuntime, wo
     throw err;
   }
 }
+
+/** The parent's live edge functions, deployed in the branch (their deploy jobs validate them as for any deploy);
+ *  those the branch already has with the same files are left as they are. */
+export async function copyParentFunctions(project: ProjectRuntime, helpers: JobHelpers): Promise<void> {
+  const { rows: [r] } = await controlPool().query('select platform_private.copy_parent_functions($1) as slugs', [project.id]);
+  if (r.slugs.length) helpers.logger.info(`branch ${project.ref}: deploying the parent's functions ${r.slugs.join(', ')}`);
+}

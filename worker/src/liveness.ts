@@ -26,6 +26,7 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
   let running: Promise<void> | undefined;
   let stopped = false;
   let lastBackupCheck = 0;
+  let lastBaseBackupCheck = 0;
 
   const tick = async () => {
     try {
@@ -44,6 +45,12 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
         lastBackupCheck = Date.now();
         const { rows: [due] } = await pool.query('select platform_private.queue_due_backups(make_interval(hours => $1)) as refs', [config.backupEveryHours]);
         if (due.refs.length) log('info', `scheduled backups queued for ${due.refs.join(', ')}`);
+      }
+      // Base backups of the servers whose WAL is archived (point-in-time restore), LOAM_PITR_BASE_BACKUP_EVERY_HOURS.
+      if (config.pitrBaseBackupEveryHours > 0 && Date.now() - lastBaseBackupCheck > 15_000) {
+        lastBaseBackupCheck = Date.now();
+        const { rows: [due] } = await pool.query('select platform_private.queue_due_base_backups(make_interval(hours => $1)) as ids', [config.pitrBaseBackupEveryHours]);
+        if (due.ids.length) log('info', `scheduled base backups queued for server(s) ${due.ids.join(', ')}`);
       }
     } catch (err) {
       // The control database may be briefly unreachable; the next tick tries again.

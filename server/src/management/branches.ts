@@ -160,6 +160,14 @@ branches.post('/branches/:branch_id_or_ref/reset', write, async (req, res) => {
   res.status(201).json({ workflow_run_id: r.id, message: 'ok' });
 });
 
+// Restore: Supabase cancels a scheduled deletion; Loam deletes branches at once, so there is none to cancel. A paused
+// branch is brought back to serving (its project restored); any other existing branch is left as it is.
+branches.post('/branches/:branch_id_or_ref/restore', write, async (req, res) => {
+  const [r] = await callerQuery<{ ref: string }>(res, 'select platform.restore_branch($1) as ref', [param(req, 'branch_id_or_ref')]);
+  forgetRuntime(r.ref);
+  res.status(201).json({ message: 'Branch restoration initiated' });
+});
+
 branches.get('/branches/:branch_id_or_ref/diff', read, async (req, res) => {
   const raw = typeof req.query.included_schemas === 'string' ? req.query.included_schemas : 'public';
   const schemas = raw.split(',').map((s) => s.trim()).filter(Boolean);

@@ -1130,18 +1130,21 @@ function backupPaths(): Record<string, Record<string, Operation>> {
     error: nullable(str()), completed_at: nullable(timestamp),
   }, ['is_physical_backup', 'id', 'inserted_at', 'status']);
   const restore = obj({
-    id: { type: 'integer' }, backup_id: { type: 'integer' }, project_ref: str({ description: 'The project restored into.' }),
+    id: { type: 'integer' }, kind: str({ enum: ['backup', 'pitr'] }), backup_id: nullable({ type: 'integer' }), project_ref: str({ description: 'The project restored into.' }),
+    recovery_time_target_unix: nullable({ type: 'integer', description: 'Point-in-time restores: the moment.' }),
+    restore_point: nullable(str({ description: 'Undo: the restore point\'s name.' })),
     status: str({ enum: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED'] }), step: str({ enum: ['preparing', 'restoring', 'swapping'] }),
     progress: nullable(str()), error: nullable(str()), inserted_at: timestamp, completed_at: nullable(timestamp),
   });
   const base = '/v1/projects/{ref}/database/backups';
-  const pitrNote = 'Answers 501 `pitr_not_supported` with the reason: PostgreSQL\'s WAL machinery for one project of a shared cluster is not available on this server (db/README.md).';
+  const pitrNote = 'On PostgreSQL\'s recovery (base backups + archived WAL), one project at a time through a temporary cluster (db/README.md). 501 `pitr_not_supported` where the project\'s server has no WAL archive configured, 501 `pitr_tools_missing` where postgres/pg_basebackup/pg_dump of its version are not installed.';
+  const restorePoint = obj({ name: str(), status: str({ enum: ['AVAILABLE', 'PENDING', 'FAILED', 'REMOVED'] }), completed_on: nullable(timestamp) }, ['name', 'status']);
   return {
     [base]: {
       get: op({ tag: 'Database', id: 'v1-list-all-backups', summary: 'The project\'s backups', scope: 'database:read', params: [projectRef], errors: [404],
         response: obj({ region: str(), walg_enabled: { type: 'boolean' }, pitr_enabled: { type: 'boolean' }, backups: arrayOf(backup),
           physical_backup_data: obj({ earliest_physical_backup_date_unix: { type: 'integer' }, latest_physical_backup_date_unix: { type: 'integer' } }, []) }),
-        description: 'Supabase\'s shape. Loam\'s backups are logical (`is_physical_backup: false`): the database by pg_dump and the project\'s stored files.' }),
+        description: 'Supabase\'s shape. Loam\'s backups are logical (`is_physical_backup: false`): the database by pg_dump and the project\'s stored files. `pitr_enabled` and `physical_backup_data` (the point-in-time window) come from the project\'s server\'s base backups and WAL archive.' }),
       post: op({ tag: 'Database', id: 'loam-create-backup', summary: 'Back the project up now (Loam)', scope: 'database:write', params: [projectRef], status: 201, response: backup,
         errors: [400, 404, 409, 501],
         description: 'Queues a backup job (database and stored files); its progress shows in the list. 501 `backup_tools_missing` names the PostgreSQL client tool and version this server lacks.' }),
@@ -1158,16 +1161,18 @@ function backupPaths(): Record<string, Record<string, Operation>> {
     },
     [`${base}/restore-pitr`]: {
       post: op({ tag: 'Database', id: 'v1-restore-pitr-backup', summary: 'Restore the database to a point in time', scope: 'database:write', params: [projectRef],
-        body: obj({ recovery_time_target_unix: { type: 'integer', minimum: 0 } }), errors: [404, 501], description: pitrNote }),
+        body: obj({ recovery_time_target_unix: { type: 'integer', minimum: 0 } }, ['recovery_time_target_unix']), status: 201, response: restore,
+        errors: [404, 501], description: `${pitrNote} The project is out of service until the restore ends; its progress shows in \`…/backups/restores\`. 400 \`pitr_target_out_of_range\` outside the window \`physical_backup_data\` gives.` }),
     },
     [`${base}/restore-point`]: {
-      get: op({ tag: 'Database', id: 'v1-get-restore-point', summary: 'A restore point', scope: 'database:read', params: [projectRef], errors: [404, 501], description: pitrNote }),
+      get: op({ tag: 'Database', id: 'v1-get-restore-point', summary: 'A restore point (the newest without `name`)', scope: 'database:read',
+        params: [projectRef, { name: 'name', in: 'query', required: false, schema: str({ maxLength: 20 }) }], response: restorePoint, errors: [404] }),
       post: op({ tag: 'Database', id: 'v1-create-restore-point', summary: 'Create a restore point', scope: 'database:write', params: [projectRef],
-        body: obj({ name: str({ maxLength: 20 }) }), errors: [404, 501], description: pitrNote }),
+        body: obj({ name: str({ maxLength: 20 }) }, ['name']), status: 201, response: restorePoint, errors: [404, 409, 501], description: pitrNote }),
     },
     [`${base}/undo`]: {
       post: op({ tag: 'Database', id: 'v1-undo', summary: 'Undo to a restore point', scope: 'database:write', params: [projectRef],
-        body: obj({ name: str({ maxLength: 20 }) }), errors: [404, 501], description: pitrNote }),
+        body: obj({ name: str({ maxLength: 20 }) }, ['name']), status: 201, response: restore, errors: [404, 409, 501], description: pitrNote }),
     },
   };
 }
@@ -1281,6 +1286,11 @@ function branchPaths(): Record<string, Record<string, Operation>> {
     '/v1/branches/{branch_id_or_ref}/reset': {
       post: op({ tag, id: 'v1-reset-a-branch', summary: 'Make the branch\'s database again from the parent\'s migrations (or its own up to `migration_version`)', scope: w,
         params: [id], body: action, status: 201, response: run, errors: [404, 409] }),
+    },
+    '/v1/branches/{branch_id_or_ref}/restore': {
+      post: op({ tag, id: 'v1-restore-a-branch', summary: 'Restore a branch: a paused branch serves again', scope: w, params: [id], status: 201,
+        response: obj({ message: str({ enum: ['Branch restoration initiated'] }) }), errors: [400, 404],
+        description: 'Supabase cancels a scheduled deletion here; Loam deletes branches at once, so there is none to cancel: a paused branch is restored (as `POST /v1/projects/{branch ref}/restore`), any other is left as it is.' }),
     },
     '/v1/branches/{branch_id_or_ref}/diff': {
       get: { ...op({ tag, id: 'v1-diff-a-branch', summary: 'The SQL that takes the parent\'s schema to the branch\'s', scope: r,

@@ -289,3 +289,24 @@ drop trigger if exists _300_cascade_to_branches on platform.projects;
 create trigger _300_cascade_to_branches after update of status on platform.projects
   for each row when (new.status is distinct from old.status and new.status in ('GOING_DOWN', 'PAUSING'))
   execute function platform_private.cascade_to_branches();
+
+-- Restore (Supabase: cancel a branch's scheduled deletion). Loam deletes a branch at once, so there is never a
+-- deletion to cancel: a branch that exists is brought back to serving when it is paused (as restoring its project
+-- does), and is left as it is otherwise. Returns the branch's project ref.
+create or replace function platform.restore_branch(p_id_or_ref text) returns text
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_branch platform.branches := platform_private.branch_row_for_role(p_id_or_ref, 'project.content');
+  v_project platform.projects;
+begin
+  if v_branch.is_default then
+    raise exception 'cannot restore the default branch: it is the project itself' using errcode = 'LMG05';
+  end if;
+  select * into v_project from platform.projects where id = v_branch.project_id;
+  if v_project.status = 'INACTIVE' then
+    perform platform.restore_project(v_project.ref);
+  end if;
+  return v_project.ref;
+end $$;
+comment on function platform.restore_branch(text) is 'Brings a paused preview branch back to serving (Supabase: restore a branch).';

@@ -320,3 +320,57 @@ as $$
   delete from platform_private.function_secrets s using platform.projects p where p.id = s.project_id and p.ref = p_ref;
   delete from platform_private.function_db_logins l using platform.projects p where p.id = l.project_id and p.ref = p_ref;
 $$;
+
+-- A preview branch gets its parent's edge functions: each live version is deployed again in the branch (its files
+-- copied into the branch's own blobs: blobs are never shared across projects), validated by the usual deploy job.
+-- Run by the branch jobs after the branch's database is built (create and reset); returns the slugs deployed.
+-- Secrets are not copied (a branch's secrets are its own, as on Supabase).
+create or replace function platform_private.copy_parent_functions(p_branch_project_id bigint) returns text[]
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_parent_id bigint := (select b.parent_project_id from platform.branches b
+                         where b.project_id = p_branch_project_id and not b.is_default);
+  v_src record;
+  v_function platform.functions;
+  v_version_id bigint;
+  v_slugs text[] := '{}';
+begin
+  if v_parent_id is null then return v_slugs; end if;
+  for v_src in
+    select f.slug, f.name, f.verify_jwt, v.id as version_id, v.entrypoint_path, v.import_map_path, v.verify_jwt as version_verify_jwt
+    from platform.functions f join platform.function_versions v on v.id = f.live_version_id
+    where f.project_id = v_parent_id and v.status = 'READY'
+    order by f.slug
+  loop
+    -- Already there with the same files (a retried job): nothing to deploy.
+    if exists (
+      select 1 from platform.functions bf join platform.function_versions bv on bv.function_id = bf.id
+      where bf.project_id = p_branch_project_id and bf.slug = v_src.slug and bv.status <> 'FAILED'
+        and (select array_agg(vf.path || ':' || encode(vf.sha256, 'hex') order by vf.path) from platform_private.function_version_files vf where vf.version_id = bv.id)
+          = (select array_agg(vf.path || ':' || encode(vf.sha256, 'hex') order by vf.path) from platform_private.function_version_files vf where vf.version_id = v_src.version_id)
+    ) then
+      continue;
+    end if;
+    insert into platform.functions (project_id, slug, name, verify_jwt)
+      values (p_branch_project_id, v_src.slug, v_src.name, v_src.verify_jwt)
+      on conflict (project_id, slug) do update set name = excluded.name, verify_jwt = excluded.verify_jwt, updated_at = now()
+      returning * into v_function;
+    update platform.functions set version_count = version_count + 1 where id = v_function.id returning * into v_function;
+    insert into platform.function_versions (function_id, version, entrypoint_path, import_map_path, verify_jwt, go_live)
+      values (v_function.id, v_function.version_count, v_src.entrypoint_path, v_src.import_map_path, v_src.version_verify_jwt, true)
+      returning id into v_version_id;
+    insert into platform_private.function_blobs (project_id, sha256, content)
+      select p_branch_project_id, b.sha256, b.content
+      from platform_private.function_version_files vf
+      join platform_private.function_blobs b on b.project_id = v_parent_id and b.sha256 = vf.sha256
+      where vf.version_id = v_src.version_id
+      on conflict do nothing;
+    insert into platform_private.function_version_files (version_id, path, sha256)
+      select v_version_id, vf.path, vf.sha256 from platform_private.function_version_files vf where vf.version_id = v_src.version_id;
+    perform graphile_worker.add_job('function__deploy', json_build_object('version_id', v_version_id),
+      job_key := 'function__deploy:' || v_version_id, max_attempts := 3);
+    v_slugs := v_slugs || v_src.slug;
+  end loop;
+  return v_slugs;
+end $$;

@@ -101,15 +101,19 @@ end $$;
 comment on function platform.restore_backup(text, text, text, text) is
   'Restores a backup into its project (taken out of service meanwhile) or into a new project.';
 
--- Restores a member may see: those into the project, and those of its backups into new projects.
+-- Restores a member may see: those into the project (from a backup or to a point in time), and those of its
+-- backups into new projects.
 create or replace function platform.project_restores(p_ref text)
   returns table (id bigint, backup_id bigint, target_ref text, status text, progress text, step text, error text,
-                 inserted_at timestamptz, completed_at timestamptz)
+                 inserted_at timestamptz, completed_at timestamptz, kind text, recovery_target_time timestamptz,
+                 restore_point text)
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$
-  select r.id, r.backup_id, t.ref, r.status, r.progress, r.step, r.error, r.inserted_at, r.completed_at
+  select r.id, r.backup_id, t.ref, r.status, r.progress, r.step, r.error, r.inserted_at, r.completed_at, r.kind,
+         r.recovery_target_time, rp.name
   from platform.backup_restores r
-  join platform.backups b on b.id = r.backup_id
+  left join platform.backups b on b.id = r.backup_id
+  left join platform.restore_points rp on rp.id = r.restore_point_id
   join platform.projects t on t.id = r.target_project_id
   where (platform.project_for_member(p_ref)).id in (r.target_project_id, b.project_id)
   order by r.inserted_at desc, r.id desc
@@ -178,7 +182,9 @@ declare
 begin
   select * into v_restore from platform.backup_restores where id = p_restore_id for update;
   if v_restore.status not in ('QUEUED', 'RUNNING') then return; end if;
-  v_new := not exists (select 1 from platform.backups b where b.id = v_restore.backup_id and b.project_id = v_restore.target_project_id);
+  -- A point-in-time restore is always into the project itself.
+  v_new := v_restore.kind = 'backup'
+    and not exists (select 1 from platform.backups b where b.id = v_restore.backup_id and b.project_id = v_restore.target_project_id);
   update platform.backup_restores set status = case when p_error is null then 'COMPLETED' else 'FAILED' end,
       error = left(p_error, 2000), progress = null, completed_at = now()
     where id = p_restore_id;
@@ -194,12 +200,14 @@ end $$;
 
 create or replace function platform_private.restore_job(p_restore_id bigint)
   returns table (restore_id bigint, backup_id bigint, step text, status text, source_project_id bigint,
-                 source_ref text, target_project_id bigint, target_ref text, backup_template_version integer)
+                 source_ref text, target_project_id bigint, target_ref text, backup_template_version integer,
+                 kind text, recovery_target_time timestamptz, restore_point_id bigint)
   language sql stable security definer set search_path = pg_catalog, pg_temp
 as $$
-  select r.id, b.id, r.step, r.status, s.id, s.ref, t.id, t.ref, b.template_version
-  from platform.backup_restores r join platform.backups b on b.id = r.backup_id
-  join platform.projects s on s.id = b.project_id join platform.projects t on t.id = r.target_project_id
+  select r.id, b.id, r.step, r.status, coalesce(s.id, t.id), coalesce(s.ref, t.ref), t.id, t.ref, b.template_version,
+         r.kind, r.recovery_target_time, r.restore_point_id
+  from platform.backup_restores r left join platform.backups b on b.id = r.backup_id
+  left join platform.projects s on s.id = b.project_id join platform.projects t on t.id = r.target_project_id
   where r.id = p_restore_id
 $$;
 
