@@ -262,6 +262,7 @@ test('branches, SSO providers, backups', async () => {
   assert.equal((await api.mergeABranch(id, {})).status, 201);
   assert.equal((await api.diffABranch(id, {})).status, 200);
   assert.equal((await api.resetABranch(id, {})).status, 201);
+  assert.equal((await api.restoreABranch(id)).status, 201); // a serving branch: nothing to do
   assert.equal((await api.deleteABranch(id)).status, 200);
   assert.equal((await api.disablePreviewBranching(p.ref)).status, 200);
 
@@ -277,10 +278,12 @@ test('branches, SSO providers, backups', async () => {
 
   assert.ok(Array.isArray((await api.listAllBackups(p.ref)).data.backups));
   // Point-in-time restore is refused with its reason where the server cannot do it (server/README.md).
-  for (const call of [() => api.restorePitrBackup(p.ref, { recovery_time_target_unix: 1 }), () => api.getRestorePoint(p.ref, {}),
-    () => api.createRestorePoint(p.ref, { name: 'before' }), () => api.undo(p.ref, { name: 'before' })]) {
+  for (const call of [() => api.restorePitrBackup(p.ref, { recovery_time_target_unix: 1 }),
+    () => api.createRestorePoint(p.ref, { name: 'before' })]) {
     await assert.rejects(call(), (e: { status?: number }) => e.status === 501);
   }
+  await assert.rejects(api.undo(p.ref, { name: 'before' }), (e: { status?: number }) => e.status === 404); // no such point
+  await assert.rejects(api.getRestorePoint(p.ref, {}), (e: { status?: number }) => e.status === 404); // none was ever made
 });
 
 test('another account\'s token reaches none of the project through the client', async () => {
