@@ -126,6 +126,15 @@ export function loadConfig(env = process.env): Config {
 
 export const config: Config = loadConfig();
 
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+function byteSize(name: string, fallback: string): number {
+  const raw = (process.env[name] || fallback).trim().toLowerCase();
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/.exec(raw);
+  const value = m ? Math.floor(Number(m[1]) * UNITS[m[2] ?? '']) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a size such as 512kb or 10mb (got ${raw})`);
+  return value;
+}
+
 /** Getters that read their variable on first use and keep it (a test sets them before it starts Loam). */
 function onFirstUse<T extends Record<string, () => unknown>>(readers: T): { readonly [K in keyof T]: ReturnType<T[K]> } {
   const out = {} as { [K in keyof T]: ReturnType<T[K]> };
@@ -138,7 +147,8 @@ function onFirstUse<T extends Record<string, () => unknown>>(readers: T): { read
 }
 
 export const settings = onFirstUse({
-  restMaxBody: () => process.env.LOAM_REST_MAX_BODY || '10mb',
+  /** Largest REST request body in bytes: `LOAM_REST_MAX_BODY` as a number of bytes or with a unit (`512kb`, `10mb`). */
+  restMaxBody: () => byteSize('LOAM_REST_MAX_BODY', '10mb'),
   /** Connections shared by pipelined REST reads, per project database and API process (0: none). */
   restSharedConnections: () => int('LOAM_REST_SHARED_CONNECTIONS', 2),
   restListenIdleMs: () => int('LOAM_REST_LISTEN_IDLE_MS', 60_000, 1),

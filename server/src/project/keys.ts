@@ -216,8 +216,12 @@ const bearer = (v: string | undefined) => v !== undefined && /^\s*Bearer\b/i.tes
  *  given only as the `apikey` query parameter is moved into the `apikey` header and out of the URL (so REST does
  *  not read it as a filter); the URL to serve is returned, or undefined when the request must be refused with
  *  NO_API_KEY. */
+/** Whether the request carries a key in its headers (`apikey`, or an `Authorization: Bearer`): the gate admits it
+ *  as it is. */
+export const headerKeyGiven = (headers: IncomingHttpHeaders): boolean => present(headers.apikey) || bearer(headers.authorization);
+
 export function keyGate(method: string, url: string, headers: IncomingHttpHeaders): string | undefined {
-  if (present(headers.apikey) || bearer(headers.authorization)) return url;
+  if (headerKeyGiven(headers)) return url;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   if (q !== -1) {

@@ -1,13 +1,14 @@
-// REST reads on plain Node, before Express, as graphql/raw.ts does for GraphQL POSTs: for a read by id, Express'
-// own per-request work (app.handle, prototype swaps, the router, the sites check) costs a good share of the
-// request. It takes only GET and HEAD of `/project/<ref>/rest/v1/<path>` on a host that cannot be a site's, with
-// the key in a header, and declines everything else (other methods, the root's OpenAPI document, a key in the
-// query, proxied or project-domain hosts), which Express then serves as before. The gate, identity, request log
-// and handler are the same code as on the Express route (project/resolve.ts checkProject, index.ts handle).
+// REST on plain Node, before Express, as graphql/raw.ts does for GraphQL POSTs: for a read by id, Express' own
+// per-request work (app.handle, prototype swaps, the router, the sites check, the body parser) costs a good
+// share of the request. It takes `/project/<ref>/rest/v1/<path>` on a host that cannot be a site's, with the key
+// in a header, and a body only when its length is declared and nothing encodes it; it declines everything else
+// (OPTIONS, the root's OpenAPI document, a key in the query, chunked or compressed bodies, proxied or
+// project-domain hosts), which Express then serves as before. The gate, identity, request log and handler are
+// the same code as on the Express route (project/resolve.ts checkProject, index.ts handle).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { config } from '../../../db/src/config.ts';
-import { keyGate, NO_API_KEY } from '../project/keys.ts';
+import { config, settings } from '../../../db/src/config.ts';
+import { headerKeyGiven } from '../project/keys.ts';
 import { checkProject } from '../project/resolve.ts';
 import { trackRequest } from '../request-log.ts';
 import { maySiteHost } from '../sites/serve.ts';
@@ -27,15 +28,15 @@ function hostname(req: IncomingMessage): string {
 
 /** Serves the request and returns true, or returns false without touching it (the caller hands it to Express). */
 export function restBeforeExpress(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const length = bodyLength(req);
+  if (length === undefined) return false;
   const m = PATH.exec(req.url ?? '');
   if (!m) return false;
   // Express reads the host from X-Forwarded-Host when the proxy is trusted; a project domain routes by host.
   if (req.headers['x-forwarded-host'] !== undefined || config.projectDomain || maySiteHost(hostname(req))) return false;
-  const rest = req.url!.slice('/project/'.length + m[1].length);
-  const admitted = keyGate(req.method, rest, req.headers);
-  if (admitted !== undefined && admitted !== rest) return false; // the key came in the query: Express rewrites the URL
-  void serve(req, res, m[1], m[2], m[3] ?? '', admitted === undefined).catch((err: unknown) => {
+  // Without a key in the headers the gate (keyGate) looks in the query, and answers: Express' way does it.
+  if (!headerKeyGiven(req.headers)) return false;
+  void serve(req, res, m[1], m[2], m[3] ?? '', length).catch((err: unknown) => {
     console.error('[rest] unexpected error', err);
     if (res.headersSent) return void res.destroy();
     renderError(res, new RestError(500, 'PGRSTX00', 'Internal server error'));
@@ -43,9 +44,34 @@ export function restBeforeExpress(req: IncomingMessage, res: ServerResponse): bo
   return true;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, ref: string, path: string, query: string, noKey: boolean): Promise<void> {
+const BODYLESS = new Set(['GET', 'HEAD', 'DELETE']);
+const WITH_BODY = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
+/** The declared length of the request's body (0 for a GET or HEAD), or undefined when this path declines the
+ *  request: another method, a body of unknown length (chunked) or one that must be decoded (Express inflates). */
+function bodyLength(req: IncomingMessage): number | undefined {
+  const method = req.method ?? '';
+  const declared = req.headers['content-length'];
+  if (BODYLESS.has(method) && declared === undefined && req.headers['transfer-encoding'] === undefined) return 0;
+  if (!WITH_BODY.has(method) || declared === undefined || !/^\d{1,15}$/.test(declared)) return undefined;
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return undefined;
+  return Number(declared);
+}
+
+/** The body, read in full; undefined when the client went away first. */
+function readBody(req: IncomingMessage, length: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.once('end', () => resolve(Buffer.concat(chunks, length)));
+    req.once('aborted', () => resolve(undefined));
+    req.once('error', () => resolve(undefined));
+  });
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, ref: string, path: string, query: string, length: number): Promise<void> {
   const started = performance.now();
-  if (noKey) return json(res, NO_API_KEY.status, NO_API_KEY.headers, NO_API_KEY.body);
   const g = await checkProject(ref, req.headers);
   if (!('project' in g)) {
     if (g.unavailable) return renderError(res, restErrors.databaseUnavailable());
@@ -53,6 +79,12 @@ async function serve(req: IncomingMessage, res: ServerResponse, ref: string, pat
   }
   trackRequest(g.project.id, 'rest', req, res, `/rest/v1${path}`, started);
   corsHeaders(res);
+  // As Express' body parser: the declared length over the limit is refused before anything is read.
+  if (length > settings.restMaxBody) return renderError(res, new RestError(413, 'PGRST102', 'Request body is too large'));
+  // A body is what the request declares one for (as Express' parser has it; a bodyless DELETE has none).
+  const declared = req.headers['content-length'] !== undefined;
+  const body = declared ? await readBody(req, length) : undefined;
+  if (declared && body === undefined) return; // the client went away
   const raw: RawRequest = {
     method: req.method!, path, query,
     header: (name) => {
@@ -63,6 +95,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, ref: string, pat
       const v = req.headers[name.toLowerCase()];
       return v === undefined ? [] : Array.isArray(v) ? v : [v];
     },
+    body,
   };
   await handle(raw, req.headers, g.project, res);
 }
