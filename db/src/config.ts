@@ -150,7 +150,7 @@ export const settings = onFirstUse({
   /** Largest REST request body in bytes: `LOAM_REST_MAX_BODY` as a number of bytes or with a unit (`512kb`, `10mb`). */
   restMaxBody: () => byteSize('LOAM_REST_MAX_BODY', '10mb'),
   /** Connections shared by pipelined REST reads, per project database and API process (0: none). */
-  restSharedConnections: () => int('LOAM_REST_SHARED_CONNECTIONS', 2),
+  restSharedConnections: () => int('LOAM_REST_SHARED_CONNECTIONS', 4),
   restListenIdleMs: () => int('LOAM_REST_LISTEN_IDLE_MS', 60_000, 1),
   bcryptRounds: () => int('LOAM_BCRYPT_ROUNDS', 10, 4),
   /** Sign-in and password-reset attempts per account email per minute (Management API accounts). */
