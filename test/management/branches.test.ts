@@ -147,8 +147,11 @@ test('merge conflicts are refused with 409 and nothing applied', async () => {
   const token = parent.owner.token;
   // The parent has a migration the branch lacks.
   assert.equal((await migrate(parent, token, 'parent_only', 'create table parent_only (id int)')).status, 200);
-  // Versions are UTC seconds (as the CLI names them): two made in the same second on each side would share one.
-  await new Promise((r) => setTimeout(r, 1100));
+  // Versions are UTC seconds (as the CLI names them), moved past a project's newest: wait until the clock has
+  // passed the parent's newest, or the branch's next version could be the very one parent_only got.
+  const [{ newest }] = await sql(parent, `select max(version) as newest from supabase_migrations.schema_migrations`);
+  const stamp = () => new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14);
+  while (stamp() <= newest) await new Promise((r) => setTimeout(r, 100));
   assert.equal((await migrate(branchProject, token, 'branch_only', 'create table branch_only (id int)')).status, 200);
   const refused = await http('POST', `/v1/branches/${branch.id}/merge`, { token, body: {} });
   assert.equal(refused.status, 409);
