@@ -167,3 +167,11 @@ test('the managed section: rewritten between its markers only; a file without th
   assert.equal(withManagedRules('host all all all trust\n', ['x']), undefined);
   assert.equal(withManagedRules(`${HBA_END}\n${HBA_BEGIN}\n`, ['x']), undefined);
 });
+
+test('many projects changing their rules at once: every change answers, none deadlocks (no 5xx)', { skip: embeddedOnly }, async () => {
+  const projects = await Promise.all(Array.from({ length: 4 }, () => createProject()));
+  const bodies = [{ add: {}, remove: {} }, { add: { dbAllowedCidrs: ['10.0.0.0/8'] } }, { remove: { dbAllowedCidrs: ['10.0.0.0/8'] } }];
+  const answers = await Promise.all(projects.flatMap((p) => Array.from({ length: 12 }, (_, i) =>
+    http('PATCH', `/v1/projects/${p.ref}/network-restrictions`, { token: p.owner.token, body: bodies[i % bodies.length] }))));
+  assert.deepEqual(answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${JSON.stringify(r.body)}`), []);
+});

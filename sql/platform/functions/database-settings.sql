@@ -89,12 +89,17 @@ begin
 end $$;
 comment on function platform.set_ssl_enforcement(text, boolean) is 'Whether a project''s database login must use TLS.';
 
--- Called by the platform once the rules are in the server's pg_hba.conf.
+-- Called by the platform once the rules are in the server's pg_hba.conf. The rows are locked in one order
+-- (by project) before they are updated: two calls at once (two projects' rules changed together) then wait
+-- for each other instead of deadlocking.
 create or replace function platform_private.network_applied(p_server_id bigint) returns void
   language sql volatile
 as $$
+  with locked as (
+    select n.project_id from platform_private.project_network n join platform.projects p on p.id = n.project_id
+     where p.database_server_id = p_server_id order by n.project_id for update of n)
   update platform_private.project_network n set restrictions_applied_at = now()
-   from platform.projects p where p.id = n.project_id and p.database_server_id = p_server_id
+    from locked where locked.project_id = n.project_id
 $$;
 
 create or replace function platform.network_bans(p_ref text)
