@@ -62,20 +62,25 @@ class InContext extends pg.Query {
   prepare(connection: PgConnection): void {
     connection.bind({ statement: this.#context.name, values: this.#context.values });
     connection.execute({});
-    (pg.Query.prototype as unknown as { prepare(c: PgConnection): void }).prepare.call(this, connection);
+    base.prepare.call(this, connection);
   }
   handleRowDescription(msg: unknown): void {
     this.#main = true;
-    (pg.Query.prototype as unknown as { handleRowDescription(m: unknown): void }).handleRowDescription.call(this, msg);
+    base.handleRowDescription.call(this, msg);
   }
   handleDataRow(msg: unknown): void {
-    if (this.#main) (pg.Query.prototype as unknown as { handleDataRow(m: unknown): void }).handleDataRow.call(this, msg);
+    if (this.#main) base.handleDataRow.call(this, msg);
   }
   handleCommandComplete(msg: unknown, connection: PgConnection): void {
-    if (this.#main) (pg.Query.prototype as unknown as { handleCommandComplete(m: unknown, c: PgConnection): void }).handleCommandComplete.call(this, msg, connection);
+    if (this.#main) base.handleCommandComplete.call(this, msg, connection);
   }
 }
 interface PgConnection { bind(c: object): void; execute(c: object): void; parsedStatements: Record<string, string> }
+// What pg's Query does with each message, which InContext calls once the context's answer is behind it.
+const base = pg.Query.prototype as unknown as {
+  prepare(c: PgConnection): void; handleRowDescription(m: unknown): void; handleDataRow(m: unknown): void;
+  handleCommandComplete(m: unknown, c: PgConnection): void;
+};
 
 const connectionOf = (client: pg.ClientBase) => (client as unknown as { connection: PgConnection }).connection;
 
