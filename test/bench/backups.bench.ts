@@ -7,7 +7,7 @@
 // Knobs: BENCH_BACKUP_ROWS_MB (default 1024), BENCH_BACKUP_FILES_MB (default 1024), BENCH_BACKUP_FILE_MB (default 8).
 import crypto from 'node:crypto';
 import pg from 'pg';
-import { createBenchProject, projectDbUrl, startLoam, table } from './harness.ts';
+import { createBenchProject, managementApi, projectDbUrl, startLoam, table } from './harness.ts';
 
 const ROWS_MB = Number(process.env.BENCH_BACKUP_ROWS_MB || 1024);
 const FILES_MB = Number(process.env.BENCH_BACKUP_FILES_MB || 1024);
@@ -15,14 +15,7 @@ const FILE_MB = Number(process.env.BENCH_BACKUP_FILE_MB || 8);
 
 const loam = await startLoam();
 const p = await createBenchProject(loam);
-const api = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(loam.url + path, {
-    method, headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json().catch(() => undefined);
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-};
+const api = managementApi(loam, p.token);
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 // Rows: ~500 bytes each of random hex text (pg_dump's compression roughly halves it).

@@ -25,6 +25,10 @@ async function call(base: string, method: string, p: string, token: string | und
   return text ? JSON.parse(text) : undefined;
 }
 
+/** The Management API as `token`: JSON in and out, an Error for any status of 300 or more. */
+export const managementApi = (loam: Platform, token: string) =>
+  (method: string, path: string, body?: unknown) => call(loam.url, method, path, token, body);
+
 export async function createBenchProject(loam: Platform): Promise<BenchProject> {
   const email = `bench-${crypto.randomBytes(4).toString('hex')}@example.com`;
   const { token } = await call(loam.url, 'POST', '/v1/auth/signup', undefined, { email, password: 'correct horse battery' });

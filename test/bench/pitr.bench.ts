@@ -31,18 +31,11 @@ if (!process.env.LOAM_PITR_BENCH_SERVER) {
   fs.rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 }
-const { createBenchProject, projectDbUrl, startLoam, table } = await import('./harness.ts');
+const { createBenchProject, managementApi, projectDbUrl, startLoam, table } = await import('./harness.ts');
 const { controlPool } = await import('../../db/src/pools.ts');
 const loam = await startLoam();
 const p = await createBenchProject(loam);
-const api = async (method: string, url: string, body?: unknown) => {
-  const res = await fetch(loam.url + url, {
-    method, headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json().catch(() => undefined);
-  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-};
+const api = managementApi(loam, p.token);
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 const baseBackup = async () => {
   const began = Date.now();
