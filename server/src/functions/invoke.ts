@@ -12,7 +12,7 @@ import { controlPool } from '../../../db/src/pools.ts';
 import { cachedRuntime, onProjectChanged, projectCache, type ProjectRuntime } from '../../../db/src/projects.ts';
 import { errors } from '../errors.ts';
 import { identifyToken, keyGate, NO_API_KEY } from '../project/keys.ts';
-import { checkProject } from '../project/resolve.ts';
+import { checkProject, hostnameOf } from '../project/resolve.ts';
 import { sitesSettings } from '../../../db/src/config.ts';
 import { isApiKey } from '../project/keyring.ts';
 import { functionEnvs } from './env.ts';
@@ -91,9 +91,7 @@ function match(req: IncomingMessage): { ref: string; url: string } | undefined {
   if (domain) {
     // Express reads the host from X-Forwarded-Host when the proxy is trusted: leave such requests to it.
     if (req.headers['x-forwarded-host'] !== undefined) return undefined;
-    const host = (req.headers.host ?? '').toLowerCase();
-    const colon = host.indexOf(':', host.startsWith('[') ? host.indexOf(']') + 1 : 0);
-    const hostname = colon === -1 ? host : host.slice(0, colon);
+    const hostname = hostnameOf(req.headers).toLowerCase();
     if (hostname.endsWith(`.${domain}`)) {
       const sites = sitesSettings().domain;
       if (sites && hostname.endsWith(`.${sites}`)) return undefined; // sites are served first, by Express

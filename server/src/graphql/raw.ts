@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { config } from '../../../db/src/config.ts';
 import { keyGate, NO_API_KEY } from '../project/keys.ts';
-import { checkProject } from '../project/resolve.ts';
+import { checkProject, hostnameOf } from '../project/resolve.ts';
 import { CODES, sendError, sendJson, UNAVAILABLE_MESSAGE } from './errors.ts';
 import { serveGraphql } from './index.ts';
 import { trackRequest } from '../request-log.ts';
@@ -24,9 +24,7 @@ function match(req: IncomingMessage): { ref: string; url: string } | undefined {
   if (domain) {
     // Express reads the host from X-Forwarded-Host when the proxy is trusted: leave such requests to it.
     if (req.headers['x-forwarded-host'] !== undefined) return undefined;
-    const host = req.headers.host ?? '';
-    const colon = host.indexOf(':', host.startsWith('[') ? host.indexOf(']') + 1 : 0);
-    const hostname = colon === -1 ? host : host.slice(0, colon);
+    const hostname = hostnameOf(req.headers);
     if (hostname.endsWith(`.${domain}`)) {
       const m = HOST_PATH.exec(url);
       return m ? { ref: hostname.slice(0, -domain.length - 1), url: `/${m[1] ?? ''}` } : undefined;

@@ -21,6 +21,14 @@ export const project = (res: Response): ProjectRuntime => res.locals.project as 
 
 const REF = /^[a-z]{20}$/;
 
+/** The request's host name without its port (an IPv6 literal keeps its brackets), as written in `Host`: for the
+ *  handlers that run on plain Node before Express (which reads `req.hostname`). */
+export function hostnameOf(headers: IncomingHttpHeaders): string {
+  const host = headers.host ?? '';
+  const colon = host.indexOf(':', host.startsWith('[') ? host.indexOf(']') + 1 : 0);
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
 /** A request may go on to `project`, or is refused with `status`, `headers` and the JSON `body`. */
 export type GateResult =
   | { project: ProjectRuntime }

@@ -23,19 +23,13 @@ onSchemaChange((ref) => forgetSchema(ref));
 
 const bodyParser = express.raw({ type: () => true, limit: settings.restMaxBody });
 
-function rawRequest(req: Request, path: string): RawRequest {
-  const q = req.originalUrl.indexOf('?');
-  return {
-    method: req.method,
-    path,
-    query: q >= 0 ? req.originalUrl.slice(q + 1) : '',
-    header: (n) => req.get(n),
-    headerAll: (n) => {
-      const v = req.headers[n.toLowerCase()];
-      return v === undefined ? [] : Array.isArray(v) ? v : [v];
-    },
-    body: Buffer.isBuffer(req.body) ? req.body : undefined,
+/** The request as request.ts reads it, from either way here (Express below, plain Node in raw.ts). */
+export function rawRequest(method: string, path: string, query: string, headers: IncomingHttpHeaders, body: Buffer | undefined): RawRequest {
+  const all = (n: string): string[] => {
+    const v = headers[n.toLowerCase()];
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
   };
+  return { method, path, query, header: (n) => (all(n).length ? all(n).join(', ') : undefined), headerAll: all, body };
 }
 
 const CORS_HEADERS = 'Authorization, Content-Type, Accept, Accept-Profile, Content-Profile, Prefer, Range, Range-Unit, apikey, x-client-info';
@@ -91,7 +85,9 @@ export function corsHeaders(res: ServerResponse): void {
 /** CORS headers, the body (only for methods that carry one), then the handler. */
 function serve(req: Request, res: Response, path: string): void {
   corsHeaders(res);
-  const run = () => void handle(rawRequest(req, path), req.headers, project(res), res);
+  const q = req.originalUrl.indexOf('?');
+  const run = () => void handle(rawRequest(req.method, path, q >= 0 ? req.originalUrl.slice(q + 1) : '', req.headers,
+    Buffer.isBuffer(req.body) ? req.body : undefined), req.headers, project(res), res);
   if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return run();
   bodyParser(req, res, (err?: unknown) => {
     if (err) {

@@ -9,22 +9,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { config, settings } from '../../../db/src/config.ts';
 import { headerKeyGiven } from '../project/keys.ts';
-import { checkProject } from '../project/resolve.ts';
+import { checkProject, hostnameOf } from '../project/resolve.ts';
 import { trackRequest } from '../request-log.ts';
 import { maySiteHost } from '../sites/serve.ts';
 import { RestError, restErrors } from './errors.ts';
-import { corsHeaders, handle } from './index.ts';
-import type { RawRequest } from './request.ts';
+import { corsHeaders, handle, rawRequest } from './index.ts';
 import { renderError } from './response.ts';
 
 // A table, view or function below the endpoint, then perhaps a query string.
 const PATH = /^\/project\/([^/?]+)\/rest\/v1(\/[^/?][^?]*)(?:\?(.*))?$/;
-
-function hostname(req: IncomingMessage): string {
-  const host = req.headers.host ?? '';
-  const colon = host.indexOf(':', host.startsWith('[') ? host.indexOf(']') + 1 : 0);
-  return (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
-}
 
 /** Serves the request and returns true, or returns false without touching it (the caller hands it to Express). */
 export function restBeforeExpress(req: IncomingMessage, res: ServerResponse): boolean {
@@ -33,7 +26,7 @@ export function restBeforeExpress(req: IncomingMessage, res: ServerResponse): bo
   const m = PATH.exec(req.url ?? '');
   if (!m) return false;
   // Express reads the host from X-Forwarded-Host when the proxy is trusted; a project domain routes by host.
-  if (req.headers['x-forwarded-host'] !== undefined || config.projectDomain || maySiteHost(hostname(req))) return false;
+  if (req.headers['x-forwarded-host'] !== undefined || config.projectDomain || maySiteHost(hostnameOf(req.headers).toLowerCase())) return false;
   // Without a key in the headers the gate (keyGate) looks in the query, and answers: Express' way does it.
   if (!headerKeyGiven(req.headers)) return false;
   void serve(req, res, m[1], m[2], m[3] ?? '', length).catch((err: unknown) => {
@@ -47,12 +40,13 @@ export function restBeforeExpress(req: IncomingMessage, res: ServerResponse): bo
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE']);
 const WITH_BODY = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
-/** The declared length of the request's body (0 for a GET or HEAD), or undefined when this path declines the
- *  request: another method, a body of unknown length (chunked) or one that must be decoded (Express inflates). */
-function bodyLength(req: IncomingMessage): number | undefined {
+/** The declared length of the request's body, null when it has none (a GET, HEAD or DELETE without one), or
+ *  undefined when this path declines the request: another method, a body of unknown length (chunked) or one
+ *  that must be decoded (Express inflates). */
+function bodyLength(req: IncomingMessage): number | null | undefined {
   const method = req.method ?? '';
   const declared = req.headers['content-length'];
-  if (BODYLESS.has(method) && declared === undefined && req.headers['transfer-encoding'] === undefined) return 0;
+  if (BODYLESS.has(method) && declared === undefined && req.headers['transfer-encoding'] === undefined) return null;
   if (!WITH_BODY.has(method) || declared === undefined || !/^\d{1,15}$/.test(declared)) return undefined;
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return undefined;
@@ -70,7 +64,7 @@ function readBody(req: IncomingMessage, length: number): Promise<Buffer | undefi
   });
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, ref: string, path: string, query: string, length: number): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, ref: string, path: string, query: string, length: number | null): Promise<void> {
   const started = performance.now();
   const g = await checkProject(ref, req.headers);
   if (!('project' in g)) {
@@ -80,24 +74,10 @@ async function serve(req: IncomingMessage, res: ServerResponse, ref: string, pat
   trackRequest(g.project.id, 'rest', req, res, `/rest/v1${path}`, started);
   corsHeaders(res);
   // As Express' body parser: the declared length over the limit is refused before anything is read.
-  if (length > settings.restMaxBody) return renderError(res, new RestError(413, 'PGRST102', 'Request body is too large'));
-  // A body is what the request declares one for (as Express' parser has it; a bodyless DELETE has none).
-  const declared = req.headers['content-length'] !== undefined;
-  const body = declared ? await readBody(req, length) : undefined;
-  if (declared && body === undefined) return; // the client went away
-  const raw: RawRequest = {
-    method: req.method!, path, query,
-    header: (name) => {
-      const v = req.headers[name.toLowerCase()];
-      return Array.isArray(v) ? v.join(', ') : v;
-    },
-    headerAll: (name) => {
-      const v = req.headers[name.toLowerCase()];
-      return v === undefined ? [] : Array.isArray(v) ? v : [v];
-    },
-    body,
-  };
-  await handle(raw, req.headers, g.project, res);
+  if (length !== null && length > settings.restMaxBody) return renderError(res, new RestError(413, 'PGRST102', 'Request body is too large'));
+  const body = length === null ? undefined : await readBody(req, length);
+  if (length !== null && body === undefined) return; // the client went away
+  await handle(rawRequest(req.method!, path, query, req.headers, body), req.headers, g.project, res);
 }
 
 function json(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
