@@ -60,9 +60,10 @@ export async function serverPitr(serverId: number | string): Promise<ServerPitr 
 }
 
 /** At start-up: whether the control server's projects can be restored to a point in time here, said once. */
-export async function reportPitr(serverId: number | string, admin: ServerAddress, log: (line: string) => void): Promise<void> {
+export async function reportPitr(admin: ServerAddress, log: (line: string) => void): Promise<void> {
   try {
-    const s = await serverPitr(serverId);
+    const { rows: [server] } = await controlPool().query<{ id: string }>('select id from platform.database_servers where is_default');
+    const s = server && await serverPitr(server.id);
     if (!s) { log('point-in-time restore: off (no WAL archive configured: LOAM_PITR_WAL_ARCHIVE_DIR and LOAM_PITR_BASE_BACKUP_DIR)'); return; }
     const v = (await withClient(admin, 'postgres', (c) => c.query('show server_version_num'))).rows[0].server_version_num;
     const tools = await findPitrTools(Number(v));

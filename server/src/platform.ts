@@ -58,8 +58,7 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
   // Whether this server's projects can be backed up (pg_dump/pg_restore of its major version), said once.
   await reportBackupTools(controlServerAddress(), log);
   // And whether its projects can be brought back to a point in time (a WAL archive and the tools), said once.
-  const { rows: [defaultServer] } = await controlPool().query('select id from platform.database_servers where is_default');
-  if (defaultServer) await reportPitr(defaultServer.id, controlServerAddress(), log);
+  await reportPitr(controlServerAddress(), log);
 
   let runner: Worker | undefined;
   if (opts.worker !== false) runner = await startWorker(controlPool());
