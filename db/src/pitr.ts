@@ -74,7 +74,7 @@ export async function reportPitr(admin: ServerAddress, log: (line: string) => vo
 }
 
 /** The OS user a temporary cluster runs as: PostgreSQL refuses root, so as root it is `postgres`. */
-function clusterOwner(): { uid: number; gid: number } | undefined {
+export function clusterOwner(): { uid: number; gid: number } | undefined {
   if (os.userInfo().uid !== 0) return undefined;
   const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
   if (!line) throw new Error('running as root, and there is no `postgres` OS user to run a temporary PostgreSQL cluster as');

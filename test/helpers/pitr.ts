@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { clusterOwner } from '../../db/src/pitr.ts';
 import { freePort } from './postgres.ts';
 
 export const PG15_BIN = '/usr/lib/postgresql/15/bin';
@@ -17,16 +18,9 @@ export const withPg15 = {
   skip: pg15Missing.length ? `PostgreSQL 15 binaries missing in ${PG15_BIN} (${pg15Missing.join(', ')}): point-in-time restore cannot be tested here` : false,
 };
 
-function owner(): { uid: number; gid: number } | undefined {
-  if (os.userInfo().uid !== 0) return undefined;
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new Error('no postgres OS user to run PostgreSQL 15 as');
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
 
 function asPostgres(bin: string, args: string[]) {
-  const o = owner();
+  const o = clusterOwner();
   const r = spawnSync(path.join(PG15_BIN, bin), args, { ...(o ?? {}), encoding: 'utf8', timeout: 120_000, env: { PATH: '/usr/bin:/bin', LANG: 'C' } });
   if (r.status !== 0) throw new Error(`${bin} failed: ${r.stderr || r.stdout || r.error}`);
   return r.stdout;
@@ -46,7 +40,7 @@ export async function startArchivingPg15(): Promise<ArchivingPg15> {
   const sock = path.join(root, 'sock');
   for (const d of [data, walDir, sock]) fs.mkdirSync(d, { mode: 0o700 });
   fs.mkdirSync(baseDir, { mode: 0o755 });
-  const o = owner();
+  const o = clusterOwner();
   if (o) for (const d of [data, walDir, sock]) fs.chownSync(d, o.uid, o.gid);
   const password = crypto.randomBytes(12).toString('hex');
   const pwfile = path.join(root, 'pw');

@@ -139,3 +139,16 @@ export async function joinOrganization(owner: Account, member: Account, role: st
   const accepted = await http('POST', `/v1/invitations/${await invitationToken(member.email)}/accept`, { token: member.token });
   if (accepted.status !== 200) throw new Error(`acceptance: ${accepted.status} ${JSON.stringify(accepted.body)}`);
 }
+
+export interface Team { owner: Account; admin: Account; dev: Account; ro: Account; stranger: Account; project: Project }
+
+/** An organization with a member of each role (Administrator, Developer, Read-only) beside its owner, a project
+ *  of it, and a stranger outside it. */
+export async function organizationTeam(): Promise<Team> {
+  const [owner, admin, dev, ro, stranger] = await Promise.all([signup(), signup(), signup(), signup(), signup()]);
+  const project = await createProject(owner);
+  await joinOrganization(owner, admin, 'Administrator');
+  await joinOrganization(owner, dev, 'Developer');
+  await joinOrganization(owner, ro, 'Read-only');
+  return { owner, admin, dev, ro, stranger, project };
+}

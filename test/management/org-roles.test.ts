@@ -4,7 +4,7 @@
 // Owners; the last Owner stays; nobody outside the organization sees it.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { createProject, http, joinOrganization as join, signup, type Account, type Project } from '../helpers/platform.ts';
+import { http, joinOrganization as join, organizationTeam, signup, type Account, type Project } from '../helpers/platform.ts';
 
 let owner: Account, admin: Account, dev: Account, ro: Account, stranger: Account, project: Project;
 const refused = (res: { status: number; body: any }, what: string) => {
@@ -13,11 +13,7 @@ const refused = (res: { status: number; body: any }, what: string) => {
 };
 
 before(async () => {
-  [owner, admin, dev, ro, stranger] = await Promise.all([signup(), signup(), signup(), signup(), signup()]);
-  project = await createProject(owner);
-  await join(owner, admin, 'Administrator');
-  await join(owner, dev, 'Developer');
-  await join(owner, ro, 'Read-only');
+  ({ owner, admin, dev, ro, stranger, project } = await organizationTeam());
 });
 
 test('members are listed with Supabase\'s role names', async () => {

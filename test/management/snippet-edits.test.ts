@@ -3,15 +3,11 @@
 // a colleague's shared snippet but an Administrator may, and nobody outside the organization reaches one.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { createProject, http, joinOrganization as join, signup, type Account, type Project } from '../helpers/platform.ts';
+import { createProject, http, organizationTeam, type Account, type Project } from '../helpers/platform.ts';
 
 let owner: Account, admin: Account, dev: Account, ro: Account, stranger: Account, project: Project;
 before(async () => {
-  [owner, admin, dev, ro, stranger] = await Promise.all([signup(), signup(), signup(), signup(), signup()]);
-  project = await createProject(owner);
-  await join(owner, admin, 'Administrator');
-  await join(owner, dev, 'Developer');
-  await join(owner, ro, 'Read-only');
+  ({ owner, admin, dev, ro, stranger, project } = await organizationTeam());
 });
 
 const save = async (who: Account, name: string, visibility = 'user') => {
