@@ -49,14 +49,6 @@ async function passwordHash(c: Ctx, b: Params): Promise<string | undefined> {
   return hashPassword(password);
 }
 
-// auth.admin_list_users with GoTrue's filter; written here because the project template's function takes no filter
-// (a template migration would add one). Runs as service_role, every name schema-qualified.
-const FILTERED_USERS = `with m as (select u.id, u.created_at from auth.users u
-    where u.email like $3::text or (u.raw_user_meta_data ->> 'full_name') ilike $3::text)
-  select pg_catalog.jsonb_build_object('total', (select pg_catalog.count(*) from m),
-    'users', coalesce((select pg_catalog.jsonb_agg(auth.user_json(u) order by u.created_at desc, u.id) from auth.users u
-      where u.id in (select m.id from m order by m.created_at desc, m.id limit $2::integer offset ($1::integer - 1) * $2::integer)), '[]'))`;
-
 admin.get('/admin/users', async (req, res) => {
   const c = await adminCtx(req, res);
   const num = (k: string, fallback: number) => {
@@ -75,9 +67,7 @@ admin.get('/admin/users', async (req, res) => {
   // with `%` and `_` read as LIKE reads them, as GoTrue passes them through.
   const filter = typeof req.query.filter === 'string' ? req.query.filter : '';
   if (filter.length > 1000) throw validation('filter is too long');
-  const r = filter
-    ? await authCall(c.p, FILTERED_USERS, [page, perPage, `%${filter}%`])
-    : await authCall(c.p, 'select auth.admin_list_users($1, $2)', [page, perPage]);
+  const r = await authCall(c.p, 'select auth.admin_list_users($1, $2, $3)', [page, perPage, filter ? `%${filter}%` : null]);
   const total = Number(r.total);
   const pages = Math.max(1, Math.ceil(total / perPage));
   const path = req.originalUrl.split('?')[0];
