@@ -695,16 +695,16 @@ const paths: Record<string, Record<string, Operation>> = {
     }),
   },
   '/v1/regions': {
-    get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in (no token needed)', scope: false, response: arrayOf(ref('Region')) }),
+    get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in (no token needed; rate limited per address)', scope: false, errors: [429], response: arrayOf(ref('Region')) }),
   },
   '/v1/plans': {
     get: op({
-      tag: 'Platform', id: 'list-plans', summary: 'Plans and the limits quotas use (no token needed)', scope: false, response: arrayOf(ref('Plan')),
+      tag: 'Platform', id: 'list-plans', summary: 'Plans and the limits quotas use (no token needed; rate limited per address)', scope: false, errors: [429], response: arrayOf(ref('Plan')),
       description: '`limits` holds every column of the plan besides id and name, so limits the operator adds show up here.',
     }),
   },
   '/v1/backend-types': {
-    get: op({ tag: 'Platform', id: 'list-backend-types', summary: 'What a project can be created as (no token needed)', scope: false, response: arrayOf(ref('BackendType')) }),
+    get: op({ tag: 'Platform', id: 'list-backend-types', summary: 'What a project can be created as (no token needed; rate limited per address)', scope: false, errors: [429], response: arrayOf(ref('BackendType')) }),
   },
   '/v1/organizations/{slug}/members/{user_id}': {
     patch: op({

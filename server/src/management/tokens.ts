@@ -2,7 +2,6 @@
 import { Router } from 'express';
 import { errors } from '../errors.ts';
 import { body, str, strArray, timestamp, param } from '../validate.ts';
-import { flushQuotaCounts } from './quota.ts';
 import { authenticate, caller, callerQuery, newAccessToken, scope } from './session.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -39,8 +38,6 @@ tokens.delete('/auth/tokens/:id', async (req, res) => {
 
 tokens.get('/whoami', authenticate, async (_req, res) => {
   const me = caller(res);
-  // What this process counted and has not written yet, written first: the usage shown is the whole count.
-  await flushQuotaCounts();
   const [row] = await callerQuery(res, `
     select to_jsonb(a) - 'updated_at' as account,
       (select to_jsonb(p) from platform.plans p where p.id = platform.my_plan()) as plan,
