@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
+import type pg from 'pg';
 import { adminClient, createProject, http, loam, signup, type Account } from '../helpers/platform.ts';
 import { startChildLoam } from '../resilience/child-loam.ts';
 
@@ -131,35 +132,157 @@ test('whoami shows the plan limits and today\'s usage of the token, which is its
   assert.equal(mine.body.token.kind, 'session');
 });
 
-test('a quota is held across two API processes: the counts of both add up to the limit', async () => {
-  const { databaseUrl } = await loam();
+/** A request with the token to a process at `base`: its status and headers. */
+async function call(base: string, token: string, route = '/v1/organizations'): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(base + route, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, headers: res.headers, body: await res.json().catch(() => undefined) };
+}
+
+async function counted(db: pg.Client, token: string): Promise<number> {
+  const { rows } = await db.query(`select coalesce(sum(u.requests), 0)::int as n from platform_private.token_usage_daily u
+    join platform_private.access_token_hashes h on h.token_id = u.token_id where h.token_hash = sha256($1::text::bytea)
+    and u.day = (now() at time zone 'utc')::date`, [token]);
+  return rows[0].n;
+}
+
+test('a quota holds exactly across two API processes, requests sent one by one or in one burst', async () => {
+  const { url, databaseUrl } = await loam();
   const a = await signup();
   const plan = await ownPlan(a);
-  const quota = 80; // beyond the margin of counting at once: the first requests are counted in batches
   const db = await adminClient();
-  await db.query('update platform.plans set daily_requests_per_token = $2 where id = $1', [plan, quota]);
-  const t = await pat(a);
   const child = await startChildLoam('api', { DATABASE_URL: databaseUrl, LOAM_RATE_LIMIT_PER_MINUTE: '100000' });
   try {
+    // One by one, alternating between the processes.
+    await db.query('update platform.plans set daily_requests_per_token = 30 where id = $1', [plan]);
+    const t = await pat(a);
     const served = { first: 0, second: 0 };
-    let refused = 0;
-    for (let i = 0; i < quota + 20; i++) {
+    for (let i = 0; i < 40; i++) {
       const which = i % 2 ? 'second' : 'first';
-      const status = which === 'first'
-        ? (await http('GET', '/v1/organizations', { token: t })).status
-        : (await child.call('GET', '/v1/organizations', { headers: { authorization: `Bearer ${t}` } })).status;
-      if (status === 429) refused++;
-      else { assert.equal(status, 200); served[which]++; }
+      const r = await call(which === 'first' ? url : child.url, t);
+      if (r.status === 200) served[which]++;
+      else assert.deepEqual([r.status, r.body.code], [429, 'daily_quota_exceeded']);
     }
-    assert.ok(served.first < quota && served.second < quota, JSON.stringify(served));
-    assert.equal(served.first + served.second, quota, JSON.stringify(served));
-    assert.equal(refused, 20);
-    const { rows: [{ requests }] } = await db.query(
-      'select requests from platform_private.token_usage_daily u join platform.access_tokens t on t.id = u.token_id where t.account_id = $1 and t.kind = \'personal\'', [a.user.id]);
-    assert.equal(requests, quota);
+    assert.deepEqual(served, { first: 15, second: 15 });
+    assert.equal(await counted(db, t), 30);
+
+    // A burst of 300 requests at once, half to each process: exactly the quota is served, and counted.
+    await db.query('update platform.plans set daily_requests_per_token = 120 where id = $1', [plan]);
+    const t2 = await pat(a);
+    const statuses = await Promise.all(Array.from({ length: 300 }, (_, i) => call(i % 2 ? child.url : url, t2).then((r) => [i % 2, r.status])));
+    const ok = statuses.filter(([, s]) => s === 200);
+    assert.equal(ok.length, 120, JSON.stringify(statuses.filter(([, s]) => s !== 200 && s !== 429)));
+    assert.equal(statuses.filter(([, s]) => s === 429).length, 180);
+    assert.ok(ok.some(([w]) => w === 0) && ok.some(([w]) => w === 1), 'both processes served');
+    assert.equal(await counted(db, t2), 120, 'the refused requests are not counted');
   } finally {
     await child.stop();
     await db.end();
+  }
+});
+
+test('a process killed mid-stream loses no count; the day (UTC) rolls over to a fresh count', async () => {
+  const { databaseUrl } = await loam();
+  const a = await signup();
+  const plan = await ownPlan(a);
+  const db = await adminClient();
+  try {
+    await db.query('update platform.plans set daily_requests_per_token = 1000 where id = $1', [plan]);
+    const t = await pat(a);
+    const child = await startChildLoam('api', { DATABASE_URL: databaseUrl });
+    for (let i = 0; i < 17; i++) assert.equal((await call(child.url, t)).status, 200);
+    child.process.kill('SIGKILL');
+    await new Promise((r) => child.process.once('exit', r));
+    assert.equal(await counted(db, t), 17);
+
+    // Yesterday's count (at the quota) does not count today; today's first request clears rows older than a week.
+    await db.query('update platform.plans set daily_requests_per_token = 5 where id = $1', [plan]);
+    const t2 = await pat(a);
+    const { rows: [{ id }] } = await db.query('select token_id as id from platform_private.access_token_hashes where token_hash = sha256($1::text::bytea)', [t2]);
+    await db.query(`insert into platform_private.token_usage_daily (token_id, day, requests) values
+      ($1, (now() at time zone 'utc')::date - 1, 5), ($1, (now() at time zone 'utc')::date - 8, 5)`, [id]);
+    const first = await http('GET', '/v1/organizations', { token: t2 });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('x-ratelimit-remaining'), '4');
+    const { rows } = await db.query(`select (now() at time zone 'utc')::date - day as ago, requests from platform_private.token_usage_daily
+      where token_id = $1 order by day`, [id]);
+    assert.deepEqual(rows, [{ ago: 1, requests: 5 }, { ago: 0, requests: 1 }]);
+  } finally {
+    await db.end();
+  }
+});
+
+test('what counts: served requests (refused by a scope too); not 429s or the discovery endpoints', async () => {
+  const a = await signup();
+  const plan = await ownPlan(a);
+  const db = await adminClient();
+  try {
+    await db.query('update platform.plans set daily_requests_per_token = 10, rate_limit_per_minute = 100000 where id = $1', [plan]);
+    const t = await pat(a, ['organizations:read']);
+    const ok = await http('GET', '/v1/organizations', { token: t });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('x-ratelimit-limit'), '10');
+    assert.equal(ok.headers.get('x-ratelimit-remaining'), '9');
+    const tomorrow = new Date();
+    tomorrow.setUTCHours(24, 0, 0, 0);
+    assert.equal(ok.headers.get('x-ratelimit-reset'), String(tomorrow.getTime() / 1000));
+    assert.equal((await http('GET', '/v1/projects', { token: t })).status, 403); // counted: the token was used
+    assert.equal(await counted(db, t), 2);
+    for (const route of ['/v1/plans', '/v1/regions', '/v1/backend-types', '/v1/openapi.json']) {
+      assert.equal((await http('GET', route, { token: t })).status, 200, route);
+    }
+    assert.equal(await counted(db, t), 2);
+    // Refused by the per-minute rate limit: not counted against the day.
+    await db.query('update platform.plans set rate_limit_per_minute = 0 where id = $1', [plan]);
+    const limited = await http('GET', '/v1/organizations', { token: t });
+    assert.deepEqual([limited.status, limited.body.code], [429, 'rate_limited']);
+    assert.equal(await counted(db, t), 2);
+    // Refused by the quota: not counted either (the count stays at the quota), and the plan without a quota
+    // sends no X-RateLimit headers.
+    await db.query('update platform.plans set rate_limit_per_minute = 100000, daily_requests_per_token = 2 where id = $1', [plan]);
+    for (let i = 0; i < 3; i++) assert.equal((await http('GET', '/v1/organizations', { token: t })).status, 429);
+    assert.equal(await counted(db, t), 2);
+    // A quota of 0 refuses every request.
+    await db.query('update platform.plans set daily_requests_per_token = 0 where id = $1', [plan]);
+    const zero = await http('GET', '/v1/organizations', { token: a.token });
+    assert.deepEqual([zero.status, zero.body.code, zero.body.quota], [429, 'daily_quota_exceeded', 0]);
+    await db.query('update platform.plans set daily_requests_per_token = null where id = $1', [plan]);
+    const free = await http('GET', '/v1/organizations', { token: t });
+    assert.equal(free.status, 200);
+    assert.equal(free.headers.get('x-ratelimit-limit'), null);
+  } finally {
+    await db.end();
+  }
+});
+
+test('the discovery endpoints need no token and are rate limited per address across API processes', async () => {
+  const { databaseUrl } = await loam();
+  // Both children allow 6 a minute; started away from a minute's edge so that the window does not turn mid-test.
+  const first = await startChildLoam('api', { DATABASE_URL: databaseUrl, LOAM_RATE_LIMIT_PER_MINUTE: '6' });
+  const second = await startChildLoam('api', { DATABASE_URL: databaseUrl, LOAM_RATE_LIMIT_PER_MINUTE: '6' });
+  try {
+    while (new Date().getSeconds() > 50) await new Promise((r) => setTimeout(r, 1000));
+    const routes = ['/v1/regions', '/v1/plans', '/v1/backend-types'];
+    const results: { status: number; retry: string | null; code?: string }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch((i % 2 ? second : first).url + routes[i % 3]);
+      const body = await res.json();
+      results.push({ status: res.status, retry: res.headers.get('retry-after'), code: body.code });
+      if (res.status === 200) assert.equal(res.headers.get('cache-control'), 'no-cache');
+    }
+    const served = results.filter((r) => r.status === 200).length;
+    // Other test files read these too: from the same address they can only use the limit up sooner.
+    assert.ok(served >= 2 && served <= 6, JSON.stringify(results));
+    assert.deepEqual(results[0].status, 200);
+    assert.equal(results[1].status, 200);
+    const refused = results.filter((r) => r.status !== 200);
+    assert.ok(refused.length >= 6);
+    for (const r of refused) {
+      assert.deepEqual([r.status, r.code], [429, 'rate_limited']);
+      assert.ok(Number(r.retry) >= 1 && Number(r.retry) <= 60, String(r.retry));
+    }
+  } finally {
+    await first.stop();
+    await second.stop();
   }
 });
 
