@@ -293,27 +293,49 @@ test('every operation lists the scopes it needs in /v1/openapi.json, and the rou
     assert.ok(Array.isArray(op['x-required-scopes']), `${method} ${p} lists x-required-scopes`);
     if (op.security?.length === 0) assert.deepEqual(op['x-required-scopes'], [], `${method} ${p} needs no token`);
   }
-  // Every GET of a project (or of the account) that needs a scope: refused with a token of another area's
-  // scope, let past the check with the scope the document names.
+  // What needs a token and no scope: the account itself, and the MCP endpoint (each tool calls /v1 with the
+  // caller's token, where the tool's own operation's scope applies).
+  const anyToken = ops.filter((o) => o.op.security?.length !== 0 && !o.op['x-required-scopes'].length).map((o) => `${o.method} ${o.path}`);
+  assert.deepEqual(anyToken.sort(), ['get /v1/auth/me', 'get /v1/profile', 'get /v1/projects/{ref}/mcp', 'get /v1/whoami', 'post /v1/projects/{ref}/mcp']);
+
+  // Every operation that needs a scope, with every path parameter filled in (the owner's project and
+  // organization, made-up ids): refused with a token of every other area's write scope; a write refused with
+  // its own area's read scope; a read let past the check with the scope the document names. The checks come
+  // before anything is looked up or changed, so nothing here changes the project.
   const p = await createProject();
   await ownPlan(p.owner); // a rate limit the walk through every route does not reach
-  const scopes = ['organizations', 'projects', 'database', 'tokens'];
-  const tokens = Object.fromEntries(await Promise.all(scopes.map(async (s) => [s, await pat(p.owner, [`${s}:read`])])));
-  const gets = ops.filter((o) => o.method === 'get' && o.op['x-required-scopes'].length
-    && !/\{(?!ref\})[^}]+\}/.test(o.path));
-  assert.ok(gets.length > 30, `${gets.length} operations checked`);
-  for (const { path: route, op } of gets) {
-    const [needed] = op['x-required-scopes'] as string[];
+  const areas = ['organizations', 'projects', 'database', 'tokens'];
+  const fill: Record<string, string> = {
+    ref: p.ref, slug: p.owner.org, function_slug: 'no-such-function', target: 'functions', environment: 'production',
+    name: 'nothing', table: 'nothing', version: '20240101000000', kind: 'functions', branch_id_or_ref: 'abcdefghijklmnopqrst',
+    token: 'no-such-token',
+  };
+  const tokenFor = new Map<string, string>();
+  const tokenWith = async (scopes: string[]) => {
+    const key = scopes.join(' ');
+    if (!tokenFor.has(key)) tokenFor.set(key, await pat(p.owner, scopes));
+    return tokenFor.get(key)!;
+  };
+  const scoped = ops.filter((o) => o.op['x-required-scopes'].length);
+  assert.ok(scoped.length > 180, `${scoped.length} operations checked`);
+  const wrong: string[] = [];
+  for (const { path: route, method, op } of scoped) {
+    const [needed, access] = op['x-required-scopes'] as string[];
     const [area] = needed.split(':');
-    assert.ok(scopes.includes(area), `${route}: ${needed}`);
-    const url = route.replace('{ref}', p.ref);
-    const other = scopes.find((s) => s !== area)!;
-    const refused = await http('GET', url, { token: tokens[other] });
-    assert.equal(refused.status, 403, `GET ${route} with ${other}:read: ${refused.status} ${JSON.stringify(refused.body).slice(0, 200)}`);
-    assert.equal(refused.body.code, 'insufficient_scope');
-    const allowed = await http('GET', url, { token: tokens[area] });
-    assert.ok(allowed.body?.code !== 'insufficient_scope', `GET ${route} with ${needed}: ${allowed.status} ${JSON.stringify(allowed.body).slice(0, 200)}`);
+    assert.ok(areas.includes(area) && (access === 'read' || access === 'write') && needed === `${area}:${access}`, `${route}: ${needed}`);
+    const url = route.replace(/\{([^}]+)\}/g, (_m, k: string) => fill[k] ?? '00000000-0000-4000-8000-000000000000');
+    const send = (token: string) => http(method.toUpperCase(), url, { token, ...(method === 'get' || method === 'delete' ? {} : { body: {} }) });
+    const others = await send(await tokenWith(areas.filter((s) => s !== area).map((s) => `${s}:write`)));
+    if (others.status !== 403 || others.body?.code !== 'insufficient_scope') wrong.push(`${method} ${route} with the other areas' scopes: ${others.status} ${JSON.stringify(others.body).slice(0, 120)}`);
+    if (access === 'write') {
+      const read = await send(await tokenWith([`${area}:read`]));
+      if (read.status !== 403 || read.body?.message !== `This access token lacks the "${area}:write" scope`) wrong.push(`${method} ${route} with ${area}:read: ${read.status} ${JSON.stringify(read.body).slice(0, 120)}`);
+    } else {
+      const allowed = await send(await tokenWith([`${area}:read`]));
+      if (allowed.body?.code === 'insufficient_scope') wrong.push(`${method} ${route} with ${needed}: ${JSON.stringify(allowed.body)}`);
+    }
   }
+  assert.deepEqual(wrong, []);
 });
 
 test('a scoped token may not write where it may only read; unknown scopes are refused at creation', async () => {
