@@ -6,7 +6,9 @@ import { before, test } from 'node:test';
 import pg from 'pg';
 import { cachedProjects } from '../../server/src/graphql/instances.ts';
 import { cachedSchemaProjects } from '../../server/src/rest/schema-cache.ts';
-import { adminClient, createProject, http, loam, passwordsChecked, signup, waitForStatus, type Project } from '../helpers/platform.ts';
+import { makeZip, uploadZip, waitDeploy } from '../sites/helpers.ts';
+import { upgradeStatus } from '../realtime/helpers.ts';
+import { adminClient, createProject, http, loam, organizationTeam, passwordsChecked, signup, waitForStatus, type Project } from '../helpers/platform.ts';
 
 let a: Project, b: Project;
 before(async () => {
@@ -59,8 +61,32 @@ test('a frontend project has a site and no database APIs; an unknown backend typ
   const services = await http('GET', `/v1/projects/${ref}/services`, { token: owner.token });
   const status = Object.fromEntries(services.body.map((s: { name: string; status: string }) => [s.name, s.status]));
   assert.deepEqual(status, { db: 'ACTIVE_HEALTHY', rest: 'DISABLED', graphql: 'DISABLED', auth: 'DISABLED', storage: 'DISABLED', realtime: 'DISABLED', functions: 'DISABLED', sites: 'ACTIVE_HEALTHY' });
-  const site = await http('POST', `/v1/projects/${ref}/sites`, { token: owner.token, body: { name: 'home', subdomain: `fe-${ref.slice(0, 12)}` } });
+  // Realtime refuses the WebSocket upgrade; the data login of the table builder refuses too.
+  assert.equal(await upgradeStatus(`${url}/project/${ref}/realtime/v1/websocket?apikey=${anon}&vsn=1.0.0`), 404);
+  const login = await fetch(`${url}/v1/data/${ref}/users/login`, { method: 'POST', headers: { apikey: anon, 'content-type': 'application/json' }, body: '{}' });
+  assert.deepEqual([login.status, (await login.json()).code], [404, 'database_api_disabled']);
+  assert.equal(created.body.backend_type, 'frontend');
+  assert.equal((await http('GET', `/v1/projects/${ref}`, { token: owner.token })).body.backend_type, 'frontend');
+
+  // The site works: deployed, published and served.
+  const sub = `fe-${ref.slice(0, 12)}`;
+  const site = await http('POST', `/v1/projects/${ref}/sites`, { token: owner.token, body: { name: 'home', subdomain: sub } });
   assert.equal(site.status, 201, JSON.stringify(site.body));
+  const up = await uploadZip(owner.token, ref, site.body.id, makeZip([{ name: 'index.html', data: '<h1>frontend</h1>' }]));
+  assert.equal(up.status, 202, JSON.stringify(up.body));
+  assert.equal((await waitDeploy(owner.token, ref, site.body.id, up.body.id)).status, 'ready');
+  assert.equal((await http('POST', `/v1/projects/${ref}/sites/${site.body.id}/deploys/${up.body.id}/publish`, { token: owner.token })).status, 200);
+  const served = await fetch(`${url}/sites/${sub}/`);
+  assert.deepEqual([served.status, await served.text()], [200, '<h1>frontend</h1>']);
+
+  // No way to a frontend project with database APIs: the project cannot be switched, and a branch of it is
+  // frontend too (and counts as a project of the plan).
+  const patched = await http('PATCH', `/v1/projects/${ref}`, { token: owner.token, body: { name: 'site only', backend_type: 'shared' } });
+  assert.equal(patched.status, 200);
+  assert.equal((await http('GET', `/v1/projects/${ref}`, { token: owner.token })).body.backend_type, 'frontend');
+  const branch = await http('POST', `/v1/projects/${ref}/branches`, { token: owner.token, body: { branch_name: 'preview' } });
+  assert.equal(branch.status, 201, JSON.stringify(branch.body));
+  assert.equal((await http('GET', `/v1/projects/${branch.body.project_ref}`, { token: owner.token })).body.backend_type, 'frontend');
   // The shared projects still serve.
   assert.equal((await fetch(`${a.url}/rest/v1/`, { headers: { apikey: a.anonKey } })).status, 200);
 });
@@ -175,4 +201,34 @@ test('database credentials: metadata, an audited reveal, a rotation that refuses
     const res = await http(method, `${base}${path}`, { token: stranger.token });
     assert.deepEqual([res.status, res.body.code], [404, 'project_not_found'], path);
   }
+});
+
+test('database credentials by organization role: every member sees the metadata; only Administrators and Owners reveal or rotate, and the audit names the token', async () => {
+  const team = await organizationTeam();
+  const base = `/v1/projects/${team.project.ref}/database/credentials`;
+  for (const m of [team.ro, team.dev]) {
+    assert.equal((await http('GET', base, { token: m.token })).status, 200);
+    for (const action of ['reveal', 'rotate']) {
+      const res = await http('POST', `${base}/${action}`, { token: m.token });
+      assert.deepEqual([res.status, res.body.code], [403, 'insufficient_role'], action);
+    }
+  }
+  // A personal token of the Administrator: the reveal records who, when and with which token.
+  const created = await http('POST', '/v1/auth/tokens', { token: team.admin.token, body: { name: 'reveal' } });
+  const revealed = await http('POST', `${base}/reveal`, { token: created.body.token });
+  assert.equal(revealed.status, 200);
+  assert.equal(revealed.body.password, team.project.dbPass);
+  const audit = await http('GET', `/v1/organizations/${team.owner.org}/audit`, { token: team.owner.token });
+  const entry = audit.body.find((e: { action: string }) => e.action === 'database.credentials_revealed');
+  assert.equal(entry.user_id, team.admin.user.id);
+  assert.equal(entry.token_id, created.body.id);
+  assert.equal(entry.project_ref, team.project.ref);
+  assert.ok(Date.now() - Date.parse(entry.created_at) < 60_000);
+  // Nothing the refused members asked for was recorded or changed.
+  assert.deepEqual(audit.body.filter((e: { action: string }) => e.action.startsWith('database.')).map((e: { action: string }) => e.action), ['database.credentials_revealed']);
+  assert.equal(await canLogIn(team.project, team.project.dbPass), true);
+  // A token that may only read may not reveal.
+  const readOnly = await http('POST', '/v1/auth/tokens', { token: team.owner.token, body: { name: 'ro', scopes: ['database:read'] } });
+  const scoped = await http('POST', `${base}/reveal`, { token: readOnly.body.token });
+  assert.deepEqual([scoped.status, scoped.body.code], [403, 'insufficient_scope']);
 });

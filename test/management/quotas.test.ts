@@ -77,6 +77,47 @@ test('loam plans set changes a plan limit; bad limits, values and plans are refu
   assert.equal((await http('GET', '/v1/whoami', { token: a.token })).body.plan.daily_requests_per_token, null);
 });
 
+test('loam plans set sets every limit column; a second API process shows the change at once', async () => {
+  const { databaseUrl } = await loam();
+  const a = await signup();
+  const plan = await ownPlan(a);
+  const db = await adminClient();
+  const { rows } = await db.query(`select column_name as name, data_type as type from information_schema.columns
+    where table_schema = 'platform' and table_name = 'plans' and data_type in ('integer', 'bigint', 'smallint') order by ordinal_position`);
+  await db.end();
+  assert.ok(rows.length >= 10, JSON.stringify(rows));
+  // Each column a value of its own; the per-minute rate limit high enough not to get in the way; a bigint past 2^31.
+  const want = Object.fromEntries(rows.map((c, i) => [c.name,
+    c.name === 'rate_limit_per_minute' ? 100_000 + i : c.type === 'bigint' ? 5_000_000_000 + i : 1000 + i]));
+  const child = await startChildLoam('api', { DATABASE_URL: databaseUrl });
+  try {
+    // Read before the change in the other process: it caches nothing.
+    assert.ok((await child.call('GET', '/v1/plans')).body.some((x: { id: string }) => x.id === plan));
+    const set = await loamCli(['plans', 'set', plan, ...Object.entries(want).map(([k, v]) => `${k}=${v}`)]);
+    assert.equal(set.code, 0, set.out);
+    for (const shown of [(await http('GET', '/v1/plans')).body, (await child.call('GET', '/v1/plans')).body]) {
+      const limits = shown.find((x: { id: string }) => x.id === plan).limits;
+      for (const [k, v] of Object.entries(want)) assert.equal(Number(limits[k]), v, k);
+    }
+  } finally {
+    await child.stop();
+  }
+  // A per-minute rate limit left unset is the operator's LOAM_RATE_LIMIT_PER_MINUTE, not unlimited: the listing
+  // says so, and `unlimited` is refused for it.
+  const refused = await loamCli(['plans', 'set', plan, 'rate_limit_per_minute=unlimited']);
+  assert.equal(refused.code, 1, refused.out);
+  assert.match(refused.out, /limit "rate_limit_per_minute" cannot be unlimited/);
+  const tooBig = await loamCli(['plans', 'set', plan, 'max_projects=2147483648']);
+  assert.equal(tooBig.code, 1, tooBig.out);
+  assert.match(tooBig.out, /limit "max_projects" must be between 0 and 2147483647/);
+  const usage = await loamCli(['plans', 'set', plan]);
+  assert.equal(usage.code, 1, usage.out);
+  assert.match(usage.out, /usage: loam plans set <plan> <limit>=<n>/);
+  const list = await loamCli(['plans']);
+  assert.equal(list.code, 0, list.out);
+  assert.match(list.out, /(^|\n)free\t.*rate_limit_per_minute=\d+\(default\)/);
+});
+
 test('a token past its daily quota gets 429 with the quota and reset time; other tokens and accounts are not affected', async () => {
   const a = await signup();
   const b = await signup();

@@ -35,6 +35,7 @@ export function projectJson(p: ProjectRow) {
     created_at: p.created_at,
     status: p.status,
     ...(p.status_reason ? { status_reason: p.status_reason } : {}),
+    backend_type: p.backend_type,
     database: {
       host: p.public_host ?? config.dbPublicHost ?? 'localhost',
       port: p.public_port ?? null,

@@ -63,11 +63,12 @@ export function scope(area: Area, access?: 'read' | 'write'): RequestHandler {
   };
 }
 
-/** Runs `fn` in a transaction as loam_api with the caller's account id: RLS decides what it sees. */
+/** Runs `fn` in a transaction as loam_api with the caller's account id (and token id, which audited actions
+ *  record): RLS decides what it sees. */
 export function asCaller<T>(res: Response, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const { accountId } = caller(res);
+  const { accountId, tokenId } = caller(res);
   return withContext(controlPool(), {
-    role: 'loam_api', claims: { sub: accountId }, settings: { 'loam.account_id': accountId },
+    role: 'loam_api', claims: { sub: accountId }, settings: { 'loam.account_id': accountId, 'loam.token_id': tokenId },
   }, fn);
 }
 
