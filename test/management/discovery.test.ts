@@ -4,9 +4,12 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { cachedProjects } from '../../server/src/graphql/instances.ts';
 import { cachedSchemaProjects } from '../../server/src/rest/schema-cache.ts';
 import { makeZip, uploadZip, waitDeploy } from '../sites/helpers.ts';
+import { deploy, invoke } from '../functions/helpers.ts';
+import { startChildLoam } from '../resilience/child-loam.ts';
 import { upgradeStatus } from '../realtime/helpers.ts';
 import { adminClient, createProject, http, loam, organizationTeam, passwordsChecked, signup, waitForStatus, type Project } from '../helpers/platform.ts';
 
@@ -142,6 +145,91 @@ test('services: each one\'s status; a restart rebuilds that project\'s caches an
   } finally {
     await db.end();
   }
+});
+
+const statusOf = (body: { name: string; status: string }[]) => Object.fromEntries(body.map((s) => [s.name, s.status]));
+
+test('services reflect reality: a database that refuses connections, a paused project (whose sites still serve)', async () => {
+  const c = await createProject();
+  const t = c.owner.token, services = `/v1/projects/${c.ref}/services`;
+  const sub = `svc-${c.ref.slice(0, 12)}`;
+  const site = await http('POST', `/v1/projects/${c.ref}/sites`, { token: t, body: { name: 'home', subdomain: sub } });
+  const up = await uploadZip(t, c.ref, site.body.id, makeZip([{ name: 'index.html', data: 'up' }]));
+  assert.equal((await waitDeploy(t, c.ref, site.body.id, up.body.id)).status, 'ready');
+  assert.equal((await http('POST', `/v1/projects/${c.ref}/sites/${site.body.id}/deploys/${up.body.id}/publish`, { token: t })).status, 200);
+
+  const db = await adminClient();
+  try {
+    await db.query(`alter database ${c.ref} allow_connections false`);
+    await db.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [c.ref]);
+    const broken = await http('GET', services, { token: t });
+    assert.equal(broken.status, 200);
+    for (const s of broken.body) {
+      if (s.name === 'sites') assert.deepEqual([s.status, s.healthy, s.error], ['ACTIVE_HEALTHY', true, undefined]);
+      else {
+        assert.deepEqual([s.status, s.healthy], ['UNHEALTHY', false], s.name);
+        assert.match(s.error, /not currently accepting connections/, s.name);
+      }
+    }
+  } finally {
+    await db.query(`alter database ${c.ref} allow_connections true`);
+    await db.end();
+  }
+  assert.equal((await http('POST', `/v1/projects/${c.ref}/services/db/restart`, { token: t })).status, 200);
+  for (const s of (await http('GET', services, { token: t })).body) assert.equal(s.status, 'ACTIVE_HEALTHY', s.name);
+
+  assert.equal((await http('POST', `/v1/projects/${c.ref}/pause`, { token: t })).status, 200);
+  await waitForStatus(t, c.ref, 'INACTIVE');
+  assert.deepEqual(statusOf((await http('GET', services, { token: t })).body), {
+    db: 'INACTIVE', rest: 'INACTIVE', graphql: 'INACTIVE', auth: 'INACTIVE', storage: 'INACTIVE', realtime: 'INACTIVE', functions: 'INACTIVE', sites: 'ACTIVE_HEALTHY',
+  });
+  const served = await fetch(`${(await loam()).url}/sites/${sub}/`);
+  assert.deepEqual([served.status, await served.text()], [200, 'up']);
+});
+
+test('a restart reaches every API process; realtime and functions restarts end that project\'s sockets and workers alone', async () => {
+  const { databaseUrl } = await loam();
+  const t = a.owner.token;
+  const child = await startChildLoam('api', { DATABASE_URL: databaseUrl });
+  try {
+    // The other process has the project's REST schema cached; a restart through this one drops it there too.
+    assert.equal((await fetch(`${child.url}/project/${a.ref}/rest/v1/`, { headers: { apikey: a.anonKey } })).status, 200);
+    const cachedThere = async () => (await child.call('GET', `/v1/projects/${a.ref}/services`, { headers: { authorization: `Bearer ${t}` } }))
+      .body.find((s: { name: string }) => s.name === 'rest').schema_cached;
+    assert.equal(await cachedThere(), true);
+    assert.equal((await http('POST', `/v1/projects/${a.ref}/services/rest/restart`, { token: t })).status, 200);
+    for (let i = 0; await cachedThere(); i++) {
+      assert.ok(i < 50, 'the other process still has the schema cached');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await child.stop();
+  }
+
+  // Realtime: a's socket is closed with 1012 (service restart); b's stays open.
+  const open = (p: Project) => new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(`${p.url.replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${p.anonKey}&vsn=1.0.0`);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+  const [wa, wb] = await Promise.all([open(a), open(b)]);
+  const closed = new Promise<number>((r) => wa.once('close', (code) => r(code)));
+  assert.equal((await http('POST', `/v1/projects/${a.ref}/services/realtime/restart`, { token: t })).status, 200);
+  assert.equal(await closed, 1012);
+  assert.equal(wb.readyState, WebSocket.OPEN);
+  wb.close();
+
+  // Functions: a's worker is replaced (a new module instance answers); b's keeps running.
+  const code = { 'index.ts': 'const id = crypto.randomUUID();\nDeno.serve(() => new Response(id));\n' };
+  for (const p of [a, b]) assert.equal((await deploy(p, 'whoami', code, { verify_jwt: false })).status, 201);
+  const id = async (p: Project) => (await invoke(p, 'whoami')).text;
+  const [a1, b1] = [await id(a), await id(b)];
+  assert.equal(await id(a), a1, 'a warm worker answers again');
+  assert.equal((await http('POST', `/v1/projects/${a.ref}/services/functions/restart`, { token: t })).status, 200);
+  const a2 = await id(a);
+  assert.match(a2, /^[0-9a-f-]{36}$/);
+  assert.notEqual(a2, a1);
+  assert.equal(await id(b), b1);
 });
 
 async function canLogIn(p: Project, password: string): Promise<boolean> {

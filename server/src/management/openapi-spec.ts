@@ -757,7 +757,7 @@ const paths: Record<string, Record<string, Operation>> = {
       tag: 'Projects', id: 'v1-restart-project-service', summary: 'Rebuild one service\'s caches and connections for this project alone', scope: 'projects:write', errors: [403, 404],
       params: [projectRef, { name: 'name', in: 'path', required: true, schema: str({ enum: ['db', 'rest', 'graphql', 'auth', 'storage', 'realtime', 'functions', 'sites'] }) }],
       response: obj({ name: str(), restarted: { type: 'boolean' } }),
-      description: 'rest: the schema cache; graphql: the PostGraphile instance and its pool; db: the database pools (and both of those); every service: the project\'s runtime record (keys, settings) in every API process. Administrators and Owners; audited.',
+      description: 'In every API process, for this project alone: rest: the schema cache; graphql: the PostGraphile instance and its pool; db: the database pools (and both of those); realtime: its sockets close with 1012 and clients reconnect; functions: its workers stop and the next requests boot new ones; every service: the project\'s runtime record (keys, settings). Administrators and Owners; audited.',
     }),
   },
   '/v1/projects/{ref}/database/credentials': {
