@@ -320,7 +320,17 @@ test('the discovery endpoints need no token and are rate limited per address acr
       assert.equal(r.code, 'rate_limited');
       assert.ok(Number(r.retry) >= 1 && Number(r.retry) <= 60, String(r.retry));
     }
-    assert.equal((await fetch(`${first.url}/v1/plans`, { headers: { 'x-forwarded-for': other } })).status, 200);
+    // Keys of addresses that never come back do not stay: a new key's first hit sweeps rows a day old.
+    const db = await adminClient();
+    try {
+      await db.query(`insert into platform_private.rate_limits (key, window_start, hits)
+        select 'discovery:gone-' || g || '-' || $1, now() - interval '2 days', 1 from generate_series(1, 3) g`, [me]);
+      assert.equal((await fetch(`${first.url}/v1/plans`, { headers: { 'x-forwarded-for': other } })).status, 200);
+      const { rows: [{ n }] } = await db.query(`select count(*)::int as n from platform_private.rate_limits where key like 'discovery:gone-%-' || $1`, [me]);
+      assert.equal(n, 0);
+    } finally {
+      await db.end();
+    }
   } finally {
     await first.stop();
     await second.stop();
