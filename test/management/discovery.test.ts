@@ -69,6 +69,7 @@ test('a frontend project has a site and no database APIs; an unknown backend typ
   const login = await fetch(`${url}/v1/data/${ref}/users/login`, { method: 'POST', headers: { apikey: anon, 'content-type': 'application/json' }, body: '{}' });
   assert.deepEqual([login.status, (await login.json()).code], [404, 'database_api_disabled']);
   assert.equal(created.body.backend_type, 'frontend');
+  for (const k of ['endpoint', 'rest_url', 'graphql_url', 'auth_url', 'storage_url']) assert.equal(k in created.body, false, k);
   assert.equal((await http('GET', `/v1/projects/${ref}`, { token: owner.token })).body.backend_type, 'frontend');
 
   // The site works: deployed, published and served.
@@ -261,6 +262,12 @@ test('database credentials: metadata, an audited reveal, a rotation that refuses
   assert.match(revealed.body.connection_string, new RegExp(`^postgresql://${b.ref}:`));
   assert.ok((await http('GET', base, { token: t })).body.last_revealed_at);
 
+  // A session opened with the old password (say, by whoever it leaked to) ends with the rotation.
+  const u = new URL((await loam()).databaseUrl);
+  const live = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), user: b.ref, password: b.dbPass, database: b.ref });
+  live.on('error', () => {});
+  await live.connect();
+  assert.equal((await live.query('select 1 as one')).rows[0].one, 1);
   const rotated = await http('POST', `${base}/rotate`, { token: t });
   assert.equal(rotated.status, 200);
   assert.notEqual(rotated.body.password, b.dbPass);
@@ -268,6 +275,8 @@ test('database credentials: metadata, an audited reveal, a rotation that refuses
   assert.equal((await http('POST', `${base}/reveal`, { token: t })).body.password, rotated.body.password);
   assert.equal(await canLogIn(b, rotated.body.password), true);
   if (await passwordsChecked()) assert.equal(await canLogIn(b, b.dbPass), false);
+  await assert.rejects(live.query('select 1'), /terminat|connection error|closed/i);
+  await live.end().catch(() => {});
 
   const db = await adminClient();
   try {

@@ -45,7 +45,8 @@ export function projectJson(p: ProjectRow) {
       postgres_engine: version.split('.')[0],
       release_channel: 'ga',
     },
-    ...projectUrls(p.ref),
+    // A frontend project has no data plane to point at: its sites have their own addresses.
+    ...(p.backend_type === 'frontend' ? {} : projectUrls(p.ref)),
   };
 }
 
