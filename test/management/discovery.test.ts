@@ -68,6 +68,14 @@ test('a frontend project has a site and no database APIs; an unknown backend typ
   assert.equal(await upgradeStatus(`${url}/project/${ref}/realtime/v1/websocket?apikey=${anon}&vsn=1.0.0`), 404);
   const login = await fetch(`${url}/v1/data/${ref}/users/login`, { method: 'POST', headers: { apikey: anon, 'content-type': 'application/json' }, body: '{}' });
   assert.deepEqual([login.status, (await login.json()).code], [404, 'database_api_disabled']);
+  // The project MCP endpoint with the service key (its tools are the database's) refuses too.
+  const service = keys.body.find((k: { name: string }) => k.name === 'service_role').api_key;
+  const mcp = await fetch(`${url}/v1/projects/${ref}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+  assert.deepEqual([mcp.status, (await mcp.json()).code], [404, 'database_api_disabled']);
+  // A backend type that is not a string is refused like any bad body.
+  const typed = await http('POST', '/v1/projects', { token: owner.token, body: { name: 'x', organization_slug: owner.org, db_pass: 'long enough', backend_type: 5 } });
+  assert.deepEqual([typed.status, typed.body.code], [400, 'invalid_body']);
   assert.equal(created.body.backend_type, 'frontend');
   for (const k of ['endpoint', 'rest_url', 'graphql_url', 'auth_url', 'storage_url']) assert.equal(k in created.body, false, k);
   assert.equal((await http('GET', `/v1/projects/${ref}`, { token: owner.token })).body.backend_type, 'frontend');
