@@ -438,14 +438,22 @@ const errorDescriptions: Record<ErrorStatus, string> = {
   413: 'Over a size or count limit (a deploy\'s bytes or files)',
   415: 'The body is not of a media type this operation takes',
   422: 'Well-formed but not acceptable (an empty or incomplete deploy)',
-  429: 'Too many requests for this account (or login attempts for this email) in the current minute',
+  429: 'Too many requests for this account (or login attempts for this email, or reads of the discovery endpoints from this address) in the current minute (`rate_limited`), or the access token has used its plan\'s daily quota (`daily_quota_exceeded`, with `quota` and `reset_at`, the next UTC midnight)',
   501: 'This server cannot do it: the tool or the PostgreSQL machinery it needs is missing (the message says which)',
   503: 'The project is not serving (coming up, paused or failed)',
 };
 
 const responses = Object.fromEntries(Object.entries(errorDescriptions).map(([status, description]) => [`E${status}`, {
   description,
-  ...(status === '429' ? { headers: { 'Retry-After': { description: 'Seconds until the limit resets', schema: { type: 'integer' } } } } : {}),
+  ...(status === '429' ? {
+    headers: {
+      'Retry-After': { description: 'Seconds until the limit resets', schema: { type: 'integer' } },
+      // Also on every other response of a token whose plan has a daily quota.
+      'X-RateLimit-Limit': { description: 'The token\'s daily quota (requests per UTC day)', schema: { type: 'integer' } },
+      'X-RateLimit-Remaining': { description: 'Requests left today', schema: { type: 'integer' } },
+      'X-RateLimit-Reset': { description: 'When the quota resets (epoch seconds, the next UTC midnight)', schema: { type: 'integer' } },
+    },
+  } : {}),
   content: json(ref('Error')),
 }]));
 
