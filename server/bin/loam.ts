@@ -128,6 +128,7 @@ switch (command) {
     await (config.databaseUrl ? lightShot : oneShot)(async (log) => {
       const { controlPool } = await import('../../db/src/pools.ts');
       const args = process.argv.slice(3);
+      if (args[0] !== undefined && args[0] !== 'set') throw new Error(`unknown command "plans ${args[0]}"; usage: loam plans [set <plan> <limit>=<n> …]`);
       if (args[0] === 'set') {
         const [, plan, ...limits] = args;
         if (!plan || !limits.length) throw new Error('usage: loam plans set <plan> <limit>=<n> [<limit>=<n> …]');

@@ -114,6 +114,9 @@ test('loam plans set sets every limit column; a second API process shows the cha
   const usage = await loamCli(['plans', 'set', plan]);
   assert.equal(usage.code, 1, usage.out);
   assert.match(usage.out, /usage: loam plans set <plan> <limit>=<n>/);
+  const unknown = await loamCli(['plans', 'sett', plan, 'max_projects=3']);
+  assert.equal(unknown.code, 1, unknown.out);
+  assert.match(unknown.out, /unknown command "plans sett"/);
   const list = await loamCli(['plans']);
   assert.equal(list.code, 0, list.out);
   assert.match(list.out, /(^|\n)free\t.*rate_limit_per_minute=\d+\(default\)/);
