@@ -19,7 +19,7 @@ function quotaHeaders(quota: number, used: number, day: string): { headers: Reco
   };
 }
 
-export function quotaExceeded(quota: number, day: string): ApiError {
+function quotaExceeded(quota: number, day: string): ApiError {
   const { headers, reset } = quotaHeaders(quota, quota, day);
   const retryAfter = Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000));
   const resetAt = reset.toISOString();

@@ -20,9 +20,11 @@ begin
   if v_hits = 1 then
     delete from platform_private.rate_limits where key = p_key and window_start < v_window;
     -- And a few rows of keys that have not come back for a day (longer than any window): keys made of client
-    -- addresses would otherwise stay for good. Each new row sweeps up to 20, so they cannot pile up.
+    -- addresses would otherwise stay for good. Each new row sweeps up to 20, so they cannot pile up; rows another
+    -- request is sweeping are skipped, so two sweeps never wait on (or deadlock with) each other.
     delete from platform_private.rate_limits r where r.ctid = any(array(
-      select o.ctid from platform_private.rate_limits o where o.window_start < now() - interval '1 day' limit 20));
+      select o.ctid from platform_private.rate_limits o where o.window_start < now() - interval '1 day'
+      limit 20 for update skip locked));
   end if;
   if v_hits <= p_limit then return 0; end if;
   return greatest(1, ceil(extract(epoch from (v_window + make_interval(secs => p_window_seconds) - now())))::integer);
