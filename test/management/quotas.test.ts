@@ -1,5 +1,6 @@
-// Per-token daily request quotas (plan limits the operator sets with `loam plans set`), counted across two API
-// processes; the scopes each operation needs, listed in /v1/openapi.json and enforced; whoami's limits and usage.
+// Per-token daily request quotas (plan limits the operator sets with `loam plans set`), counted exactly across two
+// API processes (bursts, a killed process, the UTC day's turn, what counts); the discovery endpoints' per-address
+// limit; the scopes each operation needs, listed in /v1/openapi.json and enforced; whoami's limits and usage.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
