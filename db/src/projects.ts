@@ -64,6 +64,15 @@ export function projectCache<T>(load: (ref: string) => Promise<T>, ttlMs = TTL_M
   };
 }
 
+const restartListeners = new Set<(ref: string, service: string) => void>();
+
+/** Called in every API process when one of a project's services is restarted (platform.restart_service's
+ *  `loam_service_restarted`, payload `<ref> <service>`). */
+export function onServiceRestarted(fn: (ref: string, service: string) => void): () => void {
+  restartListeners.add(fn);
+  return () => restartListeners.delete(fn);
+}
+
 let listener: pg.Client | undefined;
 
 /** Listens for `loam_project_changed`; reconnects if the connection drops (and then forgets everything). */
@@ -75,7 +84,13 @@ export async function listenForProjectChanges(url: string): Promise<void> {
 async function listen(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   listener = client;
-  client.on('notification', (msg) => { if (msg.payload) forgetRuntime(msg.payload); });
+  client.on('notification', (msg) => {
+    if (!msg.payload) return;
+    if (msg.channel === 'loam_service_restarted') {
+      const [ref, name] = msg.payload.split(' ');
+      for (const fn of restartListeners) fn(ref, name);
+    } else forgetRuntime(msg.payload);
+  });
   client.on('error', () => {
     if (listener !== client) return;
     listener = undefined;
@@ -83,7 +98,7 @@ async function listen(url: string): Promise<void> {
     setTimeout(() => reconnect(url), 1000).unref();
   });
   await client.connect();
-  await client.query('listen loam_project_changed');
+  await client.query('listen loam_project_changed; listen loam_service_restarted');
 }
 
 // Until the control database is back (it may be down for minutes): a failed connect emits no 'error', so the

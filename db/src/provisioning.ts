@@ -226,9 +226,13 @@ export async function dropProjectDatabase(address: ServerAddress, p: ProjectRunt
   });
 }
 
+/** Sets the owner login's password and ends its sessions: one opened with a leaked password does not outlive
+ *  the rotation. (Loam itself never logs in as the owner: only people and their apps do.) */
 export async function setOwnerPassword(address: ServerAddress, p: ProjectRuntime, verifier: string): Promise<void> {
-  await withClient(address, 'postgres', (c) =>
-    c.query(`alter role ${ident(c, p.owner_role)} with password ${c.escapeLiteral(verifier)}`));
+  await withClient(address, 'postgres', async (c) => {
+    await c.query(`alter role ${ident(c, p.owner_role)} with password ${c.escapeLiteral(verifier)}`);
+    await c.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [p.owner_role]);
+  });
 }
 
 /** Drops a project's database (not its roles) and makes it again from the template: a preview branch's reset.

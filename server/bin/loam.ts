@@ -128,6 +128,7 @@ switch (command) {
     await (config.databaseUrl ? lightShot : oneShot)(async (log) => {
       const { controlPool } = await import('../../db/src/pools.ts');
       const args = process.argv.slice(3);
+      if (args[0] !== undefined && args[0] !== 'set') throw new Error(`unknown command "plans ${args[0]}"; usage: loam plans [set <plan> <limit>=<n> …]`);
       if (args[0] === 'set') {
         const [, plan, ...limits] = args;
         if (!plan || !limits.length) throw new Error('usage: loam plans set <plan> <limit>=<n> [<limit>=<n> …]');
@@ -135,7 +136,7 @@ switch (command) {
         try {
           await client.query('begin');
           for (const l of limits) {
-            const m = /^([a-z_][a-z0-9_]*)=(unlimited|null|\d{1,10})$/.exec(l);
+            const m = /^([a-z_][a-z0-9_]*)=(unlimited|null|\d{1,18})$/.exec(l);
             if (!m) throw new Error(`"${l}" is not <limit>=<n> (n: an integer or "unlimited")`);
             await client.query('select platform_private.set_plan_limit($1, $2, $3)', [plan, m[1], /^\d/.test(m[2]) ? m[2] : null]);
           }
@@ -148,7 +149,9 @@ switch (command) {
         }
       }
       const { rows } = await controlPool().query('select * from platform.plans order by id');
-      for (const r of rows) log(`${r.id}\t${Object.entries(r).filter(([k]) => k !== 'id').map(([k, v]) => `${k}=${v ?? 'unlimited'}`).join(' ')}`);
+      // As GET /v1/plans shows them: an unset per-minute rate limit is the operator's LOAM_RATE_LIMIT_PER_MINUTE.
+      const shown = (k: string, v: unknown) => v ?? (k === 'rate_limit_per_minute' ? `${config.rateLimitPerMinute}(default)` : 'unlimited');
+      for (const r of rows) log(`${r.id}\t${Object.entries(r).filter(([k]) => k !== 'id').map(([k, v]) => `${k}=${shown(k, v)}`).join(' ')}`);
     }).catch((err) => { console.error(`loam plans: ${(err as Error).message}`); process.exit(1); });
     break;
   default:

@@ -10,7 +10,6 @@ import { reportPitr } from '../../db/src/pitr.ts';
 import { listenForProjectChanges, stopListening } from '../../db/src/projects.ts';
 import { functionsBeforeExpress, stopFunctions } from './functions/invoke.ts';
 import { stopRequestLog } from './request-log.ts';
-import { stopQuotaCounts } from './management/quota.ts';
 import { silenceWorkerLogs, startWorker, type Worker } from '../../worker/src/runner.ts';
 import { createApp } from './app.ts';
 import { sandboxTenantContent } from './console.ts';
@@ -102,7 +101,6 @@ export async function startPlatform(opts: StartOptions = {}): Promise<Platform> 
         silenceWorkerLogs();
         await stopFunctions();
         await stopRequestLog();
-        await stopQuotaCounts();
         await stopRealtime(); // open sockets would hold server.close() up
         if (server) {
           server.closeIdleConnections();

@@ -141,6 +141,11 @@ test('whoami: the account, the token, the plan limits and today\'s usage', async
   assert.deepEqual(res.body.token, { id: t.id, prefix: t.token.slice(0, 8), scopes: ['projects:read'], kind: 'personal' });
   assert.equal(res.body.plan.id, 'free');
   assert.equal(typeof res.body.plan.max_projects, 'number');
+  // The free plan leaves the per-minute rate limit to the operator: whoami shows the one that applies, as /v1/plans.
+  const free = (await http('GET', '/v1/plans')).body.find((p: { id: string }) => p.id === 'free');
+  assert.equal(res.body.plan.rate_limit_per_minute, free.limits.rate_limit_per_minute);
+  assert.equal(typeof res.body.plan.rate_limit_per_minute, 'number');
+  assert.equal(res.body.plan.daily_requests_per_token, free.limits.daily_requests_per_token);
   assert.equal(res.body.usage.organizations, 1);
   assert.equal(res.body.usage.projects, 0);
   assert.ok(res.body.usage.requests >= 2, 'counts the requests of the day');

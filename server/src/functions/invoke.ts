@@ -25,6 +25,9 @@ interface Route { functionId: string; versionId: string; version: number; verify
 let pool: WorkerPool | undefined;
 export const workerPool = () => (pool ??= new WorkerPool());
 
+/** Stops a project's function workers in this process (a service restart): its next requests boot new ones. */
+export const stopProjectFunctions = (ref: string) => pool?.stopProject(ref);
+
 const routes = projectCache(async (ref: string) => {
   const { rows } = await controlPool().query<{ slug: string; function_id: string; version_id: string; version: number; verify_jwt: boolean }>(
     'select f.slug, r.* from platform.functions f join platform.projects p on p.id = f.project_id, platform_private.function_route($1, f.slug) r where p.ref = $1',

@@ -77,7 +77,7 @@ members.get('/organizations/:slug/audit', authenticate, scope('organizations', '
   const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw errors.invalidBody('limit must be an integer from 1 to 1000');
   const rows = await callerQuery(res, `
-    select l.id::text, l.action, l.target, p.ref as project_ref, l.account_id as user_id, a.email, l.created_at
+    select l.id::text, l.action, l.target, p.ref as project_ref, l.account_id as user_id, a.email, l.token_id, l.created_at
     from platform.audit_log l join platform.organizations o on o.id = l.organization_id
     left join platform.projects p on p.id = l.project_id
     left join platform.accounts a on a.id = l.account_id

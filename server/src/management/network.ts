@@ -125,11 +125,11 @@ networkManagement.put('/projects/:ref/ssl-enforcement', db, async (req, res) => 
 const bans = (res: Response, ref: string) =>
   callerQuery<{ address: string; identifier: string; type: string }>(res, 'select host(address) as address, identifier, type from platform.network_bans($1)', [ref]);
 
-networkManagement.post('/projects/:ref/network-bans/retrieve', db, async (req, res) => {
+networkManagement.post('/projects/:ref/network-bans/retrieve', scope('database', 'read'), async (req, res) => {
   res.status(201).json({ banned_ipv4_addresses: (await bans(res, param(req, 'ref'))).map((b) => b.address) });
 });
 
-networkManagement.post('/projects/:ref/network-bans/retrieve/enriched', db, async (req, res) => {
+networkManagement.post('/projects/:ref/network-bans/retrieve/enriched', scope('database', 'read'), async (req, res) => {
   res.status(201).json({ banned_ipv4_addresses: (await bans(res, param(req, 'ref')))
     .map((b) => ({ banned_address: b.address, identifier: b.identifier, type: b.type })) });
 });

@@ -169,6 +169,7 @@ const schemas: Record<string, Schema> = {
       created_at: timestamp,
       status: ref('ProjectStatus'),
       status_reason: str({ description: 'Why provisioning (or another step) failed, when it did.' }),
+      backend_type: str({ description: 'What the project is (GET /v1/backend-types): `shared`, or `frontend` (a site, no database APIs).' }),
       database: ref('ProjectDatabase'),
       endpoint: str({ description: 'Base URL of the data plane, for `createClient(endpoint, key)`.' }),
       rest_url: str(), graphql_url: str(), auth_url: str(), storage_url: str(),
@@ -437,14 +438,22 @@ const errorDescriptions: Record<ErrorStatus, string> = {
   413: 'Over a size or count limit (a deploy\'s bytes or files)',
   415: 'The body is not of a media type this operation takes',
   422: 'Well-formed but not acceptable (an empty or incomplete deploy)',
-  429: 'Too many requests for this account (or login attempts for this email) in the current minute',
+  429: 'Too many requests for this account (or login attempts for this email, or reads of the discovery endpoints from this address) in the current minute (`rate_limited`), or the access token has used its plan\'s daily quota (`daily_quota_exceeded`, with `quota` and `reset_at`, the next UTC midnight)',
   501: 'This server cannot do it: the tool or the PostgreSQL machinery it needs is missing (the message says which)',
   503: 'The project is not serving (coming up, paused or failed)',
 };
 
 const responses = Object.fromEntries(Object.entries(errorDescriptions).map(([status, description]) => [`E${status}`, {
   description,
-  ...(status === '429' ? { headers: { 'Retry-After': { description: 'Seconds until the limit resets', schema: { type: 'integer' } } } } : {}),
+  ...(status === '429' ? {
+    headers: {
+      'Retry-After': { description: 'Seconds until the limit resets', schema: { type: 'integer' } },
+      // Also on every other response of a token whose plan has a daily quota.
+      'X-RateLimit-Limit': { description: 'The token\'s daily quota (requests per UTC day)', schema: { type: 'integer' } },
+      'X-RateLimit-Remaining': { description: 'Requests left today', schema: { type: 'integer' } },
+      'X-RateLimit-Reset': { description: 'When the quota resets (epoch seconds, the next UTC midnight)', schema: { type: 'integer' } },
+    },
+  } : {}),
   content: json(ref('Error')),
 }]));
 
@@ -695,16 +704,16 @@ const paths: Record<string, Record<string, Operation>> = {
     }),
   },
   '/v1/regions': {
-    get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in (no token needed)', scope: false, response: arrayOf(ref('Region')) }),
+    get: op({ tag: 'Platform', id: 'list-regions', summary: 'Regions projects can be placed in (no token needed; rate limited per address)', scope: false, errors: [429], response: arrayOf(ref('Region')) }),
   },
   '/v1/plans': {
     get: op({
-      tag: 'Platform', id: 'list-plans', summary: 'Plans and the limits quotas use (no token needed)', scope: false, response: arrayOf(ref('Plan')),
+      tag: 'Platform', id: 'list-plans', summary: 'Plans and the limits quotas use (no token needed; rate limited per address)', scope: false, errors: [429], response: arrayOf(ref('Plan')),
       description: '`limits` holds every column of the plan besides id and name, so limits the operator adds show up here.',
     }),
   },
   '/v1/backend-types': {
-    get: op({ tag: 'Platform', id: 'list-backend-types', summary: 'What a project can be created as (no token needed)', scope: false, response: arrayOf(ref('BackendType')) }),
+    get: op({ tag: 'Platform', id: 'list-backend-types', summary: 'What a project can be created as (no token needed; rate limited per address)', scope: false, errors: [429], response: arrayOf(ref('BackendType')) }),
   },
   '/v1/organizations/{slug}/members/{user_id}': {
     patch: op({
@@ -737,7 +746,7 @@ const paths: Record<string, Record<string, Operation>> = {
       tag: 'Organizations', id: 'v1-get-organization-audit-log', summary: 'Who changed roles, sent invitations, revealed or rotated credentials, restarted services (newest first)',
       scope: 'organizations:read', errors: [400, 403, 404],
       params: [orgSlug, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }],
-      response: arrayOf(obj({ id: str(), action: str(), target: nullable(str()), project_ref: nullable(str()), user_id: nullable(str({ format: 'uuid' })), email: nullable(str()), created_at: timestamp })),
+      response: arrayOf(obj({ id: str(), action: str(), target: nullable(str()), project_ref: nullable(str()), user_id: nullable(str({ format: 'uuid' })), email: nullable(str()), token_id: nullable(str({ format: 'uuid', description: 'The access token the action was taken with.' })), created_at: timestamp })),
       description: 'Administrators and Owners.',
     }),
   },
@@ -756,7 +765,7 @@ const paths: Record<string, Record<string, Operation>> = {
       tag: 'Projects', id: 'v1-restart-project-service', summary: 'Rebuild one service\'s caches and connections for this project alone', scope: 'projects:write', errors: [403, 404],
       params: [projectRef, { name: 'name', in: 'path', required: true, schema: str({ enum: ['db', 'rest', 'graphql', 'auth', 'storage', 'realtime', 'functions', 'sites'] }) }],
       response: obj({ name: str(), restarted: { type: 'boolean' } }),
-      description: 'rest: the schema cache; graphql: the PostGraphile instance and its pool; db: the database pools (and both of those); every service: the project\'s runtime record (keys, settings) in every API process. Administrators and Owners; audited.',
+      description: 'In every API process, for this project alone: rest: the schema cache; graphql: the PostGraphile instance and its pool; db: the database pools (and both of those); realtime: its sockets close with 1012 and clients reconnect; functions: its workers stop and the next requests boot new ones; every service: the project\'s runtime record (keys, settings). Administrators and Owners; audited.',
     }),
   },
   '/v1/projects/{ref}/database/credentials': {

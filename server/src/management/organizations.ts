@@ -5,30 +5,10 @@ import { body, str, param } from '../validate.ts';
 import { authenticate, callerQuery, scope } from './session.ts';
 
 export const organizations = Router();
-organizations.use('/organizations', authenticate, scope('organizations'));
-
-organizations.get('/organizations', async (_req, res) => {
-  const rows = await callerQuery(res, 'select slug as id, slug, name from platform.organizations order by id');
-  res.json(rows);
-});
-
-organizations.post('/organizations', async (req, res) => {
-  const name = str(body(req.body), 'name', { required: true, max: 256 });
-  const [org] = await callerQuery(res, 'select slug as id, slug, name from platform.create_organization($1)', [name]);
-  res.status(201).json(org);
-});
-
-organizations.get('/organizations/:slug', async (req, res) => {
-  const [org] = await callerQuery(res,
-    `select slug as id, name, plan, '{}'::text[] as opt_in_tags, '{ga}'::text[] as allowed_release_channels
-     from platform.organizations where slug = $1`, [param(req, "slug")]);
-  if (!org) throw errors.organizationNotFound();
-  res.json(org);
-});
-
 // Supabase's paginated project list of one organization (what its dashboard and newer clients page through).
 const PROJECT_SORTS: Record<string, string> = { name_asc: 'p.name, p.ref', name_desc: 'p.name desc, p.ref', created_asc: 'p.created_at, p.ref', created_desc: 'p.created_at desc, p.ref' };
-organizations.get('/organizations/:slug/projects', scope('projects', 'read'), async (req, res) => {
+// Registered before the organizations area's scope: this list is the `projects` area's (as its x-required-scopes says).
+organizations.get('/organizations/:slug/projects', authenticate, scope('projects', 'read'), async (req, res) => {
   const q = req.query as Record<string, unknown>;
   const int = (name: string, dflt: number, min: number, max: number) => {
     const v = q[name] === undefined ? dflt : Number(q[name]);
@@ -56,6 +36,27 @@ organizations.get('/organizations/:slug/projects', scope('projects', 'read'), as
     })),
     pagination: { count, limit, offset },
   });
+});
+
+organizations.use('/organizations', authenticate, scope('organizations'));
+
+organizations.get('/organizations', async (_req, res) => {
+  const rows = await callerQuery(res, 'select slug as id, slug, name from platform.organizations order by id');
+  res.json(rows);
+});
+
+organizations.post('/organizations', async (req, res) => {
+  const name = str(body(req.body), 'name', { required: true, max: 256 });
+  const [org] = await callerQuery(res, 'select slug as id, slug, name from platform.create_organization($1)', [name]);
+  res.status(201).json(org);
+});
+
+organizations.get('/organizations/:slug', async (req, res) => {
+  const [org] = await callerQuery(res,
+    `select slug as id, name, plan, '{}'::text[] as opt_in_tags, '{ga}'::text[] as allowed_release_channels
+     from platform.organizations where slug = $1`, [param(req, "slug")]);
+  if (!org) throw errors.organizationNotFound();
+  res.json(org);
 });
 
 organizations.get('/organizations/:slug/members', async (req, res) => {

@@ -35,6 +35,7 @@ export function projectJson(p: ProjectRow) {
     created_at: p.created_at,
     status: p.status,
     ...(p.status_reason ? { status_reason: p.status_reason } : {}),
+    backend_type: p.backend_type,
     database: {
       host: p.public_host ?? config.dbPublicHost ?? 'localhost',
       port: p.public_port ?? null,
@@ -44,7 +45,8 @@ export function projectJson(p: ProjectRow) {
       postgres_engine: version.split('.')[0],
       release_channel: 'ga',
     },
-    ...projectUrls(p.ref),
+    // A frontend project has no data plane to point at: its sites have their own addresses.
+    ...(p.backend_type === 'frontend' ? {} : projectUrls(p.ref)),
   };
 }
 

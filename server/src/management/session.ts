@@ -8,7 +8,7 @@ import { config } from '../../../db/src/config.ts';
 import { withContext } from '../../../db/src/context.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { errors } from '../errors.ts';
-import { countRequest } from './quota.ts';
+import { applyQuota } from './quota.ts';
 
 export interface Caller {
   accountId: string;
@@ -39,7 +39,7 @@ export const authenticate: RequestHandler = async (req, res, next) => {
   const row = rows[0];
   if (!row) throw errors.unauthorized();
   if (!row.allowed) throw errors.rateLimited(row.retry_after);
-  await countRequest(row.token_id, row.daily_quota, row.quota_day, row.used_today);
+  applyQuota(res, row);
   res.locals.caller = {
     accountId: row.account_id, tokenId: row.token_id, tokenPrefix: row.token_prefix, scopes: row.scopes, kind: row.kind,
   } satisfies Caller;
@@ -63,11 +63,12 @@ export function scope(area: Area, access?: 'read' | 'write'): RequestHandler {
   };
 }
 
-/** Runs `fn` in a transaction as loam_api with the caller's account id: RLS decides what it sees. */
+/** Runs `fn` in a transaction as loam_api with the caller's account id (and token id, which audited actions
+ *  record): RLS decides what it sees. */
 export function asCaller<T>(res: Response, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const { accountId } = caller(res);
+  const { accountId, tokenId } = caller(res);
   return withContext(controlPool(), {
-    role: 'loam_api', claims: { sub: accountId }, settings: { 'loam.account_id': accountId },
+    role: 'loam_api', claims: { sub: accountId }, settings: { 'loam.account_id': accountId, 'loam.token_id': tokenId },
   }, fn);
 }
 

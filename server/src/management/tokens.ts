@@ -1,8 +1,8 @@
 // Personal access tokens: created (shown once), listed (never the token), revoked; and whoami.
 import { Router } from 'express';
+import { config } from '../../../db/src/config.ts';
 import { errors } from '../errors.ts';
 import { body, str, strArray, timestamp, param } from '../validate.ts';
-import { flushQuotaCounts } from './quota.ts';
 import { authenticate, caller, callerQuery, newAccessToken, scope } from './session.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -39,11 +39,11 @@ tokens.delete('/auth/tokens/:id', async (req, res) => {
 
 tokens.get('/whoami', authenticate, async (_req, res) => {
   const me = caller(res);
-  // What this process counted and has not written yet, written first: the usage shown is the whole count.
-  await flushQuotaCounts();
   const [row] = await callerQuery(res, `
     select to_jsonb(a) - 'updated_at' as account,
-      (select to_jsonb(p) from platform.plans p where p.id = platform.my_plan()) as plan,
+      -- As GET /v1/plans shows it: an unset per-minute rate limit is the operator's LOAM_RATE_LIMIT_PER_MINUTE.
+      (select to_jsonb(p) || jsonb_build_object('rate_limit_per_minute', coalesce(p.rate_limit_per_minute, $2))
+        from platform.plans p where p.id = platform.my_plan()) as plan,
       jsonb_build_object(
         'date', current_date,
         'requests', coalesce((select requests from platform.usage_daily where account_id = a.id and day = current_date), 0),
@@ -51,7 +51,7 @@ tokens.get('/whoami', authenticate, async (_req, res) => {
         'token_quota_day', (now() at time zone 'utc')::date,
         'organizations', (select count(*) from platform.organizations),
         'projects', (select count(*) from platform.projects)) as usage
-    from platform.accounts a where a.id = platform.current_account_id()`, [me.tokenId]);
+    from platform.accounts a where a.id = platform.current_account_id()`, [me.tokenId, config.rateLimitPerMinute]);
   res.json({
     account: row.account,
     token: { id: me.tokenId, prefix: me.tokenPrefix, scopes: me.scopes, kind: me.kind },

@@ -12,7 +12,7 @@ import { ApiError, errors, renderErrors } from '../errors.ts';
 import { jsonParser } from '../json-depth.ts';
 import { findProject } from '../management/projects.ts';
 import { identifyToken } from '../project/keys.ts';
-import { checkProject } from '../project/resolve.ts';
+import { checkProject, FRONTEND_REFUSAL } from '../project/resolve.ts';
 import { allows, authenticate, caller } from '../management/session.ts';
 import { param } from '../validate.ts';
 import { apiFor } from './api.ts';
@@ -92,6 +92,8 @@ export const mcpProjectKey: RequestHandler = async (req, res, next) => {
   if (!token || token.startsWith('sbp_')) return next();
   const gate = await checkProject(param(req, 'ref'));
   if (!('project' in gate)) throw new ApiError(gate.status, gate.body.code, gate.body.message);
+  // Its tools are the database's (SQL, tables, migrations): a frontend project's service key opens none of them.
+  if (gate.project.backend_type === 'frontend') throw new ApiError(404, FRONTEND_REFUSAL.code, FRONTEND_REFUSAL.message);
   let role: string;
   try { role = identifyToken(token, gate.project).role; } catch { throw errors.unauthorized(); }
   if (role !== 'service_role') throw new ApiError(403, 'service_key_required', 'The MCP endpoint takes an access token or the project\'s service_role key');

@@ -39,6 +39,9 @@ function unavailable(): GateResult {
   return { status: e.status, headers: e.headers, body: { message: e.message, code: e.code }, unavailable: true };
 }
 
+/** What a `frontend` project's database APIs answer (404; LMR04 in sql/ERRORS.md). */
+export const FRONTEND_REFUSAL = { message: 'this project is a frontend project: it has a site and no database APIs', code: 'database_api_disabled' };
+
 /** The project gate's decision, apart from any framework (graphql/raw.ts renders it on plain Node). With the
  *  request's headers, its `apikey` is checked against the project's keys too (keys.ts apiKeyGate). */
 export async function checkProject(ref: string, headers?: IncomingHttpHeaders): Promise<GateResult> {
@@ -66,9 +69,7 @@ export async function checkProject(ref: string, headers?: IncomingHttpHeaders): 
   }
   // A `frontend` project is a site without database APIs: its REST, GraphQL, auth, storage, realtime and functions
   // paths exist for no one.
-  if (headers && p.backend_type === 'frontend') {
-    return { status: 404, headers: {}, body: { message: 'this project is a frontend project: it has a site and no database APIs', code: 'database_api_disabled' } };
-  }
+  if (headers && p.backend_type === 'frontend') return { status: 404, headers: {}, body: FRONTEND_REFUSAL };
   const refused = headers && apiKeyGate(headers, p);
   if (refused) return { status: 401, headers: { 'Access-Control-Allow-Origin': '*' }, body: { code: 'invalid_api_key', ...refused } };
   return { project: p };

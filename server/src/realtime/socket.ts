@@ -389,6 +389,11 @@ export async function attachRealtime(server: http.Server, databaseUrl: string): 
   });
 }
 
+/** Closes a project's sockets in this process with 1012 (service restart): its clients reconnect to new ones. */
+export function closeProjectSockets(ref: string): void {
+  for (const c of [...connections.get(ref) ?? []]) c.ws.close(1012, 'service restart');
+}
+
 export async function stopRealtime(): Promise<void> {
   clearInterval(sweeper);
   unlisten?.();

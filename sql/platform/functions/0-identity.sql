@@ -5,6 +5,11 @@ create or replace function platform.current_account_id() returns uuid
 as $$ select nullif(current_setting('loam.account_id', true), '')::uuid $$;
 comment on function platform.current_account_id() is 'The account making the current Management API request.';
 
+create or replace function platform.current_token_id() returns uuid
+  language sql stable
+as $$ select nullif(current_setting('loam.token_id', true), '')::uuid $$;
+comment on function platform.current_token_id() is 'The access token of the current Management API request (audited actions record it).';
+
 -- security definer so that policies on organization_members can use it without recursing into themselves.
 create or replace function platform.is_org_member(p_organization_id bigint) returns boolean
   language sql stable security definer set search_path = pg_catalog, pg_temp

@@ -86,6 +86,6 @@ create or replace function platform_private.audit(p_organization_id bigint, p_pr
   returns void
   language sql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
-  insert into platform.audit_log (organization_id, project_id, account_id, action, target)
-  values (p_organization_id, p_project_id, platform.current_account_id(), p_action, p_target)
+  insert into platform.audit_log (organization_id, project_id, account_id, token_id, action, target)
+  values (p_organization_id, p_project_id, platform.current_account_id(), platform.current_token_id(), p_action, p_target)
 $$;

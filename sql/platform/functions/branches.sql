@@ -114,8 +114,10 @@ begin
   insert into platform.branches (project_id, parent_project_id, name, is_default, persistent, status)
     values (v_parent.id, v_parent.id, 'main', true, true, 'FUNCTIONS_DEPLOYED')
     on conflict (project_id) do nothing;
-  insert into platform.projects (ref, organization_id, name, region)
-    values (platform.random_letters(20), v_org.id, left(regexp_replace(p_name, '[^A-Za-z0-9 _.''-]', '-', 'g'), 256), v_region)
+  -- A branch is what its parent is: a branch of a `frontend` project gets no database APIs either.
+  insert into platform.projects (ref, organization_id, name, region, backend_type)
+    values (platform.random_letters(20), v_org.id, left(regexp_replace(p_name, '[^A-Za-z0-9 _.''-]', '-', 'g'), 256), v_region,
+            v_parent.backend_type)
     returning * into v_project;
   insert into platform_private.project_secrets (project_id, db_pass_verifier, mgmt_password)
     values (v_project.id, p_db_pass_verifier, encode(platform.random_bytes(24), 'hex'));

@@ -327,6 +327,7 @@ begin
   end if;
   perform platform_private.audit(v_project.organization_id, v_project.id, 'service.restarted', p_name);
   perform pg_notify('loam_project_changed', v_project.ref);
+  perform pg_notify('loam_service_restarted', v_project.ref || ' ' || p_name);
   return p_name;
 end $$;
 comment on function platform.restart_service(text, text) is 'Restarts one service of a project: its caches and connections are rebuilt on the next request.';

@@ -85,9 +85,10 @@ begin
       raise exception 'a new project needs its database password (db_pass)' using errcode = 'LMK06';
     end if;
     -- Placed on the backup's server: the restore reads the dump with that server's tools.
-    insert into platform.projects (ref, organization_id, name, region, status, database_server_id)
+    -- Of the backed-up project's backend type: a `frontend` project's backup makes no project with database APIs.
+    insert into platform.projects (ref, organization_id, name, region, status, database_server_id, backend_type)
       values (platform.random_letters(20), v_project.organization_id, p_new_name, v_project.region, 'RESTORING_BACKUP',
-              v_project.database_server_id)
+              v_project.database_server_id, v_project.backend_type)
       returning * into v_target;
     insert into platform_private.project_secrets (project_id, db_pass_verifier, mgmt_password)
       values (v_target.id, p_db_pass_verifier, encode(platform.random_bytes(24), 'hex'));

@@ -1,5 +1,5 @@
--- Per-token daily request quotas: the plan that applies to an account, the batched counts the API processes
--- write, the counted-at-once request near the limit, and the operator's `loam plans set`.
+-- Per-token daily request quotas: the plan that applies to an account and the operator's `loam plans set`
+-- (the requests are counted in platform_private.authenticate, tokens.sql).
 
 -- The plan whose limits apply to an account: that of an organization it belongs to on a paid plan, else free.
 -- whoami shows the same plan.
@@ -11,43 +11,12 @@ as $$
     where m.account_id = p_account_id order by (o.plan = 'free'), o.id limit 1), 'free')
 $$;
 
--- Counts an API process kept in memory, written in one statement.
-create or replace function platform_private.record_token_usage(p_tokens uuid[], p_days date[], p_counts integer[])
-  returns void
-  language sql volatile
-as $$
-  insert into platform_private.token_usage_daily as u (token_id, day, requests)
-    select t, d, sum(n)::integer from unnest(p_tokens, p_days, p_counts) as x(t, d, n)
-    where exists (select 1 from platform.access_tokens a where a.id = t)
-    group by t, d
-    on conflict (token_id, day) do update set requests = u.requests + excluded.requests;
-  -- Rows are kept a week (the operator may look back), then go: swept by one batch in fifty, not each.
-  delete from platform_private.token_usage_daily where (select random()) < 0.02 and day < (now() at time zone 'utc')::date - 7;
-$$;
+-- Quotas were counted in batches by the API processes before authenticate() counted them exactly.
+drop function if exists platform_private.record_token_usage(uuid[], date[], integer[]);
+drop function if exists platform_private.count_token_request(uuid, date, integer, integer);
 
--- Near the limit: this process's uncounted requests (already served) and the one asking now, counted at once.
--- The new one is allowed only while the total stays within the quota: concurrent processes serialize on the
--- row, so together they cannot pass it.
-create or replace function platform_private.count_token_request(p_token uuid, p_day date, p_pending integer, p_quota integer)
-  returns table (allowed boolean, requests integer)
-  language plpgsql volatile
-as $$
-declare
-  v_requests integer;
-begin
-  insert into platform_private.token_usage_daily as u (token_id, day, requests) values (p_token, p_day, p_pending)
-    on conflict (token_id, day) do update set requests = u.requests + excluded.requests
-    returning u.requests into v_requests;
-  if v_requests < p_quota then
-    update platform_private.token_usage_daily as u set requests = u.requests + 1 where u.token_id = p_token and u.day = p_day
-      returning u.requests into v_requests;
-    return query select true, v_requests;
-  else
-    return query select false, v_requests;
-  end if;
-end $$;
-
--- `loam plans set <plan> <limit>=<n>`: one integer limit of a plan; null lifts a limit that may be null.
+-- `loam plans set <plan> <limit>=<n>`: one integer limit of a plan; null lifts a limit that may be null. An unset
+-- rate_limit_per_minute is not unlimited but the operator's LOAM_RATE_LIMIT_PER_MINUTE, so it takes a number.
 create or replace function platform_private.set_plan_limit(p_plan text, p_limit text, p_value bigint)
   returns setof platform.plans
   language plpgsql volatile
@@ -55,7 +24,9 @@ as $$
 declare
   v_column record;
 begin
-  select c.column_name, c.is_nullable = 'YES' as nullable into v_column from information_schema.columns c
+  select c.column_name, c.is_nullable = 'YES' and c.column_name <> 'rate_limit_per_minute' as nullable,
+      case c.data_type when 'smallint' then 32767 when 'integer' then 2147483647 else 9223372036854775807 end as most
+    into v_column from information_schema.columns c
     where c.table_schema = 'platform' and c.table_name = 'plans' and c.column_name = p_limit
       and c.data_type in ('integer', 'bigint', 'smallint');
   if not found then
@@ -66,8 +37,8 @@ begin
   if p_value is null and not v_column.nullable then
     raise exception 'limit "%" cannot be unlimited', p_limit using errcode = 'LMP02';
   end if;
-  if p_value < 0 or p_value > 2147483647 then
-    raise exception 'limit "%" must be between 0 and 2147483647', p_limit using errcode = 'LMP02';
+  if p_value < 0 or p_value > v_column.most then
+    raise exception 'limit "%" must be between 0 and %', p_limit, v_column.most using errcode = 'LMP02';
   end if;
   if not exists (select 1 from platform.plans where id = p_plan) then
     raise exception 'no plan "%"', p_plan using errcode = 'LMP03';

@@ -48,13 +48,16 @@ begin
   if not found then raise exception 'Access token not found' using errcode = 'LMN03'; end if;
 end $$;
 
--- One round trip per request: resolves the token, counts the request against the account's per-minute limit,
--- records usage, and reads the token's daily quota and what is counted of it today (the API process adds what
--- it has not written yet: server/src/management/quota.ts). No row: the token is unknown, revoked or expired.
+-- One round trip per request: resolves the token, counts the request against the account's per-minute limit
+-- and the token's daily quota (the plan's daily_requests_per_token, per UTC day), and records usage. The quota
+-- is counted here, exactly: the conditional upsert serializes every API process on the token's row of the day,
+-- so together they never serve more than the quota, and a process that dies loses no count. A request refused
+-- by either limit is not counted against the quota (nor in usage_daily). No row: the token is unknown,
+-- revoked or expired.
 drop function if exists platform_private.authenticate(bytea, integer);
 create function platform_private.authenticate(p_token_hash bytea, p_default_limit integer)
   returns table (account_id uuid, token_id uuid, token_prefix text, scopes text[], kind text, allowed boolean, retry_after integer,
-                 daily_quota integer, quota_day text, used_today integer)
+                 daily_quota integer, quota_day text, used_today integer, over_quota boolean)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
@@ -62,6 +65,9 @@ declare
   v_token platform.access_tokens;
   v_limit integer;
   v_retry integer;
+  v_quota integer;
+  v_day date := (now() at time zone 'utc')::date;
+  v_used integer;
 begin
   select t.* into v_token from platform_private.access_token_hashes h
     join platform.access_tokens t on t.id = h.token_id
@@ -77,17 +83,25 @@ begin
     join platform.organizations o on o.id = m.organization_id
     join platform.plans p on p.id = o.plan
     where m.account_id = v_token.account_id;
+  v_quota := (select p.daily_requests_per_token from platform.plans p where p.id = platform_private.account_plan(v_token.account_id));
 
   v_retry := platform_private.rate_limit_hit('account:' || v_token.account_id, v_limit);
-  if v_retry = 0 then
+  if v_retry = 0 and (v_quota is null or v_quota > 0) then
+    insert into platform_private.token_usage_daily as u (token_id, day, requests) values (v_token.id, v_day, 1)
+      on conflict (token_id, day) do update set requests = u.requests + 1
+      where v_quota is null or u.requests < v_quota
+      returning u.requests into v_used;
+    -- The token's first request of the day: its rows older than a week go (the operator may look back that far).
+    if v_used = 1 then
+      delete from platform_private.token_usage_daily u where u.token_id = v_token.id and u.day < v_day - 7;
+    end if;
+  end if;
+  if v_used is not null then
     insert into platform.usage_daily as u (account_id, day, requests) values (v_token.account_id, current_date, 1)
       on conflict (account_id, day) do update set requests = u.requests + 1;
   end if;
   return query select v_token.account_id, v_token.id, v_token.token_prefix, v_token.scopes, v_token.kind, v_retry = 0, v_retry,
-    (select p.daily_requests_per_token from platform.plans p where p.id = platform_private.account_plan(v_token.account_id)),
-    ((now() at time zone 'utc')::date)::text,
-    coalesce((select u.requests from platform_private.token_usage_daily u
-      where u.token_id = v_token.id and u.day = (now() at time zone 'utc')::date), 0);
+    v_quota, v_day::text, coalesce(v_used, v_quota, 0), v_retry = 0 and v_used is null;
 end $$;
 
 -- Superseded by the pruning in rate_limit_hit(); nothing called it.
