@@ -64,6 +64,10 @@ test('a frontend project has a site and no database APIs; an unknown backend typ
   const services = await http('GET', `/v1/projects/${ref}/services`, { token: owner.token });
   const status = Object.fromEntries(services.body.map((s: { name: string; status: string }) => [s.name, s.status]));
   assert.deepEqual(status, { db: 'ACTIVE_HEALTHY', rest: 'DISABLED', graphql: 'DISABLED', auth: 'DISABLED', storage: 'DISABLED', realtime: 'DISABLED', functions: 'DISABLED', sites: 'ACTIVE_HEALTHY' });
+  // Supabase's health endpoint says the same: the database is up, the APIs on it are not.
+  const health = await http('GET', `/v1/projects/${ref}/health`, { token: owner.token });
+  assert.deepEqual(health.body.map((s: { name: string; healthy: boolean }) => [s.name, s.healthy]), [['auth', false], ['db', true], ['rest', false], ['storage', false]]);
+  assert.equal(health.body.find((s: { name: string }) => s.name === 'rest').error, 'this project is a frontend project: it has a site and no database APIs');
   // Realtime refuses the WebSocket upgrade; the data login of the table builder refuses too.
   assert.equal(await upgradeStatus(`${url}/project/${ref}/realtime/v1/websocket?apikey=${anon}&vsn=1.0.0`), 404);
   const login = await fetch(`${url}/v1/data/${ref}/users/login`, { method: 'POST', headers: { apikey: anon, 'content-type': 'application/json' }, body: '{}' });

@@ -9,6 +9,7 @@ import { asCaller, authenticate, callerQuery, scope } from './session.ts';
 import { seal } from '../../../db/src/secret-box.ts';
 import { dbPasswordContext } from './credentials.ts';
 import { projectUrls } from '../project/urls.ts';
+import { FRONTEND_REFUSAL } from '../project/resolve.ts';
 import { checkDatabase } from './project-db.ts';
 
 // A project as the API shows it, from any row source `p` with the columns of platform.projects.
@@ -127,7 +128,9 @@ projects.get('/projects/:ref/health', read, async (req, res) => {
   if (unknown) throw errors.invalidBody(`unknown service "${unknown}"; known: ${SERVICES.join(', ')}`);
   const dbError = p.status === 'ACTIVE_HEALTHY' ? await checkDatabase(p.ref) : `project status is ${p.status}`;
   const status = p.status === 'COMING_UP' ? 'COMING_UP' : dbError ? 'UNHEALTHY' : 'ACTIVE_HEALTHY';
-  res.json(asked.map((name) => ({
+  // A frontend project has a database and no database APIs: its rest, auth and storage are never healthy.
+  const off = (name: string) => p.backend_type === 'frontend' && name !== 'db';
+  res.json(asked.map((name) => off(name) ? { name, healthy: false, status: 'UNHEALTHY', error: FRONTEND_REFUSAL.message } : ({
     name,
     healthy: status === 'ACTIVE_HEALTHY',
     status,
