@@ -3,10 +3,14 @@
 // functions and site builds, the audited reveal, Supabase's /secrets as the production environment of the same
 // store, sealing at rest, and another account's reach (none).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { openSecrets } from '../../server/src/functions/env.ts';
-import { adminClient, createProject, http, signup, type Project } from '../helpers/platform.ts';
+import { adminClient, createProject, http, joinOrganization, loam, signup, type Project } from '../helpers/platform.ts';
 import { deploy, invoke } from '../functions/helpers.ts';
 
 const ENV_FN = `Deno.serve(() => Response.json({ A: Deno.env.get('A') ?? null, B: Deno.env.get('B') ?? null, C: Deno.env.get('C') ?? null }));`;
@@ -15,7 +19,7 @@ const put = (p: Project, env: string, body: unknown, token = p.owner.token) =>
   http('PUT', `/v1/projects/${p.ref}/environments/${env}/secrets`, { token, body });
 
 let p: Project;
-let site: { id: string };
+let site: { id: string; subdomain: string };
 
 test('setup: a project with a function and a site', async () => {
   p = await createProject();
@@ -92,6 +96,54 @@ test('a site build reads no secrets until bound, then its environment\'s (what t
   const { rows } = await db.query('select * from platform_private.site_build_secrets_of($1)', [site.id]);
   await db.end();
   assert.deepEqual(openSecrets(p.ref, rows), { A: 'prod-a', B: 'stage-b', C: 'stage-c' });
+});
+
+test('a real site build sees its bound environment\'s secrets through the chain, under its own build_env; unbound, none', async () => {
+  // A bare repository made here; the build writes what it sees into the page it deploys.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'loam-envs-build-'));
+  try {
+    const src = path.join(tmp, 'src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'build.sh'), 'mkdir -p dist && echo "A=${A:-none} B=${B:-none} C=${C:-none} D=${D:-none}" > dist/index.html\n');
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', '-c', 'init.defaultBranch=main', ...args], { cwd, stdio: 'pipe' });
+    git(src, 'init');
+    git(src, 'add', '.');
+    git(src, 'commit', '-m', 'first');
+    git(tmp, 'clone', '--bare', src, path.join(tmp, 'repo.git'));
+    const sitePath = `/v1/projects/${p.ref}/sites/${site.id}`;
+    const set = await http('PATCH', sitePath, { token: p.owner.token, body: {
+      repo_url: path.join(tmp, 'repo.git'), build_command: 'sh build.sh', output_dir: 'dist', auto_publish: true, build_env: { D: 'from-build-env', C: 'build-env-wins' },
+    } });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const build = async () => {
+      const started = await http('POST', `${sitePath}/builds`, { token: p.owner.token });
+      assert.equal(started.status, 202, JSON.stringify(started.body));
+      for (const until = Date.now() + 60_000; ;) {
+        const b = (await http('GET', `${sitePath}/builds/${started.body.id}`, { token: p.owner.token })).body;
+        if (!['queued', 'running'].includes(b.status)) {
+          assert.equal(b.status, 'succeeded', (await http('GET', `${sitePath}/builds/${b.id}/logs`, { token: p.owner.token })).body);
+          const { url } = await loam();
+          return (await (await fetch(`${url}/sites/${site.subdomain}/`)).text()).trim();
+        }
+        if (Date.now() > until) throw new Error(`build still ${b.status}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    // Bound to staging (the test above): A from production, B from staging; C is the site's own build_env.
+    assert.equal(await build(), 'A=prod-a B=stage-b C=build-env-wins D=from-build-env');
+    // Unbound: no secrets at all, only build_env.
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/secret-bindings/sites/${site.id}`, { token: p.owner.token })).status, 204);
+    assert.equal(await build(), 'A=none B=none C=build-env-wins D=from-build-env');
+    // Bound to development: its own value first, then staging's, then production's.
+    assert.equal((await put(p, 'development', [{ name: 'A', value: 'dev-a' }])).status, 200);
+    assert.equal((await http('PUT', `/v1/projects/${p.ref}/secret-bindings/sites/${site.id}`, { token: p.owner.token, body: { environment: 'development' } })).status, 200);
+    assert.equal(await build(), 'A=dev-a B=stage-b C=build-env-wins D=from-build-env');
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/environments/development/secrets/A`, { token: p.owner.token })).status, 204);
+    assert.equal((await http('PUT', `/v1/projects/${p.ref}/secret-bindings/sites/${site.id}`, { token: p.owner.token, body: { environment: 'staging' } })).status, 200);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('reveal shows the resolved value and is audited with who and when; values are sealed at rest', async () => {
@@ -195,6 +247,43 @@ test('another account reaches none of it: lists, upserts, reveals, bindings, aud
   assert.equal(denied.body.code, 'insufficient_scope');
 });
 
+test('Supabase\'s /secrets writes and deletes production only: the other environments keep theirs', async () => {
+  const staged = await put(p, 'staging', [{ name: 'SHARED', value: 'stage-shared' }]);
+  assert.equal(staged.status, 200, JSON.stringify(staged.body));
+  assert.equal((await http('POST', `/v1/projects/${p.ref}/secrets`, { token: p.owner.token, body: [{ name: 'SHARED', value: 'prod-shared' }] })).status, 201);
+  const reveal = async (env: string) => (await http('POST', `/v1/projects/${p.ref}/environments/${env}/secrets/SHARED/reveal`, { token: p.owner.token })).body;
+  assert.deepEqual(await reveal('staging'), { name: 'SHARED', environment: 'staging', value: 'stage-shared' });
+  assert.deepEqual(await reveal('production'), { name: 'SHARED', environment: 'production', value: 'prod-shared' });
+  // Supabase's list: production's digest, never a value.
+  const list = (await http('GET', `/v1/projects/${p.ref}/secrets`, { token: p.owner.token })).body;
+  assert.equal(list.find((s: any) => s.name === 'SHARED').value, crypto.createHash('sha256').update('prod-shared').digest('hex'));
+  assert.equal((await http('DELETE', `/v1/projects/${p.ref}/secrets`, { token: p.owner.token, body: ['SHARED'] })).status, 200);
+  assert.equal((await reveal('production')).code, 'secret_not_found');
+  assert.deepEqual(await reveal('staging'), { name: 'SHARED', environment: 'staging', value: 'stage-shared' });
+  assert.equal((await http('DELETE', `/v1/projects/${p.ref}/environments/staging/secrets/SHARED`, { token: p.owner.token })).status, 204);
+});
+
+test('organization roles: a Developer or Read-only member lists masked values but neither reveals nor writes', async () => {
+  const [dev, ro] = await Promise.all([signup(), signup()]);
+  await joinOrganization(p.owner, dev, 'Developer');
+  await joinOrganization(p.owner, ro, 'Read-only');
+  const before = (await http('GET', `/v1/projects/${p.ref}/secret-reveals`, { token: p.owner.token })).body.length;
+  for (const m of [dev, ro]) {
+    const list = await http('GET', `/v1/projects/${p.ref}/environments/staging/secrets`, { token: m.token });
+    assert.equal(list.status, 200);
+    assert.ok(list.body.every((s: any) => s.value === '********'));
+    const reveal = await http('POST', `/v1/projects/${p.ref}/environments/staging/secrets/B/reveal`, { token: m.token });
+    assert.equal(reveal.status, 403, JSON.stringify(reveal.body));
+    assert.ok(!JSON.stringify(reveal.body).includes('stage-b'));
+    assert.equal((await put(p, 'staging', [{ name: 'B', value: 'hijacked' }], m.token)).status, 403);
+    assert.equal((await http('PUT', `/v1/projects/${p.ref}/secret-bindings/functions/envs`, { token: m.token, body: { environment: 'staging' } })).status, 403);
+  }
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/secret-reveals`, { token: p.owner.token })).body.length, before, 'a refused reveal is not recorded');
+  const b = await http('POST', `/v1/projects/${p.ref}/environments/staging/secrets/B/reveal`, { token: p.owner.token });
+  assert.equal(b.body.value, 'stage-b', 'unchanged');
+});
+
+// Last: its `%2e%2e` path values resolve (as URLs do) to the project itself, which a DELETE removes.
 test('hostile path values and bodies on the environment and email routes answer 4xx, never 5xx', async () => {
   const values = ['%00', 'a%00b', '..%2f..%2fetc', '%2e%2e', 'x'.repeat(3000), encodeURIComponent('ü💥'), '-1', encodeURIComponent("' or 1=1 --"),
     '%25', '00000000-0000-0000-0000-000000000000', encodeURIComponent('\\'), '%C0%AF'];

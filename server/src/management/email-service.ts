@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { roleGuard } from './roles.ts';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { emailServiceSettings } from '../../../db/src/config.ts';
+import { config, emailServiceSettings } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { seal } from '../../../db/src/secret-box.ts';
 import { DnsLookupFailed, lookupMx, lookupTxt } from '../dns.ts';
@@ -157,8 +157,8 @@ emailService.get('/projects/:ref/email/stats', async (req, res) => {
 
 // ---- Sending ------------------------------------------------------------------------------------------------
 
-// An email API key (`lme_…`) may send for its project and do nothing else; otherwise a management token with
-// projects:write and a role that may do project work.
+// An email API key (`lme_…`) may send for its project and do nothing else, under the rate limit of the project's
+// plan; otherwise a management token with projects:write and a role that may do project work.
 const emailAuth: RequestHandler = async (req, res, next) => {
   const m = /^Bearer\s+(lme_[0-9a-f]{48})$/i.exec(req.get('authorization') ?? '');
   if (!m) {
@@ -167,9 +167,11 @@ const emailAuth: RequestHandler = async (req, res, next) => {
     }
     return next();
   }
-  const { rows: [k] } = await controlPool().query<{ project_id: string; ref: string }>('select * from platform_private.email_key_project($1)', [sha256(m[1])]);
+  const { rows: [k] } = await controlPool().query<{ project_id: string; ref: string; retry_after: number }>(
+    'select * from platform_private.email_key_project($1, $2)', [sha256(m[1]), config.rateLimitPerMinute]);
   if (!k) throw errors.unauthorized();
-  if (k.ref !== param(req, 'ref')) throw new ApiError(403, 'insufficient_scope', 'This email API key belongs to another project');
+  if (k.retry_after > 0) throw errors.rateLimited(k.retry_after);
+  if (k.ref !== param(req, 'ref').toLowerCase()) throw new ApiError(403, 'insufficient_scope', 'This email API key belongs to another project');
   res.locals.emailProjectId = k.project_id;
   next();
 };
