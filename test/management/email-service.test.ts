@@ -4,6 +4,7 @@
 // idempotency keys, a bounce, a retry after a temporary refusal, stats, every error, and another account.
 process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1'; // the webhook receiver listens on loopback
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import http2 from 'node:http';
 import { after, before, test } from 'node:test';
 import dns2 from 'dns2';
@@ -21,8 +22,9 @@ const received: Received[] = [];
 let retryRefused = 0;
 let smtp: SMTPServer;
 
-interface Hook { headers: http2.IncomingHttpHeaders; body: string }
+interface Hook { url: string; headers: http2.IncomingHttpHeaders; body: string }
 const hooks: Hook[] = [];
+let slowClosed = 0;
 let hookServer: http2.Server;
 let hookUrl = '';
 
@@ -66,7 +68,15 @@ before(async () => {
   hookServer = http2.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
-    req.on('end', () => { hooks.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+    req.on('end', () => {
+      hooks.push({ url: req.url!, headers: req.headers, body });
+      if (req.url === '/fail') return res.writeHead(500).end('no');
+      if (req.url !== '/slow') return res.writeHead(204).end();
+      // An answer trickled a byte at a time: never idle long enough for a socket timeout.
+      res.writeHead(200);
+      const t = setInterval(() => res.write('.'), 500);
+      res.on('close', () => { clearInterval(t); slowClosed++; });
+    });
   });
   await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()));
   hookUrl = `http://127.0.0.1:${(hookServer.address() as { port: number }).port}/hooks`;
@@ -184,12 +194,25 @@ test('an email API key sends a templated email with an attachment: DKIM-signed o
   await db.end();
   assert.deepEqual(kept.attachments, [{ filename: 'note.txt', content_type: 'text/plain', size: 13 }]);
 
+  // One Message-ID for every attempt (a resend after a crash is the same message): the email's id at its domain.
+  assert.match(msg.raw.replace(/\r?\n[ \t]+/g, ' '), new RegExp(`^Message-ID: <${sent.body.id}@${DOMAIN.replace(/\./g, '\\.')}>\r?$`, 'm'));
+  assert.equal(email.message_id, `<${sent.body.id}@${DOMAIN}>`);
+
   // The webhook got both events, each signed per Standard Webhooks.
   const got = await until('two webhook deliveries', async () => hooks.length >= 2 && hooks);
   const wh = new Webhook(webhookSecret);
   const events = got.map((h) => wh.verify(h.body, h.headers as Record<string, string>) as any);
   assert.deepEqual(events.map((e) => e.type).sort(), ['email.queued', 'email.sent']);
-  assert.ok(events.every((e) => e.data.email_id === sent.body.id));
+  assert.ok(events.every((e) => e.data.email_id === sent.body.id && !Number.isNaN(Date.parse(e.timestamp))));
+  // The spec's algorithm by hand: v1,<base64 HMAC-SHA256 over "id.timestamp.body"> keyed by the whsec_ secret's bytes.
+  for (const h of got) {
+    const id = h.headers['webhook-id'] as string;
+    const ts = h.headers['webhook-timestamp'] as string;
+    assert.match(id, /^msg_\d+$/);
+    assert.ok(Math.abs(Number(ts) - Date.now() / 1000) < 120, `timestamp ${ts}`);
+    const expected = crypto.createHmac('sha256', Buffer.from(webhookSecret.slice('whsec_'.length), 'base64')).update(`${id}.${ts}.${h.body}`).digest('base64');
+    assert.ok((h.headers['webhook-signature'] as string).split(' ').includes(`v1,${expected}`), h.headers['webhook-signature'] as string);
+  }
   assert.throws(() => wh.verify(got[0].body.replace('email.', 'emai1.'), got[0].headers as Record<string, string>));
   assert.throws(() => new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`).verify(got[0].body, got[0].headers as Record<string, string>));
 });
@@ -261,6 +284,123 @@ test('with no relay an attempt fails and is retried; the last attempt records fa
     }));
   } finally {
     process.env.LOAM_SMTP_URL = relay;
+  }
+});
+
+test('a worker that dies during the last attempt leaves no email queued for ever: it is failed, and the webhook hears it', async () => {
+  const relay = process.env.LOAM_SMTP_URL;
+  delete process.env.LOAM_SMTP_URL;
+  const db = await adminClient();
+  try {
+    const sent = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'crash@example.org', subject: 'c', text: 'c' } });
+    assert.equal(sent.status, 202);
+    const get = async () => (await http('GET', `/v1/projects/${p.ref}/emails/${sent.body.id}`, { token: p.owner.token })).body;
+    await until('the first attempt', async () => (await get()).attempts >= 1);
+    // What a worker killed during its 5th attempt leaves once its lock is released: a job whose attempts are all
+    // counted, that graphile-worker will never run again.
+    await db.query(`select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key = $1), run_at := now() + interval '1 hour', attempts := 5, max_attempts := 5)`,
+      [`email_message__send:${sent.body.id}`]);
+    const done = await until('the liveness tick to fail it', async () => { const e = await get(); return e.status !== 'queued' && e; });
+    assert.equal(done.status, 'failed');
+    assert.match(done.last_error, /stopped before it could finish/);
+    assert.deepEqual(done.events.map((e: any) => e.type), ['queued', 'failed']);
+    const wh = new Webhook(webhookSecret);
+    await until('the failed webhook', async () => hooks.some((h) => {
+      const e = wh.verify(h.body, h.headers as Record<string, string>) as any;
+      return e.type === 'email.failed' && e.data.email_id === sent.body.id;
+    }));
+  } finally {
+    process.env.LOAM_SMTP_URL = relay;
+    await db.end();
+  }
+});
+
+test('webhooks: private addresses refused when created and when connecting; failures retried then failed; a trickled answer cut off', async () => {
+  const db = await adminClient();
+  const deliveries = async (hookId: string) => (await db.query(
+    `select d.id, d.status, d.attempts, d.last_error, d.response_status from platform_private.email_webhook_deliveries d where d.webhook_id = $1 order by d.id`, [hookId])).rows;
+  const create = async (url: string) => {
+    const r = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url, events: ['sent'] } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return r.body.id as string;
+  };
+  const send = async (to: string) => {
+    const r = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to, subject: 'w', text: 'w' } });
+    assert.equal(r.status, 202);
+    return r.body.id as string;
+  };
+  const port = (hookServer.address() as { port: number }).port;
+  const viaName = await create(`http://localhost:${port}/by-name`);
+  process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '0';
+  try {
+    // Without the operator's setting: loopback, private, link-local (cloud metadata) and mapped addresses are refused.
+    for (const url of ['http://127.0.0.1/x', 'http://[::1]/x', 'http://10.0.0.8/x', 'http://192.168.1.1/x', 'http://169.254.169.254/latest/meta-data',
+      'http://[::ffff:127.0.0.1]/x', 'http://0x7f000001/x', 'http://[fd00::1]/x']) {
+      const r = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url } });
+      assert.equal(r.status, 400, url);
+      assert.deepEqual(r.body, { message: 'url points at a private or loopback address', code: 'invalid_webhook_url' });
+    }
+    // A name is judged by the address it resolves to when connecting: localhost is refused, nothing is sent.
+    await send('by-name@example.org');
+    const [refused] = await until('the refused delivery', async () => { const d = await deliveries(viaName); return d[0]?.attempts >= 1 && d; });
+    assert.equal(refused.status, 'pending');
+    assert.match(refused.last_error, /resolves to a private or loopback address/);
+    assert.equal(refused.response_status, null);
+    assert.ok(!hooks.some((h) => h.url === '/by-name'), 'the receiver got nothing');
+  } finally {
+    process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1';
+  }
+  assert.equal((await http('DELETE', `${base()}/webhooks/${viaName}`, { token: p.owner.token })).status, 204);
+
+  // A receiver that answers 500: retried (graphile-worker's backoff), and failed once the attempts are used up.
+  const failing = await create(`http://127.0.0.1:${port}/fail`);
+  const slow = await create(`http://127.0.0.1:${port}/slow`);
+  const started = Date.now();
+  await send('hooks@example.org');
+  const [first] = await until('the first failed delivery', async () => { const d = await deliveries(failing); return d[0]?.attempts >= 1 && d; });
+  assert.equal(first.status, 'pending');
+  assert.equal(first.response_status, 500);
+  assert.match(first.last_error, /answered 500/);
+  await db.query(`select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key = $1), run_at := now(), max_attempts := 2)`,
+    [`email_webhook__deliver:${first.id}`]);
+  const [last] = await until('the last attempt', async () => { const d = await deliveries(failing); return d[0]?.status !== 'pending' && d; });
+  assert.deepEqual([last.status, last.attempts, last.response_status], ['failed', 2, 500]);
+  assert.equal(hooks.filter((h) => h.url === '/fail').length, 2, 'two attempts, then no more');
+
+  // A receiver that trickles its answer a byte every 500 ms never goes idle: the delivery is cut at 10 s.
+  const [cut] = await until('the trickled delivery to be cut off', async () => { const d = await deliveries(slow); return d[0]?.attempts >= 1 && d; }, 30_000);
+  assert.match(cut.last_error, /did not answer in the time allowed/);
+  assert.ok(Date.now() - started < 25_000, `cut after ${Date.now() - started} ms`);
+  await until('the connection to be closed', async () => slowClosed >= 1);
+  for (const id of [failing, slow]) assert.equal((await http('DELETE', `${base()}/webhooks/${id}`, { token: p.owner.token })).status, 204);
+  await db.end();
+});
+
+test('an email API key is held to the rate limit of its project\'s plan, shared by the project\'s keys', async () => {
+  const rl = await signup();
+  const q = await createProject(rl);
+  const [k1, k2] = await Promise.all(['one', 'two'].map(async (name) => (await http('POST', `/v1/projects/${q.ref}/email/api-keys`, { token: rl.token, body: { name } })).body.key as string));
+  const db = await adminClient();
+  const plan = `email_rl_${rl.org}`;
+  await db.query(`insert into platform.plans (id, name, max_projects, max_organizations, rate_limit_per_minute, db_size_mb, storage_size_mb)
+                  values ($1, 'Tiny', 2, 1, 3, 10, 10)`, [plan]);
+  await db.query('update platform.organizations set plan = $1 where slug = $2', [plan, rl.org]);
+  try {
+    const body = { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' };
+    // Within the limit the key is judged (this project has no verified domain); past it, 429 before anything else.
+    for (const k of [k1, k1, k2]) assert.equal((await http('POST', `/v1/projects/${q.ref}/emails`, { token: k, body })).body.code, 'domain_not_verified');
+    for (const k of [k2, k1]) {
+      const limited = await http('POST', `/v1/projects/${q.ref}/emails`, { token: k, body });
+      assert.equal(limited.status, 429);
+      assert.deepEqual(limited.body, { message: 'Too many requests: try again later', code: 'rate_limited' });
+      const retryAfter = Number(limited.headers.get('retry-after'));
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    }
+    // Another project's key is not affected.
+    assert.equal((await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { ...body, to: 'unlimited@example.org' } })).status, 202);
+  } finally {
+    await db.query(`update platform.organizations set plan = 'free' where slug = $1`, [rl.org]);
+    await db.end();
   }
 });
 
