@@ -5,6 +5,7 @@
 process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1'; // the webhook receiver listens on loopback
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import dgram from 'node:dgram';
 import http2 from 'node:http';
 import { after, before, test } from 'node:test';
 import dns2 from 'dns2';
@@ -147,6 +148,22 @@ test('a sending domain lists the records to publish; only a DNS-verified domain 
   assert.ok(ok.body.verified_at);
   assert.equal((await http('GET', `${base()}/domains/${domain.id}`, { token: p.owner.token })).body.status, 'verified');
   assert.equal((await http('GET', `${base()}/domains`, { token: p.owner.token })).body.length, 1);
+
+  // Resolvers that do not answer prove nothing: each record says so, and the verified domain stays verified.
+  const resolvers = process.env.LOAM_DNS_SERVERS;
+  const silent = dgram.createSocket('udp4');
+  await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+  process.env.LOAM_DNS_SERVERS = `127.0.0.1:${silent.address().port}`;
+  try {
+    const outage = await http('POST', `${base()}/domains/${domain.id}/verify`, { token: p.owner.token });
+    assert.equal(outage.status, 200);
+    assert.deepEqual(outage.body.records.map((r: any) => r.status), ['lookup_failed', 'lookup_failed', 'lookup_failed']);
+    assert.equal(outage.body.status, 'verified');
+    assert.equal(outage.body.verified_at, ok.body.verified_at);
+  } finally {
+    process.env.LOAM_DNS_SERVERS = resolvers;
+    silent.close();
+  }
 });
 
 test('an email API key sends a templated email with an attachment: DKIM-signed over SMTP, events to the webhook', async () => {
@@ -422,15 +439,35 @@ test('send errors: addresses, templates, sizes, keys', async () => {
   assert.equal((await send(ok, key, { 'idempotency-key': 'x'.repeat(300) })).status, 400);
   assert.equal((await send({ ...ok, from: `hello@other-${DOMAIN}` })).body.code, 'domain_not_verified');
 
-  // The key only sends: it reads nothing and manages nothing.
-  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails`, { token: key })).status, 401);
-  assert.equal((await http('GET', `${base()}/domains`, { token: key })).status, 401);
+  // The key only sends: it reads nothing and manages nothing (not even more keys or webhooks of its own project).
+  for (const [method, path, body] of [
+    ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `${base()}/domains`], ['GET', `${base()}/stats`], ['POST', `${base()}/api-keys`, { name: 'more' }],
+    ['POST', `${base()}/webhooks`, { url: hookUrl }], ['GET', '/v1/projects'], ['GET', `/v1/projects/${p.ref}`], ['GET', `/v1/projects/${p.ref}/secrets`],
+    ['POST', `/v1/projects/${p.ref}/database/query`, { query: 'select 1' }], ['GET', `/v1/projects/${p.ref}/api-keys`], ['GET', '/v1/organizations'],
+  ] as const) {
+    const r = await http(method, path, { token: key, body });
+    assert.equal(r.status, 401, `${method} ${path}: ${r.status}`);
+    assert.equal(r.body.code, 'unauthorized');
+  }
+  // Sizes: rendered bodies, and the request itself.
+  const tooLarge = await send({ ...ok, html: 'h'.repeat(300 * 1024), text: 't'.repeat(300 * 1024) });
+  assert.equal(tooLarge.status, 413);
+  assert.deepEqual(tooLarge.body, { message: `html and text hold at most ${512 * 1024} characters once rendered`, code: 'email_too_large' });
+  assert.equal((await send({ ...ok, text: 'x'.repeat(600 * 1024) })).body.code, 'invalid_body');
+  const huge = await send({ ...ok, attachments: [{ filename: 'a.bin', content: 'A'.repeat(3 * 1024 * 1024) }] });
+  assert.equal(huge.status, 413);
+  assert.equal(huge.body.code, 'payload_too_large');
+  assert.equal((await send({ ...ok, attachments: Array(11).fill({ filename: 'a', content: 'AA==' }) })).body.code, 'invalid_body');
   // A key of another project, a made-up key, a revoked key.
   const q = await createProject(p.owner);
   const qKey = (await http('POST', `/v1/projects/${q.ref}/email/api-keys`, { token: p.owner.token, body: { name: 'q' } })).body;
   const cross = await send(ok, qKey.key);
   assert.equal(cross.status, 403);
   assert.equal(cross.body.code, 'insufficient_scope');
+  // …and on its own project's route, this project's verified domain is not its own.
+  const borrowed = await http('POST', `/v1/projects/${q.ref}/emails`, { token: qKey.key, body: ok });
+  assert.equal(borrowed.status, 403);
+  assert.equal(borrowed.body.code, 'domain_not_verified');
   assert.equal((await send(ok, `lme_${'0'.repeat(48)}`)).status, 401);
   assert.equal((await http('DELETE', `/v1/projects/${q.ref}/email/api-keys/${qKey.id}`, { token: p.owner.token })).status, 204);
   assert.equal((await http('POST', `/v1/projects/${q.ref}/emails`, { token: qKey.key, body: ok })).status, 401);
@@ -470,4 +507,24 @@ test('another account reaches none of it', async () => {
   assert.equal((await http('DELETE', `${base()}/webhooks/${hookId}`, { token: p.owner.token })).body.code, 'email_webhook_not_found');
   assert.equal((await http('DELETE', `${base()}/domains/${domain.id}`, { token: p.owner.token })).status, 204);
   assert.equal((await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' } })).body.code, 'domain_not_verified');
+});
+
+test('stats count each event on its UTC day', async () => {
+  const stats = async (days: number) => (await http('GET', `${base()}/stats?days=${days}`, { token: p.owner.token })).body;
+  const before = await stats(3);
+  assert.deepEqual(before.map((d: any) => d.day), [0, 1, 2].map((n) => new Date(Date.now() - (2 - n) * 86_400_000).toISOString().slice(0, 10)));
+  // One email's events, moved to two days ago, count there and no longer today.
+  const emailId = (await http('GET', `/v1/projects/${p.ref}/emails?limit=500`, { token: p.owner.token })).body.find((e: any) => e.status === 'bounced').id;
+  const db = await adminClient();
+  await db.query(`update platform_private.email_events set at = at - interval '2 days' where email_id = $1`, [emailId]);
+  await db.end();
+  const after = await stats(3);
+  assert.deepEqual([after[0].queued - before[0].queued, after[0].bounced - before[0].bounced], [1, 1]);
+  assert.deepEqual([before[2].queued - after[2].queued, before[2].bounced - after[2].bounced], [1, 1]);
+  assert.equal((await stats(1)).length, 1);
+  for (const bad of ['0', '91', '1.5', 'x', '-1']) {
+    const r = await http('GET', `${base()}/stats?days=${bad}`, { token: p.owner.token });
+    assert.equal(r.status, 400, bad);
+    assert.deepEqual(r.body, { message: 'days must be an integer from 1 to 90', code: 'invalid_body' });
+  }
 });

@@ -70,7 +70,8 @@ emailService.get('/projects/:ref/email/domains/:id', async (req, res) => {
   res.json(row);
 });
 
-// Looks each record up through the operator's resolvers; verified when all three are found.
+// Looks each record up through the operator's resolvers; verified when all three are found, failed when one is
+// missing.
 emailService.post('/projects/:ref/email/domains/:id/verify', async (req, res) => {
   const ref = param(req, 'ref');
   const id = uuidParam(req, 'id', domainNotFound);
@@ -88,7 +89,9 @@ emailService.post('/projects/:ref/email/domains/:id/verify', async (req, res) =>
       throw err;
     }
   }));
-  const verified = checked.every((r) => r.status === 'verified');
+  // A record DNS did not answer for proves nothing either way: unless another is missing, the status stays.
+  const verified = checked.every((r) => r.status === 'verified') ? true
+    : checked.some((r) => r.status === 'not_found') ? false : null;
   const [row] = await callerQuery(res, 'select * from platform.record_email_domain_check($1, $2, $3, $4)', [ref, id, verified, JSON.stringify(checked)]);
   res.json(row);
 });

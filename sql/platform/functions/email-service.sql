@@ -44,6 +44,8 @@ end $$;
 comment on function platform.email_domains(text, uuid) is 'The sending domains of a project (one, given its id).';
 
 -- The result of a DNS check made by the API process: each record's `status`, and verified when all were found.
+-- p_verified null: DNS gave no answer for some record (and none was missing): the status stays as it was, so an
+-- outage of the resolvers does not stop a verified domain's mail.
 create or replace function platform.record_email_domain_check(p_ref text, p_id uuid, p_verified boolean, p_records jsonb)
   returns table (id uuid, domain text, status text, records jsonb, created_at timestamptz, last_checked_at timestamptz, verified_at timestamptz)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
@@ -53,8 +55,8 @@ declare
   v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   return query update platform_private.email_domains d set records = p_records, last_checked_at = now(),
-      status = case when p_verified then 'verified' else 'failed' end,
-      verified_at = case when p_verified then coalesce(d.verified_at, now()) else null end
+      status = case when p_verified is null then d.status when p_verified then 'verified' else 'failed' end,
+      verified_at = case when p_verified is null then d.verified_at when p_verified then coalesce(d.verified_at, now()) else null end
     where d.project_id = v_project.id and d.id = p_id
     returning d.id, d.domain, d.status, d.records, d.created_at, d.last_checked_at, d.verified_at;
   if not found then raise exception 'Email domain not found' using errcode = 'LME03'; end if;
