@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { forgetRuntime } from '../../db/src/projects.ts';
 import { openSecrets } from '../../server/src/functions/env.ts';
 import { adminClient, createProject, http, joinOrganization, loam, signup, type Project } from '../helpers/platform.ts';
 import { deploy, invoke } from '../functions/helpers.ts';
@@ -261,6 +262,21 @@ test('Supabase\'s /secrets writes and deletes production only: the other environ
   assert.equal((await reveal('production')).code, 'secret_not_found');
   assert.deepEqual(await reveal('staging'), { name: 'SHARED', environment: 'staging', value: 'stage-shared' });
   assert.equal((await http('DELETE', `/v1/projects/${p.ref}/environments/staging/secrets/SHARED`, { token: p.owner.token })).status, 204);
+});
+
+test('a value that does not open (another key, or moved to another row) is a 409 on reveal, never a 500 or a value', async () => {
+  const db = await adminClient();
+  await db.query(`insert into platform_private.function_secrets (project_id, environment, name, value_enc, digest)
+    select project_id, 'production', 'MOVED', value_enc, digest from platform_private.function_secrets s
+    where s.environment = 'staging' and s.name = 'B' and s.project_id = (select id from platform.projects where ref = $1)`, [p.ref]);
+  await db.end();
+  const r = await http('POST', `/v1/projects/${p.ref}/environments/production/secrets/MOVED/reveal`, { token: p.owner.token });
+  assert.equal(r.status, 409);
+  assert.deepEqual(r.body, { message: 'this secret was sealed with another LOAM_SECRETS_KEY and cannot be read; set it again', code: 'secret_undecryptable' });
+  // The function runtime (this process's, its cache dropped) leaves it out rather than fail: the others still arrive.
+  forgetRuntime(p.ref);
+  assert.deepEqual((await invoke(p, 'envs')).json, { A: 'prod-a', B: 'prod-b', C: 'prod-c' });
+  assert.equal((await http('DELETE', `/v1/projects/${p.ref}/environments/production/secrets/MOVED`, { token: p.owner.token })).status, 204);
 });
 
 test('organization roles: a Developer or Read-only member lists masked values but neither reveals nor writes', async () => {
