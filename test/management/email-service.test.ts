@@ -484,10 +484,11 @@ test('another account reaches none of it', async () => {
   const t = other.token;
   const hookId = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body[0].id;
   const emailId = (await http('GET', `/v1/projects/${p.ref}/emails`, { token: p.owner.token })).body[0].id;
+  const keyId = (await http('GET', `${base()}/api-keys`, { token: p.owner.token })).body[0].id;
   for (const [method, path, body] of [
     ['GET', `${base()}/domains`], ['POST', `${base()}/domains`, { domain: 'evil.example.com' }],
     ['GET', `${base()}/domains/${domain.id}`], ['POST', `${base()}/domains/${domain.id}/verify`], ['DELETE', `${base()}/domains/${domain.id}`],
-    ['GET', `${base()}/api-keys`], ['POST', `${base()}/api-keys`, { name: 'x' }],
+    ['GET', `${base()}/api-keys`], ['POST', `${base()}/api-keys`, { name: 'x' }], ['DELETE', `${base()}/api-keys/${keyId}`],
     ['GET', `${base()}/webhooks`], ['POST', `${base()}/webhooks`, { url: hookUrl }], ['DELETE', `${base()}/webhooks/${hookId}`],
     ['GET', `${base()}/stats`], ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `/v1/projects/${p.ref}/emails/${emailId}`],
     ['POST', `/v1/projects/${p.ref}/emails`, { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' }],
@@ -496,6 +497,27 @@ test('another account reaches none of it', async () => {
     assert.equal(r.status, 404, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
     assert.equal(r.body.code, 'project_not_found');
   }
+  // The same owner's other project names none of this one's resources by id.
+  const sibling = await createProject(p.owner);
+  for (const [path, code] of [[`/email/domains/${domain.id}`, 'email_domain_not_found'], [`/email/api-keys/${keyId}`, 'email_api_key_not_found'],
+    [`/email/webhooks/${hookId}`, 'email_webhook_not_found']]) {
+    const r = await http('DELETE', `/v1/projects/${sibling.ref}${path}`, { token: p.owner.token });
+    assert.equal(r.status, 404, path);
+    assert.equal(r.body.code, code);
+  }
+  assert.equal((await http('GET', `/v1/projects/${sibling.ref}/emails/${emailId}`, { token: p.owner.token })).body.code, 'email_not_found');
+  assert.equal((await http('POST', `/v1/projects/${sibling.ref}/email/domains/${domain.id}/verify`, { token: p.owner.token })).body.code, 'email_domain_not_found');
+  assert.equal((await http('GET', `${base()}/api-keys`, { token: p.owner.token })).body.length, 1, 'still there');
+  // A read-only token of the owner reads, and neither sends nor manages.
+  const ro = (await http('POST', '/v1/auth/tokens', { token: p.owner.token, body: { name: 'ro', scopes: ['projects:read'] } })).body.token;
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails`, { token: ro })).status, 200);
+  for (const [method, path, body] of [['POST', `/v1/projects/${p.ref}/emails`, { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' }],
+    ['POST', `${base()}/api-keys`, { name: 'x' }], ['POST', `${base()}/webhooks`, { url: hookUrl }], ['DELETE', `${base()}/domains/${domain.id}`]] as const) {
+    const r = await http(method, path, { token: ro, body });
+    assert.equal(r.status, 403, `${method} ${path}`);
+    assert.equal(r.body.code, 'insufficient_scope');
+  }
+
   // The other account's own project cannot send from this project's verified domain.
   const mine = await createProject(other);
   const res = await http('POST', `/v1/projects/${mine.ref}/emails`, { token: t, body: { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' } });
