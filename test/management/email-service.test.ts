@@ -99,6 +99,29 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
+/** Checks a message's DKIM-Signature (relaxed/relaxed, rsa-sha256, RFC 6376 §3.4) against a public key (base64
+ *  SPKI, the p= of the published record): the body hash, then the signature over the signed headers. */
+function dkimVerifies(raw: string, publicKeyB64: string): boolean {
+  const [head, ...rest] = raw.split(/\r\n\r\n/);
+  const fields = head.split(/\r\n(?![ \t])/).map((f) => { const i = f.indexOf(':'); return { name: f.slice(0, i).trim().toLowerCase(), raw: f }; });
+  const relaxed = (f: string) => { const i = f.indexOf(':'); return `${f.slice(0, i).trim().toLowerCase()}:${f.slice(i + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim()}`; };
+  const sig = fields.find((f) => f.name === 'dkim-signature')!;
+  const tags = Object.fromEntries(sig.raw.slice(sig.raw.indexOf(':') + 1).replace(/\s+/g, '').split(';').filter(Boolean).map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]));
+  let body = rest.join('\r\n\r\n').split('\r\n').map((l) => l.replace(/[ \t]+/g, ' ').replace(/ $/, '')).join('\r\n').replace(/(\r\n)*$/, '');
+  body = body ? `${body}\r\n` : '';
+  if (crypto.createHash('sha256').update(body).digest('base64') !== tags.bh) return false;
+  const used = new Set<number>();
+  const signed = (tags.h as string).split(':').map((name) => {
+    const i = fields.findLastIndex((f, j) => f.name === name.toLowerCase() && !used.has(j));
+    if (i < 0) return undefined;
+    used.add(i);
+    return relaxed(fields[i].raw);
+  }).filter((x) => x !== undefined);
+  const sigField = relaxed(sig.raw).replace(/b=[^;]*$/, 'b=').replace(/(;\s*b=)[^;]*/, '$1');
+  const key = crypto.createPublicKey({ key: Buffer.from(publicKeyB64, 'base64'), format: 'der', type: 'spki' });
+  return crypto.verify('sha256', Buffer.from([...signed, sigField].join('\r\n')), key, Buffer.from(tags.b, 'base64'));
+}
+
 let p: Project;
 let other: Account;
 let domain: any;
@@ -202,6 +225,10 @@ test('an email API key sends a templated email with an attachment: DKIM-signed o
   assert.deepEqual(msg.to, ['person@example.org']);
   assert.match(msg.raw, /Subject: Welcome, Ada <b>/);
   assert.match(msg.raw, /DKIM-Signature: v=1; a=rsa-sha256;[^]*d=mail\d+\.example\.com;[^]*s=loam[0-9a-f]{8}/);
+  // The signature verifies with the key the domain published; a changed byte does not.
+  const published = domain.records[0].value.split('p=')[1];
+  assert.ok(dkimVerifies(msg.raw, published), 'DKIM verifies with the published key');
+  assert.ok(!dkimVerifies(msg.raw.replace('Subject: Welcome', 'Subject: Welcomf'), published));
   assert.ok(msg.raw.replace(/=\r?\n/g, '').includes('Hello Ada &#60;b&#62;, your code is 4242'), 'html variables are escaped');
   assert.match(msg.raw, /filename=note\.txt/);
   assert.ok(msg.raw.includes(Buffer.from('attached text').toString('base64')));
