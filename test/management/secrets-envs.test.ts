@@ -299,6 +299,34 @@ test('organization roles: a Developer or Read-only member lists masked values bu
   assert.equal(b.body.value, 'stage-b', 'unchanged');
 });
 
+test('what an environment resolves to must fit a process: values in bytes, 1 MiB of names and values through the chain', async () => {
+  const q = await createProject();
+  const wide = await put(q, 'staging', [{ name: 'WIDE', value: '中'.repeat(30_000) }]);
+  assert.equal(wide.status, 400);
+  assert.deepEqual(wide.body, { message: 'a secret name holds at most 256 characters, a value 65536 bytes (UTF-8)', code: 'invalid_body' });
+  const chunk = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, value: 'v'.repeat(64 * 1024) }));
+  assert.equal((await http('POST', `/v1/projects/${q.ref}/secrets`, { token: q.owner.token, body: chunk('P', 14) })).status, 201);
+  // Production alone holds 14 × 64 KiB; development's two more would make what development resolves to pass 1 MiB.
+  const over = await put(q, 'development', [{ name: 'SMALL', value: 'ok' }, ...chunk('D', 2)]);
+  assert.equal(over.status, 413);
+  assert.equal(over.body.code, 'secrets_too_large');
+  assert.match(over.body.message, /^the secrets of development would take \d+ bytes with its fallbacks: an environment resolves to at most 1048576 bytes of names and values$/);
+  assert.deepEqual((await http('GET', `/v1/projects/${q.ref}/environments/development/secrets`, { token: q.owner.token })).body, [], 'nothing written');
+  // The same through Supabase's /secrets, which production's own count would pass.
+  const sb = await http('POST', `/v1/projects/${q.ref}/secrets`, { token: q.owner.token, body: chunk('Q', 2) });
+  assert.equal(sb.status, 413);
+  assert.equal(sb.body.code, 'secrets_too_large');
+  assert.equal((await http('GET', `/v1/projects/${q.ref}/secrets`, { token: q.owner.token })).body.length, 14);
+  // Up to the cap, a real function starts with all of it (past Linux's limits it could not be spawned at all).
+  const d = await deploy(q, 'sizes', { 'index.ts': `Deno.serve(() => Response.json(Object.keys(Deno.env.toObject()).filter((k) => /^P\\d+$/.test(k)).length));` }, { verify_jwt: false });
+  assert.equal(d.status, 201, JSON.stringify(d.body));
+  const started = await invoke(q, 'sizes');
+  assert.equal(started.status, 200, started.text);
+  assert.equal(started.json, 14);
+  // Replacing a value by a smaller one is always possible.
+  assert.equal((await http('POST', `/v1/projects/${q.ref}/secrets`, { token: q.owner.token, body: [{ name: 'P0', value: 'small' }] })).status, 201);
+});
+
 // Last: its `%2e%2e` path values resolve (as URLs do) to the project itself, which a DELETE removes.
 test('hostile path values and bodies on the environment and email routes answer 4xx, never 5xx', async () => {
   const values = ['%00', 'a%00b', '..%2f..%2fetc', '%2e%2e', 'x'.repeat(3000), encodeURIComponent('ü💥'), '-1', encodeURIComponent("' or 1=1 --"),
