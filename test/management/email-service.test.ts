@@ -500,6 +500,19 @@ test('send errors: addresses, templates, sizes, keys', async () => {
   assert.equal((await http('POST', `/v1/projects/${q.ref}/emails`, { token: qKey.key, body: ok })).status, 401);
   assert.equal((await http('DELETE', `/v1/projects/${q.ref}/email/api-keys/${qKey.id}`, { token: p.owner.token })).body.code, 'email_api_key_not_found');
 
+  // Names, lists and limits.
+  assert.equal((await http('POST', `${base()}/api-keys`, { token: p.owner.token, body: {} })).body.code, 'invalid_body');
+  assert.equal((await http('POST', `${base()}/api-keys`, { token: p.owner.token, body: { name: 'x'.repeat(257) } })).status, 400);
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails?limit=0`, { token: p.owner.token })).body.code, 'invalid_body');
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails?limit=501`, { token: p.owner.token })).status, 400);
+  const hooksNow = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body.length;
+  const extra: string[] = [];
+  for (let i = hooksNow; i < 20; i++) extra.push((await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: `${hookUrl}?n=${i}`, events: ['bounced'] } })).body.id);
+  const tooMany = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: hookUrl } });
+  assert.equal(tooMany.status, 400);
+  assert.deepEqual(tooMany.body, { message: 'a project has at most 20 email webhooks', code: 'email_limit_reached' });
+  for (const id of extra) assert.equal((await http('DELETE', `${base()}/webhooks/${id}`, { token: p.owner.token })).status, 204);
+
   // Webhook URLs and events.
   assert.equal((await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: 'ftp://example.org/x' } })).body.code, 'invalid_webhook_url');
   assert.equal((await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: hookUrl, events: ['opened'] } })).body.code, 'invalid_body');

@@ -206,6 +206,15 @@ test('errors: unknown environment, bad bodies, reserved names, unknown targets, 
   assert.equal(badBindEnv.body.code, 'invalid_environment');
   assert.equal((await http('PUT', `/v1/projects/${p.ref}/secret-bindings/functions/envs`, { token: tok, body: {} })).body.code, 'invalid_body');
   assert.equal((await http('GET', `/v1/projects/${p.ref}/secret-reveals?limit=0`, { token: tok })).status, 400);
+  assert.equal((await http('DELETE', `/v1/projects/${p.ref}/secret-bindings/functions/nope`, { token: tok })).body.code, 'function_not_found');
+  const noView = await http('GET', `/v1/projects/${p.ref}/secret-bindings/sites/00000000-0000-0000-0000-000000000000/secrets`, { token: tok });
+  assert.equal(noView.status, 404);
+  assert.deepEqual(noView.body, { message: 'Site not found', code: 'site_not_found' });
+  for (const bad of [[], { B: true }, [1], Array(101).fill('B')]) {
+    const r = await http('DELETE', `/v1/projects/${p.ref}/environments/staging/secrets`, { token: tok, body: bad });
+    assert.equal(r.status, 400, JSON.stringify(bad));
+    assert.deepEqual(r.body, { message: 'expected an array of 1 to 100 secret names', code: 'invalid_body' });
+  }
 
   assert.equal((await put(p, 'development', [{ name: 'ONE', value: '1' }])).status, 200);
   assert.equal((await http('DELETE', `/v1/projects/${p.ref}/environments/development/secrets/ONE`, { token: tok })).status, 204);
