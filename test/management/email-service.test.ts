@@ -361,8 +361,12 @@ test('a worker that dies during the last attempt leaves no email queued for ever
 
 test('webhooks: private addresses refused when created and when connecting; failures retried then failed; a trickled answer cut off', async () => {
   const db = await adminClient();
-  const deliveries = async (hookId: string) => (await db.query(
-    `select d.id, d.status, d.attempts, d.last_error, d.response_status from platform_private.email_webhook_deliveries d where d.webhook_id = $1 order by d.id`, [hookId])).rows;
+  // What the owner sees of each delivery (the receivers below get one event each: `sent`).
+  const deliveries = async (hookId: string) => {
+    const r = await http('GET', `${base()}/webhooks/${hookId}/deliveries`, { token: p.owner.token });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body as any[];
+  };
   const create = async (url: string) => {
     const r = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url, events: ['sent'] } });
     assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -408,7 +412,7 @@ test('webhooks: private addresses refused when created and when connecting; fail
   await db.query(`select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key = $1), run_at := now(), max_attempts := 2)`,
     [`email_webhook__deliver:${first.id}`]);
   const [last] = await until('the last attempt', async () => { const d = await deliveries(failing); return d[0]?.status !== 'pending' && d; });
-  assert.deepEqual([last.status, last.attempts, last.response_status], ['failed', 2, 500]);
+  assert.deepEqual([last.status, last.attempts, last.response_status, last.type, last.delivered_at], ['failed', 2, 500, 'sent', null]);
   assert.equal(hooks.filter((h) => h.url === '/fail').length, 2, 'two attempts, then no more');
 
   // A receiver that trickles its answer a byte every 500 ms never goes idle: the delivery is cut at 10 s.
@@ -417,6 +421,12 @@ test('webhooks: private addresses refused when created and when connecting; fail
   assert.ok(Date.now() - started < 25_000, `cut after ${Date.now() - started} ms`);
   await until('the connection to be closed', async () => slowClosed >= 1);
   for (const id of [failing, slow]) assert.equal((await http('DELETE', `${base()}/webhooks/${id}`, { token: p.owner.token })).status, 204);
+  const mainHook = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body[0].id;
+  const delivered = await deliveries(mainHook);
+  assert.ok(delivered.length >= 10 && delivered.some((d) => d.status === 'delivered' && d.response_status === 204 && d.delivered_at && d.last_error === null));
+  assert.equal((await http('GET', `${base()}/webhooks/${mainHook}/deliveries?limit=2`, { token: p.owner.token })).body.length, 2);
+  assert.equal((await http('GET', `${base()}/webhooks/${mainHook}/deliveries?limit=0`, { token: p.owner.token })).body.code, 'invalid_body');
+  assert.equal((await http('GET', `${base()}/webhooks/${failing}/deliveries`, { token: p.owner.token })).body.code, 'email_webhook_not_found');
   await db.end();
 });
 
@@ -530,7 +540,7 @@ test('another account reaches none of it', async () => {
     ['GET', `${base()}/domains/${domain.id}`], ['POST', `${base()}/domains/${domain.id}/verify`], ['DELETE', `${base()}/domains/${domain.id}`],
     ['GET', `${base()}/api-keys`], ['POST', `${base()}/api-keys`, { name: 'x' }], ['DELETE', `${base()}/api-keys/${keyId}`],
     ['GET', `${base()}/webhooks`], ['POST', `${base()}/webhooks`, { url: hookUrl }], ['DELETE', `${base()}/webhooks/${hookId}`],
-    ['GET', `${base()}/stats`], ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `/v1/projects/${p.ref}/emails/${emailId}`],
+    ['GET', `${base()}/webhooks/${hookId}/deliveries`], ['GET', `${base()}/stats`], ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `/v1/projects/${p.ref}/emails/${emailId}`],
     ['POST', `/v1/projects/${p.ref}/emails`, { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' }],
   ] as const) {
     const r = await http(method, path, { token: t, body });
@@ -546,6 +556,7 @@ test('another account reaches none of it', async () => {
     assert.equal(r.body.code, code);
   }
   assert.equal((await http('GET', `/v1/projects/${sibling.ref}/emails/${emailId}`, { token: p.owner.token })).body.code, 'email_not_found');
+  assert.equal((await http('GET', `/v1/projects/${sibling.ref}/email/webhooks/${hookId}/deliveries`, { token: p.owner.token })).body.code, 'email_webhook_not_found');
   assert.equal((await http('POST', `/v1/projects/${sibling.ref}/email/domains/${domain.id}/verify`, { token: p.owner.token })).body.code, 'email_domain_not_found');
   assert.equal((await http('GET', `${base()}/api-keys`, { token: p.owner.token })).body.length, 1, 'still there');
   // A read-only token of the owner reads, and neither sends nor manages.

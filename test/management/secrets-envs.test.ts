@@ -346,7 +346,7 @@ test('hostile path values and bodies on the environment and email routes answer 
     ['GET', '/environments/{v}/secrets'], ['PUT', '/environments/{v}/secrets'], ['DELETE', '/environments/{v}/secrets/{v}'],
     ['POST', '/environments/{v}/secrets/{v}/reveal'], ['GET', '/environments/{v}/resolved'], ['PUT', '/secret-bindings/{v}/{v}'],
     ['GET', '/secret-bindings/{v}/{v}/secrets'], ['DELETE', '/secret-bindings/functions/{v}'], ['GET', '/email/domains/{v}'],
-    ['POST', '/email/domains/{v}/verify'], ['DELETE', '/email/api-keys/{v}'], ['DELETE', '/email/webhooks/{v}'], ['GET', '/emails/{v}'],
+    ['POST', '/email/domains/{v}/verify'], ['DELETE', '/email/api-keys/{v}'], ['DELETE', '/email/webhooks/{v}'], ['GET', '/email/webhooks/{v}/deliveries'], ['GET', '/emails/{v}'],
     ['GET', '/secret-reveals?limit={v}'], ['GET', '/email/stats?days={v}'], ['GET', '/emails?limit={v}'],
   ];
   const bad: string[] = [];

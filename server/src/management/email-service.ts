@@ -143,10 +143,19 @@ emailService.get('/projects/:ref/email/webhooks', async (req, res) => {
   res.json(await callerQuery(res, 'select * from platform.email_webhooks($1)', [param(req, 'ref')]));
 });
 
+const webhookNotFound = () => new ApiError(404, 'email_webhook_not_found', 'Email webhook not found');
+
 emailService.delete('/projects/:ref/email/webhooks/:id', async (req, res) => {
-  const notFound = () => new ApiError(404, 'email_webhook_not_found', 'Email webhook not found');
-  await callerQuery(res, 'select platform.delete_email_webhook($1, $2)', [param(req, 'ref'), uuidParam(req, 'id', notFound)]);
+  await callerQuery(res, 'select platform.delete_email_webhook($1, $2)', [param(req, 'ref'), uuidParam(req, 'id', webhookNotFound)]);
   res.status(204).end();
+});
+
+// What became of each event sent to a webhook: pending (retrying), delivered, or failed with the last answer.
+emailService.get('/projects/:ref/email/webhooks/:id/deliveries', async (req, res) => {
+  const limit = Number(req.query.limit ?? 50);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw errors.invalidBody('limit must be an integer from 1 to 500');
+  res.json(await callerQuery(res, 'select * from platform.email_webhook_deliveries($1, $2, $3)',
+    [param(req, 'ref'), uuidParam(req, 'id', webhookNotFound), limit]));
 });
 
 // ---- Stats -------------------------------------------------------------------------------------------------

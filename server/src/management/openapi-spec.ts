@@ -329,6 +329,8 @@ const schemas: Record<string, Schema> = {
   EmailApiKey: obj({ id: str({ format: 'uuid' }), name: str(), key_prefix: str(), scopes: arrayOf(str()), created_at: timestamp, last_used_at: nullable(timestamp) }),
   CreatedEmailApiKey: obj({ id: str({ format: 'uuid' }), name: str(), key_prefix: str(), scopes: arrayOf(str()), created_at: timestamp, last_used_at: nullable(timestamp), key: str({ description: 'Shown once.' }) }),
   EmailWebhook: obj({ id: str({ format: 'uuid' }), url: str(), events: arrayOf(str({ enum: ['queued', 'sent', 'bounced', 'failed'] })), created_at: timestamp }),
+  EmailWebhookDelivery: obj({ id: { type: 'integer' }, event_id: { type: 'integer' }, type: str({ enum: ['queued', 'sent', 'bounced', 'failed'] }), email_id: str({ format: 'uuid' }), at: timestamp,
+    status: str({ enum: ['pending', 'delivered', 'failed'] }), attempts: { type: 'integer' }, response_status: nullable({ type: 'integer' }), last_error: nullable(str()), delivered_at: nullable(timestamp) }),
   CreatedEmailWebhook: obj({ id: str({ format: 'uuid' }), url: str(), events: arrayOf(str()), created_at: timestamp, secret: str({ description: 'whsec_… signing secret (Standard Webhooks), shown once.' }) }),
   SendEmailBody: obj({
     from: str({ description: '`a@domain` or `Name <a@domain>`; the domain must be a verified sending domain.' }),
@@ -1373,6 +1375,9 @@ function emailPaths(): Record<string, Record<string, Operation>> {
     },
     '/v1/projects/{ref}/email/webhooks/{id}': {
       delete: op({ tag, id: 'delete-email-webhook', summary: 'Remove an email webhook', scope: 'projects:write', params: [projectRef, id], status: 204, errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/webhooks/{id}/deliveries': {
+      get: op({ tag, id: 'list-email-webhook-deliveries', summary: 'What became of each event sent to a webhook (newest first)', scope: 'projects:read', params: [projectRef, id, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }], response: arrayOf(ref('EmailWebhookDelivery')), errors: [400, 404] }),
     },
     '/v1/projects/{ref}/email/stats': {
       get: op({ tag, id: 'get-email-stats', summary: 'Email events per UTC day', scope: 'projects:read', params: [projectRef, { name: 'days', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 90 } }], response: arrayOf(ref('EmailStatsDay')), errors: [400, 404] }),

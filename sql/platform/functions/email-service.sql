@@ -143,6 +143,24 @@ begin
 end $$;
 comment on function platform.email_webhooks(text) is 'The email webhooks of a project (never their signing secrets).';
 
+create or replace function platform.email_webhook_deliveries(p_ref text, p_id uuid, p_limit integer)
+  returns table (id bigint, event_id bigint, type text, email_id uuid, at timestamptz, status text, attempts integer,
+                 response_status integer, last_error text, delivered_at timestamptz)
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  if not exists (select 1 from platform_private.email_webhooks w where w.project_id = v_project.id and w.id = p_id) then
+    raise exception 'Email webhook not found' using errcode = 'LME07';
+  end if;
+  return query select dl.id, ev.id, ev.type, ev.email_id, ev.at, dl.status, dl.attempts, dl.response_status, dl.last_error, dl.delivered_at
+    from platform_private.email_webhook_deliveries dl join platform_private.email_events ev on ev.id = dl.event_id
+    where dl.webhook_id = p_id order by dl.id desc limit least(greatest(coalesce(p_limit, 50), 1), 500);
+end $$;
+comment on function platform.email_webhook_deliveries(text, uuid, integer) is 'The deliveries of one email webhook (newest first): state, attempts, the last answer or error.';
+
 create or replace function platform.delete_email_webhook(p_ref text, p_id uuid) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
