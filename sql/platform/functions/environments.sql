@@ -31,13 +31,16 @@ $$;
 -- What every environment of a project resolves to must fit in a process's environment (Linux allows about 2 MiB
 -- for arguments and variables together): 1 MiB of names and values at most, checked after each write, in its
 -- transaction, so a write past it changes nothing. A value's bytes are its ciphertext's less the 28 of iv and tag.
+-- The lock (held to the end of the transaction) serializes the checks of one project: two writes at once cannot
+-- each pass on their own and together go past; each check's statement sees what was committed before it.
 create or replace function platform_private.check_secrets_size(p_project_id bigint) returns void
-  language plpgsql stable
+  language plpgsql volatile
 as $$
 declare
   v_env text;
   v_bytes bigint;
 begin
+  perform pg_advisory_xact_lock(hashtextextended('loam-secrets-size:' || p_project_id, 0));
   foreach v_env in array array['production', 'staging', 'development'] loop
     select coalesce(sum(octet_length(r.name) + octet_length(r.value_enc) - 28 + 2), 0) into v_bytes
       from platform_private.resolve_secrets(p_project_id, v_env) r;
