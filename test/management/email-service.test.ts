@@ -424,6 +424,7 @@ test('webhooks: private addresses refused when created and when connecting; fail
   const mainHook = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body[0].id;
   const delivered = await deliveries(mainHook);
   assert.ok(delivered.length >= 10 && delivered.some((d) => d.status === 'delivered' && d.response_status === 204 && d.delivered_at && d.last_error === null));
+  assert.ok(delivered.every((d) => Number.isInteger(d.id) && Number.isInteger(d.event_id)), 'integers, as the OpenAPI document says');
   assert.equal((await http('GET', `${base()}/webhooks/${mainHook}/deliveries?limit=2`, { token: p.owner.token })).body.length, 2);
   assert.equal((await http('GET', `${base()}/webhooks/${mainHook}/deliveries?limit=0`, { token: p.owner.token })).body.code, 'invalid_body');
   assert.equal((await http('GET', `${base()}/webhooks/${failing}/deliveries`, { token: p.owner.token })).body.code, 'email_webhook_not_found');

@@ -158,6 +158,7 @@ test('reveal shows the resolved value and is audited with who and when; values a
   assert.equal(audit.body[0].name, 'B');
   assert.equal(audit.body[0].environment, 'staging');
   assert.equal(audit.body[0].account_email, p.owner.email);
+  assert.ok(Number.isInteger(audit.body[0].id), 'an integer, as the OpenAPI document says');
   assert.ok(Math.abs(Date.parse(audit.body[0].at) - Date.now()) < 60_000);
   const missing = await http('POST', `/v1/projects/${p.ref}/environments/staging/secrets/NOPE/reveal`, { token: p.owner.token });
   assert.equal(missing.status, 404);

@@ -154,8 +154,9 @@ emailService.delete('/projects/:ref/email/webhooks/:id', async (req, res) => {
 emailService.get('/projects/:ref/email/webhooks/:id/deliveries', async (req, res) => {
   const limit = Number(req.query.limit ?? 50);
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw errors.invalidBody('limit must be an integer from 1 to 500');
-  res.json(await callerQuery(res, 'select * from platform.email_webhook_deliveries($1, $2, $3)',
-    [param(req, 'ref'), uuidParam(req, 'id', webhookNotFound), limit]));
+  const rows = await callerQuery<{ id: string; event_id: string }>(res, 'select * from platform.email_webhook_deliveries($1, $2, $3)',
+    [param(req, 'ref'), uuidParam(req, 'id', webhookNotFound), limit]);
+  res.json(rows.map((r) => ({ ...r, id: Number(r.id), event_id: Number(r.event_id) })));
 });
 
 // ---- Stats -------------------------------------------------------------------------------------------------
