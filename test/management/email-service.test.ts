@@ -4,6 +4,8 @@
 // idempotency keys, a bounce, a retry after a temporary refusal, stats, every error, and another account.
 process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1'; // the webhook receiver listens on loopback
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
 import http2 from 'node:http';
 import { after, before, test } from 'node:test';
 import dns2 from 'dns2';
@@ -21,8 +23,9 @@ const received: Received[] = [];
 let retryRefused = 0;
 let smtp: SMTPServer;
 
-interface Hook { headers: http2.IncomingHttpHeaders; body: string }
+interface Hook { url: string; headers: http2.IncomingHttpHeaders; body: string }
 const hooks: Hook[] = [];
+let slowClosed = 0;
 let hookServer: http2.Server;
 let hookUrl = '';
 
@@ -66,7 +69,15 @@ before(async () => {
   hookServer = http2.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
-    req.on('end', () => { hooks.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+    req.on('end', () => {
+      hooks.push({ url: req.url!, headers: req.headers, body });
+      if (req.url === '/fail') return res.writeHead(500).end('no');
+      if (req.url !== '/slow') return res.writeHead(204).end();
+      // An answer trickled a byte at a time: never idle long enough for a socket timeout.
+      res.writeHead(200);
+      const t = setInterval(() => res.write('.'), 500);
+      res.on('close', () => { clearInterval(t); slowClosed++; });
+    });
   });
   await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()));
   hookUrl = `http://127.0.0.1:${(hookServer.address() as { port: number }).port}/hooks`;
@@ -86,6 +97,29 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Checks a message's DKIM-Signature (relaxed/relaxed, rsa-sha256, RFC 6376 §3.4) against a public key (base64
+ *  SPKI, the p= of the published record): the body hash, then the signature over the signed headers. */
+function dkimVerifies(raw: string, publicKeyB64: string): boolean {
+  const [head, ...rest] = raw.split(/\r\n\r\n/);
+  const fields = head.split(/\r\n(?![ \t])/).map((f) => { const i = f.indexOf(':'); return { name: f.slice(0, i).trim().toLowerCase(), raw: f }; });
+  const relaxed = (f: string) => { const i = f.indexOf(':'); return `${f.slice(0, i).trim().toLowerCase()}:${f.slice(i + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim()}`; };
+  const sig = fields.find((f) => f.name === 'dkim-signature')!;
+  const tags = Object.fromEntries(sig.raw.slice(sig.raw.indexOf(':') + 1).replace(/\s+/g, '').split(';').filter(Boolean).map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]));
+  let body = rest.join('\r\n\r\n').split('\r\n').map((l) => l.replace(/[ \t]+/g, ' ').replace(/ $/, '')).join('\r\n').replace(/(\r\n)*$/, '');
+  body = body ? `${body}\r\n` : '';
+  if (crypto.createHash('sha256').update(body).digest('base64') !== tags.bh) return false;
+  const used = new Set<number>();
+  const signed = (tags.h as string).split(':').map((name) => {
+    const i = fields.findLastIndex((f, j) => f.name === name.toLowerCase() && !used.has(j));
+    if (i < 0) return undefined;
+    used.add(i);
+    return relaxed(fields[i].raw);
+  }).filter((x) => x !== undefined);
+  const sigField = relaxed(sig.raw).replace(/b=[^;]*$/, 'b=').replace(/(;\s*b=)[^;]*/, '$1');
+  const key = crypto.createPublicKey({ key: Buffer.from(publicKeyB64, 'base64'), format: 'der', type: 'spki' });
+  return crypto.verify('sha256', Buffer.from([...signed, sigField].join('\r\n')), key, Buffer.from(tags.b, 'base64'));
 }
 
 let p: Project;
@@ -137,6 +171,22 @@ test('a sending domain lists the records to publish; only a DNS-verified domain 
   assert.ok(ok.body.verified_at);
   assert.equal((await http('GET', `${base()}/domains/${domain.id}`, { token: p.owner.token })).body.status, 'verified');
   assert.equal((await http('GET', `${base()}/domains`, { token: p.owner.token })).body.length, 1);
+
+  // Resolvers that do not answer prove nothing: each record says so, and the verified domain stays verified.
+  const resolvers = process.env.LOAM_DNS_SERVERS;
+  const silent = dgram.createSocket('udp4');
+  await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+  process.env.LOAM_DNS_SERVERS = `127.0.0.1:${silent.address().port}`;
+  try {
+    const outage = await http('POST', `${base()}/domains/${domain.id}/verify`, { token: p.owner.token });
+    assert.equal(outage.status, 200);
+    assert.deepEqual(outage.body.records.map((r: any) => r.status), ['lookup_failed', 'lookup_failed', 'lookup_failed']);
+    assert.equal(outage.body.status, 'verified');
+    assert.equal(outage.body.verified_at, ok.body.verified_at);
+  } finally {
+    process.env.LOAM_DNS_SERVERS = resolvers;
+    silent.close();
+  }
 });
 
 test('an email API key sends a templated email with an attachment: DKIM-signed over SMTP, events to the webhook', async () => {
@@ -175,6 +225,10 @@ test('an email API key sends a templated email with an attachment: DKIM-signed o
   assert.deepEqual(msg.to, ['person@example.org']);
   assert.match(msg.raw, /Subject: Welcome, Ada <b>/);
   assert.match(msg.raw, /DKIM-Signature: v=1; a=rsa-sha256;[^]*d=mail\d+\.example\.com;[^]*s=loam[0-9a-f]{8}/);
+  // The signature verifies with the key the domain published; a changed byte does not.
+  const published = domain.records[0].value.split('p=')[1];
+  assert.ok(dkimVerifies(msg.raw, published), 'DKIM verifies with the published key');
+  assert.ok(!dkimVerifies(msg.raw.replace('Subject: Welcome', 'Subject: Welcomf'), published));
   assert.ok(msg.raw.replace(/=\r?\n/g, '').includes('Hello Ada &#60;b&#62;, your code is 4242'), 'html variables are escaped');
   assert.match(msg.raw, /filename=note\.txt/);
   assert.ok(msg.raw.includes(Buffer.from('attached text').toString('base64')));
@@ -184,12 +238,25 @@ test('an email API key sends a templated email with an attachment: DKIM-signed o
   await db.end();
   assert.deepEqual(kept.attachments, [{ filename: 'note.txt', content_type: 'text/plain', size: 13 }]);
 
+  // One Message-ID for every attempt (a resend after a crash is the same message): the email's id at its domain.
+  assert.match(msg.raw.replace(/\r?\n[ \t]+/g, ' '), new RegExp(`^Message-ID: <${sent.body.id}@${DOMAIN.replace(/\./g, '\\.')}>\r?$`, 'm'));
+  assert.equal(email.message_id, `<${sent.body.id}@${DOMAIN}>`);
+
   // The webhook got both events, each signed per Standard Webhooks.
   const got = await until('two webhook deliveries', async () => hooks.length >= 2 && hooks);
   const wh = new Webhook(webhookSecret);
   const events = got.map((h) => wh.verify(h.body, h.headers as Record<string, string>) as any);
   assert.deepEqual(events.map((e) => e.type).sort(), ['email.queued', 'email.sent']);
-  assert.ok(events.every((e) => e.data.email_id === sent.body.id));
+  assert.ok(events.every((e) => e.data.email_id === sent.body.id && !Number.isNaN(Date.parse(e.timestamp))));
+  // The spec's algorithm by hand: v1,<base64 HMAC-SHA256 over "id.timestamp.body"> keyed by the whsec_ secret's bytes.
+  for (const h of got) {
+    const id = h.headers['webhook-id'] as string;
+    const ts = h.headers['webhook-timestamp'] as string;
+    assert.match(id, /^msg_\d+$/);
+    assert.ok(Math.abs(Number(ts) - Date.now() / 1000) < 120, `timestamp ${ts}`);
+    const expected = crypto.createHmac('sha256', Buffer.from(webhookSecret.slice('whsec_'.length), 'base64')).update(`${id}.${ts}.${h.body}`).digest('base64');
+    assert.ok((h.headers['webhook-signature'] as string).split(' ').includes(`v1,${expected}`), h.headers['webhook-signature'] as string);
+  }
   assert.throws(() => wh.verify(got[0].body.replace('email.', 'emai1.'), got[0].headers as Record<string, string>));
   assert.throws(() => new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`).verify(got[0].body, got[0].headers as Record<string, string>));
 });
@@ -264,6 +331,134 @@ test('with no relay an attempt fails and is retried; the last attempt records fa
   }
 });
 
+test('a worker that dies during the last attempt leaves no email queued for ever: it is failed, and the webhook hears it', async () => {
+  const relay = process.env.LOAM_SMTP_URL;
+  delete process.env.LOAM_SMTP_URL;
+  const db = await adminClient();
+  try {
+    const sent = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'crash@example.org', subject: 'c', text: 'c' } });
+    assert.equal(sent.status, 202);
+    const get = async () => (await http('GET', `/v1/projects/${p.ref}/emails/${sent.body.id}`, { token: p.owner.token })).body;
+    await until('the first attempt', async () => (await get()).attempts >= 1);
+    // What a worker killed during its 5th attempt leaves once its lock is released: a job whose attempts are all
+    // counted, that graphile-worker will never run again.
+    await db.query(`select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key = $1), run_at := now() + interval '1 hour', attempts := 5, max_attempts := 5)`,
+      [`email_message__send:${sent.body.id}`]);
+    const done = await until('the liveness tick to fail it', async () => { const e = await get(); return e.status !== 'queued' && e; });
+    assert.equal(done.status, 'failed');
+    assert.match(done.last_error, /stopped before it could finish/);
+    assert.deepEqual(done.events.map((e: any) => e.type), ['queued', 'failed']);
+    const wh = new Webhook(webhookSecret);
+    await until('the failed webhook', async () => hooks.some((h) => {
+      const e = wh.verify(h.body, h.headers as Record<string, string>) as any;
+      return e.type === 'email.failed' && e.data.email_id === sent.body.id;
+    }));
+  } finally {
+    process.env.LOAM_SMTP_URL = relay;
+    await db.end();
+  }
+});
+
+test('webhooks: private addresses refused when created and when connecting; failures retried then failed; a trickled answer cut off', async () => {
+  const db = await adminClient();
+  // What the owner sees of each delivery (the receivers below get one event each: `sent`).
+  const deliveries = async (hookId: string) => {
+    const r = await http('GET', `${base()}/webhooks/${hookId}/deliveries`, { token: p.owner.token });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body as any[];
+  };
+  const create = async (url: string) => {
+    const r = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url, events: ['sent'] } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return r.body.id as string;
+  };
+  const send = async (to: string) => {
+    const r = await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to, subject: 'w', text: 'w' } });
+    assert.equal(r.status, 202);
+    return r.body.id as string;
+  };
+  const port = (hookServer.address() as { port: number }).port;
+  const viaName = await create(`http://localhost:${port}/by-name`);
+  process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '0';
+  try {
+    // Without the operator's setting: loopback, private, link-local (cloud metadata) and mapped addresses are refused.
+    for (const url of ['http://127.0.0.1/x', 'http://[::1]/x', 'http://10.0.0.8/x', 'http://192.168.1.1/x', 'http://169.254.169.254/latest/meta-data',
+      'http://[::ffff:127.0.0.1]/x', 'http://0x7f000001/x', 'http://[fd00::1]/x']) {
+      const r = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url } });
+      assert.equal(r.status, 400, url);
+      assert.deepEqual(r.body, { message: 'url points at a private or loopback address', code: 'invalid_webhook_url' });
+    }
+    // A name is judged by the address it resolves to when connecting: localhost is refused, nothing is sent.
+    await send('by-name@example.org');
+    const [refused] = await until('the refused delivery', async () => { const d = await deliveries(viaName); return d[0]?.attempts >= 1 && d; });
+    assert.equal(refused.status, 'pending');
+    assert.match(refused.last_error, /resolves to a private or loopback address/);
+    assert.equal(refused.response_status, null);
+    assert.ok(!hooks.some((h) => h.url === '/by-name'), 'the receiver got nothing');
+  } finally {
+    process.env.LOAM_THIRD_PARTY_AUTH_ALLOW_PRIVATE = '1';
+  }
+  assert.equal((await http('DELETE', `${base()}/webhooks/${viaName}`, { token: p.owner.token })).status, 204);
+
+  // A receiver that answers 500: retried (graphile-worker's backoff), and failed once the attempts are used up.
+  const failing = await create(`http://127.0.0.1:${port}/fail`);
+  const slow = await create(`http://127.0.0.1:${port}/slow`);
+  const started = Date.now();
+  await send('hooks@example.org');
+  const [first] = await until('the first failed delivery', async () => { const d = await deliveries(failing); return d[0]?.attempts >= 1 && d; });
+  assert.equal(first.status, 'pending');
+  assert.equal(first.response_status, 500);
+  assert.match(first.last_error, /answered 500/);
+  await db.query(`select graphile_worker.reschedule_jobs(array(select id from graphile_worker.jobs where key = $1), run_at := now(), max_attempts := 2)`,
+    [`email_webhook__deliver:${first.id}`]);
+  const [last] = await until('the last attempt', async () => { const d = await deliveries(failing); return d[0]?.status !== 'pending' && d; });
+  assert.deepEqual([last.status, last.attempts, last.response_status, last.type, last.delivered_at], ['failed', 2, 500, 'sent', null]);
+  assert.equal(hooks.filter((h) => h.url === '/fail').length, 2, 'two attempts, then no more');
+
+  // A receiver that trickles its answer a byte every 500 ms never goes idle: the delivery is cut at 10 s.
+  const [cut] = await until('the trickled delivery to be cut off', async () => { const d = await deliveries(slow); return d[0]?.attempts >= 1 && d; }, 30_000);
+  assert.match(cut.last_error, /did not answer in the time allowed/);
+  assert.ok(Date.now() - started < 25_000, `cut after ${Date.now() - started} ms`);
+  await until('the connection to be closed', async () => slowClosed >= 1);
+  for (const id of [failing, slow]) assert.equal((await http('DELETE', `${base()}/webhooks/${id}`, { token: p.owner.token })).status, 204);
+  const mainHook = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body[0].id;
+  const delivered = await deliveries(mainHook);
+  assert.ok(delivered.length >= 10 && delivered.some((d) => d.status === 'delivered' && d.response_status === 204 && d.delivered_at && d.last_error === null));
+  assert.ok(delivered.every((d) => Number.isInteger(d.id) && Number.isInteger(d.event_id)), 'integers, as the OpenAPI document says');
+  assert.equal((await http('GET', `${base()}/webhooks/${mainHook}/deliveries?limit=2`, { token: p.owner.token })).body.length, 2);
+  assert.equal((await http('GET', `${base()}/webhooks/${mainHook}/deliveries?limit=0`, { token: p.owner.token })).body.code, 'invalid_body');
+  assert.equal((await http('GET', `${base()}/webhooks/${failing}/deliveries`, { token: p.owner.token })).body.code, 'email_webhook_not_found');
+  await db.end();
+});
+
+test('an email API key is held to the rate limit of its project\'s plan, shared by the project\'s keys', async () => {
+  const rl = await signup();
+  const q = await createProject(rl);
+  const [k1, k2] = await Promise.all(['one', 'two'].map(async (name) => (await http('POST', `/v1/projects/${q.ref}/email/api-keys`, { token: rl.token, body: { name } })).body.key as string));
+  const db = await adminClient();
+  const plan = `email_rl_${rl.org}`;
+  await db.query(`insert into platform.plans (id, name, max_projects, max_organizations, rate_limit_per_minute, db_size_mb, storage_size_mb)
+                  values ($1, 'Tiny', 2, 1, 3, 10, 10)`, [plan]);
+  await db.query('update platform.organizations set plan = $1 where slug = $2', [plan, rl.org]);
+  try {
+    const body = { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' };
+    // Within the limit the key is judged (this project has no verified domain); past it, 429 before anything else.
+    for (const k of [k1, k1, k2]) assert.equal((await http('POST', `/v1/projects/${q.ref}/emails`, { token: k, body })).body.code, 'domain_not_verified');
+    for (const k of [k2, k1]) {
+      const limited = await http('POST', `/v1/projects/${q.ref}/emails`, { token: k, body });
+      assert.equal(limited.status, 429);
+      assert.deepEqual(limited.body, { message: 'Too many requests: try again later', code: 'rate_limited' });
+      const retryAfter = Number(limited.headers.get('retry-after'));
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    }
+    // Another project's key is not affected.
+    assert.equal((await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { ...body, to: 'unlimited@example.org' } })).status, 202);
+  } finally {
+    await db.query(`update platform.organizations set plan = 'free' where slug = $1`, [rl.org]);
+    await db.end();
+  }
+});
+
 test('send errors: addresses, templates, sizes, keys', async () => {
   const send = (body: unknown, token = key, headers: Record<string, string> = {}) => http('POST', `/v1/projects/${p.ref}/emails`, { token, body, headers });
   const ok = { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 'Hi {{who}}', text: 'x', variables: { who: 'you' } };
@@ -282,19 +477,52 @@ test('send errors: addresses, templates, sizes, keys', async () => {
   assert.equal((await send(ok, key, { 'idempotency-key': 'x'.repeat(300) })).status, 400);
   assert.equal((await send({ ...ok, from: `hello@other-${DOMAIN}` })).body.code, 'domain_not_verified');
 
-  // The key only sends: it reads nothing and manages nothing.
-  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails`, { token: key })).status, 401);
-  assert.equal((await http('GET', `${base()}/domains`, { token: key })).status, 401);
+  // The key only sends: it reads nothing and manages nothing (not even more keys or webhooks of its own project).
+  for (const [method, path, body] of [
+    ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `${base()}/domains`], ['GET', `${base()}/stats`], ['POST', `${base()}/api-keys`, { name: 'more' }],
+    ['POST', `${base()}/webhooks`, { url: hookUrl }], ['GET', '/v1/projects'], ['GET', `/v1/projects/${p.ref}`], ['GET', `/v1/projects/${p.ref}/secrets`],
+    ['POST', `/v1/projects/${p.ref}/database/query`, { query: 'select 1' }], ['GET', `/v1/projects/${p.ref}/api-keys`], ['GET', '/v1/organizations'],
+  ] as const) {
+    const r = await http(method, path, { token: key, body });
+    assert.equal(r.status, 401, `${method} ${path}: ${r.status}`);
+    assert.equal(r.body.code, 'unauthorized');
+  }
+  // Sizes: rendered bodies, and the request itself.
+  const tooLarge = await send({ ...ok, html: 'h'.repeat(300 * 1024), text: 't'.repeat(300 * 1024) });
+  assert.equal(tooLarge.status, 413);
+  assert.deepEqual(tooLarge.body, { message: `html and text hold at most ${512 * 1024} characters once rendered`, code: 'email_too_large' });
+  assert.equal((await send({ ...ok, text: 'x'.repeat(600 * 1024) })).body.code, 'invalid_body');
+  const huge = await send({ ...ok, attachments: [{ filename: 'a.bin', content: 'A'.repeat(3 * 1024 * 1024) }] });
+  assert.equal(huge.status, 413);
+  assert.equal(huge.body.code, 'payload_too_large');
+  assert.equal((await send({ ...ok, attachments: Array(11).fill({ filename: 'a', content: 'AA==' }) })).body.code, 'invalid_body');
   // A key of another project, a made-up key, a revoked key.
   const q = await createProject(p.owner);
   const qKey = (await http('POST', `/v1/projects/${q.ref}/email/api-keys`, { token: p.owner.token, body: { name: 'q' } })).body;
   const cross = await send(ok, qKey.key);
   assert.equal(cross.status, 403);
   assert.equal(cross.body.code, 'insufficient_scope');
+  // …and on its own project's route, this project's verified domain is not its own.
+  const borrowed = await http('POST', `/v1/projects/${q.ref}/emails`, { token: qKey.key, body: ok });
+  assert.equal(borrowed.status, 403);
+  assert.equal(borrowed.body.code, 'domain_not_verified');
   assert.equal((await send(ok, `lme_${'0'.repeat(48)}`)).status, 401);
   assert.equal((await http('DELETE', `/v1/projects/${q.ref}/email/api-keys/${qKey.id}`, { token: p.owner.token })).status, 204);
   assert.equal((await http('POST', `/v1/projects/${q.ref}/emails`, { token: qKey.key, body: ok })).status, 401);
   assert.equal((await http('DELETE', `/v1/projects/${q.ref}/email/api-keys/${qKey.id}`, { token: p.owner.token })).body.code, 'email_api_key_not_found');
+
+  // Names, lists and limits.
+  assert.equal((await http('POST', `${base()}/api-keys`, { token: p.owner.token, body: {} })).body.code, 'invalid_body');
+  assert.equal((await http('POST', `${base()}/api-keys`, { token: p.owner.token, body: { name: 'x'.repeat(257) } })).status, 400);
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails?limit=0`, { token: p.owner.token })).body.code, 'invalid_body');
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails?limit=501`, { token: p.owner.token })).status, 400);
+  const hooksNow = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body.length;
+  const extra: string[] = [];
+  for (let i = hooksNow; i < 20; i++) extra.push((await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: `${hookUrl}?n=${i}`, events: ['bounced'] } })).body.id);
+  const tooMany = await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: hookUrl } });
+  assert.equal(tooMany.status, 400);
+  assert.deepEqual(tooMany.body, { message: 'a project has at most 20 email webhooks', code: 'email_limit_reached' });
+  for (const id of extra) assert.equal((await http('DELETE', `${base()}/webhooks/${id}`, { token: p.owner.token })).status, 204);
 
   // Webhook URLs and events.
   assert.equal((await http('POST', `${base()}/webhooks`, { token: p.owner.token, body: { url: 'ftp://example.org/x' } })).body.code, 'invalid_webhook_url');
@@ -307,18 +535,41 @@ test('another account reaches none of it', async () => {
   const t = other.token;
   const hookId = (await http('GET', `${base()}/webhooks`, { token: p.owner.token })).body[0].id;
   const emailId = (await http('GET', `/v1/projects/${p.ref}/emails`, { token: p.owner.token })).body[0].id;
+  const keyId = (await http('GET', `${base()}/api-keys`, { token: p.owner.token })).body[0].id;
   for (const [method, path, body] of [
     ['GET', `${base()}/domains`], ['POST', `${base()}/domains`, { domain: 'evil.example.com' }],
     ['GET', `${base()}/domains/${domain.id}`], ['POST', `${base()}/domains/${domain.id}/verify`], ['DELETE', `${base()}/domains/${domain.id}`],
-    ['GET', `${base()}/api-keys`], ['POST', `${base()}/api-keys`, { name: 'x' }],
+    ['GET', `${base()}/api-keys`], ['POST', `${base()}/api-keys`, { name: 'x' }], ['DELETE', `${base()}/api-keys/${keyId}`],
     ['GET', `${base()}/webhooks`], ['POST', `${base()}/webhooks`, { url: hookUrl }], ['DELETE', `${base()}/webhooks/${hookId}`],
-    ['GET', `${base()}/stats`], ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `/v1/projects/${p.ref}/emails/${emailId}`],
+    ['GET', `${base()}/webhooks/${hookId}/deliveries`], ['GET', `${base()}/stats`], ['GET', `/v1/projects/${p.ref}/emails`], ['GET', `/v1/projects/${p.ref}/emails/${emailId}`],
     ['POST', `/v1/projects/${p.ref}/emails`, { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' }],
   ] as const) {
     const r = await http(method, path, { token: t, body });
     assert.equal(r.status, 404, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
     assert.equal(r.body.code, 'project_not_found');
   }
+  // The same owner's other project names none of this one's resources by id.
+  const sibling = await createProject(p.owner);
+  for (const [path, code] of [[`/email/domains/${domain.id}`, 'email_domain_not_found'], [`/email/api-keys/${keyId}`, 'email_api_key_not_found'],
+    [`/email/webhooks/${hookId}`, 'email_webhook_not_found']]) {
+    const r = await http('DELETE', `/v1/projects/${sibling.ref}${path}`, { token: p.owner.token });
+    assert.equal(r.status, 404, path);
+    assert.equal(r.body.code, code);
+  }
+  assert.equal((await http('GET', `/v1/projects/${sibling.ref}/emails/${emailId}`, { token: p.owner.token })).body.code, 'email_not_found');
+  assert.equal((await http('GET', `/v1/projects/${sibling.ref}/email/webhooks/${hookId}/deliveries`, { token: p.owner.token })).body.code, 'email_webhook_not_found');
+  assert.equal((await http('POST', `/v1/projects/${sibling.ref}/email/domains/${domain.id}/verify`, { token: p.owner.token })).body.code, 'email_domain_not_found');
+  assert.equal((await http('GET', `${base()}/api-keys`, { token: p.owner.token })).body.length, 1, 'still there');
+  // A read-only token of the owner reads, and neither sends nor manages.
+  const ro = (await http('POST', '/v1/auth/tokens', { token: p.owner.token, body: { name: 'ro', scopes: ['projects:read'] } })).body.token;
+  assert.equal((await http('GET', `/v1/projects/${p.ref}/emails`, { token: ro })).status, 200);
+  for (const [method, path, body] of [['POST', `/v1/projects/${p.ref}/emails`, { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' }],
+    ['POST', `${base()}/api-keys`, { name: 'x' }], ['POST', `${base()}/webhooks`, { url: hookUrl }], ['DELETE', `${base()}/domains/${domain.id}`]] as const) {
+    const r = await http(method, path, { token: ro, body });
+    assert.equal(r.status, 403, `${method} ${path}`);
+    assert.equal(r.body.code, 'insufficient_scope');
+  }
+
   // The other account's own project cannot send from this project's verified domain.
   const mine = await createProject(other);
   const res = await http('POST', `/v1/projects/${mine.ref}/emails`, { token: t, body: { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' } });
@@ -330,4 +581,24 @@ test('another account reaches none of it', async () => {
   assert.equal((await http('DELETE', `${base()}/webhooks/${hookId}`, { token: p.owner.token })).body.code, 'email_webhook_not_found');
   assert.equal((await http('DELETE', `${base()}/domains/${domain.id}`, { token: p.owner.token })).status, 204);
   assert.equal((await http('POST', `/v1/projects/${p.ref}/emails`, { token: key, body: { from: `hello@${DOMAIN}`, to: 'x@example.org', subject: 's', text: 't' } })).body.code, 'domain_not_verified');
+});
+
+test('stats count each event on its UTC day', async () => {
+  const stats = async (days: number) => (await http('GET', `${base()}/stats?days=${days}`, { token: p.owner.token })).body;
+  const before = await stats(3);
+  assert.deepEqual(before.map((d: any) => d.day), [0, 1, 2].map((n) => new Date(Date.now() - (2 - n) * 86_400_000).toISOString().slice(0, 10)));
+  // One email's events, moved to two days ago, count there and no longer today.
+  const emailId = (await http('GET', `/v1/projects/${p.ref}/emails?limit=500`, { token: p.owner.token })).body.find((e: any) => e.status === 'bounced').id;
+  const db = await adminClient();
+  await db.query(`update platform_private.email_events set at = at - interval '2 days' where email_id = $1`, [emailId]);
+  await db.end();
+  const after = await stats(3);
+  assert.deepEqual([after[0].queued - before[0].queued, after[0].bounced - before[0].bounced], [1, 1]);
+  assert.deepEqual([before[2].queued - after[2].queued, before[2].bounced - after[2].bounced], [1, 1]);
+  assert.equal((await stats(1)).length, 1);
+  for (const bad of ['0', '91', '1.5', 'x', '-1']) {
+    const r = await http('GET', `${base()}/stats?days=${bad}`, { token: p.owner.token });
+    assert.equal(r.status, 400, bad);
+    assert.deepEqual(r.body, { message: 'days must be an integer from 1 to 90', code: 'invalid_body' });
+  }
 });

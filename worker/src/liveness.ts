@@ -1,6 +1,6 @@
 // Worker liveness: each worker pool reports itself alive in the control database every few seconds, and on the
-// same tick unlocks the jobs of pools that stopped reporting (graphile-worker would hold them for 4 hours) and
-// queues again the deletions that gave up.
+// same tick unlocks the jobs of pools that stopped reporting (graphile-worker would hold them for 4 hours),
+// queues again the deletions that gave up, and fails the emails whose delivery job gave up.
 import os from 'node:os';
 import type pg from 'pg';
 import { findPgTools, serverVersionNum } from '../../db/src/backups.ts';
@@ -39,6 +39,9 @@ export function startLiveness(pool: pg.Pool, workerId: string, log: (level: 'err
       // The one stuck state no caller can get a project out of (see the function): retried from here.
       const { rows: [retried] } = await pool.query('select platform_private.retry_stalled_deletions() as refs');
       if (retried.refs.length) log('info', `deletion queued again for ${retried.refs.join(', ')}`);
+      // Emails whose delivery job died with its worker on the last attempt: failed, rather than queued for ever.
+      const { rows: [stalled] } = await pool.query('select platform_private.fail_stalled_emails() as n');
+      if (stalled.n) log('warning', `${stalled.n} email(s) failed: their delivery job stopped during its last attempt`);
       // Scheduled backups (LOAM_BACKUP_EVERY_HOURS), only where the tools exist: a server without them would
       // fail a job per project per day; its refusal is in the start-up log and the API's answer instead.
       if (config.backupEveryHours > 0 && Date.now() - lastBackupCheck > 15_000 && await backupToolsPresent()) {

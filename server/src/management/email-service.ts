@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { roleGuard } from './roles.ts';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { emailServiceSettings } from '../../../db/src/config.ts';
+import { config, emailServiceSettings } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { seal } from '../../../db/src/secret-box.ts';
 import { DnsLookupFailed, lookupMx, lookupTxt } from '../dns.ts';
@@ -70,7 +70,8 @@ emailService.get('/projects/:ref/email/domains/:id', async (req, res) => {
   res.json(row);
 });
 
-// Looks each record up through the operator's resolvers; verified when all three are found.
+// Looks each record up through the operator's resolvers; verified when all three are found, failed when one is
+// missing.
 emailService.post('/projects/:ref/email/domains/:id/verify', async (req, res) => {
   const ref = param(req, 'ref');
   const id = uuidParam(req, 'id', domainNotFound);
@@ -88,7 +89,9 @@ emailService.post('/projects/:ref/email/domains/:id/verify', async (req, res) =>
       throw err;
     }
   }));
-  const verified = checked.every((r) => r.status === 'verified');
+  // A record DNS did not answer for proves nothing either way: unless another is missing, the status stays.
+  const verified = checked.every((r) => r.status === 'verified') ? true
+    : checked.some((r) => r.status === 'not_found') ? false : null;
   const [row] = await callerQuery(res, 'select * from platform.record_email_domain_check($1, $2, $3, $4)', [ref, id, verified, JSON.stringify(checked)]);
   res.json(row);
 });
@@ -140,10 +143,20 @@ emailService.get('/projects/:ref/email/webhooks', async (req, res) => {
   res.json(await callerQuery(res, 'select * from platform.email_webhooks($1)', [param(req, 'ref')]));
 });
 
+const webhookNotFound = () => new ApiError(404, 'email_webhook_not_found', 'Email webhook not found');
+
 emailService.delete('/projects/:ref/email/webhooks/:id', async (req, res) => {
-  const notFound = () => new ApiError(404, 'email_webhook_not_found', 'Email webhook not found');
-  await callerQuery(res, 'select platform.delete_email_webhook($1, $2)', [param(req, 'ref'), uuidParam(req, 'id', notFound)]);
+  await callerQuery(res, 'select platform.delete_email_webhook($1, $2)', [param(req, 'ref'), uuidParam(req, 'id', webhookNotFound)]);
   res.status(204).end();
+});
+
+// What became of each event sent to a webhook: pending (retrying), delivered, or failed with the last answer.
+emailService.get('/projects/:ref/email/webhooks/:id/deliveries', async (req, res) => {
+  const limit = Number(req.query.limit ?? 50);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw errors.invalidBody('limit must be an integer from 1 to 500');
+  const rows = await callerQuery<{ id: string; event_id: string }>(res, 'select * from platform.email_webhook_deliveries($1, $2, $3)',
+    [param(req, 'ref'), uuidParam(req, 'id', webhookNotFound), limit]);
+  res.json(rows.map((r) => ({ ...r, id: Number(r.id), event_id: Number(r.event_id) })));
 });
 
 // ---- Stats -------------------------------------------------------------------------------------------------
@@ -157,8 +170,8 @@ emailService.get('/projects/:ref/email/stats', async (req, res) => {
 
 // ---- Sending ------------------------------------------------------------------------------------------------
 
-// An email API key (`lme_…`) may send for its project and do nothing else; otherwise a management token with
-// projects:write and a role that may do project work.
+// An email API key (`lme_…`) may send for its project and do nothing else, under the rate limit of the project's
+// plan; otherwise a management token with projects:write and a role that may do project work.
 const emailAuth: RequestHandler = async (req, res, next) => {
   const m = /^Bearer\s+(lme_[0-9a-f]{48})$/i.exec(req.get('authorization') ?? '');
   if (!m) {
@@ -167,9 +180,11 @@ const emailAuth: RequestHandler = async (req, res, next) => {
     }
     return next();
   }
-  const { rows: [k] } = await controlPool().query<{ project_id: string; ref: string }>('select * from platform_private.email_key_project($1)', [sha256(m[1])]);
+  const { rows: [k] } = await controlPool().query<{ project_id: string; ref: string; retry_after: number }>(
+    'select * from platform_private.email_key_project($1, $2)', [sha256(m[1]), config.rateLimitPerMinute]);
   if (!k) throw errors.unauthorized();
-  if (k.ref !== param(req, 'ref')) throw new ApiError(403, 'insufficient_scope', 'This email API key belongs to another project');
+  if (k.retry_after > 0) throw errors.rateLimited(k.retry_after);
+  if (k.ref !== param(req, 'ref').toLowerCase()) throw new ApiError(403, 'insufficient_scope', 'This email API key belongs to another project');
   res.locals.emailProjectId = k.project_id;
   next();
 };

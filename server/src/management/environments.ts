@@ -92,8 +92,8 @@ environments.post('/projects/:ref/environments/:environment/secrets/:name/reveal
 environments.get('/projects/:ref/secret-reveals', async (req, res) => {
   const limit = Number(req.query.limit ?? 100);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw errors.invalidBody('limit must be an integer from 1 to 1000');
-  const rows = await callerQuery<Record<string, unknown> & { at: Date }>(res, 'select * from platform.secret_reveals($1, $2)', [param(req, 'ref'), limit]);
-  res.json(rows.map((r) => ({ ...r, at: r.at.toISOString() })));
+  const rows = await callerQuery<Record<string, unknown> & { id: string; at: Date }>(res, 'select * from platform.secret_reveals($1, $2)', [param(req, 'ref'), limit]);
+  res.json(rows.map((r) => ({ ...r, id: Number(r.id), at: r.at.toISOString() })));
 });
 
 environments.get('/projects/:ref/secret-bindings', async (req, res) => {

@@ -330,6 +330,8 @@ const schemas: Record<string, Schema> = {
   EmailApiKey: obj({ id: str({ format: 'uuid' }), name: str(), key_prefix: str(), scopes: arrayOf(str()), created_at: timestamp, last_used_at: nullable(timestamp) }),
   CreatedEmailApiKey: obj({ id: str({ format: 'uuid' }), name: str(), key_prefix: str(), scopes: arrayOf(str()), created_at: timestamp, last_used_at: nullable(timestamp), key: str({ description: 'Shown once.' }) }),
   EmailWebhook: obj({ id: str({ format: 'uuid' }), url: str(), events: arrayOf(str({ enum: ['queued', 'sent', 'bounced', 'failed'] })), created_at: timestamp }),
+  EmailWebhookDelivery: obj({ id: { type: 'integer' }, event_id: { type: 'integer' }, type: str({ enum: ['queued', 'sent', 'bounced', 'failed'] }), email_id: str({ format: 'uuid' }), at: timestamp,
+    status: str({ enum: ['pending', 'delivered', 'failed'] }), attempts: { type: 'integer' }, response_status: nullable({ type: 'integer' }), last_error: nullable(str()), delivered_at: nullable(timestamp) }),
   CreatedEmailWebhook: obj({ id: str({ format: 'uuid' }), url: str(), events: arrayOf(str()), created_at: timestamp, secret: str({ description: 'whsec_… signing secret (Standard Webhooks), shown once.' }) }),
   SendEmailBody: obj({
     from: str({ description: '`a@domain` or `Name <a@domain>`; the domain must be a verified sending domain.' }),
@@ -1377,10 +1379,14 @@ function emailPaths(): Record<string, Record<string, Operation>> {
     },
     '/v1/projects/{ref}/email/webhooks': {
       get: op({ tag, id: 'list-email-webhooks', summary: 'Webhooks receiving email events', scope: 'projects:read', params: [projectRef], response: arrayOf(ref('EmailWebhook')), errors: [404] }),
-      post: op({ tag, id: 'create-email-webhook', summary: 'Add a webhook (events signed per Standard Webhooks)', scope: 'projects:write', params: [projectRef], body: obj({ url: str(), events: arrayOf(str()) }, ['url']), status: 201, response: ref('CreatedEmailWebhook'), errors: [404] }),
+      post: op({ tag, id: 'create-email-webhook', summary: 'Add a webhook (events signed per Standard Webhooks)', scope: 'projects:write', params: [projectRef], body: obj({ url: str(), events: arrayOf(str()) }, ['url']), status: 201, response: ref('CreatedEmailWebhook'), errors: [400, 404],
+        description: 'Each event is POSTed as `{type: "email.<event>", timestamp, data}` with `webhook-id`, `webhook-timestamp` and `webhook-signature` (the secret is shown once). Public addresses only; 10 s per delivery; 5 attempts, then the delivery is failed.' }),
     },
     '/v1/projects/{ref}/email/webhooks/{id}': {
       delete: op({ tag, id: 'delete-email-webhook', summary: 'Remove an email webhook', scope: 'projects:write', params: [projectRef, id], status: 204, errors: [404] }),
+    },
+    '/v1/projects/{ref}/email/webhooks/{id}/deliveries': {
+      get: op({ tag, id: 'list-email-webhook-deliveries', summary: 'What became of each event sent to a webhook (newest first)', scope: 'projects:read', params: [projectRef, id, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }], response: arrayOf(ref('EmailWebhookDelivery')), errors: [400, 404] }),
     },
     '/v1/projects/{ref}/email/stats': {
       get: op({ tag, id: 'get-email-stats', summary: 'Email events per UTC day', scope: 'projects:read', params: [projectRef, { name: 'days', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 90 } }], response: arrayOf(ref('EmailStatsDay')), errors: [400, 404] }),
@@ -1388,7 +1394,7 @@ function emailPaths(): Record<string, Record<string, Operation>> {
     '/v1/projects/{ref}/emails': {
       get: op({ tag, id: 'list-emails', summary: 'Emails sent (newest first) with their events', scope: 'projects:read', params: [projectRef, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }], response: arrayOf(ref('Email')), errors: [400, 404] }),
       post: op({ tag, id: 'send-email', summary: 'Send an email from a verified domain', scope: 'projects:write', params: [projectRef, { name: 'Idempotency-Key', in: 'header', required: false, schema: str({ maxLength: 256 }) }], body: ref('SendEmailBody'), status: 202, response: ref('QueuedEmail'), errors: [403, 404, 409, 413, 422],
-        description: 'Also takes an email API key (`Authorization: Bearer lme_…`) of the project. A repeated Idempotency-Key with the same email answers 200 with the first email (header `Idempotent-Replayed: true`); with another email, 409.' }),
+        description: 'Also takes an email API key (`Authorization: Bearer lme_…`) of the project, counted against the requests per minute of the project\'s plan. A repeated Idempotency-Key with the same email answers 200 with the first email (header `Idempotent-Replayed: true`); with another email, 409.' }),
     },
     '/v1/projects/{ref}/emails/{id}': {
       get: op({ tag, id: 'get-email', summary: 'One email and its events', scope: 'projects:read', params: [projectRef, id], response: ref('Email'), errors: [404] }),

@@ -30,7 +30,8 @@ export function sealSecretList(ref: string, list: unknown, environment: Environm
     if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || typeof s.value !== 'string') {
       throw errors.invalidBody('each secret must be {"name": string, "value": string}');
     }
-    if (s.name.length > 256 || s.value.length > MAX_VALUE) throw errors.invalidBody(`a secret name holds at most 256 characters, a value ${MAX_VALUE}`);
+    // Bytes, not characters: a value reaches a function as one environment string, which Linux caps (128 KiB).
+    if (s.name.length > 256 || Buffer.byteLength(s.value) > MAX_VALUE) throw errors.invalidBody(`a secret name holds at most 256 characters, a value ${MAX_VALUE} bytes (UTF-8)`);
     if (s.name.includes('\0') || s.value.includes('\0')) throw errors.invalidBody('secrets cannot contain NUL bytes');
     if (RESERVED_ENV.test(s.name)) throw new ApiError(400, 'invalid_secret_name', `${s.name} is a reserved name (SUPABASE_*, LD_*, DENO_*, NPM_CONFIG_*, PATH, HOME, proxies …)`);
     if (names.includes(s.name)) throw errors.invalidBody(`secret ${s.name} is given twice`);

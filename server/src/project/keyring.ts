@@ -245,11 +245,14 @@ export function fetchJson(raw: string): Promise<unknown> {
 }
 
 /** fetch() for an OAuth / OIDC provider's endpoints (auth/oauth.ts, through openid-client and jose), under the
- *  rules above: http(s), public addresses only (checked at connection time), 5 s, 1 MiB; redirects not followed. */
-export function guardedFetch(raw: string | URL, init: { method?: string; headers?: HeadersInit; body?: unknown } = {}): Promise<Response> {
+ *  rules above: http(s), public addresses only (checked at connection time), 5 s of silence, 1 MiB; redirects not
+ *  followed. The 5 s bound the socket's idle time only: a caller that needs a bound on the whole exchange (an
+ *  answer trickled a byte at a time never goes idle) passes `signal`, which ends the connection when it fires. */
+export function guardedFetch(raw: string | URL, init: { method?: string; headers?: HeadersInit; body?: unknown; signal?: AbortSignal | null } = {}): Promise<Response> {
   const href = String(raw);
   const problem = urlProblem(href);
   if (problem) return Promise.reject(new FetchRefused(`${href} ${problem}`));
+  if (init.signal?.aborted) return Promise.reject(new FetchRefused(`${href} did not answer in the time allowed`));
   const u = new URL(href);
   const mod = u.protocol === 'https:' ? https : http;
   const headers = Object.fromEntries(new Headers(init.headers).entries());
@@ -272,6 +275,9 @@ export function guardedFetch(raw: string | URL, init: { method?: string; headers
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new FetchRefused(`${href} did not answer within ${FETCH_TIMEOUT_MS} ms`)));
+    const abort = () => req.destroy(new FetchRefused(`${href} did not answer in the time allowed`));
+    init.signal?.addEventListener('abort', abort, { once: true });
+    req.on('close', () => init.signal?.removeEventListener('abort', abort));
     req.on('error', reject);
     req.end(body);
   });

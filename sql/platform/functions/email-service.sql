@@ -44,6 +44,8 @@ end $$;
 comment on function platform.email_domains(text, uuid) is 'The sending domains of a project (one, given its id).';
 
 -- The result of a DNS check made by the API process: each record's `status`, and verified when all were found.
+-- p_verified null: DNS gave no answer for some record (and none was missing): the status stays as it was, so an
+-- outage of the resolvers does not stop a verified domain's mail.
 create or replace function platform.record_email_domain_check(p_ref text, p_id uuid, p_verified boolean, p_records jsonb)
   returns table (id uuid, domain text, status text, records jsonb, created_at timestamptz, last_checked_at timestamptz, verified_at timestamptz)
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
@@ -53,8 +55,8 @@ declare
   v_project platform.projects := platform.project_for_role(p_ref, 'project.settings');
 begin
   return query update platform_private.email_domains d set records = p_records, last_checked_at = now(),
-      status = case when p_verified then 'verified' else 'failed' end,
-      verified_at = case when p_verified then coalesce(d.verified_at, now()) else null end
+      status = case when p_verified is null then d.status when p_verified then 'verified' else 'failed' end,
+      verified_at = case when p_verified is null then d.verified_at when p_verified then coalesce(d.verified_at, now()) else null end
     where d.project_id = v_project.id and d.id = p_id
     returning d.id, d.domain, d.status, d.records, d.created_at, d.last_checked_at, d.verified_at;
   if not found then raise exception 'Email domain not found' using errcode = 'LME03'; end if;
@@ -141,6 +143,24 @@ begin
 end $$;
 comment on function platform.email_webhooks(text) is 'The email webhooks of a project (never their signing secrets).';
 
+create or replace function platform.email_webhook_deliveries(p_ref text, p_id uuid, p_limit integer)
+  returns table (id bigint, event_id bigint, type text, email_id uuid, at timestamptz, status text, attempts integer,
+                 response_status integer, last_error text, delivered_at timestamptz)
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_project platform.projects := platform.project_for_member(p_ref);
+begin
+  if not exists (select 1 from platform_private.email_webhooks w where w.project_id = v_project.id and w.id = p_id) then
+    raise exception 'Email webhook not found' using errcode = 'LME07';
+  end if;
+  return query select dl.id, ev.id, ev.type, ev.email_id, ev.at, dl.status, dl.attempts, dl.response_status, dl.last_error, dl.delivered_at
+    from platform_private.email_webhook_deliveries dl join platform_private.email_events ev on ev.id = dl.event_id
+    where dl.webhook_id = p_id order by dl.id desc limit least(greatest(coalesce(p_limit, 50), 1), 500);
+end $$;
+comment on function platform.email_webhook_deliveries(text, uuid, integer) is 'The deliveries of one email webhook (newest first): state, attempts, the last answer or error.';
+
 create or replace function platform.delete_email_webhook(p_ref text, p_id uuid) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
 as $$
@@ -201,16 +221,25 @@ comment on function platform.email_stats(text, integer) is 'Email events of the 
 
 -- ---- The platform's own connection (send with an email API key, the worker) ----------------------------
 
--- The project of an email API key, marking it used. No row: no such key.
-create or replace function platform_private.email_key_project(p_hash bytea)
-  returns table (project_id bigint, ref text, key_id uuid)
+-- The project of an email API key, marking it used, and the key's request counted against the rate limit of the
+-- project's organization plan (requests per minute, as a token's are; all keys of a project share one count, so
+-- more keys buy no more sends). No row: no such key. retry_after > 0: over the limit, for that many seconds.
+drop function if exists platform_private.email_key_project(bytea);
+create or replace function platform_private.email_key_project(p_hash bytea, p_default_limit integer)
+  returns table (project_id bigint, ref text, key_id uuid, retry_after integer)
   language plpgsql volatile
 as $$
 #variable_conflict use_column
+declare
+  v_key record;
 begin
-  return query update platform_private.email_api_keys k set last_used_at = now() from platform.projects p
+  update platform_private.email_api_keys k set last_used_at = now() from platform.projects p
     where k.key_hash = p_hash and p.id = k.project_id and p.deleted_at is null
-    returning k.project_id, p.ref, k.id;
+    returning k.project_id, p.ref, k.id, p.organization_id into v_key;
+  if not found then return; end if;
+  return query select v_key.project_id, v_key.ref, v_key.id, platform_private.rate_limit_hit('email:' || v_key.project_id,
+    coalesce((select pl.rate_limit_per_minute from platform.organizations o join platform.plans pl on pl.id = o.plan
+      where o.id = v_key.organization_id), p_default_limit));
 end $$;
 
 -- Queues an email: the sender's domain must be a verified domain of the project; a repeated idempotency key
@@ -339,3 +368,35 @@ as $$
     delivered_at = case when p_ok then now() else delivered_at end
   where id = p_delivery_id
 $$;
+
+-- What a worker that stopped mid-job leaves behind: an email still `queued` (or a webhook delivery `pending`)
+-- whose job will never run again — the worker died during its last attempt (graphile-worker counts an attempt
+-- when it takes the job), or the job was given up on. Such emails become `failed` (an event, and its webhooks
+-- told), such deliveries `failed`. An earlier attempt's crash needs nothing: its job is unlocked and runs again
+-- (the email keeps one Message-ID across attempts). Called on each worker liveness tick.
+create or replace function platform_private.fail_stalled_emails() returns integer
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_id uuid;
+  v_count integer := 0;
+begin
+  for v_id in
+    select e.id from platform_private.emails e
+    where e.status = 'queued'
+      and not exists (select 1 from graphile_worker.jobs j where j.key = 'email_message__send:' || e.id
+                      and (j.attempts < j.max_attempts or j.locked_at is not null))
+    for update of e skip locked
+  loop
+    perform platform_private.email_attempt(v_id, 'failed', 'the delivery job stopped before it could finish (a worker stopped during its last attempt)', null);
+    v_count := v_count + 1;
+  end loop;
+  update platform_private.email_webhook_deliveries dl set status = 'failed',
+      last_error = coalesce(dl.last_error, 'the delivery job stopped before it could finish')
+    where dl.status = 'pending'
+      and not exists (select 1 from graphile_worker.jobs j where j.key = 'email_webhook__deliver:' || dl.id
+                      and (j.attempts < j.max_attempts or j.locked_at is not null));
+  return v_count;
+end $$;
+comment on function platform_private.fail_stalled_emails() is
+  'Marks failed the emails and webhook deliveries whose job will never run again; returns how many emails.';

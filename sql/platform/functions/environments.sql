@@ -28,6 +28,29 @@ as $$
   order by s.name, c.ord
 $$;
 
+-- What every environment of a project resolves to must fit in a process's environment (Linux allows about 2 MiB
+-- for arguments and variables together): 1 MiB of names and values at most, checked after each write, in its
+-- transaction, so a write past it changes nothing. A value's bytes are its ciphertext's less the 28 of iv and tag.
+-- The lock (held to the end of the transaction) serializes the checks of one project: two writes at once cannot
+-- each pass on their own and together go past; each check's statement sees what was committed before it.
+create or replace function platform_private.check_secrets_size(p_project_id bigint) returns void
+  language plpgsql volatile
+as $$
+declare
+  v_env text;
+  v_bytes bigint;
+begin
+  perform pg_advisory_xact_lock(hashtextextended('loam-secrets-size:' || p_project_id, 0));
+  foreach v_env in array array['production', 'staging', 'development'] loop
+    select coalesce(sum(octet_length(r.name) + octet_length(r.value_enc) - 28 + 2), 0) into v_bytes
+      from platform_private.resolve_secrets(p_project_id, v_env) r;
+    if v_bytes > 1048576 then
+      raise exception 'the secrets of % would take % bytes with its fallbacks: an environment resolves to at most 1048576 bytes of names and values', v_env, v_bytes
+        using errcode = 'LMH04';
+    end if;
+  end loop;
+end $$;
+
 create or replace function platform.secret_environments(p_ref text)
   returns table (name text, fallback text[], secrets integer, bound_functions integer, bound_sites integer)
   language plpgsql stable security definer set search_path = pg_catalog, pg_temp
@@ -75,6 +98,7 @@ begin
   insert into platform_private.function_secrets as s (project_id, environment, name, value_enc, digest)
     select v_project.id, p_environment, n, v, d from unnest(p_names, p_values, p_digests) as t(n, v, d)
     on conflict (project_id, environment, name) do update set value_enc = excluded.value_enc, digest = excluded.digest, updated_at = now();
+  perform platform_private.check_secrets_size(v_project.id);
   perform pg_notify('loam_project_changed', p_ref);
 end $$;
 comment on function platform.set_environment_secrets(text, text, text[], bytea[], text[]) is 'Sets secrets of one environment (sealed values), replacing those of the same names.';

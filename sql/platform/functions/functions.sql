@@ -224,6 +224,7 @@ begin
   insert into platform_private.function_secrets as s (project_id, environment, name, value_enc, digest)
     select v_project.id, 'production', n, v, d from unnest(p_names, p_values, p_digests) as t(n, v, d)
     on conflict (project_id, environment, name) do update set value_enc = excluded.value_enc, digest = excluded.digest, updated_at = now();
+  perform platform_private.check_secrets_size(v_project.id);
   perform pg_notify('loam_project_changed', p_ref);
 end $$;
 

@@ -2,7 +2,9 @@
 // its domain's DKIM key. Queued by platform_private.queue_email with max_attempts 5: a temporary failure (no
 // relay, a 4xx, a dropped connection) throws and graphile-worker runs the job again later (its backoff); a
 // permanent refusal (5xx) is a bounce and ends it; the last failed attempt is `failed`. Each outcome is an
-// event, and each event's webhooks get a delivery job.
+// event, and each event's webhooks get a delivery job. A worker that dies mid-send leaves the job locked: it is
+// unlocked and runs again (the same Message-ID), or, after the last attempt, the email is failed by
+// platform_private.fail_stalled_emails.
 import type { Task } from 'graphile-worker';
 import nodemailer from 'nodemailer';
 import { emailServiceSettings } from '../../../db/src/config.ts';
@@ -52,6 +54,8 @@ const task: Task = async (payload, helpers) => {
       envelope: { from: `bounces@bounces.${e.domain}`, to: e.to_addresses.map((t) => /<([^>]+)>/.exec(t)?.[1] ?? t) },
       dkim: { domainName: e.domain, keySelector: e.dkim_selector!, privateKey },
       headers: { 'X-Loam-Email-Id': e.id },
+      // One Message-ID for every attempt: a resend after a worker died mid-send is the same message to the receiver.
+      messageId: `<${e.id}@${e.domain}>`,
     });
     await outcome('sent', (info.response ?? '').slice(0, 500), info.messageId ?? null);
   } catch (err) {
