@@ -183,6 +183,38 @@ insert into row_auth.logins (table_name, key_column, identifier_column, password
   values (${literal(t)}::regclass, ${literal(key)}, ${literal(col.identifier!)}, ${literal(col.name)}, ${literal(col.role ?? 'authenticated')});`;
 }
 
+// The key of a login row is the `sub` of its tokens: a caller who could choose it (`public insert` with an `id`
+// of their own, or an update of it) could log in as any auth user or any row of another login table. So the
+// roles that write the table under RLS lose INSERT and UPDATE of the key column: their table-wide privileges
+// become the same privileges on every other column, and the database's default picks the key.
+
+/** A table-wide INSERT or UPDATE of a role subject to RLS; `grantee` is SQL (a quoted role, or `public`). */
+export interface Grant { grantee: string; privilege: 'INSERT' | 'UPDATE' }
+
+function byGrantee(grants: Grant[]): [string, string][] {
+  const out = new Map<string, string[]>();
+  for (const g of grants) out.set(g.grantee, [...out.get(g.grantee) ?? [], g.privilege.toLowerCase()]);
+  return [...out].map(([grantee, privs]) => [grantee, privs.join(', ')]);
+}
+
+/** Narrows each grant to every column but `key`. */
+export function keyGuardSql(table: string, key: string, columns: string[], grants: Grant[]): string {
+  const t = qualified(table);
+  const cols = `(${columns.filter((x) => x !== key).map(ident).join(', ')})`;
+  return byGrantee(grants).map(([g, privs]) => `revoke ${privs} on ${t} from ${g};
+grant ${privs.split(', ').map((p) => `${p} ${cols}`).join(', ')} on ${t} to ${g};`).join('\n');
+}
+
+/** Gives the grants back table-wide (the rollback of a password column). */
+export function keyGuardUndoSql(table: string, grants: Grant[]): string {
+  const t = qualified(table);
+  return byGrantee(grants).map(([g, privs]) => `revoke ${privs} on ${t} from ${g};\ngrant ${privs} on ${t} to ${g};`).join('\n');
+}
+
+/** A column added to a guarded table gets the privileges the guard left on the others. */
+export const columnGrantSql = (table: string, column: string, grants: Grant[]) =>
+  byGrantee(grants).map(([g, privs]) => `grant ${privs.split(', ').map((p) => `${p} (${ident(column)})`).join(', ')} on ${qualified(table)} to ${g};`).join('\n');
+
 // ---------------------------------------------------------------------------------------------------------------
 // Policy shorthand: `<who> <action>` with who ∈ public | authenticated | owner, action ∈ read | insert | update |
 // delete | all, and for owner `by <column>`; `owner only by <column>` means `owner all by <column>`. The policy is

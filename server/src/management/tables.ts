@@ -4,6 +4,7 @@
 // what the owner would have written by hand. Tables live in `public`.
 import { Router, type Response } from 'express';
 import type pg from 'pg';
+import { isDatabaseUnavailable, isPgError } from '../../../db/src/pg-errors.ts';
 import { errors } from '../errors.ts';
 import { body, param, str } from '../validate.ts';
 import { recordMigration } from './migrations.ts';
@@ -11,8 +12,8 @@ import { ownerTransaction } from './project-db.ts';
 import { findProject } from './projects.ts';
 import { authenticate, caller, scope } from './session.ts';
 import {
-  columnSpec, columnSql, ident, indexSql, literal, name, parsePolicy, passwordColumnSql, policySql, qualified, rowAuthSql,
-  type ColumnSpec, type PolicyRule,
+  columnGrantSql, columnSpec, columnSql, ident, indexSql, keyGuardSql, keyGuardUndoSql, literal, name, parsePolicy, passwordColumnSql,
+  policySql, qualified, rowAuthSql, type ColumnSpec, type Grant, type PolicyRule,
 } from './table-sql.ts';
 
 export const tables = Router();
@@ -41,8 +42,18 @@ interface Login { table_name: string; password_column: string; identifier_column
 async function logins(c: pg.PoolClient): Promise<Login[]> {
   const { rows: [has] } = await c.query(`select to_regclass('row_auth.logins') is not null as ok`);
   if (!has.ok) return [];
-  return (await c.query(`select c.relname as table_name, l.password_column, l.identifier_column, l.role
-    from row_auth.logins l join pg_class c on c.oid = l.table_name where c.relnamespace = 'public'::regnamespace`)).rows;
+  // row_auth is the owner's: login settings it changed over psql so that they no longer read are no logins here.
+  await c.query('savepoint logins');
+  try {
+    const { rows } = await c.query(`select c.relname as table_name, l.password_column, l.identifier_column, l.role
+      from row_auth.logins l join pg_class c on c.oid = l.table_name where c.relnamespace = 'public'::regnamespace`);
+    await c.query('release savepoint logins');
+    return rows;
+  } catch (err) {
+    if (!isPgError(err) || isDatabaseUnavailable(err)) throw err;
+    await c.query('rollback to savepoint logins');
+    return [];
+  }
 }
 
 async function describe(c: pg.PoolClient, table?: string) {
@@ -62,8 +73,8 @@ async function exists(c: pg.PoolClient, table: string): Promise<void> {
   if (!r.ok) throw errors.notFound('Table');
 }
 
-async function primaryKey(c: pg.PoolClient, table: string): Promise<{ column: string; type: string }> {
-  const { rows } = await c.query(`select a.attname as column, format_type(a.atttypid, a.atttypmod) as type
+async function primaryKey(c: pg.PoolClient, table: string): Promise<{ column: string; type: string; generated: boolean }> {
+  const { rows } = await c.query(`select a.attname as column, format_type(a.atttypid, a.atttypmod) as type, a.atthasdef or a.attidentity <> '' as generated
     from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any (i.indkey)
     where i.indrelid = to_regclass($1) and i.indisprimary`, [qualified(table)]);
   if (rows.length !== 1) throw errors.invalidBody(`table "${table}" must have a primary key of one column`);
@@ -76,20 +87,39 @@ async function columnType(c: pg.PoolClient, table: string, column: string): Prom
   return rows[0]?.type;
 }
 
-/** The SQL of new password columns, after checking that each identifier column is unique (one row per login). */
-async function passwordSql(c: pg.PoolClient, table: string, cols: ColumnSpec[]): Promise<string> {
-  const pw = cols.filter((x) => x.type === 'password');
-  if (!pw.length) return '';
+/** The INSERT and UPDATE grants of roles other than the owner that RLS applies to: table-wide ones (`column`
+ *  undefined), or those on one column (what the key guard left on a table with a login). */
+async function apiWriters(c: pg.PoolClient, table: string, column?: string): Promise<Grant[]> {
+  const acl = column === undefined ? 'aclexplode(t.relacl)' : 'aclexplode(at.attacl)';
+  const { rows } = await c.query(`select distinct case when a.grantee = 0 then 'public' else quote_ident(r.rolname) end as grantee, a.privilege_type as privilege
+    from pg_class t join pg_attribute at on at.attrelid = t.oid and at.attname = coalesce($2, at.attname) and at.attnum > 0 and not at.attisdropped
+      cross join ${acl} a left join pg_roles r on r.oid = a.grantee
+    where t.oid = to_regclass($1) and a.privilege_type in ('INSERT', 'UPDATE') and a.grantee <> t.relowner and not coalesce(r.rolbypassrls, false)
+    order by 1, 2`, [qualified(table), column ?? null]);
+  return rows;
+}
+
+/** The SQL of a new password column (after checking the table can have one) and what undoes its key guard. */
+async function passwordSql(c: pg.PoolClient, table: string, cols: ColumnSpec[]): Promise<{ sql: string; undo: string }> {
+  const col = cols.find((x) => x.type === 'password');
+  if (!col) return { sql: '', undo: '' };
   const key = await primaryKey(c, table);
-  const { rows: [crypto] } = await c.query(`select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pgcrypto'`);
-  const out = [rowAuthSql(crypto?.nspname ?? null)];
-  for (const col of pw) {
-    const { rows: [u] } = await c.query(`select exists (select 1 from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-      where i.indrelid = to_regclass($1) and i.indisunique and i.indnkeyatts = 1 and a.attname = $2) as ok`, [qualified(table), col.identifier]);
-    if (!u.ok) throw errors.invalidBody(`identifier column "${col.identifier}" must exist and be unique (or the primary key)`);
-    out.push(passwordColumnSql(table, col, key.column));
+  // The key is the `sub` of the row's tokens, read by auth.uid() (a uuid), and no caller may pick it (keyGuardSql).
+  if (key.type !== 'uuid' || !key.generated) {
+    throw errors.invalidBody(`a table with a password column needs a uuid primary key with a default (gen_random_uuid()): it is the sub of the row's login tokens, so it must be unique in the project and chosen by the database`);
   }
-  return out.join('\n');
+  if ((await logins(c)).some((l) => l.table_name === table)) throw errors.invalidBody(`table "${table}" already has a password column`);
+  const { rows: [u] } = await c.query(`select exists (select 1 from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+    where i.indrelid = to_regclass($1) and i.indisunique and i.indnkeyatts = 1 and a.attname = $2) as ok`, [qualified(table), col.identifier]);
+  if (!u.ok) throw errors.invalidBody(`identifier column "${col.identifier}" must exist and be unique (or the primary key)`);
+  const { rows: [crypto] } = await c.query(`select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pgcrypto'`);
+  const { rows: columns } = await c.query(`select attname from pg_attribute where attrelid = to_regclass($1) and attnum > 0 and not attisdropped order by attnum`, [qualified(table)]);
+  const grants = await apiWriters(c, table);
+  return {
+    sql: [rowAuthSql(crypto?.nspname ?? null), passwordColumnSql(table, col, key.column),
+      keyGuardSql(table, key.column, columns.map((r) => r.attname), grants)].filter(Boolean).join('\n'),
+    undo: keyGuardUndoSql(table, grants),
+  };
 }
 
 async function columnsSql(c: pg.PoolClient, cols: ColumnSpec[]): Promise<string[]> {
@@ -131,13 +161,15 @@ function indexSpec(raw: unknown, i: number): { columns: string[]; unique: boolea
   return { columns: list(r.columns, `indexes[${i}].columns`, 32, (v, j) => name(v, `indexes[${i}].columns[${j}]`), 1), unique: r.unique === true };
 }
 
-/** Dropping a table, with its password hashes and login settings (keyed by the table, not tied by a foreign key). */
-function dropSql(table: string, rowAuth: boolean): string {
+/** Dropping a table, with its password hashes and login settings (keyed by the table, not tied by a foreign key)
+ *  from those of row_auth's tables that exist. */
+function dropSql(table: string, rowAuth: { passwords: boolean; logins: boolean }): string {
   const t = qualified(table);
-  return `${rowAuth ? `delete from row_auth.passwords where table_name = ${literal(t)}::regclass;
-delete from row_auth.logins where table_name = ${literal(t)}::regclass;
-` : ''}drop table ${t};`;
+  return [...(['passwords', 'logins'] as const).filter((x) => rowAuth[x]).map((x) => `delete from row_auth.${x} where table_name = ${literal(t)}::regclass;`),
+    `drop table ${t};`].join('\n');
 }
+
+const ROW_AUTH = `select to_regclass('row_auth.passwords') is not null as passwords, to_regclass('row_auth.logins') is not null as logins`;
 
 /** Runs the builder's SQL as the owner and records it as one migration; `then` reads the result back. */
 async function change<T>(res: Response, ref: string, label: string, build: (c: pg.PoolClient, run: (sql: string) => Promise<void>) => Promise<string | undefined>,
@@ -176,16 +208,19 @@ tables.post('/projects/:ref/tables', async (req, res) => {
   if (cols.filter((x) => x.type === 'password').length > 1) throw errors.invalidBody('a table can have one password column');
   const t = qualified(table);
   const [created] = await change(res, param(req, 'ref'), `create table ${table}`, async (c, run) => {
-    // Like the dashboard: a table without a primary key gets an identity `id`.
-    const defs = cols.some((x) => x.primary_key) ? [] : ['id bigint generated by default as identity primary key'];
+    // Like the dashboard: a table without a primary key gets an identity `id` (a uuid one if it has a password
+    // column, whose logins need one).
+    const password = cols.some((x) => x.type === 'password');
+    const defs = cols.some((x) => x.primary_key) ? []
+      : [password ? 'id uuid primary key default pg_catalog.gen_random_uuid()' : 'id bigint generated by default as identity primary key'];
     defs.push(...await columnsSql(c, cols));
     await run(`create table ${t} (\n  ${defs.join(',\n  ')}\n);\nalter table ${t} enable row level security;`
       + (comment === undefined ? '' : `\ncomment on table ${t} is ${literal(comment)};`));
     await run([...cols.filter((x) => x.index).map((x) => indexSql(table, [x.name])),
       ...indexes.map((x) => indexSql(table, x.columns, x.unique))].join('\n'));
-    await run(await passwordSql(c, table, cols));
+    await run((await passwordSql(c, table, cols)).sql);
     await run((await policiesSql(c, table, rules)).join('\n'));
-    return dropSql(table, cols.some((x) => x.type === 'password'));
+    return dropSql(table, { passwords: password, logins: password });
   }, (c) => describe(c, table));
   res.status(201).json(created);
 });
@@ -198,9 +233,17 @@ tables.patch('/projects/:ref/tables/:name', async (req, res) => {
   if (rename === undefined && comment === undefined) throw errors.invalidBody('give name and/or comment');
   const [t] = await change(res, param(req, 'ref'), `alter table ${table}`, async (c, run) => {
     await exists(c, table);
-    if (comment !== undefined) await run(`comment on table ${qualified(table)} is ${literal(comment)};`);
-    if (rename !== undefined && rename !== table) await run(`alter table ${qualified(table)} rename to ${ident(rename)};`);
-    return undefined;
+    const { rows: [old] } = await c.query(`select obj_description(to_regclass($1), 'pg_class') as comment`, [qualified(table)]);
+    const undo: string[] = [];
+    if (comment !== undefined) {
+      await run(`comment on table ${qualified(table)} is ${literal(comment)};`);
+      undo.push(`comment on table ${qualified(table)} is ${old.comment === null ? 'null' : literal(old.comment)};`);
+    }
+    if (rename !== undefined && rename !== table) {
+      await run(`alter table ${qualified(table)} rename to ${ident(rename)};`);
+      undo.unshift(`alter table ${qualified(rename)} rename to ${ident(table)};`);
+    }
+    return undo.join('\n') || undefined;
   }, (c) => describe(c, rename ?? table));
   res.json(t);
 });
@@ -209,8 +252,7 @@ tables.delete('/projects/:ref/tables/:name', async (req, res) => {
   const table = name(param(req, 'name'), 'name');
   await change(res, param(req, 'ref'), `drop table ${table}`, async (c, run) => {
     await exists(c, table);
-    const { rows: [ra] } = await c.query(`select to_regclass('row_auth.logins') is not null as ok`);
-    await run(dropSql(table, ra.ok));
+    await run(dropSql(table, (await c.query(ROW_AUTH)).rows[0]));
     return undefined;
   }, async () => undefined);
   res.json({ message: `Table ${table} dropped` });
@@ -223,15 +265,19 @@ tables.post('/projects/:ref/tables/:name/columns', async (req, res) => {
     await exists(c, table);
     if (col.primary_key) throw errors.invalidBody('a column added to a table cannot be its primary key');
     const [def] = await columnsSql(c, [col]);
-    await run(`alter table ${qualified(table)} add column ${def};${col.index ? `\n${indexSql(table, [col.name])}` : ''}`);
-    await run(await passwordSql(c, table, [col]));
+    // On a table with a login, the API roles write column by column (keyGuardSql): the new column is theirs too.
+    const login = col.type === 'password' ? undefined : (await logins(c)).find((l) => l.table_name === table);
+    await run([`alter table ${qualified(table)} add column ${def};`, col.index ? indexSql(table, [col.name]) : '',
+      login ? columnGrantSql(table, col.name, await apiWriters(c, table, login.password_column)) : ''].filter(Boolean).join('\n'));
+    const password = await passwordSql(c, table, [col]);
+    await run(password.sql);
     const t = qualified(table);
-    return `${col.type === 'password' ? `drop trigger ${ident(`${col.name}_hash`)} on ${t};
-drop trigger ${ident(`${col.name}_store`)} on ${t};
-drop trigger ${ident(`${col.name}_clear`)} on ${t};
+    return `${col.type === 'password' ? `drop trigger if exists ${ident(`${col.name}_hash`)} on ${t};
+drop trigger if exists ${ident(`${col.name}_store`)} on ${t};
+drop trigger if exists ${ident(`${col.name}_clear`)} on ${t};
 delete from row_auth.passwords where table_name = ${literal(t)}::regclass and column_name = ${literal(col.name)};
 delete from row_auth.logins where table_name = ${literal(t)}::regclass;
-` : ''}alter table ${t} drop column ${ident(col.name)};`;
+${password.undo ? `${password.undo}\n` : ''}` : ''}alter table ${t} drop column ${ident(col.name)};`;
   }, (c) => describe(c, table));
   res.status(201).json(t);
 });
