@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { before, test } from 'node:test';
 import { signJwt } from '../../server/src/project/jwt.ts';
 import { columnSql, parsePolicy, policySql } from '../../server/src/management/table-sql.ts';
-import { adminClient, createProject, http, ownerClient, signup, type Project } from '../helpers/platform.ts';
+import { adminClient, createProject, http, organizationTeam, ownerClient, signup, type Project } from '../helpers/platform.ts';
 
 let p: Project;
 const path = (rest = '') => `/v1/projects/${p.ref}/tables${rest}`;
@@ -183,12 +183,18 @@ test('tables: errors are 4xx with stable codes', async () => {
 test('tables: another account cannot see or change a project\'s tables', async () => {
   const stranger = await signup();
   for (const [method, rest, body] of [['GET', '', undefined], ['POST', '', { name: 'z', columns: [{ name: 'a', type: 'text' }] }],
-    ['GET', '/dup', undefined], ['DELETE', '/dup', undefined], ['PUT', '/dup/policies', { policies: ['public read'] }]] as const) {
+    ['GET', '/dup', undefined], ['PATCH', '/dup', { name: 'stolen' }], ['DELETE', '/dup', undefined], ['POST', '/dup/columns', { name: 'b', type: 'text' }],
+    ['PUT', '/dup/policies', { policies: ['public read'] }]] as const) {
     const res = await http(method, path(rest), { token: stranger.token, body });
     assert.equal(res.status, 404, `${method} ${rest}`);
     assert.equal(res.body.code, 'project_not_found');
   }
-  assert.equal((await http('GET', path('/dup'), as())).status, 200);
+  const dup = await http('GET', path('/dup'), as());
+  assert.deepEqual([dup.status, dup.body.columns.map((x: { name: string }) => x.name), dup.body.policies], [200, ['id', 'a'], []]);
+  // Nor can a stranger's token name this project in the row login.
+  const theirs = await createProject(stranger);
+  const res = await http('POST', `/v1/data/${p.ref}/dup/login`, { body: { identifier: 'a', password: 'b' }, headers: { apikey: theirs.anonKey } });
+  assert.deepEqual([res.status, res.body.code], [401, 'invalid_api_key']);
 });
 
 test('policies: the shorthand, checked through REST as anon and two users', async () => {
@@ -230,4 +236,186 @@ test('policies: the shorthand, checked through REST as anon and two users', asyn
   assert.deepEqual(await read(t2), []);
   const dup = await http('PUT', path('/notes/policies'), as({ policies: ['public read', 'Public  Read'] }));
   assert.equal(dup.status, 400);
+});
+
+test('policies: every shorthand form through REST, as anon and two users; PUT replaces the whole set', async () => {
+  const secret = await jwtSecret(p.ref);
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const [u1, u2] = [crypto.randomUUID(), crypto.randomUUID()];
+  const tokens: Record<string, string | undefined> = { anon: undefined,
+    u1: signJwt({ sub: u1, role: 'authenticated', aud: 'authenticated', exp }, secret), u2: signJwt({ sub: u2, role: 'authenticated', aud: 'authenticated', exp }, secret) };
+  const made = await http('POST', path(), as({ name: 'matrix', columns: [{ name: 'owner_id', type: 'uuid', default_expression: 'auth.uid()' },
+    { name: 'owner_text', type: 'text' }, { name: 'v', type: 'text' }, { name: 'note', type: 'text' }], policies: ['public read'] }));
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  // u1 owns row a, u2 owns row b. Per policy set and caller: the rows it reads, whether it may insert, the rows
+  // its update and its delete reach.
+  type Want = { read: string[]; insert: boolean; update: string[]; delete: string[] };
+  const none: Want = { read: [], insert: false, update: [], delete: [] };
+  const all: Want = { read: ['a', 'b'], insert: true, update: ['a', 'b'], delete: ['a', 'b'] };
+  const matrix: [string[], Record<string, Want>][] = [
+    [['public read'], { anon: { ...none, read: ['a', 'b'] }, u1: { ...none, read: ['a', 'b'] }, u2: { ...none, read: ['a', 'b'] } }],
+    [['public select'], { anon: { ...none, read: ['a', 'b'] }, u1: { ...none, read: ['a', 'b'] }, u2: { ...none, read: ['a', 'b'] } }],
+    [['authenticated read'], { anon: none, u1: { ...none, read: ['a', 'b'] }, u2: { ...none, read: ['a', 'b'] } }],
+    [['public insert'], { anon: { ...none, insert: true }, u1: { ...none, insert: true }, u2: { ...none, insert: true } }],
+    [['authenticated insert'], { anon: none, u1: { ...none, insert: true }, u2: { ...none, insert: true } }],
+    [['public all'], { anon: all, u1: all, u2: all }],
+    [['authenticated write'], { anon: none, u1: all, u2: all }],
+    [['public read', 'authenticated update'], { anon: { ...none, read: ['a', 'b'] }, u1: { ...none, read: ['a', 'b'], update: ['a', 'b'] }, u2: { ...none, read: ['a', 'b'], update: ['a', 'b'] } }],
+    [['public read', 'public delete'], { anon: { ...none, read: ['a', 'b'], delete: ['a', 'b'] }, u1: { ...none, read: ['a', 'b'], delete: ['a', 'b'] }, u2: { ...none, read: ['a', 'b'], delete: ['a', 'b'] } }],
+    [['owner only by owner_id'], { anon: none, u1: { read: ['a'], insert: true, update: ['a'], delete: ['a'] }, u2: { read: ['b'], insert: true, update: ['b'], delete: ['b'] } }],
+    [['owner write by owner_id'], { anon: none, u1: { read: ['a'], insert: true, update: ['a'], delete: ['a'] }, u2: { read: ['b'], insert: true, update: ['b'], delete: ['b'] } }],
+    [['public read', 'owner insert by owner_id', 'owner update by owner_id', 'owner delete by owner_id'],
+      { anon: { ...none, read: ['a', 'b'] }, u1: { read: ['a', 'b'], insert: true, update: ['a'], delete: ['a'] }, u2: { read: ['a', 'b'], insert: true, update: ['b'], delete: ['b'] } }],
+    [['owner read by owner_id'], { anon: none, u1: { ...none, read: ['a'] }, u2: { ...none, read: ['b'] } }],
+    // An owner column that is not a uuid compares the token's sub as text.
+    [['owner read by owner_text', 'owner update by owner_text'], { anon: none, u1: { ...none, read: ['a'], update: ['a'] }, u2: { ...none, read: ['b'], update: ['b'] } }],
+    [[], { anon: none, u1: none, u2: none }],
+  ];
+  const c = await ownerClient(p);
+  try {
+    const reset = async () => {
+      await c.query('truncate public.matrix');
+      await c.query(`insert into public.matrix (owner_id, owner_text, v) values ($1::uuid, $1::text, 'a'), ($2::uuid, $2::text, 'b')`, [u1, u2]);
+    };
+    const minimal = (method: string, token: string | undefined, body?: unknown) => fetch(`${p.url}/rest/v1/matrix?v=in.(a,b)`, {
+      method, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { apikey: p.anonKey, 'content-type': 'application/json', prefer: 'return=minimal', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+    for (const [policies, callers] of matrix) {
+      const put = await http('PUT', path('/matrix/policies'), as({ policies }));
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.deepEqual(put.body.policies.map((x: { name: string }) => x.name).sort(), [...policies].sort(), 'the old policies are gone');
+      for (const [who, want] of Object.entries(callers)) {
+        const token = tokens[who];
+        const label = `${policies.join(', ') || '(none)'} as ${who}`;
+        await reset();
+        const read = await rest('GET', 'matrix', { token, query: '?select=v&order=v' });
+        assert.deepEqual(read.body.map((r: { v: string }) => r.v), want.read, `${label}: read`);
+        const insert = await fetch(`${p.url}/rest/v1/matrix`, { method: 'POST', body: JSON.stringify({ v: 'new', owner_text: token ? (who === 'u1' ? u1 : u2) : null }),
+          headers: { apikey: p.anonKey, 'content-type': 'application/json', prefer: 'return=minimal', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+        assert.equal(insert.status === 201, want.insert, `${label}: insert ${insert.status}`);
+        if (!want.insert) assert.equal(insert.status, token ? 403 : 401, `${label}: insert`);
+        await reset();
+        await minimal('PATCH', token, { note: who });
+        assert.deepEqual((await c.query('select v from public.matrix where note = $1 order by v', [who])).rows.map((r) => r.v), want.update, `${label}: update`);
+        await reset();
+        await minimal('DELETE', token);
+        const left = (await c.query('select v from public.matrix order by v')).rows.map((r) => r.v);
+        assert.deepEqual(['a', 'b'].filter((v) => !left.includes(v)), want.delete, `${label}: delete`);
+      }
+    }
+  } finally { await c.end(); }
+});
+
+test('columns: every option on POST …/columns, recorded with its rollback; refused ones leave nothing', async () => {
+  const made = await http('POST', path(), as({ name: 'people', columns: [{ name: 'id', type: 'uuid', primary_key: true, default_expression: 'gen_random_uuid()' }, { name: 'name', type: 'text' }] }));
+  assert.equal(made.status, 201);
+  assert.equal((await http('POST', path(), as({ name: 'pets', columns: [{ name: 'name', type: 'text' }] }))).status, 201);
+  const c = await ownerClient(p);
+  try {
+    const { rows: [person] } = await c.query(`insert into public.people (name) values ('ann') returning id`);
+    await c.query(`insert into public.pets (name) values ('rex')`);
+    const add = (body: unknown) => http('POST', path('/pets/columns'), as(body));
+    for (const body of [
+      { name: 'legs', type: 'integer', not_null: true, default: 4, index: true },
+      { name: 'tag', type: 'text', unique: true },
+      { name: 'weight', type: 'numeric', default: '1.25' }, { name: 'chip', type: 'bigint' }, { name: 'born', type: 'date', default_expression: 'current_date' },
+      { name: 'seen', type: 'timestamptz', default_expression: 'now()' }, { name: 'good', type: 'boolean', default: true, not_null: true },
+      { name: 'uid', type: 'uuid', default_expression: 'gen_random_uuid()' }, { name: 'info', type: 'jsonb', default: { a: [1] } },
+      { name: 'owner', type: 'references', references: 'people', on_delete: 'set null', index: true },
+      { name: 'keeper', type: 'references', references: 'people', on_delete: 'cascade' },
+    ]) {
+      const res = await add(body);
+      assert.equal(res.status, 201, `${body.name}: ${JSON.stringify(res.body)}`);
+    }
+    const { body: pets } = await http('GET', path('/pets'), as());
+    const col = (n: string) => pets.columns.find((x: { name: string }) => x.name === n);
+    assert.deepEqual([col('legs').type, col('legs').not_null, col('legs').default], ['integer', true, '4']);
+    assert.equal(col('tag').unique, true);
+    assert.deepEqual([col('owner').type, col('owner').references], ['uuid', 'people']);
+    assert.equal(col('info').default, `'{"a": [1]}'::jsonb`);
+    assert.ok(pets.indexes.some((i: string) => /\(legs\)/.test(i)) && pets.indexes.some((i: string) => /\(owner\)/.test(i)));
+    const { rows: [rex] } = await c.query(`select legs, good, (born = current_date) as today, info from public.pets`);
+    assert.deepEqual(rex, { legs: 4, good: true, today: true, info: { a: [1] } }, 'existing rows take the defaults');
+    // The foreign keys' on delete rules are Postgres's.
+    await c.query(`update public.pets set owner = $1, tag = 'x'`, [person.id]);
+    await c.query(`insert into public.pets (name, keeper) values ('tom', $1)`, [person.id]);
+    await c.query(`delete from public.people where id = $1`, [person.id]);
+    assert.deepEqual((await c.query('select name, owner from public.pets')).rows, [{ name: 'rex', owner: null }]);
+    // Postgres refuses: not null without a default on a table with rows, a duplicate, a unique column whose rows
+    // repeat. Nothing of a refused column is left.
+    const refused: [unknown, number, string][] = [
+      [{ name: 'must', type: 'text', not_null: true }, 400, '23502'],
+      [{ name: 'legs', type: 'integer' }, 400, '42701'],
+      [{ name: 'same', type: 'text', default: 'x', unique: true }, 400, '23505'],
+      [{ name: 'id', type: 'uuid', primary_key: true }, 400, 'invalid_body'],
+      [{ name: 'x', type: 'money' }, 400, 'invalid_body'],
+      [{ name: 'x', type: 'references', references: 'nope' }, 400, 'invalid_body'],
+      [{ name: 'x', type: 'text', default_expression: 'now()', default: 'y' }, 400, 'invalid_body'],
+      [{ name: 'x', type: 'text', on_delete: 'cascade' }, 400, 'invalid_body'],
+      [{ name: 'pw', type: 'password', identifier: 'tag' }, 400, 'invalid_body'],
+    ];
+    await c.query(`insert into public.pets (name) values ('kit')`);
+    for (const [body, status, code] of refused) {
+      const res = await add(body);
+      assert.deepEqual([res.status, res.body.code], [status, code], JSON.stringify([body, res.body]));
+    }
+    const { rows: cols } = await c.query(`select array_agg(attname::text order by attnum) as names from pg_attribute where attrelid = 'public.pets'::regclass and attnum > 0 and not attisdropped`);
+    assert.deepEqual(cols[0].names, ['id', 'name', 'legs', 'tag', 'weight', 'chip', 'born', 'seen', 'good', 'uid', 'info', 'owner', 'keeper']);
+    // Each added column is one migration with its SQL and the rollback that drops it.
+    const { rows } = await c.query(`select statements[1] as sql, rollback[1] as rollback from supabase_migrations.schema_migrations where name = 'add column legs to pets'`);
+    assert.deepEqual(rows, [{ sql: 'alter table public."pets" add column "legs" integer not null default \'4\'::integer;\ncreate index on public."pets" ("legs");', rollback: 'alter table public."pets" drop column "legs";' }]);
+  } finally { await c.end(); }
+});
+
+test('PATCH: a rename and a comment, recorded with the rollback that undoes them', async () => {
+  assert.equal((await http('POST', path(), as({ name: 'drafts', comment: 'first', columns: [{ name: 'body', type: 'text' }] }))).status, 201);
+  const patched = await http('PATCH', path('/drafts'), as({ name: 'posts', comment: 'second' }));
+  assert.deepEqual([patched.status, patched.body.name, patched.body.comment], [200, 'posts', 'second']);
+  const history = (await http('GET', `/v1/projects/${p.ref}/database/migrations`, as())).body;
+  const last = history.at(-1);
+  assert.equal(last.name, 'alter table drafts');
+  const c = await ownerClient(p);
+  try {
+    const { rows: [m] } = await c.query('select statements, rollback from supabase_migrations.schema_migrations where version = $1', [last.version]);
+    assert.deepEqual(m, { statements: ['comment on table public."drafts" is \'second\';\nalter table public."drafts" rename to "posts";'],
+      rollback: ['alter table public."posts" rename to "drafts";\ncomment on table public."drafts" is \'first\';'] });
+  } finally { await c.end(); }
+  assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${last.version}`, as())).status, 200);
+  const back = await http('GET', path('/drafts'), as());
+  assert.deepEqual([back.status, back.body.comment], [200, 'first']);
+  for (const [body, message] of [[{}, /give name and\/or comment/], [{ name: '' }, /name must be a non-empty string/], [{ comment: 1 }, /comment must be a string/]] as const) {
+    const res = await http('PATCH', path('/drafts'), as(body));
+    assert.deepEqual([res.status, res.body.code], [400, 'invalid_body']);
+    assert.match(res.body.message, message);
+  }
+  const taken = await http('PATCH', path('/drafts'), as({ name: 'people' }));
+  assert.deepEqual([taken.status, taken.body.code], [400, '42P07']);
+});
+
+test('org roles and token scopes: Read-only reads, Developer builds, a database:read token only reads', async () => {
+  const team = await organizationTeam();
+  const base = `/v1/projects/${team.project.ref}/tables`;
+  const made = await http('POST', base, { token: team.dev.token, body: { name: 'shared', columns: [{ name: 'a', type: 'text' }] } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const writes = [['POST', '', { name: 'ro_made', columns: [{ name: 'a', type: 'text' }] }], ['PATCH', '/shared', { comment: 'ro' }],
+    ['DELETE', '/shared', undefined], ['POST', '/shared/columns', { name: 'b', type: 'text' }], ['PUT', '/shared/policies', { policies: ['public read'] }]] as const;
+  for (const [method, rest, body] of writes) {
+    const res = await http(method, base + rest, { token: team.ro.token, body });
+    assert.equal(res.status, 403, `${method} ${rest}`);
+    assert.equal(res.body.code, 'insufficient_role');
+  }
+  assert.equal((await http('GET', base, { token: team.ro.token })).status, 200);
+  assert.deepEqual((await http('GET', `${base}/shared`, { token: team.ro.token })).body.columns.map((x: { name: string }) => x.name), ['id', 'a']);
+  const pat = await http('POST', '/v1/auth/tokens', { token: team.owner.token, body: { name: 'reader', scopes: ['database:read'] } });
+  assert.equal(pat.status, 201, JSON.stringify(pat.body));
+  assert.equal((await http('GET', base, { token: pat.body.token })).status, 200);
+  for (const [method, rest, body] of writes) {
+    const res = await http(method, base + rest, { token: pat.body.token, body });
+    assert.equal(res.status, 403, `${method} ${rest}`);
+    assert.equal(res.body.code, 'insufficient_scope');
+  }
+  for (const who of [team.dev, team.admin, team.owner]) {
+    assert.equal((await http('PUT', `${base}/shared/policies`, { token: who.token, body: { policies: ['public read'] } })).status, 200);
+  }
+  assert.equal((await http('DELETE', `${base}/shared`, { token: team.admin.token })).status, 200);
 });
