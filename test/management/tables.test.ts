@@ -383,7 +383,7 @@ test('PATCH: a rename and a comment, recorded with the rollback that undoes them
   assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${last.version}`, as())).status, 200);
   const back = await http('GET', path('/drafts'), as());
   assert.deepEqual([back.status, back.body.comment], [200, 'first']);
-  for (const [body, message] of [[{}, /give name and\/or comment/], [{ name: '' }, /name must be a non-empty string/], [{ comment: 1 }, /comment must be a string/]] as const) {
+  for (const [body, message] of [[{}, /give name, comment, columns and\/or indexes/], [{ name: '' }, /name must be a non-empty string/], [{ comment: 1 }, /comment must be a string/]] as const) {
     const res = await http('PATCH', path('/drafts'), as(body));
     assert.deepEqual([res.status, res.body.code], [400, 'invalid_body']);
     assert.match(res.body.message, message);
@@ -418,4 +418,68 @@ test('org roles and token scopes: Read-only reads, Developer builds, a database:
     assert.equal((await http('PUT', `${base}/shared/policies`, { token: who.token, body: { policies: ['public read'] } })).status, 200);
   }
   assert.equal((await http('DELETE', `${base}/shared`, { token: team.admin.token })).status, 200);
+});
+
+test('PATCH columns: rename, not null, default, unique, drop and new indexes, recorded with the rollback that undoes them', async () => {
+  assert.equal((await http('POST', path(), as({ name: 'items', comment: 'c0', columns: [{ name: 'a', type: 'text' }, { name: 'b', type: 'integer', default: 1 },
+    { name: 'c', type: 'text', unique: true }, { name: 'd', type: 'jsonb' }] }))).status, 201);
+  const c = await ownerClient(p);
+  try {
+    await c.query(`insert into public.items (a, b, c) values ('x', 2, 'y')`);
+    const patched = await http('PATCH', path('/items'), as({ name: 'things', comment: 'c1', indexes: [{ columns: ['b'] }],
+      columns: [{ name: 'a', rename: 'title', not_null: true, unique: true, default: 'untitled' }, { name: 'b', default: null }, { name: 'c', unique: false },
+        { name: 'd', default: { tags: [] } }] }));
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const col = (n: string) => patched.body.columns.find((x: { name: string }) => x.name === n);
+    assert.deepEqual(patched.body.columns.map((x: { name: string }) => x.name), ['id', 'title', 'b', 'c', 'd']);
+    assert.deepEqual([col('title').not_null, col('title').unique, col('title').default], [true, true, "'untitled'::text"]);
+    assert.deepEqual([col('b').default, col('c').unique, col('d').default], [null, false, `'{"tags": []}'::jsonb`]);
+    assert.ok(patched.body.indexes.some((i: string) => /INDEX \S+ ON public\.things USING btree \(b\)$/.test(i)));
+    await c.query(`insert into public.things (c) values ('y')`);
+    assert.deepEqual((await c.query(`select title, d from public.things where b is null`)).rows, [{ title: 'untitled', d: { tags: [] } }]);
+    await c.query('delete from public.things where b is null');
+    // The history holds the SQL and its inverse; rolling it back restores the table as it was.
+    const last = (await http('GET', `/v1/projects/${p.ref}/database/migrations`, as())).body.at(-1);
+    const { rows: [m] } = await c.query('select statements[1] as sql, rollback[1] as rollback from supabase_migrations.schema_migrations where version = $1', [last.version]);
+    assert.match(m.sql, /^alter table public\."items" alter column "a" set not null;\n/);
+    assert.match(m.rollback, /^alter table public\."things" rename to "items";\n/);
+    const before = await http('GET', path('/things'), as());
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${last.version}`, as())).status, 200);
+    const back = await http('GET', path('/items'), as());
+    assert.equal(back.status, 200);
+    assert.deepEqual(back.body.columns, [
+      { name: 'id', type: 'bigint', not_null: true, default: null, identity: true, primary_key: true, unique: true, references: null },
+      { name: 'a', type: 'text', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null },
+      { name: 'b', type: 'integer', not_null: false, default: '1', identity: false, primary_key: false, unique: false, references: null },
+      { name: 'c', type: 'text', not_null: false, default: null, identity: false, primary_key: false, unique: true, references: null },
+      { name: 'd', type: 'jsonb', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null },
+    ]);
+    assert.deepEqual([back.body.comment, back.body.indexes.length, before.body.indexes.length], ['c0', 2, 3]);
+    // A drop cannot be undone (its data is gone): recorded without a rollback.
+    const dropped = await http('PATCH', path('/items'), as({ columns: [{ name: 'd', drop: true }] }));
+    assert.deepEqual(dropped.body.columns.map((x: { name: string }) => x.name), ['id', 'a', 'b', 'c']);
+    assert.equal((await c.query('select rollback from supabase_migrations.schema_migrations order by version desc limit 1')).rows[0].rollback, null);
+    // Refused before any SQL, or by Postgres; either way nothing changes.
+    const refused: [unknown, string, RegExp][] = [
+      [{}, 'invalid_body', /give name, comment, columns and\/or indexes/],
+      [{ columns: [{ name: 'a' }] }, 'invalid_body', /changes nothing/],
+      [{ columns: [{ name: 'a', drop: true, rename: 'b' }] }, 'invalid_body', /a dropped column takes no other change/],
+      [{ columns: [{ name: 'a', type: 'integer' }] }, 'invalid_body', /columns\[0\]\.type is not a column change/],
+      [{ columns: [{ name: 'a', default_expression: 'pg_sleep(1)' }] }, 'invalid_body', /default_expression must be one of/],
+      [{ columns: [{ name: 'nope', not_null: true }] }, 'invalid_body', /column "nope" does not exist/],
+      [{ columns: [{ name: 'b', default: 'two' }] }, '22P02', /invalid input syntax for type integer/],
+      [{ columns: [{ name: 'a', rename: 'z' }, { name: 'a', not_null: true }] }, 'invalid_body', /column "a" does not exist/],
+      [{ columns: [{ name: 'id', not_null: false }] }, '42601', /is an identity column/],
+      [{ indexes: [{ columns: ['nope'] }] }, '42703', /does not exist/],
+    ];
+    await c.query(`insert into public.items (a, b, c) values (null, 3, 'z')`);
+    refused.push([{ columns: [{ name: 'a', not_null: true }] }, '23502', /contains null values/]);
+    for (const [body, code, message] of refused) {
+      const res = await http('PATCH', path('/items'), as(body));
+      assert.deepEqual([res.status, res.body.code], [400, code], JSON.stringify([body, res.body]));
+      assert.match(res.body.message, message);
+    }
+    assert.deepEqual((await http('GET', path('/items'), as())).body.columns.map((x: { name: string; not_null: boolean }) => `${x.name}:${x.not_null}`),
+      ['id:true', 'a:false', 'b:false', 'c:false']);
+  } finally { await c.end(); }
 });

@@ -356,5 +356,25 @@ test('dropping the table removes its hashes and login settings', async () => {
     assert.deepEqual(left, { hashes: 0, triggers: 0 });
     assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${createStaff.version}`, { token: p.owner.token })).status, 200);
     assert.equal((await c2.query(`select to_regclass('public.staff') as t`)).rows[0].t, null);
+
+    // PATCH keeps a login's columns as they are, and dropping its password column removes the login cleanly.
+    const guests = `/v1/projects/${p.ref}/tables/guests`;
+    assert.equal((await http('POST', `/v1/projects/${p.ref}/tables`, { token: p.owner.token, body: { name: 'guests',
+      columns: [{ name: 'nick', type: 'text', unique: true }, { name: 'pw', type: 'password', identifier: 'nick' }] } })).status, 201);
+    await c2.query(`insert into public.guests (nick, pw) values ('lee', 'lee-pass')`);
+    assert.equal((await login(p, 'guests', { identifier: 'lee', password: 'lee-pass' })).status, 200);
+    for (const change of [{ name: 'nick', drop: true }, { name: 'nick', rename: 'handle' }, { name: 'nick', unique: false }, { name: 'id', rename: 'key' }, { name: 'pw', rename: 'pass' }]) {
+      const res = await http('PATCH', guests, { token: p.owner.token, body: { columns: [change] } });
+      assert.equal(res.status, 400, JSON.stringify(change));
+      assert.match(res.body.message, /is used by the table's login: drop its password column "pw" first/);
+    }
+    const dropped = await http('PATCH', guests, { token: p.owner.token, body: { columns: [{ name: 'pw', drop: true }] } });
+    assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
+    assert.deepEqual(dropped.body.columns.map((x: { name: string }) => x.name), ['id', 'nick']);
+    assert.equal((await login(p, 'guests', { identifier: 'lee', password: 'lee-pass' })).status, 404);
+    const { rows: [gone] } = await c2.query(`select (select count(*) from row_auth.passwords)::int as hashes, (select count(*) from row_auth.logins)::int as logins,
+      (select count(*) from pg_trigger where tgrelid = 'public.guests'::regclass and not tgisinternal)::int as triggers,
+      has_table_privilege('anon', 'public.guests', 'INSERT') and has_table_privilege('authenticated', 'public.guests', 'UPDATE') as writable`);
+    assert.deepEqual(gone, { hashes: 0, logins: 0, triggers: 0, writable: true });
   } finally { await c2.end(); }
 });

@@ -103,6 +103,39 @@ export function columnSql(col: ColumnSpec, refType?: { type: string; column: str
   return parts.join(' ');
 }
 
+/** A column's default as PATCH sets it: a fixed expression, or a literal Postgres casts to the column's type. */
+export function defaultSql(col: { default?: unknown; default_expression?: string }): string | null {
+  if (col.default_expression !== undefined) return EXPRESSIONS[col.default_expression];
+  if (col.default === undefined || col.default === null) return null;
+  return literal(typeof col.default === 'object' ? JSON.stringify(col.default) : String(col.default));
+}
+
+// A change to one existing column (PATCH …/tables/{name} `columns`): rename, drop, not null, default, unique.
+export interface ColumnChange {
+  name: string; rename?: string; drop?: boolean; not_null?: boolean; unique?: boolean;
+  default?: ColumnSpec['default']; default_expression?: string;
+}
+
+export function columnChange(raw: unknown, i: number): ColumnChange {
+  if (!isObject(raw)) throw errors.invalidBody(`columns[${i}] must be an object`);
+  const known = new Set(['name', 'rename', 'drop', 'not_null', 'unique', 'default', 'default_expression']);
+  const extra = Object.keys(raw).find((k) => !known.has(k));
+  if (extra) throw errors.invalidBody(`columns[${i}].${extra} is not a column change (use rename, drop, not_null, unique, default, default_expression)`);
+  const change = { ...raw, name: name(raw.name, `columns[${i}].name`) } as ColumnChange;
+  if (change.rename !== undefined) change.rename = name(change.rename, `columns[${i}].rename`);
+  for (const flag of ['drop', 'not_null', 'unique'] as const) {
+    if (change[flag] !== undefined && typeof change[flag] !== 'boolean') throw errors.invalidBody(`columns[${i}].${flag} must be a boolean`);
+  }
+  if (change.default_expression !== undefined && !(change.default_expression in EXPRESSIONS)) {
+    throw errors.invalidBody(`columns[${i}].default_expression must be one of ${Object.keys(EXPRESSIONS).join(', ')}`);
+  }
+  if (change.default !== undefined && change.default_expression !== undefined) throw errors.invalidBody(`columns[${i}]: give default or default_expression, not both`);
+  const changes = Object.keys(raw).filter((k) => k !== 'name' && !(k === 'drop' && raw.drop === false));
+  if (changes.length === 0) throw errors.invalidBody(`columns[${i}] changes nothing`);
+  if (change.drop && changes.length > 1) throw errors.invalidBody(`columns[${i}]: a dropped column takes no other change`);
+  return change;
+}
+
 export const indexSql = (table: string, columns: string[], unique = false) =>
   `create ${unique ? 'unique ' : ''}index on ${qualified(table)} (${columns.map(ident).join(', ')});`;
 

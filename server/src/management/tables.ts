@@ -12,8 +12,8 @@ import { ownerTransaction } from './project-db.ts';
 import { findProject } from './projects.ts';
 import { authenticate, caller, scope } from './session.ts';
 import {
-  columnGrantSql, columnSpec, columnSql, ident, indexSql, keyGuardSql, keyGuardUndoSql, literal, name, parsePolicy, passwordColumnSql,
-  policySql, qualified, rowAuthSql, type ColumnSpec, type Grant, type PolicyRule,
+  columnChange, columnGrantSql, columnSpec, columnSql, defaultSql, ident, indexSql, keyGuardSql, keyGuardUndoSql, literal, name, parsePolicy,
+  passwordColumnSql, policySql, qualified, rowAuthSql, type ColumnChange, type ColumnSpec, type Grant, type PolicyRule,
 } from './table-sql.ts';
 
 export const tables = Router();
@@ -37,7 +37,7 @@ const DESCRIBE = `select c.relname as name, obj_description(c.oid, 'pg_class') a
     order by p.policyname), '[]') from pg_policies p where p.schemaname = 'public' and p.tablename = c.relname) as policies
   from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')`;
 
-interface Login { table_name: string; password_column: string; identifier_column: string; role: string }
+interface Login { table_name: string; key_column: string; password_column: string; identifier_column: string; role: string }
 
 async function logins(c: pg.PoolClient): Promise<Login[]> {
   const { rows: [has] } = await c.query(`select to_regclass('row_auth.logins') is not null as ok`);
@@ -45,7 +45,7 @@ async function logins(c: pg.PoolClient): Promise<Login[]> {
   // row_auth is the owner's: login settings it changed over psql so that they no longer read are no logins here.
   await c.query('savepoint logins');
   try {
-    const { rows } = await c.query(`select c.relname as table_name, l.password_column, l.identifier_column, l.role
+    const { rows } = await c.query(`select c.relname as table_name, l.key_column, l.password_column, l.identifier_column, l.role
       from row_auth.logins l join pg_class c on c.oid = l.table_name where c.relnamespace = 'public'::regnamespace`);
     await c.query('release savepoint logins');
     return rows;
@@ -99,10 +99,11 @@ async function apiWriters(c: pg.PoolClient, table: string, column?: string): Pro
   return rows;
 }
 
-/** The SQL of a new password column (after checking the table can have one) and what undoes its key guard. */
-async function passwordSql(c: pg.PoolClient, table: string, cols: ColumnSpec[]): Promise<{ sql: string; undo: string }> {
+/** The SQL of a new password column (after checking the table can have one), and the grants its key guard
+ *  narrowed (for dropPasswordSql to give back). */
+async function passwordSql(c: pg.PoolClient, table: string, cols: ColumnSpec[]): Promise<{ sql: string; grants: Grant[] }> {
   const col = cols.find((x) => x.type === 'password');
-  if (!col) return { sql: '', undo: '' };
+  if (!col) return { sql: '', grants: [] };
   const key = await primaryKey(c, table);
   // The key is the `sub` of the row's tokens, read by auth.uid() (a uuid), and no caller may pick it (keyGuardSql).
   if (key.type !== 'uuid' || !key.generated) {
@@ -118,8 +119,16 @@ async function passwordSql(c: pg.PoolClient, table: string, cols: ColumnSpec[]):
   return {
     sql: [rowAuthSql(crypto?.nspname ?? null), passwordColumnSql(table, col, key.column),
       keyGuardSql(table, key.column, columns.map((r) => r.attname), grants)].filter(Boolean).join('\n'),
-    undo: keyGuardUndoSql(table, grants),
+    grants,
   };
+}
+
+/** Undoes a password column but for the column itself: its triggers, hashes and login, and the key guard. */
+function dropPasswordSql(table: string, column: string, grants: Grant[]): string {
+  const t = qualified(table);
+  return [...['hash', 'store', 'clear'].map((x) => `drop trigger if exists ${ident(`${column}_${x}`)} on ${t};`),
+    `delete from row_auth.passwords where table_name = ${literal(t)}::regclass and column_name = ${literal(column)};`,
+    `delete from row_auth.logins where table_name = ${literal(t)}::regclass;`, keyGuardUndoSql(table, grants)].filter(Boolean).join('\n');
 }
 
 async function columnsSql(c: pg.PoolClient, cols: ColumnSpec[]): Promise<string[]> {
@@ -225,25 +234,93 @@ tables.post('/projects/:ref/tables', async (req, res) => {
   res.status(201).json(created);
 });
 
+interface ColumnState { not_null: boolean; default: string | null; uniques: { constraint: string | null; index: string; def: string }[] }
+
+const COLUMN_STATE = `select a.attnotnull as not_null, pg_get_expr(d.adbin, d.adrelid) as default,
+  (select coalesce(jsonb_agg(jsonb_build_object('constraint', con.conname, 'index', ic.relname, 'def', pg_get_indexdef(i.indexrelid)) order by ic.relname), '[]')
+    from pg_index i join pg_class ic on ic.oid = i.indexrelid left join pg_constraint con on con.conindid = i.indexrelid and con.contype = 'u'
+    where i.indrelid = a.attrelid and i.indisunique and not i.indisprimary and i.indnkeyatts = 1 and i.indkey[0] = a.attnum) as uniques
+  from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+  where a.attrelid = to_regclass($1) and a.attname = $2 and a.attnum > 0 and not a.attisdropped`;
+
+/** Runs one column's change; returns its undo (null once a column is dropped: its data cannot come back). */
+async function alterColumn(c: pg.PoolClient, table: string, ch: ColumnChange, run: (sql: string) => Promise<void>): Promise<string[] | null> {
+  const t = qualified(table);
+  const col = ident(ch.name);
+  const { rows: [state] } = await c.query<ColumnState>(COLUMN_STATE, [t, ch.name]);
+  if (!state) throw errors.invalidBody(`column "${ch.name}" does not exist`);
+  const login = (await logins(c)).find((l) => l.table_name === table);
+  if (login && (ch.drop || ch.rename !== undefined || ch.unique === false)) {
+    const used = [login.key_column, login.identifier_column, ...(ch.drop ? [] : [login.password_column])];
+    if (used.includes(ch.name)) throw errors.invalidBody(`column "${ch.name}" is used by the table's login: drop its password column "${login.password_column}" first`);
+  }
+  if (ch.drop) {
+    const password = login?.password_column === ch.name ? dropPasswordSql(table, ch.name, await apiWriters(c, table, ch.name)) : '';
+    await run([password, `alter table ${t} drop column ${col};`].filter(Boolean).join('\n'));
+    return null;
+  }
+  const undo: string[] = [];
+  if (ch.not_null !== undefined && ch.not_null !== state.not_null) {
+    await run(`alter table ${t} alter column ${col} ${ch.not_null ? 'set' : 'drop'} not null;`);
+    undo.unshift(`alter table ${t} alter column ${col} ${ch.not_null ? 'drop' : 'set'} not null;`);
+  }
+  if (ch.default !== undefined || ch.default_expression !== undefined) {
+    const value = defaultSql(ch);
+    await run(`alter table ${t} alter column ${col} ${value === null ? 'drop default' : `set default ${value}`};`);
+    undo.unshift(`alter table ${t} alter column ${col} ${state.default === null ? 'drop default' : `set default ${state.default}`};`);
+  }
+  if (ch.unique === true && state.uniques.length === 0) {
+    await run(`alter table ${t} add unique (${col});`);
+    const { rows: [u] } = await c.query<ColumnState>(COLUMN_STATE, [t, ch.name]);
+    undo.unshift(`alter table ${t} drop constraint ${ident(u.uniques[0].constraint!)};`);
+  }
+  if (ch.unique === false) {
+    for (const u of state.uniques) {
+      await run(u.constraint ? `alter table ${t} drop constraint ${ident(u.constraint)};` : `drop index public.${ident(u.index)};`);
+      undo.unshift(u.constraint ? `alter table ${t} add constraint ${ident(u.constraint)} unique (${col});` : `${u.def};`);
+    }
+  }
+  if (ch.rename !== undefined && ch.rename !== ch.name) {
+    await run(`alter table ${t} rename column ${col} to ${ident(ch.rename)};`);
+    undo.unshift(`alter table ${t} rename column ${ident(ch.rename)} to ${col};`);
+  }
+  return undo;
+}
+
+// Changes a table: its columns (in the order given), new indexes, its comment, and last its name. Recorded with
+// the SQL that undoes it, unless a column was dropped.
 tables.patch('/projects/:ref/tables/:name', async (req, res) => {
   const table = name(param(req, 'name'), 'name');
   const b = body(req.body);
   const rename = b.name === undefined ? undefined : name(b.name, 'name');
   const comment = str(b, 'comment', { max: 10_000 });
-  if (rename === undefined && comment === undefined) throw errors.invalidBody('give name and/or comment');
+  const changes = list(b.columns, 'columns', MAX_COLUMNS, columnChange);
+  const indexes = list(b.indexes, 'indexes', MAX_INDEXES, indexSpec);
+  if (rename === undefined && comment === undefined && !changes.length && !indexes.length) throw errors.invalidBody('give name, comment, columns and/or indexes');
   const [t] = await change(res, param(req, 'ref'), `alter table ${table}`, async (c, run) => {
     await exists(c, table);
     const { rows: [old] } = await c.query(`select obj_description(to_regclass($1), 'pg_class') as comment`, [qualified(table)]);
-    const undo: string[] = [];
+    let undo: string[] | null = [];
+    for (const ch of changes) {
+      const u = await alterColumn(c, table, ch, run);
+      undo = u === null || undo === null ? null : [...u, ...undo];
+    }
+    if (indexes.length) {
+      const names = async () => (await c.query(`select i.indexrelid::regclass::text as name from pg_index i where i.indrelid = to_regclass($1)`,
+        [qualified(table)])).rows.map((r) => r.name as string);
+      const before = await names();
+      await run(indexes.map((x) => indexSql(table, x.columns, x.unique)).join('\n'));
+      undo?.unshift(...(await names()).filter((n) => !before.includes(n)).map((n) => `drop index ${n};`));
+    }
     if (comment !== undefined) {
       await run(`comment on table ${qualified(table)} is ${literal(comment)};`);
-      undo.push(`comment on table ${qualified(table)} is ${old.comment === null ? 'null' : literal(old.comment)};`);
+      undo?.unshift(`comment on table ${qualified(table)} is ${old.comment === null ? 'null' : literal(old.comment)};`);
     }
     if (rename !== undefined && rename !== table) {
       await run(`alter table ${qualified(table)} rename to ${ident(rename)};`);
-      undo.unshift(`alter table ${qualified(rename)} rename to ${ident(table)};`);
+      undo?.unshift(`alter table ${qualified(rename)} rename to ${ident(table)};`);
     }
-    return undo.join('\n') || undefined;
+    return undo?.join('\n') || undefined;
   }, (c) => describe(c, rename ?? table));
   res.json(t);
 });
@@ -271,13 +348,8 @@ tables.post('/projects/:ref/tables/:name/columns', async (req, res) => {
       login ? columnGrantSql(table, col.name, await apiWriters(c, table, login.password_column)) : ''].filter(Boolean).join('\n'));
     const password = await passwordSql(c, table, [col]);
     await run(password.sql);
-    const t = qualified(table);
-    return `${col.type === 'password' ? `drop trigger if exists ${ident(`${col.name}_hash`)} on ${t};
-drop trigger if exists ${ident(`${col.name}_store`)} on ${t};
-drop trigger if exists ${ident(`${col.name}_clear`)} on ${t};
-delete from row_auth.passwords where table_name = ${literal(t)}::regclass and column_name = ${literal(col.name)};
-delete from row_auth.logins where table_name = ${literal(t)}::regclass;
-${password.undo ? `${password.undo}\n` : ''}` : ''}alter table ${t} drop column ${ident(col.name)};`;
+    return [col.type === 'password' ? dropPasswordSql(table, col.name, password.grants) : '',
+      `alter table ${qualified(table)} drop column ${ident(col.name)};`].filter(Boolean).join('\n');
   }, (c) => describe(c, table));
   res.status(201).json(t);
 });
