@@ -159,6 +159,14 @@ test('tables: errors are 4xx with stable codes', async () => {
     [{ name: 't', columns: [{ name: 'a', type: 'text' }], policies: ['everyone read'] }, /is not a policy/],
     [{ name: 't', columns: [{ name: 'a', type: 'text' }], policies: ['owner only by nope'] }, /column "nope" does not exist/],
     [{ name: 't', columns: [{ name: 'pw', type: 'password', identifier: 'a' }, { name: 'a', type: 'text' }] }, /identifier column "a" must exist and be unique/],
+    [{ name: 't', columns: [{ name: 'pw', type: 'password', identifier: 'a', not_null: true }, { name: 'a', type: 'text', unique: true }] }, /a password column takes no primary_key, not_null/],
+    [{ name: 't', columns: [{ name: 'pw', type: 'password', identifier: 'a', role: 'service_role' }, { name: 'a', type: 'text', unique: true }] }, /role must be one of authenticated, anon/],
+    [{ name: 't', columns: [{ name: 'pw', type: 'password' }] }, /identifier must be a non-empty string/],
+    [{ name: 't', columns: [{ name: 'a', type: 'text', role: 'anon' }] }, /identifier and role belong to columns of type password/],
+    [{ name: 't', columns: [{ name: 'id', type: 'bigint', primary_key: true }, { name: 'a', type: 'text', unique: true }, { name: 'pw', type: 'password', identifier: 'a' }] },
+      /needs a uuid primary key with a default/],
+    [{ name: 't', columns: [{ name: 'a', type: 'text', unique: true }, { name: 'p1', type: 'password', identifier: 'a' }, { name: 'p2', type: 'password', identifier: 'a' }] },
+      /a table can have one password column/],
   ];
   for (const [body, message] of cases) {
     const res = await http('POST', path(), as(body));
@@ -236,6 +244,23 @@ test('policies: the shorthand, checked through REST as anon and two users', asyn
   assert.deepEqual(await read(t2), []);
   const dup = await http('PUT', path('/notes/policies'), as({ policies: ['public read', 'Public  Read'] }));
   assert.equal(dup.status, 400);
+
+  // PUT replaces hand-written policies too; its rollback makes them again as they were (and RLS as it was).
+  const c = await ownerClient(p);
+  try {
+    await c.query(`create policy "by hand" on public.notes as restrictive for update to authenticated, anon using (body <> 'locked' and auth.uid() is not null) with check (length(body) < 100)`);
+    await c.query('alter table public.notes disable row level security');
+    const definitions = async () => (await c.query(`select policyname, permissive, roles::text[], cmd, qual, with_check from pg_policies where tablename = 'notes' order by policyname`)).rows;
+    const before = await definitions();
+    const put = await http('PUT', path('/notes/policies'), as({ policies: ['public read'] }));
+    assert.deepEqual([put.body.rls_enabled, put.body.policies.map((x: { name: string }) => x.name)], [true, ['public read']]);
+    const last = (await http('GET', `/v1/projects/${p.ref}/database/migrations`, as())).body.at(-1);
+    assert.equal(last.name, 'policies of notes');
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${last.version}`, as())).status, 200);
+    assert.deepEqual(await definitions(), before);
+    assert.equal((await c.query(`select relrowsecurity from pg_class where oid = 'public.notes'::regclass`)).rows[0].relrowsecurity, false);
+    await c.query('alter table public.notes enable row level security');
+  } finally { await c.end(); }
 });
 
 test('policies: every shorthand form through REST, as anon and two users; PUT replaces the whole set', async () => {

@@ -75,8 +75,8 @@ export function columnSpec(raw: unknown, i: number): ColumnSpec {
     // Its triggers are named after it (`<name>_hash`, `_store`, `_clear`), within Postgres's 63 bytes.
     if (Buffer.byteLength(col.name) > MAX_NAME_BYTES - 6) throw errors.invalidBody(`columns[${i}].name of a password column must be at most ${MAX_NAME_BYTES - 6} bytes`);
     if (col.role !== undefined && !LOGIN_ROLES.includes(col.role)) throw errors.invalidBody(`columns[${i}].role must be one of ${LOGIN_ROLES.join(', ')}`);
-    if (col.primary_key || col.unique || col.index || col.default !== undefined || col.default_expression !== undefined) {
-      throw errors.invalidBody(`columns[${i}]: a password column takes no primary_key, unique, index or default (it always reads as null)`);
+    if (col.primary_key || col.unique || col.index || col.not_null || col.default !== undefined || col.default_expression !== undefined) {
+      throw errors.invalidBody(`columns[${i}]: a password column takes no primary_key, not_null, unique, index or default (it always reads as null)`);
     }
   } else if (col.identifier !== undefined || col.role !== undefined) {
     throw errors.invalidBody(`columns[${i}]: identifier and role belong to columns of type password`);
@@ -89,7 +89,7 @@ export function columnSql(col: ColumnSpec, refType?: { type: string; column: str
   const type = col.type === 'references' ? refType!.type : col.type === 'password' ? 'text' : TYPES[col.type];
   const parts = [ident(col.name), type];
   if (col.primary_key) parts.push('primary key');
-  if (col.not_null && !col.primary_key && col.type !== 'password') parts.push('not null');
+  if (col.not_null && !col.primary_key) parts.push('not null');
   if (col.unique) parts.push('unique');
   if (col.default_expression !== undefined) parts.push(`default ${EXPRESSIONS[col.default_expression]}`);
   else if (col.default !== undefined && col.default !== null) {

@@ -363,10 +363,19 @@ tables.put('/projects/:ref/tables/:name/policies', async (req, res) => {
   const [t] = await change(res, param(req, 'ref'), `policies of ${table}`, async (c, run) => {
     await exists(c, table);
     const t = qualified(table);
-    const { rows } = await c.query('select polname from pg_policy where polrelid = to_regclass($1) order by polname', [t]);
-    await run([...rows.map((r) => `drop policy ${ident(r.polname)} on ${t};`),
+    // The policies it replaces, as the SQL that makes them again (expressions as the catalog prints them, with
+    // every name outside pg_catalog qualified), for the rollback.
+    const { rows } = await c.query(`select p.polname as name, format('create policy %I on %s as %s for %s to %s%s%s;', p.polname, $2::text,
+        case when p.polpermissive then 'permissive' else 'restrictive' end,
+        case p.polcmd when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' when 'd' then 'delete' else 'all' end,
+        (select string_agg(case when r = 0 then 'public' else quote_ident(pg_get_userbyid(r)) end, ', ') from unnest(p.polroles) r),
+        ' using (' || pg_get_expr(p.polqual, p.polrelid) || ')', ' with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')') as sql
+      from pg_policy p where p.polrelid = to_regclass($1) order by p.polname`, [t, t]);
+    const { rows: [rls] } = await c.query('select relrowsecurity as on from pg_class where oid = to_regclass($1)', [t]);
+    await run([...rows.map((r) => `drop policy ${ident(r.name)} on ${t};`),
       `alter table ${t} enable row level security;`, ...await policiesSql(c, table, rules)].join('\n'));
-    return undefined;
+    return [...rules.map((r) => `drop policy ${ident(r.text)} on ${t};`), ...rows.map((r) => r.sql),
+      ...rls.on ? [] : [`alter table ${t} disable row level security;`]].join('\n') || undefined;
   }, (c) => describe(c, table));
   res.json(t);
 });
