@@ -368,6 +368,18 @@ test('dropping the table removes its hashes and login settings', async () => {
       assert.equal(res.status, 400, JSON.stringify(change));
       assert.match(res.body.message, /is used by the table's login: drop its password column "pw" first/);
     }
+    // The role of its tokens is PATCH's to change (to one of the two), recorded with its rollback.
+    const anon = await http('PATCH', guests, { token: p.owner.token, body: { columns: [{ name: 'pw', role: 'anon' }] } });
+    assert.equal(anon.body.columns.find((x: { name: string }) => x.name === 'pw').role, 'anon');
+    assert.equal(claims((await login(p, 'guests', { identifier: 'lee', password: 'lee-pass' })).body.access_token).role, 'anon');
+    for (const [change, message] of [[{ name: 'pw', role: 'service_role' }, /role must be one of authenticated, anon/], [{ name: 'nick', role: 'anon' }, /not a password column/]] as const) {
+      const res = await http('PATCH', guests, { token: p.owner.token, body: { columns: [change] } });
+      assert.deepEqual([res.status, res.body.code], [400, 'invalid_body']);
+      assert.match(res.body.message, message);
+    }
+    const roleChange = (await http('GET', `/v1/projects/${p.ref}/database/migrations`, { token: p.owner.token })).body.at(-1);
+    assert.equal((await http('DELETE', `/v1/projects/${p.ref}/database/migrations?gte=${roleChange.version}`, { token: p.owner.token })).status, 200);
+    assert.equal(claims((await login(p, 'guests', { identifier: 'lee', password: 'lee-pass' })).body.access_token).role, 'authenticated');
     const dropped = await http('PATCH', guests, { token: p.owner.token, body: { columns: [{ name: 'pw', drop: true }] } });
     assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
     assert.deepEqual(dropped.body.columns.map((x: { name: string }) => x.name), ['id', 'nick']);

@@ -110,17 +110,19 @@ export function defaultSql(col: { default?: unknown; default_expression?: string
   return literal(typeof col.default === 'object' ? JSON.stringify(col.default) : String(col.default));
 }
 
-// A change to one existing column (PATCH …/tables/{name} `columns`): rename, drop, not null, default, unique.
+// A change to one existing column (PATCH …/tables/{name} `columns`): rename, drop, not null, default, unique, and
+// the role of a password column's logins.
 export interface ColumnChange {
   name: string; rename?: string; drop?: boolean; not_null?: boolean; unique?: boolean;
-  default?: ColumnSpec['default']; default_expression?: string;
+  default?: ColumnSpec['default']; default_expression?: string; role?: string;
 }
 
 export function columnChange(raw: unknown, i: number): ColumnChange {
   if (!isObject(raw)) throw errors.invalidBody(`columns[${i}] must be an object`);
-  const known = new Set(['name', 'rename', 'drop', 'not_null', 'unique', 'default', 'default_expression']);
+  const known = new Set(['name', 'rename', 'drop', 'not_null', 'unique', 'default', 'default_expression', 'role']);
   const extra = Object.keys(raw).find((k) => !known.has(k));
-  if (extra) throw errors.invalidBody(`columns[${i}].${extra} is not a column change (use rename, drop, not_null, unique, default, default_expression)`);
+  if (extra) throw errors.invalidBody(`columns[${i}].${extra} is not a column change (use rename, drop, not_null, unique, default, default_expression, role)`);
+  if (raw.role !== undefined && !LOGIN_ROLES.includes(raw.role as string)) throw errors.invalidBody(`columns[${i}].role must be one of ${LOGIN_ROLES.join(', ')}`);
   const change = { ...raw, name: name(raw.name, `columns[${i}].name`) } as ColumnChange;
   if (change.rename !== undefined) change.rename = name(change.rename, `columns[${i}].rename`);
   for (const flag of ['drop', 'not_null', 'unique'] as const) {

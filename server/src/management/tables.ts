@@ -254,12 +254,18 @@ async function alterColumn(c: pg.PoolClient, table: string, ch: ColumnChange, ru
     const used = [login.key_column, login.identifier_column, ...(ch.drop ? [] : [login.password_column])];
     if (used.includes(ch.name)) throw errors.invalidBody(`column "${ch.name}" is used by the table's login: drop its password column "${login.password_column}" first`);
   }
+  if (ch.role !== undefined && login?.password_column !== ch.name) throw errors.invalidBody(`column "${ch.name}" is not a password column: only those take a role`);
   if (ch.drop) {
     const password = login?.password_column === ch.name ? dropPasswordSql(table, ch.name, await apiWriters(c, table, ch.name)) : '';
     await run([password, `alter table ${t} drop column ${col};`].filter(Boolean).join('\n'));
     return null;
   }
   const undo: string[] = [];
+  if (ch.role !== undefined && ch.role !== login!.role) {
+    const set = (role: string) => `update row_auth.logins set role = ${literal(role)} where table_name = ${literal(t)}::regclass;`;
+    await run(set(ch.role));
+    undo.unshift(set(login!.role));
+  }
   if (ch.not_null !== undefined && ch.not_null !== state.not_null) {
     await run(`alter table ${t} alter column ${col} ${ch.not_null ? 'set' : 'drop'} not null;`);
     undo.unshift(`alter table ${t} alter column ${col} ${ch.not_null ? 'drop' : 'set'} not null;`);
