@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { before, test } from 'node:test';
 import { signJwt } from '../../server/src/project/jwt.ts';
-import { columnSql, parsePolicy, policySql } from '../../server/src/management/table-sql.ts';
+import { columnGrantSql, columnSql, keyGuardSql, keyGuardUndoSql, parsePolicy, policySql } from '../../server/src/management/table-sql.ts';
 import { adminClient, createProject, http, organizationTeam, ownerClient, signup, type Project } from '../helpers/platform.ts';
 
 let p: Project;
@@ -45,6 +45,14 @@ test('compiler: exact SQL for a column, a default and the policy shorthand', () 
     'create policy "authenticated insert" on public."notes" as permissive for insert to authenticated with check (true);');
   assert.equal(policySql('n', parsePolicy('owner delete by who', 0), false),
     `create policy "owner delete by who" on public."n" as permissive for delete to authenticated using ("who"::text = (select auth.jwt() ->> 'sub'));`);
+  // A login table's key guard: the API roles' INSERT/UPDATE narrowed to every column but the key, and given back.
+  const grants = [{ grantee: 'anon', privilege: 'INSERT' }, { grantee: 'anon', privilege: 'UPDATE' }, { grantee: 'public', privilege: 'UPDATE' }] as const;
+  assert.equal(keyGuardSql('m', 'id', ['id', 'e"mail', 'pw'], [...grants]),
+    'revoke insert, update on public."m" from anon;\ngrant insert ("e""mail", "pw"), update ("e""mail", "pw") on public."m" to anon;\n'
+    + 'revoke update on public."m" from public;\ngrant update ("e""mail", "pw") on public."m" to public;');
+  assert.equal(keyGuardUndoSql('m', [...grants]),
+    'revoke insert, update on public."m" from anon;\ngrant insert, update on public."m" to anon;\nrevoke update on public."m" from public;\ngrant update on public."m" to public;');
+  assert.equal(columnGrantSql('m', 'nick', [...grants]), 'grant insert ("nick"), update ("nick") on public."m" to anon;\ngrant update ("nick") on public."m" to public;');
   for (const bad of ['public', 'owner read', 'public read by x', 'anyone read', 'public only', 'owner read by ']) {
     assert.throws(() => parsePolicy(bad, 0), /is not a policy/, bad);
   }
@@ -182,6 +190,13 @@ test('tables: errors are 4xx with stable codes', async () => {
     assert.deepEqual(res.body, { message: 'Table not found', code: 'not_found' });
   }
   const twice = await http('POST', path(), as({ name: 'dup', columns: [{ name: 'a', type: 'text' }] }));
+  for (const [body, message] of [[{ policies: 'public read' }, /policies must be an array/], [{ policies: ['everyone read'] }, /is not a policy/],
+    [{ policies: ['owner only by nope'] }, /column "nope" does not exist/], [{ policies: [1] }, /policies\[0\] must be a string/],
+    [{ policies: ['public read', 'public read'] }, /policies must not repeat/]] as const) {
+    const res = await http('PUT', path('/dup/policies'), as(body));
+    assert.deepEqual([res.status, res.body.code], [400, 'invalid_body'], JSON.stringify(body));
+    assert.match(res.body.message, message);
+  }
   assert.equal(twice.status, 201);
   const again = await http('POST', path(), as({ name: 'dup', columns: [{ name: 'a', type: 'text' }] }));
   assert.equal(again.status, 400);
