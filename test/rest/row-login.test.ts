@@ -372,7 +372,8 @@ test('dropping the table removes its hashes and login settings', async () => {
     const anon = await http('PATCH', guests, { token: p.owner.token, body: { columns: [{ name: 'pw', role: 'anon' }] } });
     assert.equal(anon.body.columns.find((x: { name: string }) => x.name === 'pw').role, 'anon');
     assert.equal(claims((await login(p, 'guests', { identifier: 'lee', password: 'lee-pass' })).body.access_token).role, 'anon');
-    for (const [change, message] of [[{ name: 'pw', role: 'service_role' }, /role must be one of authenticated, anon/], [{ name: 'nick', role: 'anon' }, /not a password column/]] as const) {
+    for (const [change, message] of [[{ name: 'pw', role: 'service_role' }, /role must be one of authenticated, anon/], [{ name: 'nick', role: 'anon' }, /not a password column/],
+      [{ name: 'pw', default: 'everyones-password' }, /is a password column: it takes no not_null, unique or default/], [{ name: 'pw', not_null: true }, /is a password column/]] as const) {
       const res = await http('PATCH', guests, { token: p.owner.token, body: { columns: [change] } });
       assert.deepEqual([res.status, res.body.code], [400, 'invalid_body']);
       assert.match(res.body.message, message);

@@ -255,6 +255,10 @@ async function alterColumn(c: pg.PoolClient, table: string, ch: ColumnChange, ru
     if (used.includes(ch.name)) throw errors.invalidBody(`column "${ch.name}" is used by the table's login: drop its password column "${login.password_column}" first`);
   }
   if (ch.role !== undefined && login?.password_column !== ch.name) throw errors.invalidBody(`column "${ch.name}" is not a password column: only those take a role`);
+  // As at creation: the column always reads as null, and a default would be every new row's password.
+  if (login?.password_column === ch.name && (ch.not_null !== undefined || ch.unique !== undefined || ch.default !== undefined || ch.default_expression !== undefined)) {
+    throw errors.invalidBody(`column "${ch.name}" is a password column: it takes no not_null, unique or default`);
+  }
   if (ch.drop) {
     const password = login?.password_column === ch.name ? dropPasswordSql(table, ch.name, await apiWriters(c, table, ch.name)) : '';
     await run([password, `alter table ${t} drop column ${col};`].filter(Boolean).join('\n'));
