@@ -80,7 +80,7 @@ test('tables: created as the owner from typed columns, visible in psql and the h
   assert.equal(b.name, 'books');
   assert.equal(b.rls_enabled, true);
   const col = (n: string) => b.columns.find((c: { name: string }) => c.name === n);
-  assert.deepEqual({ ...col('id') }, { name: 'id', type: 'bigint', not_null: true, default: null, identity: true, primary_key: true, unique: true, references: null });
+  assert.deepEqual({ ...col('id') }, { name: 'id', type: 'bigint', not_null: true, default: null, identity: true, primary_key: true, unique: true, references: null, on_delete: null });
   assert.equal(col('title').default, "'untitled'::text");
   assert.equal(col('meta').type, 'jsonb');
   assert.equal(col('author').type, 'uuid');
@@ -371,7 +371,7 @@ test('columns: every option on POST …/columns, recorded with its rollback; ref
     const col = (n: string) => pets.columns.find((x: { name: string }) => x.name === n);
     assert.deepEqual([col('legs').type, col('legs').not_null, col('legs').default], ['integer', true, '4']);
     assert.equal(col('tag').unique, true);
-    assert.deepEqual([col('owner').type, col('owner').references], ['uuid', 'people']);
+    assert.deepEqual([col('owner').type, col('owner').references, col('owner').on_delete, col('keeper').on_delete], ['uuid', 'people', 'set null', 'cascade']);
     assert.equal(col('info').default, `'{"a": [1]}'::jsonb`);
     assert.ok(pets.indexes.some((i: string) => /\(legs\)/.test(i)) && pets.indexes.some((i: string) => /\(owner\)/.test(i)));
     const { rows: [rex] } = await c.query(`select legs, good, (born = current_date) as today, info from public.pets`);
@@ -381,6 +381,9 @@ test('columns: every option on POST …/columns, recorded with its rollback; ref
     await c.query(`insert into public.pets (name, keeper) values ('tom', $1)`, [person.id]);
     await c.query(`delete from public.people where id = $1`, [person.id]);
     assert.deepEqual((await c.query('select name, owner from public.pets')).rows, [{ name: 'rex', owner: null }]);
+    // Two foreign keys on one column (made over psql) still read.
+    await c.query('alter table public.pets add foreign key (owner) references public.people (id)');
+    assert.equal((await http('GET', path('/pets'), as())).status, 200);
     // Postgres refuses: not null without a default on a table with rows, a duplicate, a unique column whose rows
     // repeat. Nothing of a refused column is left.
     const refused: [unknown, number, string][] = [
@@ -488,11 +491,11 @@ test('PATCH columns: rename, not null, default, unique, drop and new indexes, re
     const back = await http('GET', path('/items'), as());
     assert.equal(back.status, 200);
     assert.deepEqual(back.body.columns, [
-      { name: 'id', type: 'bigint', not_null: true, default: null, identity: true, primary_key: true, unique: true, references: null },
-      { name: 'a', type: 'text', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null },
-      { name: 'b', type: 'integer', not_null: false, default: '1', identity: false, primary_key: false, unique: false, references: null },
-      { name: 'c', type: 'text', not_null: false, default: null, identity: false, primary_key: false, unique: true, references: null },
-      { name: 'd', type: 'jsonb', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null },
+      { name: 'id', type: 'bigint', not_null: true, default: null, identity: true, primary_key: true, unique: true, references: null, on_delete: null },
+      { name: 'a', type: 'text', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null, on_delete: null },
+      { name: 'b', type: 'integer', not_null: false, default: '1', identity: false, primary_key: false, unique: false, references: null, on_delete: null },
+      { name: 'c', type: 'text', not_null: false, default: null, identity: false, primary_key: false, unique: true, references: null, on_delete: null },
+      { name: 'd', type: 'jsonb', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null, on_delete: null },
     ]);
     assert.deepEqual([back.body.comment, back.body.indexes.length, before.body.indexes.length], ['c0', 2, 3]);
     // A drop cannot be undone (its data is gone): recorded without a rollback.

@@ -98,7 +98,7 @@ test('password column: written through REST, stored as a bcrypt hash elsewhere, 
   // The builder reads the column back as a password column.
   const described = await http('GET', `/v1/projects/${p.ref}/tables/members`, { token: p.owner.token });
   assert.deepEqual(described.body.columns.find((x: { name: string }) => x.name === 'secret'),
-    { name: 'secret', type: 'password', identifier: 'email', role: 'authenticated', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null });
+    { name: 'secret', type: 'password', identifier: 'email', role: 'authenticated', not_null: false, default: null, identity: false, primary_key: false, unique: false, references: null, on_delete: null });
   // The API roles cannot reach the hashes.
   const schema = await fetch(`${p.url}/rest/v1/passwords`, { headers: { apikey: p.serviceKey, authorization: `Bearer ${p.serviceKey}`, 'accept-profile': 'row_auth' } });
   assert.equal(schema.status, 406);
@@ -239,7 +239,7 @@ test('the owner\'s psql changes: no role but authenticated or anon is ever signe
   const made = await http('POST', `/v1/projects/${q.ref}/tables`, { token: q.owner.token, body: { name: 'accounts',
     columns: [{ name: 'handle', type: 'text', unique: true }, { name: 'pass', type: 'password', identifier: 'handle' }], policies: ['owner only by id'] } });
   assert.equal(made.status, 201, JSON.stringify(made.body));
-  assert.deepEqual(made.body.columns[0], { name: 'id', type: 'uuid', not_null: true, default: 'gen_random_uuid()', identity: false, primary_key: true, unique: true, references: null });
+  assert.deepEqual(made.body.columns[0], { name: 'id', type: 'uuid', not_null: true, default: 'gen_random_uuid()', identity: false, primary_key: true, unique: true, references: null, on_delete: null });
   const c = await ownerClient(q);
   const misconfigured = { message: 'The login settings of this table (row_auth.logins) do not match it: the project\'s owner must fix them', code: 'row_login_misconfigured' };
   const attempt = () => login(q, 'accounts', { identifier: 'zed', password: 'zed-pass' });

@@ -1195,7 +1195,7 @@ function tablePaths(): Record<string, Record<string, Operation>> {
   const table = obj({
     name: str(), comment: nullable(str()), rls_enabled: { type: 'boolean' },
     columns: arrayOf(obj({ name: str(), type: str(), not_null: { type: 'boolean' }, default: nullable(str()), identity: { type: 'boolean' },
-      primary_key: { type: 'boolean' }, unique: { type: 'boolean' }, references: nullable(str()) }, ['name', 'type'])),
+      primary_key: { type: 'boolean' }, unique: { type: 'boolean' }, references: nullable(str()), on_delete: nullable(str()) }, ['name', 'type'])),
     indexes: arrayOf(str()), policies: arrayOf(obj({ name: str(), command: str(), roles: arrayOf(str()), using: nullable(str()), check: nullable(str()) })),
   });
   const base = '/v1/projects/{ref}/tables';
