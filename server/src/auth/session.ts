@@ -89,11 +89,18 @@ function bearerClaims(req: Request, p: ProjectRuntime): Claims {
 
 export interface UserCaller { userId: string; sessionId: string | null; claims: Claims }
 
+/** The `amr` method of row login's tokens (server/src/data/row-login.ts): their `sub` is a row of the owner's
+ *  table, never a user of auth.users, so auth's user endpoints refuse them. */
+export const ROW_LOGIN_METHOD = 'row_password';
+const isRowLogin = (claims: Claims) => Array.isArray(claims.amr)
+  && claims.amr.some((a: unknown) => typeof a === 'object' && a !== null && (a as { method?: unknown }).method === ROW_LOGIN_METHOD);
+
 /** The signed-in user of a request (GoTrue's requireAuthentication). */
 export function userCaller(req: Request, p: ProjectRuntime): UserCaller {
   const claims = bearerClaims(req, p);
   if (!claims.sub) throw authErrors.badJwt('invalid claim: missing sub claim');
   if (!isUuid(claims.sub)) throw authErrors.badJwt('invalid claim: sub claim must be a UUID');
+  if (isRowLogin(claims)) throw authErrors.badJwt('invalid claim: a row login token is not a user session');
   const sid = claims.session_id;
   if (sid !== undefined && sid !== null && !isUuid(sid)) throw authErrors.badJwt('invalid claim: session_id claim must be a UUID');
   return { userId: claims.sub, sessionId: (sid as string | undefined) ?? null, claims };

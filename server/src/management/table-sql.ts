@@ -75,8 +75,8 @@ export function columnSpec(raw: unknown, i: number): ColumnSpec {
     // Its triggers are named after it (`<name>_hash`, `_store`, `_clear`), within Postgres's 63 bytes.
     if (Buffer.byteLength(col.name) > MAX_NAME_BYTES - 6) throw errors.invalidBody(`columns[${i}].name of a password column must be at most ${MAX_NAME_BYTES - 6} bytes`);
     if (col.role !== undefined && !LOGIN_ROLES.includes(col.role)) throw errors.invalidBody(`columns[${i}].role must be one of ${LOGIN_ROLES.join(', ')}`);
-    if (col.primary_key || col.unique || col.index || col.default !== undefined || col.default_expression !== undefined) {
-      throw errors.invalidBody(`columns[${i}]: a password column takes no primary_key, unique, index or default (it always reads as null)`);
+    if (col.primary_key || col.unique || col.index || col.not_null || col.default !== undefined || col.default_expression !== undefined) {
+      throw errors.invalidBody(`columns[${i}]: a password column takes no primary_key, not_null, unique, index or default (it always reads as null)`);
     }
   } else if (col.identifier !== undefined || col.role !== undefined) {
     throw errors.invalidBody(`columns[${i}]: identifier and role belong to columns of type password`);
@@ -89,7 +89,7 @@ export function columnSql(col: ColumnSpec, refType?: { type: string; column: str
   const type = col.type === 'references' ? refType!.type : col.type === 'password' ? 'text' : TYPES[col.type];
   const parts = [ident(col.name), type];
   if (col.primary_key) parts.push('primary key');
-  if (col.not_null && !col.primary_key && col.type !== 'password') parts.push('not null');
+  if (col.not_null && !col.primary_key) parts.push('not null');
   if (col.unique) parts.push('unique');
   if (col.default_expression !== undefined) parts.push(`default ${EXPRESSIONS[col.default_expression]}`);
   else if (col.default !== undefined && col.default !== null) {
@@ -101,6 +101,41 @@ export function columnSql(col: ColumnSpec, refType?: { type: string; column: str
     if (col.on_delete) parts.push(`on delete ${ON_DELETE[col.on_delete]}`);
   }
   return parts.join(' ');
+}
+
+/** A column's default as PATCH sets it: a fixed expression, or a literal Postgres casts to the column's type. */
+export function defaultSql(col: { default?: unknown; default_expression?: string }): string | null {
+  if (col.default_expression !== undefined) return EXPRESSIONS[col.default_expression];
+  if (col.default === undefined || col.default === null) return null;
+  return literal(typeof col.default === 'object' ? JSON.stringify(col.default) : String(col.default));
+}
+
+// A change to one existing column (PATCH …/tables/{name} `columns`): rename, drop, not null, default, unique, and
+// the role of a password column's logins.
+export interface ColumnChange {
+  name: string; rename?: string; drop?: boolean; not_null?: boolean; unique?: boolean;
+  default?: ColumnSpec['default']; default_expression?: string; role?: string;
+}
+
+export function columnChange(raw: unknown, i: number): ColumnChange {
+  if (!isObject(raw)) throw errors.invalidBody(`columns[${i}] must be an object`);
+  const known = new Set(['name', 'rename', 'drop', 'not_null', 'unique', 'default', 'default_expression', 'role']);
+  const extra = Object.keys(raw).find((k) => !known.has(k));
+  if (extra) throw errors.invalidBody(`columns[${i}].${extra} is not a column change (use rename, drop, not_null, unique, default, default_expression, role)`);
+  if (raw.role !== undefined && !LOGIN_ROLES.includes(raw.role as string)) throw errors.invalidBody(`columns[${i}].role must be one of ${LOGIN_ROLES.join(', ')}`);
+  const change = { ...raw, name: name(raw.name, `columns[${i}].name`) } as ColumnChange;
+  if (change.rename !== undefined) change.rename = name(change.rename, `columns[${i}].rename`);
+  for (const flag of ['drop', 'not_null', 'unique'] as const) {
+    if (change[flag] !== undefined && typeof change[flag] !== 'boolean') throw errors.invalidBody(`columns[${i}].${flag} must be a boolean`);
+  }
+  if (change.default_expression !== undefined && !(change.default_expression in EXPRESSIONS)) {
+    throw errors.invalidBody(`columns[${i}].default_expression must be one of ${Object.keys(EXPRESSIONS).join(', ')}`);
+  }
+  if (change.default !== undefined && change.default_expression !== undefined) throw errors.invalidBody(`columns[${i}]: give default or default_expression, not both`);
+  const changes = Object.keys(raw).filter((k) => k !== 'name' && !(k === 'drop' && raw.drop === false));
+  if (changes.length === 0) throw errors.invalidBody(`columns[${i}] changes nothing`);
+  if (change.drop && changes.length > 1) throw errors.invalidBody(`columns[${i}]: a dropped column takes no other change`);
+  return change;
 }
 
 export const indexSql = (table: string, columns: string[], unique = false) =>
@@ -182,6 +217,38 @@ create trigger ${ident(`${col.name}_clear`)} after insert or update on ${t}
 insert into row_auth.logins (table_name, key_column, identifier_column, password_column, role)
   values (${literal(t)}::regclass, ${literal(key)}, ${literal(col.identifier!)}, ${literal(col.name)}, ${literal(col.role ?? 'authenticated')});`;
 }
+
+// The key of a login row is the `sub` of its tokens: a caller who could choose it (`public insert` with an `id`
+// of their own, or an update of it) could log in as any auth user or any row of another login table. So the
+// roles that write the table under RLS lose INSERT and UPDATE of the key column: their table-wide privileges
+// become the same privileges on every other column, and the database's default picks the key.
+
+/** A table-wide INSERT or UPDATE of a role subject to RLS; `grantee` is SQL (a quoted role, or `public`). */
+export interface Grant { grantee: string; privilege: 'INSERT' | 'UPDATE' }
+
+function byGrantee(grants: Grant[]): [string, string][] {
+  const out = new Map<string, string[]>();
+  for (const g of grants) out.set(g.grantee, [...out.get(g.grantee) ?? [], g.privilege.toLowerCase()]);
+  return [...out].map(([grantee, privs]) => [grantee, privs.join(', ')]);
+}
+
+/** Narrows each grant to every column but `key`. */
+export function keyGuardSql(table: string, key: string, columns: string[], grants: Grant[]): string {
+  const t = qualified(table);
+  const cols = `(${columns.filter((x) => x !== key).map(ident).join(', ')})`;
+  return byGrantee(grants).map(([g, privs]) => `revoke ${privs} on ${t} from ${g};
+grant ${privs.split(', ').map((p) => `${p} ${cols}`).join(', ')} on ${t} to ${g};`).join('\n');
+}
+
+/** Gives the grants back table-wide (the rollback of a password column). */
+export function keyGuardUndoSql(table: string, grants: Grant[]): string {
+  const t = qualified(table);
+  return byGrantee(grants).map(([g, privs]) => `revoke ${privs} on ${t} from ${g};\ngrant ${privs} on ${t} to ${g};`).join('\n');
+}
+
+/** A column added to a guarded table gets the privileges the guard left on the others. */
+export const columnGrantSql = (table: string, column: string, grants: Grant[]) =>
+  byGrantee(grants).map(([g, privs]) => `grant ${privs.split(', ').map((p) => `${p} (${ident(column)})`).join(', ')} on ${qualified(table)} to ${g};`).join('\n');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Policy shorthand: `<who> <action>` with who ∈ public | authenticated | owner, action ∈ read | insert | update |
