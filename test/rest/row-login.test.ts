@@ -255,6 +255,14 @@ test('the owner\'s psql changes: no role but authenticated or anon is ever signe
     }
     await c.query(`update row_auth.logins set role = 'anon'`);
     assert.equal(claims((await attempt()).body.access_token).role, 'anon');
+    // A key an API role may write again (the owner's grant, or a table made before the key guard): a caller could
+    // key a row as another user, so nothing is signed until the grant is gone.
+    for (const grant of ['grant insert (id) on public.accounts to anon', 'grant update (id) on public.accounts to authenticated', 'grant all on public.accounts to anon']) {
+      await c.query(grant);
+      assert.deepEqual((await attempt()).body, misconfigured, grant);
+      await c.query(grant.replace(/^grant (.*) to /, 'revoke $1 from ').replace('grant all', 'revoke insert, update'));
+      assert.equal((await attempt()).status, 200, grant);
+    }
     // Renamed key or identifier columns, a changed row_auth: a 400, and the builder still reads the table.
     for (const [broken, fixed] of [
       ['alter table public.accounts rename column id to uid', 'alter table public.accounts rename column uid to id'],

@@ -68,6 +68,11 @@ rowLogin.post('/data/:ref/:table/login', async (req, res) => {
     try {
       const { rows: [login] } = await c.query('select key_column, identifier_column, password_column, role from row_auth.logins where table_name = to_regclass($1)', [t]);
       if (!login) return undefined;
+      // The row's key becomes the token's `sub`: if an API role may choose it (a table made before the key guard,
+      // or the owner's grant over psql), a caller could write a row keyed as another user and sign in as them.
+      const { rows: [open] } = await c.query(`select bool_or(has_column_privilege(r, $1::regclass, $2, p)) as writable
+        from unnest(array['anon', 'authenticated']) r, unnest(array['INSERT', 'UPDATE']) p`, [t, login.key_column]);
+      if (open.writable) throw misconfigured();
       // The identifier is compared as text, so any column type takes a string (and a malformed one finds nothing).
       const { rows: [row] } = await c.query(`select (t.${ident(login.key_column)})::text as key, p.hash
         from ${t} t left join row_auth.passwords p on p.table_name = to_regclass($1) and p.column_name = $2 and p.row_key = (t.${ident(login.key_column)})::text
