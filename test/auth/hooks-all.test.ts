@@ -16,7 +16,18 @@ interface Call { path: string; headers: http.IncomingHttpHeaders; body: string }
 const calls: Call[] = [];
 /** path → what the fake hook answers. */
 const answers: Record<string, { status: number; type?: string; body?: unknown }> = {};
+/** When the last trickled answer's connection was closed (by Loam). */
+let trickleClosed: number | undefined;
 const hookServer = http.createServer((req, res) => {
+  if (req.url === '/trickle') {
+    // Headers at once, then a byte a second for ever: the connection is never idle, so only a bound on the whole
+    // exchange ends it.
+    trickleClosed = undefined;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const tick = setInterval(() => res.write(' '), 1000);
+    res.on('close', () => { clearInterval(tick); trickleClosed = Date.now(); });
+    return;
+  }
   let body = '';
   req.on('data', (c) => { body += c; });
   req.on('end', () => {
@@ -89,6 +100,21 @@ describe('send email hook (HTTP)', () => {
     res = await authHttp(p, 'POST', '/otp', { body: { email: known } });
     assert.equal(res.status, 200);
     delete answers['/send-email'];
+  });
+
+  it('a hook that trickles its answer is cut at 5 s: hook_timeout, and the connection is closed', async () => {
+    await configure(p, { hook_send_email_uri: `${base}/trickle` });
+    try {
+      const started = Date.now();
+      const res = await authHttp(p, 'POST', '/signup', { body: { email: newEmail(), password: PASSWORD } });
+      assert.deepEqual([res.status, res.body.code, res.body.message],
+        [422, 'hook_timeout', 'Failed to reach hook within maximum time of 5.000000 seconds']);
+      assert.ok(Date.now() - started < 9000, 'answered within the hook time limit');
+      for (let i = 0; i < 20 && trickleClosed === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(trickleClosed !== undefined, 'Loam closed the hook connection');
+    } finally {
+      await configure(p, { hook_send_email_uri: `${base}/send-email` });
+    }
   });
 
   it('a hook URL at a private address is refused (without the operator\'s allowance)', async () => {

@@ -79,19 +79,16 @@ async function httpHook(uri: string, secrets: string, payload: unknown): Promise
     'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
     'webhook-signature': signatures(secrets, id, at, body), 'accept-encoding': 'identity',
   };
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new FetchRefused('timeout')), HTTP_TIMEOUT_MS); });
   let res: Response;
   try {
-    res = await Promise.race([guardedFetch(uri, { method: 'POST', headers, body }), timeout]);
+    // The signal ends the connection itself when the time is up (an answer trickled byte by byte included).
+    res = await guardedFetch(uri, { method: 'POST', headers, body, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
   } catch (err) {
-    if (err instanceof FetchRefused && /timeout|did not answer/.test(err.message)) {
+    if (err instanceof FetchRefused && /did not answer/.test(err.message)) {
       throw new AuthError(422, 'hook_timeout', `Failed to reach hook within maximum time of ${(HTTP_TIMEOUT_MS / 1000).toFixed(6)} seconds`, {}, err);
     }
     if (err instanceof FetchRefused) throw internal(`Hook URI refused: ${err.message}`, err);
     throw new AuthError(422, 'hook_timeout_after_retry', 'Failed to reach hook after maximum retries', {}, err);
-  } finally {
-    clearTimeout(timer);
   }
   switch (res.status) {
     case 204: return null;
