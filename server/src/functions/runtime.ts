@@ -69,9 +69,14 @@ export class FunctionWorker {
     this.touch();
     fs.rmSync(this.socket, { force: true });
     const { args, env: childEnv } = sandbox(v, s, env, this.socket);
-    const proc = spawn(s.denoPath, args, {
-      cwd: v.dir, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
-    });
+    let proc: ChildProcess;
+    try {
+      proc = spawn(s.denoPath, args, { cwd: v.dir, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    } catch (e) {
+      // Node throws rather than emits for most spawn failures: E2BIG when the secrets are more than Linux passes.
+      const why = (e as NodeJS.ErrnoException).code === 'E2BIG' ? 'its secrets are larger than a process environment may be' : (e as Error).message;
+      throw new WorkerError(503, 'BOOT_ERROR', `Function failed to start: ${why}`);
+    }
     this.proc = proc;
     proc.stdin!.on('error', () => {});
     await new Promise<void>((resolve, reject) => {
