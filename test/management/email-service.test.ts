@@ -99,6 +99,15 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
+/** Waits until the webhook receiver got an event of this type (for this email), signed with the webhook's secret. */
+async function heard(type: string, emailId?: string): Promise<void> {
+  const wh = new Webhook(webhookSecret);
+  await until(`the ${type} webhook`, async () => hooks.some((h) => {
+    const e = wh.verify(h.body, h.headers as Record<string, string>) as any;
+    return e.type === type && (emailId === undefined || e.data.email_id === emailId);
+  }));
+}
+
 /** Checks a message's DKIM-Signature (relaxed/relaxed, rsa-sha256, RFC 6376 §3.4) against a public key (base64
  *  SPKI, the p= of the published record): the body hash, then the signature over the signed headers. */
 function dkimVerifies(raw: string, publicKeyB64: string): boolean {
@@ -288,8 +297,7 @@ test('a permanent refusal is a bounce; a temporary one is retried by the worker'
   // The refused attempt and the one that went through (a loaded machine may add a timed-out one between).
   assert.ok(r.attempts >= 2, `attempts: ${r.attempts}`);
   assert.deepEqual(r.events.map((e: any) => e.type), ['queued', 'sent']);
-  const wh = new Webhook(webhookSecret);
-  await until('the bounce webhook', async () => hooks.some((h) => (wh.verify(h.body, h.headers as Record<string, string>) as any).type === 'email.bounced'));
+  await heard('email.bounced');
 
   const stats = await http('GET', `${base()}/stats?days=2`, { token: p.owner.token });
   assert.equal(stats.status, 200);
@@ -321,11 +329,7 @@ test('with no relay an attempt fails and is retried; the last attempt records fa
     assert.equal(done.status, 'failed');
     assert.equal(done.attempts, 2);
     assert.deepEqual(done.events.map((e: any) => e.type), ['queued', 'failed']);
-    const wh = new Webhook(webhookSecret);
-    await until('the failed webhook', async () => hooks.some((h) => {
-      const e = wh.verify(h.body, h.headers as Record<string, string>) as any;
-      return e.type === 'email.failed' && e.data.email_id === sent.body.id;
-    }));
+    await heard('email.failed', sent.body.id);
   } finally {
     process.env.LOAM_SMTP_URL = relay;
   }
@@ -348,11 +352,7 @@ test('a worker that dies during the last attempt leaves no email queued for ever
     assert.equal(done.status, 'failed');
     assert.match(done.last_error, /stopped before it could finish/);
     assert.deepEqual(done.events.map((e: any) => e.type), ['queued', 'failed']);
-    const wh = new Webhook(webhookSecret);
-    await until('the failed webhook', async () => hooks.some((h) => {
-      const e = wh.verify(h.body, h.headers as Record<string, string>) as any;
-      return e.type === 'email.failed' && e.data.email_id === sent.body.id;
-    }));
+    await heard('email.failed', sent.body.id);
   } finally {
     process.env.LOAM_SMTP_URL = relay;
     await db.end();
