@@ -20,6 +20,8 @@ const SettingsPage = lazy(() => import('./pages/settings.tsx').then((m) => ({ de
 const FunctionsPage = lazy(() => import('./pages/functions.tsx').then((m) => ({ default: m.FunctionsPage })));
 const BranchesPage = lazy(() => import('./pages/branches.tsx').then((m) => ({ default: m.BranchesPage })));
 const BackupsPage = lazy(() => import('./pages/backups.tsx').then((m) => ({ default: m.BackupsPage })));
+const SecretsPage = lazy(() => import('./pages/secrets.tsx').then((m) => ({ default: m.SecretsPage })));
+const EmailPage = lazy(() => import('./pages/email.tsx').then((m) => ({ default: m.EmailPage })));
 const SitesPage = lazy(() => import('./pages/functions.tsx').then((m) => ({ default: m.SitesPage })));
 
 type Theme = 'dark' | 'light';
@@ -54,7 +56,7 @@ function App() {
 
 const PROJECT_NAV = [
   ['', 'Overview'], ['tables', 'Table editor'], ['sql', 'SQL editor'], ['users', 'Auth users'], ['storage', 'Storage'],
-  ['observe', 'Observability'], ['functions', 'Functions'], ['sites', 'Sites'], ['branches', 'Branches'], ['backups', 'Backups'],
+  ['observe', 'Observability'], ['functions', 'Functions'], ['sites', 'Sites'], ['secrets', 'Secrets'], ['email', 'Email'], ['branches', 'Branches'], ['backups', 'Backups'],
   ['settings', 'Settings'],
 ] as const;
 
@@ -162,6 +164,8 @@ function ProjectRoutes({ refId, rest, theme }: { refId: string; rest: string; th
     case 'observe': return <ObservePage project={p} />;
     case 'functions': return <FunctionsPage project={p} />;
     case 'sites': return <SitesPage project={p} />;
+    case 'secrets': return <SecretsPage project={p} />;
+    case 'email': return <EmailPage project={p} />;
     case 'branches': return <BranchesPage project={p} theme={theme} />;
     case 'backups': return <BackupsPage project={p} />;
     case 'settings': return <SettingsPage project={p} />;

@@ -139,7 +139,7 @@ export function Secret({ label, load }: { label: string; load: () => Promise<str
 export function Copyable({ value, label }: { value: string; label: string }) {
   return (
     <div className="secret">
-      <code className="mono" aria-label={label}>{value}</code>
+      <code className="mono" aria-label={label} title={value}>{value}</code>
       <Button onClick={() => navigator.clipboard?.writeText(value)}>Copy</Button>
     </div>
   );
