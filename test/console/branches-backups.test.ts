@@ -258,7 +258,8 @@ test('laptop screens: main pages at 1280×720, 1024×768 and 1366×800 have no h
   // Each page, and a heading that shows it has rendered (the wide table's grid is the widest thing in the console).
   const pages: [string, 'heading' | 'button', string][] = [['', 'heading', 'test project'], ['/tables/public/wide', 'heading', 'wide'],
     ['/sql', 'heading', 'Snippets'], ['/users', 'heading', 'Users'], ['/storage', 'button', 'New bucket'], ['/observe', 'heading', 'Observability'],
-    ['/functions', 'heading', 'Edge functions'], ['/branches', 'button', 'Delete a-rather-long-feature-branch-name'], ['/backups', 'heading', 'Backups'], ['/settings', 'heading', 'Settings']];
+    ['/functions', 'heading', 'Edge functions'], ['/branches', 'button', 'Delete a-rather-long-feature-branch-name'], ['/backups', 'heading', 'Backups'], ['/secrets', 'heading', 'Secrets'],
+    ['/email', 'heading', 'Email'], ['/settings', 'heading', 'Settings']];
   for (const [w, h] of [[1280, 720], [1024, 768], [1366, 800]]) {
     await page.setViewportSize({ width: w, height: h });
     await page.goto(`${base}/`);

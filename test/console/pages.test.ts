@@ -19,7 +19,8 @@ test('each page of a project, the tokens page and the organization page', { skip
   await page.locator('[data-status="ACTIVE_HEALTHY"]').first().waitFor();
   // The other pages, each rendered (and photographed) once.
   for (const [link, heading, name] of [['Auth users', 'Users', 'auth-users'], ['Observability', 'Observability', 'observability'],
-    ['Functions', 'Edge functions', 'functions'], ['Sites', 'Sites', 'sites'], ['Settings', 'Settings', 'settings']] as const) {
+    ['Functions', 'Edge functions', 'functions'], ['Sites', 'Sites', 'sites'], ['Secrets', 'Secrets', 'secrets'], ['Email', 'Email', 'email'],
+    ['Settings', 'Settings', 'settings']] as const) {
     await page.getByRole('link', { name: link, exact: true }).click();
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.waitForLoadState('networkidle');

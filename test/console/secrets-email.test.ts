@@ -1,13 +1,14 @@
 // The secrets and email pages in Debian's Chromium: a secret set in staging through the form, listed masked,
 // revealed on a click (the reveal is audited), resolved in development through the fallback chain, a site bound
 // to staging with its select; a sending domain added with the DNS records to publish, an email API key and a
-// webhook whose secrets are shown once; a Read-only member sees both pages with every change disabled; no sideways
-// scroll at 1024×768. Screenshots: test/console/screenshots/secrets-email-*.png.
+// webhook whose secrets are shown once, an email sent with that key opened with its events; a Read-only member
+// sees both pages with every change disabled; no sideways scroll at 1024×768.
+// Screenshots: test/console/screenshots/secrets-email-*.png.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createProject, http, joinOrganization as join, signup } from '../helpers/platform.ts';
+import { adminClient, createProject, http, joinOrganization as join, signup } from '../helpers/platform.ts';
 import { consoleUrl, missing, screenshots, signedIn } from './helpers.ts';
 
 const shot = screenshots('secrets-email');
@@ -130,6 +131,10 @@ test('secrets per environment and the email service in the console; Read-only se
   await hook.getByText('queued, sent, failed').waitFor();
   await hook.getByRole('button', { name: 'Deliveries' }).click();
   await hook.getByText('No deliveries yet.').waitFor();
+  await shot(page, 'email-webhook');
+  await page.getByRole('button', { name: 'Delete webhook https://hooks.example.com/email' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.getByTestId('no-webhooks').waitFor();
   await page.getByRole('tab', { name: 'API keys' }).click();
   await page.locator('tr[data-key="mailer"]').waitFor();
   assert.equal(await page.getByTestId('new-email-key').count(), 0, 'the key is not shown again');
@@ -137,6 +142,27 @@ test('secrets per environment and the email service in the console; Read-only se
   await page.getByRole('tab', { name: 'Emails' }).click();
   await page.getByTestId('email-stats').waitFor();
   await page.getByTestId('no-emails').waitFor();
+
+  // An email sent with that key (the domain marked verified here: this test has no DNS server to check it with)
+  // is listed, and opened shows its events.
+  const db = await adminClient();
+  try {
+    await db.query(`update platform_private.email_domains set status = 'verified', verified_at = now() where domain = 'mail.example.com'
+      and project_id = (select id from platform.projects where ref = $1)`, [p.ref]);
+  } finally { await db.end(); }
+  const sent = await http('POST', `/v1/projects/${p.ref}/emails`, { headers: { authorization: `Bearer ${key}` },
+    body: { from: 'Shop <hello@mail.example.com>', to: 'someone@example.org', subject: 'Your order', text: 'Thanks' } });
+  assert.equal(sent.status, 202, JSON.stringify(sent.body));
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByRole('button', { name: 'Your order' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Your order' });
+  await dialog.getByTestId('email-events').getByRole('cell', { name: 'queued', exact: true }).waitFor();
+  await dialog.getByText('someone@example.org').first().waitFor();
+  await shot(page, 'email-opened');
+  await page.keyboard.press('Escape');
+  const today = (await http('GET', `/v1/projects/${p.ref}/email/stats?days=7`, { token })).body.find((d: { queued: number }) => d.queued > 0);
+  assert.ok(today, 'the stats count the email');
+  await page.getByTestId('email-stats').getByRole('cell', { name: today.day, exact: true }).waitFor();
   await page.context().close();
 
   // A Read-only member sees both pages, with every change disabled (and the API refuses them too).

@@ -229,27 +229,35 @@ function Emails({ project }: { project: Project }) {
         </div>
       )}
       <Modal title={open?.subject ?? ''} open={!!open} onClose={() => setOpen(undefined)} wide>
-        {open ? (
-          <>
-            <dl className="facts">
-              <dt>From</dt><dd>{open.from_address}</dd>
-              <dt>To</dt><dd>{open.to_addresses.join(', ')}</dd>
-              <dt>Status</dt><dd><span className={`status ${statusClass(open.status)}`}>{open.status}</span> <span className="muted small">{open.attempts} attempt{open.attempts === 1 ? '' : 's'}</span></dd>
-              {open.last_error ? <><dt>Last error</dt><dd className="error small">{open.last_error}</dd></> : null}
-              {open.message_id ? <><dt>Message-ID</dt><dd className="mono small">{open.message_id}</dd></> : null}
-              <dt>Created</dt><dd>{fmtDate(open.created_at)}</dd>
-              <dt>Sent</dt><dd>{fmtDate(open.sent_at)}</dd>
-            </dl>
-            <h3>Events</h3>
-            {open.events.length === 0 ? <p className="muted">No events.</p> : (
-              <table className="table compact" data-testid="email-events">
-                <thead><tr><th scope="col">Event</th><th scope="col">At</th><th scope="col">Detail</th></tr></thead>
-                <tbody>{open.events.map((ev, i) => <tr key={i}><td>{ev.type}</td><td className="nowrap">{fmtDate(ev.at)}</td><td className="small">{ev.detail ?? ''}</td></tr>)}</tbody>
-              </table>
-            )}
-          </>
-        ) : null}
+        {open ? <EmailDetail path={`/projects/${ref}/emails/${open.id}`} first={open} /> : null}
       </Modal>
+    </>
+  );
+}
+
+/** One email, read again when opened (its events move on while it is delivered). */
+function EmailDetail({ path, first }: { path: string; first: Email }) {
+  const one = useAsync(() => api<Email>('GET', path), [path]);
+  const m = one.data ?? first;
+  return (
+    <>
+      <ErrorNote error={one.error} />
+      <dl className="facts">
+        <dt>From</dt><dd>{m.from_address}</dd>
+        <dt>To</dt><dd>{m.to_addresses.join(', ')}</dd>
+        <dt>Status</dt><dd><span className={`status ${statusClass(m.status)}`}>{m.status}</span> <span className="muted small">{m.attempts} attempt{m.attempts === 1 ? '' : 's'}</span></dd>
+        {m.last_error ? <><dt>Last error</dt><dd className="error small">{m.last_error}</dd></> : null}
+        {m.message_id ? <><dt>Message-ID</dt><dd className="mono small">{m.message_id}</dd></> : null}
+        <dt>Created</dt><dd>{fmtDate(m.created_at)}</dd>
+        <dt>Sent</dt><dd>{fmtDate(m.sent_at)}</dd>
+      </dl>
+      <h3>Events</h3>
+      {m.events.length === 0 ? <p className="muted">No events.</p> : (
+        <table className="table compact" data-testid="email-events">
+          <thead><tr><th scope="col">Event</th><th scope="col">At</th><th scope="col">Detail</th></tr></thead>
+          <tbody>{m.events.map((ev, i) => <tr key={i}><td>{ev.type}</td><td className="nowrap">{fmtDate(ev.at)}</td><td className="small">{ev.detail ?? ''}</td></tr>)}</tbody>
+        </table>
+      )}
     </>
   );
 }
