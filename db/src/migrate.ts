@@ -11,6 +11,7 @@ import { PRIVILEGE_LAYOUT } from './provisioning.ts';
 import { SUPABASE_REGIONS } from './regions.ts';
 import { serverAdminAddress } from './servers.ts';
 import { config } from './config.ts';
+import { isDatabaseUnavailable } from './pg-errors.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const MIGRATION_LOCK = 7_331_001;
@@ -98,8 +99,10 @@ async function ensureTemplate(address: ServerAddress, log: Log): Promise<number>
   await withClient(address, 'postgres', async (c) => {
     const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [name]);
     if (!rowCount) {
+      // Another process starting at the same moment may create it first: Postgres says so as 42P04, or, when
+      // both inserts reach pg_database together, as a unique violation (23505) on its name index.
       await c.query(`create database ${c.escapeIdentifier(name)} template template0 encoding 'UTF8'`)
-        .catch((err) => { if (err.code !== '42P04') throw err; });
+        .catch((err) => { if (err.code !== '42P04' && err.code !== '23505') throw err; });
       log(`created template database ${name}`);
     }
     // Every process starting checks this at once: revoke only while still granted, and take another process's
@@ -239,9 +242,10 @@ export async function prepareServers(log: Log = () => {}): Promise<number> {
   return version;
 }
 
+// A server that refuses, is shutting down, or drops the connection while it is being prepared (pg's own
+// "Connection terminated unexpectedly", which carries no code).
 function isConnectionFailure(err: unknown): boolean {
-  const code = String((err as { code?: unknown })?.code ?? '');
-  return ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'].includes(code) || code.startsWith('08') || code === '57P03';
+  return isDatabaseUnavailable(err) || (err as { code?: unknown })?.code === 'ECONNRESET';
 }
 
 /** Projects whose databases are behind the template or the privilege layout. */

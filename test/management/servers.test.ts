@@ -3,9 +3,10 @@
 // reaches the right server.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { prepareServers } from '../../db/src/migrate.ts';
+import { prepareServers, templateDatabaseName } from '../../db/src/migrate.ts';
 import { controlPool } from '../../db/src/pools.ts';
 import { http, loam, signup, sql, waitForStatus } from '../helpers/platform.ts';
 import { scratchPostgres } from '../helpers/postgres.ts';
@@ -69,4 +70,35 @@ test('an unknown region is a 400 and creates nothing', async () => {
   assert.equal(res.status, 400);
   assert.equal(res.body.code, 'invalid_region');
   assert.deepEqual((await http('GET', '/v1/projects', { token: me.token })).body, []);
+});
+
+test('a start is not stopped by a registered server that drops its connections, nor by processes preparing a new server at once', async () => {
+  await loam();
+  // A "server" that accepts and closes every connection at once: pg's "Connection terminated unexpectedly",
+  // which carries no code (what a server being shut down by its operator can answer, too).
+  const dropper = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', r));
+  after(() => dropper.close());
+  const dropPort = (dropper.address() as AddressInfo).port;
+  const tag = crypto.randomBytes(3).toString('hex');
+  await controlPool().query('select platform_private.register_server($1, $2, $3, $4, $5)',
+    [`dropper-${tag}`, `test-drop-${tag}`, `postgres://postgres@127.0.0.1:${dropPort}/postgres`, 'localhost', dropPort]);
+  const lines: string[] = [];
+  await prepareServers((line) => lines.push(line));
+  assert.ok(lines.some((l) => l.includes(`(127.0.0.1:${dropPort}) is unreachable, not prepared: Connection terminated unexpectedly`)), lines.join('\n'));
+
+  // Three processes preparing one new server together: one creates its template, the others take it as made.
+  const fresh = await scratchPostgres('loam-race-');
+  after(() => fresh.stop());
+  const adminUrl = new URL(fresh.url);
+  adminUrl.pathname = '/postgres';
+  await controlPool().query('select platform_private.register_server($1, $2, $3, $4, $5)',
+    [`race-${tag}`, `test-race-${tag}`, adminUrl.href, 'localhost', fresh.port]);
+  const versions = await Promise.all([prepareServers(), prepareServers(), prepareServers()]);
+  assert.equal(new Set(versions).size, 1);
+  const admin = new pg.Client({ connectionString: adminUrl.href });
+  await admin.connect();
+  try {
+    assert.equal((await admin.query('select count(*)::int as n from pg_database where datname = $1', [templateDatabaseName()])).rows[0].n, 1);
+  } finally { await admin.end(); }
 });
