@@ -1,37 +1,17 @@
 // The console's newer pages in Debian's Chromium, driven as a person would (keyboard included): branches (create
 // with data, watch it become ready, diff, a merge refused and then done after a push, reset, delete with a typed
 // confirmation; a Read-only member sees but cannot change), backups (take one now: on a server without dump tools
-// the API's 501 message is shown), SQL snippets renamed and deleted, auth users searched on the server, and the
-// main pages at 1280×720, 1024×768 and 1366×800 with no horizontal scrollbar and the navigation reachable.
-// Screenshots: test/console/screenshots/more-*.png.
+// the API's 501 message is shown), SQL snippets renamed and deleted, and auth users searched on the server
+// (the laptop screen sizes are in laptop.test.ts). Screenshots: test/console/screenshots/more-*.png.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import type { Page } from 'playwright-core';
 import { adminClient, createProject, http, joinOrganization as join, signup, type Account, type Project } from '../helpers/platform.ts';
-import { consoleUrl, missing, screenshots, signedIn } from './helpers.ts';
+import { consoleUrl, migrate, missing, screenshots, signedIn, tabTo } from './helpers.ts';
 
 const shot = screenshots('more');
 let base = '';
 before(async () => { if (!missing) base = await consoleUrl(); });
 
-
-/** Presses Tab until the focused element is the button or link named `name` (as a keyboard user reaches it). */
-async function tabTo(page: Page, name: string, max = 80): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    await page.keyboard.press('Tab');
-    const label = await page.evaluate(() => {
-      const el = document.activeElement as HTMLElement | null;
-      return el ? (el.getAttribute('aria-label') ?? el.textContent ?? '').trim() : '';
-    });
-    if (label === name) return;
-  }
-  throw new Error(`"${name}" was not reached with Tab`);
-}
-
-const migrate = async (ref: string, token: string, name: string, query: string) => {
-  const res = await http('POST', `/v1/projects/${ref}/database/migrations`, { token, body: { name, query } });
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-};
 
 test('branches: create with data, ready, diff, merge refused then done, reset, delete; Read-only sees but cannot change', { skip: missing }, async () => {
   const p = await createProject();
@@ -235,59 +215,5 @@ test('auth users: the search is the admin API\'s filter, answered by the server'
   assert.equal(await page.getByRole('button', { name: 'carol@example.com' }).count(), 0);
   await page.getByRole('button', { name: 'alice.search@example.com' }).waitFor();
   await shot(page, 'users-search');
-  await page.context().close();
-});
-
-async function noHorizontalScroll(page: Page, what: string): Promise<void> {
-  const m = await page.evaluate(() => ({
-    doc: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    body: document.body.scrollWidth - document.body.clientWidth,
-    main: (() => { const el = document.querySelector('main'); return el ? el.scrollWidth - el.clientWidth : 0; })(),
-  }));
-  assert.ok(m.doc <= 0 && m.body <= 0, `${what}: the page scrolls sideways (${JSON.stringify(m)})`);
-  assert.ok(m.main <= 0, `${what}: the main area scrolls sideways (${JSON.stringify(m)})`);
-}
-
-test('laptop screens: main pages at 1280×720, 1024×768 and 1366×800 have no horizontal scrollbar, navigation reachable', { skip: missing }, async () => {
-  const p: Project = await createProject();
-  await migrate(p.ref, p.owner.token, 'wide', `create table wide (${Array.from({ length: 14 }, (_, i) => `column_number_${i} text`).join(', ')})`);
-  // A branch with a long name, so the branches page has a row of actions to fit.
-  const branch = await http('POST', `/v1/projects/${p.ref}/branches`, { token: p.owner.token, body: { branch_name: 'a-rather-long-feature-branch-name' } });
-  assert.equal(branch.status, 201, JSON.stringify(branch.body));
-  const page = await signedIn(base, p.owner.token);
-  // Each page, and a heading that shows it has rendered (the wide table's grid is the widest thing in the console).
-  const pages: [string, 'heading' | 'button', string][] = [['', 'heading', 'test project'], ['/tables/public/wide', 'heading', 'wide'],
-    ['/sql', 'heading', 'Snippets'], ['/users', 'heading', 'Users'], ['/storage', 'button', 'New bucket'], ['/observe', 'heading', 'Observability'],
-    ['/functions', 'heading', 'Edge functions'], ['/branches', 'button', 'Delete a-rather-long-feature-branch-name'], ['/backups', 'heading', 'Backups'], ['/secrets', 'heading', 'Secrets'],
-    ['/email', 'heading', 'Email'], ['/settings', 'heading', 'Settings']];
-  for (const [w, h] of [[1280, 720], [1024, 768], [1366, 800]]) {
-    await page.setViewportSize({ width: w, height: h });
-    await page.goto(`${base}/`);
-    await page.getByRole('heading', { name: 'Projects' }).waitFor();
-    await noHorizontalScroll(page, `projects at ${w}×${h}`);
-    for (const [path, role, name] of pages) {
-      await page.goto(`${base}/p/${p.ref}${path}`);
-      await page.getByRole(role, { name, exact: true }).first().waitFor();
-      await page.waitForLoadState('networkidle');
-      await noHorizontalScroll(page, `${path || 'overview'} at ${w}×${h}`);
-      if (path === '' || path === '/branches' || path.startsWith('/tables')) await shot(page, `${w}x${h}${path.split('/')[1] ? `-${path.split('/')[1]}` : '-overview'}`);
-    }
-    // Every link of the navigation can be brought into view and lies inside the window.
-    const links = page.getByRole('navigation', { name: 'Main' }).getByRole('link');
-    const n = await links.count();
-    assert.ok(n >= 12, `${n} navigation links`);
-    for (let i = 0; i < n; i++) {
-      const link = links.nth(i);
-      await link.scrollIntoViewIfNeeded();
-      const box = await link.boundingBox();
-      assert.ok(box && box.x >= 0 && box.x + box.width <= w && box.y >= 0 && box.y + box.height <= h, `navigation link ${i} at ${w}×${h}: ${JSON.stringify(box)}`);
-    }
-    // And by keyboard: a project link is reached with Tab and followed with Enter.
-    await page.goto(`${base}/p/${p.ref}/backups`);
-    await page.getByRole('heading', { name: 'Backups', exact: true }).first().waitFor();
-    await tabTo(page, 'Branches');
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { name: 'Branches', exact: true }).waitFor();
-  }
   await page.context().close();
 });

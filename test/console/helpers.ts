@@ -1,12 +1,13 @@
 // What the console's browser tests share: Debian's Chromium (headless, a fresh profile each), screenshots under
 // test/console/screenshots/, and a console build that is up to date with its sources.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildConsole, consoleBuilt } from '../../console/build.ts';
-import { loam } from '../helpers/platform.ts';
+import { http, loam } from '../helpers/platform.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.resolve('test/console/screenshots');
@@ -59,3 +60,22 @@ export async function signedIn(base: string, token: string): Promise<Page> {
   await page.evaluate((t) => localStorage.setItem('loam.session', t), token);
   return page;
 }
+
+/** Presses Tab until the focused element is the button or link named `name` (as a keyboard user reaches it). */
+export async function tabTo(page: Page, name: string, max = 80): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const label = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      return el ? (el.getAttribute('aria-label') ?? el.textContent ?? '').trim() : '';
+    });
+    if (label === name) return;
+  }
+  throw new Error(`"${name}" was not reached with Tab`);
+}
+
+/** Applies a migration through the Management API (as the CLI would). */
+export const migrate = async (ref: string, token: string, name: string, query: string) => {
+  const res = await http('POST', `/v1/projects/${ref}/database/migrations`, { token, body: { name, query } });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+};
