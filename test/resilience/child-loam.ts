@@ -20,6 +20,11 @@ export interface ChildLoam {
   stop(): Promise<void>;
 }
 
+// Children still running when the test process ends (a failed or timed-out test never reached stop(), or the
+// runner forced the exit) go with it, rather than serving on after the run.
+const running = new Set<ChildProcess>();
+process.once('exit', () => { for (const c of running) c.kill('SIGKILL'); });
+
 export async function startChildLoam(command: 'api' | 'start' | 'worker', env: Record<string, string>): Promise<ChildLoam> {
   const child = spawn(process.execPath, [path.join(root, 'server/bin/loam.ts'), command], {
     cwd: root,
@@ -30,7 +35,8 @@ export async function startChildLoam(command: 'api' | 'start' | 'worker', env: R
   let exited = false;
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });
-  const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  running.add(child);
+  const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; running.delete(child); resolve(); }));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child Loam did not start:\n${out}`)), 60_000);
     const check = () => {
