@@ -6,7 +6,7 @@ import { config, settings } from '../../../db/src/config.ts';
 import { controlPool } from '../../../db/src/pools.ts';
 import { errors } from '../errors.ts';
 import { body, email, str } from '../validate.ts';
-import { authenticate, caller, newAccessToken, scope, sha256 } from './session.ts';
+import { authenticate, caller, newAccessToken, rateLimit, scope, sha256 } from './session.ts';
 
 // Login and reset-email attempts per email address per minute (shared by every API process): password guessing
 // and mail bombing stop here, whether or not the account exists.
@@ -81,9 +81,7 @@ accounts.patch('/auth/password', authenticate, scope('tokens', 'write'), async (
 
 accounts.post('/auth/forgot', async (req, res) => {
   const mail = email(body(req.body));
-  const { rows: [limit] } = await controlPool().query('select platform_private.rate_limit_hit($1, $2) as retry_after',
-    [`forgot:${mail.toLowerCase()}`, settings.accountAttemptsPerMinute]);
-  if (limit.retry_after > 0) throw errors.rateLimited(limit.retry_after);
+  await rateLimit(`forgot:${mail.toLowerCase()}`, settings.accountAttemptsPerMinute);
   const token = crypto.randomBytes(24).toString('hex');
   await controlPool().query('select platform_private.request_password_reset($1, $2, $3, $4)',
     [mail, token, sha256(token), `${config.publicUrl}/v1/auth/reset?token={token}`]);

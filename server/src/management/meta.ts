@@ -6,7 +6,7 @@ import { Router, type RequestHandler, type Response } from 'express';
 import { config } from '../../../db/src/config.ts';
 import { withContext } from '../../../db/src/context.ts';
 import { controlPool } from '../../../db/src/pools.ts';
-import { errors } from '../errors.ts';
+import { rateLimit } from './session.ts';
 
 /** A read as loam_api with no account: RLS lets it see only what every caller may (select_all policies). */
 async function publicQuery(sql: string, params: unknown[] = []): Promise<unknown[]> {
@@ -18,9 +18,7 @@ async function publicQuery(sql: string, params: unknown[] = []): Promise<unknown
 const cached = (res: Response) => res.set('Cache-Control', 'no-cache');
 
 const perAddress: RequestHandler = async (req, _res, next) => {
-  const { rows: [r] } = await controlPool().query<{ retry_after: number }>('select platform_private.rate_limit_hit($1, $2) as retry_after',
-    [`discovery:${req.ip ?? ''}`, config.rateLimitPerMinute]);
-  if (r.retry_after > 0) throw errors.rateLimited(r.retry_after);
+  await rateLimit(`discovery:${req.ip ?? ''}`, config.rateLimitPerMinute);
   next();
 };
 

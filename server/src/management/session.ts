@@ -46,6 +46,12 @@ export const authenticate: RequestHandler = async (req, res, next) => {
   next();
 };
 
+/** Counts one hit of `key` (per minute, in the control database, so across API processes); 429 past `limit`. */
+export async function rateLimit(key: string, limit: number): Promise<void> {
+  const { rows: [r] } = await controlPool().query<{ retry_after: number }>('select platform_private.rate_limit_hit($1, $2) as retry_after', [key, limit]);
+  if (r.retry_after > 0) throw errors.rateLimited(r.retry_after);
+}
+
 export type Area = 'organizations' | 'projects' | 'database' | 'tokens';
 
 /** Tokens without scopes may do anything; otherwise `read`/`write` or `<area>:read`/`<area>:write` (write implies read). */
